@@ -1,0 +1,3 @@
+from nndsl.cli.main import main
+
+raise SystemExit(main())

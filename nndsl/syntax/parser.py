@@ -1,0 +1,393 @@
+"""The parser: a cached LALR Lark, error recovery by token insertion, errors in words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import LarkError
+from lark.parsers.lalr_interactive_parser import InteractiveParser
+
+from nndsl.diagnostics import Diagnostic, Label
+from nndsl.resources import grammar_path
+from nndsl.source import SourceFile, Span
+from nndsl.syntax import ast
+from nndsl.syntax.lower import MISSING_NAME, ToAst
+
+MAX_SYNTAX_ERRORS = 20
+
+# How each terminal reads in a message.
+DISPLAY: dict[str, str] = {
+    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
+    "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "DOT": "`.`",
+    "SEMICOLON": "`;`", "PIPE_OP": "`|>`", "ADD": "`+`", "SUB": "`-`", "MUL": "an operator",
+    "COMPARE": "a comparison", "NAME": "a name", "INT": "an integer", "FLOAT": "a number",
+    "STRING": "a string", "$END": "end of file",
+}
+_KEYWORDS = {"import", "const", "block", "model", "input", "return", "if", "else", "repeat",
+             "data", "train", "on", "and", "or", "not", "true", "false"}
+_EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "SUB", "TRUE", "FALSE",
+                     "NOT"}
+_STATEMENT_START = {"INPUT", "RETURN", "IF", "REPEAT"}
+_ITEM_START = {"IMPORT", "CONST", "BLOCK", "MODEL", "DATA", "TRAIN"}
+# Tokens the recovery may invent, in order of preference, and the text they stand for.
+_INSERTABLE = {"COMMA": ",", "RPAR": ")", "RSQB": "]", "RBRACE": "}", "EQUAL": "=",
+               "COLON": ":", "NAME": MISSING_NAME, "LBRACE": "{", "LPAR": "("}
+_CLOSERS = ("RPAR", "RSQB", "RBRACE")
+
+
+@cache
+def _lark() -> Lark:
+    return Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
+
+
+@dataclass
+class ParseResult:
+    file: SourceFile
+    module: ast.Module
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    text = str(tok)
+    if text in _KEYWORDS:
+        return f"keyword `{text}`"
+    if tok.type == "NAME":
+        return f"name `{text}`"
+    if tok.type in ("INT", "FLOAT"):
+        return f"number `{text}`"
+    if tok.type == "STRING":
+        return f"string {text}"
+    return f"`{text}`"
+
+
+def describe_expected(accepts: set[str]) -> str:
+    """Turn a set of terminal names into words: "`)` or `,`", "an expression", ..."""
+    words: list[str] = []
+    rest = set(accepts)
+    if _EXPRESSION_START <= rest or {"NAME", "INT", "LPAR"} <= rest:
+        words.append("an expression")
+        rest -= _EXPRESSION_START
+    if _ITEM_START <= rest:
+        words.append("a definition (`model`, `block`, `data`, `train`, `import` or `const`)")
+        rest -= _ITEM_START
+        rest.discard("SEMICOLON")
+    if _STATEMENT_START <= rest:
+        words.append("a statement")
+        rest -= _STATEMENT_START
+        rest.discard("NAME")
+        rest.discard("SEMICOLON")
+    operators = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "PIPE_OP"}
+    if len(rest & operators) >= 3:
+        rest -= operators
+        rest.discard("LPAR")
+    for t in sorted(rest, key=_order):
+        if t in DISPLAY:
+            words.append(DISPLAY[t])
+        elif t.isupper() and t.lower() in _KEYWORDS:
+            words.append(f"`{t.lower()}`")
+    words = list(dict.fromkeys(words))
+    if not words:
+        return "something else"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _order(t: str) -> tuple[int, str]:
+    rank = ["RPAR", "RSQB", "RBRACE", "COMMA", "EQUAL", "COLON"]
+    return (rank.index(t) if t in rank else len(rank), t)
+
+
+_STATEMENT_LINE = re.compile(
+    r"[ \t]*(?:(?:input|return|if|repeat|model|block|data|train|import|const)\b"
+    r"|[A-Za-z_]\w*[ \t]*(?:=(?!=)|:)|\}|[A-Za-z_]\w*[ \t]*,[ \t]*[A-Za-z_]\w*[ \t]*(?:=|:))"
+)
+_BRACKETS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _open_brackets(text: str, end: int) -> list[tuple[str, int]]:
+    """Brackets opened before `end` and not yet closed, skipping strings and comments."""
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while i < end:
+        ch = text[i]
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+            continue
+        if ch == '"':
+            close = text.find('"', i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        if ch in _BRACKETS:
+            stack.append((ch, i))
+        elif ch in ")]}" and stack and _BRACKETS[stack[-1][0]] == ch:
+            stack.pop()
+        i += 1
+    return stack
+
+
+class _Recovery:
+    """Collects diagnostics and repairs the parser state so parsing goes on.
+
+    A missing token inside a line is inserted (`Dense(64 x)` gets its `,`); otherwise the
+    parser skips to the next line that starts a statement, closing brackets left open, so one
+    mistake yields one diagnostic.
+    """
+
+    def __init__(self, file: SourceFile) -> None:
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+        self._quiet_until = -1  # errors before this offset are consequences of a skip
+        self._reported_brackets: set[int] = set()
+
+    def _add(self, code: str, message: str, span: Span, label: str, help: str | None) -> None:
+        if len(self.diagnostics) < MAX_SYNTAX_ERRORS:
+            self.diagnostics.append(
+                Diagnostic(code, message, Label(span, label), self.file, help=help)
+            )
+
+    def __call__(self, err: UnexpectedInput) -> bool:
+        if len(self.diagnostics) >= MAX_SYNTAX_ERRORS:
+            return False
+        if isinstance(err, UnexpectedCharacters):
+            pos = err.pos_in_stream
+            char = self.file.text[pos] if pos < len(self.file.text) else ""
+            help = "strings use double quotes: \"...\"" if char == "'" else None
+            self._add("E0002", f"unexpected character `{char}`", Span(pos, pos + 1),
+                      "not part of the language", help)
+            return True
+        if not isinstance(err, UnexpectedToken):
+            return False
+        tok = err.token
+        accepts = set(err.accepts or err.expected)
+        ip = err.interactive_parser
+        if tok.type == "$END":
+            end = len(self.file.text)
+            if end > self._quiet_until:
+                self._report_eof(accepts)
+            return self._close_at_eof(ip)
+        start = tok.start_pos or 0
+        quiet = start < self._quiet_until
+        first_on_line = self._starts_line(tok)
+        if first_on_line:
+            closers = self._close_and_feed(ip, tok)
+            if closers is not None:
+                if not quiet:
+                    self._report_unclosed(tok, accepts, missing_expression="NAME" in closers)
+                return True
+        if not first_on_line and self._unclosed_before_statement(tok):
+            if not quiet:
+                self._report_unclosed(tok, accepts, missing_expression=False)
+            self._skip_to_next_statement(ip, start)
+            return True
+        if not quiet:
+            self._add("E0001",
+                      f"expected {describe_expected(accepts)}, found {_describe_token(tok)}",
+                      Span(start, start + max(len(str(tok)), 1)),
+                      f"unexpected {_describe_token(tok)}", _token_help(tok, accepts))
+        if not first_on_line:
+            for cand in ("COMMA", "RPAR", "RSQB", "EQUAL", "COLON"):
+                if cand in accepts and self._try_insert(ip, cand, tok):
+                    return True
+        self._skip_to_next_statement(ip, start)
+        return True
+
+    def _try_insert(self, ip: InteractiveParser, cand: str, tok: Token) -> bool:
+        inserted = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
+        trial = ip.copy()
+        try:
+            trial.feed_token(inserted)
+            trial.feed_token(tok)
+        except (UnexpectedInput, LarkError, KeyError):
+            return False
+        # Accept the repair only if the rest of the line parses too.
+        rest = self._rest_of_line(tok)
+        if rest and not self._line_fits(trial, rest):
+            return False
+        ip.feed_token(inserted)
+        ip.feed_token(tok)
+        return True
+
+    def _rest_of_line(self, tok: Token) -> str:
+        end = tok.end_pos if tok.end_pos is not None else (tok.start_pos or 0) + len(tok)
+        nl = self.file.text.find("\n", end)
+        return self.file.text[end: len(self.file.text) if nl < 0 else nl]
+
+    def _line_fits(self, trial: InteractiveParser, rest: str) -> bool:
+        try:
+            for t in _lark().lex(rest):
+                trial.feed_token(t)
+        except (UnexpectedInput, LarkError, KeyError):
+            return False
+        return True
+
+    def _close_and_feed(self, ip: InteractiveParser, tok: Token) -> list[str] | None:
+        """Close open brackets until `tok` (which starts a line) fits; commit if it does."""
+        trial = ip.copy()
+        closers: list[Token] = []
+        for _ in range(32):
+            if tok.type in trial.accepts():
+                break
+            accepts = trial.accepts()
+            cand = next((c for c in ("RPAR", "RSQB") if c in accepts), None)
+            if cand is None and "NAME" in accepts and not closers:
+                cand = "NAME"  # `h =` with nothing after it
+            if cand is None:
+                return None
+            closer = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
+            try:
+                trial.feed_token(closer)
+            except (UnexpectedInput, LarkError, KeyError):
+                return None
+            closers.append(closer)
+        else:
+            return None
+        if not closers:
+            return None
+        for c in closers:
+            ip.feed_token(c)
+        ip.feed_token(tok)
+        return [c.type for c in closers]
+
+    def _starts_line(self, tok: Token) -> bool:
+        start = tok.start_pos or 0
+        before = self.file.text[:start].rstrip(" \t")
+        return before.endswith("\n") or before == ""
+
+    def _unclosed_before_statement(self, tok: Token) -> bool:
+        start = tok.start_pos or 0
+        text = self.file.text
+        line_start = text.rfind("\n", 0, start) + 1
+        if not _STATEMENT_LINE.match(text, line_start):
+            return False
+        return any(b != "{" and i not in self._reported_brackets
+                   for b, i in _open_brackets(text, line_start))
+
+    def _report_unclosed(self, tok: Token, accepts: set[str], missing_expression: bool) -> None:
+        start = tok.start_pos or 0
+        if missing_expression:
+            self._add("E0001", f"expected an expression, found {_describe_token(tok)}",
+                      Span(start, start + max(len(str(tok)), 1)),
+                      "the statement before this one is incomplete", None)
+            return
+        line = self.file.position(start).line
+        line_start = self.file.text.rfind("\n", 0, start) + 1
+        open_before = [(b, i) for b, i in _open_brackets(self.file.text, line_start)
+                       if b != "{" and i not in self._reported_brackets]
+        if open_before:
+            bracket, pos = open_before[-1]
+            self._reported_brackets.add(pos)
+            self._add("E0003", f"unclosed `{bracket}`", Span(pos, pos + 1),
+                      f"this `{bracket}` is never closed",
+                      f"add `{_BRACKETS[bracket]}` at the end of line {line - 1}")
+
+    def _skip_to_next_statement(self, ip: InteractiveParser, start: int) -> None:
+        text = self.file.text
+        pos = text.find("\n", start)
+        while pos >= 0:
+            line_start = pos + 1
+            if _STATEMENT_LINE.match(text, line_start):
+                break
+            pos = text.find("\n", line_start)
+        target = len(text) if pos < 0 else pos + 1
+        state = ip.lexer_thread.state
+        assert state is not None
+        current = state.line_ctr.char_pos
+        if target > current:
+            state.line_ctr.feed(text[current:target])
+        self._quiet_until = target
+
+    def _report_eof(self, accepts: set[str]) -> None:
+        end = len(self.file.text)
+        opened = [(b, i) for b, i in _open_brackets(self.file.text, end)
+                  if i not in self._reported_brackets]
+        if opened:
+            bracket, pos = opened[-1]
+            self._add("E0003", f"unclosed `{bracket}`", Span(pos, pos + 1),
+                      f"this `{bracket}` is never closed", f"add the missing `{_BRACKETS[bracket]}`")
+        else:
+            self._add("E0003", f"unexpected end of file: expected {describe_expected(accepts)}",
+                      Span(end, end), "the file ends here", None)
+
+    def _close_at_eof(self, ip: InteractiveParser) -> bool:
+        n = len(self.file.text)
+        pos = self.file.position(n)
+        end = Token("$END", "", n, pos.line, pos.column, pos.line, pos.column, n)
+        for _ in range(200):
+            trial = ip.copy()
+            try:
+                trial.feed_eof(end)
+                return True
+            except (UnexpectedInput, LarkError, KeyError):
+                pass
+            accepts = ip.accepts()
+            cand = next((c for c in (*_CLOSERS, "NAME") if c in accepts), None)
+            if cand is None:
+                return False
+            try:
+                ip.feed_token(Token.new_borrow_pos(cand, _INSERTABLE[cand], end))
+            except (UnexpectedInput, LarkError, KeyError):
+                return False
+        return False
+
+
+def _token_help(tok: Token, accepts: set[str]) -> str | None:
+    if str(tok) == ":" and "EQUAL" in accepts:
+        return "use `=` to give a value; `:` introduces a type"
+    if str(tok) == "=" and "COLON" in accepts:
+        return "parameters are written `name: type = default`"
+    if accepts == {"COMMA", "RPAR"} or accepts == {"RPAR", "COMMA"}:
+        return "separate arguments with `,` and close the call with `)`"
+    return None
+
+
+def _eof_help(accepts: set[str]) -> str | None:
+    for closer in _CLOSERS:
+        if closer in accepts:
+            return f"add the missing {DISPLAY[closer]}"
+    return None
+
+
+def parse(text: str, path: str = "<input>") -> ParseResult:
+    """Parse `.nn` text; never raises for bad input. Recovered trees contain `<missing>` names."""
+    file = SourceFile(path, text)
+    recovery = _Recovery(file)
+    try:
+        tree = _lark().parse(text, on_error=recovery)
+        module = ToAst().transform(tree)
+    except (UnexpectedInput, LarkError, RecursionError) as exc:
+        if not recovery.diagnostics:
+            recovery.diagnostics.append(Diagnostic(
+                "E0001", "the parser could not recover from the errors above",
+                Label(Span(0, 0)), file))
+        module = ast.Module((), Span(0, len(text)))
+    _attach_docs(file, module)
+    return ParseResult(file, module, recovery.diagnostics)
+
+
+def _attach_docs(file: SourceFile, module: ast.Module) -> None:
+    """`##` comment lines right above a `block` or `model` become its documentation."""
+    for item in module.items:
+        if isinstance(item, ast.Definition):
+            line = file.position(item.span.start).line - 1
+            doc: list[str] = []
+            while line >= 1:
+                text = file.line_text(line).strip()
+                if not text.startswith("##"):
+                    break
+                doc.append(text[2:].strip())
+                line -= 1
+            if doc:
+                object.__setattr__(item, "doc", "\n".join(reversed(doc)))
