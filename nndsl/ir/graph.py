@@ -1,0 +1,136 @@
+"""IR data: what the checker hands to the backend, the summary and (later) the exporters.
+
+Every value is produced by exactly one node (graph inputs are values without a node); every
+node carries the op spec, its resolved arguments, its output type, the stable path that names
+its weights, and the source span it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from nndsl.ops import ArgValue, OpSpec
+from nndsl.shapes import DType, TensorType
+from nndsl.source import SourceFile, Span
+
+
+@dataclass(frozen=True, slots=True)
+class Weight:
+    """A weight with a concrete shape; `trainable = False` for state such as moving means."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: str
+    trainable: bool = True
+    dtype: DType = DType.F32
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    op: OpSpec
+    attrs: Mapping[str, ArgValue]
+    inputs: tuple[int, ...]  # value ids
+    output: int  # value id
+    type: TensorType
+    path: str  # stable, unique: "mlp_block_1/dense"; keys the node's weights
+    scope: tuple[str, ...]  # model, then block instances: ("DigitsNet", "mlp_block_1")
+    tensor_name: str | None  # the user's name for the result, if it has one
+    file: SourceFile
+    span: Span
+    weights: tuple[Weight, ...] = ()
+
+    @property
+    def scope_name(self) -> str:
+        """The `jax.named_scope` label, so profiles and HLO map back to the `.nn` source."""
+        line = self.file.position(self.span.start).line
+        tensor = f"[{self.tensor_name}]" if self.tensor_name else ""
+        return f"{'/'.join(self.scope)}/{self.path.rsplit('/', 1)[-1]}{tensor}@L{line}"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphInput:
+    name: str
+    value: int
+    type: TensorType
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class GraphOutput:
+    name: str
+    value: int
+    type: TensorType
+
+
+@dataclass
+class Graph:
+    """One instantiated model: concrete parameter values, symbolic dims such as `B` remain."""
+
+    name: str
+    args: dict[str, ArgValue]
+    inputs: list[GraphInput] = field(default_factory=list)
+    outputs: list[GraphOutput] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    values: dict[int, TensorType] = field(default_factory=dict)
+
+    def weights(self) -> Iterator[tuple[Node, Weight]]:
+        for node in self.nodes:
+            for w in node.weights:
+                yield node, w
+
+    def param_counts(self) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts, as Keras counts them."""
+        trainable = sum(w.size for _, w in self.weights() if w.trainable)
+        frozen = sum(w.size for _, w in self.weights() if not w.trainable)
+        return trainable, frozen
+
+    def param_bytes(self) -> tuple[int, int]:
+        trainable = sum(w.size * w.dtype.itemsize for _, w in self.weights() if w.trainable)
+        frozen = sum(w.size * w.dtype.itemsize for _, w in self.weights() if not w.trainable)
+        return trainable, frozen
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A resolved call of a loss, metric, optimizer or data source in a training section."""
+
+    op: OpSpec
+    attrs: Mapping[str, ArgValue]
+    span: Span
+
+
+@dataclass
+class TrainConfig:
+    """A checked `train` section: everything the runtime needs besides the arrays."""
+
+    graph: Graph
+    data_name: str
+    data: OpCall
+    loss: OpCall
+    optimizer: OpCall
+    metrics: list[OpCall]
+    epochs: int = 10
+    batch: int = 32
+    seed: int = 0
+    validation_split: float = 0.1
+    shuffle: bool = True
+    file: SourceFile | None = None
+    span: Span = Span(0, 0)
+
+
+@dataclass
+class Program:
+    """Everything the checker produced for one file."""
+
+    file: SourceFile
+    graphs: dict[str, Graph] = field(default_factory=dict)  # model name -> default instance
+    train: TrainConfig | None = None
