@@ -1,0 +1,206 @@
+"""Binding call arguments to a signature: positions, keywords, defaults, types and domains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nndsl.check.report import Reporter, did_you_mean
+from nndsl.check.values import ERROR, ListVal, ScalarVal, Value, describe
+from nndsl.ops import Arg, ArgError, ArgValue, OpSpec, format_value
+from nndsl.shapes import Dim, DType
+from nndsl.source import SourceFile, Span
+
+
+@dataclass(frozen=True, slots=True)
+class CallArg:
+    name: str | None
+    name_span: Span | None
+    value: Value
+    span: Span
+
+
+def bind_op_args(
+    spec: OpSpec, args: Sequence[CallArg], file: SourceFile, call_span: Span, rep: Reporter,
+) -> dict[str, ArgValue] | None:
+    """Resolve a spec's arguments; reports and returns None on any error."""
+    spans: dict[str, Span] = {}
+    raw = match_args(spec.name, spec.args, args, file, call_span, rep, spans)
+    if raw is None:
+        return None
+    attrs: dict[str, ArgValue] = {}
+    ok = True
+    for arg in spec.args:
+        if arg.name not in raw:
+            attrs[arg.name] = arg.default  # type: ignore[assignment]
+            continue
+        value = raw[arg.name]
+        converted = convert(arg, value, file, spans[arg.name], spec.name, rep)
+        if converted is INVALID:
+            ok = False
+        else:
+            attrs[arg.name] = converted  # type: ignore[assignment]
+    if not ok:
+        return None
+    try:
+        spec.validate(attrs)
+    except ArgError as err:
+        span = spans.get(err.arg or "", call_span)
+        rep.error("E0404", f"`{spec.name}`: {err.message}", file, span, "not allowed here",
+                  help=err.help)
+        return None
+    return attrs
+
+
+def match_args(
+    callee: str, params: Sequence[Arg], args: Sequence[CallArg], file: SourceFile,
+    call_span: Span, rep: Reporter, spans: dict[str, Span],
+) -> dict[str, Value] | None:
+    by_name = {p.name: p for p in params}
+    for p in params:
+        for alias in p.aliases:
+            by_name.setdefault(alias, p)
+    out: dict[str, Value] = {}
+    ok = True
+    positional = [a for a in args if a.name is None]
+    for i, a in enumerate(positional):
+        if i >= len(params):
+            rep.error("E0405", f"`{callee}` takes {len(params)} argument"
+                      f"{'' if len(params) == 1 else 's'}, but {len(positional)} were given",
+                      file, a.span, "unexpected argument",
+                      help=f"the signature is `{_sig(callee, params)}`")
+            ok = False
+            break
+        out[params[i].name] = a.value
+        spans[params[i].name] = a.span
+    for a in args:
+        if a.name is None:
+            continue
+        param = by_name.get(a.name)
+        if param is None:
+            hint = did_you_mean(a.name, [p.name for p in params])
+            rep.error("E0401", f"`{callee}` has no argument `{a.name}`", file,
+                      a.name_span or a.span, "unknown argument",
+                      help=hint or f"the signature is `{_sig(callee, params)}`")
+            ok = False
+            continue
+        if param.name in out:
+            rep.error("E0406", f"argument `{param.name}` of `{callee}` is given twice", file,
+                      a.span, "given again here", secondary=[], notes=())
+            ok = False
+            continue
+        out[param.name] = a.value
+        spans[param.name] = a.span
+    for p in params:
+        if p.required and p.name not in out and ok:
+            rep.error("E0402", f"`{callee}` needs the argument `{p.name}`", file, call_span,
+                      f"`{p.name}` is missing", help=f"the signature is `{_sig(callee, params)}`")
+            ok = False
+    return out if ok else None
+
+
+def _sig(callee: str, params: Sequence[Arg]) -> str:
+    parts = []
+    for p in params:
+        parts.append(p.name if p.required else f"{p.name} = {format_value(p.default)}")
+    return f"{callee}({', '.join(parts)})"
+
+
+class _Invalid:
+    pass
+
+
+INVALID = _Invalid()
+
+
+def convert(arg: Arg, value: Value, file: SourceFile, span: Span, callee: str,
+            rep: Reporter) -> ArgValue | _Invalid:
+    """Check one value against an argument's type and domain."""
+    if value is ERROR:
+        return INVALID
+    result = _convert_type(arg, value)
+    if result is INVALID:
+        rep.error("E0403", f"`{callee}` argument `{arg.name}` must be {_type_words(arg)}, "
+                  f"found {describe(value)}", file, span, f"expected {_type_words(arg)}")
+        return INVALID
+    problem = _domain_problem(arg, result)  # type: ignore[arg-type]
+    if problem:
+        rep.error("E0404", f"`{callee}` argument `{arg.name}` {problem}", file, span,
+                  f"must be {arg.domain_text()}")
+        return INVALID
+    return result
+
+
+def _type_words(arg: Arg) -> str:
+    return {"int": "an integer", "float": "a number", "bool": "`true` or `false`",
+            "str": "a string", "dtype": "a dtype such as `f32`",
+            "ints": f"an integer or a list of {arg.length or 'some'} integers",
+            "strs": "a list of strings"}.get(arg.type, arg.type)
+
+
+def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
+    if isinstance(value, ScalarVal):
+        v = value.value
+        kind = value.kind
+        if arg.type == "int" and kind == "int":
+            return _as_int_or_dim(v)
+        if arg.type == "float" and kind in ("int", "float"):
+            if isinstance(v, Dim):
+                n = v.as_int()
+                return float(n) if n is not None else INVALID
+            return float(v) if isinstance(v, int | float) else None
+        if arg.type == "bool" and kind == "bool":
+            return v if isinstance(v, bool) else None
+        if arg.type == "str" and kind == "str":
+            return v if isinstance(v, str) else None
+        if arg.type == "dtype" and kind == "dtype":
+            return v if isinstance(v, DType) else None
+        if arg.type == "ints" and kind == "int":
+            iv = _as_int_or_dim(v)
+            return iv if arg.length else (iv,)
+        return INVALID
+    if isinstance(value, ListVal):
+        if arg.type == "ints":
+            items: list[ArgValue] = []
+            for item in value.items:
+                if not (isinstance(item, ScalarVal) and item.kind == "int"):
+                    return INVALID
+                items.append(_as_int_or_dim(item.value))
+            if arg.length is not None and len(items) != arg.length:
+                return INVALID
+            return tuple(items)
+        if arg.type == "strs":
+            strs: list[ArgValue] = []
+            for item in value.items:
+                if not (isinstance(item, ScalarVal) and item.kind == "str"):
+                    return INVALID
+                strs.append(item.value)  # type: ignore[arg-type]
+            return tuple(strs)
+    return INVALID
+
+
+def _as_int_or_dim(v: object) -> ArgValue:
+    if isinstance(v, Dim):
+        n = v.as_int()
+        return n if n is not None else v
+    if isinstance(v, int):
+        return v
+    return None
+
+
+def _domain_problem(arg: Arg, value: ArgValue) -> str | None:
+    if value is None:
+        return None
+    if arg.choices and isinstance(value, str) and value not in arg.choices:
+        return f"is \"{value}\", not {arg.domain_text()}"
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if arg.type == "ints" and arg.name == "shape" and v == -1:
+            continue
+        if arg.min is not None and (v < arg.min or (arg.min_exclusive and v == arg.min)):
+            return f"is {format_value(v)}, but must be {arg.domain_text()}"
+        if arg.max is not None and (v > arg.max or (arg.max_exclusive and v == arg.max)):
+            return f"is {format_value(v)}, but must be {arg.domain_text()}"
+    return None

@@ -1,0 +1,68 @@
+"""Builds one IR graph: value ids, unique stable paths, nodes in topological order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
+from nndsl.ops import ArgValue, OpSpec
+from nndsl.shapes import TensorType
+from nndsl.source import SourceFile, Span
+
+
+def snake(name: str) -> str:
+    """`Conv2D` -> `conv2d`, `MaxPool2D` -> `max_pool2d`, `MLPBlock` -> `mlp_block`."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+class GraphBuilder:
+    def __init__(self, name: str, args: dict[str, ArgValue]) -> None:
+        self.graph = Graph(name, args)
+        self._next_value = 0
+        self._counters: dict[tuple[str, str], int] = {}
+        self._tensor_names: dict[int, str] = {}
+        self._pending: list[dict[str, object]] = []
+
+    def new_value(self, type: TensorType) -> int:
+        vid = self._next_value
+        self._next_value += 1
+        self.graph.values[vid] = type
+        return vid
+
+    def unique_path(self, prefix: str, base: str) -> str:
+        count = self._counters.get((prefix, base), 0)
+        self._counters[(prefix, base)] = count + 1
+        name = base if count == 0 else f"{base}_{count}"
+        return f"{prefix}/{name}" if prefix else name
+
+    def add_input(self, name: str, type: TensorType, span: Span) -> int:
+        vid = self.new_value(type)
+        self.graph.inputs.append(GraphInput(name, vid, type, span))
+        return vid
+
+    def add_node(
+        self, op: OpSpec, attrs: Mapping[str, ArgValue], inputs: tuple[int, ...],
+        type: TensorType, path: str, scope: tuple[str, ...], file: SourceFile, span: Span,
+        weights: tuple[Weight, ...],
+    ) -> int:
+        vid = self.new_value(type)
+        self._pending.append(dict(
+            id=len(self._pending), op=op, attrs=dict(attrs), inputs=inputs, output=vid,
+            type=type, path=path, scope=scope, file=file, span=span, weights=weights))
+        return vid
+
+    def name_value(self, vid: int, name: str) -> None:
+        self._tensor_names.setdefault(vid, name)
+
+    def add_output(self, name: str, vid: int) -> None:
+        self.graph.outputs.append(GraphOutput(name, vid, self.graph.values[vid]))
+
+    def finish(self) -> Graph:
+        self.graph.nodes = [
+            Node(tensor_name=self._tensor_names.get(p["output"]), **p)  # type: ignore[arg-type]
+            for p in self._pending
+        ]
+        return self.graph

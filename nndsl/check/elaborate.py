@@ -1,0 +1,895 @@
+"""The elaborator: runs block and model bodies on abstract values, building the IR.
+
+Scalars (parameters, sizes) are evaluated for real; tensors are abstract (a dtype and a
+symbolic shape). Blocks are instantiated at each use, so `if` and `repeat` on parameters are
+decided statically. A definition that is never used is still checked once, "generically",
+with its parameters as symbols.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
+from nndsl.check.builder import GraphBuilder, snake
+from nndsl.check.report import Reporter, did_you_mean
+from nndsl.check.values import (
+    ERROR,
+    DefRef,
+    ErrorVal,
+    ListVal,
+    ModuleScope,
+    OpRef,
+    Origin,
+    ScalarVal,
+    TensorVal,
+    TupleVal,
+    Value,
+    describe,
+)
+from nndsl.diagnostics import Label, Severity
+from nndsl.ir import Weight
+from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
+from nndsl.shapes import DTYPES, Dim, DimError, DType, TensorType, format_shape, unify_shapes
+from nndsl.source import SourceFile, Span
+from nndsl.syntax import ast
+from nndsl.syntax.lower import MISSING_NAME
+
+PARAM_TYPES = ("int", "float", "bool", "str")
+_BINOP_SPECS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+
+
+@dataclass
+class Frame:
+    """One running definition body."""
+
+    module: ModuleScope
+    definition: ast.Definition
+    env: dict[str, Value]
+    builder: GraphBuilder
+    prefix: str
+    scope: tuple[str, ...]
+    concrete: bool
+    stack: tuple[str, ...]
+    assigned: dict[str, Span] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    outputs: list[tuple[str, TensorVal]] | None = None
+
+    @property
+    def file(self) -> SourceFile:
+        return self.module.file
+
+
+class Elaborator:
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+        self.hover: list[tuple[SourceFile, Span, str]] = []
+
+    # == instantiation ======================================================================
+    def instantiate(
+        self,
+        ref: DefRef,
+        builder: GraphBuilder,
+        inputs: Sequence[TensorVal] | None,
+        *,
+        prefix: str,
+        scope: tuple[str, ...],
+        concrete: bool,
+        stack: tuple[str, ...] = (),
+        call: Origin | None = None,
+    ) -> list[tuple[str, TensorVal]] | None:
+        """Run a definition's body. `inputs is None` makes its inputs graph inputs."""
+        d = ref.definition
+        env: dict[str, Value] = dict(ref.args or {})
+        frame = Frame(ref.module, d, env, builder, prefix, scope, concrete, (*stack, d.name.name))
+        input_stmts = [s for s in d.body if isinstance(s, ast.InputStmt)]
+        if inputs is not None and len(inputs) != len(input_stmts):
+            assert call is not None
+            self.rep.error(
+                "E0407", f"`{d.name.name}` takes {len(input_stmts)} input"
+                f"{'' if len(input_stmts) == 1 else 's'}, but was given {len(inputs)}",
+                call.file, call.span, "wrong number of tensors",
+                secondary=[Label(d.name.span, f"`{d.name.name}` is defined here", ref.module.file)])
+            return None
+        self._bind_inputs(frame, input_stmts, inputs, call)
+        ok = self._run(frame, d.body)
+        if frame.outputs is None:
+            if ok:
+                self.rep.error("E0503", f"`{d.name.name}` has no `return`", frame.file, d.name.span,
+                               f"this {d.kind} returns nothing",
+                               help="end the body with `return <tensor>`")
+            return None
+        if not concrete and inputs is None:
+            for name, span in frame.assigned.items():
+                if name not in frame.used and not name.startswith("_"):
+                    self.rep.error("W0101", f"`{name}` is computed but never used", frame.file,
+                                   span, "unused", severity=Severity.WARNING,
+                                   help=f"use it, or name it `_{name}` to silence this")
+        return frame.outputs
+
+    def _bind_inputs(self, frame: Frame, stmts: list[ast.InputStmt],
+                     inputs: Sequence[TensorVal] | None, call: Origin | None) -> None:
+        seen: dict[str, Span] = {}
+        bindings: dict[str, Dim] = {}
+        for i, stmt in enumerate(stmts):
+            name = stmt.name.name
+            if name in seen:
+                self.rep.error("E0102", f"input `{name}` is declared twice", frame.file,
+                               stmt.name.span, "declared again here",
+                               secondary=[Label(seen[name], "first declared here")])
+            seen[name] = stmt.name.span
+            declared = self._tensor_type(frame, stmt.type, allow_new=True, bound=bindings)
+            if declared is None:
+                frame.env[name] = ERROR
+                continue
+            if inputs is None:
+                vid = frame.builder.add_input(name, declared, stmt.name.span)
+                val = TensorVal(vid, declared, Origin(frame.file, stmt.span))
+                for sym in declared.numel().symbols() | _shape_symbols(declared):
+                    bindings.setdefault(sym, Dim.sym(sym))
+            else:
+                actual = inputs[i]
+                assert call is not None
+                bindable = {s for s in _shape_symbols(declared) if s not in frame.env}
+                bad = unify_shapes(declared.shape, actual.type.shape, bindings, bindable)
+                if bad or declared.dtype != actual.type.dtype:
+                    pattern = declared.subst(bindings)
+                    what = ("dtype" if not bad else
+                            "rank" if bad == [-1] else f"axis {bad[0]}")
+                    self.rep.error(
+                        "E0201" if bad else "E0301",
+                        f"`{frame.definition.name.name}` expects input `{name}` of type "
+                        f"`{pattern}`, found `{actual.type}`",
+                        call.file, call.span, f"this is `{actual.type}` ({what} differs)",
+                        secondary=[
+                            Label(stmt.type.span, f"`{name}` is declared `{pattern}` here",
+                                  frame.file),
+                            Label(actual.origin.span, f"`{actual.type}` comes from here",
+                                  actual.origin.file),
+                        ])
+                    frame.env[name] = ERROR
+                    continue
+                val = TensorVal(actual.value, actual.type, actual.origin)
+            frame.env[name] = val
+            self._note_type(frame.file, stmt.name.span, val.type)
+        for sym, d in bindings.items():
+            frame.env.setdefault(sym, ScalarVal("int", d))
+
+    def _note_type(self, file: SourceFile, span: Span, t: TensorType) -> None:
+        """Remember a name's type at a span: the editor shows it on hover."""
+        self.hover.append((file, span, str(t)))
+
+    # == statements =========================================================================
+    def _run(self, frame: Frame, body: Sequence[ast.Stmt]) -> bool:
+        ok = True
+        for stmt in body:
+            if frame.outputs is not None:
+                self.rep.error("E0503", "statement after `return`", frame.file, stmt.span,
+                               "never runs", help="`return` must be the last statement")
+                return False
+            try:
+                ok = self._stmt(frame, stmt) and ok
+            except RecursionError:
+                raise
+            except Exception as exc:  # a bug in nndsl, contained to this statement
+                self.internal_error(frame.file, stmt.span, exc)
+                ok = False
+        return ok
+
+    def internal_error(self, file: SourceFile, span: Span, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(exc))
+        self.rep.error("E9999", f"internal error while checking this statement: {exc!r}", file,
+                       span, "nndsl failed here", help="this is a bug in nndsl; please report it")
+        if self.rep.diagnostics and self.rep.diagnostics[-1].code == "E9999":
+            last = self.rep.diagnostics[-1]
+            self.rep.diagnostics[-1] = replace(last, internal_traceback=tb)
+
+    def _stmt(self, frame: Frame, stmt: ast.Stmt) -> bool:
+        if isinstance(stmt, ast.InputStmt):
+            return True  # bound up front
+        if isinstance(stmt, ast.Assign):
+            return self._assign(frame, stmt)
+        if isinstance(stmt, ast.Return):
+            outs: list[tuple[str, TensorVal]] = []
+            ok = True
+            for i, e in enumerate(stmt.values):
+                v = self.eval(frame, e)
+                items = v.items if isinstance(v, TupleVal) else (v,)
+                for j, item in enumerate(items):
+                    if isinstance(item, TensorVal):
+                        name = e.ident.name if isinstance(e, ast.Name) else (
+                            "output" if len(stmt.values) == 1 and len(items) == 1
+                            else f"output_{i}" if len(items) == 1 else f"output_{i}_{j}")
+                        outs.append((name, item))
+                    elif not isinstance(item, ErrorVal):
+                        self.rep.error("E0302", f"`return` needs tensors, found {describe(item)}",
+                                       frame.file, e.span, "not a tensor")
+                        ok = False
+                    else:
+                        ok = False
+            frame.outputs = outs if ok else None
+            if not ok:
+                frame.outputs = []
+            return ok
+        if isinstance(stmt, ast.If):
+            cond = self.eval(frame, stmt.cond)
+            if isinstance(cond, ErrorVal):
+                return False
+            if not (isinstance(cond, ScalarVal) and cond.kind == "bool"):
+                self.rep.error("E0501", f"`if` needs a boolean condition, found {describe(cond)}",
+                               frame.file, stmt.cond.span, "not a boolean")
+                return False
+            if cond.value is None:
+                if frame.concrete:
+                    self.rep.error(
+                        "E0501", "this condition is not known at check time", frame.file,
+                        stmt.cond.span, "depends on a symbolic size",
+                        help="conditions may use parameters and sizes fixed by the input types")
+                    return False
+                # Generic check: look at both branches, continue with the first.
+                saved = dict(frame.env)
+                ok = self._run(frame, stmt.then)
+                if stmt.orelse is not None:
+                    then_env, then_out = frame.env, frame.outputs
+                    frame.env, frame.outputs = dict(saved), None
+                    ok = self._run(frame, stmt.orelse) and ok
+                    frame.env, frame.outputs = then_env, then_out
+                return ok
+            branch = stmt.then if cond.value else stmt.orelse
+            return self._run(frame, branch) if branch is not None else True
+        if isinstance(stmt, ast.Repeat):
+            count = self._static_count(frame, stmt.count)
+            if count is None:
+                return False
+            ok = True
+            for _ in range(count):
+                ok = self._run(frame, stmt.body) and ok
+                if not ok:
+                    break
+            return ok
+        raise AssertionError(f"unknown statement {stmt!r}")
+
+    def _static_count(self, frame: Frame, expr: ast.Expr) -> int | None:
+        v = self.eval(frame, expr)
+        if isinstance(v, ErrorVal):
+            return None
+        if isinstance(v, ScalarVal) and v.kind == "int":
+            n = v.value.as_int() if isinstance(v.value, Dim) else v.value
+            if isinstance(n, int) and n >= 1:
+                return n
+            if n is None and not frame.concrete:
+                return 1
+            self.rep.error("E0502", f"`repeat` needs a count >= 1 known at check time, found "
+                           f"`{v.value}`", frame.file, expr.span, "invalid count")
+            return None
+        self.rep.error("E0502", f"`repeat` needs an integer count, found {describe(v)}",
+                       frame.file, expr.span, "not an integer")
+        return None
+
+    def _assign(self, frame: Frame, stmt: ast.Assign) -> bool:
+        value = self.eval(frame, stmt.value, tensor_name=stmt.targets[0].name.name
+                          if len(stmt.targets) == 1 else None)
+        targets = stmt.targets
+        if len(targets) > 1:
+            if isinstance(value, TupleVal) and len(value.items) == len(targets):
+                values: list[Value] = list(value.items)
+            else:
+                if not isinstance(value, ErrorVal):
+                    self.rep.error(
+                        "E0302", f"{len(targets)} names need {len(targets)} tensors, found "
+                        f"{describe(value)}", frame.file, stmt.value.span, "cannot be unpacked")
+                values = [ERROR] * len(targets)
+        else:
+            values = [value]
+        ok = True
+        for target, v in zip(targets, values, strict=True):
+            name = target.name.name
+            if name in frame.env and isinstance(frame.env[name], DefRef | OpRef):
+                pass
+            if target.annotation is not None and isinstance(v, TensorVal):
+                v = self._check_annotation(frame, target, v)
+            if isinstance(v, ErrorVal):
+                ok = False
+            if isinstance(v, TensorVal):
+                frame.builder.name_value(v.value, name)
+                self._note_type(frame.file, target.name.span, v.type)
+            frame.env[name] = v
+            frame.assigned[name] = target.name.span
+        return ok
+
+    def _check_annotation(self, frame: Frame, target: ast.Target, v: TensorVal) -> Value:
+        assert target.annotation is not None
+        declared = self._tensor_type(frame, target.annotation, allow_new=True, bound={})
+        if declared is None:
+            return ERROR
+        bindable = {s for s in _shape_symbols(declared) if s not in frame.env}
+        bindings: dict[str, Dim] = {}
+        bad = unify_shapes(declared.shape, v.type.shape, bindings, bindable)
+        if bad or declared.dtype != v.type.dtype:
+            shown = declared.subst(bindings)
+            where = ("its dtype differs" if not bad else "the rank differs" if bad == [-1]
+                     else f"axis {bad[0]} differs")
+            self.rep.error(
+                "E0201" if bad else "E0301",
+                f"`{target.name.name}` is declared `{shown}`, but its value is `{v.type}`",
+                frame.file, target.annotation.span, f"declared here; {where}",
+                secondary=[Label(v.origin.span, f"this is `{v.type}`", v.origin.file)])
+            return ERROR
+        for sym, d in bindings.items():
+            frame.env.setdefault(sym, ScalarVal("int", d))
+        return v
+
+    # == types ==============================================================================
+    def _tensor_type(self, frame: Frame, t: ast.TensorTypeExpr, *, allow_new: bool,
+                     bound: dict[str, Dim]) -> TensorType | None:
+        dtype = DTYPES.get(t.dtype.name)
+        if dtype is None:
+            self.rep.error("E0101", f"unknown dtype `{t.dtype.name}`", frame.file, t.dtype.span,
+                           "not a dtype", help=did_you_mean(t.dtype.name, DTYPES) or
+                           "dtypes are " + ", ".join(f"`{d}`" for d in DTYPES))
+            return None
+        dims: list[Dim] = []
+        for e in t.dims:
+            d = self._dim(frame, e, allow_new, bound)
+            if d is None:
+                return None
+            dims.append(d)
+        return TensorType(dtype, tuple(dims))
+
+    def _dim(self, frame: Frame, e: ast.Expr, allow_new: bool,
+             bound: dict[str, Dim]) -> Dim | None:
+        if isinstance(e, ast.IntLit):
+            if e.value < 0:
+                self.rep.error("E0205", f"a size cannot be negative ({e.value})", frame.file,
+                               e.span, "negative size")
+                return None
+            return Dim.const(e.value)
+        if isinstance(e, ast.Name):
+            name = e.ident.name
+            if name in bound:
+                return bound[name]
+            v = frame.env.get(name)
+            if v is None:
+                v = frame.module.names.get(name)
+            if isinstance(v, ScalarVal) and v.kind == "int":
+                if isinstance(v.value, Dim):
+                    return v.value
+                if isinstance(v.value, int):
+                    return Dim.const(v.value)
+                return Dim.sym(name)
+            if v is None and name != MISSING_NAME and allow_new:
+                return Dim.sym(name)
+            if isinstance(v, ErrorVal) or name == MISSING_NAME:
+                return None
+            if v is None:
+                self._unknown_name(frame, e.ident)
+                return None
+            self.rep.error("E0205", f"`{name}` is {describe(v)}, not a size", frame.file,
+                           e.span, "not a size")
+            return None
+        if isinstance(e, ast.BinOp) and e.op in ("+", "-", "*", "/", "%"):
+            left = self._dim(frame, e.left, allow_new, bound)
+            right = self._dim(frame, e.right, allow_new, bound)
+            if left is None or right is None:
+                return None
+            try:
+                if e.op == "+":
+                    return left + right
+                if e.op == "-":
+                    return left - right
+                if e.op == "*":
+                    return left * right
+                if e.op == "/":
+                    return left.floordiv(right)
+                return left - left.floordiv(right) * right
+            except DimError as err:
+                self.rep.error("E0205", f"invalid size expression: {err}", frame.file, e.span,
+                               "cannot be computed")
+                return None
+        if isinstance(e, ast.UnaryOp) and e.op == "-":
+            inner = self._dim(frame, e.operand, allow_new, bound)
+            return -inner if inner is not None else None
+        self.rep.error("E0205", "a size must be an integer expression over sizes", frame.file,
+                       e.span, "not a size", help="sizes look like `64`, `B`, `H/2` or `2*D + 1`")
+        return None
+
+    # == expressions ========================================================================
+    def eval(self, frame: Frame, e: ast.Expr, tensor_name: str | None = None) -> Value:
+        if isinstance(e, ast.IntLit):
+            return ScalarVal("int", e.value)
+        if isinstance(e, ast.FloatLit):
+            return ScalarVal("float", e.value)
+        if isinstance(e, ast.BoolLit):
+            return ScalarVal("bool", e.value)
+        if isinstance(e, ast.StrLit):
+            return ScalarVal("str", e.value)
+        if isinstance(e, ast.ListLit):
+            items = tuple(self.eval(frame, i) for i in e.items)
+            if any(isinstance(i, ErrorVal) for i in items):
+                return ERROR
+            return ListVal(items)
+        if isinstance(e, ast.Name):
+            return self.lookup(frame, e.ident)
+        if isinstance(e, ast.BinOp):
+            return self._binop(frame, e)
+        if isinstance(e, ast.UnaryOp):
+            return self._unary(frame, e)
+        if isinstance(e, ast.Call):
+            return self._call(frame, e)
+        if isinstance(e, ast.Pipe):
+            value = self.eval(frame, e.value)
+            return self._pipe_stage(frame, value, e.stage, e.span)
+        if isinstance(e, ast.RepeatStage):
+            self.rep.error("E0105", "`repeat N Layer(...)` can only appear after `|>`",
+                           frame.file, e.span, "not in a pipeline",
+                           help="write `x |> repeat N Layer(...)`")
+            return ERROR
+        raise AssertionError(f"unknown expression {e!r}")
+
+    def lookup(self, frame: Frame, ident: ast.Ident) -> Value:
+        name = ident.name
+        if name == MISSING_NAME:
+            return ERROR
+        if name in frame.env:
+            frame.used.add(name)
+            return frame.env[name]
+        if name in frame.module.names:
+            return frame.module.names[name]
+        spec = lookup(name)
+        if spec is not None:
+            return OpRef(spec)
+        if name in DTYPES:
+            return ScalarVal("dtype", DTYPES[name])
+        self._unknown_name(frame, ident)
+        return ERROR
+
+    def _unknown_name(self, frame: Frame, ident: ast.Ident) -> None:
+        from nndsl.ops import iter_specs
+
+        candidates = [*frame.env, *frame.module.names, *(s.name for s in iter_specs())]
+        self.rep.error("E0101", f"unknown name `{ident.name}`", frame.file, ident.span,
+                       "not found in this scope", help=did_you_mean(ident.name, candidates))
+
+    def _call_args(self, frame: Frame, args: Sequence[ast.Argument]) -> list[CallArg]:
+        out = []
+        for a in args:
+            v = self.eval(frame, a.value)
+            out.append(CallArg(a.name.name if a.name else None,
+                               a.name.span if a.name else None, v, a.span))
+        return out
+
+    def _call(self, frame: Frame, e: ast.Call) -> Value:
+        callee = self.eval(frame, e.func)
+        if isinstance(callee, ErrorVal):
+            self._call_args(frame, e.args)  # still report problems inside the arguments
+            return ERROR
+        args = self._call_args(frame, e.args)
+        if any(isinstance(a.value, ErrorVal) for a in args):
+            return ERROR
+        return self.call_value(frame, callee, args, e.span, e.func.span)
+
+    def call_value(self, frame: Frame, callee: Value, args: list[CallArg], span: Span,
+                   func_span: Span, piped: TensorVal | None = None) -> Value:
+        if isinstance(callee, OpRef) and callee.attrs is None:
+            spec = callee.spec
+            if spec.kind is OpKind.LAYER:
+                attrs = bind_op_args(spec, args, frame.file, span, self.rep)
+                return ERROR if attrs is None else OpRef(spec, attrs, call_span=span)
+            if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
+                tensors: list[TensorVal] = [piped] if piped is not None else []
+                rest: list[CallArg] = []
+                for a in args:
+                    if a.name is None and isinstance(a.value, TensorVal) and not rest:
+                        tensors.append(a.value)
+                    else:
+                        rest.append(a)
+                attrs = bind_op_args(spec, rest, frame.file, span, self.rep)
+                if attrs is None:
+                    return ERROR
+                return self.apply_op(frame, spec, attrs, tensors, span)
+            self.rep.error(
+                "E0105", f"`{spec.name}` is {_article(spec.kind.value)} {spec.kind.value}; it "
+                "belongs in a `train` section", frame.file, func_span, "not a layer",
+                help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`")
+            return ERROR
+        if isinstance(callee, DefRef) and callee.args is None:
+            bound = self.bind_params(frame, callee, args, span)
+            return ERROR if bound is None else DefRef(callee.definition, callee.module, bound,
+                                                     span)
+        if isinstance(callee, OpRef | DefRef):
+            # `Dense(4)(x)`: applying a configured layer to tensors.
+            tensors = []
+            for a in args:
+                if a.name is not None or not isinstance(a.value, TensorVal):
+                    self.rep.error("E0302", f"a layer is applied to tensors, found "
+                                   f"{describe(a.value)}", frame.file, a.span, "not a tensor")
+                    return ERROR
+                tensors.append(a.value)
+            return self.apply_layer(frame, callee, tensors, span)
+        self.rep.error("E0105", f"{describe(callee)} cannot be called", frame.file, func_span,
+                       "not a layer or function")
+        return ERROR
+
+    def _pipe_stage(self, frame: Frame, value: Value, stage: ast.Expr, span: Span) -> Value:
+        if isinstance(value, ErrorVal):
+            self._eval_stage_quietly(frame, stage)
+            return ERROR
+        if isinstance(value, TupleVal):
+            inputs = list(value.items)
+        elif isinstance(value, TensorVal):
+            inputs = [value]
+        else:
+            self.rep.error("E0302", f"`|>` feeds tensors, but the left side is {describe(value)}",
+                           frame.file, span, "not a tensor")
+            return ERROR
+        if isinstance(stage, ast.RepeatStage):
+            count = self._static_count(frame, stage.count)
+            if count is None:
+                return ERROR
+            current: Value = value
+            for _ in range(count):
+                current = self._pipe_stage(frame, current, stage.stage, span)
+                if isinstance(current, ErrorVal):
+                    return ERROR
+            return current
+        if isinstance(stage, ast.Call):
+            callee = self.eval(frame, stage.func)
+            if isinstance(callee, ErrorVal):
+                return ERROR
+            args = self._call_args(frame, stage.args)
+            if any(isinstance(a.value, ErrorVal) for a in args):
+                return ERROR
+            if (isinstance(callee, OpRef) and callee.attrs is None
+                    and callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR)):
+                if len(inputs) != 1:
+                    return self.call_value(frame, callee, [
+                        *(CallArg(None, None, t, span) for t in inputs[1:]), *args],
+                        stage.span, stage.func.span, piped=inputs[0])
+                return self.call_value(frame, callee, args, stage.span, stage.func.span,
+                                       piped=inputs[0])
+            layer = self.call_value(frame, callee, args, stage.span, stage.func.span)
+            if isinstance(layer, ErrorVal):
+                return ERROR
+            if isinstance(layer, OpRef | DefRef):
+                return self.apply_layer(frame, layer, inputs, stage.span)
+            return layer
+        if isinstance(stage, ast.Name):
+            callee = self.eval(frame, stage)
+            if isinstance(callee, ErrorVal):
+                return ERROR
+            if isinstance(callee, OpRef) and callee.attrs is None:
+                if callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
+                    return self.call_value(frame, callee, [CallArg(None, None, t, span)
+                                                           for t in inputs[1:]],
+                                           stage.span, stage.span, piped=inputs[0])
+                if callee.spec.kind is OpKind.LAYER:
+                    attrs = bind_op_args(callee.spec, [], frame.file, stage.span, self.rep)
+                    if attrs is None:
+                        return ERROR
+                    return self.apply_layer(frame, OpRef(callee.spec, attrs,
+                                                         call_span=stage.span),
+                                            inputs, stage.span)
+            if isinstance(callee, DefRef) and callee.args is None:
+                bound = self.bind_params(frame, callee, [], stage.span)
+                if bound is None:
+                    return ERROR
+                return self.apply_layer(frame, DefRef(callee.definition, callee.module, bound,
+                                                      stage.span), inputs, stage.span)
+            if isinstance(callee, OpRef | DefRef):
+                return self.apply_layer(frame, callee, inputs, stage.span)
+            self.rep.error("E0105", f"`{stage.ident.name}` is {describe(callee)}, not a layer "
+                           "or function", frame.file, stage.span, "cannot be applied")
+            return ERROR
+        self.rep.error("E0105", "after `|>` comes a layer, a block or a function", frame.file,
+                       stage.span, "cannot be applied",
+                       help="write `x |> Dense(64)`, `x |> relu` or `x |> MyBlock(...)`")
+        return ERROR
+
+    def _eval_stage_quietly(self, frame: Frame, stage: ast.Expr) -> None:
+        """Report unknown names in a stage whose input already failed."""
+        if isinstance(stage, ast.Call):
+            self.eval(frame, stage.func)
+            self._call_args(frame, stage.args)
+        elif isinstance(stage, ast.Name):
+            self.eval(frame, stage)
+        elif isinstance(stage, ast.RepeatStage):
+            self._eval_stage_quietly(frame, stage.stage)
+
+    # == applying layers and ops ============================================================
+    def apply_layer(self, frame: Frame, layer: OpRef | DefRef, inputs: list[TensorVal],
+                    span: Span) -> Value:
+        if isinstance(layer, OpRef):
+            assert layer.attrs is not None
+            return self.apply_op(frame, layer.spec, layer.attrs, inputs, span)
+        d = layer.definition
+        name = d.name.name
+        if name in frame.stack:
+            self.rep.error("E0104", f"`{name}` uses itself", frame.file, span,
+                           "recursive use", notes=[" -> ".join((*frame.stack, name))])
+            return ERROR
+        path = frame.builder.unique_path(frame.prefix, snake(name))
+        outs = self.instantiate(
+            layer, frame.builder, inputs, prefix=path, scope=(*frame.scope, path.rsplit("/")[-1]),
+            concrete=frame.concrete, stack=frame.stack, call=Origin(frame.file, span))
+        if outs is None:
+            return ERROR
+        vals = tuple(TensorVal(v.value, v.type, Origin(frame.file, span)) for _, v in outs)
+        if len(vals) == 1:
+            return vals[0]
+        return TupleVal(vals)
+
+    def apply_op(self, frame: Frame, spec: OpSpec, attrs: dict[str, ArgValue],
+                 inputs: list[TensorVal], span: Span) -> Value:
+        n_expected = len(spec.inputs)
+        if len(inputs) != n_expected and not (spec.variadic and len(inputs) >= n_expected):
+            self.rep.error("E0407", f"`{spec.name}` takes {n_expected} tensor"
+                           f"{'' if n_expected == 1 else 's'}, but was given {len(inputs)}",
+                           frame.file, span, "wrong number of tensors")
+            return ERROR
+        types = [t.type for t in inputs]
+        if spec.float_inputs:
+            for t in inputs:
+                if not t.type.dtype.is_float:
+                    self.rep.error("E0301", f"`{spec.name}` needs floating-point input, found "
+                                   f"`{t.type}`", frame.file, span, "integer input",
+                                   secondary=[Label(t.origin.span, f"`{t.type}` comes from here",
+                                                    t.origin.file)])
+                    return ERROR
+        if len({t.dtype for t in types}) > 1:
+            a, b = inputs[0], next(t for t in inputs if t.type.dtype != inputs[0].type.dtype)
+            self.rep.error("E0301", f"`{spec.name}` mixes dtypes `{a.type.dtype.value}` and "
+                           f"`{b.type.dtype.value}`", frame.file, span, "mixed dtypes",
+                           secondary=[Label(a.origin.span, f"`{a.type}`", a.origin.file),
+                                      Label(b.origin.span, f"`{b.type}`", b.origin.file)])
+            return ERROR
+        try:
+            out = spec.output(attrs, types)
+            weight_specs = spec.weights(attrs, types)
+        except ShapeError as err:
+            secondary = [Label(t.origin.span, f"input is `{t.type}` here", t.origin.file)
+                         for t in inputs if t.origin.span != span][:2]
+            notes = [f"`{spec.name}` maps {spec.rule}"] if spec.rule else []
+            self.rep.error(err.code, f"`{spec.name}`: {err.message}", frame.file, span,
+                           "rejected by the shape rule", secondary=secondary, notes=notes,
+                           help=err.help)
+            return ERROR
+        except Exception as exc:
+            if not frame.concrete and _has_unknowns(attrs):
+                return ERROR  # generic check with symbolic arguments: nothing to say
+            self.internal_error(frame.file, span, exc)
+            return ERROR
+        weights: list[Weight] = []
+        for wname, w in weight_specs.items():
+            dims = [d.as_int() for d in w.shape]
+            if any(d is None for d in dims):
+                if frame.concrete:
+                    unknown = next(d for d in w.shape if d.as_int() is None)
+                    self.rep.error(
+                        "E0204", f"`{spec.name}` needs known sizes for its `{wname}`, but "
+                        f"`{format_shape(w.shape)}` contains `{unknown}`", frame.file, span,
+                        "weight size unknown",
+                        secondary=[Label(t.origin.span, f"input is `{t.type}` here",
+                                         t.origin.file) for t in inputs][:1],
+                        help=f"give `{unknown}` a concrete size in the input's type")
+                    return ERROR
+                continue
+            weights.append(Weight(wname, tuple(d for d in dims if d is not None), w.init,
+                                  w.trainable, w.dtype))
+        path = frame.builder.unique_path(frame.prefix, snake(spec.name))
+        vid = frame.builder.add_node(spec, attrs, tuple(t.value for t in inputs), out, path,
+                                     frame.scope, frame.file, span, tuple(weights))
+        return TensorVal(vid, out, Origin(frame.file, span))
+
+    # == arithmetic =========================================================================
+    def _binop(self, frame: Frame, e: ast.BinOp) -> Value:
+        if e.op in ("and", "or"):
+            left = self.eval(frame, e.left)
+            right = self.eval(frame, e.right)
+            return self._logic(frame, e, left, right)
+        left = self.eval(frame, e.left)
+        right = self.eval(frame, e.right)
+        if isinstance(left, ErrorVal) or isinstance(right, ErrorVal):
+            return ERROR
+        if isinstance(left, ScalarVal) and isinstance(right, ScalarVal):
+            return self._scalar_binop(frame, e, left, right)
+        if e.op in _BINOP_SPECS and (isinstance(left, TensorVal) or isinstance(right, TensorVal)):
+            tensors = []
+            for side, other in ((left, right), (right, left)):
+                if isinstance(side, TensorVal):
+                    tensors.append(side)
+                    continue
+                if not (isinstance(side, ScalarVal) and side.kind in ("int", "float")):
+                    break
+                assert isinstance(other, TensorVal)
+                const = self._constant(frame, side, other, e)
+                if const is None:
+                    return ERROR
+                tensors.append(const)
+            else:
+                spec = lookup(_BINOP_SPECS[e.op])
+                assert spec is not None
+                return self.apply_op(frame, spec, {}, tensors, e.span)
+        self.rep.error("E0302", f"`{e.op}` cannot combine {describe(left)} and {describe(right)}",
+                       frame.file, e.op_span, "unsupported operands")
+        return ERROR
+
+    def _constant(self, frame: Frame, s: ScalarVal, partner: TensorVal,
+                  e: ast.BinOp) -> TensorVal | None:
+        value = s.value.as_int() if isinstance(s.value, Dim) else s.value
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            self.rep.error("E0302", "this number is not known at check time", frame.file, e.span,
+                           "symbolic scalar in tensor arithmetic")
+            return None
+        dtype = partner.type.dtype
+        if isinstance(value, float) and not dtype.is_float:
+            self.rep.error("E0301", f"a float constant meets the integer tensor `{partner.type}`",
+                           frame.file, e.span, "mixed dtypes")
+            return None
+        spec = lookup("constant")
+        assert spec is not None
+        t = TensorType(dtype, ())
+        path = frame.builder.unique_path(frame.prefix, "constant")
+        vid = frame.builder.add_node(spec, {"value": float(value), "dtype": dtype}, (), t, path,
+                                     frame.scope, frame.file, e.span, ())
+        return TensorVal(vid, t, Origin(frame.file, e.span))
+
+    def _scalar_binop(self, frame: Frame, e: ast.BinOp, a: ScalarVal, b: ScalarVal) -> Value:
+        op = e.op
+        if a.kind in ("int", "float") and b.kind in ("int", "float"):
+            if op in ("==", "!=", "<", "<=", ">", ">="):
+                return ScalarVal("bool", _compare(op, a.value, b.value))
+            if op == "@":
+                self.rep.error("E0302", "`@` needs tensors", frame.file, e.op_span, "scalars here")
+                return ERROR
+            if a.kind == "int" and b.kind == "int":
+                if a.value is None or b.value is None:
+                    return ScalarVal("int", None)
+                x, y = Dim.of(a.value), Dim.of(b.value)  # type: ignore[arg-type]
+                try:
+                    r = (x + y if op == "+" else x - y if op == "-" else x * y if op == "*"
+                         else x.floordiv(y) if op == "/" else x - x.floordiv(y) * y)
+                except DimError as err:
+                    self.rep.error("E0205", f"invalid integer arithmetic: {err}", frame.file,
+                                   e.span, "cannot be computed")
+                    return ERROR
+                n = r.as_int()
+                return ScalarVal("int", n if n is not None else r)
+            fa, fb = _as_float(a.value), _as_float(b.value)
+            if fa is None or fb is None:
+                return ScalarVal("float", None)
+            if op == "/" and fb == 0:
+                self.rep.error("E0205", "division by zero", frame.file, e.span, "divides by 0")
+                return ERROR
+            r2 = (fa + fb if op == "+" else fa - fb if op == "-" else fa * fb if op == "*"
+                  else fa / fb if op == "/" else fa % fb)
+            return ScalarVal("float", r2)
+        if op in ("==", "!=") and a.kind == b.kind:
+            if a.value is None or b.value is None:
+                return ScalarVal("bool", None)
+            return ScalarVal("bool", (a.value == b.value) == (op == "=="))
+        self.rep.error("E0302", f"`{op}` cannot combine {describe(a)} and {describe(b)}",
+                       frame.file, e.op_span, "unsupported operands")
+        return ERROR
+
+    def _logic(self, frame: Frame, e: ast.BinOp, a: Value, b: Value) -> Value:
+        if isinstance(a, ErrorVal) or isinstance(b, ErrorVal):
+            return ERROR
+        for side, expr in ((a, e.left), (b, e.right)):
+            if not (isinstance(side, ScalarVal) and side.kind == "bool"):
+                self.rep.error("E0302", f"`{e.op}` needs booleans, found {describe(side)}",
+                               frame.file, expr.span, "not a boolean")
+                return ERROR
+        assert isinstance(a, ScalarVal) and isinstance(b, ScalarVal)
+        if e.op == "and":
+            if a.value is False or b.value is False:
+                return ScalarVal("bool", False)
+            if a.value is None or b.value is None:
+                return ScalarVal("bool", None)
+            return ScalarVal("bool", True)
+        if a.value is True or b.value is True:
+            return ScalarVal("bool", True)
+        if a.value is None or b.value is None:
+            return ScalarVal("bool", None)
+        return ScalarVal("bool", False)
+
+    def _unary(self, frame: Frame, e: ast.UnaryOp) -> Value:
+        v = self.eval(frame, e.operand)
+        if isinstance(v, ErrorVal):
+            return ERROR
+        if e.op == "not":
+            if isinstance(v, ScalarVal) and v.kind == "bool":
+                return ScalarVal("bool", None if v.value is None else not v.value)
+            self.rep.error("E0302", f"`not` needs a boolean, found {describe(v)}", frame.file,
+                           e.operand.span, "not a boolean")
+            return ERROR
+        if isinstance(v, TensorVal):
+            spec = lookup("neg")
+            assert spec is not None
+            return self.apply_op(frame, spec, {}, [v], e.span)
+        if isinstance(v, ScalarVal) and v.kind in ("int", "float"):
+            if v.value is None:
+                return v
+            if isinstance(v.value, Dim):
+                return ScalarVal("int", -v.value)
+            return ScalarVal(v.kind, -v.value)  # type: ignore[operator]
+        self.rep.error("E0302", f"`-` cannot negate {describe(v)}", frame.file, e.span,
+                       "not a number or tensor")
+        return ERROR
+
+    # == parameters =========================================================================
+    def bind_params(self, frame: Frame, ref: DefRef, args: list[CallArg],
+                    span: Span) -> dict[str, Value] | None:
+        d = ref.definition
+        params = [Arg(p.name.name, p.type.name if p.type.name in PARAM_TYPES else "any",
+                      REQUIRED if p.default is None else None) for p in d.params]
+        spans: dict[str, Span] = {}
+        raw = match_args(d.name.name, params, args, frame.file, span, self.rep, spans)
+        if raw is None:
+            return None
+        out: dict[str, Value] = {}
+        ok = True
+        for p, arg in zip(d.params, params, strict=True):
+            if p.name.name in raw:
+                v = raw[p.name.name]
+                if arg.type == "any":
+                    out[p.name.name] = v
+                    continue
+                converted = convert(arg, v, frame.file, spans[p.name.name], d.name.name, self.rep)
+                if converted is INVALID:
+                    ok = False
+                else:
+                    out[p.name.name] = ScalarVal(arg.type, converted)  # type: ignore[arg-type]
+            else:
+                assert p.default is not None
+                default_frame = Frame(ref.module, d, dict(out), frame.builder, "", (), True, ())
+                out[p.name.name] = self.eval(default_frame, p.default)
+        return out if ok else None
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _setting_for(kind: OpKind) -> str:
+    return {OpKind.LOSS: "loss", OpKind.METRIC: "metrics", OpKind.OPTIMIZER: "optimizer",
+            OpKind.DATA: "data"}.get(kind, "loss")
+
+
+def _shape_symbols(t: TensorType) -> set[str]:
+    out: set[str] = set()
+    for d in t.shape:
+        out |= d.symbols()
+    return out
+
+
+def _has_unknowns(attrs: dict[str, ArgValue]) -> bool:
+    return any(v is None or isinstance(v, Dim) for v in attrs.values())
+
+
+def _as_float(v: object) -> float | None:
+    if isinstance(v, Dim):
+        n = v.as_int()
+        return float(n) if n is not None else None
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v)
+    return None
+
+
+def _compare(op: str, a: object, b: object) -> bool | None:
+    if a is None or b is None:
+        return None
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        da, db = Dim.of(a), Dim.of(b)  # type: ignore[arg-type]
+        diff = (da - db).as_int()
+        if diff is None:
+            if op in ("==", "!=") and da == db:
+                return op == "=="
+            return None
+        a, b = diff, 0
+    x, y = float(a), float(b)  # type: ignore[arg-type]
+    return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+
+
+__all__ = ["Elaborator", "Frame", "GraphBuilder", "SourceFile", "Span", "DType", "replace"]

@@ -1,0 +1,95 @@
+"""Checking one file (with its imports) into a `Program` and diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndsl.check.builder import GraphBuilder
+from nndsl.check.elaborate import Elaborator, Frame
+from nndsl.check.modules import ModuleLoader, Reader, read_text
+from nndsl.check.report import Reporter
+from nndsl.check.training import TrainChecker, instantiate_graph
+from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
+from nndsl.diagnostics import Diagnostic
+from nndsl.ir import Program
+from nndsl.shapes import Dim
+from nndsl.source import SourceFile
+from nndsl.syntax import ast
+
+
+@dataclass
+class Analysis:
+    program: Program
+    diagnostics: list[Diagnostic]
+    scope: ModuleScope
+    hover: list[tuple[SourceFile, object, str]] = field(default_factory=list)
+
+
+def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
+    rep = Reporter()
+    elab = Elaborator(rep)
+    loader = ModuleLoader(rep, read)
+
+    def const_value(scope: ModuleScope, expr: ast.Expr) -> Value:
+        d = ast.Definition("model", ast.Ident("<const>", expr.span), (), (), expr.span)
+        return elab.eval(Frame(scope, d, {}, GraphBuilder("<const>", {}), "", (), True, ()),
+                         expr)
+
+    loader.const_evaluator = const_value
+    scope = loader.load_text(text, path)
+    program = Program(scope.file)
+    for item in scope.module.items:
+        if isinstance(item, ast.Definition):
+            _check_definition(elab, scope, item, program)
+    trains = [i for i in scope.module.items if isinstance(i, ast.TrainDef)]
+    for i, item in enumerate(trains):
+        config = TrainChecker(elab, scope).check(item)
+        if i == 0:
+            program.train = config
+    diagnostics = sorted(rep.diagnostics, key=lambda d: d.sort_key)
+    return Analysis(program, diagnostics, scope, list(elab.hover))  # type: ignore[arg-type]
+
+
+def _check_definition(elab: Elaborator, scope: ModuleScope, d: ast.Definition,
+                      program: Program) -> None:
+    ref = DefRef(d, scope)
+    if d.kind == "model" and all(p.default is not None for p in d.params):
+        frame = Frame(scope, d, {}, GraphBuilder(d.name.name, {}), "", (), True, ())
+        bound = elab.bind_params(frame, ref, [], d.name.span)
+        if bound is not None:
+            graph = instantiate_graph(elab, DefRef(d, scope, bound, d.name.span))
+            if graph is not None:
+                program.graphs[d.name.name] = graph
+            _generic(elab, scope, d, warn_only=True)
+            return
+    _generic(elab, scope, d, warn_only=False)
+
+
+def _generic(elab: Elaborator, scope: ModuleScope, d: ast.Definition, warn_only: bool) -> None:
+    """Check a body with symbolic parameters, reporting what holds for every instantiation."""
+    args: dict[str, Value] = {}
+    for p in d.params:
+        kind = p.type.name
+        if kind == "int":
+            args[p.name.name] = ScalarVal("int", Dim.sym(p.name.name))
+        elif kind in ("float", "bool", "str"):
+            args[p.name.name] = ScalarVal(kind, None)
+        else:
+            from nndsl.check.elaborate import PARAM_TYPES
+            from nndsl.check.report import did_you_mean
+
+            elab.rep.error("E0101", f"unknown parameter type `{kind}`", scope.file, p.type.span,
+                           "not a type", help=did_you_mean(kind, PARAM_TYPES) or
+                           "parameter types are `int`, `float`, `bool` and `str`")
+            args[p.name.name] = ScalarVal("int", None)
+    builder = GraphBuilder(d.name.name, {})
+    before = len(elab.rep.diagnostics)
+    if warn_only:
+        # Errors were reported by the concrete instantiation; only keep the warnings.
+        elab.instantiate(DefRef(d, scope, args), builder, None, prefix="",
+                         scope=(d.name.name,), concrete=False)
+        elab.rep.diagnostics[before:] = [x for x in elab.rep.diagnostics[before:]
+                                         if not x.is_error]
+        return
+    elab.instantiate(DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,),
+                     concrete=False)

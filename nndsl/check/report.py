@@ -1,0 +1,57 @@
+"""Collecting diagnostics while checking, with dedup and "did you mean" hints."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from nndsl.diagnostics import Diagnostic, Label, Severity
+from nndsl.source import SourceFile, Span
+
+
+class Reporter:
+    """Appends diagnostics; the same problem found twice (two instantiations) is kept once."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self._seen: set[tuple[str, str, int, int, str]] = set()
+        self.muted = 0  # >0 while speculatively checking a branch we may discard
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        file: SourceFile,
+        span: Span,
+        label: str = "",
+        *,
+        secondary: Iterable[Label] = (),
+        notes: Iterable[str] = (),
+        help: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        if self.muted:
+            return
+        key = (code, file.path, span.start, span.end, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.diagnostics.append(Diagnostic(
+            code, message, Label(span, label), file, severity, tuple(secondary), tuple(notes),
+            help))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    pool = [c for c in set(candidates) if not c.startswith("<")]
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered and lowered[name.lower()] != name:
+        return f"did you mean `{lowered[name.lower()]}`?"
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    if not close:
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3,
+                                                                cutoff=0.6)]
+    if not close:
+        return None
+    if len(close) == 1:
+        return f"did you mean `{close[0]}`?"
+    return "did you mean " + ", ".join(f"`{c}`" for c in close[:-1]) + f" or `{close[-1]}`?"
