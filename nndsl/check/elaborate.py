@@ -102,12 +102,16 @@ class Elaborator:
                                help="end the body with `return <tensor>`")
             return None
         if not concrete and inputs is None:
+            self._warn_unused(frame)
+        return frame.outputs if ok else None
+
+    def _warn_unused(self, frame: Frame) -> None:
+        if True:
             for name, span in frame.assigned.items():
                 if name not in frame.used and not name.startswith("_"):
                     self.rep.error("W0101", f"`{name}` is computed but never used", frame.file,
                                    span, "unused", severity=Severity.WARNING,
                                    help=f"use it, or name it `_{name}` to silence this")
-        return frame.outputs
 
     def _bind_inputs(self, frame: Frame, stmts: list[ast.InputStmt],
                      inputs: Sequence[TensorVal] | None, call: Origin | None) -> None:

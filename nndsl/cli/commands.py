@@ -1,0 +1,118 @@
+"""One function per `nnrun` command. Only `train` and `predict` import JAX."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from nndsl.cli.main import EXIT_ERRORS, EXIT_INTERNAL, EXIT_OK, UsageError, require_file
+from nndsl.cli.render import print_diagnostics, summary_table, summary_totals
+from nndsl.frontend import CheckResult, check_file
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _check(path: str, console: Console) -> CheckResult:
+    require_file(path)
+    result = check_file(path)
+    if result.diagnostics:
+        print_diagnostics(console, result.diagnostics)
+    return result
+
+
+def _exit_code(results: list[CheckResult]) -> int:
+    if any(d.code == "E9999" for r in results for d in r.diagnostics):
+        return EXIT_INTERNAL
+    return EXIT_ERRORS if any(r.has_errors for r in results) else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    err = _stderr()
+    results = []
+    for path in args.files:
+        require_file(path)
+    for path in args.files:
+        results.append(_check(path, err))
+    errors = sum(len(r.errors) for r in results)
+    warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
+    if errors or warnings or not args.quiet:
+        files = len(results)
+        status = "[bold red]failed[/]" if errors else "[bold green]ok[/]"
+        err.print(f"{status}: {files} file{'s' if files != 1 else ''} checked, "
+                  f"{errors} error{'s' if errors != 1 else ''}, "
+                  f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return _exit_code(results)
+
+
+def _graph_or_fail(result: CheckResult, model: str | None):  # type: ignore[no-untyped-def]
+    if result.has_errors:
+        return None
+    graph = result.graph(model)
+    if graph is None:
+        available = sorted(result.program.graphs) if result.program else []
+        if model is not None:
+            raise UsageError(f"no model `{model}` with default arguments in {result.file.path}"
+                             + (f" (models: {', '.join(available)})" if available else ""))
+        if not available:
+            raise UsageError(f"{result.file.path} defines no model whose parameters all have "
+                             "defaults")
+        raise UsageError(f"{result.file.path} defines several models; choose one with --model "
+                         f"({', '.join(available)})")
+    return graph
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from nndsl.ir.summary import summarize
+
+    result = _check(args.file, _stderr())
+    graph = _graph_or_fail(result, args.model)
+    if graph is None:
+        return _exit_code([result])
+    out = Console(highlight=False)
+    summary = summarize(graph)
+    out.print(summary_table(summary))
+    out.print(summary_totals(summary), end="")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from nndsl.diagnostics import CODES
+
+    code = args.code.upper()
+    if code not in CODES:
+        raise UsageError(f"unknown code {args.code!r}; codes are {', '.join(sorted(CODES))}")
+    entry = CODES[code]
+    out = Console(highlight=False)
+    out.print(f"[bold]{entry.id}: {entry.title}[/]\n")
+    out.print(entry.explanation, markup=False)
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nndsl.cli.train import run_training
+
+    result = _check(args.file, _stderr())
+    if result.has_errors or result.program is None:
+        return _exit_code([result])
+    if result.program.train is None:
+        raise UsageError(f"{args.file} has no `train` section")
+    return run_training(result.program.train, args)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from nndsl.cli.train import run_predict
+
+    result = _check(args.file, _stderr())
+    graph = _graph_or_fail(result, args.model)
+    if graph is None:
+        return _exit_code([result])
+    require_file(args.weights)
+    require_file(args.input)
+    return run_predict(graph, args)
+
+
+__all__ = ["cmd_check", "cmd_explain", "cmd_predict", "cmd_summary", "cmd_train", "sys"]

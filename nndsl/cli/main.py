@@ -1,0 +1,85 @@
+"""Entry point of `nnrun`: argument parsing and dispatch to one function per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+COMMANDS = ("train", "check", "summary", "predict", "explain")
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+
+
+class UsageError(Exception):
+    """A bad command line or a missing file: one line to the user, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnrun", description="Check, summarise, train and run nndsl models.",
+        epilog="`nnrun model.nn` is short for `nnrun train model.nn`.")
+    parser.add_argument("--version", action="version", version=f"nndsl {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train the model of a file's `train` section")
+    p.add_argument("file", help="the .nn file")
+    p.add_argument("--epochs", type=int, help="override the file's epochs")
+    p.add_argument("--out", help="where to write weights (default: runs/<model>/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("check", help="report syntax, name, type and shape errors (no JAX)")
+    p.add_argument("files", nargs="+", help=".nn files")
+    p.add_argument("--quiet", action="store_true", help="print nothing when a file is clean")
+
+    p = sub.add_parser("summary", help="print a model's layers, shapes and parameter counts")
+    p.add_argument("file", help="the .nn file")
+    p.add_argument("--model", help="the model to show (default: the trained or only one)")
+
+    p = sub.add_parser("predict", help="run a trained model on inputs from a .npy file")
+    p.add_argument("file", help="the .nn file")
+    p.add_argument("--weights", required=True, help="a .safetensors file written by training")
+    p.add_argument("--input", required=True, help="a .npy array of inputs")
+    p.add_argument("--model", help="the model to run (default: the trained or only one)")
+    p.add_argument("--output", help="write predictions to this .npy file instead of printing")
+
+    p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
+    p.add_argument("code", help="the code")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
+        args_list.insert(0, "train")
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from nndsl.cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args))
+    except UsageError as err:
+        print(f"nnrun: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nnrun: interrupted", file=sys.stderr)
+        return 130
+
+
+def _version() -> str:
+    from nndsl import __version__
+
+    return __version__
+
+
+def require_file(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"no such file: {path}")
+    if p.is_dir():
+        raise UsageError(f"{path} is a directory, not a file")
+    return p

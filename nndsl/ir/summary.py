@@ -1,0 +1,61 @@
+"""Rows of a Keras-style model summary, computed statically from the IR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nndsl.ir.graph import Graph
+from nndsl.shapes import format_shape
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    name: str
+    type: str
+    output_shape: str
+    params: int
+    connected_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    model: str
+    rows: tuple[SummaryRow, ...]
+    trainable: int
+    non_trainable: int
+    trainable_bytes: int
+    non_trainable_bytes: int
+
+    @property
+    def total(self) -> int:
+        return self.trainable + self.non_trainable
+
+    @property
+    def total_bytes(self) -> int:
+        return self.trainable_bytes + self.non_trainable_bytes
+
+
+def summarize(graph: Graph) -> Summary:
+    producer: dict[int, str] = {i.value: i.name for i in graph.inputs}
+    rows = [SummaryRow(i.name, "Input", format_shape(i.type.shape), 0, "") for i in graph.inputs]
+    for node in graph.nodes:
+        producer[node.output] = node.path
+        if node.op.name == "constant":
+            continue
+        sources = [producer.get(v, "") for v in node.inputs]
+        rows.append(SummaryRow(
+            node.path, node.op.name, format_shape(node.type.shape),
+            sum(w.size for w in node.weights), ", ".join(s for s in sources if s)))
+    trainable, frozen = graph.param_counts()
+    tb, fb = graph.param_bytes()
+    return Summary(graph.name, tuple(rows), trainable, frozen, tb, fb)
+
+
+def readable_bytes(n: int) -> str:
+    """Keras's format: 1024-based units with two decimals (`329.04 KB`)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} TB"
