@@ -57,11 +57,13 @@ def check_source(text: str, path: str = "<input>", *, read: Reader = read_text) 
 
         result = _internal(text, path, f"internal error: {exc!r}")
         result.diagnostics[0] = Diagnostic(
-            **{**result.diagnostics[0].__dict__,
-               "internal_traceback": "".join(traceback.format_exception(exc))})
+            **{
+                **result.diagnostics[0].__dict__,
+                "internal_traceback": "".join(traceback.format_exception(exc)),
+            }
+        )
         return result
-    return CheckResult(analysis.scope.file, analysis.diagnostics, analysis.program,
-                       analysis.hover)  # type: ignore[arg-type]
+    return CheckResult(analysis.scope.file, analysis.diagnostics, analysis.program, analysis.hover)  # type: ignore[arg-type]
 
 
 def check_file(path: str | Path, *, read: Reader = read_text) -> CheckResult:
@@ -71,13 +73,21 @@ def check_file(path: str | Path, *, read: Reader = read_text) -> CheckResult:
         text = read(p)
     except (OSError, UnicodeDecodeError) as err:
         file = SourceFile(str(path), "")
-        return CheckResult(file, [Diagnostic("E0103", f"cannot read `{path}`: {err}",
-                                             Label(Span(0, 0)), file)], None)
+        return CheckResult(
+            file,
+            [Diagnostic("E0103", f"cannot read `{path}`: {err}", Label(Span(0, 0)), file)],
+            None,
+        )
     return check_source(text, str(path), read=read)
 
 
 def _internal(text: str, path: str, message: str) -> CheckResult:
     file = SourceFile(path, text)
-    diag = Diagnostic("E9999", message, Label(Span(0, 0), "while checking this file"), file,
-                      help="this is a bug in nndsl; please report it with this file")
+    diag = Diagnostic(
+        "E9999",
+        message,
+        Label(Span(0, 0), "while checking this file"),
+        file,
+        help="this is a bug in nndsl; please report it with this file",
+    )
     return CheckResult(file, [diag], None)

@@ -21,7 +21,11 @@ class CallArg:
 
 
 def bind_op_args(
-    spec: OpSpec, args: Sequence[CallArg], file: SourceFile, call_span: Span, rep: Reporter,
+    spec: OpSpec,
+    args: Sequence[CallArg],
+    file: SourceFile,
+    call_span: Span,
+    rep: Reporter,
 ) -> dict[str, ArgValue] | None:
     """Resolve a spec's arguments; reports and returns None on any error."""
     spans: dict[str, Span] = {}
@@ -46,15 +50,21 @@ def bind_op_args(
         spec.validate(attrs)
     except ArgError as err:
         span = spans.get(err.arg or "", call_span)
-        rep.error("E0404", f"`{spec.name}`: {err.message}", file, span, "not allowed here",
-                  help=err.help)
+        rep.error(
+            "E0404", f"`{spec.name}`: {err.message}", file, span, "not allowed here", help=err.help
+        )
         return None
     return attrs
 
 
 def match_args(
-    callee: str, params: Sequence[Arg], args: Sequence[CallArg], file: SourceFile,
-    call_span: Span, rep: Reporter, spans: dict[str, Span],
+    callee: str,
+    params: Sequence[Arg],
+    args: Sequence[CallArg],
+    file: SourceFile,
+    call_span: Span,
+    rep: Reporter,
+    spans: dict[str, Span],
 ) -> dict[str, Value] | None:
     by_name = {p.name: p for p in params}
     for p in params:
@@ -65,10 +75,15 @@ def match_args(
     positional = [a for a in args if a.name is None]
     for i, a in enumerate(positional):
         if i >= len(params):
-            rep.error("E0405", f"`{callee}` takes {len(params)} argument"
-                      f"{'' if len(params) == 1 else 's'}, but {len(positional)} were given",
-                      file, a.span, "unexpected argument",
-                      help=f"the signature is `{_sig(callee, params)}`")
+            rep.error(
+                "E0405",
+                f"`{callee}` takes {len(params)} argument"
+                f"{'' if len(params) == 1 else 's'}, but {len(positional)} were given",
+                file,
+                a.span,
+                "unexpected argument",
+                help=f"the signature is `{_sig(callee, params)}`",
+            )
             ok = False
             break
         out[params[i].name] = a.value
@@ -79,22 +94,40 @@ def match_args(
         param = by_name.get(a.name)
         if param is None:
             hint = did_you_mean(a.name, [p.name for p in params])
-            rep.error("E0401", f"`{callee}` has no argument `{a.name}`", file,
-                      a.name_span or a.span, "unknown argument",
-                      help=hint or f"the signature is `{_sig(callee, params)}`")
+            rep.error(
+                "E0401",
+                f"`{callee}` has no argument `{a.name}`",
+                file,
+                a.name_span or a.span,
+                "unknown argument",
+                help=hint or f"the signature is `{_sig(callee, params)}`",
+            )
             ok = False
             continue
         if param.name in out:
-            rep.error("E0406", f"argument `{param.name}` of `{callee}` is given twice", file,
-                      a.span, "given again here", secondary=[], notes=())
+            rep.error(
+                "E0406",
+                f"argument `{param.name}` of `{callee}` is given twice",
+                file,
+                a.span,
+                "given again here",
+                secondary=[],
+                notes=(),
+            )
             ok = False
             continue
         out[param.name] = a.value
         spans[param.name] = a.span
     for p in params:
         if p.required and p.name not in out and ok:
-            rep.error("E0402", f"`{callee}` needs the argument `{p.name}`", file, call_span,
-                      f"`{p.name}` is missing", help=f"the signature is `{_sig(callee, params)}`")
+            rep.error(
+                "E0402",
+                f"`{callee}` needs the argument `{p.name}`",
+                file,
+                call_span,
+                f"`{p.name}` is missing",
+                help=f"the signature is `{_sig(callee, params)}`",
+            )
             ok = False
     return out if ok else None
 
@@ -113,29 +146,45 @@ class _Invalid:
 INVALID = _Invalid()
 
 
-def convert(arg: Arg, value: Value, file: SourceFile, span: Span, callee: str,
-            rep: Reporter) -> ArgValue | _Invalid:
+def convert(
+    arg: Arg, value: Value, file: SourceFile, span: Span, callee: str, rep: Reporter
+) -> ArgValue | _Invalid:
     """Check one value against an argument's type and domain."""
     if value is ERROR:
         return INVALID
     result = _convert_type(arg, value)
     if result is INVALID:
-        rep.error("E0403", f"`{callee}` argument `{arg.name}` must be {_type_words(arg)}, "
-                  f"found {describe(value)}", file, span, f"expected {_type_words(arg)}")
+        rep.error(
+            "E0403",
+            f"`{callee}` argument `{arg.name}` must be {_type_words(arg)}, found {describe(value)}",
+            file,
+            span,
+            f"expected {_type_words(arg)}",
+        )
         return INVALID
     problem = _domain_problem(arg, result)  # type: ignore[arg-type]
     if problem:
-        rep.error("E0404", f"`{callee}` argument `{arg.name}` {problem}", file, span,
-                  f"must be {arg.domain_text()}")
+        rep.error(
+            "E0404",
+            f"`{callee}` argument `{arg.name}` {problem}",
+            file,
+            span,
+            f"must be {arg.domain_text()}",
+        )
         return INVALID
     return result
 
 
 def _type_words(arg: Arg) -> str:
-    return {"int": "an integer", "float": "a number", "bool": "`true` or `false`",
-            "str": "a string", "dtype": "a dtype such as `f32`",
-            "ints": f"an integer or a list of {arg.length or 'some'} integers",
-            "strs": "a list of strings"}.get(arg.type, arg.type)
+    return {
+        "int": "an integer",
+        "float": "a number",
+        "bool": "`true` or `false`",
+        "str": "a string",
+        "dtype": "a dtype such as `f32`",
+        "ints": f"an integer or a list of {arg.length or 'some'} integers",
+        "strs": "a list of strings",
+    }.get(arg.type, arg.type)
 
 
 def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
@@ -174,7 +223,7 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
             for item in value.items:
                 if not (isinstance(item, ScalarVal) and item.kind == "str"):
                     return INVALID
-                strs.append(item.value)  # type: ignore[arg-type]
+                strs.append(item.value)
             return tuple(strs)
     return INVALID
 
@@ -192,7 +241,7 @@ def _domain_problem(arg: Arg, value: ArgValue) -> str | None:
     if value is None:
         return None
     if arg.choices and isinstance(value, str) and value not in arg.choices:
-        return f"is \"{value}\", not {arg.domain_text()}"
+        return f'is "{value}", not {arg.domain_text()}'
     values = value if isinstance(value, tuple) else (value,)
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float):

@@ -44,14 +44,33 @@ class GraphBuilder:
         return vid
 
     def add_node(
-        self, op: OpSpec, attrs: Mapping[str, ArgValue], inputs: tuple[int, ...],
-        type: TensorType, path: str, scope: tuple[str, ...], file: SourceFile, span: Span,
+        self,
+        op: OpSpec,
+        attrs: Mapping[str, ArgValue],
+        inputs: tuple[int, ...],
+        type: TensorType,
+        path: str,
+        scope: tuple[str, ...],
+        file: SourceFile,
+        span: Span,
         weights: tuple[Weight, ...],
     ) -> int:
         vid = self.new_value(type)
-        self._pending.append(dict(
-            id=len(self._pending), op=op, attrs=dict(attrs), inputs=inputs, output=vid,
-            type=type, path=path, scope=scope, file=file, span=span, weights=weights))
+        self._pending.append(
+            dict(
+                id=len(self._pending),
+                op=op,
+                attrs=dict(attrs),
+                inputs=inputs,
+                output=vid,
+                type=type,
+                path=path,
+                scope=scope,
+                file=file,
+                span=span,
+                weights=weights,
+            )
+        )
         return vid
 
     def name_value(self, vid: int, name: str) -> None:
@@ -62,7 +81,7 @@ class GraphBuilder:
 
     def finish(self) -> Graph:
         self.graph.nodes = [
-            Node(tensor_name=self._tensor_names.get(p["output"]), **p)  # type: ignore[arg-type]
+            Node(tensor_name=self._tensor_names.get(p["output"]), **p)  # type: ignore[arg-type, call-overload]
             for p in self._pending
         ]
         return self.graph

@@ -88,18 +88,27 @@ class Elaborator:
         if inputs is not None and len(inputs) != len(input_stmts):
             assert call is not None
             self.rep.error(
-                "E0407", f"`{d.name.name}` takes {len(input_stmts)} input"
+                "E0407",
+                f"`{d.name.name}` takes {len(input_stmts)} input"
                 f"{'' if len(input_stmts) == 1 else 's'}, but was given {len(inputs)}",
-                call.file, call.span, "wrong number of tensors",
-                secondary=[Label(d.name.span, f"`{d.name.name}` is defined here", ref.module.file)])
+                call.file,
+                call.span,
+                "wrong number of tensors",
+                secondary=[Label(d.name.span, f"`{d.name.name}` is defined here", ref.module.file)],
+            )
             return None
         self._bind_inputs(frame, input_stmts, inputs, call)
         ok = self._run(frame, d.body)
         if frame.outputs is None:
             if ok:
-                self.rep.error("E0503", f"`{d.name.name}` has no `return`", frame.file, d.name.span,
-                               f"this {d.kind} returns nothing",
-                               help="end the body with `return <tensor>`")
+                self.rep.error(
+                    "E0503",
+                    f"`{d.name.name}` has no `return`",
+                    frame.file,
+                    d.name.span,
+                    f"this {d.kind} returns nothing",
+                    help="end the body with `return <tensor>`",
+                )
             return None
         if not concrete and inputs is None:
             self._warn_unused(frame)
@@ -109,20 +118,36 @@ class Elaborator:
         if True:
             for name, span in frame.assigned.items():
                 if name not in frame.used and not name.startswith("_"):
-                    self.rep.error("W0101", f"`{name}` is computed but never used", frame.file,
-                                   span, "unused", severity=Severity.WARNING,
-                                   help=f"use it, or name it `_{name}` to silence this")
+                    self.rep.error(
+                        "W0101",
+                        f"`{name}` is computed but never used",
+                        frame.file,
+                        span,
+                        "unused",
+                        severity=Severity.WARNING,
+                        help=f"use it, or name it `_{name}` to silence this",
+                    )
 
-    def _bind_inputs(self, frame: Frame, stmts: list[ast.InputStmt],
-                     inputs: Sequence[TensorVal] | None, call: Origin | None) -> None:
+    def _bind_inputs(
+        self,
+        frame: Frame,
+        stmts: list[ast.InputStmt],
+        inputs: Sequence[TensorVal] | None,
+        call: Origin | None,
+    ) -> None:
         seen: dict[str, Span] = {}
         bindings: dict[str, Dim] = {}
         for i, stmt in enumerate(stmts):
             name = stmt.name.name
             if name in seen:
-                self.rep.error("E0102", f"input `{name}` is declared twice", frame.file,
-                               stmt.name.span, "declared again here",
-                               secondary=[Label(seen[name], "first declared here")])
+                self.rep.error(
+                    "E0102",
+                    f"input `{name}` is declared twice",
+                    frame.file,
+                    stmt.name.span,
+                    "declared again here",
+                    secondary=[Label(seen[name], "first declared here")],
+                )
             seen[name] = stmt.name.span
             declared = self._tensor_type(frame, stmt.type, allow_new=True, bound=bindings)
             if declared is None:
@@ -140,19 +165,25 @@ class Elaborator:
                 bad = unify_shapes(declared.shape, actual.type.shape, bindings, bindable)
                 if bad or declared.dtype != actual.type.dtype:
                     pattern = declared.subst(bindings)
-                    what = ("dtype" if not bad else
-                            "rank" if bad == [-1] else f"axis {bad[0]}")
+                    what = "dtype" if not bad else "rank" if bad == [-1] else f"axis {bad[0]}"
                     self.rep.error(
                         "E0201" if bad else "E0301",
                         f"`{frame.definition.name.name}` expects input `{name}` of type "
                         f"`{pattern}`, found `{actual.type}`",
-                        call.file, call.span, f"this is `{actual.type}` ({what} differs)",
+                        call.file,
+                        call.span,
+                        f"this is `{actual.type}` ({what} differs)",
                         secondary=[
-                            Label(stmt.type.span, f"`{name}` is declared `{pattern}` here",
-                                  frame.file),
-                            Label(actual.origin.span, f"`{actual.type}` comes from here",
-                                  actual.origin.file),
-                        ])
+                            Label(
+                                stmt.type.span, f"`{name}` is declared `{pattern}` here", frame.file
+                            ),
+                            Label(
+                                actual.origin.span,
+                                f"`{actual.type}` comes from here",
+                                actual.origin.file,
+                            ),
+                        ],
+                    )
                     frame.env[name] = ERROR
                     continue
                 val = TensorVal(actual.value, actual.type, actual.origin)
@@ -170,8 +201,14 @@ class Elaborator:
         ok = True
         for stmt in body:
             if frame.outputs is not None:
-                self.rep.error("E0503", "statement after `return`", frame.file, stmt.span,
-                               "never runs", help="`return` must be the last statement")
+                self.rep.error(
+                    "E0503",
+                    "statement after `return`",
+                    frame.file,
+                    stmt.span,
+                    "never runs",
+                    help="`return` must be the last statement",
+                )
                 return False
             try:
                 ok = self._stmt(frame, stmt) and ok
@@ -184,8 +221,14 @@ class Elaborator:
 
     def internal_error(self, file: SourceFile, span: Span, exc: BaseException) -> None:
         tb = "".join(traceback.format_exception(exc))
-        self.rep.error("E9999", f"internal error while checking this statement: {exc!r}", file,
-                       span, "nndsl failed here", help="this is a bug in nndsl; please report it")
+        self.rep.error(
+            "E9999",
+            f"internal error while checking this statement: {exc!r}",
+            file,
+            span,
+            "nndsl failed here",
+            help="this is a bug in nndsl; please report it",
+        )
         if self.rep.diagnostics and self.rep.diagnostics[-1].code == "E9999":
             last = self.rep.diagnostics[-1]
             self.rep.diagnostics[-1] = replace(last, internal_traceback=tb)
@@ -203,13 +246,26 @@ class Elaborator:
                 items = v.items if isinstance(v, TupleVal) else (v,)
                 for j, item in enumerate(items):
                     if isinstance(item, TensorVal):
-                        name = e.ident.name if isinstance(e, ast.Name) else (
-                            "output" if len(stmt.values) == 1 and len(items) == 1
-                            else f"output_{i}" if len(items) == 1 else f"output_{i}_{j}")
+                        name = (
+                            e.ident.name
+                            if isinstance(e, ast.Name)
+                            else (
+                                "output"
+                                if len(stmt.values) == 1 and len(items) == 1
+                                else f"output_{i}"
+                                if len(items) == 1
+                                else f"output_{i}_{j}"
+                            )
+                        )
                         outs.append((name, item))
                     elif not isinstance(item, ErrorVal):
-                        self.rep.error("E0302", f"`return` needs tensors, found {describe(item)}",
-                                       frame.file, e.span, "not a tensor")
+                        self.rep.error(
+                            "E0302",
+                            f"`return` needs tensors, found {describe(item)}",
+                            frame.file,
+                            e.span,
+                            "not a tensor",
+                        )
                         ok = False
                     else:
                         ok = False
@@ -222,15 +278,24 @@ class Elaborator:
             if isinstance(cond, ErrorVal):
                 return False
             if not (isinstance(cond, ScalarVal) and cond.kind == "bool"):
-                self.rep.error("E0501", f"`if` needs a boolean condition, found {describe(cond)}",
-                               frame.file, stmt.cond.span, "not a boolean")
+                self.rep.error(
+                    "E0501",
+                    f"`if` needs a boolean condition, found {describe(cond)}",
+                    frame.file,
+                    stmt.cond.span,
+                    "not a boolean",
+                )
                 return False
             if cond.value is None:
                 if frame.concrete:
                     self.rep.error(
-                        "E0501", "this condition is not known at check time", frame.file,
-                        stmt.cond.span, "depends on a symbolic size",
-                        help="conditions may use parameters and sizes fixed by the input types")
+                        "E0501",
+                        "this condition is not known at check time",
+                        frame.file,
+                        stmt.cond.span,
+                        "depends on a symbolic size",
+                        help="conditions may use parameters and sizes fixed by the input types",
+                    )
                     return False
                 # Generic check: look at both branches, continue with the first.
                 saved = dict(frame.env)
@@ -265,16 +330,29 @@ class Elaborator:
                 return n
             if n is None and not frame.concrete:
                 return 1
-            self.rep.error("E0502", f"`repeat` needs a count >= 1 known at check time, found "
-                           f"`{v.value}`", frame.file, expr.span, "invalid count")
+            self.rep.error(
+                "E0502",
+                f"`repeat` needs a count >= 1 known at check time, found `{v.value}`",
+                frame.file,
+                expr.span,
+                "invalid count",
+            )
             return None
-        self.rep.error("E0502", f"`repeat` needs an integer count, found {describe(v)}",
-                       frame.file, expr.span, "not an integer")
+        self.rep.error(
+            "E0502",
+            f"`repeat` needs an integer count, found {describe(v)}",
+            frame.file,
+            expr.span,
+            "not an integer",
+        )
         return None
 
     def _assign(self, frame: Frame, stmt: ast.Assign) -> bool:
-        value = self.eval(frame, stmt.value, tensor_name=stmt.targets[0].name.name
-                          if len(stmt.targets) == 1 else None)
+        value = self.eval(
+            frame,
+            stmt.value,
+            tensor_name=stmt.targets[0].name.name if len(stmt.targets) == 1 else None,
+        )
         targets = stmt.targets
         if len(targets) > 1:
             if isinstance(value, TupleVal) and len(value.items) == len(targets):
@@ -282,8 +360,13 @@ class Elaborator:
             else:
                 if not isinstance(value, ErrorVal):
                     self.rep.error(
-                        "E0302", f"{len(targets)} names need {len(targets)} tensors, found "
-                        f"{describe(value)}", frame.file, stmt.value.span, "cannot be unpacked")
+                        "E0302",
+                        f"{len(targets)} names need {len(targets)} tensors, found "
+                        f"{describe(value)}",
+                        frame.file,
+                        stmt.value.span,
+                        "cannot be unpacked",
+                    )
                 values = [ERROR] * len(targets)
         else:
             values = [value]
@@ -313,26 +396,41 @@ class Elaborator:
         bad = unify_shapes(declared.shape, v.type.shape, bindings, bindable)
         if bad or declared.dtype != v.type.dtype:
             shown = declared.subst(bindings)
-            where = ("its dtype differs" if not bad else "the rank differs" if bad == [-1]
-                     else f"axis {bad[0]} differs")
+            where = (
+                "its dtype differs"
+                if not bad
+                else "the rank differs"
+                if bad == [-1]
+                else f"axis {bad[0]} differs"
+            )
             self.rep.error(
                 "E0201" if bad else "E0301",
                 f"`{target.name.name}` is declared `{shown}`, but its value is `{v.type}`",
-                frame.file, target.annotation.span, f"declared here; {where}",
-                secondary=[Label(v.origin.span, f"this is `{v.type}`", v.origin.file)])
+                frame.file,
+                target.annotation.span,
+                f"declared here; {where}",
+                secondary=[Label(v.origin.span, f"this is `{v.type}`", v.origin.file)],
+            )
             return ERROR
         for sym, d in bindings.items():
             frame.env.setdefault(sym, ScalarVal("int", d))
         return v
 
     # == types ==============================================================================
-    def _tensor_type(self, frame: Frame, t: ast.TensorTypeExpr, *, allow_new: bool,
-                     bound: dict[str, Dim]) -> TensorType | None:
+    def _tensor_type(
+        self, frame: Frame, t: ast.TensorTypeExpr, *, allow_new: bool, bound: dict[str, Dim]
+    ) -> TensorType | None:
         dtype = DTYPES.get(t.dtype.name)
         if dtype is None:
-            self.rep.error("E0101", f"unknown dtype `{t.dtype.name}`", frame.file, t.dtype.span,
-                           "not a dtype", help=did_you_mean(t.dtype.name, DTYPES) or
-                           "dtypes are " + ", ".join(f"`{d}`" for d in DTYPES))
+            self.rep.error(
+                "E0101",
+                f"unknown dtype `{t.dtype.name}`",
+                frame.file,
+                t.dtype.span,
+                "not a dtype",
+                help=did_you_mean(t.dtype.name, DTYPES)
+                or "dtypes are " + ", ".join(f"`{d}`" for d in DTYPES),
+            )
             return None
         dims: list[Dim] = []
         for e in t.dims:
@@ -342,12 +440,16 @@ class Elaborator:
             dims.append(d)
         return TensorType(dtype, tuple(dims))
 
-    def _dim(self, frame: Frame, e: ast.Expr, allow_new: bool,
-             bound: dict[str, Dim]) -> Dim | None:
+    def _dim(self, frame: Frame, e: ast.Expr, allow_new: bool, bound: dict[str, Dim]) -> Dim | None:
         if isinstance(e, ast.IntLit):
             if e.value < 0:
-                self.rep.error("E0205", f"a size cannot be negative ({e.value})", frame.file,
-                               e.span, "negative size")
+                self.rep.error(
+                    "E0205",
+                    f"a size cannot be negative ({e.value})",
+                    frame.file,
+                    e.span,
+                    "negative size",
+                )
                 return None
             return Dim.const(e.value)
         if isinstance(e, ast.Name):
@@ -370,8 +472,9 @@ class Elaborator:
             if v is None:
                 self._unknown_name(frame, e.ident)
                 return None
-            self.rep.error("E0205", f"`{name}` is {describe(v)}, not a size", frame.file,
-                           e.span, "not a size")
+            self.rep.error(
+                "E0205", f"`{name}` is {describe(v)}, not a size", frame.file, e.span, "not a size"
+            )
             return None
         if isinstance(e, ast.BinOp) and e.op in ("+", "-", "*", "/", "%"):
             left = self._dim(frame, e.left, allow_new, bound)
@@ -389,14 +492,25 @@ class Elaborator:
                     return left.floordiv(right)
                 return left - left.floordiv(right) * right
             except DimError as err:
-                self.rep.error("E0205", f"invalid size expression: {err}", frame.file, e.span,
-                               "cannot be computed")
+                self.rep.error(
+                    "E0205",
+                    f"invalid size expression: {err}",
+                    frame.file,
+                    e.span,
+                    "cannot be computed",
+                )
                 return None
         if isinstance(e, ast.UnaryOp) and e.op == "-":
             inner = self._dim(frame, e.operand, allow_new, bound)
             return -inner if inner is not None else None
-        self.rep.error("E0205", "a size must be an integer expression over sizes", frame.file,
-                       e.span, "not a size", help="sizes look like `64`, `B`, `H/2` or `2*D + 1`")
+        self.rep.error(
+            "E0205",
+            "a size must be an integer expression over sizes",
+            frame.file,
+            e.span,
+            "not a size",
+            help="sizes look like `64`, `B`, `H/2` or `2*D + 1`",
+        )
         return None
 
     # == expressions ========================================================================
@@ -426,9 +540,14 @@ class Elaborator:
             value = self.eval(frame, e.value)
             return self._pipe_stage(frame, value, e.stage, e.span)
         if isinstance(e, ast.RepeatStage):
-            self.rep.error("E0105", "`repeat N Layer(...)` can only appear after `|>`",
-                           frame.file, e.span, "not in a pipeline",
-                           help="write `x |> repeat N Layer(...)`")
+            self.rep.error(
+                "E0105",
+                "`repeat N Layer(...)` can only appear after `|>`",
+                frame.file,
+                e.span,
+                "not in a pipeline",
+                help="write `x |> repeat N Layer(...)`",
+            )
             return ERROR
         raise AssertionError(f"unknown expression {e!r}")
 
@@ -453,15 +572,22 @@ class Elaborator:
         from nndsl.ops import iter_specs
 
         candidates = [*frame.env, *frame.module.names, *(s.name for s in iter_specs())]
-        self.rep.error("E0101", f"unknown name `{ident.name}`", frame.file, ident.span,
-                       "not found in this scope", help=did_you_mean(ident.name, candidates))
+        self.rep.error(
+            "E0101",
+            f"unknown name `{ident.name}`",
+            frame.file,
+            ident.span,
+            "not found in this scope",
+            help=did_you_mean(ident.name, candidates),
+        )
 
     def _call_args(self, frame: Frame, args: Sequence[ast.Argument]) -> list[CallArg]:
         out = []
         for a in args:
             v = self.eval(frame, a.value)
-            out.append(CallArg(a.name.name if a.name else None,
-                               a.name.span if a.name else None, v, a.span))
+            out.append(
+                CallArg(a.name.name if a.name else None, a.name.span if a.name else None, v, a.span)
+            )
         return out
 
     def _call(self, frame: Frame, e: ast.Call) -> Value:
@@ -474,8 +600,15 @@ class Elaborator:
             return ERROR
         return self.call_value(frame, callee, args, e.span, e.func.span)
 
-    def call_value(self, frame: Frame, callee: Value, args: list[CallArg], span: Span,
-                   func_span: Span, piped: TensorVal | None = None) -> Value:
+    def call_value(
+        self,
+        frame: Frame,
+        callee: Value,
+        args: list[CallArg],
+        span: Span,
+        func_span: Span,
+        piped: TensorVal | None = None,
+    ) -> Value:
         if isinstance(callee, OpRef) and callee.attrs is None:
             spec = callee.spec
             if spec.kind is OpKind.LAYER:
@@ -494,26 +627,40 @@ class Elaborator:
                     return ERROR
                 return self.apply_op(frame, spec, attrs, tensors, span)
             self.rep.error(
-                "E0105", f"`{spec.name}` is {_article(spec.kind.value)} {spec.kind.value}; it "
-                "belongs in a `train` section", frame.file, func_span, "not a layer",
-                help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`")
+                "E0105",
+                f"`{spec.name}` is {_article(spec.kind.value)} {spec.kind.value}; it "
+                "belongs in a `train` section",
+                frame.file,
+                func_span,
+                "not a layer",
+                help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`",
+            )
             return ERROR
         if isinstance(callee, DefRef) and callee.args is None:
             bound = self.bind_params(frame, callee, args, span)
-            return ERROR if bound is None else DefRef(callee.definition, callee.module, bound,
-                                                     span)
+            return ERROR if bound is None else DefRef(callee.definition, callee.module, bound, span)
         if isinstance(callee, OpRef | DefRef):
             # `Dense(4)(x)`: applying a configured layer to tensors.
             tensors = []
             for a in args:
                 if a.name is not None or not isinstance(a.value, TensorVal):
-                    self.rep.error("E0302", f"a layer is applied to tensors, found "
-                                   f"{describe(a.value)}", frame.file, a.span, "not a tensor")
+                    self.rep.error(
+                        "E0302",
+                        f"a layer is applied to tensors, found {describe(a.value)}",
+                        frame.file,
+                        a.span,
+                        "not a tensor",
+                    )
                     return ERROR
                 tensors.append(a.value)
             return self.apply_layer(frame, callee, tensors, span)
-        self.rep.error("E0105", f"{describe(callee)} cannot be called", frame.file, func_span,
-                       "not a layer or function")
+        self.rep.error(
+            "E0105",
+            f"{describe(callee)} cannot be called",
+            frame.file,
+            func_span,
+            "not a layer or function",
+        )
         return ERROR
 
     def _pipe_stage(self, frame: Frame, value: Value, stage: ast.Expr, span: Span) -> Value:
@@ -525,8 +672,13 @@ class Elaborator:
         elif isinstance(value, TensorVal):
             inputs = [value]
         else:
-            self.rep.error("E0302", f"`|>` feeds tensors, but the left side is {describe(value)}",
-                           frame.file, span, "not a tensor")
+            self.rep.error(
+                "E0302",
+                f"`|>` feeds tensors, but the left side is {describe(value)}",
+                frame.file,
+                span,
+                "not a tensor",
+            )
             return ERROR
         if isinstance(stage, ast.RepeatStage):
             count = self._static_count(frame, stage.count)
@@ -545,14 +697,23 @@ class Elaborator:
             args = self._call_args(frame, stage.args)
             if any(isinstance(a.value, ErrorVal) for a in args):
                 return ERROR
-            if (isinstance(callee, OpRef) and callee.attrs is None
-                    and callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR)):
+            if (
+                isinstance(callee, OpRef)
+                and callee.attrs is None
+                and callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR)
+            ):
                 if len(inputs) != 1:
-                    return self.call_value(frame, callee, [
-                        *(CallArg(None, None, t, span) for t in inputs[1:]), *args],
-                        stage.span, stage.func.span, piped=inputs[0])
-                return self.call_value(frame, callee, args, stage.span, stage.func.span,
-                                       piped=inputs[0])
+                    return self.call_value(
+                        frame,
+                        callee,
+                        [*(CallArg(None, None, t, span) for t in inputs[1:]), *args],
+                        stage.span,
+                        stage.func.span,
+                        piped=inputs[0],
+                    )
+                return self.call_value(
+                    frame, callee, args, stage.span, stage.func.span, piped=inputs[0]
+                )
             layer = self.call_value(frame, callee, args, stage.span, stage.func.span)
             if isinstance(layer, ErrorVal):
                 return ERROR
@@ -565,30 +726,49 @@ class Elaborator:
                 return ERROR
             if isinstance(callee, OpRef) and callee.attrs is None:
                 if callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
-                    return self.call_value(frame, callee, [CallArg(None, None, t, span)
-                                                           for t in inputs[1:]],
-                                           stage.span, stage.span, piped=inputs[0])
+                    return self.call_value(
+                        frame,
+                        callee,
+                        [CallArg(None, None, t, span) for t in inputs[1:]],
+                        stage.span,
+                        stage.span,
+                        piped=inputs[0],
+                    )
                 if callee.spec.kind is OpKind.LAYER:
                     attrs = bind_op_args(callee.spec, [], frame.file, stage.span, self.rep)
                     if attrs is None:
                         return ERROR
-                    return self.apply_layer(frame, OpRef(callee.spec, attrs,
-                                                         call_span=stage.span),
-                                            inputs, stage.span)
+                    return self.apply_layer(
+                        frame, OpRef(callee.spec, attrs, call_span=stage.span), inputs, stage.span
+                    )
             if isinstance(callee, DefRef) and callee.args is None:
                 bound = self.bind_params(frame, callee, [], stage.span)
                 if bound is None:
                     return ERROR
-                return self.apply_layer(frame, DefRef(callee.definition, callee.module, bound,
-                                                      stage.span), inputs, stage.span)
+                return self.apply_layer(
+                    frame,
+                    DefRef(callee.definition, callee.module, bound, stage.span),
+                    inputs,
+                    stage.span,
+                )
             if isinstance(callee, OpRef | DefRef):
                 return self.apply_layer(frame, callee, inputs, stage.span)
-            self.rep.error("E0105", f"`{stage.ident.name}` is {describe(callee)}, not a layer "
-                           "or function", frame.file, stage.span, "cannot be applied")
+            self.rep.error(
+                "E0105",
+                f"`{stage.ident.name}` is {describe(callee)}, not a layer or function",
+                frame.file,
+                stage.span,
+                "cannot be applied",
+            )
             return ERROR
-        self.rep.error("E0105", "after `|>` comes a layer, a block or a function", frame.file,
-                       stage.span, "cannot be applied",
-                       help="write `x |> Dense(64)`, `x |> relu` or `x |> MyBlock(...)`")
+        self.rep.error(
+            "E0105",
+            "after `|>` comes a layer, a block or a function",
+            frame.file,
+            stage.span,
+            "cannot be applied",
+            help="write `x |> Dense(64)`, `x |> relu` or `x |> MyBlock(...)`",
+        )
         return ERROR
 
     def _eval_stage_quietly(self, frame: Frame, stage: ast.Expr) -> None:
@@ -602,21 +782,35 @@ class Elaborator:
             self._eval_stage_quietly(frame, stage.stage)
 
     # == applying layers and ops ============================================================
-    def apply_layer(self, frame: Frame, layer: OpRef | DefRef, inputs: list[TensorVal],
-                    span: Span) -> Value:
+    def apply_layer(
+        self, frame: Frame, layer: OpRef | DefRef, inputs: list[TensorVal], span: Span
+    ) -> Value:
         if isinstance(layer, OpRef):
             assert layer.attrs is not None
             return self.apply_op(frame, layer.spec, layer.attrs, inputs, span)
         d = layer.definition
         name = d.name.name
         if name in frame.stack:
-            self.rep.error("E0104", f"`{name}` uses itself", frame.file, span,
-                           "recursive use", notes=[" -> ".join((*frame.stack, name))])
+            self.rep.error(
+                "E0104",
+                f"`{name}` uses itself",
+                frame.file,
+                span,
+                "recursive use",
+                notes=[" -> ".join((*frame.stack, name))],
+            )
             return ERROR
         path = frame.builder.unique_path(frame.prefix, snake(name))
         outs = self.instantiate(
-            layer, frame.builder, inputs, prefix=path, scope=(*frame.scope, path.rsplit("/")[-1]),
-            concrete=frame.concrete, stack=frame.stack, call=Origin(frame.file, span))
+            layer,
+            frame.builder,
+            inputs,
+            prefix=path,
+            scope=(*frame.scope, path.rsplit("/")[-1]),
+            concrete=frame.concrete,
+            stack=frame.stack,
+            call=Origin(frame.file, span),
+        )
         if outs is None:
             return ERROR
         vals = tuple(TensorVal(v.value, v.type, Origin(frame.file, span)) for _, v in outs)
@@ -624,40 +818,74 @@ class Elaborator:
             return vals[0]
         return TupleVal(vals)
 
-    def apply_op(self, frame: Frame, spec: OpSpec, attrs: dict[str, ArgValue],
-                 inputs: list[TensorVal], span: Span) -> Value:
+    def apply_op(
+        self,
+        frame: Frame,
+        spec: OpSpec,
+        attrs: dict[str, ArgValue],
+        inputs: list[TensorVal],
+        span: Span,
+    ) -> Value:
         n_expected = len(spec.inputs)
         if len(inputs) != n_expected and not (spec.variadic and len(inputs) >= n_expected):
-            self.rep.error("E0407", f"`{spec.name}` takes {n_expected} tensor"
-                           f"{'' if n_expected == 1 else 's'}, but was given {len(inputs)}",
-                           frame.file, span, "wrong number of tensors")
+            self.rep.error(
+                "E0407",
+                f"`{spec.name}` takes {n_expected} tensor"
+                f"{'' if n_expected == 1 else 's'}, but was given {len(inputs)}",
+                frame.file,
+                span,
+                "wrong number of tensors",
+            )
             return ERROR
         types = [t.type for t in inputs]
         if spec.float_inputs:
             for t in inputs:
                 if not t.type.dtype.is_float:
-                    self.rep.error("E0301", f"`{spec.name}` needs floating-point input, found "
-                                   f"`{t.type}`", frame.file, span, "integer input",
-                                   secondary=[Label(t.origin.span, f"`{t.type}` comes from here",
-                                                    t.origin.file)])
+                    self.rep.error(
+                        "E0301",
+                        f"`{spec.name}` needs floating-point input, found `{t.type}`",
+                        frame.file,
+                        span,
+                        "integer input",
+                        secondary=[
+                            Label(t.origin.span, f"`{t.type}` comes from here", t.origin.file)
+                        ],
+                    )
                     return ERROR
         if len({t.dtype for t in types}) > 1:
             a, b = inputs[0], next(t for t in inputs if t.type.dtype != inputs[0].type.dtype)
-            self.rep.error("E0301", f"`{spec.name}` mixes dtypes `{a.type.dtype.value}` and "
-                           f"`{b.type.dtype.value}`", frame.file, span, "mixed dtypes",
-                           secondary=[Label(a.origin.span, f"`{a.type}`", a.origin.file),
-                                      Label(b.origin.span, f"`{b.type}`", b.origin.file)])
+            self.rep.error(
+                "E0301",
+                f"`{spec.name}` mixes dtypes `{a.type.dtype.value}` and `{b.type.dtype.value}`",
+                frame.file,
+                span,
+                "mixed dtypes",
+                secondary=[
+                    Label(a.origin.span, f"`{a.type}`", a.origin.file),
+                    Label(b.origin.span, f"`{b.type}`", b.origin.file),
+                ],
+            )
             return ERROR
         try:
             out = spec.output(attrs, types)
             weight_specs = spec.weights(attrs, types)
         except ShapeError as err:
-            secondary = [Label(t.origin.span, f"input is `{t.type}` here", t.origin.file)
-                         for t in inputs if t.origin.span != span][:2]
+            secondary = [
+                Label(t.origin.span, f"input is `{t.type}` here", t.origin.file)
+                for t in inputs
+                if t.origin.span != span
+            ][:2]
             notes = [f"`{spec.name}` maps {spec.rule}"] if spec.rule else []
-            self.rep.error(err.code, f"`{spec.name}`: {err.message}", frame.file, span,
-                           "rejected by the shape rule", secondary=secondary, notes=notes,
-                           help=err.help)
+            self.rep.error(
+                err.code,
+                f"`{spec.name}`: {err.message}",
+                frame.file,
+                span,
+                "rejected by the shape rule",
+                secondary=secondary,
+                notes=notes,
+                help=err.help,
+            )
             return ERROR
         except Exception as exc:
             if not frame.concrete and _has_unknowns(attrs):
@@ -671,19 +899,35 @@ class Elaborator:
                 if frame.concrete:
                     unknown = next(d for d in w.shape if d.as_int() is None)
                     self.rep.error(
-                        "E0204", f"`{spec.name}` needs known sizes for its `{wname}`, but "
-                        f"`{format_shape(w.shape)}` contains `{unknown}`", frame.file, span,
+                        "E0204",
+                        f"`{spec.name}` needs known sizes for its `{wname}`, but "
+                        f"`{format_shape(w.shape)}` contains `{unknown}`",
+                        frame.file,
+                        span,
                         "weight size unknown",
-                        secondary=[Label(t.origin.span, f"input is `{t.type}` here",
-                                         t.origin.file) for t in inputs][:1],
-                        help=f"give `{unknown}` a concrete size in the input's type")
+                        secondary=[
+                            Label(t.origin.span, f"input is `{t.type}` here", t.origin.file)
+                            for t in inputs
+                        ][:1],
+                        help=f"give `{unknown}` a concrete size in the input's type",
+                    )
                     return ERROR
                 continue
-            weights.append(Weight(wname, tuple(d for d in dims if d is not None), w.init,
-                                  w.trainable, w.dtype))
+            weights.append(
+                Weight(wname, tuple(d for d in dims if d is not None), w.init, w.trainable, w.dtype)
+            )
         path = frame.builder.unique_path(frame.prefix, snake(spec.name))
-        vid = frame.builder.add_node(spec, attrs, tuple(t.value for t in inputs), out, path,
-                                     frame.scope, frame.file, span, tuple(weights))
+        vid = frame.builder.add_node(
+            spec,
+            attrs,
+            tuple(t.value for t in inputs),
+            out,
+            path,
+            frame.scope,
+            frame.file,
+            span,
+            tuple(weights),
+        )
         return TensorVal(vid, out, Origin(frame.file, span))
 
     # == arithmetic =========================================================================
@@ -715,28 +959,53 @@ class Elaborator:
                 spec = lookup(_BINOP_SPECS[e.op])
                 assert spec is not None
                 return self.apply_op(frame, spec, {}, tensors, e.span)
-        self.rep.error("E0302", f"`{e.op}` cannot combine {describe(left)} and {describe(right)}",
-                       frame.file, e.op_span, "unsupported operands")
+        self.rep.error(
+            "E0302",
+            f"`{e.op}` cannot combine {describe(left)} and {describe(right)}",
+            frame.file,
+            e.op_span,
+            "unsupported operands",
+        )
         return ERROR
 
-    def _constant(self, frame: Frame, s: ScalarVal, partner: TensorVal,
-                  e: ast.BinOp) -> TensorVal | None:
+    def _constant(
+        self, frame: Frame, s: ScalarVal, partner: TensorVal, e: ast.BinOp
+    ) -> TensorVal | None:
         value = s.value.as_int() if isinstance(s.value, Dim) else s.value
         if not isinstance(value, int | float) or isinstance(value, bool):
-            self.rep.error("E0302", "this number is not known at check time", frame.file, e.span,
-                           "symbolic scalar in tensor arithmetic")
+            self.rep.error(
+                "E0302",
+                "this number is not known at check time",
+                frame.file,
+                e.span,
+                "symbolic scalar in tensor arithmetic",
+            )
             return None
         dtype = partner.type.dtype
         if isinstance(value, float) and not dtype.is_float:
-            self.rep.error("E0301", f"a float constant meets the integer tensor `{partner.type}`",
-                           frame.file, e.span, "mixed dtypes")
+            self.rep.error(
+                "E0301",
+                f"a float constant meets the integer tensor `{partner.type}`",
+                frame.file,
+                e.span,
+                "mixed dtypes",
+            )
             return None
         spec = lookup("constant")
         assert spec is not None
         t = TensorType(dtype, ())
         path = frame.builder.unique_path(frame.prefix, "constant")
-        vid = frame.builder.add_node(spec, {"value": float(value), "dtype": dtype}, (), t, path,
-                                     frame.scope, frame.file, e.span, ())
+        vid = frame.builder.add_node(
+            spec,
+            {"value": float(value), "dtype": dtype},
+            (),
+            t,
+            path,
+            frame.scope,
+            frame.file,
+            e.span,
+            (),
+        )
         return TensorVal(vid, t, Origin(frame.file, e.span))
 
     def _scalar_binop(self, frame: Frame, e: ast.BinOp, a: ScalarVal, b: ScalarVal) -> Value:
@@ -752,11 +1021,25 @@ class Elaborator:
                     return ScalarVal("int", None)
                 x, y = Dim.of(a.value), Dim.of(b.value)  # type: ignore[arg-type]
                 try:
-                    r = (x + y if op == "+" else x - y if op == "-" else x * y if op == "*"
-                         else x.floordiv(y) if op == "/" else x - x.floordiv(y) * y)
+                    r = (
+                        x + y
+                        if op == "+"
+                        else x - y
+                        if op == "-"
+                        else x * y
+                        if op == "*"
+                        else x.floordiv(y)
+                        if op == "/"
+                        else x - x.floordiv(y) * y
+                    )
                 except DimError as err:
-                    self.rep.error("E0205", f"invalid integer arithmetic: {err}", frame.file,
-                                   e.span, "cannot be computed")
+                    self.rep.error(
+                        "E0205",
+                        f"invalid integer arithmetic: {err}",
+                        frame.file,
+                        e.span,
+                        "cannot be computed",
+                    )
                     return ERROR
                 n = r.as_int()
                 return ScalarVal("int", n if n is not None else r)
@@ -766,15 +1049,29 @@ class Elaborator:
             if op == "/" and fb == 0:
                 self.rep.error("E0205", "division by zero", frame.file, e.span, "divides by 0")
                 return ERROR
-            r2 = (fa + fb if op == "+" else fa - fb if op == "-" else fa * fb if op == "*"
-                  else fa / fb if op == "/" else fa % fb)
+            r2 = (
+                fa + fb
+                if op == "+"
+                else fa - fb
+                if op == "-"
+                else fa * fb
+                if op == "*"
+                else fa / fb
+                if op == "/"
+                else fa % fb
+            )
             return ScalarVal("float", r2)
         if op in ("==", "!=") and a.kind == b.kind:
             if a.value is None or b.value is None:
                 return ScalarVal("bool", None)
             return ScalarVal("bool", (a.value == b.value) == (op == "=="))
-        self.rep.error("E0302", f"`{op}` cannot combine {describe(a)} and {describe(b)}",
-                       frame.file, e.op_span, "unsupported operands")
+        self.rep.error(
+            "E0302",
+            f"`{op}` cannot combine {describe(a)} and {describe(b)}",
+            frame.file,
+            e.op_span,
+            "unsupported operands",
+        )
         return ERROR
 
     def _logic(self, frame: Frame, e: ast.BinOp, a: Value, b: Value) -> Value:
@@ -782,8 +1079,13 @@ class Elaborator:
             return ERROR
         for side, expr in ((a, e.left), (b, e.right)):
             if not (isinstance(side, ScalarVal) and side.kind == "bool"):
-                self.rep.error("E0302", f"`{e.op}` needs booleans, found {describe(side)}",
-                               frame.file, expr.span, "not a boolean")
+                self.rep.error(
+                    "E0302",
+                    f"`{e.op}` needs booleans, found {describe(side)}",
+                    frame.file,
+                    expr.span,
+                    "not a boolean",
+                )
                 return ERROR
         assert isinstance(a, ScalarVal) and isinstance(b, ScalarVal)
         if e.op == "and":
@@ -805,8 +1107,13 @@ class Elaborator:
         if e.op == "not":
             if isinstance(v, ScalarVal) and v.kind == "bool":
                 return ScalarVal("bool", None if v.value is None else not v.value)
-            self.rep.error("E0302", f"`not` needs a boolean, found {describe(v)}", frame.file,
-                           e.operand.span, "not a boolean")
+            self.rep.error(
+                "E0302",
+                f"`not` needs a boolean, found {describe(v)}",
+                frame.file,
+                e.operand.span,
+                "not a boolean",
+            )
             return ERROR
         if isinstance(v, TensorVal):
             spec = lookup("neg")
@@ -818,16 +1125,28 @@ class Elaborator:
             if isinstance(v.value, Dim):
                 return ScalarVal("int", -v.value)
             return ScalarVal(v.kind, -v.value)  # type: ignore[operator]
-        self.rep.error("E0302", f"`-` cannot negate {describe(v)}", frame.file, e.span,
-                       "not a number or tensor")
+        self.rep.error(
+            "E0302",
+            f"`-` cannot negate {describe(v)}",
+            frame.file,
+            e.span,
+            "not a number or tensor",
+        )
         return ERROR
 
     # == parameters =========================================================================
-    def bind_params(self, frame: Frame, ref: DefRef, args: list[CallArg],
-                    span: Span) -> dict[str, Value] | None:
+    def bind_params(
+        self, frame: Frame, ref: DefRef, args: list[CallArg], span: Span
+    ) -> dict[str, Value] | None:
         d = ref.definition
-        params = [Arg(p.name.name, p.type.name if p.type.name in PARAM_TYPES else "any",
-                      REQUIRED if p.default is None else None) for p in d.params]
+        params = [
+            Arg(
+                p.name.name,
+                p.type.name if p.type.name in PARAM_TYPES else "any",
+                REQUIRED if p.default is None else None,
+            )
+            for p in d.params
+        ]
         spans: dict[str, Span] = {}
         raw = match_args(d.name.name, params, args, frame.file, span, self.rep, spans)
         if raw is None:
@@ -857,8 +1176,12 @@ def _article(word: str) -> str:
 
 
 def _setting_for(kind: OpKind) -> str:
-    return {OpKind.LOSS: "loss", OpKind.METRIC: "metrics", OpKind.OPTIMIZER: "optimizer",
-            OpKind.DATA: "data"}.get(kind, "loss")
+    return {
+        OpKind.LOSS: "loss",
+        OpKind.METRIC: "metrics",
+        OpKind.OPTIMIZER: "optimizer",
+        OpKind.DATA: "data",
+    }.get(kind, "loss")
 
 
 def _shape_symbols(t: TensorType) -> set[str]:
@@ -896,4 +1219,4 @@ def _compare(op: str, a: object, b: object) -> bool | None:
     return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
-__all__ = ["Elaborator", "Frame", "GraphBuilder", "SourceFile", "Span", "DType", "replace"]
+__all__ = ["DType", "Elaborator", "Frame", "GraphBuilder", "SourceFile", "Span", "replace"]

@@ -53,16 +53,27 @@ class ModuleLoader:
         file = scope.file
         target = self._resolve(scope, item)
         if target is None:
-            self.rep.error("E0103", f"cannot import `{item.path}`", file, item.span,
-                           "not a module", help="write `import std.name` for the standard "
-                           "library or `import \"file.nn\"` for a file beside this one")
+            self.rep.error(
+                "E0103",
+                f"cannot import `{item.path}`",
+                file,
+                item.span,
+                "not a module",
+                help="write `import std.name` for the standard "
+                'library or `import "file.nn"` for a file beside this one',
+            )
             return None
         key = _key(str(target))
         if key in self._loading:
-            chain = [Path(p).name for p in self._loading[self._loading.index(key):]]
-            self.rep.error("E0104", f"import cycle: {' -> '.join([*chain, Path(key).name])}",
-                           file, item.span, "this import closes the cycle",
-                           help="move the shared definitions into a third file")
+            chain = [Path(p).name for p in self._loading[self._loading.index(key) :]]
+            self.rep.error(
+                "E0104",
+                f"import cycle: {' -> '.join([*chain, Path(key).name])}",
+                file,
+                item.span,
+                "this import closes the cycle",
+                help="move the shared definitions into a third file",
+            )
             return None
         if key in self.cache:
             return self.cache[key]
@@ -70,9 +81,14 @@ class ModuleLoader:
             text = self.read(target)
         except (OSError, UnicodeDecodeError) as err:
             shown = item.path if not item.is_file else str(target)
-            self.rep.error("E0103", f"cannot import `{item.path}`: {_reason(err)}", file,
-                           item.span, "not found", notes=[f"looked for {shown!s}"]
-                           if item.is_file else [f"looked for {target}"])
+            self.rep.error(
+                "E0103",
+                f"cannot import `{item.path}`: {_reason(err)}",
+                file,
+                item.span,
+                "not found",
+                notes=[f"looked for {shown!s}"] if item.is_file else [f"looked for {target}"],
+            )
             return None
         return self.load_text(text, str(target))
 
@@ -91,21 +107,32 @@ class ModuleLoader:
             elif isinstance(item, ast.Definition):
                 self._define(scope, item.name.name, DefRef(item, scope), item.name.span)
             elif isinstance(item, ast.Const):
-                value = (self.const_evaluator(scope, item.value) if self.const_evaluator
-                         else ERROR)
+                value = self.const_evaluator(scope, item.value) if self.const_evaluator else ERROR
                 if not isinstance(value, ScalarVal | type(ERROR)):
-                    self.rep.error("E0504", f"constant `{item.name.name}` must be a number, "
-                                   "boolean or string", file, item.value.span, "not a constant")
+                    self.rep.error(
+                        "E0504",
+                        f"constant `{item.name.name}` must be a number, boolean or string",
+                        file,
+                        item.value.span,
+                        "not a constant",
+                    )
                     value = ERROR
                 self._define(scope, item.name.name, value, item.name.span)
             elif isinstance(item, ast.DataDef):
                 if item.name.name in scope.data:
-                    self._duplicate(scope, item.name.name, item.name.span,
-                                    scope.data[item.name.name].name.span)
+                    self._duplicate(
+                        scope, item.name.name, item.name.span, scope.data[item.name.name].name.span
+                    )
                 scope.data[item.name.name] = item
 
-    def _define(self, scope: ModuleScope, name: str, value: Value, span: Span,
-                imported_from: str | None = None) -> None:
+    def _define(
+        self,
+        scope: ModuleScope,
+        name: str,
+        value: Value,
+        span: Span,
+        imported_from: str | None = None,
+    ) -> None:
         if name in scope.names:
             self._duplicate(scope, name, span, scope.spans.get(name), imported_from)
             return
@@ -113,13 +140,25 @@ class ModuleLoader:
         if imported_from is None:
             scope.spans[name] = span
 
-    def _duplicate(self, scope: ModuleScope, name: str, span: Span, first: Span | None,
-                   imported_from: str | None = None) -> None:
+    def _duplicate(
+        self,
+        scope: ModuleScope,
+        name: str,
+        span: Span,
+        first: Span | None,
+        imported_from: str | None = None,
+    ) -> None:
         what = f"`{name}` (from `{imported_from}`)" if imported_from else f"`{name}`"
         secondary = [Label(first, "first defined here")] if first is not None else []
-        self.rep.error("E0102", f"{what} is defined twice", scope.file, span,
-                       "defined again here", secondary=secondary,
-                       help="rename one of them")
+        self.rep.error(
+            "E0102",
+            f"{what} is defined twice",
+            scope.file,
+            span,
+            "defined again here",
+            secondary=secondary,
+            help="rename one of them",
+        )
 
 
 def _is_own(scope: ModuleScope, name: str) -> bool:

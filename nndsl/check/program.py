@@ -32,8 +32,7 @@ def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
 
     def const_value(scope: ModuleScope, expr: ast.Expr) -> Value:
         d = ast.Definition("model", ast.Ident("<const>", expr.span), (), (), expr.span)
-        return elab.eval(Frame(scope, d, {}, GraphBuilder("<const>", {}), "", (), True, ()),
-                         expr)
+        return elab.eval(Frame(scope, d, {}, GraphBuilder("<const>", {}), "", (), True, ()), expr)
 
     loader.const_evaluator = const_value
     scope = loader.load_text(text, path)
@@ -47,11 +46,12 @@ def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
         if i == 0:
             program.train = config
     diagnostics = sorted(rep.diagnostics, key=lambda d: d.sort_key)
-    return Analysis(program, diagnostics, scope, list(elab.hover))  # type: ignore[arg-type]
+    return Analysis(program, diagnostics, scope, list(elab.hover))
 
 
-def _check_definition(elab: Elaborator, scope: ModuleScope, d: ast.Definition,
-                      program: Program) -> None:
+def _check_definition(
+    elab: Elaborator, scope: ModuleScope, d: ast.Definition, program: Program
+) -> None:
     ref = DefRef(d, scope)
     if d.kind == "model" and all(p.default is not None for p in d.params):
         frame = Frame(scope, d, {}, GraphBuilder(d.name.name, {}), "", (), True, ())
@@ -78,18 +78,25 @@ def _generic(elab: Elaborator, scope: ModuleScope, d: ast.Definition, warn_only:
             from nndsl.check.elaborate import PARAM_TYPES
             from nndsl.check.report import did_you_mean
 
-            elab.rep.error("E0101", f"unknown parameter type `{kind}`", scope.file, p.type.span,
-                           "not a type", help=did_you_mean(kind, PARAM_TYPES) or
-                           "parameter types are `int`, `float`, `bool` and `str`")
+            elab.rep.error(
+                "E0101",
+                f"unknown parameter type `{kind}`",
+                scope.file,
+                p.type.span,
+                "not a type",
+                help=did_you_mean(kind, PARAM_TYPES)
+                or "parameter types are `int`, `float`, `bool` and `str`",
+            )
             args[p.name.name] = ScalarVal("int", None)
     builder = GraphBuilder(d.name.name, {})
     before = len(elab.rep.diagnostics)
     if warn_only:
         # Errors were reported by the concrete instantiation; only keep the warnings.
-        elab.instantiate(DefRef(d, scope, args), builder, None, prefix="",
-                         scope=(d.name.name,), concrete=False)
-        elab.rep.diagnostics[before:] = [x for x in elab.rep.diagnostics[before:]
-                                         if not x.is_error]
+        elab.instantiate(
+            DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,), concrete=False
+        )
+        elab.rep.diagnostics[before:] = [x for x in elab.rep.diagnostics[before:] if not x.is_error]
         return
-    elab.instantiate(DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,),
-                     concrete=False)
+    elab.instantiate(
+        DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,), concrete=False
+    )

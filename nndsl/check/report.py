@@ -36,9 +36,18 @@ class Reporter:
         if key in self._seen:
             return
         self._seen.add(key)
-        self.diagnostics.append(Diagnostic(
-            code, message, Label(span, label), file, severity, tuple(secondary), tuple(notes),
-            help))
+        self.diagnostics.append(
+            Diagnostic(
+                code,
+                message,
+                Label(span, label),
+                file,
+                severity,
+                tuple(secondary),
+                tuple(notes),
+                help,
+            )
+        )
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -48,8 +57,10 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
         return f"did you mean `{lowered[name.lower()]}`?"
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
     if not close:
-        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3,
-                                                                cutoff=0.6)]
+        close = [
+            lowered[c]
+            for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+        ]
     if not close:
         return None
     if len(close) == 1:

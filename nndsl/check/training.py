@@ -10,10 +10,19 @@ from nndsl.check.values import DefRef, ErrorVal, ModuleScope, OpRef, ScalarVal, 
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import OpKind, ShapeError, iter_specs, lookup
+from nndsl.source import Span
 from nndsl.syntax import ast
 
-SETTINGS = ("loss", "optimizer", "metrics", "epochs", "batch", "seed", "validation_split",
-            "shuffle")
+SETTINGS = (
+    "loss",
+    "optimizer",
+    "metrics",
+    "epochs",
+    "batch",
+    "seed",
+    "validation_split",
+    "shuffle",
+)
 
 
 class TrainChecker:
@@ -24,8 +33,9 @@ class TrainChecker:
         self.file = scope.file
 
     def _frame(self) -> Frame:
-        d = ast.Definition("model", ast.Ident("<train>", ast.Module((), _zero()).span), (), (),
-                           _zero())
+        d = ast.Definition(
+            "model", ast.Ident("<train>", ast.Module((), _zero()).span), (), (), _zero()
+        )
         return Frame(self.scope, d, {}, GraphBuilder("<train>", {}), "", (), True, ())
 
     def instantiate_model(self, expr: ast.Expr, builder_name: str | None = None) -> Graph | None:
@@ -36,8 +46,13 @@ class TrainChecker:
             if isinstance(callee, ErrorVal) or any(isinstance(a.value, ErrorVal) for a in args):
                 return None
             if not isinstance(callee, DefRef):
-                self.rep.error("E0105", f"`train` needs a model, found {_describe(callee)}",
-                               self.file, expr.func.span, "not a model")
+                self.rep.error(
+                    "E0105",
+                    f"`train` needs a model, found {_describe(callee)}",
+                    self.file,
+                    expr.func.span,
+                    "not a model",
+                )
                 return None
             bound = self.elab.bind_params(frame, callee, args, expr.span)
             if bound is None:
@@ -48,8 +63,13 @@ class TrainChecker:
             if isinstance(callee, ErrorVal):
                 return None
             if not isinstance(callee, DefRef):
-                self.rep.error("E0105", f"`train` needs a model, found {_describe(callee)}",
-                               self.file, expr.span, "not a model")
+                self.rep.error(
+                    "E0105",
+                    f"`train` needs a model, found {_describe(callee)}",
+                    self.file,
+                    expr.span,
+                    "not a model",
+                )
                 return None
             bound = self.elab.bind_params(frame, callee, [], expr.span)
             if bound is None:
@@ -65,26 +85,45 @@ class TrainChecker:
         for s in item.settings:
             name = s.name.name
             if name not in SETTINGS:
-                self.rep.error("E0601", f"unknown training setting `{name}`", self.file,
-                               s.name.span, "not a setting",
-                               help=did_you_mean(name, SETTINGS) or
-                               "settings are " + ", ".join(f"`{x}`" for x in SETTINGS))
+                self.rep.error(
+                    "E0601",
+                    f"unknown training setting `{name}`",
+                    self.file,
+                    s.name.span,
+                    "not a setting",
+                    help=did_you_mean(name, SETTINGS)
+                    or "settings are " + ", ".join(f"`{x}`" for x in SETTINGS),
+                )
                 continue
             if name in values:
-                self.rep.error("E0601", f"`{name}` is set twice", self.file, s.name.span,
-                               "set again here",
-                               secondary=[Label(values[name].name.span, "first set here")])
+                self.rep.error(
+                    "E0601",
+                    f"`{name}` is set twice",
+                    self.file,
+                    s.name.span,
+                    "set again here",
+                    secondary=[Label(values[name].name.span, "first set here")],
+                )
                 continue
             values[name] = s
         for required in ("loss", "optimizer"):
             if required not in values:
-                self.rep.error("E0601", f"the `train` section has no `{required}`", self.file,
-                               item.span if False else _head(item), f"`{required}` missing",
-                               help=f"add e.g. `{_example(required)}`")
+                self.rep.error(
+                    "E0601",
+                    f"the `train` section has no `{required}`",
+                    self.file,
+                    _head(item),
+                    f"`{required}` missing",
+                    help=f"add e.g. `{_example(required)}`",
+                )
         if graph is not None and len(graph.outputs) != 1:
-            self.rep.error("E0601", f"training needs a model with one output; `{graph.name}` "
-                           f"has {len(graph.outputs)}", self.file, item.model.span,
-                           "several outputs")
+            self.rep.error(
+                "E0601",
+                f"training needs a model with one output; `{graph.name}` has {len(graph.outputs)}",
+                self.file,
+                item.model.span,
+                "several outputs",
+            )
             graph = None
         pred = graph.outputs[0].type if graph is not None else None
         loss = self._op(values.get("loss"), OpKind.LOSS, pred)
@@ -103,21 +142,43 @@ class TrainChecker:
             numbers[name] = self._int_setting(values.get(name), default, minimum)
         split = self._float_setting(values.get("validation_split"), 0.1)
         shuffle = self._bool_setting(values.get("shuffle"), True)
-        if (graph is None or data_call is None or loss is None or optimizer is None
-                or _error_count(self) > errors_before):
+        if (
+            graph is None
+            or data_call is None
+            or loss is None
+            or optimizer is None
+            or _error_count(self) > errors_before
+        ):
             return None
-        return TrainConfig(graph, item.data.name, data_call, loss, optimizer, metrics,
-                           epochs=numbers["epochs"], batch=numbers["batch"], seed=numbers["seed"],
-                           validation_split=split, shuffle=shuffle, file=self.file, span=item.span)
+        return TrainConfig(
+            graph,
+            item.data.name,
+            data_call,
+            loss,
+            optimizer,
+            metrics,
+            epochs=numbers["epochs"],
+            batch=numbers["batch"],
+            seed=numbers["seed"],
+            validation_split=split,
+            shuffle=shuffle,
+            file=self.file,
+            span=item.span,
+        )
 
     def _data(self, item: ast.TrainDef) -> OpCall | None:
         name = item.data.name
         data = self.scope.data.get(name)
         if data is None:
-            self.rep.error("E0101", f"unknown data source `{name}`", self.file, item.data.span,
-                           "no `data` with this name",
-                           help=did_you_mean(name, self.scope.data) or
-                           f"declare it: `data {name} = npz(\"file.npz\", x = \"x\", y = \"y\")`")
+            self.rep.error(
+                "E0101",
+                f"unknown data source `{name}`",
+                self.file,
+                item.data.span,
+                "no `data` with this name",
+                help=did_you_mean(name, self.scope.data)
+                or f'declare it: `data {name} = npz("file.npz", x = "x", y = "y")`',
+            )
             return None
         call = self._op_expr(data.source, OpKind.DATA, None)
         return call
@@ -134,28 +195,42 @@ class TrainChecker:
         elif isinstance(e, ast.Name):
             ident, args_ast = e.ident, ()
         else:
-            self.rep.error("E0601", f"expected {_article(kind.value)} {kind.value} such as "
-                           f"`{_example_name(kind)}`", self.file, e.span, "not understood")
+            self.rep.error(
+                "E0601",
+                f"expected {_article(kind.value)} {kind.value} such as `{_example_name(kind)}`",
+                self.file,
+                e.span,
+                "not understood",
+            )
             return None
         spec = lookup(ident.name)
         if spec is None or spec.kind is not kind:
             names = [s.name for s in iter_specs(kind)]
-            found = f", but `{ident.name}` is {_article(spec.kind.value)} {spec.kind.value}" \
-                if spec is not None else ""
-            self.rep.error("E0101" if spec is None else "E0105",
-                           f"unknown {kind.value} `{ident.name}`" if spec is None else
-                           f"expected {_article(kind.value)} {kind.value}{found}",
-                           self.file, ident.span, f"not {_article(kind.value)} {kind.value}",
-                           help=did_you_mean(ident.name, names) or
-                           f"{kind.value}s are " + ", ".join(f"`{n}`" for n in names))
+            found = (
+                f", but `{ident.name}` is {_article(spec.kind.value)} {spec.kind.value}"
+                if spec is not None
+                else ""
+            )
+            self.rep.error(
+                "E0101" if spec is None else "E0105",
+                f"unknown {kind.value} `{ident.name}`"
+                if spec is None
+                else f"expected {_article(kind.value)} {kind.value}{found}",
+                self.file,
+                ident.span,
+                f"not {_article(kind.value)} {kind.value}",
+                help=did_you_mean(ident.name, names)
+                or f"{kind.value}s are " + ", ".join(f"`{n}`" for n in names),
+            )
             return None
         args: list[CallArg] = []
         for a in args_ast:
             v = self.elab.eval(frame, a.value)
             if isinstance(v, ErrorVal):
                 return None
-            args.append(CallArg(a.name.name if a.name else None,
-                                a.name.span if a.name else None, v, a.span))
+            args.append(
+                CallArg(a.name.name if a.name else None, a.name.span if a.name else None, v, a.span)
+            )
         attrs = bind_op_args(spec, args, self.file, e.span, self.rep)
         if attrs is None:
             return None
@@ -166,9 +241,14 @@ class TrainChecker:
             try:
                 spec.output(attrs, [pred])
             except ShapeError as err:
-                self.rep.error(err.code, f"`{spec.name}`: {err.message}", self.file, e.span,
-                               f"the model's output is `{pred}`",
-                               notes=[f"`{spec.name}` expects {spec.rule}"] if spec.rule else [])
+                self.rep.error(
+                    err.code,
+                    f"`{spec.name}`: {err.message}",
+                    self.file,
+                    e.span,
+                    f"the model's output is `{pred}`",
+                    notes=[f"`{spec.name}` expects {spec.rule}"] if spec.rule else [],
+                )
                 return None
         return OpCall(spec, attrs, e.span)
 
@@ -180,20 +260,34 @@ class TrainChecker:
             if v.value >= minimum:
                 return v.value
         if not isinstance(v, ErrorVal):
-            self.rep.error("E0601", f"`{s.name.name}` must be an integer >= {minimum}", self.file,
-                           s.value.span, "invalid value")
+            self.rep.error(
+                "E0601",
+                f"`{s.name.name}` must be an integer >= {minimum}",
+                self.file,
+                s.value.span,
+                "invalid value",
+            )
         return default
 
     def _float_setting(self, s: ast.Setting | None, default: float) -> float:
         if s is None:
             return default
         v = self.elab.eval(self._frame(), s.value)
-        if isinstance(v, ScalarVal) and v.kind in ("int", "float") and isinstance(
-                v.value, int | float) and 0 <= v.value < 1:
+        if (
+            isinstance(v, ScalarVal)
+            and v.kind in ("int", "float")
+            and isinstance(v.value, int | float)
+            and 0 <= v.value < 1
+        ):
             return float(v.value)
         if not isinstance(v, ErrorVal):
-            self.rep.error("E0601", f"`{s.name.name}` must be a number in [0, 1)", self.file,
-                           s.value.span, "invalid value")
+            self.rep.error(
+                "E0601",
+                f"`{s.name.name}` must be a number in [0, 1)",
+                self.file,
+                s.value.span,
+                "invalid value",
+            )
         return default
 
     def _bool_setting(self, s: ast.Setting | None, default: bool) -> bool:
@@ -203,8 +297,13 @@ class TrainChecker:
         if isinstance(v, ScalarVal) and v.kind == "bool" and isinstance(v.value, bool):
             return v.value
         if not isinstance(v, ErrorVal):
-            self.rep.error("E0601", f"`{s.name.name}` must be `true` or `false`", self.file,
-                           s.value.span, "invalid value")
+            self.rep.error(
+                "E0601",
+                f"`{s.name.name}` must be `true` or `false`",
+                self.file,
+                s.value.span,
+                "invalid value",
+            )
         return default
 
 
@@ -213,8 +312,9 @@ def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
     before = sum(1 for d in elab.rep.diagnostics if d.is_error)
     args = {k: v.value for k, v in (ref.args or {}).items() if isinstance(v, ScalarVal)}
     builder = GraphBuilder(ref.definition.name.name, args)  # type: ignore[arg-type]
-    outs = elab.instantiate(ref, builder, None, prefix="", scope=(ref.definition.name.name,),
-                            concrete=True)
+    outs = elab.instantiate(
+        ref, builder, None, prefix="", scope=(ref.definition.name.name,), concrete=True
+    )
     after = sum(1 for d in elab.rep.diagnostics if d.is_error)
     if outs is None or after > before:
         return None
@@ -228,15 +328,11 @@ def _error_count(tc: TrainChecker) -> int:
     return sum(1 for d in tc.rep.diagnostics if d.is_error)
 
 
-def _head(item: ast.TrainDef) -> object:
-    from nndsl.source import Span
-
+def _head(item: ast.TrainDef) -> Span:
     return Span(item.span.start, item.span.start + len("train"))
 
 
-def _zero() -> object:
-    from nndsl.source import Span
-
+def _zero() -> Span:
     return Span(0, 0)
 
 
@@ -245,13 +341,19 @@ def _article(word: str) -> str:
 
 
 def _example(setting: str) -> str:
-    return {"loss": "loss = cross_entropy(from_logits = true)",
-            "optimizer": "optimizer = adam(learning_rate = 1e-3)"}[setting]
+    return {
+        "loss": "loss = cross_entropy(from_logits = true)",
+        "optimizer": "optimizer = adam(learning_rate = 1e-3)",
+    }[setting]
 
 
 def _example_name(kind: OpKind) -> str:
-    return {OpKind.LOSS: "mse", OpKind.OPTIMIZER: "adam(learning_rate = 1e-3)",
-            OpKind.METRIC: "accuracy", OpKind.DATA: "npz(\"file.npz\")"}.get(kind, "")
+    return {
+        OpKind.LOSS: "mse",
+        OpKind.OPTIMIZER: "adam(learning_rate = 1e-3)",
+        OpKind.METRIC: "accuracy",
+        OpKind.DATA: 'npz("file.npz")',
+    }.get(kind, "")
 
 
 def _describe(v: object) -> str:

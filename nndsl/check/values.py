@@ -98,8 +98,13 @@ def describe(value: Value) -> str:
     if isinstance(value, TensorVal):
         return f"a tensor `{value.type}`"
     if isinstance(value, ScalarVal):
-        return {"int": "an integer", "float": "a number", "bool": "a boolean", "str": "a string",
-                "dtype": "a dtype"}.get(value.kind, "a value")
+        return {
+            "int": "an integer",
+            "float": "a number",
+            "bool": "a boolean",
+            "str": "a string",
+            "dtype": "a dtype",
+        }.get(value.kind, "a value")
     if isinstance(value, ListVal):
         return "a list"
     if isinstance(value, TupleVal):

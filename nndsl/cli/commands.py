@@ -42,9 +42,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors or warnings or not args.quiet:
         files = len(results)
         status = "[bold red]failed[/]" if errors else "[bold green]ok[/]"
-        err.print(f"{status}: {files} file{'s' if files != 1 else ''} checked, "
-                  f"{errors} error{'s' if errors != 1 else ''}, "
-                  f"{warnings} warning{'s' if warnings != 1 else ''}")
+        err.print(
+            f"{status}: {files} file{'s' if files != 1 else ''} checked, "
+            f"{errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}"
+        )
     return _exit_code(results)
 
 
@@ -55,13 +57,18 @@ def _graph_or_fail(result: CheckResult, model: str | None):  # type: ignore[no-u
     if graph is None:
         available = sorted(result.program.graphs) if result.program else []
         if model is not None:
-            raise UsageError(f"no model `{model}` with default arguments in {result.file.path}"
-                             + (f" (models: {', '.join(available)})" if available else ""))
+            raise UsageError(
+                f"no model `{model}` with default arguments in {result.file.path}"
+                + (f" (models: {', '.join(available)})" if available else "")
+            )
         if not available:
-            raise UsageError(f"{result.file.path} defines no model whose parameters all have "
-                             "defaults")
-        raise UsageError(f"{result.file.path} defines several models; choose one with --model "
-                         f"({', '.join(available)})")
+            raise UsageError(
+                f"{result.file.path} defines no model whose parameters all have defaults"
+            )
+        raise UsageError(
+            f"{result.file.path} defines several models; choose one with --model "
+            f"({', '.join(available)})"
+        )
     return graph
 
 

@@ -17,8 +17,10 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nnrun", description="Check, summarise, train and run nndsl models.",
-        epilog="`nnrun model.nn` is short for `nnrun train model.nn`.")
+        prog="nnrun",
+        description="Check, summarise, train and run nndsl models.",
+        epilog="`nnrun model.nn` is short for `nnrun train model.nn`.",
+    )
     parser.add_argument("--version", action="version", version=f"nndsl {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

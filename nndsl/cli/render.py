@@ -13,8 +13,13 @@ from nndsl.diagnostics.render import render_segments
 from nndsl.ir.summary import Summary, readable_bytes
 
 STYLES = {
-    "error": "bold red", "warning": "bold yellow", "bold": "bold", "gutter": "bold blue",
-    "secondary": "bold blue", "help": "bold cyan", "": "",
+    "error": "bold red",
+    "warning": "bold yellow",
+    "bold": "bold",
+    "gutter": "bold blue",
+    "secondary": "bold blue",
+    "help": "bold cyan",
+    "": "",
 }
 
 
@@ -39,8 +44,9 @@ def summary_table(summary: Summary) -> Table:
     table.add_column("Param #", justify="right")
     table.add_column("Connected to", style="dim")
     for row in summary.rows:
-        table.add_row(f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}",
-                      row.connected_to)
+        table.add_row(
+            f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}", row.connected_to
+        )
     return table
 
 

@@ -17,60 +17,121 @@ class Code:
 
 
 _TABLE: list[tuple[str, str, str]] = [
-    ("E0001", "unexpected token",
-     "The parser met a token it did not expect. The message lists what would have been valid.\n\n"
-     "    h = Dense(64 x)      # error: expected `)` or `,`\n    h = Dense(64)(x)     # fixed"),
-    ("E0002", "unexpected character",
-     "A character that starts no token of the language, such as `$` or `?`."),
-    ("E0003", "unexpected end of file",
-     "The file ended inside a construct, usually an unclosed `{`, `(` or `[`."),
-    ("E0101", "unknown name",
-     "A name is used that is not defined in scope: not a parameter, input, tensor, constant,\n"
-     "block, model, layer or function. Check the spelling; the hint lists the closest names."),
-    ("E0102", "duplicate definition",
-     "Two top-level definitions (or two parameters, or two inputs) share a name."),
-    ("E0103", "import not found",
-     "`import std.x` looks for `stdlib/x.nn`; `import \"path.nn\"` is relative to the importing file."),
+    (
+        "E0001",
+        "unexpected token",
+        "The parser met a token it did not expect. The message lists what would have been\n"
+        "valid.\n\n"
+        "    h = Dense(64 x)      # error: expected `)` or `,`\n    h = Dense(64)(x)     # fixed",
+    ),
+    (
+        "E0002",
+        "unexpected character",
+        "A character that starts no token of the language, such as `$` or `?`.",
+    ),
+    (
+        "E0003",
+        "unexpected end of file",
+        "The file ended inside a construct, usually an unclosed `{`, `(` or `[`.",
+    ),
+    (
+        "E0101",
+        "unknown name",
+        "A name is used that is not defined in scope: not a parameter, input, tensor, constant,\n"
+        "block, model, layer or function. Check the spelling; the hint lists the closest names.",
+    ),
+    (
+        "E0102",
+        "duplicate definition",
+        "Two top-level definitions (or two parameters, or two inputs) share a name.",
+    ),
+    (
+        "E0103",
+        "import not found",
+        '`import std.x` looks for `stdlib/x.nn`; `import "path.nn"` is relative to the importing\n'
+        "file.",
+    ),
     ("E0104", "import cycle", "A file imports itself, directly or through other files."),
-    ("E0105", "wrong kind of name",
-     "A name refers to something of another kind than the place needs: a tensor where a layer\n"
-     "is expected, a model where a tensor is expected, and so on."),
-    ("E0201", "shape mismatch",
-     "A tensor's inferred shape differs from the shape it was declared or required to have.\n\n"
-     "    input x: f32[B, 64]\n    h: f32[B, 32] = x |> Dense(16)   # inferred [B, 16]"),
-    ("E0202", "shapes do not broadcast",
-     "Element-wise arithmetic needs shapes that are equal or broadcast (a size of 1 stretches)."),
-    ("E0203", "invalid input for a layer",
-     "A layer's shape rule rejected its input: wrong rank, a window larger than the input, ..."),
-    ("E0204", "size must be known",
-     "A weight's shape depends on a dimension that is only symbolic (such as the batch `B`).\n"
-     "Give the dimension a concrete size in the input's type."),
-    ("E0205", "invalid dimension",
-     "A dimension expression is not a non-negative integer expression over sizes."),
+    (
+        "E0105",
+        "wrong kind of name",
+        "A name refers to something of another kind than the place needs: a tensor where a layer\n"
+        "is expected, a model where a tensor is expected, and so on.",
+    ),
+    (
+        "E0201",
+        "shape mismatch",
+        "A tensor's inferred shape differs from the shape it was declared or required to have.\n\n"
+        "    input x: f32[B, 64]\n    h: f32[B, 32] = x |> Dense(16)   # inferred [B, 16]",
+    ),
+    (
+        "E0202",
+        "shapes do not broadcast",
+        "Element-wise arithmetic needs shapes that are equal or broadcast (a size of 1 stretches).",
+    ),
+    (
+        "E0203",
+        "invalid input for a layer",
+        "A layer's shape rule rejected its input: wrong rank, a window larger than the input, ...",
+    ),
+    (
+        "E0204",
+        "size must be known",
+        "A weight's shape depends on a dimension that is only symbolic (such as the batch `B`).\n"
+        "Give the dimension a concrete size in the input's type.",
+    ),
+    (
+        "E0205",
+        "invalid dimension",
+        "A dimension expression is not a non-negative integer expression over sizes.",
+    ),
     ("E0301", "dtype mismatch", "Two tensors of different dtypes meet, or a layer needs floats."),
-    ("E0302", "wrong kind of value",
-     "A tensor was given where a number was expected, or the other way round."),
+    (
+        "E0302",
+        "wrong kind of value",
+        "A tensor was given where a number was expected, or the other way round.",
+    ),
     ("E0401", "unknown argument", "A keyword argument that the layer or function does not take."),
     ("E0402", "missing argument", "A required argument was not given."),
     ("E0403", "argument type mismatch", "An argument's value has the wrong type."),
     ("E0404", "argument out of range", "An argument's value lies outside its allowed values."),
     ("E0405", "too many arguments", "More positional arguments than the callee takes."),
     ("E0406", "argument given twice", "The same argument was passed twice."),
-    ("E0407", "wrong number of inputs",
-     "A layer or block was applied to a different number of tensors than it takes."),
-    ("E0501", "condition not static",
-     "`if` conditions must be decided at check time from parameters and known sizes."),
+    (
+        "E0407",
+        "wrong number of inputs",
+        "A layer or block was applied to a different number of tensors than it takes.",
+    ),
+    (
+        "E0501",
+        "condition not static",
+        "`if` conditions must be decided at check time from parameters and known sizes.",
+    ),
     ("E0502", "invalid repeat count", "`repeat N` needs a static integer N >= 1."),
-    ("E0503", "invalid body",
-     "A block or model needs at least one `input` and exactly one `return`, at its end."),
-    ("E0504", "invalid constant", "A `const` must be a number, boolean or string known statically."),
-    ("E0601", "invalid training section",
-     "A `train` section needs a model, a data source, a `loss` and an `optimizer`; every setting\n"
-     "must be one of: loss, optimizer, metrics, epochs, batch, seed, validation_split, shuffle."),
+    (
+        "E0503",
+        "invalid body",
+        "A block or model needs at least one `input` and exactly one `return`, at its end.",
+    ),
+    (
+        "E0504",
+        "invalid constant",
+        "A `const` must be a number, boolean or string known statically.",
+    ),
+    (
+        "E0601",
+        "invalid training section",
+        "A `train` section needs a model, a data source, a `loss` and an `optimizer`; every\n"
+        "setting "
+        "must be one of: loss, optimizer, metrics, epochs, batch, seed, validation_split, shuffle.",
+    ),
     ("E0602", "invalid data source", "A `data` declaration must call a known data source."),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
-    ("E9999", "internal error",
-     "nndsl itself failed. This is a bug: please report it with the file that triggers it."),
+    (
+        "E9999",
+        "internal error",
+        "nndsl itself failed. This is a bug: please report it with the file that triggers it.",
+    ),
 ]
 
 CODES: dict[str, Code] = {cid: Code(cid, title, text) for cid, title, text in _TABLE}

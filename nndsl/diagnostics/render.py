@@ -70,7 +70,10 @@ def render_segments(diag: Diagnostic) -> Iterator[Segment]:
             yield (f"{pad} | ", "gutter")
             under = ("^" if mark.primary else "-") * (mark.col_end - mark.col_start)
             text = f" {mark.text}" if mark.text else ""
-            yield (" " * (mark.col_start - 1) + under + text + "\n", sev if mark.primary else "secondary")
+            yield (
+                " " * (mark.col_start - 1) + under + text + "\n",
+                sev if mark.primary else "secondary",
+            )
     for lab in other_files:
         assert lab.file is not None
         pos = lab.file.position(lab.span.start)

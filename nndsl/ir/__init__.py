@@ -11,4 +11,13 @@ from nndsl.ir.graph import (
     Weight,
 )
 
-__all__ = ["OpCall", "Graph", "GraphInput", "GraphOutput", "Node", "Program", "TrainConfig", "Weight"]
+__all__ = [
+    "Graph",
+    "GraphInput",
+    "GraphOutput",
+    "Node",
+    "OpCall",
+    "Program",
+    "TrainConfig",
+    "Weight",
+]

@@ -124,7 +124,7 @@ class TrainConfig:
     validation_split: float = 0.1
     shuffle: bool = True
     file: SourceFile | None = None
-    span: Span = Span(0, 0)
+    span: Span = field(default_factory=lambda: Span(0, 0))
 
 
 @dataclass

@@ -43,9 +43,15 @@ def summarize(graph: Graph) -> Summary:
         if node.op.name == "constant":
             continue
         sources = [producer.get(v, "") for v in node.inputs]
-        rows.append(SummaryRow(
-            node.path, node.op.name, format_shape(node.type.shape),
-            sum(w.size for w in node.weights), ", ".join(s for s in sources if s)))
+        rows.append(
+            SummaryRow(
+                node.path,
+                node.op.name,
+                format_shape(node.type.shape),
+                sum(w.size for w in node.weights),
+                ", ".join(s for s in sources if s),
+            )
+        )
     trainable, frozen = graph.param_counts()
     tb, fb = graph.param_bytes()
     return Summary(graph.name, tuple(rows), trainable, frozen, tb, fb)

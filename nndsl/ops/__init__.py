@@ -16,6 +16,19 @@ from nndsl.ops.spec import (
 )
 
 __all__ = [
-    "REGISTRY", "REQUIRED", "Arg", "ArgError", "ArgValue", "Attrs", "OpKind", "OpSpec",
-    "ShapeError", "Signature", "WeightSpec", "format_value", "iter_specs", "lookup", "register",
+    "REGISTRY",
+    "REQUIRED",
+    "Arg",
+    "ArgError",
+    "ArgValue",
+    "Attrs",
+    "OpKind",
+    "OpSpec",
+    "ShapeError",
+    "Signature",
+    "WeightSpec",
+    "format_value",
+    "iter_specs",
+    "lookup",
+    "register",
 ]

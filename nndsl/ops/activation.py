@@ -84,5 +84,12 @@ class Softmax(Activation):
 
 
 ACTIVATION_NAMES: tuple[str, ...] = (
-    "linear", "relu", "gelu", "sigmoid", "tanh", "silu", "leaky_relu", "softmax",
+    "linear",
+    "relu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "leaky_relu",
+    "softmax",
 )

@@ -23,8 +23,15 @@ from nndsl.shapes import Dim, TensorType
 PADDINGS = ("valid", "same")
 
 
-def window_out(size: Dim, window: ArgValue, stride: ArgValue, dilation: ArgValue,
-               padding: str, axis_name: str, arg: str) -> Dim:
+def window_out(
+    size: Dim,
+    window: ArgValue,
+    stride: ArgValue,
+    dilation: ArgValue,
+    padding: str,
+    axis_name: str,
+    arg: str,
+) -> Dim:
     """Output length of a sliding window: `(size - dilated)/stride + 1` or `ceil(size/stride)`."""
     w = dim(window)
     s = dim(stride)
@@ -34,8 +41,10 @@ def window_out(size: Dim, window: ArgValue, stride: ArgValue, dilation: ArgValue
     n, e = size.as_int(), effective.as_int()
     if n is not None and e is not None and e > n:
         raise ShapeError(
-            f"the window ({e}) is larger than the input's {axis_name} ({n}) with "
-            f"padding \"valid\"", arg=arg, help="use padding = \"same\" or a smaller window")
+            f'the window ({e}) is larger than the input\'s {axis_name} ({n}) with padding "valid"',
+            arg=arg,
+            help='use padding = "same" or a smaller window',
+        )
     return (size - effective).floordiv(s) + 1
 
 
@@ -49,16 +58,21 @@ class Conv2D(Layer):
         Arg("filters", "int", doc="number of output channels", min=1),
         Arg("kernel_size", "ints", doc="window height and width", length=2, min=1),
         Arg("strides", "ints", 1, "step between windows", length=2, min=1),
-        Arg("padding", "str", "valid", "\"valid\" (no padding) or \"same\"", choices=PADDINGS),
+        Arg("padding", "str", "valid", '"valid" (no padding) or "same"', choices=PADDINGS),
         Arg("dilation_rate", "ints", 1, "spacing inside the window", length=2, min=1),
         Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
         Arg("use_bias", "bool", True, "add a learned bias"),
-        Arg("kernel_initializer", "str", "glorot_uniform", "how the kernel starts",
-            choices=INITIALIZERS),
+        Arg(
+            "kernel_initializer",
+            "str",
+            "glorot_uniform",
+            "how the kernel starts",
+            choices=INITIALIZERS,
+        ),
         Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
     )
     rule = "`[B, H, W, C]` -> `[B, H', W', filters]`"
-    example = "h = image |> Conv2D(32, 3, padding = \"same\")"
+    example = 'h = image |> Conv2D(32, 3, padding = "same")'
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
@@ -68,8 +82,11 @@ class Conv2D(Layer):
         d = ints(attrs["dilation_rate"], 2)
         pad = str(attrs["padding"])
         if any(as_int(v) != 1 for v in s) and any(as_int(v) != 1 for v in d):
-            raise ShapeError("strides and dilation_rate cannot both differ from 1",
-                             arg="dilation_rate", code="E0404")
+            raise ShapeError(
+                "strides and dilation_rate cannot both differ from 1",
+                arg="dilation_rate",
+                code="E0404",
+            )
         h = window_out(x.shape[1], k[0], s[0], d[0], pad, "height", "kernel_size")
         w = window_out(x.shape[2], k[1], s[1], d[1], pad, "width", "kernel_size")
         return x.with_shape((x.shape[0], h, w, dim(attrs["filters"])))
@@ -77,8 +94,12 @@ class Conv2D(Layer):
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         k = ints(attrs["kernel_size"], 2)
         filters = dim(attrs["filters"])
-        out = {"kernel": WeightSpec((dim(k[0]), dim(k[1]), inputs[0].shape[3], filters),
-                                    str(attrs["kernel_initializer"]))}
+        out = {
+            "kernel": WeightSpec(
+                (dim(k[0]), dim(k[1]), inputs[0].shape[3], filters),
+                str(attrs["kernel_initializer"]),
+            )
+        }
         if attrs["use_bias"]:
             out["bias"] = WeightSpec((filters,), str(attrs["bias_initializer"]))
         return out

@@ -21,8 +21,14 @@ from nndsl.ops.spec import (
 from nndsl.shapes import Dim, TensorType, format_shape
 
 INITIALIZERS: tuple[str, ...] = (
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-    "lecun_normal", "zeros", "ones",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "zeros",
+    "ones",
 )
 
 
@@ -43,12 +49,17 @@ class Dense(Layer):
         Arg("units", "int", doc="size of the output's last axis", min=1),
         Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
         Arg("use_bias", "bool", True, "add a learned bias"),
-        Arg("kernel_initializer", "str", "glorot_uniform", "how the kernel starts",
-            choices=INITIALIZERS),
+        Arg(
+            "kernel_initializer",
+            "str",
+            "glorot_uniform",
+            "how the kernel starts",
+            choices=INITIALIZERS,
+        ),
         Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
     )
     rule = "`[..., in]` -> `[..., units]`"
-    example = "h = x |> Dense(128, activation = \"relu\")"
+    example = 'h = x |> Dense(128, activation = "relu")'
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
@@ -123,15 +134,19 @@ class Reshape(Layer):
                 if inferred * known != total:
                     raise ShapeError(
                         f"cannot reshape `{format_shape(x.shape[1:])}` ({total} elements) "
-                        f"into a multiple of {known}", arg="shape")
+                        f"into a multiple of {known}",
+                        arg="shape",
+                    )
                 dims.append(inferred)
             else:
                 dims.append(dim(s))
         if -1 not in [as_int(s) for s in shape] and known != total:
             raise ShapeError(
                 f"cannot reshape `{format_shape(x.shape[1:])}` ({total} elements) into "
-                f"`{format_shape(tuple(dims))}` ({known} elements)", arg="shape",
-                help="the sizes' product must stay the same; use -1 for one inferred size")
+                f"`{format_shape(tuple(dims))}` ({known} elements)",
+                arg="shape",
+                help="the sizes' product must stay the same; use -1 for one inferred size",
+            )
         return x.with_shape((x.shape[0], *dims))
 
 
@@ -142,8 +157,11 @@ class Dropout(Layer):
     name = "Dropout"
     family = "regularization"
     stochastic = True
-    args = (Arg("rate", "float", doc="fraction of entries dropped", min=0.0, max=1.0,
-                max_exclusive=True),)
+    args = (
+        Arg(
+            "rate", "float", doc="fraction of entries dropped", min=0.0, max=1.0, max_exclusive=True
+        ),
+    )
     rule = "keeps the input's shape"
     example = "h = x |> Dropout(0.5)"
 

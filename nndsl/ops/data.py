@@ -25,7 +25,14 @@ class Npz(DataSource):
         Arg("path", "str", doc="the .npz file, relative to this .nn file"),
         Arg("x", "str", "x", "key of the inputs array"),
         Arg("y", "str", "y", "key of the labels array"),
-        Arg("test_split", "float", 0.2, "fraction held out for the final test", min=0.0,
-            max=1.0, max_exclusive=True),
+        Arg(
+            "test_split",
+            "float",
+            0.2,
+            "fraction held out for the final test",
+            min=0.0,
+            max=1.0,
+            max_exclusive=True,
+        ),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'

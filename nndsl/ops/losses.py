@@ -34,8 +34,7 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     args = (
         Arg("from_logits", "bool", False, "predictions are logits, not probabilities"),
-        Arg("label_smoothing", "float", 0.0, "mix one-hot labels with uniform", min=0.0,
-            max=1.0),
+        Arg("label_smoothing", "float", 0.0, "mix one-hot labels with uniform", min=0.0, max=1.0),
     )
     label_rule = "integer class ids `[B]` or one-hot `[B, classes]`"
     rule = "`[B, classes]` predictions"

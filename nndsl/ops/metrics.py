@@ -43,6 +43,7 @@ class TopKAccuracy(Metric):
         k = as_int(attrs["k"])
         classes = pred.shape[-1].as_int()
         if k is not None and classes is not None and k > classes:
-            raise ShapeError(f"k = {k} exceeds the {classes} classes of the prediction",
-                             arg="k", code="E0404")
+            raise ShapeError(
+                f"k = {k} exceeds the {classes} classes of the prediction", arg="k", code="E0404"
+            )
         return super().output(attrs, inputs)

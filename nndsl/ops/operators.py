@@ -31,10 +31,11 @@ class Elementwise(Operator):
             raise ShapeError(
                 f"shapes `{format_shape(a.shape)}` and `{format_shape(b.shape)}` do not "
                 f"broadcast: {da} against {db} on the last-but-{-result - 1} axis"
-                if result != -1 else
-                f"shapes `{format_shape(a.shape)}` and `{format_shape(b.shape)}` do not "
+                if result != -1
+                else f"shapes `{format_shape(a.shape)}` and `{format_shape(b.shape)}` do not "
                 f"broadcast: {da} against {db} on the last axis",
-                code="E0202")
+                code="E0202",
+            )
         return TensorType(a.dtype, result)
 
 
@@ -99,13 +100,15 @@ class MatMul(Operator):
         a, b = inputs
         if a.rank < 1 or b.rank < 1:
             raise ShapeError("`@` needs tensors of rank >= 1")
-        a_shape = a.shape if a.rank >= 2 else a.shape
+        a_shape = a.shape
         k_a = a.shape[-1]
         k_b = b.shape[-2] if b.rank >= 2 else b.shape[-1]
         if k_a != k_b:
             raise ShapeError(
                 f"`@` contracts {k_a} (last axis of `{format_shape(a.shape)}`) with {k_b} "
-                f"(axis -2 of `{format_shape(b.shape)}`)", code="E0201")
+                f"(axis -2 of `{format_shape(b.shape)}`)",
+                code="E0201",
+            )
         if b.rank == 1:
             return TensorType(a.dtype, a_shape[:-1])
         if a.rank == 1:
@@ -114,7 +117,9 @@ class MatMul(Operator):
         if isinstance(batch, int):
             raise ShapeError(
                 f"batch axes of `{format_shape(a.shape)}` and `{format_shape(b.shape)}` do not "
-                "broadcast", code="E0202")
+                "broadcast",
+                code="E0202",
+            )
         return TensorType(a.dtype, (*batch, a.shape[-2], b.shape[-1]))
 
 

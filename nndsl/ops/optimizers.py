@@ -34,10 +34,24 @@ class Adam(Optimizer):
     name = "adam"
     args = (
         Arg("learning_rate", "float", 1e-3, **_LR),  # type: ignore[arg-type]
-        Arg("beta_1", "float", 0.9, "decay of the first moment", min=0.0, max=1.0,
-            max_exclusive=True),
-        Arg("beta_2", "float", 0.999, "decay of the second moment", min=0.0, max=1.0,
-            max_exclusive=True),
+        Arg(
+            "beta_1",
+            "float",
+            0.9,
+            "decay of the first moment",
+            min=0.0,
+            max=1.0,
+            max_exclusive=True,
+        ),
+        Arg(
+            "beta_2",
+            "float",
+            0.999,
+            "decay of the second moment",
+            min=0.0,
+            max=1.0,
+            max_exclusive=True,
+        ),
         Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
     )
     example = "optimizer = adam(lr = 1e-3)"
@@ -51,10 +65,24 @@ class AdamW(Optimizer):
     args = (
         Arg("learning_rate", "float", 1e-3, **_LR),  # type: ignore[arg-type]
         Arg("weight_decay", "float", 0.004, "decoupled decay rate", min=0.0),
-        Arg("beta_1", "float", 0.9, "decay of the first moment", min=0.0, max=1.0,
-            max_exclusive=True),
-        Arg("beta_2", "float", 0.999, "decay of the second moment", min=0.0, max=1.0,
-            max_exclusive=True),
+        Arg(
+            "beta_1",
+            "float",
+            0.9,
+            "decay of the first moment",
+            min=0.0,
+            max=1.0,
+            max_exclusive=True,
+        ),
+        Arg(
+            "beta_2",
+            "float",
+            0.999,
+            "decay of the second moment",
+            min=0.0,
+            max=1.0,
+            max_exclusive=True,
+        ),
         Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
     )
     example = "optimizer = adamw(lr = 1e-3, weight_decay = 1e-4)"

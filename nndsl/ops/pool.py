@@ -15,9 +15,16 @@ class Pool2D(Layer):
     family = "pooling"
     args = (
         Arg("pool_size", "ints", 2, "window height and width", length=2, min=1),
-        Arg("strides", "ints", None, "step between windows (default: pool_size)", length=2,
-            min=1, nullable=True),
-        Arg("padding", "str", "valid", "\"valid\" or \"same\"", choices=PADDINGS),
+        Arg(
+            "strides",
+            "ints",
+            None,
+            "step between windows (default: pool_size)",
+            length=2,
+            min=1,
+            nullable=True,
+        ),
+        Arg("padding", "str", "valid", '"valid" or "same"', choices=PADDINGS),
     )
     rule = "`[B, H, W, C]` -> `[B, H', W', C]`"
 

@@ -36,5 +36,14 @@ def _load() -> None:
     if not _LOADED:
         _LOADED = True
         from nndsl.ops import (  # noqa: F401
-            activation, conv, core, data, losses, metrics, norm, operators, optimizers, pool,
+            activation,
+            conv,
+            core,
+            data,
+            losses,
+            metrics,
+            norm,
+            operators,
+            optimizers,
+            pool,
         )

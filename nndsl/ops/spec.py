@@ -140,7 +140,7 @@ class Signature:
     extra: dict[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
-        parts = []
+        parts: list[str] = []
         if self.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
             parts.extend(self.inputs)
         for a in self.args:
@@ -226,15 +226,21 @@ def ints(value: ArgValue, length: int) -> tuple[ArgValue, ...]:
     return (value,) * length
 
 
-def require_rank(x: TensorType, rank: int | None = None, *, at_least: int | None = None,
-                 what: str = "input", layout: str = "") -> None:
+def require_rank(
+    x: TensorType,
+    rank: int | None = None,
+    *,
+    at_least: int | None = None,
+    what: str = "input",
+    layout: str = "",
+) -> None:
     shown = f" ({layout})" if layout else ""
     if rank is not None and x.rank != rank:
-        raise ShapeError(f"{what} must have rank {rank}{shown}, found `{x}` of rank {x.rank}",
-                         input_index=0)
+        raise ShapeError(
+            f"{what} must have rank {rank}{shown}, found `{x}` of rank {x.rank}", input_index=0
+        )
     if at_least is not None and x.rank < at_least:
-        raise ShapeError(f"{what} must have rank >= {at_least}{shown}, found `{x}`",
-                         input_index=0)
+        raise ShapeError(f"{what} must have rank >= {at_least}{shown}, found `{x}`", input_index=0)
 
 
 def normalize_axis(axis: int, rank: int) -> int:

@@ -175,7 +175,7 @@ class Dim:
             return Dim.const(1)
         # Exact division by a single symbolic monomial that divides every term.
         if len(den.terms) == 1 and den.terms[0][1] == 1:
-            (dmono, _), = den.terms
+            ((dmono, _),) = den.terms
             out: dict[Monomial, int] = {}
             for mono, coeff in self.terms:
                 rest_atoms = list(mono)
@@ -241,7 +241,7 @@ def _atom_str(atom: Atom, lone: bool) -> str:
     if len(atom.num.terms) > 1 or (atom.num.terms and atom.num.terms[0][1] < 0):
         num = f"({num})"
     den = str(atom.den)
-    if len(atom.den.terms) > 1 or atom.den.as_symbol() is None and atom.den.as_int() is None:
+    if len(atom.den.terms) > 1 or (atom.den.as_symbol() is None and atom.den.as_int() is None):
         den = f"({den})"
     text = f"{num}/{den}"
     return text if lone else f"({text})" if len(atom.num.terms) > 1 else text

@@ -39,13 +39,28 @@ class DType(Enum):
 
 
 _ITEMSIZE = {
-    DType.F16: 2, DType.BF16: 2, DType.F32: 4, DType.F64: 8, DType.I8: 1, DType.I16: 2,
-    DType.I32: 4, DType.I64: 8, DType.U8: 1, DType.BOOL: 1,
+    DType.F16: 2,
+    DType.BF16: 2,
+    DType.F32: 4,
+    DType.F64: 8,
+    DType.I8: 1,
+    DType.I16: 2,
+    DType.I32: 4,
+    DType.I64: 8,
+    DType.U8: 1,
+    DType.BOOL: 1,
 }
 _NUMPY_NAME = {
-    DType.F16: "float16", DType.BF16: "bfloat16", DType.F32: "float32", DType.F64: "float64",
-    DType.I8: "int8", DType.I16: "int16", DType.I32: "int32", DType.I64: "int64",
-    DType.U8: "uint8", DType.BOOL: "bool",
+    DType.F16: "float16",
+    DType.BF16: "bfloat16",
+    DType.F32: "float32",
+    DType.F64: "float64",
+    DType.I8: "int8",
+    DType.I16: "int16",
+    DType.I32: "int32",
+    DType.I64: "int64",
+    DType.U8: "uint8",
+    DType.BOOL: "bool",
 }
 
 DTYPES: dict[str, DType] = {d.value: d for d in DType}

@@ -99,8 +99,9 @@ class Pipe:
     span: Span
 
 
-Expr = Union[Name, IntLit, FloatLit, BoolLit, StrLit, ListLit, Call, BinOp, UnaryOp, Pipe,
-             RepeatStage]
+Expr = Union[
+    Name, IntLit, FloatLit, BoolLit, StrLit, ListLit, Call, BinOp, UnaryOp, Pipe, RepeatStage
+]
 
 
 @dataclass(frozen=True, slots=True)

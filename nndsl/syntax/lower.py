@@ -125,8 +125,11 @@ class ToAst(Transformer[Token, ast.Module]):
         return ast.RepeatStage(ch[0], ch[1], _span(meta))
 
     def _bin(self, meta: Meta, op: str, op_tok: Token | None, left: Any, right: Any) -> ast.BinOp:
-        op_span = _tok_span(op_tok) if op_tok is not None else Span(
-            _expr_span(left).end, _expr_span(right).start)
+        op_span = (
+            _tok_span(op_tok)
+            if op_tok is not None
+            else Span(_expr_span(left).end, _expr_span(right).start)
+        )
         return ast.BinOp(op, left, right, op_span, _span(meta))
 
     def or_op(self, meta: Meta, ch: list[Any]) -> ast.BinOp:

@@ -20,21 +20,73 @@ MAX_SYNTAX_ERRORS = 20
 
 # How each terminal reads in a message.
 DISPLAY: dict[str, str] = {
-    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
-    "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "DOT": "`.`",
-    "SEMICOLON": "`;`", "PIPE_OP": "`|>`", "ADD": "`+`", "SUB": "`-`", "MUL": "an operator",
-    "COMPARE": "a comparison", "NAME": "a name", "INT": "an integer", "FLOAT": "a number",
-    "STRING": "a string", "$END": "end of file",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "DOT": "`.`",
+    "SEMICOLON": "`;`",
+    "PIPE_OP": "`|>`",
+    "ADD": "`+`",
+    "SUB": "`-`",
+    "MUL": "an operator",
+    "COMPARE": "a comparison",
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "$END": "end of file",
 }
-_KEYWORDS = {"import", "const", "block", "model", "input", "return", "if", "else", "repeat",
-             "data", "train", "on", "and", "or", "not", "true", "false"}
-_EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "SUB", "TRUE", "FALSE",
-                     "NOT"}
+_KEYWORDS = {
+    "import",
+    "const",
+    "block",
+    "model",
+    "input",
+    "return",
+    "if",
+    "else",
+    "repeat",
+    "data",
+    "train",
+    "on",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+}
+_EXPRESSION_START = {
+    "NAME",
+    "INT",
+    "FLOAT",
+    "STRING",
+    "LPAR",
+    "LSQB",
+    "SUB",
+    "TRUE",
+    "FALSE",
+    "NOT",
+}
 _STATEMENT_START = {"INPUT", "RETURN", "IF", "REPEAT"}
 _ITEM_START = {"IMPORT", "CONST", "BLOCK", "MODEL", "DATA", "TRAIN"}
 # Tokens the recovery may invent, in order of preference, and the text they stand for.
-_INSERTABLE = {"COMMA": ",", "RPAR": ")", "RSQB": "]", "RBRACE": "}", "EQUAL": "=",
-               "COLON": ":", "NAME": MISSING_NAME, "LBRACE": "{", "LPAR": "("}
+_INSERTABLE = {
+    "COMMA": ",",
+    "RPAR": ")",
+    "RSQB": "]",
+    "RBRACE": "}",
+    "EQUAL": "=",
+    "COLON": ":",
+    "NAME": MISSING_NAME,
+    "LBRACE": "{",
+    "LPAR": "(",
+}
 _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 
 
@@ -162,11 +214,16 @@ class _Recovery:
         if len(self.diagnostics) >= MAX_SYNTAX_ERRORS:
             return False
         if isinstance(err, UnexpectedCharacters):
-            pos = err.pos_in_stream
+            pos = err.pos_in_stream or 0
             char = self.file.text[pos] if pos < len(self.file.text) else ""
-            help = "strings use double quotes: \"...\"" if char == "'" else None
-            self._add("E0002", f"unexpected character `{char}`", Span(pos, pos + 1),
-                      "not part of the language", help)
+            help = 'strings use double quotes: "..."' if char == "'" else None
+            self._add(
+                "E0002",
+                f"unexpected character `{char}`",
+                Span(pos, pos + 1),
+                "not part of the language",
+                help,
+            )
             return True
         if not isinstance(err, UnexpectedToken):
             return False
@@ -193,10 +250,13 @@ class _Recovery:
             self._skip_to_next_statement(ip, start)
             return True
         if not quiet:
-            self._add("E0001",
-                      f"expected {describe_expected(accepts)}, found {_describe_token(tok)}",
-                      Span(start, start + max(len(str(tok)), 1)),
-                      f"unexpected {_describe_token(tok)}", _token_help(tok, accepts))
+            self._add(
+                "E0001",
+                f"expected {describe_expected(accepts)}, found {_describe_token(tok)}",
+                Span(start, start + max(len(str(tok)), 1)),
+                f"unexpected {_describe_token(tok)}",
+                _token_help(tok, accepts),
+            )
         if not first_on_line:
             for cand in ("COMMA", "RPAR", "RSQB", "EQUAL", "COLON"):
                 if cand in accepts and self._try_insert(ip, cand, tok):
@@ -206,7 +266,7 @@ class _Recovery:
 
     def _try_insert(self, ip: InteractiveParser, cand: str, tok: Token) -> bool:
         inserted = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
-        trial = ip.copy()
+        trial = ip.copy()  # type: ignore[no-untyped-call]
         try:
             trial.feed_token(inserted)
             trial.feed_token(tok)
@@ -223,7 +283,7 @@ class _Recovery:
     def _rest_of_line(self, tok: Token) -> str:
         end = tok.end_pos if tok.end_pos is not None else (tok.start_pos or 0) + len(tok)
         nl = self.file.text.find("\n", end)
-        return self.file.text[end: len(self.file.text) if nl < 0 else nl]
+        return self.file.text[end : len(self.file.text) if nl < 0 else nl]
 
     def _line_fits(self, trial: InteractiveParser, rest: str) -> bool:
         try:
@@ -235,7 +295,7 @@ class _Recovery:
 
     def _close_and_feed(self, ip: InteractiveParser, tok: Token) -> list[str] | None:
         """Close open brackets until `tok` (which starts a line) fits; commit if it does."""
-        trial = ip.copy()
+        trial = ip.copy()  # type: ignore[no-untyped-call]
         closers: list[Token] = []
         for _ in range(32):
             if tok.type in trial.accepts():
@@ -272,26 +332,39 @@ class _Recovery:
         line_start = text.rfind("\n", 0, start) + 1
         if not _STATEMENT_LINE.match(text, line_start):
             return False
-        return any(b != "{" and i not in self._reported_brackets
-                   for b, i in _open_brackets(text, line_start))
+        return any(
+            b != "{" and i not in self._reported_brackets
+            for b, i in _open_brackets(text, line_start)
+        )
 
     def _report_unclosed(self, tok: Token, accepts: set[str], missing_expression: bool) -> None:
         start = tok.start_pos or 0
         if missing_expression:
-            self._add("E0001", f"expected an expression, found {_describe_token(tok)}",
-                      Span(start, start + max(len(str(tok)), 1)),
-                      "the statement before this one is incomplete", None)
+            self._add(
+                "E0001",
+                f"expected an expression, found {_describe_token(tok)}",
+                Span(start, start + max(len(str(tok)), 1)),
+                "the statement before this one is incomplete",
+                None,
+            )
             return
         line = self.file.position(start).line
         line_start = self.file.text.rfind("\n", 0, start) + 1
-        open_before = [(b, i) for b, i in _open_brackets(self.file.text, line_start)
-                       if b != "{" and i not in self._reported_brackets]
+        open_before = [
+            (b, i)
+            for b, i in _open_brackets(self.file.text, line_start)
+            if b != "{" and i not in self._reported_brackets
+        ]
         if open_before:
             bracket, pos = open_before[-1]
             self._reported_brackets.add(pos)
-            self._add("E0003", f"unclosed `{bracket}`", Span(pos, pos + 1),
-                      f"this `{bracket}` is never closed",
-                      f"add `{_BRACKETS[bracket]}` at the end of line {line - 1}")
+            self._add(
+                "E0003",
+                f"unclosed `{bracket}`",
+                Span(pos, pos + 1),
+                f"this `{bracket}` is never closed",
+                f"add `{_BRACKETS[bracket]}` at the end of line {line - 1}",
+            )
 
     def _skip_to_next_statement(self, ip: InteractiveParser, start: int) -> None:
         text = self.file.text
@@ -311,28 +384,41 @@ class _Recovery:
 
     def _report_eof(self, accepts: set[str]) -> None:
         end = len(self.file.text)
-        opened = [(b, i) for b, i in _open_brackets(self.file.text, end)
-                  if i not in self._reported_brackets]
+        opened = [
+            (b, i)
+            for b, i in _open_brackets(self.file.text, end)
+            if i not in self._reported_brackets
+        ]
         if opened:
             bracket, pos = opened[-1]
-            self._add("E0003", f"unclosed `{bracket}`", Span(pos, pos + 1),
-                      f"this `{bracket}` is never closed", f"add the missing `{_BRACKETS[bracket]}`")
+            self._add(
+                "E0003",
+                f"unclosed `{bracket}`",
+                Span(pos, pos + 1),
+                f"this `{bracket}` is never closed",
+                f"add the missing `{_BRACKETS[bracket]}`",
+            )
         else:
-            self._add("E0003", f"unexpected end of file: expected {describe_expected(accepts)}",
-                      Span(end, end), "the file ends here", None)
+            self._add(
+                "E0003",
+                f"unexpected end of file: expected {describe_expected(accepts)}",
+                Span(end, end),
+                "the file ends here",
+                None,
+            )
 
     def _close_at_eof(self, ip: InteractiveParser) -> bool:
         n = len(self.file.text)
         pos = self.file.position(n)
         end = Token("$END", "", n, pos.line, pos.column, pos.line, pos.column, n)
         for _ in range(200):
-            trial = ip.copy()
+            trial = ip.copy()  # type: ignore[no-untyped-call]
             try:
                 trial.feed_eof(end)
                 return True
             except (UnexpectedInput, LarkError, KeyError):
                 pass
-            accepts = ip.accepts()
+            accepts = ip.accepts()  # type: ignore[no-untyped-call]
             cand = next((c for c in (*_CLOSERS, "NAME") if c in accepts), None)
             if cand is None:
                 return False
@@ -367,11 +453,16 @@ def parse(text: str, path: str = "<input>") -> ParseResult:
     try:
         tree = _lark().parse(text, on_error=recovery)
         module = ToAst().transform(tree)
-    except (UnexpectedInput, LarkError, RecursionError) as exc:
+    except (UnexpectedInput, LarkError, RecursionError):
         if not recovery.diagnostics:
-            recovery.diagnostics.append(Diagnostic(
-                "E0001", "the parser could not recover from the errors above",
-                Label(Span(0, 0)), file))
+            recovery.diagnostics.append(
+                Diagnostic(
+                    "E0001",
+                    "the parser could not recover from the errors above",
+                    Label(Span(0, 0)),
+                    file,
+                )
+            )
         module = ast.Module((), Span(0, len(text)))
     _attach_docs(file, module)
     return ParseResult(file, module, recovery.diagnostics)
