@@ -1,0 +1,1 @@
+"""JAX implementations, one module per family, mirroring `nndsl.ops`."""

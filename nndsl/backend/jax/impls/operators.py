@@ -1,0 +1,46 @@
+"""Arithmetic operators and scalar constants."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from nndsl.backend.jax.impls.attrs import to_dtype
+from nndsl.backend.jax.registry import ApplyCall, impl
+
+
+@impl("add")
+def add(call: ApplyCall) -> jax.Array:
+    return jnp.add(call.inputs[0], call.inputs[1])
+
+
+@impl("sub")
+def sub(call: ApplyCall) -> jax.Array:
+    return jnp.subtract(call.inputs[0], call.inputs[1])
+
+
+@impl("mul")
+def mul(call: ApplyCall) -> jax.Array:
+    return jnp.multiply(call.inputs[0], call.inputs[1])
+
+
+@impl("div")
+def div(call: ApplyCall) -> jax.Array:
+    return jnp.divide(call.inputs[0], call.inputs[1])
+
+
+@impl("neg")
+def neg(call: ApplyCall) -> jax.Array:
+    return jnp.negative(call.x)
+
+
+@impl("matmul")
+def matmul(call: ApplyCall) -> jax.Array:
+    return jnp.matmul(call.inputs[0], call.inputs[1])
+
+
+@impl("constant")
+def constant(call: ApplyCall) -> jax.Array:
+    value = call.attrs["value"]
+    assert isinstance(value, int | float)
+    return jnp.asarray(value, dtype=to_dtype(call.attrs.get("dtype", "float32")))

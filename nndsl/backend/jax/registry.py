@@ -1,0 +1,87 @@
+"""The JAX implementation table and the call records implementations receive.
+
+Signatures by kind:
+- LAYER / FUNCTION / OPERATOR: `fn(call: ApplyCall) -> jax.Array`
+- LOSS / METRIC: `fn(call: LabelCall) -> jax.Array` of per-example values `[B]`, so the
+  runtime can mask padded rows and average exactly.
+- OPTIMIZER: `fn(attrs) -> optax.GradientTransformation`
+- DATA: `fn(attrs, base_dir: pathlib.Path) -> dict[str, numpy.ndarray]` (raises `DataError`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+
+from nndsl.backend.table import ImplTable
+from nndsl.ops import ArgValue, OpSpec
+
+Attrs = Mapping[str, ArgValue]
+
+TABLE: ImplTable[Callable[..., Any]] = ImplTable("jax")
+
+
+@dataclass
+class ApplyCall:
+    """One application of a layer, function or operator inside the compiled graph."""
+
+    attrs: Attrs
+    inputs: list[jax.Array]
+    params: Mapping[str, jax.Array] = field(default_factory=dict)  # trainable
+    state: Mapping[str, jax.Array] = field(default_factory=dict)  # non-trainable, read
+    training: bool = False
+    key: jax.Array | None = None  # only for stochastic specs while training
+    new_state: dict[str, jax.Array] = field(default_factory=dict)  # written by the impl
+
+    @property
+    def x(self) -> jax.Array:
+        return self.inputs[0]
+
+
+@dataclass(frozen=True)
+class LabelCall:
+    """A loss or metric evaluated on one batch; `from_logits` comes from the loss's attrs."""
+
+    attrs: Attrs
+    y_pred: jax.Array
+    y_true: jax.Array
+    from_logits: bool = False
+
+
+def impl(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the JAX implementation of the spec called `name`."""
+    return TABLE.register(name)
+
+
+def implementation(spec: OpSpec | str) -> Callable[..., Any]:
+    _load()
+    return TABLE.get(spec)
+
+
+def missing_implementations() -> list[str]:
+    _load()
+    return TABLE.missing()
+
+
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        from nndsl.backend.jax.impls import (  # noqa: F401
+            activation,
+            conv,
+            core,
+            data,
+            losses,
+            metrics,
+            norm,
+            operators,
+            optimizers,
+            pool,
+        )
