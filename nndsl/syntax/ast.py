@@ -8,50 +8,50 @@ from typing import Union
 from nndsl.source import Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ident:
     name: str
     span: Span
 
 
 # -- expressions ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Name:
     ident: Ident
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class IntLit:
     value: int
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FloatLit:
     value: float
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BoolLit:
     value: bool
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StrLit:
     value: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ListLit:
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Argument:
     """A call argument; `name` is set for `key = value`."""
 
@@ -60,14 +60,14 @@ class Argument:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Call:
     func: Expr
     args: tuple[Argument, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BinOp:
     op: str  # + - * / % @ == != < <= > >= and or
     left: Expr
@@ -76,14 +76,14 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UnaryOp:
     op: str  # - not
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RepeatStage:
     """`repeat N Block(...)` inside a pipeline: N applications with separate weights."""
 
@@ -92,7 +92,7 @@ class RepeatStage:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Pipe:
     value: Expr
     stage: Expr  # Name, Call or RepeatStage
@@ -104,7 +104,7 @@ Expr = Union[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TensorTypeExpr:
     dtype: Ident
     dims: tuple[Expr, ...]
@@ -112,34 +112,34 @@ class TensorTypeExpr:
 
 
 # -- statements -----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InputStmt:
     name: Ident
     type: TensorTypeExpr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Target:
     name: Ident
     annotation: TensorTypeExpr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Assign:
     targets: tuple[Target, ...]
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Return:
     values: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class If:
     cond: Expr
     then: tuple[Stmt, ...]
@@ -147,7 +147,7 @@ class If:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Repeat:
     count: Expr
     body: tuple[Stmt, ...]
@@ -158,21 +158,21 @@ Stmt = Union[InputStmt, Assign, Return, If, Repeat]
 
 
 # -- top-level items ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Import:
     path: str
     is_file: bool  # `import "x.nn"` (relative file) vs `import std.x`
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Const:
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Param:
     name: Ident
     type: Ident
@@ -180,7 +180,7 @@ class Param:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Definition:
     """A `block` or a `model`: parameters, then a body of statements."""
 
@@ -192,21 +192,21 @@ class Definition:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DataDef:
     name: Ident
     source: Call
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Setting:
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TrainDef:
     model: Expr  # Name or Call
     data: Ident
@@ -217,7 +217,7 @@ class TrainDef:
 Item = Union[Import, Const, Definition, DataDef, TrainDef]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Module:
     items: tuple[Item, ...]
     span: Span
