@@ -1,0 +1,148 @@
+"""Checkpoints: weights in `.safetensors` (never pickle), metadata in a JSON file beside it.
+
+Tensor keys are `"{node path}/{weight name}"`. Both files are written atomically (temp file in
+the same directory, fsync, `os.replace`, fsync of the directory), so a crash leaves either the
+old or the new checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+import nndsl
+from nndsl.backend.jax.compile import Tree
+from nndsl.ir import Graph
+from nndsl.ops import format_value
+
+FORMAT = "nndsl-checkpoint-1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read or does not fit the model; one line for the user."""
+
+
+def metadata_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def _flatten(tree: Tree) -> dict[str, np.ndarray]:
+    return {f"{node}/{name}": np.ascontiguousarray(np.asarray(value))
+            for node, weights in tree.items() for name, value in weights.items()}
+
+
+def save_checkpoint(path: str | Path, graph: Graph, params: Tree, state: Tree, *,
+                    seed: int | None = None, epochs: int | None = None,
+                    metrics: Mapping[str, float] | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Write `path` (.safetensors) and its `.json` metadata; returns the weights' path."""
+    path = Path(path)
+    tensors = _flatten(params) | _flatten(state)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "nndsl_version": nndsl.__version__,
+        "model": graph.name,
+        "args": {k: format_value(v) for k, v in graph.args.items()},
+        "inputs": {i.name: str(i.type) for i in graph.inputs},
+        "outputs": {o.name: str(o.type) for o in graph.outputs},
+        "state": sorted(_flatten(state)),
+        "seed": seed,
+        "epochs": epochs,
+        "metrics": dict(metrics or {}),
+        **dict(extra or {}),
+    }
+    header = {"format": FORMAT, "model": graph.name, "state": json.dumps(meta["state"])}
+    _atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+    _atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON written beside the weights (model name, types, metrics, version...)."""
+    meta = metadata_path(path)
+    try:
+        return dict(json.loads(meta.read_text()))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{meta}: cannot read checkpoint metadata ({exc})") from None
+
+
+def load_weights(path: str | Path, graph: Graph | None = None) -> tuple[Tree, Tree]:
+    """(params, state) from `path`; with `graph`, every weight must be present with the
+    shape and dtype the graph lists, and nothing else may be there."""
+    path = Path(path)
+    try:
+        with safetensors.safe_open(str(path), framework="numpy") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise CheckpointError(f"{path}: not a readable .safetensors file ({exc})") from None
+    if graph is None:
+        state_keys = set(json.loads(header.get("state", "[]")))
+        return _unflatten(tensors, lambda k: k not in state_keys)
+    _validate(path, graph, tensors)
+    trainable = {f"{n.path}/{w.name}": w.trainable for n, w in graph.weights()}
+    return _unflatten(tensors, lambda k: trainable[k])
+
+
+def _validate(path: Path, graph: Graph, tensors: Mapping[str, np.ndarray]) -> None:
+    expected = {f"{n.path}/{w.name}": w for n, w in graph.weights()}
+    missing = sorted(expected.keys() - tensors.keys())
+    if missing:
+        raise CheckpointError(f"{path}: missing weights for {graph.name}: "
+                              f"{_few(missing)}")
+    unexpected = sorted(tensors.keys() - expected.keys())
+    if unexpected:
+        raise CheckpointError(f"{path}: weights not in {graph.name}: {_few(unexpected)}")
+    for key, w in expected.items():
+        found = tensors[key]
+        if tuple(found.shape) != w.shape:
+            raise CheckpointError(f"{path}: weight {key} has shape {list(found.shape)}, "
+                                  f"{graph.name} expects {list(w.shape)}")
+        if found.dtype != np.dtype(w.dtype.numpy_name):
+            raise CheckpointError(f"{path}: weight {key} has dtype {found.dtype}, "
+                                  f"{graph.name} expects {w.dtype.numpy_name}")
+
+
+def _few(keys: list[str], limit: int = 5) -> str:
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def _unflatten(tensors: Mapping[str, np.ndarray],
+               is_trainable: Any) -> tuple[Tree, Tree]:
+    params: Tree = {}
+    state: Tree = {}
+    for key, value in tensors.items():
+        node, name = key.rsplit("/", 1)
+        (params if is_trainable(key) else state).setdefault(node, {})[name] = jnp.asarray(value)
+    return params, state
