@@ -145,7 +145,7 @@ def test_examples_agree_with_eval_shape(path: str) -> None:
             )
             for i in graph.inputs
         ]
-        outs, _ = jax.eval_shape(lambda p, s, xs: model.apply(p, s, xs), params, state, inputs)
+        outs, _ = jax.eval_shape(model.apply, params, state, inputs)
         for out, declared in zip(outs, graph.outputs, strict=True):
             assert out.shape == tuple(
                 BATCH if d.as_int() is None else d.as_int() for d in declared.type.shape
