@@ -5,22 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
 from nndsl.cli.main import EXIT_ERRORS, EXIT_INTERNAL, EXIT_OK, UsageError, require_file
-from nndsl.cli.render import print_diagnostics, summary_table, summary_totals
+from nndsl.cli.output import ErrorStream
 from nndsl.frontend import CheckResult, check_file
+from nndsl.ir import Graph
 
 
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+def _stderr() -> ErrorStream:
+    return ErrorStream()
 
 
-def _check(path: str, console: Console) -> CheckResult:
+def _check(path: str, err: ErrorStream) -> CheckResult:
     require_file(path)
     result = check_file(path)
     if result.diagnostics:
-        print_diagnostics(console, result.diagnostics)
+        err.diagnostics(result.diagnostics)
     return result
 
 
@@ -41,16 +40,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
     if errors or warnings or not args.quiet:
         files = len(results)
-        status = "[bold red]failed[/]" if errors else "[bold green]ok[/]"
-        err.print(
-            f"{status}: {files} file{'s' if files != 1 else ''} checked, "
+        err.status(
+            "failed" if errors else "ok",
+            f"{files} file{'s' if files != 1 else ''} checked, "
             f"{errors} error{'s' if errors != 1 else ''}, "
-            f"{warnings} warning{'s' if warnings != 1 else ''}"
+            f"{warnings} warning{'s' if warnings != 1 else ''}",
+            ok=not errors,
         )
     return _exit_code(results)
 
 
-def _graph_or_fail(result: CheckResult, model: str | None):  # type: ignore[no-untyped-def]
+def _graph_or_fail(result: CheckResult, model: str | None) -> Graph | None:
     if result.has_errors:
         return None
     graph = result.graph(model)
@@ -73,6 +73,9 @@ def _graph_or_fail(result: CheckResult, model: str | None):  # type: ignore[no-u
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from nndsl.cli.render import summary_table, summary_totals
     from nndsl.ir.summary import summarize
 
     result = _check(args.file, _stderr())
@@ -87,6 +90,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from nndsl.diagnostics import CODES
 
     code = args.code.upper()

@@ -27,6 +27,16 @@ class Summary:
     non_trainable_bytes: int
 
     @property
+    def is_chain(self) -> bool:
+        """True when each layer feeds only the next: Keras then omits "Connected to"."""
+        previous = None
+        for row in self.rows:
+            if previous is not None and row.connected_to != previous:
+                return False
+            previous = row.name
+        return True
+
+    @property
     def total(self) -> int:
         return self.trainable + self.non_trainable
 
