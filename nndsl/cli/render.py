@@ -42,11 +42,14 @@ def summary_table(summary: Summary) -> Table:
     table.add_column("Layer (type)", no_wrap=True)
     table.add_column("Output Shape", no_wrap=True)
     table.add_column("Param #", justify="right")
-    table.add_column("Connected to", style="dim")
+    chain = summary.is_chain
+    if not chain:
+        table.add_column("Connected to", style="dim")
     for row in summary.rows:
-        table.add_row(
-            f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}", row.connected_to
-        )
+        cells = [f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}"]
+        if not chain:
+            cells.append(row.connected_to)
+        table.add_row(*cells)
     return table
 
 
