@@ -111,3 +111,19 @@ def train_config(graph: Graph, data_path: str, *, file: SourceFile | None = None
         metrics=list(metrics if metrics is not None else [call("accuracy")]),
         epochs=epochs, batch=batch, seed=seed, validation_split=validation_split,
         file=file)
+
+
+def apply_op(name: str, *inputs: object, params: dict[str, object] | None = None,
+             state: dict[str, object] | None = None, training: bool = False,
+             key: object = None, **attrs: ArgValue) -> tuple[object, dict[str, object]]:
+    """Run one implementation directly: (output, new_state)."""
+    import jax.numpy as jnp
+
+    from nndsl.backend.jax import ApplyCall, implementation
+
+    op = spec(name)
+    call = ApplyCall(attrs=with_defaults(op, attrs), inputs=[jnp.asarray(i) for i in inputs],
+                     params={k: jnp.asarray(v) for k, v in (params or {}).items()},
+                     state={k: jnp.asarray(v) for k, v in (state or {}).items()},
+                     training=training, key=key)  # type: ignore[arg-type]
+    return implementation(op)(call), call.new_state  # type: ignore[no-any-return]

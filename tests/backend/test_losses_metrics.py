@@ -1,0 +1,113 @@
+"""Losses and metrics: per-example values against NumPy, sparse vs one-hot agreement."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nndsl.backend.jax import LabelCall, implementation
+from tests.backend.graphs import spec, with_defaults
+
+RNG = np.random.default_rng(1)
+LOGITS = RNG.normal(size=(6, 4)).astype(np.float32)
+IDS = np.array([0, 3, 1, 2, 3, 0], np.int32)
+ONE_HOT = np.eye(4, dtype=np.float32)[IDS]
+
+
+def run(name: str, pred: np.ndarray, y: np.ndarray, *, from_logits: bool = False,
+        **attrs: object) -> np.ndarray:
+    op = spec(name)
+    call = LabelCall(with_defaults(op, attrs), jnp.asarray(pred), jnp.asarray(y),  # type: ignore[arg-type]
+                     from_logits)
+    return np.asarray(implementation(op)(call))
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_cross_entropy_from_logits_sparse_equals_one_hot() -> None:
+    expected = -log_softmax(LOGITS)[np.arange(6), IDS]
+    sparse = run("cross_entropy", LOGITS, IDS, from_logits=True)
+    dense = run("cross_entropy", LOGITS, ONE_HOT, from_logits=True)
+    assert sparse.shape == (6,)
+    np.testing.assert_allclose(sparse, expected, rtol=1e-5)
+    np.testing.assert_allclose(dense, expected, rtol=1e-5)
+
+
+def test_cross_entropy_from_probabilities_clips_and_renormalises() -> None:
+    probs = np.exp(log_softmax(LOGITS)) * 2  # unnormalised on purpose
+    probs[0, IDS[0]] = 0.0
+    expected = -np.log(np.clip(probs / probs.sum(-1, keepdims=True), 1e-7, 1 - 1e-7))
+    expected = expected[np.arange(6), IDS]
+    np.testing.assert_allclose(run("cross_entropy", probs, IDS), expected, rtol=1e-5)
+    np.testing.assert_allclose(run("cross_entropy", probs, ONE_HOT), expected, rtol=1e-5)
+
+
+def test_cross_entropy_label_smoothing_matches_for_both_label_forms() -> None:
+    smooth = ONE_HOT * 0.9 + 0.1 / 4
+    expected = -(smooth * log_softmax(LOGITS)).sum(-1)
+    for labels in (IDS, ONE_HOT):
+        got = run("cross_entropy", LOGITS, labels, from_logits=True, label_smoothing=0.1)
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_binary_cross_entropy() -> None:
+    z = RNG.normal(size=(5, 1)).astype(np.float32)
+    y = np.array([0, 1, 1, 0, 1], np.float32)
+    p = 1 / (1 + np.exp(-z[:, 0]))
+    expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(run("binary_cross_entropy", z, y, from_logits=True), expected,
+                               rtol=1e-5)
+    np.testing.assert_allclose(run("binary_cross_entropy", p[:, None], y), expected,
+                               rtol=1e-4)
+    ys = y * 0.8 + 0.1
+    smoothed = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
+    np.testing.assert_allclose(
+        run("binary_cross_entropy", z, y, from_logits=True, label_smoothing=0.2), smoothed,
+        rtol=1e-5)
+
+
+def test_regression_losses_average_per_example() -> None:
+    pred = RNG.normal(size=(4, 3)).astype(np.float32)
+    y = RNG.normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(run("mse", pred, y), ((pred - y) ** 2).mean(1), rtol=1e-5)
+    np.testing.assert_allclose(run("mae", pred, y), np.abs(pred - y).mean(1), rtol=1e-5)
+    column = pred[:, :1]
+    np.testing.assert_allclose(run("mse", column, y[:, 0]), (column[:, 0] - y[:, 0]) ** 2,
+                               rtol=1e-5)
+
+
+def test_accuracy_argmax_and_threshold() -> None:
+    hits = (LOGITS.argmax(-1) == IDS).astype(np.float32)
+    np.testing.assert_array_equal(run("accuracy", LOGITS, IDS), hits)
+    np.testing.assert_array_equal(run("accuracy", LOGITS, ONE_HOT), hits)
+    probs = np.array([[0.2], [0.7], [0.51], [0.4]], np.float32)
+    y = np.array([0, 1, 0, 1], np.float32)
+    np.testing.assert_array_equal(run("accuracy", probs, y), [1, 1, 0, 0])
+    logits = np.array([-1.0, 0.5, 2.0, -0.1], np.float32)
+    np.testing.assert_array_equal(run("accuracy", logits, y, from_logits=True), [1, 1, 0, 0])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_accuracy(k: int) -> None:
+    rank = (LOGITS > LOGITS[np.arange(6), IDS][:, None]).sum(-1)
+    expected = (rank < k).astype(np.float32)
+    np.testing.assert_array_equal(run("top_k_accuracy", LOGITS, IDS, k=k), expected)
+    np.testing.assert_array_equal(run("top_k_accuracy", LOGITS, ONE_HOT, k=k), expected)
+    if k == 1:
+        np.testing.assert_array_equal(expected, run("accuracy", LOGITS, IDS))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+def test_optimizers_take_a_step_downhill(name: str) -> None:
+    op = spec(name)
+    extra = {"momentum": 0.9, "nesterov": True} if name == "sgd" else {}
+    tx = implementation(op)(with_defaults(op, {"learning_rate": 0.1, **extra}))
+    params = {"w": jnp.array([1.0, -2.0])}
+    state = tx.init(params)
+    grads = {"w": 2 * params["w"]}
+    updates, _ = tx.update(grads, state, params)
+    assert float(jnp.sum((params["w"] + updates["w"]) ** 2)) < float(jnp.sum(params["w"] ** 2))

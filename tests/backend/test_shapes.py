@@ -1,0 +1,134 @@
+"""Each implementation's output shape equals its spec's `output()`, via `jax.eval_shape`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+from nndsl.backend.jax import ApplyCall, implementation
+from nndsl.ops import OpKind, ShapeError, iter_specs
+from nndsl.shapes import TensorType
+from tests.backend.graphs import spec, tensor, with_defaults
+
+Case = tuple[dict[str, Any], list[tuple[int, ...]]]
+small = st.integers(1, 6)
+shape = st.lists(small, min_size=1, max_size=4).map(tuple)
+NO_ATTRS: st.SearchStrategy[dict[str, Any]] = st.just({})
+
+
+@st.composite
+def image(draw: st.DrawFn) -> tuple[int, ...]:
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 9)), draw(st.integers(1, 9)),
+            draw(st.integers(1, 4)))
+
+
+@st.composite
+def one_input(draw: st.DrawFn, attrs: st.SearchStrategy[dict[str, Any]] = NO_ATTRS,
+              shapes: st.SearchStrategy[tuple[int, ...]] = shape) -> Case:
+    return draw(attrs), [draw(shapes)]
+
+
+@st.composite
+def broadcasting(draw: st.DrawFn) -> Case:
+    a = draw(shape)
+    b = tuple(draw(st.sampled_from([d, 1])) for d in a[draw(st.integers(0, len(a))):])
+    return {}, draw(st.permutations([a, b]))
+
+
+@st.composite
+def matmul(draw: st.DrawFn) -> Case:
+    m, k, n = draw(small), draw(small), draw(small)
+    batch = draw(st.lists(small, max_size=2).map(tuple))
+    return {}, [(*batch, m, k), draw(st.sampled_from([(k, n), (*batch, k, n), (k,)]))]
+
+
+ints2 = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+padding = st.sampled_from(["valid", "same"])
+conv_attrs = st.fixed_dictionaries({
+    "filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding,
+    "strides": ints2, "use_bias": st.booleans(),
+    "activation": st.sampled_from(["linear", "relu", "softmax"])})
+dilated_attrs = st.fixed_dictionaries({
+    "filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding,
+    "dilation_rate": ints2})
+pool_attrs = st.fixed_dictionaries({
+    "pool_size": ints2, "strides": st.one_of(st.none(), ints2), "padding": padding})
+
+CASES: dict[str, st.SearchStrategy[Case]] = {
+    "Dense": one_input(st.fixed_dictionaries({"units": small, "use_bias": st.booleans()})),
+    "Conv2D": st.one_of(one_input(conv_attrs, image()), one_input(dilated_attrs, image())),
+    "MaxPool2D": one_input(pool_attrs, image()),
+    "AvgPool2D": one_input(pool_attrs, image()),
+    "GlobalAvgPool2D": one_input(st.fixed_dictionaries({"keepdims": st.booleans()}), image()),
+    "Flatten": one_input(),
+    "Reshape": one_input(st.just({"shape": (-1,)})),
+    "Dropout": one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])})),
+    "BatchNorm": one_input(st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),
+                           st.lists(small, min_size=2, max_size=4).map(tuple)),
+    "LayerNorm": one_input(st.fixed_dictionaries({"scale": st.booleans(),
+                                                  "center": st.booleans()})),
+    "softmax": one_input(st.fixed_dictionaries({"axis": st.sampled_from([0, -1])})),
+    "matmul": matmul(),
+    "constant": st.just(({"value": 1.5}, [])),
+    **{n: broadcasting() for n in ("add", "sub", "mul", "div")},
+}
+GRAPH_KINDS = (OpKind.LAYER, OpKind.FUNCTION, OpKind.OPERATOR)
+GRAPH_SPECS = sorted(s.name for k in GRAPH_KINDS for s in iter_specs(k))
+
+
+def case_for(name: str) -> st.SearchStrategy[Case]:
+    return CASES.get(name, one_input())  # activations and `neg` keep any shape
+
+
+def _weights(name: str, attrs: dict[str, Any], types: list[TensorType]
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    params, state = {}, {}
+    for w_name, w in spec(name).weights(attrs, types).items():
+        dims = tuple(d.as_int() for d in w.shape)
+        value = jax.ShapeDtypeStruct(dims, jnp.float32)
+        (params if w.trainable else state)[w_name] = value
+    return params, state
+
+
+@pytest.mark.parametrize("name", GRAPH_SPECS)
+def test_output_shape_matches_spec(name: str) -> None:
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case_for(name), st.booleans())
+    def check(case: Case, training: bool) -> None:
+        attrs, shapes = case
+        op = spec(name)
+        full = with_defaults(op, attrs)
+        types = [tensor(*s) for s in shapes]
+        try:
+            op.validate(full)
+            expected = op.output(full, types)
+        except ShapeError:
+            assume(False)
+            return
+        params, state = _weights(name, full, types)
+        key = jax.random.key(0) if op.stochastic and training else None
+
+        def run(inputs: list[jax.Array], p: dict[str, jax.Array], s: dict[str, jax.Array]
+                ) -> Any:
+            call = ApplyCall(full, inputs, p, s, training=training, key=key)
+            return implementation(op)(call), call.new_state
+
+        inputs = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
+        out, new_state = jax.eval_shape(run, inputs, params, state)
+        assert out.shape == tuple(d.as_int() for d in expected.shape)
+        assert jax.tree.map(lambda a: a.shape, new_state) == \
+            {k: v.shape for k, v in state.items() if k in new_state}
+
+    check()
+
+
+def test_every_graph_op_is_drawn_somewhere() -> None:
+    """New layer specs need a strategy here unless they keep the input's shape."""
+    shape_keeping = {"relu", "gelu", "sigmoid", "tanh", "silu", "leaky_relu", "neg"}
+    assert set(GRAPH_SPECS) == set(CASES) | shape_keeping
+
+
