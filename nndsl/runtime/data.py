@@ -78,7 +78,10 @@ def check_inputs(graph: Graph, x: np.ndarray, where: str, key: str) -> np.ndarra
                         f"{format_shape(expected.shape)}")
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: array {key!r} has dtype {x.dtype}, not numeric")
-    return np.ascontiguousarray(x.astype(expected.dtype.numpy_name, copy=False))
+    x = np.ascontiguousarray(x.astype(expected.dtype.numpy_name, copy=False))
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise DataError(f"{where}: array {key!r} contains NaN or infinite values")
+    return x
 
 
 def check_labels(graph: Graph, loss: OpCall, y: np.ndarray, n: int, where: str,

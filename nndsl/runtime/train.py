@@ -75,6 +75,9 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class TestEnd:
+    """The final evaluation on the held-out test split."""
+
+    __test__ = False  # not a pytest test class
     logs: Logs
 
 

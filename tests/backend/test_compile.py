@@ -100,3 +100,24 @@ def test_initializer_variance_follows_keras_fans(name: str) -> None:
     bias = np.asarray(initialize(name, jax.random.key(0), (4000,), jnp.float32))
     scale = {"glorot_uniform": 1, "he_normal": 2, "lecun_uniform": 1}[name]
     assert abs(bias.var() - scale / 4000) < 0.1 * scale / 4000
+
+
+def test_gradients_flow_through_every_layer() -> None:
+    g = GraphMaker("Grad")
+    h = g.op("Conv2D", g.input("x", tensor("B", 6, 6, 2)), filters=3, kernel_size=3,
+             padding="same", activation="gelu")
+    h = g.op("AvgPool2D", g.op("MaxPool2D", g.op("BatchNorm", h), padding="same"),
+             pool_size=2, strides=1, padding="same")
+    h = g.op("Reshape", g.op("GlobalAvgPool2D", h, keepdims=True), shape=(3,))
+    h = g.op("LayerNorm", g.op("Dense", h, units=4, activation="silu"))
+    model = compile_graph(g.output("y", g.op("softmax", h)))
+    params, state = model.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (4, 6, 6, 2))
+
+    def loss(p: dict[str, dict[str, jax.Array]]) -> jax.Array:
+        (y,), _ = model.apply(p, state, [x], training=True)
+        return jnp.sum(y * jnp.arange(4.0))
+
+    grads = jax.jit(jax.grad(loss))(params)
+    assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(grads))
+    assert float(jnp.abs(grads["conv2d"]["kernel"]).sum()) > 0
