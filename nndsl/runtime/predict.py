@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
 import jax
 import numpy as np
 
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.ir import Graph
+
+_JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
+    """One jitted inference function per compiled model, so repeated calls reuse it."""
+    if model not in _JITTED:
+        _JITTED[model] = jax.jit(lambda p, s, xb: model.apply(p, s, [xb], training=False)[0][0])
+    return _JITTED[model]
 
 
 def predict(model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarray, *,
@@ -15,7 +28,7 @@ def predict(model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarr
     compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
     dtype = compiled.graph.inputs[0].type.dtype.numpy_name
     x = np.asarray(x).astype(dtype, copy=False)
-    run = jax.jit(lambda p, s, xb: compiled.apply(p, s, [xb], training=False)[0][0])
+    run = _inference(compiled)
     parts = []
     for start in range(0, len(x), batch):
         xb = x[start:start + batch]

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 
 Init = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
 
+Mode = Literal["fan_in", "fan_avg"]
+Distribution = Literal["uniform", "truncated_normal"]
+
 # name -> (scale, mode, distribution) of variance scaling
-_SCALING: dict[str, tuple[float, str, str]] = {
+_SCALING: dict[str, tuple[float, Mode, Distribution]] = {
     "glorot_uniform": (1.0, "fan_avg", "uniform"),
     "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
     "he_uniform": (2.0, "fan_in", "uniform"),

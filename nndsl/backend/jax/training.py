@@ -60,7 +60,8 @@ def build_steps(graph: Graph, loss: OpCall, optimizer: OpCall,
     from_logits = bool(loss.attrs.get("from_logits", False))
 
     def per_example_loss(pred: jax.Array, y: jax.Array) -> jax.Array:
-        return loss_fn(LabelCall(loss.attrs, pred, y, from_logits)).astype(jnp.float32)
+        values: jax.Array = loss_fn(LabelCall(loss.attrs, pred, y, from_logits))
+        return values.astype(jnp.float32)
 
     def per_example_metrics(pred: jax.Array, y: jax.Array) -> list[jax.Array]:
         return [fn(LabelCall(attrs, pred, y, from_logits)).astype(jnp.float32)

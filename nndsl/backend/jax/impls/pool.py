@@ -21,18 +21,20 @@ def _window(call: ApplyCall) -> tuple[tuple[int, ...], tuple[int, ...], str]:
 def max_pool2d(call: ApplyCall) -> jax.Array:
     dims, strides, padding = _window(call)
     # A Python scalar init lets JAX recognise the max monoid, which autodiff needs.
-    return jax.lax.reduce_window(call.x, -jnp.inf, jax.lax.max, dims, strides, padding)
+    out: jax.Array = jax.lax.reduce_window(call.x, -jnp.inf, jax.lax.max, dims, strides,
+                                           padding)
+    return out
 
 
 @impl("AvgPool2D")
 def avg_pool2d(call: ApplyCall) -> jax.Array:
     """Padding is excluded from the mean, as in Keras: divide by the real window count."""
     dims, strides, padding = _window(call)
-    total = jax.lax.reduce_window(call.x, 0.0, jax.lax.add, dims, strides, padding)
+    total: jax.Array = jax.lax.reduce_window(call.x, 0.0, jax.lax.add, dims, strides, padding)
     if padding == "VALID":
         return total / (dims[1] * dims[2])
     ones = jnp.ones((1, *call.x.shape[1:3], 1), call.x.dtype)
-    count = jax.lax.reduce_window(ones, 0.0, jax.lax.add, dims, strides, padding)
+    count: jax.Array = jax.lax.reduce_window(ones, 0.0, jax.lax.add, dims, strides, padding)
     return total / count
 
 
