@@ -66,6 +66,19 @@ class Elaborator:
     def __init__(self, rep: Reporter) -> None:
         self.rep = rep
         self.hover: list[tuple[SourceFile, Span, str]] = []
+        # Symbols standing for parameter values during a generic check: shapes built from
+        # them are unknown, not variables, so a mismatch involving them is not yet an error.
+        self.opaque: frozenset[str] = frozenset()
+
+    def uncertain(self, frame: Frame, types: Sequence[TensorType]) -> bool:
+        """In a generic check, whether these shapes may still agree once parameters are known."""
+        if frame.concrete:
+            return False
+        for t in types:
+            for d in t.shape:
+                if d.symbols() & self.opaque or _has_floordiv(d):
+                    return True
+        return False
 
     # == instantiation ======================================================================
     def instantiate(
@@ -163,6 +176,12 @@ class Elaborator:
                 assert call is not None
                 bindable = {s for s in _shape_symbols(declared) if s not in frame.env}
                 bad = unify_shapes(declared.shape, actual.type.shape, bindings, bindable)
+                if (
+                    bad
+                    and bad != [-1]
+                    and self.uncertain(frame, [declared.subst(bindings), actual.type])
+                ):
+                    bad = []
                 if bad or declared.dtype != actual.type.dtype:
                     pattern = declared.subst(bindings)
                     what = "dtype" if not bad else "rank" if bad == [-1] else f"axis {bad[0]}"
@@ -394,6 +413,8 @@ class Elaborator:
         bindable = {s for s in _shape_symbols(declared) if s not in frame.env}
         bindings: dict[str, Dim] = {}
         bad = unify_shapes(declared.shape, v.type.shape, bindings, bindable)
+        if bad and bad != [-1] and self.uncertain(frame, [declared.subst(bindings), v.type]):
+            bad = []
         if bad or declared.dtype != v.type.dtype:
             shown = declared.subst(bindings)
             where = (
@@ -870,6 +891,8 @@ class Elaborator:
             out = spec.output(attrs, types)
             weight_specs = spec.weights(attrs, types)
         except ShapeError as err:
+            if err.code in ("E0201", "E0202", "E0203") and self.uncertain(frame, types):
+                return ERROR  # may hold once the parameters are known; checked at each use
             secondary = [
                 Label(t.origin.span, f"input is `{t.type}` here", t.origin.file)
                 for t in inputs
@@ -1189,6 +1212,10 @@ def _shape_symbols(t: TensorType) -> set[str]:
     for d in t.shape:
         out |= d.symbols()
     return out
+
+
+def _has_floordiv(d: Dim) -> bool:
+    return any(not isinstance(a, str) for mono, _ in d.terms for a in mono)
 
 
 def _has_unknowns(attrs: dict[str, ArgValue]) -> bool:

@@ -90,6 +90,22 @@ def _generic(elab: Elaborator, scope: ModuleScope, d: ast.Definition, warn_only:
             args[p.name.name] = ScalarVal("int", None)
     builder = GraphBuilder(d.name.name, {})
     before = len(elab.rep.diagnostics)
+    elab.opaque = frozenset(p.name.name for p in d.params)
+    try:
+        _run_generic(elab, scope, d, args, builder, before, warn_only)
+    finally:
+        elab.opaque = frozenset()
+
+
+def _run_generic(
+    elab: Elaborator,
+    scope: ModuleScope,
+    d: ast.Definition,
+    args: dict[str, Value],
+    builder: GraphBuilder,
+    before: int,
+    warn_only: bool,
+) -> None:
     if warn_only:
         # Errors were reported by the concrete instantiation; only keep the warnings.
         elab.instantiate(

@@ -82,7 +82,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     graph = _graph_or_fail(result, args.model)
     if graph is None:
         return _exit_code([result])
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     summary = summarize(graph)
     out.print(summary_table(summary))
     out.print(summary_totals(summary), end="")

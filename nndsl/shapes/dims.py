@@ -250,6 +250,6 @@ def _atom_str(atom: Atom, lone: bool) -> str:
 def _mono_str(mono: Monomial, coeff: int, lone: bool) -> str:
     if mono == ():
         return str(coeff)
-    factors = [_atom_str(a, lone and len(mono) == 1 and coeff == 1) for a in mono]
+    factors = [_atom_str(a, len(mono) == 1 and coeff == 1) for a in mono]
     body = "*".join(factors)
     return body if coeff == 1 else f"{coeff}*{body}"
