@@ -1,0 +1,167 @@
+"""`nnrun train` and `nnrun predict`: the JAX side of the CLI, imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nndsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
+from nndsl.ir import Graph, TrainConfig
+
+
+def _logs(logs: dict[str, float], prefix: str = "") -> str:
+    return "  ".join(f"{prefix}{k} {v:.4f}" for k, v in logs.items())
+
+
+class _ProgressView:
+    """Turns training events into a rich progress bar and one line per epoch."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task: int | None = None
+
+    def __call__(self, event: object) -> None:
+        from nndsl.runtime import EpochEnd, EpochStart, FitEnd, FitStart, StepEnd, TestEnd
+
+        c = self.console
+        if isinstance(event, FitStart):
+            c.print(
+                f"[bold]Training[/] {event.model}: {event.train_size} train, "
+                f"{event.validation_size} validation, {event.test_size} test examples; "
+                f"{event.epochs} epochs of {event.steps_per_epoch} steps"
+            )
+            if not self.quiet:
+                self.progress = Progress(
+                    TextColumn("[bold blue]epoch {task.fields[epoch]}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[logs]}"),
+                    TimeElapsedColumn(),
+                    console=c,
+                    transient=True,
+                )
+                self.progress.start()
+        elif isinstance(event, EpochStart) and self.progress is not None:
+            if self.task is not None:
+                self.progress.remove_task(self.task)  # type: ignore[arg-type]
+            self.task = self.progress.add_task(
+                "", total=event.steps, epoch=f"{event.epoch}/{event.epochs}", logs=""
+            )
+        elif isinstance(event, StepEnd) and self.progress is not None and self.task is not None:
+            self.progress.update(
+                self.task,
+                completed=event.step,  # type: ignore[arg-type]
+                logs=_logs(event.logs),
+            )
+        elif isinstance(event, EpochEnd):
+            line = f"epoch {event.epoch:>3}/{event.epochs}  {_logs(event.train)}"
+            if event.validation:
+                line += "  " + _logs(event.validation, "val_")
+            line += f"  ({event.seconds:.1f}s)"
+            c.print(line, highlight=False, soft_wrap=True)
+        elif isinstance(event, TestEnd):
+            self._stop_bar()
+            table = Table(title="Test", title_justify="left")
+            table.add_column("metric")
+            table.add_column("value", justify="right")
+            for k, v in event.logs.items():
+                table.add_row(k, f"{v:.4f}")
+            c.print(table)
+        elif isinstance(event, FitEnd):
+            self._stop_bar()
+            c.print(f"{'Stopped' if event.stopped else 'Finished'} in {event.seconds:.1f}s")
+
+    def _stop_bar(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
+    from nndsl.runtime import CheckpointError, DataError, TrainingError, fit, save_checkpoint
+
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise UsageError("--epochs must be at least 1")
+        config = dataclasses.replace(config, epochs=args.epochs)
+    console = Console(stderr=False, highlight=False)
+    interrupted = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    view = _ProgressView(console, args.quiet)
+    try:
+        result = fit(config, on_event=view, stop=lambda: interrupted)
+    except (DataError, TrainingError) as err:
+        view._stop_bar()
+        print(f"nnrun: error: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        view._stop_bar()
+    out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
+    target = out_dir / "model.safetensors"
+    try:
+        metrics = dict(result.test or {})
+        written = save_checkpoint(
+            target,
+            config.graph,
+            result.params,
+            result.state,
+            seed=config.seed,
+            epochs=len(result.history),
+            metrics=metrics,
+            extra={"source": str(config.file.path) if config.file else ""},
+        )
+    except (CheckpointError, OSError) as err:
+        print(f"nnrun: error: cannot save weights: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    console.print(
+        f"Weights saved to [bold]{written}[/] (metadata in {written.with_suffix('.json')})"
+    )
+    return EXIT_OK
+
+
+def run_predict(graph: Graph, args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nndsl.runtime import CheckpointError, DataError, load_weights, predict
+    from nndsl.runtime.data import check_inputs
+
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {args.input} as a .npy array: {err}") from None
+    if not isinstance(x, np.ndarray):
+        raise UsageError(f"{args.input} holds several arrays; pass a single .npy array")
+    try:
+        params, state = load_weights(args.weights, graph)
+        x = check_inputs(graph, x, args.input, "input")
+    except (CheckpointError, DataError) as err:
+        print(f"nnrun: error: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    y = predict(graph, params, state, x)
+    if args.output:
+        np.save(args.output, y)
+        print(f"wrote predictions {list(y.shape)} to {args.output}")
+        return EXIT_OK
+    np.set_printoptions(precision=4, suppress=True, threshold=200)
+    if y.ndim == 2 and y.shape[1] > 1:
+        print("class:", np.argmax(y, axis=-1))
+    print(y)
+    return EXIT_OK
