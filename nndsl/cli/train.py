@@ -10,7 +10,14 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from nndsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
@@ -28,7 +35,7 @@ class _ProgressView:
         self.console = console
         self.quiet = quiet
         self.progress: Progress | None = None
-        self.task: int | None = None
+        self.task: TaskID | None = None
 
     def __call__(self, event: object) -> None:
         from nndsl.runtime import EpochEnd, EpochStart, FitEnd, FitStart, StepEnd, TestEnd
@@ -53,14 +60,14 @@ class _ProgressView:
                 self.progress.start()
         elif isinstance(event, EpochStart) and self.progress is not None:
             if self.task is not None:
-                self.progress.remove_task(self.task)  # type: ignore[arg-type]
+                self.progress.remove_task(self.task)
             self.task = self.progress.add_task(
                 "", total=event.steps, epoch=f"{event.epoch}/{event.epochs}", logs=""
             )
         elif isinstance(event, StepEnd) and self.progress is not None and self.task is not None:
             self.progress.update(
                 self.task,
-                completed=event.step,  # type: ignore[arg-type]
+                completed=event.step,
                 logs=_logs(event.logs),
             )
         elif isinstance(event, EpochEnd):
