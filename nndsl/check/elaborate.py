@@ -123,7 +123,7 @@ class Elaborator:
                     help="end the body with `return <tensor>`",
                 )
             return None
-        if not concrete and inputs is None:
+        if inputs is None and ok:
             self._warn_unused(frame)
         return frame.outputs if ok else None
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nndsl.check.builder import GraphBuilder
-from nndsl.check.elaborate import Elaborator, Frame
+from nndsl.check.elaborate import PARAM_TYPES, Elaborator, Frame
 from nndsl.check.modules import ModuleLoader, Reader, read_text
-from nndsl.check.report import Reporter
+from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.training import TrainChecker, instantiate_graph
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Diagnostic
@@ -52,6 +52,19 @@ def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
 def _check_definition(
     elab: Elaborator, scope: ModuleScope, d: ast.Definition, program: Program
 ) -> None:
+    """Models with all defaults are checked as that instance (and give a graph); the rest,
+    blocks included, are checked generically with their parameters as unknowns."""
+    for p in d.params:
+        if p.type.name not in PARAM_TYPES:
+            elab.rep.error(
+                "E0101",
+                f"unknown parameter type `{p.type.name}`",
+                scope.file,
+                p.type.span,
+                "not a type",
+                help=did_you_mean(p.type.name, PARAM_TYPES)
+                or "parameter types are `int`, `float`, `bool` and `str`",
+            )
     ref = DefRef(d, scope)
     if d.kind == "model" and all(p.default is not None for p in d.params):
         frame = Frame(scope, d, {}, GraphBuilder(d.name.name, {}), "", (), True, ())
@@ -60,59 +73,28 @@ def _check_definition(
             graph = instantiate_graph(elab, DefRef(d, scope, bound, d.name.span))
             if graph is not None:
                 program.graphs[d.name.name] = graph
-            _generic(elab, scope, d, warn_only=True)
-            return
-    _generic(elab, scope, d, warn_only=False)
+        return
+    _generic(elab, scope, d)
 
 
-def _generic(elab: Elaborator, scope: ModuleScope, d: ast.Definition, warn_only: bool) -> None:
+def _generic(elab: Elaborator, scope: ModuleScope, d: ast.Definition) -> None:
     """Check a body with symbolic parameters, reporting what holds for every instantiation."""
     args: dict[str, Value] = {}
     for p in d.params:
         kind = p.type.name
         if kind == "int":
             args[p.name.name] = ScalarVal("int", Dim.sym(p.name.name))
-        elif kind in ("float", "bool", "str"):
-            args[p.name.name] = ScalarVal(kind, None)
         else:
-            from nndsl.check.elaborate import PARAM_TYPES
-            from nndsl.check.report import did_you_mean
-
-            elab.rep.error(
-                "E0101",
-                f"unknown parameter type `{kind}`",
-                scope.file,
-                p.type.span,
-                "not a type",
-                help=did_you_mean(kind, PARAM_TYPES)
-                or "parameter types are `int`, `float`, `bool` and `str`",
-            )
-            args[p.name.name] = ScalarVal("int", None)
-    builder = GraphBuilder(d.name.name, {})
-    before = len(elab.rep.diagnostics)
+            args[p.name.name] = ScalarVal(kind if kind in PARAM_TYPES else "int", None)
     elab.opaque = frozenset(p.name.name for p in d.params)
     try:
-        _run_generic(elab, scope, d, args, builder, before, warn_only)
+        elab.instantiate(
+            DefRef(d, scope, args),
+            GraphBuilder(d.name.name, {}),
+            None,
+            prefix="",
+            scope=(d.name.name,),
+            concrete=False,
+        )
     finally:
         elab.opaque = frozenset()
-
-
-def _run_generic(
-    elab: Elaborator,
-    scope: ModuleScope,
-    d: ast.Definition,
-    args: dict[str, Value],
-    builder: GraphBuilder,
-    before: int,
-    warn_only: bool,
-) -> None:
-    if warn_only:
-        # Errors were reported by the concrete instantiation; only keep the warnings.
-        elab.instantiate(
-            DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,), concrete=False
-        )
-        elab.rep.diagnostics[before:] = [x for x in elab.rep.diagnostics[before:] if not x.is_error]
-        return
-    elab.instantiate(
-        DefRef(d, scope, args), builder, None, prefix="", scope=(d.name.name,), concrete=False
-    )
