@@ -1,11 +1,15 @@
-"""Lark parse tree to the typed syntax tree: one method per grammar rule."""
+"""Parse-time construction of the syntax tree: one callback per grammar rule.
+
+The parser keeps every token (`keep_all_tokens`) and calls these methods as it reduces, so no
+intermediate parse tree is built and spans come from the first and last token of each rule,
+which is cheaper than Lark's position propagation.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from lark import Token, Transformer, v_args
-from lark.tree import Meta
+from lark import Token, Transformer
 
 from nndsl.source import Span
 from nndsl.syntax import ast
@@ -13,10 +17,16 @@ from nndsl.syntax import ast
 MISSING_NAME = "<missing>"  # value of names the error recovery inserted
 
 
-def _span(meta: Meta) -> Span:
-    if getattr(meta, "empty", True):
-        return Span(0, 0)
-    return Span(meta.start_pos, meta.end_pos)
+class Seq(tuple):  # type: ignore[type-arg]
+    """A tuple of nodes that remembers the span of the source it came from."""
+
+    span: Span
+
+
+def _seq(items: list[Any], span: Span) -> Seq:
+    s = Seq(items)
+    s.span = span
+    return s
 
 
 def _tok_span(tok: Token) -> Span:
@@ -25,176 +35,224 @@ def _tok_span(tok: Token) -> Span:
     return Span(start, end)
 
 
+def _bounds(x: Any) -> tuple[int, int] | None:
+    if isinstance(x, Token):
+        s = _tok_span(x)
+        return s.start, s.end
+    span = getattr(x, "span", None)
+    if isinstance(span, Span):
+        return span.start, span.end
+    if isinstance(x, tuple | list):
+        first = next((b for b in map(_bounds, x) if b is not None), None)
+        last = next((b for b in map(_bounds, reversed(x)) if b is not None), None)
+        if first is not None and last is not None:
+            return first[0], last[1]
+    return None
+
+
+def _span(children: list[Any]) -> Span:
+    first = next((b for b in map(_bounds, children) if b is not None), None)
+    last = next((b for b in map(_bounds, reversed(children)) if b is not None), None)
+    if first is None or last is None:
+        return Span(0, 0)
+    return Span(first[0], last[1])
+
+
 def _ident(tok: Token) -> ast.Ident:
     return ast.Ident(str(tok), _tok_span(tok))
 
 
-def _expr_span(e: Any) -> Span:
-    span = getattr(e, "span", None)
-    return span if isinstance(span, Span) else Span(0, 0)
+def _nodes(children: list[Any]) -> list[Any]:
+    """The children that are not punctuation or keywords (and not empty placeholders)."""
+    return [c for c in children if c is not None and not _is_syntax(c)]
 
 
-@v_args(meta=True)
+def _is_syntax(c: Any) -> bool:
+    return isinstance(c, Token) and c.type not in (
+        "NAME",
+        "INT",
+        "FLOAT",
+        "STRING",
+        "COMPARE",
+        "ADD",
+        "SUB",
+        "MUL",
+    )
+
+
 class ToAst(Transformer[Token, ast.Module]):
-    """Each method receives the rule's children already lowered."""
+    """Each method receives the rule's children, already lowered, tokens included."""
 
     # -- items -------------------------------------------------------------------------
-    def start(self, meta: Meta, items: list[Any]) -> ast.Module:
-        return ast.Module(tuple(i for i in items if i is not None), _span(meta))
+    def start(self, ch: list[Any]) -> ast.Module:
+        items = [i for i in ch if i is not None and not isinstance(i, Token)]
+        return ast.Module(tuple(items), _span(ch))
 
-    def empty_item(self, meta: Meta, _: list[Any]) -> None:
+    def empty_item(self, ch: list[Any]) -> None:
         return None
 
-    def empty_stmt(self, meta: Meta, _: list[Any]) -> None:
+    def empty_stmt(self, ch: list[Any]) -> None:
         return None
 
-    def import_item(self, meta: Meta, ch: list[Any]) -> ast.Import:
-        target = ch[0]
+    def import_item(self, ch: list[Any]) -> ast.Import:
+        target = ch[1]
         if isinstance(target, Token):
-            return ast.Import(_unquote(str(target)), True, _span(meta))
-        return ast.Import(str(target), False, _span(meta))
+            return ast.Import(_unquote(str(target)), True, _span(ch))
+        return ast.Import(".".join(str(t) for t in target if t.type == "NAME"), False, _span(ch))
 
-    def dotted_name(self, meta: Meta, ch: list[Token]) -> str:
-        return ".".join(str(t) for t in ch)
+    def dotted_name(self, ch: list[Token]) -> Seq:
+        return _seq(ch, _span(ch))
 
-    def const_item(self, meta: Meta, ch: list[Any]) -> ast.Const:
-        return ast.Const(_ident(ch[0]), ch[1], _span(meta))
+    def const_item(self, ch: list[Any]) -> ast.Const:
+        name, value = _nodes(ch)
+        return ast.Const(_ident(name), value, _span(ch))
 
-    def _definition(self, kind: str, meta: Meta, ch: list[Any]) -> ast.Definition:
-        name, params, body = ch
-        return ast.Definition(kind, _ident(name), tuple(params or ()), body, _span(meta))
+    def _definition(self, kind: str, ch: list[Any]) -> ast.Definition:
+        # KEYWORD NAME ( [params] ) body
+        name, params, body = ch[1], ch[3], ch[5]
+        return ast.Definition(kind, _ident(name), tuple(params or ()), tuple(body), _span(ch))
 
-    def block_item(self, meta: Meta, ch: list[Any]) -> ast.Definition:
-        return self._definition("block", meta, ch)
+    def block_item(self, ch: list[Any]) -> ast.Definition:
+        return self._definition("block", ch)
 
-    def model_item(self, meta: Meta, ch: list[Any]) -> ast.Definition:
-        return self._definition("model", meta, ch)
+    def model_item(self, ch: list[Any]) -> ast.Definition:
+        return self._definition("model", ch)
 
-    def params(self, meta: Meta, ch: list[Any]) -> tuple[ast.Param, ...]:
-        return tuple(p for p in ch if p is not None)
+    def params(self, ch: list[Any]) -> Seq:
+        return _seq([p for p in ch if isinstance(p, ast.Param)], _span(ch))
 
-    def param(self, meta: Meta, ch: list[Any]) -> ast.Param:
-        return ast.Param(_ident(ch[0]), _ident(ch[1]), ch[2], _span(meta))
+    def param(self, ch: list[Any]) -> ast.Param:
+        # NAME : NAME [= expr]
+        default = ch[4] if len(ch) > 4 else None
+        return ast.Param(_ident(ch[0]), _ident(ch[2]), default, _span(ch))
 
-    def body(self, meta: Meta, ch: list[Any]) -> tuple[ast.Stmt, ...]:
-        return tuple(s for s in ch if s is not None)
+    def body(self, ch: list[Any]) -> Seq:
+        return _seq([s for s in ch if s is not None and not isinstance(s, Token)], _span(ch))
 
-    def data_item(self, meta: Meta, ch: list[Any]) -> ast.DataDef:
-        return ast.DataDef(_ident(ch[0]), ch[1], _span(meta))
+    def data_item(self, ch: list[Any]) -> ast.DataDef:
+        # data NAME = call
+        return ast.DataDef(_ident(ch[1]), ch[3], _span(ch))
 
-    def train_item(self, meta: Meta, ch: list[Any]) -> ast.TrainDef:
-        return ast.TrainDef(ch[0], _ident(ch[1]), tuple(ch[2:]), _span(meta))
+    def train_item(self, ch: list[Any]) -> ast.TrainDef:
+        # train callee on NAME { setting* }
+        settings = tuple(s for s in ch[5:] if isinstance(s, ast.Setting))
+        return ast.TrainDef(ch[1], _ident(ch[3]), settings, _span(ch))
 
-    def setting(self, meta: Meta, ch: list[Any]) -> ast.Setting:
-        return ast.Setting(_ident(ch[0]), ch[1], _span(meta))
+    def setting(self, ch: list[Any]) -> ast.Setting:
+        return ast.Setting(_ident(ch[0]), ch[2], _span(ch))
 
     # -- statements --------------------------------------------------------------------
-    def input_stmt(self, meta: Meta, ch: list[Any]) -> ast.InputStmt:
-        return ast.InputStmt(_ident(ch[0]), ch[1], _span(meta))
+    def input_stmt(self, ch: list[Any]) -> ast.InputStmt:
+        # input NAME : tensor_type
+        return ast.InputStmt(_ident(ch[1]), ch[3], _span(ch))
 
-    def assign_stmt(self, meta: Meta, ch: list[Any]) -> ast.Assign:
-        return ast.Assign(tuple(ch[:-1]), ch[-1], _span(meta))
+    def assign_stmt(self, ch: list[Any]) -> ast.Assign:
+        targets = tuple(t for t in ch[:-1] if isinstance(t, ast.Target))
+        return ast.Assign(targets, ch[-1], _span(ch))
 
-    def target(self, meta: Meta, ch: list[Any]) -> ast.Target:
-        return ast.Target(_ident(ch[0]), ch[1], _span(meta))
+    def target(self, ch: list[Any]) -> ast.Target:
+        annotation = ch[2] if len(ch) > 2 else None
+        return ast.Target(_ident(ch[0]), annotation, _span(ch))
 
-    def return_stmt(self, meta: Meta, ch: list[Any]) -> ast.Return:
-        return ast.Return(tuple(ch), _span(meta))
+    def return_stmt(self, ch: list[Any]) -> ast.Return:
+        return ast.Return(tuple(_nodes(ch)), _span(ch))
 
-    def if_stmt(self, meta: Meta, ch: list[Any]) -> ast.If:
-        cond, then, orelse = ch
-        return ast.If(cond, then, orelse, _span(meta))
+    def if_stmt(self, ch: list[Any]) -> ast.If:
+        # if expr body [else_clause]
+        orelse = ch[3] if len(ch) > 3 else None
+        return ast.If(ch[1], tuple(ch[2]), None if orelse is None else tuple(orelse), _span(ch))
 
-    def else_if(self, meta: Meta, ch: list[Any]) -> tuple[ast.Stmt, ...]:
-        return (ch[0],)
+    def else_clause(self, ch: list[Any]) -> Seq:
+        body = ch[1]
+        return _seq(list(body), _span(ch))
 
-    def repeat_stmt(self, meta: Meta, ch: list[Any]) -> ast.Repeat:
-        return ast.Repeat(ch[0], ch[1], _span(meta))
+    def else_if(self, ch: list[Any]) -> Seq:
+        return _seq([ch[1]], _span(ch))
 
-    def tensor_type(self, meta: Meta, ch: list[Any]) -> ast.TensorTypeExpr:
-        return ast.TensorTypeExpr(_ident(ch[0]), tuple(ch[1] or ()), _span(meta))
+    def repeat_stmt(self, ch: list[Any]) -> ast.Repeat:
+        return ast.Repeat(ch[1], tuple(ch[2]), _span(ch))
 
-    def dims(self, meta: Meta, ch: list[Any]) -> tuple[ast.Expr, ...]:
-        return tuple(d for d in ch if d is not None)
+    def tensor_type(self, ch: list[Any]) -> ast.TensorTypeExpr:
+        # NAME [ [dims] ]
+        return ast.TensorTypeExpr(_ident(ch[0]), tuple(ch[2] or ()), _span(ch))
+
+    def dims(self, ch: list[Any]) -> Seq:
+        return _seq(_nodes(ch), _span(ch))
 
     # -- expressions -------------------------------------------------------------------
-    def pipe(self, meta: Meta, ch: list[Any]) -> ast.Pipe:
-        return ast.Pipe(ch[0], ch[2], _span(meta))
+    def pipe(self, ch: list[Any]) -> ast.Pipe:
+        return ast.Pipe(ch[0], ch[2], _span(ch))
 
-    def repeat_stage(self, meta: Meta, ch: list[Any]) -> ast.RepeatStage:
-        return ast.RepeatStage(ch[0], ch[1], _span(meta))
+    def repeat_stage(self, ch: list[Any]) -> ast.RepeatStage:
+        return ast.RepeatStage(ch[1], ch[2], _span(ch))
 
-    def _bin(self, meta: Meta, op: str, op_tok: Token | None, left: Any, right: Any) -> ast.BinOp:
-        op_span = (
-            _tok_span(op_tok)
-            if op_tok is not None
-            else Span(_expr_span(left).end, _expr_span(right).start)
-        )
-        return ast.BinOp(op, left, right, op_span, _span(meta))
+    def _bin(self, op: str, op_tok: Token, left: Any, right: Any, ch: list[Any]) -> ast.BinOp:
+        return ast.BinOp(op, left, right, _tok_span(op_tok), _span(ch))
 
-    def or_op(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._bin(meta, "or", None, ch[0], ch[-1])
+    def or_op(self, ch: list[Any]) -> ast.BinOp:
+        return self._bin("or", ch[1], ch[0], ch[2], ch)
 
-    def and_op(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._bin(meta, "and", None, ch[0], ch[-1])
+    def and_op(self, ch: list[Any]) -> ast.BinOp:
+        return self._bin("and", ch[1], ch[0], ch[2], ch)
 
-    def not_op(self, meta: Meta, ch: list[Any]) -> ast.UnaryOp:
-        return ast.UnaryOp("not", ch[-1], _span(meta))
+    def not_op(self, ch: list[Any]) -> ast.UnaryOp:
+        return ast.UnaryOp("not", ch[1], _span(ch))
 
-    def compare(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._bin(meta, str(ch[1]), ch[1], ch[0], ch[2])
+    def compare(self, ch: list[Any]) -> ast.BinOp:
+        return self._bin(str(ch[1]), ch[1], ch[0], ch[2], ch)
 
-    def binary(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._bin(meta, str(ch[1]), ch[1], ch[0], ch[2])
+    def binary(self, ch: list[Any]) -> ast.BinOp:
+        return self._bin(str(ch[1]), ch[1], ch[0], ch[2], ch)
 
-    def neg(self, meta: Meta, ch: list[Any]) -> ast.Expr:
-        operand = ch[-1]
-        span = _span(meta)
+    def neg(self, ch: list[Any]) -> ast.Expr:
+        operand = ch[1]
+        span = _span(ch)
         if isinstance(operand, ast.IntLit):
             return ast.IntLit(-operand.value, span)
         if isinstance(operand, ast.FloatLit):
             return ast.FloatLit(-operand.value, span)
         return ast.UnaryOp("-", operand, span)
 
-    def call(self, meta: Meta, ch: list[Any]) -> ast.Call:
-        return ast.Call(ch[0], tuple(ch[1] or ()), _span(meta))
+    def call(self, ch: list[Any]) -> ast.Call:
+        # postfix ( [args] )
+        return ast.Call(ch[0], tuple(ch[2] or ()), _span(ch))
 
-    def args(self, meta: Meta, ch: list[Any]) -> tuple[ast.Argument, ...]:
+    def args(self, ch: list[Any]) -> Seq:
         out = []
         for a in ch:
-            if a is None:
+            if a is None or isinstance(a, Token):
                 continue
-            out.append(a if isinstance(a, ast.Argument) else ast.Argument(None, a, _expr_span(a)))
-        return tuple(out)
+            out.append(a if isinstance(a, ast.Argument) else ast.Argument(None, a, a.span))
+        return _seq(out, _span(ch))
 
-    def keyword_arg(self, meta: Meta, ch: list[Any]) -> ast.Argument:
-        return ast.Argument(_ident(ch[0]), ch[1], _span(meta))
+    def keyword_arg(self, ch: list[Any]) -> ast.Argument:
+        return ast.Argument(_ident(ch[0]), ch[2], _span(ch))
 
-    def name(self, meta: Meta, ch: list[Token]) -> ast.Name:
+    def name(self, ch: list[Token]) -> ast.Name:
         ident = _ident(ch[0])
         return ast.Name(ident, ident.span)
 
-    def int_lit(self, meta: Meta, ch: list[Token]) -> ast.IntLit:
-        return ast.IntLit(int(str(ch[0]).replace("_", "")), _span(meta))
+    def int_lit(self, ch: list[Token]) -> ast.IntLit:
+        return ast.IntLit(int(str(ch[0]).replace("_", "")), _span(ch))
 
-    def float_lit(self, meta: Meta, ch: list[Token]) -> ast.FloatLit:
-        return ast.FloatLit(float(str(ch[0])), _span(meta))
+    def float_lit(self, ch: list[Token]) -> ast.FloatLit:
+        return ast.FloatLit(float(str(ch[0])), _span(ch))
 
-    def string_lit(self, meta: Meta, ch: list[Token]) -> ast.StrLit:
-        return ast.StrLit(_unquote(str(ch[0])), _span(meta))
+    def string_lit(self, ch: list[Token]) -> ast.StrLit:
+        return ast.StrLit(_unquote(str(ch[0])), _span(ch))
 
-    def true_lit(self, meta: Meta, ch: list[Any]) -> ast.BoolLit:
-        return ast.BoolLit(True, _span(meta))
+    def true_lit(self, ch: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(True, _span(ch))
 
-    def false_lit(self, meta: Meta, ch: list[Any]) -> ast.BoolLit:
-        return ast.BoolLit(False, _span(meta))
+    def false_lit(self, ch: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(False, _span(ch))
 
-    def list_lit(self, meta: Meta, ch: list[Any]) -> ast.ListLit:
-        args = ch[0] or ()
-        return ast.ListLit(tuple(a.value for a in args), _span(meta))
+    def list_lit(self, ch: list[Any]) -> ast.ListLit:
+        args = ch[1] or ()
+        return ast.ListLit(tuple(a.value for a in args), _span(ch))
 
-    def paren(self, meta: Meta, ch: list[Any]) -> ast.Expr:
-        return ch[0]  # type: ignore[no-any-return]
+    def paren(self, ch: list[Any]) -> ast.Expr:
+        return ch[1]  # type: ignore[no-any-return]
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}

@@ -95,9 +95,10 @@ def _lark() -> Lark:
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
-        propagate_positions=True,
+        keep_all_tokens=True,
         maybe_placeholders=True,
         cache=True,
+        transformer=ToAst(),
     )
 
 
@@ -451,8 +452,10 @@ def parse(text: str, path: str = "<input>") -> ParseResult:
     file = SourceFile(path, text)
     recovery = _Recovery(file)
     try:
-        tree = _lark().parse(text, on_error=recovery)
-        module = ToAst().transform(tree)
+        parsed: object = _lark().parse(text, on_error=recovery)
+        if not isinstance(parsed, ast.Module):
+            raise LarkError("the parse produced no module")
+        module = parsed
     except (UnexpectedInput, LarkError, RecursionError):
         if not recovery.diagnostics:
             recovery.diagnostics.append(
