@@ -253,7 +253,8 @@ class _Recovery:
         if not quiet:
             self._add(
                 "E0001",
-                f"expected {describe_expected(accepts)}, found {_describe_token(tok)}",
+                f"expected {describe_expected(accepts)}{_context(accepts)}, "
+                f"found {_describe_token(tok)}",
                 Span(start, start + max(len(str(tok)), 1)),
                 f"unexpected {_describe_token(tok)}",
                 _token_help(tok, accepts),
@@ -428,6 +429,18 @@ class _Recovery:
             except (UnexpectedInput, LarkError, KeyError):
                 return False
         return False
+
+
+def _context(accepts: set[str]) -> str:
+    """Where the parser is, in words: "expected `)` or `,` after the argument"."""
+    core = accepts - {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "PIPE_OP", "LPAR"}
+    if core == {"COMMA", "RPAR"}:
+        return " after the argument"
+    if core == {"COMMA", "RSQB"}:
+        return " after the item"
+    if core == {"RPAR"}:
+        return " to close the parenthesis"
+    return ""
 
 
 def _token_help(tok: Token, accepts: set[str]) -> str | None:
