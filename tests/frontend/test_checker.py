@@ -43,7 +43,11 @@ def one(input_type: str, expr: str) -> str:
         ("f32[B, 28, 28, 1]", 'x |> Conv2D(8, 3, padding = "same")', "f32[B, 28, 28, 8]"),
         ("f32[B, 28, 28, 1]", "x |> Conv2D(8, 3)", "f32[B, 26, 26, 8]"),
         ("f32[B, 28, 28, 1]", "x |> Conv2D(8, 3, strides = 2)", "f32[B, 13, 13, 8]"),
-        ("f32[B, 28, 28, 1]", 'x |> Conv2D(8, 3, strides = 2, padding = "same")', "f32[B, 14, 14, 8]"),
+        (
+            "f32[B, 28, 28, 1]",
+            'x |> Conv2D(8, 3, strides = 2, padding = "same")',
+            "f32[B, 14, 14, 8]",
+        ),
         ("f32[B, 28, 28, 1]", "x |> Conv2D(8, [3, 5])", "f32[B, 26, 24, 8]"),
         ("f32[B, 28, 28, 1]", "x |> Conv2D(8, 3, dilation_rate = 2)", "f32[B, 24, 24, 8]"),
         ("f32[B, 28, 28, 3]", "x |> MaxPool2D(2)", "f32[B, 14, 14, 3]"),
@@ -193,12 +197,12 @@ model M() {
 def test_relative_import(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "heads.nn").write_text(
-        "const CLASSES = 7\nblock Head() {\n    input x: f32[B, D]\n    return x |> Dense(CLASSES)\n}\n"
+        "const CLASSES = 7\n"
+        "block Head() {\n    input x: f32[B, D]\n    return x |> Dense(CLASSES)\n}\n"
     )
     main = tmp_path / "main.nn"
     main.write_text(
-        'import "lib/heads.nn"\n'
-        "model M() {\n    input x: f32[B, 4]\n    return x |> Head()\n}\n"
+        'import "lib/heads.nn"\nmodel M() {\n    input x: f32[B, 4]\n    return x |> Head()\n}\n'
     )
     result = check_file(main)
     assert result.diagnostics == [], render_plain(result.diagnostics)
@@ -329,7 +333,10 @@ def test_node_paths_and_spans() -> None:
 # -- bugs (reported; xfail until fixed) -----------------------------------------------------
 @pytest.mark.xfail(strict=True, reason="BUG: duplicate parameter names are not reported (E0102)")
 def test_duplicate_parameter_is_reported() -> None:
-    src = "block H(units: int, units: int) {\n    input x: f32[B, 8]\n    return x |> Dense(units)\n}\n"
+    src = (
+        "block H(units: int, units: int) {\n"
+        "    input x: f32[B, 8]\n    return x |> Dense(units)\n}\n"
+    )
     assert "E0102" in [d.code for d in check_source(src, "t.nn").diagnostics]
 
 
@@ -361,7 +368,9 @@ train M on d {
     assert "datas" not in (diags[0].help or "")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `data d = npz(3)` (wrong argument type) is not reported")
+@pytest.mark.xfail(
+    strict=True, reason="BUG: `data d = npz(3)` (wrong argument type) is not reported"
+)
 def test_data_arguments_checked_without_train() -> None:
     codes = [d.code for d in check_source("data d = npz(3)\n", "t.nn").diagnostics]
     assert codes == ["E0403"]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra.lark import from_lark
 from lark import Lark
 
@@ -118,7 +117,7 @@ def test_arbitrary_text_never_crashes(src: str) -> None:
 
 
 @FUZZ
-@given(st.text(alphabet="(){}[],=:|>+-*/ \nabxBf32modelinputreturn0123456789.\"#", max_size=120))
+@given(st.text(alphabet='(){}[],=:|>+-*/ \nabxBf32modelinputreturn0123456789."#', max_size=120))
 def test_token_soup_never_crashes(src: str) -> None:
     _assert_no_crash(src)
 

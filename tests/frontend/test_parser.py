@@ -234,7 +234,9 @@ def test_every_rule_has_a_lowering_method() -> None:
 def test_trailing_operator_reports_one_error_at_the_operator() -> None:
     from nndsl.frontend import check_source
 
-    src = "model M() {\n    input x: f32[B, 8]\n    g = x +\n    k = x |> Dense(4)\n    return k\n}\n"
+    src = (
+        "model M() {\n    input x: f32[B, 8]\n    g = x +\n    k = x |> Dense(4)\n    return k\n}\n"
+    )
     result = check_source(src, "t.nn")
     errors = result.errors
     assert [d.code for d in errors] == ["E0001"]
