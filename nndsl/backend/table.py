@@ -43,12 +43,14 @@ class ImplTable(Generic[F]):
             return self._impls[name]
         except KeyError:
             raise NotImplementedError(
-                f"the {self.backend} backend has no implementation of {name!r}") from None
+                f"the {self.backend} backend has no implementation of {name!r}"
+            ) from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._impls
 
     def missing(self) -> list[str]:
         """Names of specs of the handled kinds without an implementation, sorted."""
-        return sorted(s.name for s in iter_specs() if s.kind in self.kinds
-                      and s.name not in self._impls)
+        return sorted(
+            s.name for s in iter_specs() if s.kind in self.kinds and s.name not in self._impls
+        )

@@ -78,7 +78,8 @@ def match_args(
             rep.error(
                 "E0405",
                 f"`{callee}` takes {len(params)} argument"
-                f"{'' if len(params) == 1 else 's'}, but {len(positional)} were given",
+                f"{'' if len(params) == 1 else 's'}, but {len(positional)} "
+                f"{_was(len(positional))} given",
                 file,
                 a.span,
                 "unexpected argument",
@@ -253,3 +254,7 @@ def _domain_problem(arg: Arg, value: ArgValue) -> str | None:
         if arg.max is not None and (v > arg.max or (arg.max_exclusive and v == arg.max)):
             return f"is {format_value(v)}, but must be {arg.domain_text()}"
     return None
+
+
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"

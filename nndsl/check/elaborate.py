@@ -746,6 +746,8 @@ class Elaborator:
             if isinstance(callee, ErrorVal):
                 return ERROR
             if isinstance(callee, OpRef) and callee.attrs is None:
+                if callee.spec.kind not in (OpKind.FUNCTION, OpKind.OPERATOR, OpKind.LAYER):
+                    return self.call_value(frame, callee, [], stage.span, stage.span)
                 if callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
                     return self.call_value(
                         frame,

@@ -51,7 +51,10 @@ class ModuleLoader:
 
     def _import(self, scope: ModuleScope, item: ast.Import) -> ModuleScope | None:
         file = scope.file
-        target = self._resolve(scope, item)
+        try:
+            target = self._resolve(scope, item)
+        except (OSError, ValueError):
+            target = None
         if target is None:
             self.rep.error(
                 "E0103",
@@ -79,7 +82,7 @@ class ModuleLoader:
             return self.cache[key]
         try:
             text = self.read(target)
-        except (OSError, UnicodeDecodeError) as err:
+        except (OSError, UnicodeDecodeError, ValueError) as err:
             shown = item.path if not item.is_file else str(target)
             self.rep.error(
                 "E0103",
@@ -94,16 +97,20 @@ class ModuleLoader:
 
     def _populate(self, scope: ModuleScope) -> None:
         file = scope.file
+        seen: list[ModuleScope] = []  # a file imported twice is merged once
         for item in scope.module.items:
             if isinstance(item, ast.Import):
                 imported = self._import(scope, item)
-                if imported is None:
+                if imported is None or imported in seen:
                     continue
+                seen.append(imported)
                 for name, value in imported.names.items():
                     if name in imported.spans and _is_own(imported, name):
                         self._define(scope, name, value, item.span, imported_from=item.path)
                 for name, data in imported.data.items():
-                    scope.data.setdefault(name, data)
+                    if name not in scope.data:
+                        scope.data[name] = data
+                        scope.data_files[name] = imported.data_files.get(name, imported.file)
             elif isinstance(item, ast.Definition):
                 self._define(scope, item.name.name, DefRef(item, scope), item.name.span)
             elif isinstance(item, ast.Const):
@@ -124,6 +131,7 @@ class ModuleLoader:
                         scope, item.name.name, item.name.span, scope.data[item.name.name].name.span
                     )
                 scope.data[item.name.name] = item
+                scope.data_files[item.name.name] = file
 
     def _define(
         self,
@@ -168,7 +176,7 @@ def _is_own(scope: ModuleScope, name: str) -> bool:
 def _key(path: str) -> str:
     try:
         return str(Path(path).resolve())
-    except OSError:
+    except (OSError, ValueError):
         return path
 
 

@@ -10,7 +10,7 @@ from nndsl.check.modules import ModuleLoader, Reader, read_text
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.training import TrainChecker, instantiate_graph
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
-from nndsl.diagnostics import Diagnostic
+from nndsl.diagnostics import Diagnostic, Label
 from nndsl.ir import Program
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile
@@ -40,6 +40,9 @@ def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
     for item in scope.module.items:
         if isinstance(item, ast.Definition):
             _check_definition(elab, scope, item, program)
+    for item in scope.module.items:
+        if isinstance(item, ast.DataDef):
+            TrainChecker(elab, scope).check_data(item, scope.file)
     trains = [i for i in scope.module.items if isinstance(i, ast.TrainDef)]
     for i, item in enumerate(trains):
         config = TrainChecker(elab, scope).check(item)
@@ -64,6 +67,18 @@ def _check_definition(
                 "not a type",
                 help=did_you_mean(p.type.name, PARAM_TYPES)
                 or "parameter types are `int`, `float`, `bool` and `str`",
+            )
+    seen: dict[str, ast.Param] = {}
+    for p in d.params:
+        first = seen.setdefault(p.name.name, p)
+        if first is not p:
+            elab.rep.error(
+                "E0102",
+                f"parameter `{p.name.name}` is declared twice",
+                scope.file,
+                p.name.span,
+                "declared again here",
+                secondary=[Label(first.name.span, "first declared here")],
             )
     ref = DefRef(d, scope)
     if d.kind == "model" and all(p.default is not None for p in d.params):

@@ -10,7 +10,7 @@ from nndsl.check.values import DefRef, ErrorVal, ModuleScope, OpRef, ScalarVal, 
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import OpKind, ShapeError, iter_specs, lookup
-from nndsl.source import Span
+from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 
 SETTINGS = (
@@ -180,25 +180,35 @@ class TrainChecker:
                 or f'declare it: `data {name} = npz("file.npz", x = "x", y = "y")`',
             )
             return None
-        call = self._op_expr(data.source, OpKind.DATA, None)
-        return call
+        return self.check_data(data, self.scope.data_files.get(name, self.file))
+
+    def check_data(self, data: ast.DataDef, file: SourceFile) -> OpCall | None:
+        """A `data` declaration: a known source with valid arguments (E0602 otherwise)."""
+        return self._op_expr(data.source, OpKind.DATA, None, file)
 
     def _op(self, setting: ast.Setting | None, kind: OpKind, pred: object) -> OpCall | None:
         if setting is None:
             return None
         return self._op_expr(setting.value, kind, pred)
 
-    def _op_expr(self, e: ast.Expr, kind: OpKind, pred: object) -> OpCall | None:
+    def _op_expr(
+        self, e: ast.Expr, kind: OpKind, pred: object, file: SourceFile | None = None
+    ) -> OpCall | None:
         frame = self._frame()
+        if file is not None and file is not self.file:
+            frame.module = ModuleScope(file, ast.Module((), Span(0, 0)), dict(self.scope.names))
+        file = file or self.file
+        noun = _NOUNS[kind]
+        bad_code = "E0602" if kind is OpKind.DATA else None
         if isinstance(e, ast.Call) and isinstance(e.func, ast.Name):
             ident, args_ast = e.func.ident, e.args
         elif isinstance(e, ast.Name):
             ident, args_ast = e.ident, ()
         else:
             self.rep.error(
-                "E0601",
-                f"expected {_article(kind.value)} {kind.value} such as `{_example_name(kind)}`",
-                self.file,
+                bad_code or "E0601",
+                f"expected {_article(noun)} {noun} such as `{_example_name(kind)}`",
+                file,
                 e.span,
                 "not understood",
             )
@@ -206,21 +216,18 @@ class TrainChecker:
         spec = lookup(ident.name)
         if spec is None or spec.kind is not kind:
             names = [s.name for s in iter_specs(kind)]
-            found = (
-                f", but `{ident.name}` is {_article(spec.kind.value)} {spec.kind.value}"
-                if spec is not None
-                else ""
-            )
+            other = _NOUNS.get(spec.kind, spec.kind.value) if spec is not None else ""
+            found = f", but `{ident.name}` is {_article(other)} {other}" if spec else ""
             self.rep.error(
-                "E0101" if spec is None else "E0105",
-                f"unknown {kind.value} `{ident.name}`"
+                bad_code or ("E0101" if spec is None else "E0105"),
+                f"unknown {noun} `{ident.name}`"
                 if spec is None
-                else f"expected {_article(kind.value)} {kind.value}{found}",
-                self.file,
+                else f"expected {_article(noun)} {noun}{found}",
+                file,
                 ident.span,
-                f"not {_article(kind.value)} {kind.value}",
+                f"not {_article(noun)} {noun}",
                 help=did_you_mean(ident.name, names)
-                or f"{kind.value}s are " + ", ".join(f"`{n}`" for n in names),
+                or f"the {noun}s are " + ", ".join(f"`{n}`" for n in names),
             )
             return None
         args: list[CallArg] = []
@@ -231,7 +238,7 @@ class TrainChecker:
             args.append(
                 CallArg(a.name.name if a.name else None, a.name.span if a.name else None, v, a.span)
             )
-        attrs = bind_op_args(spec, args, self.file, e.span, self.rep)
+        attrs = bind_op_args(spec, args, file, e.span, self.rep)
         if attrs is None:
             return None
         if pred is not None:
@@ -244,7 +251,7 @@ class TrainChecker:
                 self.rep.error(
                     err.code,
                     f"`{spec.name}`: {err.message}",
-                    self.file,
+                    file,
                     e.span,
                     f"the model's output is `{pred}`",
                     notes=[f"`{spec.name}` expects {spec.rule}"] if spec.rule else [],
@@ -334,6 +341,17 @@ def _head(item: ast.TrainDef) -> Span:
 
 def _zero() -> Span:
     return Span(0, 0)
+
+
+_NOUNS = {
+    OpKind.LOSS: "loss",
+    OpKind.METRIC: "metric",
+    OpKind.OPTIMIZER: "optimizer",
+    OpKind.DATA: "data source",
+    OpKind.LAYER: "layer",
+    OpKind.FUNCTION: "function",
+    OpKind.OPERATOR: "operator",
+}
 
 
 def _article(word: str) -> str:

@@ -84,6 +84,7 @@ class ModuleScope:
     module: ast.Module
     names: dict[str, Value] = field(default_factory=dict)
     data: dict[str, ast.DataDef] = field(default_factory=dict)
+    data_files: dict[str, SourceFile] = field(default_factory=dict)
     spans: dict[str, Span] = field(default_factory=dict)
 
     def __hash__(self) -> int:

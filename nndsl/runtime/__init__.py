@@ -22,7 +22,24 @@ from nndsl.runtime.train import (
 )
 
 __all__ = [
-    "CheckpointError", "DataError", "Dataset", "EpochEnd", "EpochStart", "Event", "FitEnd",
-    "FitResult", "FitStart", "Splits", "StepEnd", "TestEnd", "TrainingError", "evaluate", "fit",
-    "load_data", "load_weights", "predict", "read_metadata", "save_checkpoint",
+    "CheckpointError",
+    "DataError",
+    "Dataset",
+    "EpochEnd",
+    "EpochStart",
+    "Event",
+    "FitEnd",
+    "FitResult",
+    "FitStart",
+    "Splits",
+    "StepEnd",
+    "TestEnd",
+    "TrainingError",
+    "evaluate",
+    "fit",
+    "load_data",
+    "load_weights",
+    "predict",
+    "read_metadata",
+    "save_checkpoint",
 ]

@@ -36,14 +36,24 @@ def metadata_path(path: str | Path) -> Path:
 
 
 def _flatten(tree: Tree) -> dict[str, np.ndarray]:
-    return {f"{node}/{name}": np.ascontiguousarray(np.asarray(value))
-            for node, weights in tree.items() for name, value in weights.items()}
+    return {
+        f"{node}/{name}": np.ascontiguousarray(np.asarray(value))
+        for node, weights in tree.items()
+        for name, value in weights.items()
+    }
 
 
-def save_checkpoint(path: str | Path, graph: Graph, params: Tree, state: Tree, *,
-                    seed: int | None = None, epochs: int | None = None,
-                    metrics: Mapping[str, float] | None = None,
-                    extra: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    graph: Graph,
+    params: Tree,
+    state: Tree,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    metrics: Mapping[str, float] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
     """Write `path` (.safetensors) and its `.json` metadata; returns the weights' path."""
     path = Path(path)
     tensors = _flatten(params) | _flatten(state)
@@ -118,19 +128,22 @@ def _validate(path: Path, graph: Graph, tensors: Mapping[str, np.ndarray]) -> No
     expected = {f"{n.path}/{w.name}": w for n, w in graph.weights()}
     missing = sorted(expected.keys() - tensors.keys())
     if missing:
-        raise CheckpointError(f"{path}: missing weights for {graph.name}: "
-                              f"{_few(missing)}")
+        raise CheckpointError(f"{path}: missing weights for {graph.name}: {_few(missing)}")
     unexpected = sorted(tensors.keys() - expected.keys())
     if unexpected:
         raise CheckpointError(f"{path}: weights not in {graph.name}: {_few(unexpected)}")
     for key, w in expected.items():
         found = tensors[key]
         if tuple(found.shape) != w.shape:
-            raise CheckpointError(f"{path}: weight {key} has shape {list(found.shape)}, "
-                                  f"{graph.name} expects {list(w.shape)}")
+            raise CheckpointError(
+                f"{path}: weight {key} has shape {list(found.shape)}, "
+                f"{graph.name} expects {list(w.shape)}"
+            )
         if found.dtype != np.dtype(w.dtype.numpy_name):
-            raise CheckpointError(f"{path}: weight {key} has dtype {found.dtype}, "
-                                  f"{graph.name} expects {w.dtype.numpy_name}")
+            raise CheckpointError(
+                f"{path}: weight {key} has dtype {found.dtype}, "
+                f"{graph.name} expects {w.dtype.numpy_name}"
+            )
 
 
 def _few(keys: list[str], limit: int = 5) -> str:
@@ -138,8 +151,7 @@ def _few(keys: list[str], limit: int = 5) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def _unflatten(tensors: Mapping[str, np.ndarray],
-               is_trainable: Any) -> tuple[Tree, Tree]:
+def _unflatten(tensors: Mapping[str, np.ndarray], is_trainable: Any) -> tuple[Tree, Tree]:
     params: Tree = {}
     state: Tree = {}
     for key, value in tensors.items():

@@ -57,8 +57,13 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     x = check_inputs(config.graph, arrays["x"], where, keys[0])
     y = check_labels(config.graph, config.loss, arrays["y"], len(x), where, keys[1])
     test_split = float(config.data.attrs.get("test_split", 0.0))  # type: ignore[arg-type]
-    return split(Dataset(x, y), test_split=test_split,
-                 validation_split=config.validation_split, seed=config.seed, where=where)
+    return split(
+        Dataset(x, y),
+        test_split=test_split,
+        validation_split=config.validation_split,
+        seed=config.seed,
+        where=where,
+    )
 
 
 def _dims_match(expected: TensorType, found: tuple[int, ...]) -> bool:
@@ -69,13 +74,17 @@ def _dims_match(expected: TensorType, found: tuple[int, ...]) -> bool:
 
 def check_inputs(graph: Graph, x: np.ndarray, where: str, key: str) -> np.ndarray:
     if len(graph.inputs) != 1:
-        raise DataError(f"{where}: model {graph.name} has {len(graph.inputs)} inputs; "
-                        "npz data feeds exactly one")
+        raise DataError(
+            f"{where}: model {graph.name} has {len(graph.inputs)} inputs; "
+            "npz data feeds exactly one"
+        )
     expected = graph.inputs[0].type
     if not _dims_match(expected, x.shape):
-        raise DataError(f"{where}: array {key!r} has shape {list(x.shape)}, but input "
-                        f"`{graph.inputs[0].name}` of {graph.name} expects "
-                        f"{format_shape(expected.shape)}")
+        raise DataError(
+            f"{where}: array {key!r} has shape {list(x.shape)}, but input "
+            f"`{graph.inputs[0].name}` of {graph.name} expects "
+            f"{format_shape(expected.shape)}"
+        )
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: array {key!r} has dtype {x.dtype}, not numeric")
     x = np.ascontiguousarray(x.astype(expected.dtype.numpy_name, copy=False))
@@ -84,17 +93,21 @@ def check_inputs(graph: Graph, x: np.ndarray, where: str, key: str) -> np.ndarra
     return x
 
 
-def check_labels(graph: Graph, loss: OpCall, y: np.ndarray, n: int, where: str,
-                 key: str) -> np.ndarray:
+def check_labels(
+    graph: Graph, loss: OpCall, y: np.ndarray, n: int, where: str, key: str
+) -> np.ndarray:
     if y.ndim == 0 or y.shape[0] != n:
-        raise DataError(f"{where}: array {key!r} has {y.shape[0] if y.ndim else 0} rows "
-                        f"(shape {list(y.shape)}), but the inputs have {n}")
+        raise DataError(
+            f"{where}: array {key!r} has {y.shape[0] if y.ndim else 0} rows "
+            f"(shape {list(y.shape)}), but the inputs have {n}"
+        )
     if y.dtype.kind not in "biuf":
         raise DataError(f"{where}: array {key!r} has dtype {y.dtype}, not numeric")
     pred = graph.outputs[0].type
     rule = _LABEL_RULES.get(loss.op.name, _same_size)
-    return np.ascontiguousarray(rule(pred, y, f"{where}: array {key!r} (labels for "
-                                               f"{loss.op.name})"))
+    return np.ascontiguousarray(
+        rule(pred, y, f"{where}: array {key!r} (labels for {loss.op.name})")
+    )
 
 
 def _per_example(shape: tuple[int | None, ...]) -> int | None:
@@ -111,34 +124,41 @@ def _class_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     shown = format_shape(pred.shape)
     if y.ndim == pred.rank - 1:  # class ids
         if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
-            raise DataError(f"{what}: expected integer class ids for predictions {shown}, "
-                            f"found non-integer values of dtype {y.dtype}")
+            raise DataError(
+                f"{what}: expected integer class ids for predictions {shown}, "
+                f"found non-integer values of dtype {y.dtype}"
+            )
         if y.size and (y.min() < 0 or (classes is not None and y.max() >= classes)):
             bad = int(y.max()) if y.max() >= 0 else int(y.min())
-            raise DataError(f"{what}: class id {bad} is outside [0, {classes}) for "
-                            f"predictions {shown}")
+            raise DataError(
+                f"{what}: class id {bad} is outside [0, {classes}) for predictions {shown}"
+            )
         return y.astype(np.int32)
-    if y.ndim == pred.rank and all(e in (None, f) for e, f in zip(dims, y.shape[1:],
-                                                                  strict=True)):
+    if y.ndim == pred.rank and all(e in (None, f) for e, f in zip(dims, y.shape[1:], strict=True)):
         return y.astype(np.float32)
-    raise DataError(f"{what}: expected class ids [{pred.shape[0]}] or one-hot {shown}, "
-                    f"found shape {list(y.shape)}")
+    raise DataError(
+        f"{what}: expected class ids [{pred.shape[0]}] or one-hot {shown}, "
+        f"found shape {list(y.shape)}"
+    )
 
 
 def _same_size(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     size = _per_example(_pred_dims(pred))
     found = math.prod(y.shape[1:])
     if size is not None and size != found:
-        raise DataError(f"{what}: expected labels shaped like the prediction "
-                        f"{format_shape(pred.shape)}, found shape {list(y.shape)}")
+        raise DataError(
+            f"{what}: expected labels shaped like the prediction "
+            f"{format_shape(pred.shape)}, found shape {list(y.shape)}"
+        )
     return y.astype(np.float32)
 
 
 def _binary_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     out = _same_size(pred, y, what)
     if out.size and (out.min() < 0 or out.max() > 1):
-        raise DataError(f"{what}: expected 0/1 labels, found values in "
-                        f"[{out.min():g}, {out.max():g}]")
+        raise DataError(
+            f"{what}: expected 0/1 labels, found values in [{out.min():g}, {out.max():g}]"
+        )
     return out
 
 
@@ -150,8 +170,9 @@ _LABEL_RULES: dict[str, Callable[[TensorType, np.ndarray, str], np.ndarray]] = {
 }
 
 
-def split(data: Dataset, *, test_split: float, validation_split: float, seed: int,
-          where: str = "data") -> Splits:
+def split(
+    data: Dataset, *, test_split: float, validation_split: float, seed: int, where: str = "data"
+) -> Splits:
     """Shuffle rows with `seed`, hold out `test_split` for testing, then `validation_split`
     of the rest for validation; the remainder trains."""
     n = len(data)
@@ -159,34 +180,37 @@ def split(data: Dataset, *, test_split: float, validation_split: float, seed: in
     n_test = round(n * test_split)
     n_val = round((n - n_test) * validation_split)
     if n - n_test - n_val < 1:
-        raise DataError(f"{where}: {n} rows leave nothing to train on after test_split="
-                        f"{test_split} and validation_split={validation_split}")
-    return Splits(train=data.take(order[n_test + n_val:]),
-                  validation=data.take(order[n_test:n_test + n_val]),
-                  test=data.take(order[:n_test]))
+        raise DataError(
+            f"{where}: {n} rows leave nothing to train on after test_split="
+            f"{test_split} and validation_split={validation_split}"
+        )
+    return Splits(
+        train=data.take(order[n_test + n_val :]),
+        validation=data.take(order[n_test : n_test + n_val]),
+        test=data.take(order[:n_test]),
+    )
 
 
 def steps_per_epoch(n: int, batch: int) -> int:
     return max(1, math.ceil(n / batch))
 
 
-def train_batches(data: Dataset, batch: int, *, seed: int, epoch: int,
-                  shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def train_batches(
+    data: Dataset, batch: int, *, seed: int, epoch: int, shuffle: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Full batches in a per-epoch order drawn from `(seed, epoch)`; see the module doc."""
     n = len(data)
-    order = (np.random.default_rng([seed, epoch]).permutation(n) if shuffle
-             else np.arange(n))
+    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     order = np.resize(order, steps_per_epoch(n, batch) * batch)  # wrap-around fill
     for start in range(0, len(order), batch):
-        index = order[start:start + batch]
+        index = order[start : start + batch]
         yield data.x[index], data.y[index]
 
 
-def eval_batches(data: Dataset, batch: int
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows."""
     for start in range(0, len(data), batch):
-        x, y = data.x[start:start + batch], data.y[start:start + batch]
+        x, y = data.x[start : start + batch], data.y[start : start + batch]
         real = len(x)
         mask = np.ones(batch, np.float32)
         if real < batch:
@@ -198,5 +222,5 @@ def eval_batches(data: Dataset, batch: int
 
 def _pad(a: np.ndarray, rows: int) -> np.ndarray:
     out = np.zeros((rows, *a.shape[1:]), a.dtype)
-    out[:len(a)] = a
+    out[: len(a)] = a
     return out

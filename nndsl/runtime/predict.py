@@ -11,8 +11,9 @@ import numpy as np
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.ir import Graph
 
-_JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = \
+_JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = (
     weakref.WeakKeyDictionary()
+)
 
 
 def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
@@ -22,8 +23,9 @@ def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
     return _JITTED[model]
 
 
-def predict(model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarray, *,
-            batch: int = 32) -> np.ndarray:
+def predict(
+    model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarray, *, batch: int = 32
+) -> np.ndarray:
     """The first output for every row of `x`, cast to the input dtype, in inference mode."""
     compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
     dtype = compiled.graph.inputs[0].type.dtype.numpy_name
@@ -31,7 +33,7 @@ def predict(model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarr
     run = _inference(compiled)
     parts = []
     for start in range(0, len(x), batch):
-        xb = x[start:start + batch]
+        xb = x[start : start + batch]
         real = len(xb)
         if real < batch:
             xb = np.concatenate([xb, np.zeros((batch - real, *xb.shape[1:]), xb.dtype)])

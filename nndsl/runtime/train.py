@@ -112,14 +112,18 @@ def evaluate(steps: Steps, params: Tree, state: Tree, data: Dataset, batch: int)
         count += float(n)
     count = max(count, 1.0)
     logs = {"loss": loss_sum / count}
-    logs.update({name: s / count for name, s in zip(steps.metric_names, metric_sums,
-                                                    strict=True)})
+    logs.update({name: s / count for name, s in zip(steps.metric_names, metric_sums, strict=True)})
     return logs
 
 
-def fit(config: TrainConfig, *, on_event: Callable[[Event], None] | None = None,
-        stop: Callable[[], bool] | None = None, base_dir: Path | None = None,
-        data: Splits | None = None) -> FitResult:
+def fit(
+    config: TrainConfig,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    base_dir: Path | None = None,
+    data: Splits | None = None,
+) -> FitResult:
     """Train `config.graph` as the train section says; raises `DataError` before any step
     when the data does not fit the model, `TrainingError` when the loss is not finite."""
     emit = on_event or (lambda _event: None)
@@ -131,35 +135,55 @@ def fit(config: TrainConfig, *, on_event: Callable[[Event], None] | None = None,
     opt_state = steps.init_opt_state(params)
     step_root = jax.random.fold_in(root, 1)
     n_steps = steps_per_epoch(len(splits.train), config.batch)
-    emit(FitStart(config.graph.name, config.epochs, n_steps, len(splits.train),
-                  len(splits.validation), len(splits.test)))
+    emit(
+        FitStart(
+            config.graph.name,
+            config.epochs,
+            n_steps,
+            len(splits.train),
+            len(splits.validation),
+            len(splits.test),
+        )
+    )
     result = FitResult(params, state, steps)
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.perf_counter()
         emit(EpochStart(epoch, config.epochs, n_steps))
         sums = np.zeros(1 + len(steps.metric_names))
         done = 0
-        for x, y in train_batches(splits.train, config.batch, seed=config.seed, epoch=epoch,
-                                  shuffle=config.shuffle):
+        for x, y in train_batches(
+            splits.train, config.batch, seed=config.seed, epoch=epoch, shuffle=config.shuffle
+        ):
             if stop is not None and stop():
                 result.stopped = True
                 break
             key = jax.random.fold_in(step_root, result.global_steps)
             params, state, opt_state, loss, metrics = steps.train_step(
-                params, state, opt_state, x, y, key)
+                params, state, opt_state, x, y, key
+            )
             loss_value = float(loss)
             if not math.isfinite(loss_value):
-                raise TrainingError(f"the loss became {loss_value} at epoch {epoch}, step "
-                                    f"{done + 1}; try a smaller learning rate")
+                raise TrainingError(
+                    f"the loss became {loss_value} at epoch {epoch}, step "
+                    f"{done + 1}; try a smaller learning rate"
+                )
             result.global_steps += 1
             done += 1
             sums += [loss_value, *(float(m) for m in metrics)]
             emit(StepEnd(epoch, done, n_steps, loss_value, _logs(steps, sums / done)))
         if done:
-            validation = (evaluate(steps, params, state, splits.validation, config.batch)
-                          if len(splits.validation) else None)
-            end = EpochEnd(epoch, config.epochs, _logs(steps, sums / done), validation,
-                           time.perf_counter() - epoch_started)
+            validation = (
+                evaluate(steps, params, state, splits.validation, config.batch)
+                if len(splits.validation)
+                else None
+            )
+            end = EpochEnd(
+                epoch,
+                config.epochs,
+                _logs(steps, sums / done),
+                validation,
+                time.perf_counter() - epoch_started,
+            )
             result.history.append(end)
             emit(end)
         if result.stopped:

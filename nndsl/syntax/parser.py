@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -15,6 +14,7 @@ from nndsl.resources import grammar_path
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.lower import MISSING_NAME, ToAst
+from nndsl.syntax.repair import STATEMENT_LINE, repair
 
 MAX_SYNTAX_ERRORS = 20
 
@@ -162,10 +162,7 @@ def _order(t: str) -> tuple[int, str]:
     return (rank.index(t) if t in rank else len(rank), t)
 
 
-_STATEMENT_LINE = re.compile(
-    r"[ \t]*(?:(?:input|return|if|repeat|model|block|data|train|import|const)\b"
-    r"|[A-Za-z_]\w*[ \t]*(?:=(?!=)|:)|\}|[A-Za-z_]\w*[ \t]*,[ \t]*[A-Za-z_]\w*[ \t]*(?:=|:))"
-)
+_STATEMENT_LINE = STATEMENT_LINE
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -463,9 +460,11 @@ def _eof_help(accepts: set[str]) -> str | None:
 def parse(text: str, path: str = "<input>") -> ParseResult:
     """Parse `.nn` text; never raises for bad input. Recovered trees contain `<missing>` names."""
     file = SourceFile(path, text)
+    repaired, repairs = repair(file)
     recovery = _Recovery(file)
+    recovery.diagnostics.extend(repairs)
     try:
-        parsed: object = _lark().parse(text, on_error=recovery)
+        parsed: object = _lark().parse(repaired, on_error=recovery)
         if not isinstance(parsed, ast.Module):
             raise LarkError("the parse produced no module")
         module = parsed

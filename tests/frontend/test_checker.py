@@ -330,8 +330,7 @@ def test_node_paths_and_spans() -> None:
     assert "@L3" in node.scope_name
 
 
-# -- bugs (reported; xfail until fixed) -----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="BUG: duplicate parameter names are not reported (E0102)")
+# -- regressions: bugs the test suite found, now fixed ---------------------------------------
 def test_duplicate_parameter_is_reported() -> None:
     src = (
         "block H(units: int, units: int) {\n"
@@ -340,17 +339,11 @@ def test_duplicate_parameter_is_reported() -> None:
     assert "E0102" in [d.code for d in check_source(src, "t.nn").diagnostics]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `data d = csv(...)` is not checked unless trained")
 def test_unknown_data_source_is_reported_without_train() -> None:
     codes = [d.code for d in check_source('data d = csv("d.csv")\n', "t.nn").diagnostics]
     assert codes == ["E0602"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: unknown data source in a trained `data` is E0101 `unknown data csv` with help "
-    "`datas are npz`; expected E0602 and proper wording",
-)
 def test_unknown_data_source_used_by_train() -> None:
     src = """
 model M() {
@@ -368,31 +361,18 @@ train M on d {
     assert "datas" not in (diags[0].help or "")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: `data d = npz(3)` (wrong argument type) is not reported"
-)
 def test_data_arguments_checked_without_train() -> None:
     codes = [d.code for d in check_source("data d = npz(3)\n", "t.nn").diagnostics]
     assert codes == ["E0403"]
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "npz", "accuracy"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a loss/metric/data source as a pipeline stage crashes with AssertionError (E9999)"
-    " instead of E0105",
-)
 def test_non_layer_ops_as_stage_are_e0105(name: str) -> None:
     src = f"model M() {{\n    input x: f32[B, 8]\n    return x |> {name}\n}}\n"
     codes = [d.code for d in check_source(src, "t.nn").diagnostics]
     assert codes == ["E0105"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: importing the same file twice reports E0102 `X (from ...) is defined twice` for "
-    "each of its definitions; docs/language.md says an import is loaded once however often",
-)
 def test_same_import_twice_is_loaded_once(tmp_path: Path) -> None:
     (tmp_path / "heads.nn").write_text("const CLASSES = 7\n")
     main = tmp_path / "main.nn"
@@ -403,15 +383,11 @@ def test_same_import_twice_is_loaded_once(tmp_path: Path) -> None:
     assert check_file(main).diagnostics == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: import path with a NUL byte raises ValueError -> E9999, not E0103"
-)
 def test_import_path_with_nul_byte() -> None:
     codes = [d.code for d in check_source('import "a\x00b"\n', "t.nn").diagnostics]
     assert codes == ["E0103"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: E0405 says `but 1 were given` (should be `was`)")
 def test_too_many_arguments_grammar() -> None:
     src = "model M() {\n    input x: f32[B, 8]\n    return x |> relu(3)\n}\n"
     (diag,) = check_source(src, "t.nn").diagnostics

@@ -225,12 +225,6 @@ def test_every_rule_has_a_lowering_method() -> None:
     assert not missing, f"ToAst lacks methods for {missing}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a line ending in a binary operator swallows the next statement: `g = x +` then "
-    "`k = ...` reports `expected a statement, found =` on the next line plus a bogus E0101 "
-    "`unknown name k`, instead of one error at the dangling `+`",
-)
 def test_trailing_operator_reports_one_error_at_the_operator() -> None:
     from nndsl.frontend import check_source
 
@@ -243,11 +237,6 @@ def test_trailing_operator_reports_one_error_at_the_operator() -> None:
     assert result.file.position(errors[0].primary.span.start).line == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `activation = 'relu'` reports E0002 twice (both quotes) plus a cascading E0403 "
-    "`must be a string, found the function relu`; one E0002 with the double-quote hint suffices",
-)
 def test_single_quoted_string_gives_one_diagnostic() -> None:
     from nndsl.frontend import check_source
 

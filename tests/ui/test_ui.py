@@ -70,11 +70,8 @@ def _codes_in_goldens() -> set[str]:
     return seen
 
 
-# Codes the checker never emits today (bugs reported; see the xfail reasons).
-_UNREACHABLE = {
-    "E0602": "E0602 is never emitted: `data d = csv(...)` gives E0101 `unknown data` only when a "
-    "`train` section uses it, and nothing at all otherwise",
-}
+# Codes the checker cannot emit yet would be listed here, with the reason, as xfail.
+_UNREACHABLE: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

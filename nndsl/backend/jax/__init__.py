@@ -10,6 +10,11 @@ from nndsl.backend.jax.registry import (
 )
 
 __all__ = [
-    "ApplyCall", "CompiledModel", "LabelCall", "compile_graph", "impl", "implementation",
+    "ApplyCall",
+    "CompiledModel",
+    "LabelCall",
+    "compile_graph",
+    "impl",
+    "implementation",
     "missing_implementations",
 ]

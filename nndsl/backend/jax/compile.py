@@ -52,13 +52,21 @@ class CompiledModel:
         params: Tree = {}
         state: Tree = {}
         for node, w in self.graph.weights():
-            value = initialize(w.init, weight_key(key, node.path, w.name), w.shape,
-                               jnp.dtype(w.dtype.numpy_name))
+            value = initialize(
+                w.init, weight_key(key, node.path, w.name), w.shape, jnp.dtype(w.dtype.numpy_name)
+            )
             (params if w.trainable else state).setdefault(node.path, {})[w.name] = value
         return params, state
 
-    def apply(self, params: Tree, state: Tree, inputs: Inputs, *, training: bool = False,
-              key: jax.Array | None = None) -> tuple[list[jax.Array], Tree]:
+    def apply(
+        self,
+        params: Tree,
+        state: Tree,
+        inputs: Inputs,
+        *,
+        training: bool = False,
+        key: jax.Array | None = None,
+    ) -> tuple[list[jax.Array], Tree]:
         """Run the graph; returns (outputs in declaration order, the updated state)."""
         env = self._bind_inputs(inputs)
         new_state: Tree = {path: dict(ws) for path, ws in state.items()}
@@ -67,9 +75,13 @@ class CompiledModel:
             if node.op.stochastic and training and key is not None:
                 node_key = jax.random.fold_in(key, node.id)
             call = ApplyCall(
-                attrs=node.attrs, inputs=[env[v] for v in node.inputs],
-                params=params.get(node.path, {}), state=state.get(node.path, {}),
-                training=training, key=node_key)
+                attrs=node.attrs,
+                inputs=[env[v] for v in node.inputs],
+                params=params.get(node.path, {}),
+                state=state.get(node.path, {}),
+                training=training,
+                key=node_key,
+            )
             with jax.named_scope(node.scope_name):
                 env[node.output] = implementation(node.op)(call)
             if call.new_state:
@@ -82,14 +94,16 @@ class CompiledModel:
             unknown = set(inputs) - {i.name for i in declared}
             missing = [i.name for i in declared if i.name not in inputs]
             if unknown or missing:
-                raise ValueError(f"model {self.graph.name} takes inputs "
-                                 f"{self.input_names}, got {sorted(inputs)}")
+                raise ValueError(
+                    f"model {self.graph.name} takes inputs {self.input_names}, got {sorted(inputs)}"
+                )
             values = [inputs[i.name] for i in declared]
         else:
             values = list(inputs)
             if len(values) != len(declared):
-                raise ValueError(f"model {self.graph.name} takes {len(declared)} input(s), "
-                                 f"got {len(values)}")
+                raise ValueError(
+                    f"model {self.graph.name} takes {len(declared)} input(s), got {len(values)}"
+                )
         return {i.value: jnp.asarray(v) for i, v in zip(declared, values, strict=True)}
 
 

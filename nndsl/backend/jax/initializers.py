@@ -43,8 +43,9 @@ def initialize(name: str, key: jax.Array, shape: tuple[int, ...], dtype: jnp.dty
         raise ValueError(f"unknown initializer {name!r}")
     scale, mode, distribution = _SCALING[name]
     if len(shape) >= 2:
-        init = jax.nn.initializers.variance_scaling(scale, mode, distribution,
-                                                    in_axis=-2, out_axis=-1)
+        init = jax.nn.initializers.variance_scaling(
+            scale, mode, distribution, in_axis=-2, out_axis=-1
+        )
         return init(key, shape, dtype)
     fan = float(max(1, math.prod(shape)))  # Keras: fan_in = fan_out = size for rank < 2
     variance = scale / fan

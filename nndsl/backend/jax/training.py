@@ -42,17 +42,22 @@ class Steps:
 
 def metric_label(call: OpCall) -> str:
     """`accuracy`, or `top_k_accuracy(k=3)` when arguments differ from the defaults."""
-    changed = [f"{a.name}={call.attrs[a.name]}" for a in call.op.args
-               if a.name in call.attrs and call.attrs[a.name] != a.default]
+    changed = [
+        f"{a.name}={call.attrs[a.name]}"
+        for a in call.op.args
+        if a.name in call.attrs and call.attrs[a.name] != a.default
+    ]
     return f"{call.op.name}({', '.join(changed)})" if changed else call.op.name
 
 
-def build_steps(graph: Graph, loss: OpCall, optimizer: OpCall,
-                metrics: Sequence[OpCall] = ()) -> Steps:
+def build_steps(
+    graph: Graph, loss: OpCall, optimizer: OpCall, metrics: Sequence[OpCall] = ()
+) -> Steps:
     """The model must have one input and trains on its first output."""
     if len(graph.inputs) != 1:
-        raise ValueError(f"training needs a model with one input; {graph.name} has "
-                         f"{len(graph.inputs)}")
+        raise ValueError(
+            f"training needs a model with one input; {graph.name} has {len(graph.inputs)}"
+        )
     model = compile_graph(graph)
     loss_fn = implementation(loss.op)
     metric_fns = [(implementation(m.op), m.attrs) for m in metrics]
@@ -64,11 +69,14 @@ def build_steps(graph: Graph, loss: OpCall, optimizer: OpCall,
         return values.astype(jnp.float32)
 
     def per_example_metrics(pred: jax.Array, y: jax.Array) -> list[jax.Array]:
-        return [fn(LabelCall(attrs, pred, y, from_logits)).astype(jnp.float32)
-                for fn, attrs in metric_fns]
+        return [
+            fn(LabelCall(attrs, pred, y, from_logits)).astype(jnp.float32)
+            for fn, attrs in metric_fns
+        ]
 
-    def train_step(params: Tree, state: Tree, opt_state: Any, x: jax.Array, y: jax.Array,
-                   key: jax.Array) -> tuple[Tree, Tree, Any, jax.Array, Metrics]:
+    def train_step(
+        params: Tree, state: Tree, opt_state: Any, x: jax.Array, y: jax.Array, key: jax.Array
+    ) -> tuple[Tree, Tree, Any, jax.Array, Metrics]:
         def objective(p: Tree) -> tuple[jax.Array, tuple[Tree, jax.Array]]:
             outs, new_state = model.apply(p, state, [x], training=True, key=key)
             return jnp.mean(per_example_loss(outs[0], y)), (new_state, outs[0])
@@ -77,24 +85,33 @@ def build_steps(graph: Graph, loss: OpCall, optimizer: OpCall,
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         pred = jax.lax.stop_gradient(pred)
-        return params, new_state, opt_state, value, tuple(
-            jnp.mean(m) for m in per_example_metrics(pred, y))
+        return (
+            params,
+            new_state,
+            opt_state,
+            value,
+            tuple(jnp.mean(m) for m in per_example_metrics(pred, y)),
+        )
 
-    def eval_step(params: Tree, state: Tree, x: jax.Array, y: jax.Array,
-                  mask: jax.Array) -> tuple[jax.Array, Metrics, jax.Array]:
+    def eval_step(
+        params: Tree, state: Tree, x: jax.Array, y: jax.Array, mask: jax.Array
+    ) -> tuple[jax.Array, Metrics, jax.Array]:
         outs, _ = model.apply(params, state, [x], training=False)
         m = mask.astype(jnp.float32)
         loss_sum = jnp.sum(per_example_loss(outs[0], y) * m)
-        return loss_sum, tuple(jnp.sum(v * m) for v in per_example_metrics(outs[0], y)), \
-            jnp.sum(m)
+        return loss_sum, tuple(jnp.sum(v * m) for v in per_example_metrics(outs[0], y)), jnp.sum(m)
 
     def predict(params: Tree, state: Tree, x: jax.Array) -> jax.Array:
         return model.apply(params, state, [x], training=False)[0][0]
 
     return Steps(
-        model=model, optimizer=tx, metric_names=tuple(metric_label(m) for m in metrics),
+        model=model,
+        optimizer=tx,
+        metric_names=tuple(metric_label(m) for m in metrics),
         train_step=jax.jit(train_step, donate_argnums=(0, 1, 2)),
-        eval_step=jax.jit(eval_step), predict=jax.jit(predict))
+        eval_step=jax.jit(eval_step),
+        predict=jax.jit(predict),
+    )
 
 
 def steps_for(config: TrainConfig) -> Steps:

@@ -24,8 +24,10 @@ def npz(attrs: Attrs, base_dir: Path) -> dict[str, np.ndarray]:
             out: dict[str, np.ndarray] = {}
             for role, key in keys.items():
                 if key not in present:
-                    raise DataError(f"{path}: no array {key!r} for {role} "
-                                    f"(the file has: {', '.join(present) or 'nothing'})")
+                    raise DataError(
+                        f"{path}: no array {key!r} for {role} "
+                        f"(the file has: {', '.join(present) or 'nothing'})"
+                    )
                 out[role] = np.asarray(archive[key])
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None

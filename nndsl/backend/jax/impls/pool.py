@@ -21,8 +21,7 @@ def _window(call: ApplyCall) -> tuple[tuple[int, ...], tuple[int, ...], str]:
 def max_pool2d(call: ApplyCall) -> jax.Array:
     dims, strides, padding = _window(call)
     # A Python scalar init lets JAX recognise the max monoid, which autodiff needs.
-    out: jax.Array = jax.lax.reduce_window(call.x, -jnp.inf, jax.lax.max, dims, strides,
-                                           padding)
+    out: jax.Array = jax.lax.reduce_window(call.x, -jnp.inf, jax.lax.max, dims, strides, padding)
     return out
 
 
