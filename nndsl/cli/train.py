@@ -74,7 +74,7 @@ class _ProgressView:
             line = f"epoch {event.epoch:>3}/{event.epochs}  {_logs(event.train)}"
             if event.validation:
                 line += "  " + _logs(event.validation, "val_")
-            line += f"  ({event.seconds:.1f}s)"
+            line += f"  ({event.seconds:.2f}s)"
             c.print(line, highlight=False, soft_wrap=True)
         elif isinstance(event, TestEnd):
             self._stop_bar()

@@ -7,6 +7,7 @@ against `label_rule` before training starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, Attrs, OpKind, OpSpec, ShapeError, require_rank
@@ -17,7 +18,11 @@ class Loss(OpSpec):
     kind = OpKind.LOSS
     family = "losses"
     inputs = ("y_pred",)
-    label_rule: str = "same shape as the prediction"
+    # What the labels look like: "classes" (integer ids `[B]` or one-hot `[B, classes]`),
+    # "binary" (0/1 of the prediction's shape) or "same" (the prediction's shape). The
+    # runtime checks the data against it before training starts.
+    labels: ClassVar[str] = "same"
+    label_rule: ClassVar[str] = "same shape as the prediction"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return TensorType(DType.F32, ())
@@ -36,6 +41,7 @@ class CrossEntropy(Loss):
         Arg("from_logits", "bool", False, "predictions are logits, not probabilities"),
         Arg("label_smoothing", "float", 0.0, "mix one-hot labels with uniform", min=0.0, max=1.0),
     )
+    labels = "classes"
     label_rule = "integer class ids `[B]` or one-hot `[B, classes]`"
     rule = "`[B, classes]` predictions"
     example = "loss = cross_entropy(from_logits = true)"
@@ -54,6 +60,7 @@ class BinaryCrossEntropy(Loss):
         Arg("from_logits", "bool", False, "predictions are logits, not probabilities"),
         Arg("label_smoothing", "float", 0.0, "pull labels toward 0.5", min=0.0, max=1.0),
     )
+    labels = "binary"
     label_rule = "0/1 labels of the prediction's shape"
     rule = "`[B, ...]` predictions"
     example = "loss = binary_cross_entropy(from_logits = true)"

@@ -104,7 +104,7 @@ def check_labels(
     if y.dtype.kind not in "biuf":
         raise DataError(f"{where}: array {key!r} has dtype {y.dtype}, not numeric")
     pred = graph.outputs[0].type
-    rule = _LABEL_RULES.get(loss.op.name, _same_size)
+    rule = _LABEL_RULES[getattr(loss.op, "labels", "same")]
     return np.ascontiguousarray(
         rule(pred, y, f"{where}: array {key!r} (labels for {loss.op.name})")
     )
@@ -162,11 +162,11 @@ def _binary_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
+# Keyed by the loss spec's declared label kind (`Loss.labels`), not by loss name.
 _LABEL_RULES: dict[str, Callable[[TensorType, np.ndarray, str], np.ndarray]] = {
-    "cross_entropy": _class_labels,
-    "binary_cross_entropy": _binary_labels,
-    "mse": _same_size,
-    "mae": _same_size,
+    "classes": _class_labels,
+    "binary": _binary_labels,
+    "same": _same_size,
 }
 
 
