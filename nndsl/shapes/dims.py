@@ -219,6 +219,13 @@ class Dim:
     def __str__(self) -> str:
         if not self.terms:
             return "0"
+        # `(H + 1)/2 - 1` reads better as `(H - 1)/2`: fold a constant into a lone division.
+        if len(self.terms) == 2 and self.terms[0][0] == ():
+            (_, c), (mono, coeff) = self.terms
+            if coeff == 1 and len(mono) == 1 and isinstance(mono[0], FloorDiv):
+                k = mono[0].den.as_int()
+                if k is not None and c < 0:
+                    return str(Dim._atom(FloorDiv(mono[0].num + c * k, mono[0].den)))
         # Symbolic terms first, constant last: `H - 3`, `2*W + 1`.
         ordered = [t for t in self.terms if t[0] != ()] + [t for t in self.terms if t[0] == ()]
         out = ""
