@@ -151,6 +151,14 @@ def main() -> int:
     from rich.table import Table
 
     console = Console()
+    # An installed wheel ships bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE
+    # would otherwise recompile every module on every run and time the compiler instead.
+    import compileall
+
+    import nndsl
+
+    compileall.compile_dir(Path(nndsl.__file__).parent, quiet=1)
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits_mlp.nn"
     with tempfile.TemporaryDirectory(prefix="nndsl-bench-") as tmp:
         source = generate(args.blocks)
         path = Path(tmp) / "big.nn"
@@ -166,6 +174,13 @@ def main() -> int:
         cases = {
             "python -c pass": [sys.executable, "-c", "pass"],
             'python -c "import jax"': [sys.executable, "-c", "import jax"],
+            f"nnrun check {example.name} (one small model)": [
+                sys.executable,
+                "-m",
+                "nndsl",
+                "check",
+                str(example),
+            ],
             f"nnrun check ({n_lines} lines)": check,
         }
         timings = {name: _times(argv, args.runs) for name, argv in cases.items()}
