@@ -13,7 +13,7 @@ from nndsl.source import SourceFile, Span
 
 # A line that can only be the start of a statement: `name =`, `name:`, a keyword, or `}`.
 STATEMENT_LINE = re.compile(
-    r"[ \t]*(?:(?:input|return|if|repeat|model|block|data|train|import|const)\b"
+    r"[ \t]*(?:(?:input|return|model|block|data|train|import|const)\b|(?:if|repeat)\b[^\n]*\{"
     r"|[A-Za-z_]\w*[ \t]*(?:=(?!=)|:)|\}|[A-Za-z_]\w*[ \t]*,[ \t]*[A-Za-z_]\w*[ \t]*(?:=|:))"
 )
 _TRAILING_OPERATOR = re.compile(r"(\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[ \t]*$")
