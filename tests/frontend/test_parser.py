@@ -244,3 +244,13 @@ def test_single_quoted_string_gives_one_diagnostic() -> None:
     diags = check_source(src, "t.nn").diagnostics
     assert [d.code for d in diags] == ["E0002"]
     assert diags[0].help and "double quotes" in diags[0].help
+
+
+def test_pipeline_may_continue_on_the_next_line() -> None:
+    from nndsl.frontend import check_source
+
+    src = (
+        "model M() {\n    input x: f32[B, 8]\n    h = x |>\n        repeat 2 Dense(8) |>\n"
+        "        relu\n    k = h +\n        x\n    return k\n}\n"
+    )
+    assert check_source(src, "t.nn").diagnostics == []
