@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nndsl.ops.activation import ACTIVATION_NAMES
-from nndsl.ops.core import INITIALIZERS, Layer
+from nndsl.ops.core import KERNEL_ARGS, Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -60,16 +59,7 @@ class Conv2D(Layer):
         Arg("strides", "ints", 1, "step between windows", length=2, min=1),
         Arg("padding", "str", "valid", '"valid" (no padding) or "same"', choices=PADDINGS),
         Arg("dilation_rate", "ints", 1, "spacing inside the window", length=2, min=1),
-        Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
-        Arg("use_bias", "bool", True, "add a learned bias"),
-        Arg(
-            "kernel_initializer",
-            "str",
-            "glorot_uniform",
-            "how the kernel starts",
-            choices=INITIALIZERS,
-        ),
-        Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
+        *KERNEL_ARGS,
     )
     rule = "`[B, H, W, C]` -> `[B, H', W', filters]`"
     example = 'h = image |> Conv2D(32, 3, padding = "same")'

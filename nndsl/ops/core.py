@@ -32,6 +32,17 @@ INITIALIZERS: tuple[str, ...] = (
 )
 
 
+# Arguments every kernel layer (Dense, Conv2D, ...) takes after its own, as in Keras.
+KERNEL_ARGS = (
+    Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
+    Arg("use_bias", "bool", True, "add a learned bias"),
+    Arg(
+        "kernel_initializer", "str", "glorot_uniform", "how the kernel starts", choices=INITIALIZERS
+    ),
+    Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
+)
+
+
 class Layer(OpSpec):
     kind = OpKind.LAYER
 
@@ -47,16 +58,7 @@ class Dense(Layer):
     family = "core"
     args = (
         Arg("units", "int", doc="size of the output's last axis", min=1),
-        Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
-        Arg("use_bias", "bool", True, "add a learned bias"),
-        Arg(
-            "kernel_initializer",
-            "str",
-            "glorot_uniform",
-            "how the kernel starts",
-            choices=INITIALIZERS,
-        ),
-        Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
+        *KERNEL_ARGS,
     )
     rule = "`[..., in]` -> `[..., units]`"
     example = 'h = x |> Dense(128, activation = "relu")'

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, Attrs, ShapeError, WeightSpec, normalize_axis, require_rank
-from nndsl.shapes import TensorType
+from nndsl.shapes import Dim, TensorType
 
 
 def _feature_axis(attrs: Attrs, x: TensorType) -> int:
@@ -17,6 +17,23 @@ def _feature_axis(attrs: Attrs, x: TensorType) -> int:
         return normalize_axis(axis, x.rank)
     except ShapeError as err:
         raise ShapeError(err.message, arg="axis") from None
+
+
+# Keras's epsilon and the optional learned scale and offset, shared by both layers.
+_AFFINE = (
+    Arg("epsilon", "float", 1e-3, "added to the variance", min=0.0, min_exclusive=True),
+    Arg("center", "bool", True, "learn an offset `beta`"),
+    Arg("scale", "bool", True, "learn a scale `gamma`"),
+)
+
+
+def _scale_and_offset(attrs: Attrs, channels: Dim) -> dict[str, WeightSpec]:
+    out: dict[str, WeightSpec] = {}
+    if attrs["scale"]:
+        out["gamma"] = WeightSpec((channels,), "ones")
+    if attrs["center"]:
+        out["beta"] = WeightSpec((channels,), "zeros")
+    return out
 
 
 @register
@@ -31,9 +48,7 @@ class BatchNorm(Layer):
     args = (
         Arg("axis", "int", -1, "the feature axis"),
         Arg("momentum", "float", 0.99, "decay of the moving statistics", min=0.0, max=1.0),
-        Arg("epsilon", "float", 1e-3, "added to the variance", min=0.0, min_exclusive=True),
-        Arg("center", "bool", True, "learn an offset `beta`"),
-        Arg("scale", "bool", True, "learn a scale `gamma`"),
+        *_AFFINE,
     )
     rule = "keeps the input's shape"
     example = "h = x |> BatchNorm()"
@@ -45,11 +60,7 @@ class BatchNorm(Layer):
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         c = inputs[0].shape[_feature_axis(attrs, inputs[0])]
-        out: dict[str, WeightSpec] = {}
-        if attrs["scale"]:
-            out["gamma"] = WeightSpec((c,), "ones")
-        if attrs["center"]:
-            out["beta"] = WeightSpec((c,), "zeros")
+        out = _scale_and_offset(attrs, c)
         out["moving_mean"] = WeightSpec((c,), "zeros", trainable=False)
         out["moving_variance"] = WeightSpec((c,), "ones", trainable=False)
         return out
@@ -63,9 +74,7 @@ class LayerNorm(Layer):
     family = "normalization"
     args = (
         Arg("axis", "int", -1, "the normalized axis"),
-        Arg("epsilon", "float", 1e-3, "added to the variance", min=0.0, min_exclusive=True),
-        Arg("center", "bool", True, "learn an offset `beta`"),
-        Arg("scale", "bool", True, "learn a scale `gamma`"),
+        *_AFFINE,
     )
     rule = "keeps the input's shape"
     example = "h = x |> LayerNorm()"
@@ -76,10 +85,4 @@ class LayerNorm(Layer):
         return inputs[0]
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
-        c = inputs[0].shape[_feature_axis(attrs, inputs[0])]
-        out: dict[str, WeightSpec] = {}
-        if attrs["scale"]:
-            out["gamma"] = WeightSpec((c,), "ones")
-        if attrs["center"]:
-            out["beta"] = WeightSpec((c,), "zeros")
-        return out
+        return _scale_and_offset(attrs, inputs[0].shape[_feature_axis(attrs, inputs[0])])

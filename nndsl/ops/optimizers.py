@@ -5,7 +5,21 @@ from __future__ import annotations
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, OpKind, OpSpec
 
-_LR = dict(doc="step size", min=0.0, min_exclusive=True, aliases=("lr",))
+
+def _learning_rate(default: float) -> Arg:
+    return Arg(
+        "learning_rate", "float", default, "step size", min=0.0, min_exclusive=True, aliases=("lr",)
+    )
+
+
+# The moment decays and epsilon shared by the Adam family (Keras's defaults).
+_MOMENTS = (
+    Arg("beta_1", "float", 0.9, "decay of the first moment", min=0.0, max=1.0, max_exclusive=True),
+    Arg(
+        "beta_2", "float", 0.999, "decay of the second moment", min=0.0, max=1.0, max_exclusive=True
+    ),
+    Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
+)
 
 
 class Optimizer(OpSpec):
@@ -20,7 +34,7 @@ class Sgd(Optimizer):
 
     name = "sgd"
     args = (
-        Arg("learning_rate", "float", 0.01, **_LR),  # type: ignore[arg-type]
+        _learning_rate(0.01),
         Arg("momentum", "float", 0.0, "momentum factor", min=0.0, max=1.0),
         Arg("nesterov", "bool", False, "use Nesterov momentum"),
     )
@@ -33,26 +47,8 @@ class Adam(Optimizer):
 
     name = "adam"
     args = (
-        Arg("learning_rate", "float", 1e-3, **_LR),  # type: ignore[arg-type]
-        Arg(
-            "beta_1",
-            "float",
-            0.9,
-            "decay of the first moment",
-            min=0.0,
-            max=1.0,
-            max_exclusive=True,
-        ),
-        Arg(
-            "beta_2",
-            "float",
-            0.999,
-            "decay of the second moment",
-            min=0.0,
-            max=1.0,
-            max_exclusive=True,
-        ),
-        Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
+        _learning_rate(1e-3),
+        *_MOMENTS,
     )
     example = "optimizer = adam(lr = 1e-3)"
 
@@ -63,27 +59,9 @@ class AdamW(Optimizer):
 
     name = "adamw"
     args = (
-        Arg("learning_rate", "float", 1e-3, **_LR),  # type: ignore[arg-type]
+        _learning_rate(1e-3),
         Arg("weight_decay", "float", 0.004, "decoupled decay rate", min=0.0),
-        Arg(
-            "beta_1",
-            "float",
-            0.9,
-            "decay of the first moment",
-            min=0.0,
-            max=1.0,
-            max_exclusive=True,
-        ),
-        Arg(
-            "beta_2",
-            "float",
-            0.999,
-            "decay of the second moment",
-            min=0.0,
-            max=1.0,
-            max_exclusive=True,
-        ),
-        Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
+        *_MOMENTS,
     )
     example = "optimizer = adamw(lr = 1e-3, weight_decay = 1e-4)"
 
@@ -94,7 +72,7 @@ class RmsProp(Optimizer):
 
     name = "rmsprop"
     args = (
-        Arg("learning_rate", "float", 1e-3, **_LR),  # type: ignore[arg-type]
+        _learning_rate(1e-3),
         Arg("rho", "float", 0.9, "decay of the squared-gradient average", min=0.0, max=1.0),
         Arg("momentum", "float", 0.0, "momentum factor", min=0.0, max=1.0),
         Arg("epsilon", "float", 1e-7, "added to the denominator", min=0.0),
