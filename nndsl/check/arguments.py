@@ -148,7 +148,13 @@ INVALID = _Invalid()
 
 
 def convert(
-    arg: Arg, value: Value, file: SourceFile, span: Span, callee: str, rep: Reporter
+    arg: Arg,
+    value: Value,
+    file: SourceFile,
+    span: Span,
+    callee: str,
+    rep: Reporter,
+    what: str = "argument",
 ) -> ArgValue | _Invalid:
     """Check one value against an argument's type and domain."""
     if value is ERROR:
@@ -157,7 +163,7 @@ def convert(
     if result is INVALID:
         rep.error(
             "E0403",
-            f"`{callee}` argument `{arg.name}` must be {_type_words(arg)}, found {describe(value)}",
+            f"`{callee}` {what} `{arg.name}` must be {_type_words(arg)}, found {describe(value)}",
             file,
             span,
             f"expected {_type_words(arg)}",
@@ -167,7 +173,7 @@ def convert(
     if problem:
         rep.error(
             "E0404",
-            f"`{callee}` argument `{arg.name}` {problem}",
+            f"`{callee}` {what} `{arg.name}` {problem}",
             file,
             span,
             f"must be {arg.domain_text()}",

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from nndsl.check.arguments import CallArg, bind_op_args
+from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame
 from nndsl.check.report import did_you_mean
 from nndsl.check.values import DefRef, ErrorVal, ModuleScope, OpRef, ScalarVal, TensorVal
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
-from nndsl.ops import OpKind, ShapeError, iter_specs, lookup
+from nndsl.ops import Arg, ArgValue, OpKind, ShapeError, iter_specs, lookup
+from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 
-SETTINGS = (
-    "loss",
-    "optimizer",
-    "metrics",
-    "epochs",
-    "batch",
-    "seed",
-    "validation_split",
-    "shuffle",
+# The numbers and flags of a `train` section, declared like arguments so that one definition
+# gives the defaults, the checks and the docs.
+SCALAR_SETTINGS = (
+    Arg("epochs", "int", 10, "passes over the training data", min=1),
+    Arg("batch", "int", 32, "examples per step", min=1),
+    Arg("seed", "int", 0, "seeds initialisation, shuffling and dropout", min=0),
+    Arg(
+        "validation_split",
+        "float",
+        0.1,
+        "fraction of the training rows held out",
+        min=0.0,
+        max=1.0,
+        max_exclusive=True,
+    ),
+    Arg("shuffle", "bool", True, "reshuffle the training rows every epoch"),
 )
+SETTINGS = ("loss", "optimizer", "metrics", *(a.name for a in SCALAR_SETTINGS))
 
 
 class TrainChecker:
@@ -136,12 +145,9 @@ class TrainChecker:
                 call = self._op_expr(e, OpKind.METRIC, pred)
                 if call is not None:
                     metrics.append(call)
-        ints = {"epochs": (10, 1), "batch": (32, 1), "seed": (0, 0)}
-        numbers: dict[str, int] = {}
-        for name, (default, minimum) in ints.items():
-            numbers[name] = self._int_setting(values.get(name), default, minimum)
-        split = self._float_setting(values.get("validation_split"), 0.1)
-        shuffle = self._bool_setting(values.get("shuffle"), True)
+        scalars = {
+            arg.name: self._scalar_setting(arg, values.get(arg.name)) for arg in SCALAR_SETTINGS
+        }
         if (
             graph is None
             or data_call is None
@@ -157,11 +163,11 @@ class TrainChecker:
             loss,
             optimizer,
             metrics,
-            epochs=numbers["epochs"],
-            batch=numbers["batch"],
-            seed=numbers["seed"],
-            validation_split=split,
-            shuffle=shuffle,
+            epochs=int(scalars["epochs"]),  # type: ignore[arg-type]
+            batch=int(scalars["batch"]),  # type: ignore[arg-type]
+            seed=int(scalars["seed"]),  # type: ignore[arg-type]
+            validation_split=float(scalars["validation_split"]),  # type: ignore[arg-type]
+            shuffle=bool(scalars["shuffle"]),
             file=self.file,
             span=item.span,
         )
@@ -259,59 +265,15 @@ class TrainChecker:
                 return None
         return OpCall(spec, attrs, e.span)
 
-    def _int_setting(self, s: ast.Setting | None, default: int, minimum: int) -> int:
+    def _scalar_setting(self, arg: Arg, s: ast.Setting | None) -> ArgValue:
+        """A number or flag of the section, checked against its declaration like an argument."""
         if s is None:
-            return default
-        v = self.elab.eval(self._frame(), s.value)
-        if isinstance(v, ScalarVal) and v.kind == "int" and isinstance(v.value, int):
-            if v.value >= minimum:
-                return v.value
-        if not isinstance(v, ErrorVal):
-            self.rep.error(
-                "E0601",
-                f"`{s.name.name}` must be an integer >= {minimum}",
-                self.file,
-                s.value.span,
-                "invalid value",
-            )
-        return default
-
-    def _float_setting(self, s: ast.Setting | None, default: float) -> float:
-        if s is None:
-            return default
-        v = self.elab.eval(self._frame(), s.value)
-        if (
-            isinstance(v, ScalarVal)
-            and v.kind in ("int", "float")
-            and isinstance(v.value, int | float)
-            and 0 <= v.value < 1
-        ):
-            return float(v.value)
-        if not isinstance(v, ErrorVal):
-            self.rep.error(
-                "E0601",
-                f"`{s.name.name}` must be a number in [0, 1)",
-                self.file,
-                s.value.span,
-                "invalid value",
-            )
-        return default
-
-    def _bool_setting(self, s: ast.Setting | None, default: bool) -> bool:
-        if s is None:
-            return default
-        v = self.elab.eval(self._frame(), s.value)
-        if isinstance(v, ScalarVal) and v.kind == "bool" and isinstance(v.value, bool):
-            return v.value
-        if not isinstance(v, ErrorVal):
-            self.rep.error(
-                "E0601",
-                f"`{s.name.name}` must be `true` or `false`",
-                self.file,
-                s.value.span,
-                "invalid value",
-            )
-        return default
+            return arg.default  # type: ignore[return-value]
+        value = self.elab.eval(self._frame(), s.value)
+        converted = convert(arg, value, self.file, s.value.span, "train", self.rep, "setting")
+        if converted is INVALID or converted is None or isinstance(converted, Dim):
+            return arg.default  # type: ignore[return-value]
+        return converted  # type: ignore[return-value]
 
 
 def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
