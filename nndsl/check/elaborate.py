@@ -261,7 +261,7 @@ class Elaborator:
             outs: list[tuple[str, TensorVal]] = []
             ok = True
             for i, e in enumerate(stmt.values):
-                v = self.eval(frame, e)
+                v = self.evaluate(frame, e)
                 items = v.items if isinstance(v, TupleVal) else (v,)
                 for j, item in enumerate(items):
                     if isinstance(item, TensorVal):
@@ -293,7 +293,7 @@ class Elaborator:
                 frame.outputs = []
             return ok
         if isinstance(stmt, ast.If):
-            cond = self.eval(frame, stmt.cond)
+            cond = self.evaluate(frame, stmt.cond)
             if isinstance(cond, ErrorVal):
                 return False
             if not (isinstance(cond, ScalarVal) and cond.kind == "bool"):
@@ -340,7 +340,7 @@ class Elaborator:
         raise AssertionError(f"unknown statement {stmt!r}")
 
     def _static_count(self, frame: Frame, expr: ast.Expr) -> int | None:
-        v = self.eval(frame, expr)
+        v = self.evaluate(frame, expr)
         if isinstance(v, ErrorVal):
             return None
         if isinstance(v, ScalarVal) and v.kind == "int":
@@ -367,7 +367,7 @@ class Elaborator:
         return None
 
     def _assign(self, frame: Frame, stmt: ast.Assign) -> bool:
-        value = self.eval(
+        value = self.evaluate(
             frame,
             stmt.value,
             tensor_name=stmt.targets[0].name.name if len(stmt.targets) == 1 else None,
@@ -535,7 +535,7 @@ class Elaborator:
         return None
 
     # == expressions ========================================================================
-    def eval(self, frame: Frame, e: ast.Expr, tensor_name: str | None = None) -> Value:
+    def evaluate(self, frame: Frame, e: ast.Expr, tensor_name: str | None = None) -> Value:
         if isinstance(e, ast.IntLit):
             return ScalarVal("int", e.value)
         if isinstance(e, ast.FloatLit):
@@ -545,7 +545,7 @@ class Elaborator:
         if isinstance(e, ast.StrLit):
             return ScalarVal("str", e.value)
         if isinstance(e, ast.ListLit):
-            items = tuple(self.eval(frame, i) for i in e.items)
+            items = tuple(self.evaluate(frame, i) for i in e.items)
             if any(isinstance(i, ErrorVal) for i in items):
                 return ERROR
             return ListVal(items)
@@ -558,7 +558,7 @@ class Elaborator:
         if isinstance(e, ast.Call):
             return self._call(frame, e)
         if isinstance(e, ast.Pipe):
-            value = self.eval(frame, e.value)
+            value = self.evaluate(frame, e.value)
             return self._pipe_stage(frame, value, e.stage, e.span)
         if isinstance(e, ast.RepeatStage):
             self.rep.error(
@@ -605,14 +605,14 @@ class Elaborator:
     def _call_args(self, frame: Frame, args: Sequence[ast.Argument]) -> list[CallArg]:
         out = []
         for a in args:
-            v = self.eval(frame, a.value)
+            v = self.evaluate(frame, a.value)
             out.append(
                 CallArg(a.name.name if a.name else None, a.name.span if a.name else None, v, a.span)
             )
         return out
 
     def _call(self, frame: Frame, e: ast.Call) -> Value:
-        callee = self.eval(frame, e.func)
+        callee = self.evaluate(frame, e.func)
         if isinstance(callee, ErrorVal):
             self._call_args(frame, e.args)  # still report problems inside the arguments
             return ERROR
@@ -712,7 +712,7 @@ class Elaborator:
                     return ERROR
             return current
         if isinstance(stage, ast.Call):
-            callee = self.eval(frame, stage.func)
+            callee = self.evaluate(frame, stage.func)
             if isinstance(callee, ErrorVal):
                 return ERROR
             args = self._call_args(frame, stage.args)
@@ -742,7 +742,7 @@ class Elaborator:
                 return self.apply_layer(frame, layer, inputs, stage.span)
             return layer
         if isinstance(stage, ast.Name):
-            callee = self.eval(frame, stage)
+            callee = self.evaluate(frame, stage)
             if isinstance(callee, ErrorVal):
                 return ERROR
             if isinstance(callee, OpRef) and callee.attrs is None:
@@ -797,10 +797,10 @@ class Elaborator:
     def _eval_stage_quietly(self, frame: Frame, stage: ast.Expr) -> None:
         """Report unknown names in a stage whose input already failed."""
         if isinstance(stage, ast.Call):
-            self.eval(frame, stage.func)
+            self.evaluate(frame, stage.func)
             self._call_args(frame, stage.args)
         elif isinstance(stage, ast.Name):
-            self.eval(frame, stage)
+            self.evaluate(frame, stage)
         elif isinstance(stage, ast.RepeatStage):
             self._eval_stage_quietly(frame, stage.stage)
 
@@ -958,11 +958,11 @@ class Elaborator:
     # == arithmetic =========================================================================
     def _binop(self, frame: Frame, e: ast.BinOp) -> Value:
         if e.op in ("and", "or"):
-            left = self.eval(frame, e.left)
-            right = self.eval(frame, e.right)
+            left = self.evaluate(frame, e.left)
+            right = self.evaluate(frame, e.right)
             return self._logic(frame, e, left, right)
-        left = self.eval(frame, e.left)
-        right = self.eval(frame, e.right)
+        left = self.evaluate(frame, e.left)
+        right = self.evaluate(frame, e.right)
         if isinstance(left, ErrorVal) or isinstance(right, ErrorVal):
             return ERROR
         if isinstance(left, ScalarVal) and isinstance(right, ScalarVal):
@@ -1126,7 +1126,7 @@ class Elaborator:
         return ScalarVal("bool", False)
 
     def _unary(self, frame: Frame, e: ast.UnaryOp) -> Value:
-        v = self.eval(frame, e.operand)
+        v = self.evaluate(frame, e.operand)
         if isinstance(v, ErrorVal):
             return ERROR
         if e.op == "not":
@@ -1192,7 +1192,7 @@ class Elaborator:
             else:
                 assert p.default is not None
                 default_frame = Frame(ref.module, d, dict(out), frame.builder, "", (), True, ())
-                out[p.name.name] = self.eval(default_frame, p.default)
+                out[p.name.name] = self.evaluate(default_frame, p.default)
         return out if ok else None
 
 

@@ -32,7 +32,9 @@ def analyze(text: str, path: str, read: Reader = read_text) -> Analysis:
 
     def const_value(scope: ModuleScope, expr: ast.Expr) -> Value:
         d = ast.Definition("model", ast.Ident("<const>", expr.span), (), (), expr.span)
-        return elab.eval(Frame(scope, d, {}, GraphBuilder("<const>", {}), "", (), True, ()), expr)
+        return elab.evaluate(
+            Frame(scope, d, {}, GraphBuilder("<const>", {}), "", (), True, ()), expr
+        )
 
     loader.const_evaluator = const_value
     scope = loader.load_text(text, path)

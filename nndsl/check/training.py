@@ -50,7 +50,7 @@ class TrainChecker:
     def instantiate_model(self, expr: ast.Expr, builder_name: str | None = None) -> Graph | None:
         frame = self._frame()
         if isinstance(expr, ast.Call):
-            callee = self.elab.eval(frame, expr.func)
+            callee = self.elab.evaluate(frame, expr.func)
             args = self.elab._call_args(frame, expr.args)
             if isinstance(callee, ErrorVal) or any(isinstance(a.value, ErrorVal) for a in args):
                 return None
@@ -68,7 +68,7 @@ class TrainChecker:
                 return None
             ref = DefRef(callee.definition, callee.module, bound, expr.span)
         else:
-            callee = self.elab.eval(frame, expr)
+            callee = self.elab.evaluate(frame, expr)
             if isinstance(callee, ErrorVal):
                 return None
             if not isinstance(callee, DefRef):
@@ -238,7 +238,7 @@ class TrainChecker:
             return None
         args: list[CallArg] = []
         for a in args_ast:
-            v = self.elab.eval(frame, a.value)
+            v = self.elab.evaluate(frame, a.value)
             if isinstance(v, ErrorVal):
                 return None
             args.append(
@@ -269,7 +269,7 @@ class TrainChecker:
         """A number or flag of the section, checked against its declaration like an argument."""
         if s is None:
             return arg.default  # type: ignore[return-value]
-        value = self.elab.eval(self._frame(), s.value)
+        value = self.elab.evaluate(self._frame(), s.value)
         converted = convert(arg, value, self.file, s.value.span, "train", self.rep, "setting")
         if converted is INVALID or converted is None or isinstance(converted, Dim):
             return arg.default  # type: ignore[return-value]
