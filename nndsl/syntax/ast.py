@@ -1,58 +1,97 @@
-"""The syntax tree: frozen dataclasses, every node with the span of its source text."""
+"""The syntax tree: immutable nodes, every one with the span of its source text.
+
+Nodes are declared like frozen dataclasses but built by one shared `__init__` (see `Node`):
+generating methods for some thirty classes with `dataclass` cost 20 ms of every start-up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Union
+import inspect
+from typing import Any, ClassVar, Union, dataclass_transform
 
 from nndsl.source import Span
 
 
-@dataclass(frozen=True)
-class Ident:
+@dataclass_transform(frozen_default=True, eq_default=True)
+class Node:
+    """Base of the syntax tree: positional/keyword construction, equality, hash and repr
+    over the annotated fields, and no assignment after construction."""
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.FIELDS = tuple(inspect.get_annotations(cls))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self.FIELDS
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
+        for name, value in zip(fields, args, strict=False):
+            object.__setattr__(self, name, value)
+        for name, value in kwargs.items():
+            if name not in fields:
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            object.__setattr__(self, name, value)
+        for name in fields[len(args) :]:
+            if name not in kwargs and not hasattr(type(self), name):
+                raise TypeError(f"{type(self).__name__} needs {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS)
+        return f"{type(self).__name__}({inner})"
+
+
+class Ident(Node):
     name: str
     span: Span
 
 
 # -- expressions ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Name:
+class Name(Node):
     ident: Ident
     span: Span
 
 
-@dataclass(frozen=True)
-class IntLit:
+class IntLit(Node):
     value: int
     span: Span
 
 
-@dataclass(frozen=True)
-class FloatLit:
+class FloatLit(Node):
     value: float
     span: Span
 
 
-@dataclass(frozen=True)
-class BoolLit:
+class BoolLit(Node):
     value: bool
     span: Span
 
 
-@dataclass(frozen=True)
-class StrLit:
+class StrLit(Node):
     value: str
     span: Span
 
 
-@dataclass(frozen=True)
-class ListLit:
+class ListLit(Node):
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Argument:
+class Argument(Node):
     """A call argument; `name` is set for `key = value`."""
 
     name: Ident | None
@@ -60,15 +99,13 @@ class Argument:
     span: Span
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(Node):
     func: Expr
     args: tuple[Argument, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class BinOp:
+class BinOp(Node):
     op: str  # + - * / % @ == != < <= > >= and or
     left: Expr
     right: Expr
@@ -76,15 +113,13 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True)
-class UnaryOp:
+class UnaryOp(Node):
     op: str  # - not
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class RepeatStage:
+class RepeatStage(Node):
     """`repeat N Block(...)` inside a pipeline: N applications with separate weights."""
 
     count: Expr
@@ -92,8 +127,7 @@ class RepeatStage:
     span: Span
 
 
-@dataclass(frozen=True)
-class Pipe:
+class Pipe(Node):
     value: Expr
     stage: Expr  # Name, Call or RepeatStage
     span: Span
@@ -104,51 +138,44 @@ Expr = Union[
 ]
 
 
-@dataclass(frozen=True)
-class TensorTypeExpr:
+class TensorTypeExpr(Node):
     dtype: Ident
     dims: tuple[Expr, ...]
     span: Span
 
 
 # -- statements -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InputStmt:
+class InputStmt(Node):
     name: Ident
     type: TensorTypeExpr
     span: Span
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Node):
     name: Ident
     annotation: TensorTypeExpr | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Assign:
+class Assign(Node):
     targets: tuple[Target, ...]
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Return:
+class Return(Node):
     values: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class If:
+class If(Node):
     cond: Expr
     then: tuple[Stmt, ...]
     orelse: tuple[Stmt, ...] | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Repeat:
+class Repeat(Node):
     count: Expr
     body: tuple[Stmt, ...]
     span: Span
@@ -158,30 +185,26 @@ Stmt = Union[InputStmt, Assign, Return, If, Repeat]
 
 
 # -- top-level items ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Import:
+class Import(Node):
     path: str
     is_file: bool  # `import "x.nn"` (relative file) vs `import std.x`
     span: Span
 
 
-@dataclass(frozen=True)
-class Const:
+class Const(Node):
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Node):
     name: Ident
     type: Ident
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(Node):
     """A `block` or a `model`: parameters, then a body of statements."""
 
     kind: str  # "block" | "model"
@@ -192,22 +215,19 @@ class Definition:
     doc: str = ""
 
 
-@dataclass(frozen=True)
-class DataDef:
+class DataDef(Node):
     name: Ident
     source: Call
     span: Span
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(Node):
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class TrainDef:
+class TrainDef(Node):
     model: Expr  # Name or Call
     data: Ident
     settings: tuple[Setting, ...]
@@ -217,7 +237,6 @@ class TrainDef:
 Item = Union[Import, Const, Definition, DataDef, TrainDef]
 
 
-@dataclass(frozen=True)
-class Module:
+class Module(Node):
     items: tuple[Item, ...]
     span: Span

@@ -44,12 +44,12 @@ def _spans(node: object, out: list[tuple[object, ast.Span]]) -> None:
         for n in node:
             _spans(n, out)
         return
-    if not hasattr(node, "__dataclass_fields__"):
+    if not isinstance(node, ast.Node):
         return
     span = getattr(node, "span", None)
     if isinstance(span, ast.Span):
         out.append((node, span))
-    for name in node.__dataclass_fields__:
+    for name in node.FIELDS:
         if name != "span":
             _spans(getattr(node, name), out)
 
