@@ -1,6 +1,6 @@
 """Syntax: `.nn` text to a syntax tree with spans, reporting errors in words and recovering."""
 
 from nndsl.syntax import ast
-from nndsl.syntax.parser import ParseResult, parse
+from nndsl.syntax.parser import KEYWORDS, ParseResult, parse
 
-__all__ = ["ParseResult", "ast", "parse"]
+__all__ = ["KEYWORDS", "ParseResult", "ast", "parse"]

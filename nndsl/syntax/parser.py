@@ -42,25 +42,27 @@ DISPLAY: dict[str, str] = {
     "STRING": "a string",
     "$END": "end of file",
 }
-_KEYWORDS = {
-    "import",
-    "const",
-    "block",
-    "model",
-    "input",
-    "return",
-    "if",
-    "else",
-    "repeat",
-    "data",
-    "train",
-    "on",
-    "and",
-    "or",
-    "not",
-    "true",
-    "false",
-}
+KEYWORDS = frozenset(
+    {
+        "import",
+        "const",
+        "block",
+        "model",
+        "input",
+        "return",
+        "if",
+        "else",
+        "repeat",
+        "data",
+        "train",
+        "on",
+        "and",
+        "or",
+        "not",
+        "true",
+        "false",
+    }
+)
 _EXPRESSION_START = {
     "NAME",
     "INT",
@@ -113,7 +115,7 @@ def _describe_token(tok: Token) -> str:
     if tok.type == "$END":
         return "end of file"
     text = str(tok)
-    if text in _KEYWORDS:
+    if text in KEYWORDS:
         return f"keyword `{text}`"
     if tok.type == "NAME":
         return f"name `{text}`"
@@ -147,7 +149,7 @@ def describe_expected(accepts: set[str]) -> str:
     for t in sorted(rest, key=_order):
         if t in DISPLAY:
             words.append(DISPLAY[t])
-        elif t.isupper() and t.lower() in _KEYWORDS:
+        elif t.isupper() and t.lower() in KEYWORDS:
             words.append(f"`{t.lower()}`")
     words = list(dict.fromkeys(words))
     if not words:
