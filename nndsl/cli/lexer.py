@@ -18,7 +18,7 @@ _LAYERS = tuple(sorted(s.name for s in iter_specs(OpKind.LAYER)))
 _FUNCTIONS = tuple(sorted(s.name for s in iter_specs() if s.kind is not OpKind.LAYER))
 
 
-class NNLexer(RegexLexer):
+class NNLexer(RegexLexer):  # type: ignore[misc]
     name = "nndsl"
     aliases = ["nndsl", "nn"]
     filenames = ["*.nn"]
