@@ -92,6 +92,43 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nndsl.syntax.printer import format_source
+
+    err = _stderr()
+    paths = [require_file(f) for f in args.files]
+    changed = failed = 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        formatted = format_source(text, str(path))
+        if formatted is None:
+            failed += 1
+            result = check_file(path)
+            err.diagnostics([d for d in result.diagnostics if d.code.startswith("E00")])
+            continue
+        if args.stdout:
+            sys.stdout.write(formatted)
+        elif formatted != text:
+            changed += 1
+            if args.check:
+                print(f"would reformat {path}", file=sys.stderr)
+            else:
+                Path(path).write_text(formatted, encoding="utf-8")
+    if not args.stdout:
+        verb = "would be reformatted" if args.check else "reformatted"
+        err.status(
+            "failed" if failed or (args.check and changed) else "ok",
+            f"{changed} file{'s' if changed != 1 else ''} {verb}, "
+            f"{len(paths) - changed - failed} unchanged, {failed} with syntax errors",
+            ok=not failed and not (args.check and changed),
+        )
+    if failed:
+        return EXIT_ERRORS
+    return EXIT_ERRORS if args.check and changed else EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -130,4 +167,4 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return run_predict(graph, args)
 
 
-__all__ = ["cmd_check", "cmd_explain", "cmd_predict", "cmd_summary", "cmd_train", "sys"]
+__all__ = ["cmd_check", "cmd_explain", "cmd_fmt", "cmd_predict", "cmd_summary", "cmd_train", "sys"]

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COMMANDS = ("train", "check", "summary", "predict", "explain")
+COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt")
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="a .npy array of inputs")
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument("--output", help="write predictions to this .npy file instead of printing")
+
+    p = sub.add_parser("fmt", help="format .nn files in place (comments are kept)")
+    p.add_argument("files", nargs="+", help=".nn files")
+    p.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a file would be reformatted"
+    )
+    p.add_argument("--stdout", action="store_true", help="print the result instead of writing")
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")

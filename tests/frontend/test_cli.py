@@ -149,3 +149,19 @@ def test_no_command_prints_help_and_exits_2() -> None:
     proc = nnrun()
     assert proc.returncode == 2
     assert "usage:" in proc.stdout
+
+
+def test_fmt_check_write_and_syntax_errors(tmp_path: Path) -> None:
+    messy = tmp_path / "m.nn"
+    messy.write_text("model M(){input x:f32[B,4]   # in\n return x|>Dense( 2 )}\n")
+    check = nnrun("fmt", "--check", str(messy))
+    assert check.returncode == 1 and "would reformat" in check.stderr
+    assert nnrun("fmt", str(messy)).returncode == 0
+    assert messy.read_text() == (
+        "model M() {\n    input x: f32[B, 4]  # in\n    return x |> Dense(2)\n}\n")
+    assert nnrun("fmt", "--check", str(messy)).returncode == 0
+    broken = tmp_path / "b.nn"
+    broken.write_text("model M( {\n")
+    run = nnrun("fmt", str(broken))
+    assert run.returncode == 1 and "E00" in run.stderr and "Traceback" not in run.stderr
+    assert broken.read_text() == "model M( {\n"
