@@ -105,7 +105,7 @@ class Reshape(Layer):
     float_inputs = False
     args = (Arg("shape", "ints", doc="the target shape without the batch axis"),)
     rule = "`[B, ...]` -> `[B, *shape]`, same number of elements"
-    example = "h = x |> Reshape([8, 8, 1])"
+    example = "h = x |> Reshape([4, -1])"
 
     def validate(self, attrs: Attrs) -> None:
         shape = attrs["shape"]
