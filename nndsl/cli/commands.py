@@ -129,6 +129,14 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if args.check and changed else EXIT_OK
 
 
+def cmd_repl(args: argparse.Namespace) -> int:
+    from nndsl.repl.app import run
+
+    if args.file:
+        require_file(args.file)
+    return run(args.file)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -167,4 +175,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return run_predict(graph, args)
 
 
-__all__ = ["cmd_check", "cmd_explain", "cmd_fmt", "cmd_predict", "cmd_summary", "cmd_train", "sys"]
+__all__ = [
+    "cmd_check",
+    "cmd_explain",
+    "cmd_fmt",
+    "cmd_repl",
+    "cmd_predict",
+    "cmd_summary",
+    "cmd_train",
+    "sys",
+]

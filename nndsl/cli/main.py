@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt")
+COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt", "repl")
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="change nothing; exit 1 if a file would be reformatted"
     )
     p.add_argument("--stdout", action="store_true", help="print the result instead of writing")
+
+    p = sub.add_parser("repl", help="interactive session: definitions and shapes as you type")
+    p.add_argument("file", nargs="?", help="a .nn file to load first")
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")

@@ -168,7 +168,7 @@ _STATEMENT_LINE = STATEMENT_LINE
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
 
 
-def _open_brackets(text: str, end: int) -> list[tuple[str, int]]:
+def open_brackets(text: str, end: int) -> list[tuple[str, int]]:
     """Brackets opened before `end` and not yet closed, skipping strings and comments."""
     stack: list[tuple[str, int]] = []
     i = 0
@@ -335,7 +335,7 @@ class _Recovery:
             return False
         return any(
             b != "{" and i not in self._reported_brackets
-            for b, i in _open_brackets(text, line_start)
+            for b, i in open_brackets(text, line_start)
         )
 
     def _report_unclosed(self, tok: Token, accepts: set[str], missing_expression: bool) -> None:
@@ -353,7 +353,7 @@ class _Recovery:
         line_start = self.file.text.rfind("\n", 0, start) + 1
         open_before = [
             (b, i)
-            for b, i in _open_brackets(self.file.text, line_start)
+            for b, i in open_brackets(self.file.text, line_start)
             if b != "{" and i not in self._reported_brackets
         ]
         if open_before:
@@ -387,7 +387,7 @@ class _Recovery:
         end = len(self.file.text)
         opened = [
             (b, i)
-            for b, i in _open_brackets(self.file.text, end)
+            for b, i in open_brackets(self.file.text, end)
             if i not in self._reported_brackets
         ]
         if opened:

@@ -16,7 +16,7 @@ STATEMENT_LINE = re.compile(
     r"[ \t]*(?:(?:input|return|model|block|data|train|import|const)\b|(?:if|repeat)\b[^\n]*\{"
     r"|[A-Za-z_]\w*[ \t]*(?:=(?!=)|:)|\}|[A-Za-z_]\w*[ \t]*,[ \t]*[A-Za-z_]\w*[ \t]*(?:=|:))"
 )
-_TRAILING_OPERATOR = re.compile(r"(\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[ \t]*$")
+TRAILING_OPERATOR = re.compile(r"(\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[ \t]*$")
 _SINGLE_QUOTED = re.compile(r"'([^'\n\"\\]*)'")
 
 
@@ -56,7 +56,7 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
                     help=f'strings use double quotes: write "{m.group(1)}"',
                 )
             )
-        trailing = _TRAILING_OPERATOR.search(code.rstrip())
+        trailing = TRAILING_OPERATOR.search(code.rstrip())
         if trailing is None or i + 1 >= len(lines):
             continue
         following = next(
