@@ -137,6 +137,13 @@ def cmd_repl(args: argparse.Namespace) -> int:
     return run(args.file)
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from nndsl.lsp.server import serve  # imports pygls only when the server is wanted
+
+    serve()
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from rich.console import Console
 

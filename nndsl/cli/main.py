@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt", "repl")
+COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt", "repl", "lsp")
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="interactive session: definitions and shapes as you type")
     p.add_argument("file", nargs="?", help="a .nn file to load first")
+
+    sub.add_parser("lsp", help="start the language server on stdio (for editors)")
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")
