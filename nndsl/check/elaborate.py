@@ -649,7 +649,7 @@ class Elaborator:
                 return self.apply_op(frame, spec, attrs, tensors, span)
             self.rep.error(
                 "E0105",
-                f"`{spec.name}` is {_article(spec.kind.value)} {spec.kind.value}; it "
+                f"`{spec.name}` is {article(spec.kind.value)} {spec.kind.value}; it "
                 "belongs in a `train` section",
                 frame.file,
                 func_span,
@@ -1196,7 +1196,7 @@ class Elaborator:
         return out if ok else None
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
-from nndsl.check.elaborate import Elaborator, Frame
+from nndsl.check.elaborate import Elaborator, Frame, article
 from nndsl.check.report import did_you_mean
-from nndsl.check.values import DefRef, ErrorVal, ModuleScope, OpRef, ScalarVal, TensorVal
+from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorVal, describe
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import Arg, ArgValue, OpKind, ShapeError, iter_specs, lookup
@@ -57,7 +57,7 @@ class TrainChecker:
             if not isinstance(callee, DefRef):
                 self.rep.error(
                     "E0105",
-                    f"`train` needs a model, found {_describe(callee)}",
+                    f"`train` needs a model, found {describe(callee)}",
                     self.file,
                     expr.func.span,
                     "not a model",
@@ -74,7 +74,7 @@ class TrainChecker:
             if not isinstance(callee, DefRef):
                 self.rep.error(
                     "E0105",
-                    f"`train` needs a model, found {_describe(callee)}",
+                    f"`train` needs a model, found {describe(callee)}",
                     self.file,
                     expr.span,
                     "not a model",
@@ -213,7 +213,7 @@ class TrainChecker:
         else:
             self.rep.error(
                 bad_code or "E0601",
-                f"expected {_article(noun)} {noun} such as `{_example_name(kind)}`",
+                f"expected {article(noun)} {noun} such as `{_example_name(kind)}`",
                 file,
                 e.span,
                 "not understood",
@@ -223,15 +223,15 @@ class TrainChecker:
         if spec is None or spec.kind is not kind:
             names = [s.name for s in iter_specs(kind)]
             other = _NOUNS.get(spec.kind, spec.kind.value) if spec is not None else ""
-            found = f", but `{ident.name}` is {_article(other)} {other}" if spec else ""
+            found = f", but `{ident.name}` is {article(other)} {other}" if spec else ""
             self.rep.error(
                 bad_code or ("E0101" if spec is None else "E0105"),
                 f"unknown {noun} `{ident.name}`"
                 if spec is None
-                else f"expected {_article(noun)} {noun}{found}",
+                else f"expected {article(noun)} {noun}{found}",
                 file,
                 ident.span,
-                f"not {_article(noun)} {noun}",
+                f"not {article(noun)} {noun}",
                 help=did_you_mean(ident.name, names)
                 or f"the {noun}s are " + ", ".join(f"`{n}`" for n in names),
             )
@@ -316,10 +316,6 @@ _NOUNS = {
 }
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
 def _example(setting: str) -> str:
     return {
         "loss": "loss = cross_entropy(from_logits = true)",
@@ -336,10 +332,4 @@ def _example_name(kind: OpKind) -> str:
     }.get(kind, "")
 
 
-def _describe(v: object) -> str:
-    from nndsl.check.values import describe
-
-    return describe(v)  # type: ignore[arg-type]
-
-
-__all__ = ["OpRef", "TrainChecker", "instantiate_graph"]
+__all__ = ["TrainChecker", "instantiate_graph"]

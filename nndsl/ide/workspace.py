@@ -241,21 +241,13 @@ class Workspace:
             for a in sig.args:
                 default = "" if a.required else f" = {format_value(a.default)}"
                 params.append(ParamInfo(f"{a.name}: {a.type_text()}{default}", a.doc))
-            active = commas
-            if kw is not None:
-                names = [p.label.split(":")[0] for p in params]
-                if kw.group(1) in names:
-                    active = names.index(kw.group(1))
+            active = _active(commas, kw, [p.label.split(":")[0] for p in params])
             return SignatureHelp(sig.text(), tuple(params), active, spec.doc())
         value = snap.scope.names.get(name) if snap.scope else None
         if isinstance(value, DefRef):
             d = value.definition
             params = [ParamInfo(_param_text(value, p)) for p in d.params]
-            active = commas
-            if kw is not None:
-                names = [p.name.name for p in d.params]
-                if kw.group(1) in names:
-                    active = names.index(kw.group(1))
+            active = _active(commas, kw, [p.name.name for p in d.params])
             return SignatureHelp(_def_signature(value), tuple(params), active, _clean_doc(d.doc))
         return None
 
@@ -550,3 +542,10 @@ def _spec_markdown(spec: OpSpec) -> str:
     if spec.example:
         parts.append(f"Example: `{spec.example}`")
     return "\n\n".join(parts)
+
+
+def _active(commas: int, keyword: re.Match[str] | None, names: list[str]) -> int:
+    """The parameter being typed: the one named by `name =`, else the comma count."""
+    if keyword is not None and keyword.group(1) in names:
+        return names.index(keyword.group(1))
+    return commas

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import import_module
 
 from nndsl.ops.spec import OpKind, OpSpec
 
@@ -28,6 +29,21 @@ def iter_specs(kind: OpKind | None = None) -> Iterator[OpSpec]:
             yield spec
 
 
+# The spec modules, one per family; backends keep one implementation module per family
+# under the same name, so adding a family means adding it here once.
+FAMILIES = (
+    "activation",
+    "conv",
+    "core",
+    "data",
+    "losses",
+    "metrics",
+    "norm",
+    "operators",
+    "optimizers",
+    "pool",
+)
+
 _LOADED = False
 
 
@@ -35,15 +51,5 @@ def _load() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from nndsl.ops import (  # noqa: F401
-            activation,
-            conv,
-            core,
-            data,
-            losses,
-            metrics,
-            norm,
-            operators,
-            optimizers,
-            pool,
-        )
+        for family in FAMILIES:
+            import_module(f"nndsl.ops.{family}")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 import jax
 
 from nndsl.backend.table import ImplTable
 from nndsl.ops import ArgValue, OpSpec
+from nndsl.ops.registry import FAMILIES
 
 Attrs = Mapping[str, ArgValue]
 
@@ -73,15 +75,5 @@ def _load() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from nndsl.backend.jax.impls import (  # noqa: F401
-            activation,
-            conv,
-            core,
-            data,
-            losses,
-            metrics,
-            norm,
-            operators,
-            optimizers,
-            pool,
-        )
+        for family in FAMILIES:
+            import_module(f"nndsl.backend.jax.impls.{family}")
