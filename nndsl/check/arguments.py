@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nndsl.check.report import Reporter, did_you_mean
-from nndsl.check.values import ERROR, ListVal, ScalarVal, Value, describe
-from nndsl.ops import Arg, ArgError, ArgValue, OpSpec, format_value
+from nndsl.check.values import ERROR, ListVal, OpRef, ScalarVal, Value, describe
+from nndsl.ops import Arg, ArgError, ArgValue, Configured, OpSpec, configured, format_value
+from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.shapes import Dim, DType
 from nndsl.source import SourceFile, Span
 
@@ -73,12 +74,15 @@ def match_args(
     out: dict[str, Value] = {}
     ok = True
     positional = [a for a in args if a.name is None]
+    by_position = [p for p in params if not p.keyword_only]
     for i, a in enumerate(positional):
-        if i >= len(params):
+        if i >= len(by_position):
+            n = len(by_position)
+            what = "positional argument" if n < len(params) else "argument"
             rep.error(
                 "E0405",
-                f"`{callee}` takes {len(params)} argument"
-                f"{'' if len(params) == 1 else 's'}, but {len(positional)} "
+                f"`{callee}` takes {n} {what}"
+                f"{'' if n == 1 else 's'}, but {len(positional)} "
                 f"{_was(len(positional))} given",
                 file,
                 a.span,
@@ -87,8 +91,8 @@ def match_args(
             )
             ok = False
             break
-        out[params[i].name] = a.value
-        spans[params[i].name] = a.span
+        out[by_position[i].name] = a.value
+        spans[by_position[i].name] = a.span
     for a in args:
         if a.name is None:
             continue
@@ -134,10 +138,17 @@ def match_args(
 
 
 def _sig(callee: str, params: Sequence[Arg]) -> str:
+    """Required arguments and the first few optional ones; the editor shows them all."""
     parts = []
+    optional = 0
     for p in params:
-        parts.append(p.name if p.required else f"{p.name} = {format_value(p.default)}")
-    return f"{callee}({', '.join(parts)})"
+        if p.required:
+            parts.append(p.name)
+        elif optional < 3:
+            optional += 1
+            parts.append(f"{p.name} = {format_value(p.default)}")
+    more = ", ..." if len(parts) < len(params) else ""
+    return f"{callee}({', '.join(parts)}{more})"
 
 
 class _Invalid:
@@ -191,10 +202,23 @@ def _type_words(arg: Arg) -> str:
         "dtype": "a dtype such as `f32`",
         "ints": f"an integer or a list of {arg.length or 'some'} integers",
         "strs": "a list of strings",
+        "initializer": "an initializer such as `he_normal` or `truncated_normal(stddev = 0.02)`",
+        "regularizer": "a regularizer such as `l2(1e-4)`",
+        "constraint": "a constraint such as `max_norm(3)`",
+        "layer": "a layer such as `LSTM(32)`",
     }.get(arg.type, arg.type)
 
 
 def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
+    op_kind = CONFIGURED_TYPES.get(arg.type)
+    if op_kind is not None:
+        # `he_normal`, `"he_normal"`, `truncated_normal(stddev = 0.02)`, `LSTM(32)`
+        if isinstance(value, OpRef) and value.spec.kind is op_kind:
+            given = Configured(value.spec.name, tuple((value.attrs or {}).items()))
+            return configured(given, op_kind) or INVALID
+        if isinstance(value, ScalarVal) and value.kind == "str" and isinstance(value.value, str):
+            return configured(value.value, op_kind) or INVALID
+        return INVALID
     if isinstance(value, ScalarVal):
         v = value.value
         kind = value.kind

@@ -54,8 +54,11 @@ class GraphBuilder:
         file: SourceFile,
         span: Span,
         weights: tuple[Weight, ...],
+        extra_types: tuple[TensorType, ...] = (),
     ) -> int:
+        """Adds the node; returns its (first) output's value id, the rest follow in order."""
         vid = self.new_value(type)
+        extra = tuple((self.new_value(t), t) for t in extra_types)
         self._pending.append(
             dict(
                 id=len(self._pending),
@@ -69,6 +72,7 @@ class GraphBuilder:
                 file=file,
                 span=span,
                 weights=weights,
+                extra_outputs=extra,
             )
         )
         return vid

@@ -590,9 +590,12 @@ class Elaborator:
         return ERROR
 
     def _unknown_name(self, frame: Frame, ident: ast.Ident) -> None:
-        from nndsl.ops import iter_specs
+        from nndsl.ops.registry import all_names
 
-        candidates = [*frame.env, *frame.module.names, *(s.name for s in iter_specs())]
+        # Initializer and regularizer names are rare and short; as suggestions they are noise.
+        ops = [n for n in all_names() if (s := lookup(n)) and s.kind not in _CONFIGURED_KINDS]
+        layers = [n for n in all_names() if (s := lookup(n)) and s.kind is OpKind.LAYER]
+        candidates = [*frame.env, *frame.module.names, *ops, *layers]
         self.rep.error(
             "E0101",
             f"unknown name `{ident.name}`",
@@ -632,7 +635,7 @@ class Elaborator:
     ) -> Value:
         if isinstance(callee, OpRef) and callee.attrs is None:
             spec = callee.spec
-            if spec.kind is OpKind.LAYER:
+            if spec.kind in _CONFIGURED_KINDS:  # a layer, or `l2(1e-4)` for an argument
                 attrs = bind_op_args(spec, args, frame.file, span, self.rep)
                 return ERROR if attrs is None else OpRef(spec, attrs, call_span=span)
             if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
@@ -850,19 +853,32 @@ class Elaborator:
         span: Span,
     ) -> Value:
         n_expected = len(spec.inputs)
-        if len(inputs) != n_expected and not (spec.variadic and len(inputs) >= n_expected):
+        n_most = n_expected + len(spec.optional_inputs)
+        if not (n_expected <= len(inputs) <= n_most) and not (
+            spec.variadic and len(inputs) >= n_expected
+        ):
+            if n_most > n_expected:
+                takes = f"{n_expected} to {n_most} tensors"
+                note = [
+                    f"`{spec.name}` takes ({', '.join(spec.inputs)}"
+                    f"{''.join(f', {o}?' for o in spec.optional_inputs)})"
+                ]
+            else:
+                takes = f"{n_expected} tensor{'' if n_expected == 1 else 's'}"
+                note = []
             self.rep.error(
                 "E0407",
-                f"`{spec.name}` takes {n_expected} tensor"
-                f"{'' if n_expected == 1 else 's'}, but was given {len(inputs)}",
+                f"`{spec.name}` takes {takes}, but was given {len(inputs)}",
                 frame.file,
                 span,
                 "wrong number of tensors",
+                notes=note,
             )
             return ERROR
         types = [t.type for t in inputs]
+        required = inputs if spec.variadic else inputs[:n_expected]
         if spec.float_inputs:
-            for t in inputs:
+            for t in required:
                 if not t.type.dtype.is_float:
                     self.rep.error(
                         "E0301",
@@ -875,8 +891,8 @@ class Elaborator:
                         ],
                     )
                     return ERROR
-        if len({t.dtype for t in types}) > 1:
-            a, b = inputs[0], next(t for t in inputs if t.type.dtype != inputs[0].type.dtype)
+        if len({t.type.dtype for t in required}) > 1:
+            a, b = inputs[0], next(t for t in required if t.type.dtype != inputs[0].type.dtype)
             self.rep.error(
                 "E0301",
                 f"`{spec.name}` mixes dtypes `{a.type.dtype.value}` and `{b.type.dtype.value}`",
@@ -890,7 +906,7 @@ class Elaborator:
             )
             return ERROR
         try:
-            out = spec.output(attrs, types)
+            out, *extra = spec.outputs(attrs, types)
             weight_specs = spec.weights(attrs, types)
         except ShapeError as err:
             if err.code in ("E0201", "E0202", "E0203") and self.uncertain(frame, types):
@@ -939,7 +955,15 @@ class Elaborator:
                     return ERROR
                 continue
             weights.append(
-                Weight(wname, tuple(d for d in dims if d is not None), w.init, w.trainable, w.dtype)
+                Weight(
+                    wname,
+                    tuple(d for d in dims if d is not None),
+                    w.init,
+                    w.trainable,
+                    w.dtype,
+                    w.regularizer,
+                    w.constraint,
+                )
             )
         path = frame.builder.unique_path(frame.prefix, snake(spec.name))
         vid = frame.builder.add_node(
@@ -952,8 +976,17 @@ class Elaborator:
             frame.file,
             span,
             tuple(weights),
+            tuple(extra),
         )
-        return TensorVal(vid, out, Origin(frame.file, span))
+        origin = Origin(frame.file, span)
+        if not extra:
+            return TensorVal(vid, out, origin)
+        return TupleVal(
+            (
+                TensorVal(vid, out, origin),
+                *(TensorVal(vid + i + 1, t, origin) for i, t in enumerate(extra)),
+            )
+        )
 
     # == arithmetic =========================================================================
     def _binop(self, frame: Frame, e: ast.BinOp) -> Value:
@@ -1194,6 +1227,11 @@ class Elaborator:
                 default_frame = Frame(ref.module, d, dict(out), frame.builder, "", (), True, ())
                 out[p.name.name] = self.evaluate(default_frame, p.default)
         return out if ok else None
+
+
+_CONFIGURED_KINDS = frozenset(
+    {OpKind.LAYER, OpKind.INITIALIZER, OpKind.REGULARIZER, OpKind.CONSTRAINT}
+)
 
 
 def article(word: str) -> str:

@@ -21,9 +21,11 @@ class Weight:
 
     name: str
     shape: tuple[int, ...]
-    init: str
+    init: ArgValue  # an initializer name or a `Configured` one
     trainable: bool = True
     dtype: DType = DType.F32
+    regularizer: ArgValue = None  # penalty added to the training loss
+    constraint: ArgValue = None  # projection applied after each optimizer update
 
     @property
     def size(self) -> int:
@@ -47,6 +49,16 @@ class Node:
     file: SourceFile
     span: Span
     weights: tuple[Weight, ...] = ()
+    # Results after the first, for ops with several (`LSTM(return_state = true)`).
+    extra_outputs: tuple[tuple[int, TensorType], ...] = ()
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        return (self.output, *(vid for vid, _ in self.extra_outputs))
+
+    @property
+    def output_types(self) -> tuple[TensorType, ...]:
+        return (self.type, *(t for _, t in self.extra_outputs))
 
     @property
     def scope_name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nndsl.ops.core import KERNEL_ARGS, Layer
+from nndsl.ops.core import KERNEL_ARGS, Layer, kernel_and_bias
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -84,12 +84,6 @@ class Conv2D(Layer):
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         k = ints(attrs["kernel_size"], 2)
         filters = dim(attrs["filters"])
-        out = {
-            "kernel": WeightSpec(
-                (dim(k[0]), dim(k[1]), inputs[0].shape[3], filters),
-                str(attrs["kernel_initializer"]),
-            )
-        }
-        if attrs["use_bias"]:
-            out["bias"] = WeightSpec((filters,), str(attrs["bias_initializer"]))
-        return out
+        return kernel_and_bias(
+            attrs, (dim(k[0]), dim(k[1]), inputs[0].shape[3], filters), (filters,)
+        )

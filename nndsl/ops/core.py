@@ -20,27 +20,75 @@ from nndsl.ops.spec import (
 )
 from nndsl.shapes import Dim, TensorType, format_shape
 
-INITIALIZERS: tuple[str, ...] = (
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "zeros",
-    "ones",
-)
 
+def weight_args(weight: str, init: str) -> tuple[Arg, ...]:
+    """`{weight}_initializer`, `_regularizer`, `_constraint`, as every Keras layer has them."""
+    return (
+        Arg(
+            f"{weight}_initializer",
+            "initializer",
+            init,
+            f"how the {weight} starts",
+            keyword_only=True,
+        ),
+        Arg(
+            f"{weight}_regularizer",
+            "regularizer",
+            None,
+            f"penalty on the {weight}, added to the loss",
+            nullable=True,
+            keyword_only=True,
+        ),
+        Arg(
+            f"{weight}_constraint",
+            "constraint",
+            None,
+            f"projection of the {weight} after each update",
+            nullable=True,
+            keyword_only=True,
+        ),
+    )
+
+
+def weight(attrs: Attrs, name: str, shape: tuple[Dim, ...], prefix: str = "") -> WeightSpec:
+    """The trainable weight `name` with the initializer, regularizer and constraint the layer's
+    `{prefix or name}_*` arguments give."""
+    key = prefix or name
+    return WeightSpec(
+        shape,
+        attrs[f"{key}_initializer"],
+        regularizer=attrs.get(f"{key}_regularizer"),
+        constraint=attrs.get(f"{key}_constraint"),
+    )
+
+
+ACTIVITY_REGULARIZER = Arg(
+    "activity_regularizer",
+    "regularizer",
+    None,
+    "penalty on the layer's output, added to the loss",
+    nullable=True,
+    keyword_only=True,
+)
 
 # Arguments every kernel layer (Dense, Conv2D, ...) takes after its own, as in Keras.
 KERNEL_ARGS = (
     Arg("activation", "str", "linear", "applied to the result", choices=ACTIVATION_NAMES),
     Arg("use_bias", "bool", True, "add a learned bias"),
-    Arg(
-        "kernel_initializer", "str", "glorot_uniform", "how the kernel starts", choices=INITIALIZERS
-    ),
-    Arg("bias_initializer", "str", "zeros", "how the bias starts", choices=INITIALIZERS),
+    *weight_args("kernel", "glorot_uniform"),
+    *weight_args("bias", "zeros"),
+    ACTIVITY_REGULARIZER,
 )
+
+
+def kernel_and_bias(
+    attrs: Attrs, kernel_shape: tuple[Dim, ...], bias_shape: tuple[Dim, ...]
+) -> dict[str, WeightSpec]:
+    """`kernel` and, with `use_bias`, `bias`, configured by `KERNEL_ARGS`."""
+    out = {"kernel": weight(attrs, "kernel", kernel_shape)}
+    if attrs["use_bias"]:
+        out["bias"] = weight(attrs, "bias", bias_shape)
+    return out
 
 
 class Layer(OpSpec):
@@ -70,11 +118,7 @@ class Dense(Layer):
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         units = dim(attrs["units"])
-        init = str(attrs["kernel_initializer"])
-        out = {"kernel": WeightSpec((inputs[0].shape[-1], units), init)}
-        if attrs["use_bias"]:
-            out["bias"] = WeightSpec((units,), str(attrs["bias_initializer"]))
-        return out
+        return kernel_and_bias(attrs, (inputs[0].shape[-1], units), (units,))
 
 
 @register

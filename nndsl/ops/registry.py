@@ -5,21 +5,55 @@ from __future__ import annotations
 from collections.abc import Iterator
 from importlib import import_module
 
-from nndsl.ops.spec import OpKind, OpSpec
+from nndsl.ops.spec import REQUIRED, ArgValue, Configured, OpKind, OpSpec
 
 REGISTRY: dict[str, OpSpec] = {}
+# Other names a spec answers to (`BatchNorm` for `BatchNormalization`, `MaxPool2D` for
+# `MaxPooling2D`, as Keras has them); the spec's own `name` stays the one in docs and paths.
+ALIASES: dict[str, str] = {}
 
 
 def register(cls: type[OpSpec]) -> type[OpSpec]:
-    if cls.name in REGISTRY:
-        raise RuntimeError(f"spec {cls.name!r} registered twice")
+    for name in (cls.name, *cls.aliases):
+        if name in REGISTRY or name in ALIASES:
+            raise RuntimeError(f"spec name {name!r} registered twice")
     REGISTRY[cls.name] = cls()
+    for alias in cls.aliases:
+        ALIASES[alias] = cls.name
     return cls
 
 
 def lookup(name: str) -> OpSpec | None:
     _load()
-    return REGISTRY.get(name)
+    return REGISTRY.get(name) or REGISTRY.get(ALIASES.get(name, ""))
+
+
+def configured(value: ArgValue, kind: OpKind) -> Configured | None:
+    """`"he_normal"` or `Configured("he_normal", ...)` -> the Configured op with every argument
+    bound (defaults filled in); None when `value` is None or names no spec of `kind` that can
+    be used without arguments."""
+    if value is None:
+        return None
+    name = value.name if isinstance(value, Configured) else str(value)
+    spec = lookup(name)
+    if spec is None or spec.kind is not kind:
+        return None
+    given = value.options if isinstance(value, Configured) else {}
+    attrs: list[tuple[str, ArgValue]] = []
+    for a in spec.args:
+        if a.name in given:
+            attrs.append((a.name, given[a.name]))
+        elif a.default is REQUIRED:
+            return None
+        else:
+            attrs.append((a.name, a.default))  # type: ignore[arg-type]
+    return Configured(spec.name, tuple(attrs))
+
+
+def all_names() -> list[str]:
+    """Every name users may write, aliases included (for completion and `did you mean`)."""
+    _load()
+    return [*REGISTRY, *ALIASES]
 
 
 def iter_specs(kind: OpKind | None = None) -> Iterator[OpSpec]:
@@ -33,15 +67,22 @@ def iter_specs(kind: OpKind | None = None) -> Iterator[OpSpec]:
 # under the same name, so adding a family means adding it here once.
 FAMILIES = (
     "activation",
-    "conv",
+    "weights",
     "core",
-    "data",
+    "conv",
+    "pool",
+    "norm",
+    "regularization",
+    "reshaping",
+    "merging",
+    "recurrent",
+    "attention",
+    "preprocessing",
+    "operators",
     "losses",
     "metrics",
-    "norm",
-    "operators",
     "optimizers",
-    "pool",
+    "data",
 )
 
 _LOADED = False

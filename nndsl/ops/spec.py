@@ -24,9 +24,49 @@ class OpKind(Enum):
     METRIC = "metric"
     OPTIMIZER = "optimizer"
     DATA = "data"
+    INITIALIZER = "initializer"  # `kernel_initializer = truncated_normal(stddev = 0.02)`
+    REGULARIZER = "regularizer"  # `kernel_regularizer = l2(1e-4)`
+    CONSTRAINT = "constraint"  # `kernel_constraint = max_norm(3)`
 
 
-ArgValue = Union[int, float, bool, str, Dim, DType, tuple["ArgValue", ...], None]
+ArgValue = Union[int, float, bool, str, Dim, DType, "Configured", tuple["ArgValue", ...], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """An op passed as an argument value, with its own arguments bound (defaults included).
+
+    `l2(1e-4)`, `truncated_normal(stddev = 0.02)`, or a layer such as `LSTM(32)` given to
+    `Bidirectional`. Hashable, so attrs holding one stay usable as jit-static data.
+    """
+
+    name: str
+    attrs: tuple[tuple[str, ArgValue], ...] = ()
+
+    def __getitem__(self, key: str) -> ArgValue:
+        for k, v in self.attrs:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def get(self, key: str, default: ArgValue = None) -> ArgValue:
+        return next((v for k, v in self.attrs if k == key), default)
+
+    @property
+    def options(self) -> dict[str, ArgValue]:
+        return dict(self.attrs)
+
+    def __str__(self) -> str:
+        return format_value(self)
+
+
+# Argument types whose values are configured ops of one kind.
+CONFIGURED_TYPES: dict[str, OpKind] = {
+    "initializer": OpKind.INITIALIZER,
+    "regularizer": OpKind.REGULARIZER,
+    "constraint": OpKind.CONSTRAINT,
+    "layer": OpKind.LAYER,
+}
 
 
 class _Required:
@@ -57,6 +97,7 @@ class Arg:
     length: int | None = None
     nullable: bool = False
     aliases: tuple[str, ...] = ()
+    keyword_only: bool = False  # `Dense(64, kernel_regularizer = l2(1e-4))`, never positional
 
     @property
     def required(self) -> bool:
@@ -117,12 +158,18 @@ class ArgError(ShapeError):
 
 @dataclass(frozen=True, slots=True)
 class WeightSpec:
-    """A parameter (trainable) or a piece of state (non-trainable, e.g. moving statistics)."""
+    """A parameter (trainable) or a piece of state (non-trainable, e.g. moving statistics).
+
+    `init` names an initializer spec or is a `Configured` one; `regularizer` (a penalty added
+    to the training loss) and `constraint` (a projection after each update) likewise, or None.
+    """
 
     shape: tuple[Dim, ...]
-    init: str
+    init: ArgValue
     trainable: bool = True
     dtype: DType = DType.F32
+    regularizer: ArgValue = None
+    constraint: ArgValue = None
 
 
 Attrs = Mapping[str, ArgValue]
@@ -160,6 +207,9 @@ def format_value(value: object) -> str:
         return value.value
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, Configured):
+        inner = ", ".join(f"{k} = {format_value(v)}" for k, v in value.attrs)
+        return f"{value.name}({inner})"
     return str(value)
 
 
@@ -169,8 +219,12 @@ class OpSpec:
     name: ClassVar[str]
     kind: ClassVar[OpKind]
     family: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()  # other names users may write
     args: ClassVar[tuple[Arg, ...]] = ()
     inputs: ClassVar[tuple[str, ...]] = ("x",)
+    # Tensors that may follow the required ones, positionally (`MultiHeadAttention(...)(q, v,
+    # k, mask)`); the shape rule sees only those given and checks their dtypes itself.
+    optional_inputs: ClassVar[tuple[str, ...]] = ()
     variadic: ClassVar[bool] = False  # takes any number (>= len(inputs)) of tensors
     stochastic: ClassVar[bool] = False  # draws random numbers while training
     float_inputs: ClassVar[bool] = True  # inputs must be floating point
@@ -195,6 +249,13 @@ class OpSpec:
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         """The output type for these inputs; raise `ShapeError` when they do not fit."""
         raise NotImplementedError
+
+    def outputs(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[TensorType, ...]:
+        """All output types; override for ops with several results (`LSTM(return_state)`).
+
+        The JAX implementation then returns a tuple of as many arrays, in the same order.
+        """
+        return (self.output(attrs, inputs),)
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         """Parameters and state the op owns, from the input types (Keras's `build`)."""

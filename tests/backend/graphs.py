@@ -62,13 +62,34 @@ class GraphMaker:
         self._counts[base] = n + 1
         path = base if n == 0 else f"{base}_{n}"
         weights = tuple(
-            Weight(w_name, tuple(_int(d) for d in w.shape), w.init, w.trainable, w.dtype)
-            for w_name, w in op.weights(full, types).items())
+            Weight(
+                w_name,
+                tuple(_int(d) for d in w.shape),
+                w.init,
+                w.trainable,
+                w.dtype,
+                w.regularizer,
+                w.constraint,
+            )
+            for w_name, w in op.weights(full, types).items()
+        )
         vid = self._value(out)
-        self.graph.nodes.append(Node(
-            id=len(self.graph.nodes), op=op, attrs=full, inputs=tuple(inputs), output=vid,
-            type=out, path=path, scope=(self.graph.name,), tensor_name=None, file=self.file,
-            span=Span(0, 0), weights=weights))
+        self.graph.nodes.append(
+            Node(
+                id=len(self.graph.nodes),
+                op=op,
+                attrs=full,
+                inputs=tuple(inputs),
+                output=vid,
+                type=out,
+                path=path,
+                scope=(self.graph.name,),
+                tensor_name=None,
+                file=self.file,
+                span=Span(0, 0),
+                weights=weights,
+            )
+        )
         return vid
 
     def output(self, name: str, vid: int) -> Graph:
@@ -87,8 +108,14 @@ def call(name: str, **attrs: ArgValue) -> OpCall:
     return OpCall(op, with_defaults(op, attrs), Span(0, 0))
 
 
-def mlp(inputs: int = 4, hidden: int = 16, classes: int = 3, *, dropout: float = 0.0,
-        batch_norm: bool = False) -> Graph:
+def mlp(
+    inputs: int = 4,
+    hidden: int = 16,
+    classes: int = 3,
+    *,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> Graph:
     g = GraphMaker("MLP")
     h = g.op("Dense", g.input("x", tensor("B", inputs)), units=hidden, activation="relu")
     if batch_norm:
@@ -98,32 +125,58 @@ def mlp(inputs: int = 4, hidden: int = 16, classes: int = 3, *, dropout: float =
     return g.output("logits", g.op("Dense", h, units=classes))
 
 
-def train_config(graph: Graph, data_path: str, *, file: SourceFile | None = None,
-                 loss: OpCall | None = None, metrics: Sequence[OpCall] | None = None,
-                 optimizer: OpCall | None = None, epochs: int = 3, batch: int = 16,
-                 seed: int = 0, validation_split: float = 0.1, test_split: float = 0.2,
-                 x: str = "x", y: str = "y") -> TrainConfig:
+def train_config(
+    graph: Graph,
+    data_path: str,
+    *,
+    file: SourceFile | None = None,
+    loss: OpCall | None = None,
+    metrics: Sequence[OpCall] | None = None,
+    optimizer: OpCall | None = None,
+    epochs: int = 3,
+    batch: int = 16,
+    seed: int = 0,
+    validation_split: float = 0.1,
+    test_split: float = 0.2,
+    x: str = "x",
+    y: str = "y",
+) -> TrainConfig:
     return TrainConfig(
-        graph=graph, data_name="data",
+        graph=graph,
+        data_name="data",
         data=call("npz", path=data_path, x=x, y=y, test_split=test_split),
         loss=loss or call("cross_entropy", from_logits=True),
         optimizer=optimizer or call("adam", learning_rate=0.01),
         metrics=list(metrics if metrics is not None else [call("accuracy")]),
-        epochs=epochs, batch=batch, seed=seed, validation_split=validation_split,
-        file=file)
+        epochs=epochs,
+        batch=batch,
+        seed=seed,
+        validation_split=validation_split,
+        file=file,
+    )
 
 
-def apply_op(name: str, *inputs: object, params: dict[str, object] | None = None,
-             state: dict[str, object] | None = None, training: bool = False,
-             key: object = None, **attrs: ArgValue) -> tuple[object, dict[str, object]]:
+def apply_op(
+    name: str,
+    *inputs: object,
+    params: dict[str, object] | None = None,
+    state: dict[str, object] | None = None,
+    training: bool = False,
+    key: object = None,
+    **attrs: ArgValue,
+) -> tuple[object, dict[str, object]]:
     """Run one implementation directly: (output, new_state)."""
     import jax.numpy as jnp
 
     from nndsl.backend.jax import ApplyCall, implementation
 
     op = spec(name)
-    call = ApplyCall(attrs=with_defaults(op, attrs), inputs=[jnp.asarray(i) for i in inputs],
-                     params={k: jnp.asarray(v) for k, v in (params or {}).items()},
-                     state={k: jnp.asarray(v) for k, v in (state or {}).items()},
-                     training=training, key=key)  # type: ignore[arg-type]
+    call = ApplyCall(
+        attrs=with_defaults(op, attrs),
+        inputs=[jnp.asarray(i) for i in inputs],
+        params={k: jnp.asarray(v) for k, v in (params or {}).items()},
+        state={k: jnp.asarray(v) for k, v in (state or {}).items()},
+        training=training,
+        key=key,
+    )  # type: ignore[arg-type]
     return implementation(op)(call), call.new_state  # type: ignore[no-any-return]

@@ -16,8 +16,14 @@ from tests.backend.graphs import GraphMaker, mlp, tensor
 
 def cnn() -> Graph:
     g = GraphMaker("CNN")
-    h = g.op("Conv2D", g.input("image", tensor("B", 8, 8, 1)), filters=4, kernel_size=3,
-             padding="same", activation="relu")
+    h = g.op(
+        "Conv2D",
+        g.input("image", tensor("B", 8, 8, 1)),
+        filters=4,
+        kernel_size=3,
+        padding="same",
+        activation="relu",
+    )
     h = g.op("BatchNorm", h)
     h = g.op("MaxPool2D", h)
     h = g.op("Conv2D", h, filters=6, kernel_size=(2, 2), use_bias=False)
@@ -64,12 +70,12 @@ def test_apply_is_jittable_and_state_updates_only_in_training() -> None:
     apply = jax.jit(model.apply, static_argnames="training")
     (out,), same = apply(params, state, {"image": x}, training=False)
     assert out.shape == (5, 3)
-    np.testing.assert_array_equal(same["batchnorm"]["moving_mean"],
-                                  state["batchnorm"]["moving_mean"])
+    np.testing.assert_array_equal(
+        same["batchnorm"]["moving_mean"], state["batchnorm"]["moving_mean"]
+    )
     (t1,), new = apply(params, state, [x], training=True, key=jax.random.key(2))
     (t2,), _ = apply(params, state, [x], training=True, key=jax.random.key(3))
-    assert not np.array_equal(new["batchnorm"]["moving_mean"],
-                              state["batchnorm"]["moving_mean"])
+    assert not np.array_equal(new["batchnorm"]["moving_mean"], state["batchnorm"]["moving_mean"])
     assert not np.array_equal(t1, t2)  # dropout draws differ per key
 
 
@@ -86,7 +92,8 @@ def test_named_scopes_reach_the_lowered_program() -> None:
     model = compile_graph(cnn())
     params, state = model.init(jax.random.key(0))
     lowered = jax.jit(lambda p, s, x: model.apply(p, s, [x])[0]).lower(
-        params, state, jnp.ones((2, 8, 8, 1)))
+        params, state, jnp.ones((2, 8, 8, 1))
+    )
     text = lowered.as_text(debug_info=True)
     assert "CNN/conv2d@L1" in text
 
@@ -104,10 +111,21 @@ def test_initializer_variance_follows_keras_fans(name: str) -> None:
 
 def test_gradients_flow_through_every_layer() -> None:
     g = GraphMaker("Grad")
-    h = g.op("Conv2D", g.input("x", tensor("B", 6, 6, 2)), filters=3, kernel_size=3,
-             padding="same", activation="gelu")
-    h = g.op("AvgPool2D", g.op("MaxPool2D", g.op("BatchNorm", h), padding="same"),
-             pool_size=2, strides=1, padding="same")
+    h = g.op(
+        "Conv2D",
+        g.input("x", tensor("B", 6, 6, 2)),
+        filters=3,
+        kernel_size=3,
+        padding="same",
+        activation="gelu",
+    )
+    h = g.op(
+        "AvgPool2D",
+        g.op("MaxPool2D", g.op("BatchNorm", h), padding="same"),
+        pool_size=2,
+        strides=1,
+        padding="same",
+    )
     h = g.op("Reshape", g.op("GlobalAvgPool2D", h, keepdims=True), shape=(3,))
     h = g.op("LayerNorm", g.op("Dense", h, units=4, activation="silu"))
     model = compile_graph(g.output("y", g.op("softmax", h)))

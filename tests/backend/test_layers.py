@@ -35,31 +35,52 @@ def _same_pads(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv_ref(x: np.ndarray, k: np.ndarray, stride: int, padding: str,
-             dilation: int = 1) -> np.ndarray:
+def conv_ref(
+    x: np.ndarray, k: np.ndarray, stride: int, padding: str, dilation: int = 1
+) -> np.ndarray:
     kh, kw, _, f = k.shape
     if padding == "same":
-        ph, pw = _same_pads(x.shape[1], kh, stride, dilation), \
-            _same_pads(x.shape[2], kw, stride, dilation)
+        ph, pw = (
+            _same_pads(x.shape[1], kh, stride, dilation),
+            _same_pads(x.shape[2], kw, stride, dilation),
+        )
         x = np.pad(x, ((0, 0), ph, pw, (0, 0)))
     eh, ew = (kh - 1) * dilation + 1, (kw - 1) * dilation + 1
     oh, ow = (x.shape[1] - eh) // stride + 1, (x.shape[2] - ew) // stride + 1
     out = np.zeros((x.shape[0], oh, ow, f), np.float64)
     for i in range(oh):
         for j in range(ow):
-            patch = x[:, i * stride:i * stride + eh:dilation, j * stride:j * stride + ew:dilation]
+            patch = x[
+                :, i * stride : i * stride + eh : dilation, j * stride : j * stride + ew : dilation
+            ]
             out[:, i, j] = np.einsum("bhwc,hwcf->bf", patch, k)
     return out
 
 
-@pytest.mark.parametrize(("stride", "padding", "dilation", "size"), [
-    (1, "valid", 1, 7), (1, "same", 1, 7), (2, "same", 1, 7), (2, "valid", 1, 8),
-    (2, "same", 1, 8), (1, "same", 2, 7), (1, "valid", 2, 7),
-])
+@pytest.mark.parametrize(
+    ("stride", "padding", "dilation", "size"),
+    [
+        (1, "valid", 1, 7),
+        (1, "same", 1, 7),
+        (2, "same", 1, 7),
+        (2, "valid", 1, 8),
+        (2, "same", 1, 8),
+        (1, "same", 2, 7),
+        (1, "valid", 2, 7),
+    ],
+)
 def test_conv2d(stride: int, padding: str, dilation: int, size: int) -> None:
     x, k, b = randn(2, size, size - 1, 3), randn(3, 3, 3, 4), randn(4)
-    out, _ = apply_op("Conv2D", x, params={"kernel": k, "bias": b}, filters=4, kernel_size=3,
-                      strides=stride, padding=padding, dilation_rate=(dilation, dilation))
+    out, _ = apply_op(
+        "Conv2D",
+        x,
+        params={"kernel": k, "bias": b},
+        filters=4,
+        kernel_size=3,
+        strides=stride,
+        padding=padding,
+        dilation_rate=(dilation, dilation),
+    )
     close(out, conv_ref(x, k, stride, padding, dilation) + b, 1e-4)
 
 
@@ -75,15 +96,22 @@ def pool_ref(x: np.ndarray, size: int, stride: int, padding: str, kind: str) -> 
     for i in range(oh):
         for j in range(ow):
             r0, c0 = i * stride - ht, j * stride - wl
-            win = x[:, max(r0, 0):min(r0 + size, h), max(c0, 0):min(c0 + size, w)]
+            win = x[:, max(r0, 0) : min(r0 + size, h), max(c0, 0) : min(c0 + size, w)]
             out[:, i, j] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
     return out
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize(("size", "stride", "padding"), [
-    (2, 2, "valid"), (3, 2, "valid"), (2, 2, "same"), (3, 2, "same"), (3, 1, "same"),
-])
+@pytest.mark.parametrize(
+    ("size", "stride", "padding"),
+    [
+        (2, 2, "valid"),
+        (3, 2, "valid"),
+        (2, 2, "same"),
+        (3, 2, "same"),
+        (3, 1, "same"),
+    ],
+)
 def test_pools(kind: str, size: int, stride: int, padding: str) -> None:
     x = randn(2, 7, 6, 3)
     name = "MaxPool2D" if kind == "max" else "AvgPool2D"
@@ -109,16 +137,21 @@ def test_flatten_and_reshape() -> None:
     close(apply_op("Reshape", x, shape=(4, -1))[0], x.reshape(2, 4, 3))
 
 
-BN = {"gamma": np.array([1.0, 2.0, 0.5], np.float32), "beta": np.array([0.0, 1.0, -1.0],
-                                                                        np.float32)}
-BN_STATE = {"moving_mean": np.array([0.1, -0.2, 0.3], np.float32),
-            "moving_variance": np.array([1.0, 2.0, 0.5], np.float32)}
+BN = {
+    "gamma": np.array([1.0, 2.0, 0.5], np.float32),
+    "beta": np.array([0.0, 1.0, -1.0], np.float32),
+}
+BN_STATE = {
+    "moving_mean": np.array([0.1, -0.2, 0.3], np.float32),
+    "moving_variance": np.array([1.0, 2.0, 0.5], np.float32),
+}
 
 
 def test_batch_norm_training_uses_batch_statistics_and_updates_state() -> None:
     x = randn(8, 3) * 3 + 1
-    out, new = apply_op("BatchNorm", x, params=BN, state=BN_STATE, training=True,
-                        momentum=0.9, epsilon=1e-3)
+    out, new = apply_op(
+        "BatchNorm", x, params=BN, state=BN_STATE, training=True, momentum=0.9, epsilon=1e-3
+    )
     mean, var = x.mean(0), x.var(0)
     close(out, (x - mean) / np.sqrt(var + 1e-3) * BN["gamma"] + BN["beta"], 1e-4)
     close(new["moving_mean"], BN_STATE["moving_mean"] * 0.9 + mean * 0.1)
@@ -128,16 +161,18 @@ def test_batch_norm_training_uses_batch_statistics_and_updates_state() -> None:
 def test_batch_norm_inference_uses_moving_statistics() -> None:
     x = randn(4, 5, 3)
     out, new = apply_op("BatchNorm", x, params=BN, state=BN_STATE)
-    expected = ((x - BN_STATE["moving_mean"]) / np.sqrt(BN_STATE["moving_variance"] + 1e-3)
-                * BN["gamma"] + BN["beta"])
+    expected = (x - BN_STATE["moving_mean"]) / np.sqrt(BN_STATE["moving_variance"] + 1e-3) * BN[
+        "gamma"
+    ] + BN["beta"]
     close(out, expected, 1e-5)
     assert new == {}
 
 
 def test_batch_norm_channel_axis_and_no_affine() -> None:
     x = randn(4, 3, 2, 2)
-    out, _ = apply_op("BatchNorm", x, state=BN_STATE, axis=1, center=False, scale=False,
-                      training=True)
+    out, _ = apply_op(
+        "BatchNorm", x, state=BN_STATE, axis=1, center=False, scale=False, training=True
+    )
     mean, var = x.mean((0, 2, 3), keepdims=True), x.var((0, 2, 3), keepdims=True)
     close(out, (x - mean) / np.sqrt(var + 1e-3), 1e-4)
 
@@ -154,8 +189,7 @@ def test_dropout_identity_cases_and_training_rescale() -> None:
     x = randn(64, 32) + 5
     close(apply_op("Dropout", x, rate=0.5)[0], x)  # not training
     close(apply_op("Dropout", x, rate=0.0, training=True, key=jax.random.key(0))[0], x)
-    out = np.asarray(apply_op("Dropout", x, rate=0.25, training=True,
-                              key=jax.random.key(1))[0])
+    out = np.asarray(apply_op("Dropout", x, rate=0.25, training=True, key=jax.random.key(1))[0])
     kept = out != 0
     close(out[kept], x[kept] / 0.75)
     assert 0.65 < kept.mean() < 0.85

@@ -15,11 +15,16 @@ IDS = np.array([0, 3, 1, 2, 3, 0], np.int32)
 ONE_HOT = np.eye(4, dtype=np.float32)[IDS]
 
 
-def run(name: str, pred: np.ndarray, y: np.ndarray, *, from_logits: bool = False,
-        **attrs: object) -> np.ndarray:
+def run(
+    name: str, pred: np.ndarray, y: np.ndarray, *, from_logits: bool = False, **attrs: object
+) -> np.ndarray:
     op = spec(name)
-    call = LabelCall(with_defaults(op, attrs), jnp.asarray(pred), jnp.asarray(y),  # type: ignore[arg-type]
-                     from_logits)
+    call = LabelCall(
+        with_defaults(op, attrs),
+        jnp.asarray(pred),
+        jnp.asarray(y),  # type: ignore[arg-type]
+        from_logits,
+    )
     return np.asarray(implementation(op)(call))
 
 
@@ -59,15 +64,17 @@ def test_binary_cross_entropy() -> None:
     y = np.array([0, 1, 1, 0, 1], np.float32)
     p = 1 / (1 + np.exp(-z[:, 0]))
     expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    np.testing.assert_allclose(run("binary_cross_entropy", z, y, from_logits=True), expected,
-                               rtol=1e-5)
-    np.testing.assert_allclose(run("binary_cross_entropy", p[:, None], y), expected,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        run("binary_cross_entropy", z, y, from_logits=True), expected, rtol=1e-5
+    )
+    np.testing.assert_allclose(run("binary_cross_entropy", p[:, None], y), expected, rtol=1e-4)
     ys = y * 0.8 + 0.1
     smoothed = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
     np.testing.assert_allclose(
-        run("binary_cross_entropy", z, y, from_logits=True, label_smoothing=0.2), smoothed,
-        rtol=1e-5)
+        run("binary_cross_entropy", z, y, from_logits=True, label_smoothing=0.2),
+        smoothed,
+        rtol=1e-5,
+    )
 
 
 def test_regression_losses_average_per_example() -> None:
@@ -76,8 +83,9 @@ def test_regression_losses_average_per_example() -> None:
     np.testing.assert_allclose(run("mse", pred, y), ((pred - y) ** 2).mean(1), rtol=1e-5)
     np.testing.assert_allclose(run("mae", pred, y), np.abs(pred - y).mean(1), rtol=1e-5)
     column = pred[:, :1]
-    np.testing.assert_allclose(run("mse", column, y[:, 0]), (column[:, 0] - y[:, 0]) ** 2,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        run("mse", column, y[:, 0]), (column[:, 0] - y[:, 0]) ** 2, rtol=1e-5
+    )
 
 
 def test_accuracy_argmax_and_threshold() -> None:

@@ -22,20 +22,27 @@ NO_ATTRS: st.SearchStrategy[dict[str, Any]] = st.just({})
 
 @st.composite
 def image(draw: st.DrawFn) -> tuple[int, ...]:
-    return (draw(st.integers(1, 3)), draw(st.integers(1, 9)), draw(st.integers(1, 9)),
-            draw(st.integers(1, 4)))
+    return (
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 9)),
+        draw(st.integers(1, 9)),
+        draw(st.integers(1, 4)),
+    )
 
 
 @st.composite
-def one_input(draw: st.DrawFn, attrs: st.SearchStrategy[dict[str, Any]] = NO_ATTRS,
-              shapes: st.SearchStrategy[tuple[int, ...]] = shape) -> Case:
+def one_input(
+    draw: st.DrawFn,
+    attrs: st.SearchStrategy[dict[str, Any]] = NO_ATTRS,
+    shapes: st.SearchStrategy[tuple[int, ...]] = shape,
+) -> Case:
     return draw(attrs), [draw(shapes)]
 
 
 @st.composite
 def broadcasting(draw: st.DrawFn) -> Case:
     a = draw(shape)
-    b = tuple(draw(st.sampled_from([d, 1])) for d in a[draw(st.integers(0, len(a))):])
+    b = tuple(draw(st.sampled_from([d, 1])) for d in a[draw(st.integers(0, len(a))) :])
     return {}, draw(st.permutations([a, b]))
 
 
@@ -48,15 +55,22 @@ def matmul(draw: st.DrawFn) -> Case:
 
 ints2 = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
 padding = st.sampled_from(["valid", "same"])
-conv_attrs = st.fixed_dictionaries({
-    "filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding,
-    "strides": ints2, "use_bias": st.booleans(),
-    "activation": st.sampled_from(["linear", "relu", "softmax"])})
-dilated_attrs = st.fixed_dictionaries({
-    "filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding,
-    "dilation_rate": ints2})
-pool_attrs = st.fixed_dictionaries({
-    "pool_size": ints2, "strides": st.one_of(st.none(), ints2), "padding": padding})
+conv_attrs = st.fixed_dictionaries(
+    {
+        "filters": st.integers(1, 4),
+        "kernel_size": ints2,
+        "padding": padding,
+        "strides": ints2,
+        "use_bias": st.booleans(),
+        "activation": st.sampled_from(["linear", "relu", "softmax"]),
+    }
+)
+dilated_attrs = st.fixed_dictionaries(
+    {"filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding, "dilation_rate": ints2}
+)
+pool_attrs = st.fixed_dictionaries(
+    {"pool_size": ints2, "strides": st.one_of(st.none(), ints2), "padding": padding}
+)
 
 CASES: dict[str, st.SearchStrategy[Case]] = {
     "Dense": one_input(st.fixed_dictionaries({"units": small, "use_bias": st.booleans()})),
@@ -67,10 +81,13 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "Flatten": one_input(),
     "Reshape": one_input(st.just({"shape": (-1,)})),
     "Dropout": one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])})),
-    "BatchNorm": one_input(st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),
-                           st.lists(small, min_size=2, max_size=4).map(tuple)),
-    "LayerNorm": one_input(st.fixed_dictionaries({"scale": st.booleans(),
-                                                  "center": st.booleans()})),
+    "BatchNorm": one_input(
+        st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),
+        st.lists(small, min_size=2, max_size=4).map(tuple),
+    ),
+    "LayerNorm": one_input(
+        st.fixed_dictionaries({"scale": st.booleans(), "center": st.booleans()})
+    ),
     "softmax": one_input(st.fixed_dictionaries({"axis": st.sampled_from([0, -1])})),
     "matmul": matmul(),
     "constant": st.just(({"value": 1.5}, [])),
@@ -84,8 +101,9 @@ def case_for(name: str) -> st.SearchStrategy[Case]:
     return CASES.get(name, one_input())  # activations and `neg` keep any shape
 
 
-def _weights(name: str, attrs: dict[str, Any], types: list[TensorType]
-             ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _weights(
+    name: str, attrs: dict[str, Any], types: list[TensorType]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     params, state = {}, {}
     for w_name, w in spec(name).weights(attrs, types).items():
         dims = tuple(d.as_int() for d in w.shape)
@@ -112,16 +130,16 @@ def test_output_shape_matches_spec(name: str) -> None:
         params, state = _weights(name, full, types)
         key = jax.random.key(0) if op.stochastic and training else None
 
-        def run(inputs: list[jax.Array], p: dict[str, jax.Array], s: dict[str, jax.Array]
-                ) -> Any:
+        def run(inputs: list[jax.Array], p: dict[str, jax.Array], s: dict[str, jax.Array]) -> Any:
             call = ApplyCall(full, inputs, p, s, training=training, key=key)
             return implementation(op)(call), call.new_state
 
         inputs = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
         out, new_state = jax.eval_shape(run, inputs, params, state)
         assert out.shape == tuple(d.as_int() for d in expected.shape)
-        assert jax.tree.map(lambda a: a.shape, new_state) == \
-            {k: v.shape for k, v in state.items() if k in new_state}
+        assert jax.tree.map(lambda a: a.shape, new_state) == {
+            k: v.shape for k, v in state.items() if k in new_state
+        }
 
     check()
 
@@ -130,5 +148,3 @@ def test_every_graph_op_is_drawn_somewhere() -> None:
     """New layer specs need a strategy here unless they keep the input's shape."""
     shape_keeping = {"relu", "gelu", "sigmoid", "tanh", "silu", "leaky_relu", "neg"}
     assert set(GRAPH_SPECS) == set(CASES) | shape_keeping
-
-

@@ -158,7 +158,8 @@ def test_fmt_check_write_and_syntax_errors(tmp_path: Path) -> None:
     assert check.returncode == 1 and "would reformat" in check.stderr
     assert nnrun("fmt", str(messy)).returncode == 0
     assert messy.read_text() == (
-        "model M() {\n    input x: f32[B, 4]  # in\n    return x |> Dense(2)\n}\n")
+        "model M() {\n    input x: f32[B, 4]  # in\n    return x |> Dense(2)\n}\n"
+    )
     assert nnrun("fmt", "--check", str(messy)).returncode == 0
     broken = tmp_path / "b.nn"
     broken.write_text("model M( {\n")

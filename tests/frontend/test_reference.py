@@ -30,6 +30,11 @@ def _program(spec: OpSpec) -> str:
             'data d = npz("d.npz")\n'
             f"train M on d {{\n    {body}\n}}\n"
         )
+    if "input " in example:  # the example declares its own inputs: `input t: i32[B, 20]\n...`
+        lines = example.strip().splitlines()
+        target = lines[-1].split("=")[0].strip()
+        body = "\n    ".join(lines)
+        return f"model M() {{\n    {body}\n    return {target}\n}}\n"
     spatial = "H, W" in spec.rule
     shape = "[B, 8, 8, 3]" if spatial else "[B, 16]"
     inputs = "\n".join(f"    input {t}: f32{shape}" for t in _TENSORS)

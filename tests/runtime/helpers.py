@@ -12,8 +12,9 @@ from nndsl.source import SourceFile
 from tests.backend.graphs import mlp, train_config
 
 
-def blobs(n: int = 240, features: int = 4, classes: int = 3, seed: int = 0
-          ) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    n: int = 240, features: int = 4, classes: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Separable clusters: class c centred at 2 * e_c."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
@@ -30,5 +31,6 @@ def write_npz(directory: Path, name: str = "data.npz", **arrays: np.ndarray) -> 
 
 def config_for(directory: Path, data_file: str = "data.npz", **kwargs: Any) -> TrainConfig:
     graph = kwargs.pop("graph", None) or mlp()
-    return train_config(graph, data_file, file=SourceFile(str(directory / "model.nn"), ""),
-                        **kwargs)
+    return train_config(
+        graph, data_file, file=SourceFile(str(directory / "model.nn"), ""), **kwargs
+    )

@@ -17,8 +17,15 @@ from tests.backend.graphs import mlp
 def saved(tmp_path: Path) -> tuple[Path, object, object, object]:
     graph = mlp(batch_norm=True)
     params, state = compile_graph(graph).init(jax.random.key(0))
-    path = save_checkpoint(tmp_path / "run" / "model.safetensors", graph, params, state,
-                           seed=4, epochs=2, metrics={"accuracy": 0.5})
+    path = save_checkpoint(
+        tmp_path / "run" / "model.safetensors",
+        graph,
+        params,
+        state,
+        seed=4,
+        epochs=2,
+        metrics={"accuracy": 0.5},
+    )
     return path, graph, params, state
 
 
@@ -54,8 +61,11 @@ def test_overwrite_replaces_the_file(tmp_path: Path) -> None:
 
 def test_mismatched_graph_is_a_clear_error(tmp_path: Path) -> None:
     path, *_ = saved(tmp_path)
-    with pytest.raises(CheckpointError, match=r"dense/kernel has shape \[4, 16\], MLP "
-                                              r"expects \[4, 8\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"dense/kernel has shape \[4, 16\], MLP "
+        r"expects \[4, 8\]",
+    ):
         load_weights(path, mlp(hidden=8, batch_norm=True))
     with pytest.raises(CheckpointError, match="weights not in MLP: batchnorm/beta"):
         load_weights(path, mlp())

@@ -100,8 +100,7 @@ def test_load_casts_and_splits_deterministically(tmp_path: Path) -> None:
 
 def test_split_needs_training_rows() -> None:
     with pytest.raises(DataError, match="nothing to train on"):
-        split(Dataset(np.zeros((1, 1)), np.zeros(1)), test_split=0.6, validation_split=0.1,
-              seed=0)
+        split(Dataset(np.zeros((1, 1)), np.zeros(1)), test_split=0.6, validation_split=0.1, seed=0)
 
 
 def test_train_batches_are_full_cover_everything_and_reshuffle() -> None:

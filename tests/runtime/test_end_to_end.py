@@ -41,9 +41,15 @@ def test_checked_program_trains_saves_and_predicts(tmp_path: Path) -> None:
     config = checked.program.train
     result = fit(config)
     assert result.test is not None and result.test["accuracy"] > 0.7
-    path = save_checkpoint(tmp_path / "blobs.safetensors", config.graph, result.params,
-                           result.state, seed=config.seed, epochs=config.epochs,
-                           metrics=result.test)
+    path = save_checkpoint(
+        tmp_path / "blobs.safetensors",
+        config.graph,
+        result.params,
+        result.state,
+        seed=config.seed,
+        epochs=config.epochs,
+        metrics=result.test,
+    )
     params, state = load_weights(path, config.graph)
     before = predict(config.graph, result.params, result.state, x[:40])
     after = predict(config.graph, params, state, x[:40])

@@ -34,8 +34,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 def test_loss_falls_and_events_tell_the_story(data_dir: Path) -> None:
     events: list[object] = []
-    cfg = config_for(data_dir, epochs=4, batch=32,
-                     metrics=[call("accuracy"), call("top_k_accuracy", k=2)])
+    cfg = config_for(
+        data_dir, epochs=4, batch=32, metrics=[call("accuracy"), call("top_k_accuracy", k=2)]
+    )
     result = fit(cfg, on_event=events.append)
     losses = [e.train["loss"] for e in result.history]
     assert losses[-1] < losses[0] * 0.6
@@ -62,8 +63,9 @@ def test_same_seed_gives_bit_identical_weights(data_dir: Path) -> None:
         assert a.tobytes() == b.tobytes()
     assert runs[0].history == [] or runs[0].test == runs[1].test
     other = fit(config_for(data_dir, graph=graph, epochs=2, seed=12))
-    assert any(a.tobytes() != b.tobytes()
-               for a, b in zip(weights(runs[0]), weights(other), strict=True))
+    assert any(
+        a.tobytes() != b.tobytes() for a, b in zip(weights(runs[0]), weights(other), strict=True)
+    )
 
 
 def test_stop_request_ends_at_a_step_boundary(data_dir: Path) -> None:
@@ -85,8 +87,9 @@ def test_stop_request_ends_at_a_step_boundary(data_dir: Path) -> None:
 def test_diverging_loss_is_a_training_error(data_dir: Path) -> None:
     x, _ = blobs()
     write_npz(data_dir, x=x, y=np.full((len(x), 3), 1e6))
-    cfg = config_for(data_dir, loss=call("mse"), optimizer=call("sgd", learning_rate=1e6),
-                     metrics=[], epochs=3)
+    cfg = config_for(
+        data_dir, loss=call("mse"), optimizer=call("sgd", learning_rate=1e6), metrics=[], epochs=3
+    )
     with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at epoch \d, step \d"):
         fit(cfg)
 
@@ -112,11 +115,24 @@ def test_cnn_with_one_hot_labels_trains(tmp_path: Path) -> None:
     x[y == 1, :3] += 1.0
     write_npz(tmp_path, x=x, y=np.eye(2)[y])
     g = GraphMaker("Tiny")
-    h = g.op("Conv2D", g.input("x", tensor("B", 6, 6, 1)), filters=4, kernel_size=3,
-             padding="same", activation="relu")
-    h = g.op("Dense", g.op("GlobalAvgPool2D", g.op("MaxPool2D", h)), units=2,
-             activation="softmax")
+    h = g.op(
+        "Conv2D",
+        g.input("x", tensor("B", 6, 6, 1)),
+        filters=4,
+        kernel_size=3,
+        padding="same",
+        activation="relu",
+    )
+    h = g.op("Dense", g.op("GlobalAvgPool2D", g.op("MaxPool2D", h)), units=2, activation="softmax")
     graph = g.output("probs", h)
-    result = fit(config_for(tmp_path, graph=graph, loss=call("cross_entropy"), epochs=3,
-                            batch=16, optimizer=call("adam", learning_rate=0.05)))
+    result = fit(
+        config_for(
+            tmp_path,
+            graph=graph,
+            loss=call("cross_entropy"),
+            epochs=3,
+            batch=16,
+            optimizer=call("adam", learning_rate=0.05),
+        )
+    )
     assert result.history[-1].train["loss"] < result.history[0].train["loss"]

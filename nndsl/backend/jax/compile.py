@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from nndsl.backend.jax.initializers import initialize
 from nndsl.backend.jax.registry import ApplyCall, implementation
 from nndsl.ir import Graph
+from nndsl.ops import OpKind, configured
 
 Tree = dict[str, dict[str, jax.Array]]
 Inputs = Mapping[str, Any] | Sequence[Any]
@@ -68,7 +69,23 @@ class CompiledModel:
         key: jax.Array | None = None,
     ) -> tuple[list[jax.Array], Tree]:
         """Run the graph; returns (outputs in declaration order, the updated state)."""
+        outputs, new_state, _ = self.apply_with_losses(
+            params, state, inputs, training=training, key=key
+        )
+        return outputs, new_state
+
+    def apply_with_losses(
+        self,
+        params: Tree,
+        state: Tree,
+        inputs: Inputs,
+        *,
+        training: bool = False,
+        key: jax.Array | None = None,
+    ) -> tuple[list[jax.Array], Tree, jax.Array]:
+        """`apply`, plus the sum of the layers' added losses (activity penalties, ...)."""
         env = self._bind_inputs(inputs)
+        added: list[jax.Array] = []
         new_state: Tree = {path: dict(ws) for path, ws in state.items()}
         for node in self.graph.nodes:
             node_key = None
@@ -83,10 +100,39 @@ class CompiledModel:
                 key=node_key,
             )
             with jax.named_scope(node.scope_name):
-                env[node.output] = implementation(node.op)(call)
+                result = implementation(node.op)(call)
+                results = tuple(result) if node.extra_outputs else (result,)
+                activity = configured(node.attrs.get("activity_regularizer"), OpKind.REGULARIZER)
+                if activity is not None:
+                    penalize = implementation(activity.name)
+                    call.add_loss(sum(penalize(activity, r) for r in results))
+            for vid, value in zip(node.output_ids, results, strict=True):
+                env[vid] = value
             if call.new_state:
                 new_state.setdefault(node.path, {}).update(call.new_state)
-        return [env[o.value] for o in self.graph.outputs], new_state
+            added.extend(call.losses)
+        total = sum(added, jnp.zeros((), jnp.float32))
+        return [env[o.value] for o in self.graph.outputs], new_state, total
+
+    def penalty(self, params: Tree) -> jax.Array:
+        """The weight regularizers' penalties, summed (zero when there are none)."""
+        terms: list[jax.Array] = []
+        for node, w in self.graph.weights():
+            reg = configured(w.regularizer, OpKind.REGULARIZER)
+            if reg is not None and w.trainable:
+                terms.append(implementation(reg.name)(reg, params[node.path][w.name]))
+        return sum(terms, jnp.zeros((), jnp.float32))
+
+    def constrain(self, params: Tree) -> Tree:
+        """Weights projected by their constraints; applied after every optimizer update."""
+        out = params
+        for node, w in self.graph.weights():
+            con = configured(w.constraint, OpKind.CONSTRAINT)
+            if con is not None and w.trainable:
+                if out is params:
+                    out = {path: dict(ws) for path, ws in params.items()}
+                out[node.path][w.name] = implementation(con.name)(con, params[node.path][w.name])
+        return out
 
     def _bind_inputs(self, inputs: Inputs) -> dict[int, jax.Array]:
         declared = self.graph.inputs

@@ -37,10 +37,15 @@ class ApplyCall:
     training: bool = False
     key: jax.Array | None = None  # only for stochastic specs while training
     new_state: dict[str, jax.Array] = field(default_factory=dict)  # written by the impl
+    losses: list[jax.Array] = field(default_factory=list)  # scalars added to the training loss
 
     @property
     def x(self) -> jax.Array:
         return self.inputs[0]
+
+    def add_loss(self, value: jax.Array) -> None:
+        """A term for the training objective (Keras's `add_loss`), e.g. an activity penalty."""
+        self.losses.append(value)
 
 
 @dataclass(frozen=True)

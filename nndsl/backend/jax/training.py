@@ -78,12 +78,13 @@ def build_steps(
         params: Tree, state: Tree, opt_state: Any, x: jax.Array, y: jax.Array, key: jax.Array
     ) -> tuple[Tree, Tree, Any, jax.Array, Metrics]:
         def objective(p: Tree) -> tuple[jax.Array, tuple[Tree, jax.Array]]:
-            outs, new_state = model.apply(p, state, [x], training=True, key=key)
-            return jnp.mean(per_example_loss(outs[0], y)), (new_state, outs[0])
+            outs, new_state, added = model.apply_with_losses(p, state, [x], training=True, key=key)
+            value = jnp.mean(per_example_loss(outs[0], y)) + added + model.penalty(p)
+            return value, (new_state, outs[0])
 
         (value, (new_state, pred)), grads = jax.value_and_grad(objective, has_aux=True)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        params = model.constrain(optax.apply_updates(params, updates))
         pred = jax.lax.stop_gradient(pred)
         return (
             params,

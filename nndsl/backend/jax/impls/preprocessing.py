@@ -1,0 +1,1 @@
+"""JAX implementations of the preprocessing specs."""

@@ -1,0 +1,95 @@
+"""Initializers, regularizers and constraints (specs in `nndsl.ops.weights`).
+
+Signatures: initializer `fn(cfg, key, shape, dtype) -> array`; regularizer `fn(cfg, w) ->
+scalar penalty`; constraint `fn(cfg, w) -> projected w`. `cfg` is the spec's `Configured`
+value with every argument bound.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from nndsl.backend.jax.impls.attrs import to_float, to_int
+from nndsl.backend.jax.initializers import variance_scaling
+from nndsl.backend.jax.registry import impl
+from nndsl.ops import Configured
+
+Shape = tuple[int, ...]
+
+
+def _scaling_impl(name: str, scale: float, mode: str, distribution: str) -> None:
+    init = variance_scaling(scale, mode, distribution)  # type: ignore[arg-type]
+
+    def run(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+        return init(key, shape, dtype)
+
+    impl(name)(run)
+
+
+_scaling_impl("glorot_uniform", 1.0, "fan_avg", "uniform")
+_scaling_impl("glorot_normal", 1.0, "fan_avg", "truncated_normal")
+_scaling_impl("he_uniform", 2.0, "fan_in", "uniform")
+_scaling_impl("he_normal", 2.0, "fan_in", "truncated_normal")
+_scaling_impl("lecun_uniform", 1.0, "fan_in", "uniform")
+_scaling_impl("lecun_normal", 1.0, "fan_in", "truncated_normal")
+
+
+@impl("zeros")
+def zeros(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return jnp.zeros(shape, dtype)
+
+
+@impl("ones")
+def ones(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return jnp.ones(shape, dtype)
+
+
+# -- regularizers ----------------------------------------------------------------------------
+@impl("l1")
+def l1(cfg: Configured, w: jax.Array) -> jax.Array:
+    return to_float(cfg["l1"]) * jnp.sum(jnp.abs(w))
+
+
+@impl("l2")
+def l2(cfg: Configured, w: jax.Array) -> jax.Array:
+    return to_float(cfg["l2"]) * jnp.sum(jnp.square(w))
+
+
+@impl("l1_l2")
+def l1_l2(cfg: Configured, w: jax.Array) -> jax.Array:
+    return to_float(cfg["l1"]) * jnp.sum(jnp.abs(w)) + to_float(cfg["l2"]) * jnp.sum(jnp.square(w))
+
+
+# -- constraints (Keras's formulas, epsilon included) ----------------------------------------
+_EPSILON = 1e-7
+
+
+def _norms(cfg: Configured, w: jax.Array) -> jax.Array:
+    return jnp.sqrt(jnp.sum(jnp.square(w), axis=to_int(cfg["axis"]), keepdims=True))
+
+
+@impl("max_norm")
+def max_norm(cfg: Configured, w: jax.Array) -> jax.Array:
+    norms = _norms(cfg, w)
+    desired = jnp.clip(norms, 0, to_float(cfg["max_value"]))
+    return w * (desired / (_EPSILON + norms))
+
+
+@impl("non_neg")
+def non_neg(cfg: Configured, w: jax.Array) -> jax.Array:
+    return w * (w >= 0.0).astype(w.dtype)
+
+
+@impl("unit_norm")
+def unit_norm(cfg: Configured, w: jax.Array) -> jax.Array:
+    return w / (_EPSILON + _norms(cfg, w))
+
+
+@impl("min_max_norm")
+def min_max_norm(cfg: Configured, w: jax.Array) -> jax.Array:
+    norms = _norms(cfg, w)
+    rate = to_float(cfg["rate"])
+    clipped = jnp.clip(norms, to_float(cfg["min_value"]), to_float(cfg["max_value"]))
+    desired = rate * clipped + (1 - rate) * norms
+    return w * (desired / (_EPSILON + norms))

@@ -1,0 +1,1 @@
+"""preprocessing specs (filled in by the catalogue work of issue 3)."""

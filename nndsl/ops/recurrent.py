@@ -1,0 +1,1 @@
+"""recurrent specs (filled in by the catalogue work of issue 3)."""

@@ -1,0 +1,1 @@
+"""reshaping specs (filled in by the catalogue work of issue 3)."""
