@@ -38,7 +38,19 @@ from nndsl.syntax import ast
 from nndsl.syntax.lower import MISSING_NAME
 
 PARAM_TYPES = ("int", "float", "bool", "str")
-_BINOP_SPECS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+_BINOP_SPECS = {
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "/": "div",
+    "@": "matmul",
+    "==": "equal",
+    "!=": "not_equal",
+    "<": "less",
+    "<=": "less_equal",
+    ">": "greater",
+    ">=": "greater_equal",
+}
 
 
 @dataclass
@@ -1135,6 +1147,10 @@ class Elaborator:
     def _logic(self, frame: Frame, e: ast.BinOp, a: Value, b: Value) -> Value:
         if isinstance(a, ErrorVal) or isinstance(b, ErrorVal):
             return ERROR
+        if isinstance(a, TensorVal) and isinstance(b, TensorVal):  # masks: `m1 and m2`
+            spec = lookup("logical_and" if e.op == "and" else "logical_or")
+            assert spec is not None
+            return self.apply_op(frame, spec, {}, [a, b], e.span)
         for side, expr in ((a, e.left), (b, e.right)):
             if not (isinstance(side, ScalarVal) and side.kind == "bool"):
                 self.rep.error(
@@ -1165,6 +1181,10 @@ class Elaborator:
         if e.op == "not":
             if isinstance(v, ScalarVal) and v.kind == "bool":
                 return ScalarVal("bool", None if v.value is None else not v.value)
+            if isinstance(v, TensorVal):
+                spec = lookup("logical_not")
+                assert spec is not None
+                return self.apply_op(frame, spec, {}, [v], e.span)
             self.rep.error(
                 "E0302",
                 f"`not` needs a boolean, found {describe(v)}",

@@ -1,4 +1,4 @@
-"""Tensor arithmetic behind `+ - * / @`, unary `-`, and scalar constants."""
+"""Tensor arithmetic behind `+ - * / @`, unary `-`, comparisons, logic, casts, constants."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Operator(OpSpec):
 
 class Elementwise(Operator):
     inputs = ("a", "b")
-    rule = "broadcasts `a` and `b` as NumPy does"
+    rule = "`a`, `b` -> their broadcast shape (NumPy rules)"
     symbol = "?"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -137,3 +137,94 @@ class Constant(Operator):
         dtype = attrs["dtype"]
         assert isinstance(dtype, DType)
         return TensorType(dtype, ())
+
+
+class Comparison(Elementwise):
+    """Comparisons give `bool` tensors: masks such as `tokens != 0` for padding."""
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        return super().output(attrs, inputs).with_dtype(DType.BOOL)
+
+
+def _comparison(name: str, symbol: str, words: str) -> None:
+    doc = f"Element-wise `a {symbol} b` ({words}), a `bool` tensor; broadcasts as NumPy does."
+    example = "mask = tokens != 0" if symbol == "!=" else f"m = a {symbol} b"
+    cls = type(
+        name.title().replace("_", ""),
+        (Comparison,),
+        {"__doc__": doc, "name": name, "symbol": symbol, "example": example},
+    )
+    register(cls)
+
+
+for _name, _symbol, _words in (
+    ("equal", "==", "equal"),
+    ("not_equal", "!=", "not equal"),
+    ("less", "<", "less than"),
+    ("less_equal", "<=", "at most"),
+    ("greater", ">", "greater than"),
+    ("greater_equal", ">=", "at least"),
+):
+    _comparison(_name, _symbol, _words)
+
+
+class Logical(Elementwise):
+    """`and` / `or` between `bool` tensors (masks)."""
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        for t in inputs:
+            if t.dtype is not DType.BOOL:
+                raise ShapeError(
+                    f"`{self.symbol}` combines `bool` tensors, found `{t}`", code="E0301"
+                )
+        return super().output(attrs, inputs)
+
+
+@register
+class LogicalAnd(Logical):
+    """Element-wise `a and b` of two masks."""
+
+    name = "logical_and"
+    symbol = "and"
+    example = "m = (a > 0) and (b > 0)"
+
+
+@register
+class LogicalOr(Logical):
+    """Element-wise `a or b` of two masks."""
+
+    name = "logical_or"
+    symbol = "or"
+    example = "m = (a > 0) or (b > 0)"
+
+
+@register
+class LogicalNot(Operator):
+    """Element-wise `not m` of a mask."""
+
+    name = "logical_not"
+    rule = "keeps the input's shape"
+    example = "m = not (a > 0)"
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        if inputs[0].dtype is not DType.BOOL:
+            raise ShapeError(f"`not` applies to a `bool` tensor, found `{inputs[0]}`", code="E0301")
+        return inputs[0]
+
+
+@register
+class Cast(OpSpec):
+    """Converts to another dtype: `mask |> cast(f32)`, `pixels |> cast(f32)`."""
+
+    name = "cast"
+    kind = OpKind.FUNCTION
+    family = "operators"
+    float_inputs = False
+    args = (Arg("dtype", "dtype", doc="the dtype of the result"),)
+    rule = "keeps the input's shape, changes its dtype"
+    example = "h = x |> cast(bf16)"
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        dtype = attrs["dtype"]
+        assert isinstance(dtype, DType)
+        return inputs[0].with_dtype(dtype)

@@ -84,6 +84,9 @@ class TensorType:
     def with_shape(self, shape: Shape) -> TensorType:
         return TensorType(self.dtype, tuple(shape))
 
+    def with_dtype(self, dtype: DType) -> TensorType:
+        return TensorType(dtype, self.shape)
+
     def subst(self, mapping: Mapping[str, Dim]) -> TensorType:
         return TensorType(self.dtype, tuple(d.subst(mapping) for d in self.shape))
 

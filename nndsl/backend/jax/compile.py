@@ -18,7 +18,8 @@ import jax.numpy as jnp
 from nndsl.backend.jax.initializers import initialize
 from nndsl.backend.jax.registry import ApplyCall, implementation
 from nndsl.ir import Graph
-from nndsl.ops import OpKind, configured
+from nndsl.ops import ArgValue, OpKind, configured
+from nndsl.shapes import Dim
 
 Tree = dict[str, dict[str, jax.Array]]
 Inputs = Mapping[str, Any] | Sequence[Any]
@@ -85,6 +86,7 @@ class CompiledModel:
     ) -> tuple[list[jax.Array], Tree, jax.Array]:
         """`apply`, plus the sum of the layers' added losses (activity penalties, ...)."""
         env = self._bind_inputs(inputs)
+        sizes = self._symbol_sizes(env)
         added: list[jax.Array] = []
         new_state: Tree = {path: dict(ws) for path, ws in state.items()}
         for node in self.graph.nodes:
@@ -92,7 +94,7 @@ class CompiledModel:
             if node.op.stochastic and training and key is not None:
                 node_key = jax.random.fold_in(key, node.id)
             call = ApplyCall(
-                attrs=node.attrs,
+                attrs=_concrete_attrs(node.attrs, sizes) if sizes else node.attrs,
                 inputs=[env[v] for v in node.inputs],
                 params=params.get(node.path, {}),
                 state=state.get(node.path, {}),
@@ -134,6 +136,17 @@ class CompiledModel:
                 out[node.path][w.name] = implementation(con.name)(con, params[node.path][w.name])
         return out
 
+    def _symbol_sizes(self, env: Mapping[int, jax.Array]) -> dict[str, Dim]:
+        """Sizes of the symbolic dims (`B`, `T`) in this trace, read off the input arrays, so
+        arguments such as `Reshape([T, 1])` become concrete when the graph runs."""
+        sizes: dict[str, Dim] = {}
+        for i in self.graph.inputs:
+            for declared, actual in zip(i.type.shape, env[i.value].shape, strict=False):
+                name = declared.as_symbol()
+                if name is not None:
+                    sizes.setdefault(name, Dim.const(int(actual)))
+        return sizes
+
     def _bind_inputs(self, inputs: Inputs) -> dict[int, jax.Array]:
         declared = self.graph.inputs
         if isinstance(inputs, Mapping):
@@ -151,6 +164,19 @@ class CompiledModel:
                     f"model {self.graph.name} takes {len(declared)} input(s), got {len(values)}"
                 )
         return {i.value: jnp.asarray(v) for i, v in zip(declared, values, strict=True)}
+
+
+def _concrete(value: ArgValue, sizes: Mapping[str, Dim]) -> ArgValue:
+    if isinstance(value, Dim):
+        n = value.subst(sizes).as_int()
+        return value if n is None else n
+    if isinstance(value, tuple):
+        return tuple(_concrete(v, sizes) for v in value)
+    return value
+
+
+def _concrete_attrs(attrs: Mapping[str, ArgValue], sizes: Mapping[str, Dim]) -> dict[str, ArgValue]:
+    return {k: _concrete(v, sizes) for k, v in attrs.items()}
 
 
 def compile_graph(graph: Graph) -> CompiledModel:

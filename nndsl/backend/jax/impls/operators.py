@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
@@ -44,3 +46,33 @@ def constant(call: ApplyCall) -> jax.Array:
     value = call.attrs["value"]
     assert isinstance(value, int | float)
     return jnp.asarray(value, dtype=to_dtype(call.attrs.get("dtype", "float32")))
+
+
+def _binary(name: str, fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:
+    def run(call: ApplyCall) -> jax.Array:
+        return fn(call.inputs[0], call.inputs[1])
+
+    impl(name)(run)
+
+
+for _name, _fn in (
+    ("equal", jnp.equal),
+    ("not_equal", jnp.not_equal),
+    ("less", jnp.less),
+    ("less_equal", jnp.less_equal),
+    ("greater", jnp.greater),
+    ("greater_equal", jnp.greater_equal),
+    ("logical_and", jnp.logical_and),
+    ("logical_or", jnp.logical_or),
+):
+    _binary(_name, _fn)
+
+
+@impl("logical_not")
+def logical_not(call: ApplyCall) -> jax.Array:
+    return jnp.logical_not(call.x)
+
+
+@impl("cast")
+def cast(call: ApplyCall) -> jax.Array:
+    return call.x.astype(to_dtype(call.attrs["dtype"]))
