@@ -1,4 +1,4 @@
-"""Core layers: Dense, Flatten, Reshape, Dropout."""
+"""Core layers: Dense, Dropout."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from nndsl.ops.activation import ACTIVATION_NAMES
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
-    ArgError,
     Attrs,
     OpKind,
     OpSpec,
-    ShapeError,
     WeightSpec,
-    as_int,
     dim,
     require_rank,
 )
-from nndsl.shapes import Dim, TensorType, format_shape
+from nndsl.shapes import Dim, TensorType
 
 
 def weight_args(weight: str, init: str) -> tuple[Arg, ...]:
@@ -119,81 +116,6 @@ class Dense(Layer):
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         units = dim(attrs["units"])
         return kernel_and_bias(attrs, (inputs[0].shape[-1], units), (units,))
-
-
-@register
-class Flatten(Layer):
-    """Flattens every axis after the batch axis into one."""
-
-    name = "Flatten"
-    family = "reshape"
-    float_inputs = False
-    rule = "`[B, d1, d2, ...]` -> `[B, d1*d2*...]`"
-    example = "h = x |> Flatten()"
-
-    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        x = inputs[0]
-        require_rank(x, at_least=1)
-        size = Dim.const(1)
-        for d in x.shape[1:]:
-            size = size * d
-        return x.with_shape((x.shape[0], size))
-
-
-@register
-class Reshape(Layer):
-    """Reshapes every axis after the batch axis to `shape`; one entry may be -1 (inferred)."""
-
-    name = "Reshape"
-    family = "reshape"
-    float_inputs = False
-    args = (Arg("shape", "ints", doc="the target shape without the batch axis"),)
-    rule = "`[B, ...]` -> `[B, *shape]`, same number of elements"
-    example = "h = x |> Reshape([4, -1])"
-
-    def validate(self, attrs: Attrs) -> None:
-        shape = attrs["shape"]
-        assert isinstance(shape, tuple)
-        if sum(1 for s in shape if as_int(s) == -1) > 1:
-            raise ArgError("shape", "at most one entry of `shape` may be -1")
-        for s in shape:
-            n = as_int(s)
-            if n is not None and (n == 0 or n < -1):
-                raise ArgError("shape", f"sizes must be positive (or -1), found {n}")
-
-    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        x = inputs[0]
-        require_rank(x, at_least=1)
-        shape = attrs["shape"]
-        assert isinstance(shape, tuple)
-        total = Dim.const(1)
-        for d in x.shape[1:]:
-            total = total * d
-        known = Dim.const(1)
-        for s in shape:
-            if as_int(s) != -1:
-                known = known * dim(s)
-        dims: list[Dim] = []
-        for s in shape:
-            if as_int(s) == -1:
-                inferred = total.floordiv(known)
-                if inferred * known != total:
-                    raise ShapeError(
-                        f"cannot reshape `{format_shape(x.shape[1:])}` ({total} elements) "
-                        f"into a multiple of {known}",
-                        arg="shape",
-                    )
-                dims.append(inferred)
-            else:
-                dims.append(dim(s))
-        if -1 not in [as_int(s) for s in shape] and known != total:
-            raise ShapeError(
-                f"cannot reshape `{format_shape(x.shape[1:])}` ({total} elements) into "
-                f"`{format_shape(tuple(dims))}` ({known} elements)",
-                arg="shape",
-                help="the sizes' product must stay the same; use -1 for one inferred size",
-            )
-        return x.with_shape((x.shape[0], *dims))
 
 
 @register

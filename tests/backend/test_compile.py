@@ -126,7 +126,7 @@ def test_gradients_flow_through_every_layer() -> None:
         strides=1,
         padding="same",
     )
-    h = g.op("Reshape", g.op("GlobalAvgPool2D", h, keepdims=True), shape=(3,))
+    h = g.op("Reshape", g.op("GlobalAvgPool2D", h, keepdims=True), target_shape=(3,))
     h = g.op("LayerNorm", g.op("Dense", h, units=4, activation="silu"))
     model = compile_graph(g.output("y", g.op("softmax", h)))
     params, state = model.init(jax.random.key(0))

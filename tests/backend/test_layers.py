@@ -134,7 +134,7 @@ def test_global_avg_pool() -> None:
 def test_flatten_and_reshape() -> None:
     x = randn(2, 3, 4)
     close(apply_op("Flatten", x)[0], x.reshape(2, 12))
-    close(apply_op("Reshape", x, shape=(4, -1))[0], x.reshape(2, 4, 3))
+    close(apply_op("Reshape", x, target_shape=(4, -1))[0], x.reshape(2, 4, 3))
 
 
 BN = {

@@ -79,7 +79,7 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "AvgPool2D": one_input(pool_attrs, image()),
     "GlobalAvgPool2D": one_input(st.fixed_dictionaries({"keepdims": st.booleans()}), image()),
     "Flatten": one_input(),
-    "Reshape": one_input(st.just({"shape": (-1,)})),
+    "Reshape": one_input(st.just({"target_shape": (-1,)})),
     "Dropout": one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])})),
     "BatchNorm": one_input(
         st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),

@@ -1,4 +1,4 @@
-"""Dense, Flatten, Reshape, Dropout."""
+"""Dense, Dropout."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.activation import activate
-from nndsl.backend.jax.impls.attrs import to_float, to_int
+from nndsl.backend.jax.impls.attrs import to_float
 from nndsl.backend.jax.registry import ApplyCall, impl
 
 
@@ -16,19 +16,6 @@ def dense(call: ApplyCall) -> jax.Array:
     if "bias" in call.params:
         y = y + call.params["bias"]
     return activate(call.attrs.get("activation", "linear"), y)
-
-
-@impl("Flatten")
-def flatten(call: ApplyCall) -> jax.Array:
-    x = call.x
-    return x.reshape(x.shape[0], -1)
-
-
-@impl("Reshape")
-def reshape(call: ApplyCall) -> jax.Array:
-    shape = call.attrs["shape"]
-    dims = tuple(to_int(s) for s in shape) if isinstance(shape, tuple) else (to_int(shape),)
-    return call.x.reshape(call.x.shape[0], *dims)
 
 
 @impl("Dropout")
