@@ -1,4 +1,8 @@
-"""Writes docs/reference.md from the op registry: `python tools/gen_docs.py [--check]`."""
+"""Writes docs/layers.md and docs/reference.md from the op registry.
+
+python tools/gen_docs.py           # regenerate
+python tools/gen_docs.py --check   # exit 1 if either page is stale
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nndsl.ops.reference import render_reference  # noqa: E402
+from nndsl.ops.reference import PAGES  # noqa: E402
 
-TARGET = ROOT / "docs" / "reference.md"
+DOCS = ROOT / "docs"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page is stale")
     args = parser.parse_args()
-    text = render_reference()
-    if args.check:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET} is stale: run python tools/gen_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    print(f"wrote {TARGET}")
-    return 0
+    stale = []
+    for name, render in PAGES.items():
+        target = DOCS / name
+        text = render()
+        if args.check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(target)
+            continue
+        target.write_text(text)
+        print(f"wrote {target}")
+    for target in stale:
+        print(f"{target} is stale: run python tools/gen_docs.py", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

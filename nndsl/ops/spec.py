@@ -109,7 +109,7 @@ class Arg:
         if self.type == "strs":
             return "[name]"
         text = self.type
-        if self.choices:
+        if 0 < len(self.choices) <= 6:  # longer lists (activations) are named in the docs
             text = " | ".join(f'"{c}"' for c in self.choices)
         return f"{text} | none" if self.nullable else text
 
