@@ -49,15 +49,17 @@ def summarize(graph: Graph) -> Summary:
     producer: dict[int, str] = {i.value: i.name for i in graph.inputs}
     rows = [SummaryRow(i.name, "Input", format_shape(i.type.shape), 0, "") for i in graph.inputs]
     for node in graph.nodes:
-        producer[node.output] = node.path
+        for i, vid in enumerate(node.output_ids):  # `lstm[1]`: the second result of `lstm`
+            producer[vid] = node.path if i == 0 else f"{node.path}[{i}]"
         if node.op.name == "constant":
             continue
         sources = [producer.get(v, "") for v in node.inputs]
+        shapes = ", ".join(format_shape(t.shape) for t in node.output_types)
         rows.append(
             SummaryRow(
                 node.path,
                 node.op.name,
-                format_shape(node.type.shape),
+                shapes if len(node.output_types) == 1 else f"({shapes})",
                 sum(w.size for w in node.weights),
                 ", ".join(s for s in sources if s),
             )
