@@ -201,6 +201,7 @@ def _type_words(arg: Arg) -> str:
         "str": "a string",
         "dtype": "a dtype such as `f32`",
         "ints": f"an integer or a list of {arg.length or 'some'} integers",
+        "pads": "an integer, or a list of integers or of [before, after] pairs",
         "strs": "a list of strings",
         "initializer": "an initializer such as `he_normal` or `truncated_normal(stddev = 0.02)`",
         "regularizer": "a regularizer such as `l2(1e-4)`",
@@ -238,6 +239,8 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
         if arg.type == "ints" and kind == "int":
             iv = _as_int_or_dim(v)
             return iv if arg.length else (iv,)
+        if arg.type == "pads" and kind == "int":
+            return _as_int_or_dim(v)
         return INVALID
     if isinstance(value, ListVal):
         if arg.type == "ints":
@@ -249,6 +252,18 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
             if arg.length is not None and len(items) != arg.length:
                 return INVALID
             return tuple(items)
+        if arg.type == "pads":  # `2`, `[1, 2]`, `[[1, 2], [0, 1]]`: the spec checks the lengths
+            pads: list[ArgValue] = []
+            for item in value.items:
+                if isinstance(item, ScalarVal) and item.kind == "int":
+                    pads.append(_as_int_or_dim(item.value))
+                elif isinstance(item, ListVal) and all(
+                    isinstance(i, ScalarVal) and i.kind == "int" for i in item.items
+                ):
+                    pads.append(tuple(_as_int_or_dim(i.value) for i in item.items))  # type: ignore[union-attr]
+                else:
+                    return INVALID
+            return tuple(pads)
         if arg.type == "strs":
             strs: list[ArgValue] = []
             for item in value.items:
@@ -274,6 +289,7 @@ def _domain_problem(arg: Arg, value: ArgValue) -> str | None:
     if arg.choices and isinstance(value, str) and value not in arg.choices:
         return f'is "{value}", not {arg.domain_text()}'
     values = value if isinstance(value, tuple) else (value,)
+    values = tuple(w for v in values for w in (v if isinstance(v, tuple) else (v,)))  # pairs
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue

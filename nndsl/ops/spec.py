@@ -82,7 +82,8 @@ class Arg:
     """One argument of a spec.
 
     `type` is one of: int, float, bool, str, dtype, ints (a tuple of ints, or one int broadcast
-    to `length` entries), strs (a list of names).
+    to `length` entries), pads (an int, or a list of ints or of [before, after] pairs, as
+    Keras's padding and cropping take; the spec checks the lengths), strs (a list of names).
     """
 
     name: str
@@ -108,6 +109,8 @@ class Arg:
             return f"int | [{', '.join(['int'] * (self.length or 1))}]" if self.length else "[int]"
         if self.type == "strs":
             return "[name]"
+        if self.type == "pads":
+            return "int | [int | [int, int]]"
         text = self.type
         if 0 < len(self.choices) <= 6:  # longer lists (activations) are named in the docs
             text = " | ".join(f'"{c}"' for c in self.choices)
