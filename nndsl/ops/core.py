@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nndsl.ops.activation import ACTIVATION_NAMES
-from nndsl.ops.registry import register
+from nndsl.ops.registry import configured, lookup, register
 from nndsl.ops.spec import (
     Arg,
+    ArgError,
+    ArgValue,
     Attrs,
     OpKind,
     OpSpec,
@@ -15,6 +17,7 @@ from nndsl.ops.spec import (
     dim,
     require_rank,
 )
+from nndsl.ops.weights import Initializer
 from nndsl.shapes import Dim, TensorType
 
 
@@ -47,13 +50,26 @@ def weight_args(weight: str, init: str) -> tuple[Arg, ...]:
     )
 
 
+def check_initializer(init: ArgValue, shape: tuple[Dim, ...], arg: str) -> None:
+    """Reject an initializer that cannot fill `shape` (`identity` on a bias) in the checker,
+    so the error never waits for JAX."""
+    cfg = configured(init, OpKind.INITIALIZER)
+    spec = lookup(cfg.name) if cfg is not None else None
+    if cfg is not None and isinstance(spec, Initializer):
+        problem = spec.check_shape(cfg.options, shape)
+        if problem is not None:
+            raise ArgError(arg, problem, help="choose an initializer for this weight's rank")
+
+
 def weight(attrs: Attrs, name: str, shape: tuple[Dim, ...], prefix: str = "") -> WeightSpec:
     """The trainable weight `name` with the initializer, regularizer and constraint the layer's
     `{prefix or name}_*` arguments give."""
     key = prefix or name
+    init = attrs[f"{key}_initializer"]
+    check_initializer(init, shape, f"{key}_initializer")
     return WeightSpec(
         shape,
-        attrs[f"{key}_initializer"],
+        init,
         regularizer=attrs.get(f"{key}_regularizer"),
         constraint=attrs.get(f"{key}_constraint"),
     )

@@ -9,13 +9,18 @@ l2(1e-4)`, `kernel_constraint = max_norm(3)`), and a bare name means the default
 from __future__ import annotations
 
 from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, OpKind, OpSpec
+from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec
+from nndsl.shapes import Dim, format_shape
 
 
 class Initializer(OpSpec):
     kind = OpKind.INITIALIZER
     family = "weights"
     inputs = ()
+
+    def check_shape(self, attrs: Attrs, shape: tuple[Dim, ...]) -> str | None:
+        """Why this initializer cannot fill a weight of `shape`, or None when it can."""
+        return None
 
 
 class Regularizer(OpSpec):
@@ -30,8 +35,9 @@ class Constraint(OpSpec):
     inputs = ()
 
 
-# -- initializers: variance scaling (Keras's fans: in * receptive field, out * receptive field)
-def _scaling(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Initializer]:
+# -- initializers (Keras 3's names, arguments and defaults) -----------------------------------
+def _fixed(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Initializer]:
+    """An initializer without arguments (the variance-scaling presets, zeros, ones)."""
     cls = type(
         name,
         (Initializer,),
@@ -45,14 +51,139 @@ def _scaling(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Initial
     return register(cls)  # type: ignore[return-value]
 
 
-_scaling("glorot_uniform", "Uniform in `±sqrt(6 / (fan_in + fan_out))` (Xavier).")
-_scaling("glorot_normal", "Truncated normal, std `sqrt(2 / (fan_in + fan_out))` (Xavier).")
-_scaling("he_uniform", "Uniform in `±sqrt(6 / fan_in)`; suits ReLU layers.")
-_scaling("he_normal", "Truncated normal, std `sqrt(2 / fan_in)`; suits ReLU layers.")
-_scaling("lecun_uniform", "Uniform in `±sqrt(3 / fan_in)`; suits SELU layers.")
-_scaling("lecun_normal", "Truncated normal, std `sqrt(1 / fan_in)`; suits SELU layers.")
-_scaling("zeros", "All zeros (the default for biases).")
-_scaling("ones", "All ones (the default for normalization scales).")
+_fixed(
+    "glorot_uniform",
+    "Uniform in `±sqrt(6 / (fan_in + fan_out))` (Xavier).",
+    ("GlorotUniform",),
+)
+_fixed(
+    "glorot_normal",
+    "Truncated normal, std `sqrt(2 / (fan_in + fan_out))` (Xavier).",
+    ("GlorotNormal",),
+)
+_fixed("he_uniform", "Uniform in `±sqrt(6 / fan_in)`; suits ReLU layers.", ("HeUniform",))
+_fixed("he_normal", "Truncated normal, std `sqrt(2 / fan_in)`; suits ReLU layers.", ("HeNormal",))
+_fixed("lecun_uniform", "Uniform in `±sqrt(3 / fan_in)`; suits SELU layers.", ("LecunUniform",))
+_fixed(
+    "lecun_normal",
+    "Truncated normal, std `sqrt(1 / fan_in)`; suits SELU layers.",
+    ("LecunNormal",),
+)
+_fixed("zeros", "All zeros (the default for biases).", ("Zeros", "zero"))
+_fixed("ones", "All ones (the default for normalization scales).", ("Ones", "one"))
+
+
+@register
+class RandomNormal(Initializer):
+    """Independent normal draws with `mean` and `stddev`."""
+
+    name = "random_normal"
+    aliases = ("RandomNormal", "normal")
+    args = (
+        Arg("mean", "float", 0.0, "the mean of the draws"),
+        Arg("stddev", "float", 0.05, "the standard deviation of the draws", min=0.0),
+    )
+    example = "h = x |> Dense(64, kernel_initializer = random_normal(stddev = 0.02))"
+
+
+@register
+class RandomUniform(Initializer):
+    """Independent uniform draws in `[minval, maxval)`."""
+
+    name = "random_uniform"
+    aliases = ("RandomUniform", "uniform")
+    args = (
+        Arg("minval", "float", -0.05, "the lower bound (inclusive)"),
+        Arg("maxval", "float", 0.05, "the upper bound (exclusive)"),
+    )
+    example = "h = x |> Dense(64, kernel_initializer = random_uniform(-0.1, 0.1))"
+
+    def validate(self, attrs: Attrs) -> None:
+        lo, hi = attrs["minval"], attrs["maxval"]
+        assert isinstance(lo, int | float) and isinstance(hi, int | float)
+        if lo > hi:
+            raise ArgError(
+                "maxval",
+                f"`maxval` ({hi}) is below `minval` ({lo})",
+                help="the draws lie in [minval, maxval)",
+            )
+
+
+@register
+class TruncatedNormal(Initializer):
+    """Normal draws with `mean` and `stddev`, redrawn beyond two standard deviations (as Keras:
+    `stddev` is the scale before truncation)."""
+
+    name = "truncated_normal"
+    aliases = ("TruncatedNormal",)
+    args = (
+        Arg("mean", "float", 0.0, "the mean of the draws"),
+        Arg("stddev", "float", 0.05, "the standard deviation before truncation", min=0.0),
+    )
+    example = "h = x |> Dense(64, kernel_initializer = truncated_normal(stddev = 0.02))"
+
+
+@register
+class ConstantInit(Initializer):
+    """Every entry `value`. (`constant` is the scalar-constant operator, so this initializer
+    answers to Keras's class name only.)"""
+
+    name = "Constant"
+    args = (Arg("value", "float", 0.0, "the value of every entry"),)
+    example = "h = x |> Dense(64, bias_initializer = Constant(0.1))"
+
+
+@register
+class IdentityInit(Initializer):
+    """`gain` times the identity matrix (a rectangular one for non-square weights); 2-D weights
+    only. Keras's class name `Identity` is the identity layer here."""
+
+    name = "identity"
+    aliases = ("IdentityInitializer",)
+    args = (Arg("gain", "float", 1.0, "the factor on the identity matrix"),)
+    example = "h = x |> Dense(16, kernel_initializer = identity)"
+
+    def check_shape(self, attrs: Attrs, shape: tuple[Dim, ...]) -> str | None:
+        if len(shape) != 2:
+            return f"`identity` initializes 2-D weights only, not `{format_shape(shape)}`"
+        return None
+
+
+@register
+class Orthogonal(Initializer):
+    """An orthogonal matrix (from the QR decomposition of normal draws) times `gain`; weights of
+    rank > 2 are flattened to `[prod(shape[:-1]), shape[-1]]` first, as in Keras."""
+
+    name = "orthogonal"
+    aliases = ("Orthogonal", "OrthogonalInitializer")
+    args = (Arg("gain", "float", 1.0, "the factor on the orthogonal matrix"),)
+    example = "h = x |> Dense(16, kernel_initializer = orthogonal(gain = 2.0))"
+
+    def check_shape(self, attrs: Attrs, shape: tuple[Dim, ...]) -> str | None:
+        if len(shape) < 2:
+            return f"`orthogonal` needs weights of rank >= 2, not `{format_shape(shape)}`"
+        return None
+
+
+@register
+class VarianceScaling(Initializer):
+    """Draws with variance `scale / n`, `n` the weight's fan in, fan out or their mean (fans as
+    Keras computes them: a conv kernel's receptive field times its in/out channels)."""
+
+    name = "variance_scaling"
+    aliases = ("VarianceScaling",)
+    args = (
+        Arg("scale", "float", 1.0, "the variance numerator", min=0.0, min_exclusive=True),
+        Arg("mode", "str", "fan_in", "which fan divides", choices=("fan_in", "fan_out", "fan_avg")),
+        Arg(
+            "distribution",
+            "str",
+            "truncated_normal",
+            '"normal" means "truncated_normal", as in Keras',
+            choices=("truncated_normal", "untruncated_normal", "normal", "uniform"),
+        ),
+    )
+    example = 'h = x |> Dense(64, kernel_initializer = variance_scaling(2.0, mode = "fan_out"))'
 
 
 # -- regularizers: a penalty on the weight, added to the training loss ----------------------

@@ -1,9 +1,9 @@
-"""Running initializer specs, and variance scaling with Keras's fan conventions.
+"""Running initializer specs, with Keras 3's fan conventions and formulas.
 
-For kernels of rank >= 2 (`[in, units]`, HWIO `[kh, kw, in, out]`) Keras and
-`jax.nn.initializers` agree: fan_in = in * receptive field, fan_out = out * receptive field.
-For rank < 2 (a bias given a variance-scaling initializer) Keras uses fan_in = fan_out = size,
-which `jax.nn.initializers` cannot express, so that case uses the same formula by hand.
+Fans as Keras's `compute_fans`: rank 0 -> 1 and 1; rank 1 -> size and size; rank 2 `[in, out]`
+-> in and out; rank >= 3 (conv kernels `[..., in, out]`) -> in and out times the receptive
+field (the product of the leading axes). Truncated normals are cut at two standard deviations
+of the unit normal and rescaled as Keras does, so the statistics match Keras's draws.
 """
 
 from __future__ import annotations
@@ -21,29 +21,58 @@ from nndsl.ops import ArgValue, OpKind, configured
 Init = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
 
 Mode = Literal["fan_in", "fan_out", "fan_avg"]
-Distribution = Literal["uniform", "truncated_normal", "normal"]
+Distribution = Literal["uniform", "truncated_normal", "untruncated_normal", "normal"]
 
-_TRUNCATED_STD = 0.87962566103423978  # std of a unit normal truncated to [-2, 2]
+TRUNCATED_STD = 0.87962566103423978  # std of a unit normal truncated to [-2, 2]
 
 
-def variance_scaling(
-    scale: float, mode: Mode, distribution: Distribution
-) -> Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]:
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """`(fan_in, fan_out)` exactly as Keras computes them."""
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def truncated_normal(
+    key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype, mean: float, stddev: float
+) -> jax.Array:
+    """Keras's `random.truncated_normal`: a unit normal cut to [-2, 2], times stddev, plus mean."""
+    draws = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+    return (draws * stddev + mean).astype(dtype)
+
+
+def variance_scaling(scale: float, mode: Mode, distribution: Distribution) -> Init:
     def init(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype) -> jax.Array:
-        if len(shape) >= 2:
-            fn = jax.nn.initializers.variance_scaling(
-                scale, mode, distribution, in_axis=-2, out_axis=-1
-            )
-            return fn(key, shape, dtype)
-        fan = float(max(1, math.prod(shape)))  # Keras: fan_in = fan_out = size for rank < 2
-        variance = scale / fan
+        fan_in, fan_out = compute_fans(shape)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
+        variance = scale / max(1.0, fan)
         if distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return jax.random.uniform(key, shape, dtype, -limit, limit)
-        std = math.sqrt(variance) / _TRUNCATED_STD
-        return (jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * std).astype(dtype)
+        if distribution == "untruncated_normal":
+            return (jax.random.normal(key, shape, dtype) * math.sqrt(variance)).astype(dtype)
+        # "truncated_normal", and "normal", which Keras reads as truncated
+        return truncated_normal(key, shape, dtype, 0.0, math.sqrt(variance) / TRUNCATED_STD)
 
     return init
+
+
+def orthogonal(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype, gain: float) -> jax.Array:
+    """Keras's algorithm: QR of a `[max, min]` normal matrix, signs fixed by `diag(r)`,
+    transposed when there are fewer rows than columns, reshaped to `shape`."""
+    rows = math.prod(shape[:-1])
+    cols = shape[-1]
+    a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), jnp.float32)
+    q, r = jnp.linalg.qr(a)
+    q = q * jnp.sign(jnp.diag(r))
+    if rows < cols:
+        q = q.T
+    return (gain * q.reshape(shape)).astype(dtype)
 
 
 def initialize(

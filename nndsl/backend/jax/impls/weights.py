@@ -11,7 +11,11 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.attrs import to_float, to_int
-from nndsl.backend.jax.initializers import variance_scaling
+from nndsl.backend.jax.initializers import (
+    orthogonal as orthogonal_matrix,
+    truncated_normal as truncated,
+    variance_scaling,
+)
 from nndsl.backend.jax.registry import impl
 from nndsl.ops import Configured
 
@@ -43,6 +47,47 @@ def zeros(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> ja
 @impl("ones")
 def ones(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
     return jnp.ones(shape, dtype)
+
+
+@impl("random_normal")
+def random_normal(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    draws = jax.random.normal(key, shape, dtype)
+    return (draws * to_float(cfg["stddev"]) + to_float(cfg["mean"])).astype(dtype)
+
+
+@impl("random_uniform")
+def random_uniform(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return jax.random.uniform(key, shape, dtype, to_float(cfg["minval"]), to_float(cfg["maxval"]))
+
+
+@impl("truncated_normal")
+def truncated_normal(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return truncated(key, shape, dtype, to_float(cfg["mean"]), to_float(cfg["stddev"]))
+
+
+@impl("Constant")
+def constant(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return jnp.full(shape, to_float(cfg["value"]), dtype)
+
+
+@impl("identity")
+def identity(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return (to_float(cfg["gain"]) * jnp.eye(shape[0], shape[1], dtype=dtype)).astype(dtype)
+
+
+@impl("orthogonal")
+def orthogonal(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    return orthogonal_matrix(key, shape, dtype, to_float(cfg["gain"]))
+
+
+@impl("variance_scaling")
+def variance_scaling_(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+    init = variance_scaling(
+        to_float(cfg["scale"]),
+        str(cfg["mode"]),  # type: ignore[arg-type]
+        str(cfg["distribution"]),  # type: ignore[arg-type]
+    )
+    return init(key, shape, dtype)
 
 
 # -- regularizers ----------------------------------------------------------------------------
