@@ -220,8 +220,14 @@ class TrainChecker:
             )
             return None
         spec = lookup(ident.name)
-        if spec is None or spec.kind is not kind:
+        # Any loss is also a metric (its mean), as Keras's loss-named metrics.
+        usable = spec is not None and (
+            spec.kind is kind or (kind is OpKind.METRIC and spec.kind is OpKind.LOSS)
+        )
+        if spec is None or not usable:
             names = [s.name for s in iter_specs(kind)]
+            if kind is OpKind.METRIC:
+                names += [s.name for s in iter_specs(OpKind.LOSS)]
             other = _NOUNS.get(spec.kind, spec.kind.value) if spec is not None else ""
             found = f", but `{ident.name}` is {article(other)} {other}" if spec else ""
             self.rep.error(

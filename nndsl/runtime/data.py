@@ -162,11 +162,45 @@ def _binary_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
+def _sparse_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
+    if y.ndim == pred.rank and y.shape[-1] == 1 and pred.shape[-1].as_int() != 1:
+        y = y[..., 0]  # ids with a trailing 1 axis, as Keras accepts
+    if y.ndim != pred.rank - 1:
+        raise DataError(
+            f"{what}: expected integer class ids {format_shape(pred.shape[:-1])} for predictions "
+            f"{format_shape(pred.shape)}, found shape {list(y.shape)}"
+        )
+    return _class_labels(pred, y, what)
+
+
+def _onehot_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
+    if y.ndim != pred.rank:
+        raise DataError(
+            f"{what}: expected one-hot labels {format_shape(pred.shape)}, "
+            f"found shape {list(y.shape)}"
+        )
+    return _class_labels(pred, y, what)
+
+
+def _sequence_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
+    classes = pred.shape[-1].as_int()
+    if y.ndim != 2:
+        raise DataError(f"{what}: expected label sequences [B, L], found shape {list(y.shape)}")
+    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+        raise DataError(f"{what}: expected integer class ids, found non-integer values")
+    if y.size and (y.min() < 0 or (classes is not None and y.max() >= classes)):
+        raise DataError(f"{what}: class ids must lie in [0, {classes}), 0 being the blank")
+    return y.astype(np.int32)
+
+
 # Keyed by the loss spec's declared label kind (`Loss.labels`), not by loss name.
 _LABEL_RULES: dict[str, Callable[[TensorType, np.ndarray, str], np.ndarray]] = {
     "classes": _class_labels,
+    "sparse": _sparse_labels,
+    "onehot": _onehot_labels,
     "binary": _binary_labels,
     "same": _same_size,
+    "sequence": _sequence_labels,
 }
 
 

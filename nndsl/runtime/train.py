@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 
 from nndsl.backend.jax.compile import Tree
-from nndsl.backend.jax.training import Steps, steps_for
+from nndsl.backend.jax.training import Metrics, Steps, add_metric_stats, steps_for
 from nndsl.ir import TrainConfig
 from nndsl.runtime.data import (
     Dataset,
@@ -103,17 +102,15 @@ class FitResult:
 
 
 def evaluate(steps: Steps, params: Tree, state: Tree, data: Dataset, batch: int) -> Logs:
-    """Exact means of the loss and metrics over `data`, in inference mode."""
-    loss_sum, metric_sums, count = 0.0, [0.0] * len(steps.metric_names), 0.0
+    """The mean loss and the metrics over all of `data`, in inference mode."""
+    loss_sum, count = 0.0, 0.0
+    totals: Metrics | None = None
     for x, y, mask in eval_batches(data, batch):
         loss, metrics, n = steps.eval_step(params, state, x, y, mask)
         loss_sum += float(loss)
-        metric_sums = [a + float(b) for a, b in zip(metric_sums, metrics, strict=True)]
+        totals = add_metric_stats(totals, metrics)
         count += float(n)
-    count = max(count, 1.0)
-    logs = {"loss": loss_sum / count}
-    logs.update({name: s / count for name, s in zip(steps.metric_names, metric_sums, strict=True)})
-    return logs
+    return _logs(steps, loss_sum / max(count, 1.0), totals)
 
 
 def fit(
@@ -149,7 +146,8 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.perf_counter()
         emit(EpochStart(epoch, config.epochs, n_steps))
-        sums = np.zeros(1 + len(steps.metric_names))
+        loss_sum = 0.0
+        totals: Metrics | None = None
         done = 0
         for x, y in train_batches(
             splits.train, config.batch, seed=config.seed, epoch=epoch, shuffle=config.shuffle
@@ -169,8 +167,9 @@ def fit(
                 )
             result.global_steps += 1
             done += 1
-            sums += [loss_value, *(float(m) for m in metrics)]
-            emit(StepEnd(epoch, done, n_steps, loss_value, _logs(steps, sums / done)))
+            loss_sum += loss_value
+            totals = add_metric_stats(totals, metrics)
+            emit(StepEnd(epoch, done, n_steps, loss_value, _logs(steps, loss_sum / done, totals)))
         if done:
             validation = (
                 evaluate(steps, params, state, splits.validation, config.batch)
@@ -180,7 +179,7 @@ def fit(
             end = EpochEnd(
                 epoch,
                 config.epochs,
-                _logs(steps, sums / done),
+                _logs(steps, loss_sum / done, totals),
                 validation,
                 time.perf_counter() - epoch_started,
             )
@@ -196,5 +195,7 @@ def fit(
     return result
 
 
-def _logs(steps: Steps, means: np.ndarray) -> Logs:
-    return dict(zip(("loss", *steps.metric_names), (float(v) for v in means), strict=True))
+def _logs(steps: Steps, loss: float, totals: Metrics | None) -> Logs:
+    """The mean loss and each metric's value from its statistics summed so far."""
+    values = steps.metric_values(totals) if totals is not None else [0.0] * len(steps.metric_names)
+    return {"loss": loss, **dict(zip(steps.metric_names, values, strict=True))}

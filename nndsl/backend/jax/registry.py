@@ -2,8 +2,10 @@
 
 Signatures by kind:
 - LAYER / FUNCTION / OPERATOR: `fn(call: ApplyCall) -> jax.Array`
-- LOSS / METRIC: `fn(call: LabelCall) -> jax.Array` of per-example values `[B]`, so the
-  runtime can mask padded rows and average exactly.
+- LOSS: `fn(call: LabelCall) -> jax.Array` of per-example values `[B]` (or one value for the
+  batch, computed under `call.mask`), so padded rows can be masked and averages are exact.
+- METRIC: a `Streaming` (see `impls/metrics.py`): per-batch sums under `call.mask`, added up
+  over an epoch, then `finalize`d into the value.
 - OPTIMIZER: `fn(attrs) -> optax.GradientTransformation`
 - DATA: `fn(attrs, base_dir: pathlib.Path) -> dict[str, numpy.ndarray]` (raises `DataError`)
 """
@@ -56,6 +58,7 @@ class LabelCall:
     y_pred: jax.Array
     y_true: jax.Array
     from_logits: bool = False
+    mask: jax.Array | None = None  # `[B]` 0/1 weights of real rows; None: all rows count
 
 
 def impl(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
