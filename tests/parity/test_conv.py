@@ -1,0 +1,144 @@
+"""Keras 3 parity of the convolution layers: 1-3 D, transposed, depthwise, separable.
+
+Each case is written once (`Case("Conv2D", 4, 3, strides=2)`) and becomes both the nndsl stage
+`Conv2D(4, 3, strides = 2)` and the Keras layer; Keras's biases start random (not zero) so the
+bias is really compared. These layers behave the same in training and inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import pytest
+
+from tests.parity.harness import parity
+
+
+def nn_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "none"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(nn_value(x) for x in v) + "]"
+    return str(v)
+
+
+@dataclass
+class Case:
+    """One layer configuration, shared by nndsl and Keras."""
+
+    layer: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    shape: tuple[int, ...]
+
+    def stage(self) -> str:
+        parts = [nn_value(a) for a in self.args]
+        parts += [f"{k} = {nn_value(v)}" for k, v in self.kwargs.items()]
+        return f"{self.layer}({', '.join(parts)})"
+
+    def keras(self) -> Any:
+        kw = dict(self.kwargs)
+        if kw.get("use_bias", True):
+            kw["bias_initializer"] = "random_normal"
+        return getattr(keras.layers, self.layer)(*self.args, **kw)
+
+    def __str__(self) -> str:
+        return f"{self.stage()}@{'x'.join(map(str, self.shape))}"
+
+
+def case(layer: str, *args: Any, shape: tuple[int, ...], **kwargs: Any) -> Case:
+    return Case(layer, args, kwargs, shape)
+
+
+CF = {"data_format": "channels_first"}
+SEQ, SEQ_CF = (2, 9, 4), (2, 4, 9)
+IMG, IMG_CF = (2, 7, 6, 4), (2, 4, 7, 6)
+VOL, VOL_CF = (1, 5, 4, 6, 2), (1, 2, 5, 4, 6)
+
+CONV = [
+    case("Conv1D", 3, 3, shape=SEQ),
+    case("Conv1D", 3, 3, strides=2, padding="same", activation="relu", shape=SEQ),
+    case("Conv1D", 3, 3, padding="causal", dilation_rate=2, shape=SEQ),
+    case("Conv1D", 3, 2, strides=2, padding="causal", shape=SEQ),
+    case("Conv1D", 6, 3, groups=2, use_bias=False, shape=SEQ),
+    case("Conv1D", 3, 3, padding="same", shape=SEQ_CF, **CF),
+    case("Conv1D", 4, 3, padding="causal", groups=2, shape=SEQ_CF, **CF),
+    case("Convolution1D", 3, 4, shape=SEQ),
+    case("Conv2D", 5, (2, 3), shape=IMG),
+    case("Conv2D", 5, 3, strides=(2, 1), padding="same", shape=IMG),
+    case("Conv2D", 5, 3, padding="same", dilation_rate=2, activation="tanh", shape=IMG),
+    case("Conv2D", 4, 3, groups=4, padding="same", shape=IMG),
+    case("Conv2D", 6, 3, groups=2, strides=2, shape=IMG_CF, **CF),
+    case("Conv2D", 3, 2, use_bias=False, shape=IMG),
+    case("Conv3D", 3, 2, shape=VOL),
+    case("Conv3D", 3, 3, strides=2, padding="same", shape=VOL),
+    case("Conv3D", 2, (2, 1, 3), dilation_rate=(1, 2, 1), shape=VOL_CF, **CF),
+]
+
+TRANSPOSE = [
+    case("Conv1DTranspose", 3, 3, shape=SEQ),
+    case("Conv1DTranspose", 3, 3, strides=2, shape=SEQ),
+    case("Conv1DTranspose", 3, 4, strides=2, padding="same", shape=SEQ),
+    case("Conv1DTranspose", 3, 3, strides=3, output_padding=2, shape=SEQ),
+    case("Conv1DTranspose", 3, 3, padding="same", dilation_rate=2, shape=SEQ_CF, **CF),
+    case("Conv2DTranspose", 4, 3, shape=IMG),
+    case("Conv2DTranspose", 4, 3, strides=2, padding="same", activation="relu", shape=IMG),
+    case("Conv2DTranspose", 4, 2, strides=2, padding="same", shape=IMG),
+    case("Conv2DTranspose", 4, 3, strides=2, output_padding=1, shape=IMG),
+    case("Conv2DTranspose", 4, 4, strides=(2, 3), padding="same", output_padding=(1, 0), shape=IMG),
+    case("Conv2DTranspose", 2, 3, dilation_rate=2, use_bias=False, shape=IMG_CF, **CF),
+    case("Conv2DTranspose", 2, 1, strides=3, shape=IMG),
+    case("Conv3DTranspose", 2, 2, strides=2, shape=VOL),
+    case("Conv3DTranspose", 2, 3, strides=(1, 2, 2), padding="same", shape=VOL_CF, **CF),
+]
+
+DEPTHWISE = [
+    case("DepthwiseConv1D", 3, shape=SEQ),
+    case("DepthwiseConv1D", 3, depth_multiplier=2, strides=2, padding="same", shape=SEQ),
+    case("DepthwiseConv1D", 2, dilation_rate=3, use_bias=False, shape=SEQ_CF, **CF),
+    case("DepthwiseConv2D", 3, shape=IMG),
+    case("DepthwiseConv2D", 3, depth_multiplier=3, padding="same", activation="relu", shape=IMG),
+    case("DepthwiseConv2D", (2, 3), strides=2, depth_multiplier=2, shape=IMG_CF, **CF),
+    case("DepthwiseConv2D", 3, dilation_rate=2, padding="same", shape=IMG),
+    case("SeparableConv1D", 5, 3, shape=SEQ),
+    case("SeparableConv1D", 5, 3, depth_multiplier=2, strides=2, padding="same", shape=SEQ),
+    case("SeparableConv1D", 2, 2, dilation_rate=2, shape=SEQ_CF, **CF),
+    case("SeparableConv2D", 5, 3, shape=IMG),
+    case("SeparableConv2D", 5, 3, depth_multiplier=2, padding="same", strides=2, shape=IMG),
+    case("SeparableConv2D", 3, 2, use_bias=False, activation="relu", shape=IMG_CF, **CF),
+    case("SeparableConvolution2D", 3, 3, dilation_rate=2, padding="same", shape=IMG),
+]
+
+
+@pytest.mark.parametrize("c", CONV + TRANSPOSE + DEPTHWISE, ids=str)
+def test_parity(c: Case) -> None:
+    parity(c.stage(), c.keras(), [c.shape])
+
+
+@pytest.mark.parametrize(
+    "c",
+    [
+        case("Conv2D", 4, 3, padding="same", shape=IMG),
+        case("Conv1DTranspose", 3, 3, strides=2, shape=SEQ),
+        case("SeparableConv1D", 5, 3, shape=SEQ),
+    ],
+    ids=str,
+)
+def test_training_mode_is_the_same(c: Case) -> None:
+    parity(c.stage(), c.keras(), [c.shape], training=True)
+
+
+def test_parity_notices_a_wrong_padding() -> None:
+    """`"causal"` and `"same"` give the same shape but different values: the test can tell."""
+    with pytest.raises(AssertionError, match="output 0"):
+        parity(
+            'Conv1D(3, 3, padding = "causal")',
+            keras.layers.Conv1D(3, 3, padding="same"),
+            [SEQ],
+        )
