@@ -53,6 +53,33 @@ def matmul(draw: st.DrawFn) -> Case:
     return {}, [(*batch, m, k), draw(st.sampled_from([(k, n), (*batch, k, n), (k,)]))]
 
 
+@st.composite
+def broadcasting_batch(draw: st.DrawFn, most: int) -> Case:
+    """Merging layers: one batch size, the other axes broadcast (Keras's Merge rules)."""
+    batch = draw(small)
+    a = draw(st.lists(small, max_size=3).map(tuple))
+    n = draw(st.integers(2, most))
+    rest = [tuple(draw(st.sampled_from([d, 1])) for d in a[draw(st.integers(0, len(a))) :])]
+    return {}, [(batch, *a), *((batch, *r) for r in rest * (n - 1))]
+
+
+@st.composite
+def concat(draw: st.DrawFn) -> Case:
+    shape = draw(st.lists(small, min_size=2, max_size=4))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    other = list(shape)
+    other[axis] = draw(small)
+    return {"axis": axis}, [tuple(shape), tuple(other)]
+
+
+@st.composite
+def dot(draw: st.DrawFn) -> Case:
+    batch, n = draw(small), draw(small)
+    a = [batch, *draw(st.lists(small, max_size=2)), n]
+    b = [batch, n, *draw(st.lists(small, max_size=2))]
+    return {"axes": (len(a) - 1, 1), "normalize": draw(st.booleans())}, [tuple(a), tuple(b)]
+
+
 ints2 = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
 padding = st.sampled_from(["valid", "same"])
 conv_attrs = st.fixed_dictionaries(
@@ -80,6 +107,39 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "GlobalAvgPool2D": one_input(st.fixed_dictionaries({"keepdims": st.booleans()}), image()),
     "Flatten": one_input(),
     "Reshape": one_input(st.just({"target_shape": (-1,)})),
+    # reshaping and merging (issue 3, B2)
+    "Permute": one_input(st.just({"dims": (2, 1)}), st.tuples(small, small, small)),
+    "RepeatVector": one_input(st.fixed_dictionaries({"n": small}), st.tuples(small, small)),
+    **{
+        f"{kind}{n}D": one_input(
+            st.fixed_dictionaries(
+                {
+                    arg: st.one_of(st.integers(0, 2), st.just(((0, 1),) * n if n > 1 else (0, 1))),
+                    **(
+                        {"data_format": st.sampled_from(["channels_last", "channels_first"])}
+                        if n > 1
+                        else {}
+                    ),
+                }
+            ),
+            st.lists(st.integers(4, 6), min_size=n + 2, max_size=n + 2).map(tuple),
+        )
+        for kind, arg in (("ZeroPadding", "padding"), ("Cropping", "cropping"))
+        for n in (1, 2, 3)
+    },
+    **{
+        f"UpSampling{n}D": one_input(
+            st.fixed_dictionaries({"size": st.integers(1, 3)}),
+            st.lists(small, min_size=n + 2, max_size=n + 2).map(tuple),
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        name: broadcasting_batch(3) for name in ("Add", "Multiply", "Average", "Maximum", "Minimum")
+    },
+    "Subtract": broadcasting_batch(2),
+    "Concatenate": concat(),
+    "Dot": dot(),
     "Dropout": one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])})),
     "BatchNorm": one_input(
         st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),
