@@ -141,13 +141,36 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "Concatenate": concat(),
     "Dot": dot(),
     "Dropout": one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])})),
-    "BatchNorm": one_input(
+    "BatchNormalization": one_input(
         st.fixed_dictionaries({"axis": st.sampled_from([-1, 1])}),
         st.lists(small, min_size=2, max_size=4).map(tuple),
     ),
-    "LayerNorm": one_input(
-        st.fixed_dictionaries({"scale": st.booleans(), "center": st.booleans()})
+    "LayerNormalization": one_input(
+        st.fixed_dictionaries(
+            {
+                "scale": st.booleans(),
+                "center": st.booleans(),
+                "axis": st.sampled_from([-1, (-2, -1)]),
+            }
+        )
     ),
+    "GroupNormalization": one_input(
+        st.fixed_dictionaries({"groups": st.sampled_from([-1, 1, 2]), "axis": st.just(-1)}),
+        st.lists(st.sampled_from([2, 4]), min_size=2, max_size=4).map(tuple),
+    ),
+    "RMSNormalization": one_input(st.fixed_dictionaries({"axis": st.sampled_from([-1, 0])})),
+    **{
+        f"SpatialDropout{n}D": one_input(
+            st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])}),
+            st.lists(small, min_size=n + 2, max_size=n + 2).map(tuple),
+        )
+        for n in (1, 2, 3)
+    },
+    "GaussianNoise": one_input(st.fixed_dictionaries({"stddev": st.sampled_from([0.0, 0.5])})),
+    **{
+        name: one_input(st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.5])}))
+        for name in ("GaussianDropout", "AlphaDropout")
+    },
     "softmax": one_input(st.fixed_dictionaries({"axis": st.sampled_from([0, -1])})),
     "matmul": matmul(),
     "constant": st.just(({"value": 1.5}, [])),

@@ -249,7 +249,7 @@ model M() {
     assert trainable == 64 * 32 + 2 * 32 + 2 * 32
     assert frozen == 2 * 32
     assert g.param_bytes() == (trainable * 4, frozen * 4)
-    bn = next(n for n in g.nodes if n.op.name == "BatchNorm")
+    bn = next(n for n in g.nodes if n.op.name == "BatchNormalization")
     assert {w.name: w.trainable for w in bn.weights} == {
         "gamma": True,
         "beta": True,

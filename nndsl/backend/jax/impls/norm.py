@@ -1,4 +1,6 @@
-"""BatchNorm and LayerNorm with Keras 3 semantics (biased variance, epsilon inside the root)."""
+"""Normalization layers with Keras 3's arithmetic: biased variance, epsilon inside the root,
+statistics in at least float32, and `x * inv + (beta - mean * inv)` with `inv = gamma *
+rsqrt(var + eps)` in the same order Keras evaluates it, so outputs agree to float rounding."""
 
 from __future__ import annotations
 
@@ -7,34 +9,55 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops import ArgValue
 
 
-def _broadcast(v: jax.Array, rank: int, axis: int) -> jax.Array:
-    shape = [1] * rank
-    shape[axis] = v.shape[0]
+def _raw_axes(value: ArgValue) -> list[int]:
+    """`axis` as Keras sorts it (raw values, negatives kept), which fixes the weight layout."""
+    raw = value if isinstance(value, tuple) else (value,)
+    return sorted(to_int(a) for a in raw)
+
+
+def _along(v: jax.Array, shape: list[int]) -> jax.Array:
+    """A weight over the normalized axes, reshaped to broadcast against the input."""
     return v.reshape(shape)
 
 
-def _affine(call: ApplyCall, y: jax.Array, axis: int) -> jax.Array:
-    if "gamma" in call.params:
-        y = y * _broadcast(call.params["gamma"], y.ndim, axis)
-    if "beta" in call.params:
-        y = y + _broadcast(call.params["beta"], y.ndim, axis)
-    return y
+def _compute(x: jax.Array) -> jax.Array:
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
-@impl("BatchNorm")
-def batch_norm(call: ApplyCall) -> jax.Array:
+def _normalize(
+    x: jax.Array,
+    mean: jax.Array,
+    var: jax.Array,
+    eps: float,
+    gamma: jax.Array | None,
+    beta: jax.Array | None,
+) -> jax.Array:
+    inv = jax.lax.rsqrt(var + eps)
+    if gamma is not None:
+        inv = inv * gamma
+    res = -mean * inv
+    if beta is not None:
+        res = res + beta
+    return x * inv + res
+
+
+@impl("BatchNormalization")
+def batch_normalization(call: ApplyCall) -> jax.Array:
     """Training: batch statistics, and `moving = moving * momentum + batch * (1 - momentum)`.
-    Inference: the moving statistics. Statistics are computed in float32."""
+    Inference: the moving statistics."""
     x = call.x
     axis = to_int(call.attrs.get("axis", -1)) % x.ndim
     eps = to_float(call.attrs.get("epsilon", 1e-3))
-    xf = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    xf = _compute(x)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
     if call.training:
         reduce = tuple(i for i in range(x.ndim) if i != axis)
         mean = jnp.mean(xf, axis=reduce)
-        var = jnp.mean(jnp.square(xf - _broadcast(mean, x.ndim, axis)), axis=reduce)
+        var = jnp.var(xf, axis=reduce)
         m = to_float(call.attrs.get("momentum", 0.99))
         mm, mv = call.state["moving_mean"], call.state["moving_variance"]
         call.new_state["moving_mean"] = (mm * m + mean * (1.0 - m)).astype(mm.dtype)
@@ -42,17 +65,87 @@ def batch_norm(call: ApplyCall) -> jax.Array:
     else:
         mean = call.state["moving_mean"].astype(xf.dtype)
         var = call.state["moving_variance"].astype(xf.dtype)
-    y = (xf - _broadcast(mean, x.ndim, axis)) * _broadcast(jax.lax.rsqrt(var + eps), x.ndim, axis)
-    return _affine(call, y, axis).astype(x.dtype)
+    gamma, beta = call.params.get("gamma"), call.params.get("beta")
+    y = _normalize(
+        xf,
+        mean.reshape(shape),
+        var.reshape(shape),
+        eps,
+        None if gamma is None else _along(gamma.astype(xf.dtype), shape),
+        None if beta is None else _along(beta.astype(xf.dtype), shape),
+    )
+    return y.astype(x.dtype)
 
 
-@impl("LayerNorm")
-def layer_norm(call: ApplyCall) -> jax.Array:
+@impl("LayerNormalization")
+def layer_normalization(call: ApplyCall) -> jax.Array:
+    x = call.x
+    axes = _raw_axes(call.attrs.get("axis", -1))
+    eps = to_float(call.attrs.get("epsilon", 1e-3))
+    xf = _compute(x)
+    shape = [1] * x.ndim
+    for a in axes:
+        shape[a] = x.shape[a]
+    gamma, beta = call.params.get("gamma"), call.params.get("beta")
+    g = None if gamma is None else _along(gamma.astype(xf.dtype), shape)
+    b = None if beta is None else _along(beta.astype(xf.dtype), shape)
+    var = jnp.var(xf, axis=tuple(axes), keepdims=True)
+    if call.attrs.get("rms_scaling", False):
+        y = xf * jax.lax.rsqrt(var + eps)
+        if g is not None:
+            y = y * g
+    else:
+        mean = jnp.mean(xf, axis=tuple(axes), keepdims=True)
+        y = _normalize(xf, mean, var, eps, g, b)
+    return y.astype(x.dtype)
+
+
+@impl("GroupNormalization")
+def group_normalization(call: ApplyCall) -> jax.Array:
+    """Channels `C` at `axis` become `[groups, C / groups]`; statistics per example and group."""
     x = call.x
     axis = to_int(call.attrs.get("axis", -1)) % x.ndim
     eps = to_float(call.attrs.get("epsilon", 1e-3))
-    xf = x.astype(jnp.promote_types(x.dtype, jnp.float32))
-    mean = jnp.mean(xf, axis=axis, keepdims=True)
-    var = jnp.mean(jnp.square(xf - mean), axis=axis, keepdims=True)
-    y = (xf - mean) * jax.lax.rsqrt(var + eps)
-    return _affine(call, y, axis).astype(x.dtype)
+    c = x.shape[axis]
+    groups = to_int(call.attrs.get("groups", 32))
+    groups = c if groups == -1 else groups
+    grouped = (*x.shape[:axis], groups, c // groups, *x.shape[axis + 1 :])
+    xf = _compute(x).reshape(grouped)
+    reduce = tuple(i for i in range(1, xf.ndim) if i != axis)
+    mean = jnp.mean(xf, axis=reduce, keepdims=True)
+    var = jnp.var(xf, axis=reduce, keepdims=True)
+    shape = [1] * xf.ndim
+    shape[axis], shape[axis + 1] = groups, c // groups
+    gamma, beta = call.params.get("gamma"), call.params.get("beta")
+    y = _normalize(
+        xf,
+        mean,
+        var,
+        eps,
+        None if gamma is None else _along(gamma.astype(xf.dtype), shape),
+        None if beta is None else _along(beta.astype(xf.dtype), shape),
+    )
+    return y.reshape(x.shape).astype(x.dtype)
+
+
+@impl("UnitNormalization")
+def unit_normalization(call: ApplyCall) -> jax.Array:
+    """`x * min(rsqrt(sum(x^2)), 1e12)`, Keras's L2 normalization with epsilon 1e-12."""
+    x = call.x
+    axes = tuple(_raw_axes(call.attrs.get("axis", -1)))
+    inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axes, keepdims=True))
+    return x * jnp.minimum(inv, 1.0 / 1e-12).astype(x.dtype)
+
+
+@impl("RMSNormalization")
+def rms_normalization(call: ApplyCall) -> jax.Array:
+    x = call.x
+    axes = _raw_axes(call.attrs.get("axis", -1))
+    eps = to_float(call.attrs.get("epsilon", 1e-6))
+    xf = _compute(x)
+    shape = [1] * x.ndim
+    for a in axes:
+        shape[a] = x.shape[a]
+    rrms = jax.lax.rsqrt(jnp.mean(jnp.square(xf), axis=tuple(axes), keepdims=True) + eps)
+    y = xf * rrms * _along(call.params["scale"].astype(xf.dtype), shape)
+    return y.astype(x.dtype)

@@ -1,1 +1,95 @@
-"""JAX implementations of the regularization specs."""
+"""JAX implementations of the regularization layers: random only while training (the runtime
+passes `call.key` to stochastic specs then), identity otherwise."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from nndsl.backend.jax.impls.attrs import to_float
+from nndsl.backend.jax.registry import ApplyCall, impl
+
+# SELU's constants, as in Keras's AlphaDropout.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _active(call: ApplyCall, amount: float) -> bool:
+    return call.training and call.key is not None and amount > 0.0
+
+
+def _spatial_dropout(call: ApplyCall) -> jax.Array:
+    """One keep/drop draw per example and channel, broadcast over the spatial axes; kept
+    entries are scaled by `1 / (1 - rate)` (Keras's `backend.random.dropout`)."""
+    x = call.x
+    rate = to_float(call.attrs["rate"])
+    if not _active(call, rate):
+        return x
+    assert call.key is not None
+    noise = [1] * x.ndim
+    noise[0] = x.shape[0]
+    channel = 1 if call.attrs.get("data_format") == "channels_first" else x.ndim - 1
+    noise[channel] = x.shape[channel]
+    keep = 1.0 - rate
+    mask = jax.random.bernoulli(call.key, keep, tuple(noise))
+    return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+for _name in ("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"):
+    impl(_name)(_spatial_dropout)
+
+
+@impl("GaussianNoise")
+def gaussian_noise(call: ApplyCall) -> jax.Array:
+    x = call.x
+    stddev = to_float(call.attrs["stddev"])
+    if not _active(call, stddev):
+        return x
+    assert call.key is not None
+    return x + stddev * jax.random.normal(call.key, x.shape, x.dtype)
+
+
+@impl("GaussianDropout")
+def gaussian_dropout(call: ApplyCall) -> jax.Array:
+    x = call.x
+    rate = to_float(call.attrs["rate"])
+    if not _active(call, rate):
+        return x
+    assert call.key is not None
+    stddev = math.sqrt(rate / (1.0 - rate))
+    return x * (1.0 + stddev * jax.random.normal(call.key, x.shape, x.dtype))
+
+
+@impl("AlphaDropout")
+def alpha_dropout(call: ApplyCall) -> jax.Array:
+    """Dropped entries are set to `-alpha * scale`, then `a * x + b` restores the mean and
+    variance a SELU network expects."""
+    x = call.x
+    rate = to_float(call.attrs["rate"])
+    if not _active(call, rate):
+        return x
+    assert call.key is not None
+    alpha_p = -_SELU_ALPHA * _SELU_SCALE
+    kept = (jax.random.uniform(call.key, x.shape) >= rate).astype(x.dtype)
+    a: float = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5
+    b = -a * alpha_p * rate
+    y: jax.Array = a * (x * kept + alpha_p * (1 - kept)) + b
+    return y
+
+
+@impl("ActivityRegularization")
+def activity_regularization(call: ApplyCall) -> jax.Array:
+    """Identity; adds Keras 3's `L1L2(l1, l2)(x) / batch_size` as a loss term."""
+    x = call.x
+    l1, l2 = to_float(call.attrs.get("l1", 0.0)), to_float(call.attrs.get("l2", 0.0))
+    penalty = jnp.zeros((), x.dtype)
+    if l1 != 0.0:
+        penalty = penalty + l1 * jnp.sum(jnp.abs(x))
+    if l2 != 0.0:
+        penalty = penalty + l2 * jnp.sum(jnp.square(x))
+    if x.ndim > 0:
+        penalty = penalty / x.shape[0] if x.shape[0] else jnp.zeros_like(penalty)
+    call.add_loss(penalty)
+    return x
