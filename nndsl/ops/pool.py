@@ -24,9 +24,15 @@ from nndsl.ops.spec import Arg, Attrs, ShapeError
 from nndsl.shapes import Dim, DType, TensorType
 
 
-def _pool_args(n: int) -> tuple[Arg, ...]:
+def _pool_args(n: int, *, size_required: bool = False) -> tuple[Arg, ...]:
+    """Keras's MaxPooling* default `pool_size` to 2; its AveragePooling* require it."""
+    size = (
+        Arg("pool_size", "ints", doc=WINDOW_TEXT[n], length=n, min=1)
+        if size_required
+        else Arg("pool_size", "ints", 2, WINDOW_TEXT[n], length=n, min=1)
+    )
     return (
-        Arg("pool_size", "ints", 2, WINDOW_TEXT[n], length=n, min=1),
+        size,
         Arg(
             "strides",
             "ints",
@@ -103,7 +109,7 @@ class AveragePooling1D(Pool):
     name = "AveragePooling1D"
     aliases = ("AvgPool1D",)
     n = 1
-    args = _pool_args(1)
+    args = _pool_args(1, size_required=True)
     rule = _pool_rule(1)
     example = 'input t: f32[B, 10, 8]\nh = t |> AveragePooling1D(3, padding = "same")'
 
@@ -116,7 +122,7 @@ class AveragePooling2D(Pool):
     name = "AveragePooling2D"
     aliases = ("AvgPool2D",)
     n = 2
-    args = _pool_args(2)
+    args = _pool_args(2, size_required=True)
     rule = _pool_rule(2)
     example = "h = x |> AveragePooling2D(2)"
 
@@ -129,7 +135,7 @@ class AveragePooling3D(Pool):
     name = "AveragePooling3D"
     aliases = ("AvgPool3D",)
     n = 3
-    args = _pool_args(3)
+    args = _pool_args(3, size_required=True)
     rule = _pool_rule(3)
     example = "input v: f32[B, 4, 6, 6, 2]\nh = v |> AveragePooling3D(2)"
 

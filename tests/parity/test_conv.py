@@ -44,7 +44,7 @@ class Case:
 
     def keras(self) -> Any:
         kw = dict(self.kwargs)
-        if kw.get("use_bias", True):
+        if "Conv" in self.layer and kw.get("use_bias", True):
             kw["bias_initializer"] = "random_normal"
         return getattr(keras.layers, self.layer)(*self.args, **kw)
 
