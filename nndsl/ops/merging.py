@@ -14,30 +14,30 @@ from nndsl.ops.spec import Arg, ArgError, Attrs, ShapeError, as_int, ints, norma
 from nndsl.shapes import Dim, TensorType, broadcast_shapes, format_shape
 
 
-def _same_dtype(name: str, inputs: Sequence[TensorType]) -> None:
+def _same_dtype(inputs: Sequence[TensorType]) -> None:
     first = inputs[0]
     for i, t in enumerate(inputs[1:], start=1):
         if t.dtype != first.dtype:
             raise ShapeError(
-                f"`{name}` needs inputs of one dtype, found `{first}` and `{t}`",
+                f"inputs must have one dtype, found `{first}` and `{t}`",
                 input_index=i,
-                help=f"convert one of them, e.g. with `cast(x, {first.dtype.value})`",
+                help=f"convert one of them, e.g. `x |> cast({first.dtype.value})`",
                 code="E0301",
             )
 
 
-def _same_batch(name: str, inputs: Sequence[TensorType], at_least: int = 1) -> Dim:
+def _same_batch(inputs: Sequence[TensorType], at_least: int = 1) -> Dim:
     for i, t in enumerate(inputs):
         if t.rank < at_least:
             raise ShapeError(
-                f"`{name}` needs inputs of rank >= {at_least}, found `{t}` (input {i + 1})",
+                f"inputs must have rank >= {at_least}, found `{t}` (input {i + 1})",
                 input_index=i,
             )
     batch = inputs[0].shape[0]
     for i, t in enumerate(inputs[1:], start=1):
         if t.shape[0] != batch:
             raise ShapeError(
-                f"`{name}` merges tensors of one batch: `{inputs[0]}` and `{t}` "
+                f"inputs must share the batch axis: `{inputs[0]}` and `{t}` "
                 f"differ on the batch axis ({batch} against {t.shape[0]})",
                 input_index=i,
             )
@@ -54,15 +54,15 @@ class _Merge(Layer):
     rule = "`[B, ...]` each -> `[B, ...]`, the other axes broadcast from the right"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        _same_dtype(self.name, inputs)
-        batch = _same_batch(self.name, inputs)
+        _same_dtype(inputs)
+        batch = _same_batch(inputs)
         shape = inputs[0].shape[1:]
         for i, t in enumerate(inputs[1:], start=1):
             result = broadcast_shapes(shape, t.shape[1:])
             if isinstance(result, int):
                 axis = max(len(shape), t.rank - 1) + result + 1
                 raise ShapeError(
-                    f"`{self.name}`: input {i + 1} `{t}` does not broadcast with "
+                    f"input {i + 1} `{t}` does not broadcast with "
                     f"`{format_shape((batch, *shape))}`: "
                     f"{_at(shape, result)} against {_at(t.shape[1:], result)} on axis {axis}",
                     input_index=i,
@@ -142,12 +142,12 @@ class Concatenate(Layer):
     example = "h = Concatenate()(a, b)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        _same_dtype(self.name, inputs)
+        _same_dtype(inputs)
         first = inputs[0]
         for i, t in enumerate(inputs[1:], start=1):
             if t.rank != first.rank:
                 raise ShapeError(
-                    f"`Concatenate` needs inputs of one rank, found `{first}` (rank "
+                    f"inputs must have one rank, found `{first}` (rank "
                     f"{first.rank}) and `{t}` (rank {t.rank})",
                     input_index=i,
                 )
@@ -157,7 +157,7 @@ class Concatenate(Layer):
             for k, (d, e) in enumerate(zip(first.shape, t.shape, strict=True)):
                 if k != axis and d != e:
                     raise ShapeError(
-                        f"`Concatenate` along axis {axis}: `{first}` and `{t}` differ on "
+                        f"joining along axis {axis}, but `{first}` and `{t}` differ on "
                         f"axis {k} ({d} against {e})",
                         input_index=i,
                         help="every axis but the joined one must have the same size",
@@ -166,6 +166,9 @@ class Concatenate(Layer):
         shape = list(first.shape)
         shape[axis] = total
         return first.with_shape(tuple(shape))
+
+
+_BATCH_AXIS = "`axes` cannot name the batch axis (0): the dot product is taken per example"
 
 
 def dot_axes(attrs: Attrs, ranks: tuple[int, int]) -> tuple[int, int]:
@@ -178,9 +181,7 @@ def dot_axes(attrs: Attrs, ranks: tuple[int, int]) -> tuple[int, int]:
         if not -rank <= n < rank:
             raise ArgError("axes", f"axis {n} is out of range for an input of rank {rank}")
         if n % rank == 0:
-            raise ArgError(
-                "axes", "`Dot` cannot sum over the batch axis (0)", help="use axes >= 1 or < 0"
-            )
+            raise ArgError("axes", _BATCH_AXIS, help="use axes >= 1, or < 0 from the end")
         out.append(n % rank)
     return out[0], out[1]
 
@@ -202,14 +203,18 @@ class Dot(Layer):
     rule = "`[B, ..., n]`, `[B, ..., n]` -> `[B, ...a, ...b]` (`[B, 1]` when nothing is left)"
     example = "h = Dot(axes = 1, normalize = true)(a, b)"
 
+    def validate(self, attrs: Attrs) -> None:
+        if any(as_int(a) == 0 for a in ints(attrs["axes"], 2)):
+            raise ArgError("axes", _BATCH_AXIS, help="use axes >= 1, or < 0 from the end")
+
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         a, b = inputs
-        _same_dtype(self.name, inputs)
-        batch = _same_batch(self.name, inputs, at_least=2)
+        _same_dtype(inputs)
+        batch = _same_batch(inputs, at_least=2)
         ax, bx = dot_axes(attrs, (a.rank, b.rank))
         if a.shape[ax] != b.shape[bx]:
             raise ShapeError(
-                f"`Dot` sums axis {ax} of `{a}` against axis {bx} of `{b}`, but their sizes "
+                f"summing axis {ax} of `{a}` against axis {bx} of `{b}`, but their sizes "
                 f"differ ({a.shape[ax]} against {b.shape[bx]})",
                 arg="axes",
                 input_index=1,
