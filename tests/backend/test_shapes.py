@@ -21,16 +21,6 @@ NO_ATTRS: st.SearchStrategy[dict[str, Any]] = st.just({})
 
 
 @st.composite
-def image(draw: st.DrawFn) -> tuple[int, ...]:
-    return (
-        draw(st.integers(1, 3)),
-        draw(st.integers(1, 9)),
-        draw(st.integers(1, 9)),
-        draw(st.integers(1, 4)),
-    )
-
-
-@st.composite
 def one_input(
     draw: st.DrawFn,
     attrs: st.SearchStrategy[dict[str, Any]] = NO_ATTRS,
@@ -80,31 +70,59 @@ def dot(draw: st.DrawFn) -> Case:
     return {"axes": (len(a) - 1, 1), "normalize": draw(st.booleans())}, [tuple(a), tuple(b)]
 
 
-ints2 = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
-padding = st.sampled_from(["valid", "same"])
-conv_attrs = st.fixed_dictionaries(
-    {
-        "filters": st.integers(1, 4),
-        "kernel_size": ints2,
-        "padding": padding,
-        "strides": ints2,
-        "use_bias": st.booleans(),
-        "activation": st.sampled_from(["linear", "relu", "softmax"]),
+@st.composite
+def windowed(draw: st.DrawFn, kind: str, n: int) -> Case:
+    """Convolutions and poolings (issue 3, A): `n` spatial axes, channels last or first."""
+    fmt = draw(st.sampled_from(["channels_last", "channels_first"]))
+    groups = draw(st.sampled_from([1, 2])) if kind == "conv" else 1
+    channels = groups * draw(st.integers(1, 2))
+    spatial = [draw(st.integers(1, 7)) for _ in range(n)]
+    batch = draw(st.integers(1, 2))
+    first = fmt == "channels_first"
+    shape = (batch, channels, *spatial) if first else (batch, *spatial, channels)
+    if kind == "global":
+        return {"data_format": fmt, "keepdims": draw(st.booleans())}, [shape]
+    k = st.integers(1, 3)
+    window = draw(st.one_of(k, st.tuples(*[k] * n)))
+    strides = draw(st.one_of(k, st.tuples(*[k] * n)))
+    paddings = ["valid", "same"] + (["causal"] if kind == "conv" and n == 1 else [])
+    attrs: dict[str, Any] = {"data_format": fmt, "padding": draw(st.sampled_from(paddings))}
+    if kind == "pool":
+        attrs |= {"pool_size": window, "strides": draw(st.one_of(st.none(), st.just(strides)))}
+        return attrs, [shape]
+    attrs |= {
+        "kernel_size": window,
+        "strides": strides,
+        "dilation_rate": draw(st.one_of(st.just(1), st.integers(1, 2))),
+        "use_bias": draw(st.booleans()),
     }
-)
-dilated_attrs = st.fixed_dictionaries(
-    {"filters": st.integers(1, 4), "kernel_size": ints2, "padding": padding, "dilation_rate": ints2}
-)
-pool_attrs = st.fixed_dictionaries(
-    {"pool_size": ints2, "strides": st.one_of(st.none(), ints2), "padding": padding}
-)
+    if kind in ("conv", "transpose", "separable"):
+        attrs["filters"] = groups * draw(st.integers(1, 2))
+    if kind == "conv":
+        attrs["groups"] = groups
+    if kind in ("depthwise", "separable"):
+        attrs["depth_multiplier"] = draw(st.integers(1, 2))
+    if kind == "transpose":
+        attrs["output_padding"] = draw(st.one_of(st.none(), st.integers(0, 1)))
+    return attrs, [shape]
+
+
+WINDOWED = {
+    **{f"Conv{n}D": windowed("conv", n) for n in (1, 2, 3)},
+    **{f"Conv{n}DTranspose": windowed("transpose", n) for n in (1, 2, 3)},
+    **{f"DepthwiseConv{n}D": windowed("depthwise", n) for n in (1, 2)},
+    **{f"SeparableConv{n}D": windowed("separable", n) for n in (1, 2)},
+    **{f"{k}Pooling{n}D": windowed("pool", n) for k in ("Max", "Average") for n in (1, 2, 3)},
+    **{
+        f"Global{k}Pooling{n}D": windowed("global", n)
+        for k in ("Max", "Average")
+        for n in (1, 2, 3)
+    },
+}
 
 CASES: dict[str, st.SearchStrategy[Case]] = {
     "Dense": one_input(st.fixed_dictionaries({"units": small, "use_bias": st.booleans()})),
-    "Conv2D": st.one_of(one_input(conv_attrs, image()), one_input(dilated_attrs, image())),
-    "MaxPool2D": one_input(pool_attrs, image()),
-    "AvgPool2D": one_input(pool_attrs, image()),
-    "GlobalAvgPool2D": one_input(st.fixed_dictionaries({"keepdims": st.booleans()}), image()),
+    **WINDOWED,
     "Flatten": one_input(),
     "Reshape": one_input(st.just({"target_shape": (-1,)})),
     # reshaping and merging (issue 3, B2)
