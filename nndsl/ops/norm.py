@@ -42,13 +42,13 @@ def checked_axes(value: ArgValue, x: TensorType) -> tuple[int, ...]:
     for a in axes_of(value):
         if not -x.rank <= a < x.rank:
             raise ShapeError(
-                f"axis {a} is out of range for `{x}` of rank {x.rank}",
+                f"`axis` {a} is out of range for `{x}` of rank {x.rank}",
                 arg="axis",
                 help=f"axes of a rank-{x.rank} tensor are {-x.rank} .. {x.rank - 1}",
             )
         a %= x.rank
         if a in out:
-            raise ShapeError(f"axis {a} is given twice (counting from the end too)", arg="axis")
+            raise ShapeError(f"`axis` {a} is given twice (counting from the end too)", arg="axis")
         out.append(a)
     if not out:
         raise ShapeError("`axis` must name at least one axis", arg="axis")
@@ -106,7 +106,7 @@ class BatchNormalization(Layer):
             keyword_only=True,
         ),
     )
-    rule = "keeps the input's shape; weights of shape `[C]`, C the size of `axis`"
+    rule = "`[B, ..., C]` -> `[B, ..., C]`; `gamma`, `beta` and moving statistics `[C]`"
     example = "h = x |> BatchNormalization()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -142,7 +142,7 @@ class LayerNormalization(Layer):
         Arg("rms_scaling", "bool", False, "Keras's deprecated variance-only scaling"),
         *_BETA_GAMMA,
     )
-    rule = "keeps the input's shape; weights of the shape of the normalized axes"
+    rule = "`[B, ...]` -> `[B, ...]`; `gamma`, `beta` sized as the `axis` axes"
     example = "h = x |> LayerNormalization()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -161,6 +161,10 @@ class LayerNormalization(Layer):
             scale=bool(attrs["scale"]) or rms,
             center=bool(attrs["center"]) and not rms,
         )
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
 
 
 @register
@@ -206,9 +210,9 @@ class GroupNormalization(Layer):
         g = n if groups == -1 or groups is None else groups
         if g > n or n % g:
             raise ShapeError(
-                f"{n} channels cannot be split into {g} equal groups",
+                f"`groups = {g}` does not split the {n} channels into equal groups",
                 arg="groups",
-                help=f"`groups` must divide the channel count {n} (or be -1)",
+                help=f"`groups` must divide {n}: one of {_divisors(n)}, or -1 (one per channel)",
             )
         return c
 
@@ -230,7 +234,7 @@ class UnitNormalization(Layer):
     name = "UnitNormalization"
     family = "normalization"
     args = (Arg("axis", "ints", -1, "the axis or axes the norm is taken over"),)
-    rule = "keeps the input's shape"
+    rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> UnitNormalization()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -252,7 +256,7 @@ class RMSNormalization(Layer):
         Arg("axis", "ints", -1, "the normalized axis or axes"),
         Arg("epsilon", "float", 1e-6, "added to the mean square", min=0.0, min_exclusive=True),
     )
-    rule = "keeps the input's shape; `scale` of the shape of the normalized axes"
+    rule = "`[B, ...]` -> `[B, ...]`; `scale` sized as the `axis` axes"
     example = "h = x |> RMSNormalization()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:

@@ -85,7 +85,7 @@ class GaussianNoise(Layer):
     family = "regularization"
     stochastic = True
     args = (Arg("stddev", "float", doc="standard deviation of the noise", min=0.0, max=1.0),)
-    rule = "keeps the input's shape"
+    rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> GaussianNoise(0.1)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -101,7 +101,7 @@ class GaussianDropout(Layer):
     family = "regularization"
     stochastic = True
     args = (_RATE,)
-    rule = "keeps the input's shape"
+    rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> GaussianDropout(0.3)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -117,7 +117,7 @@ class AlphaDropout(Layer):
     family = "regularization"
     stochastic = True
     args = (_RATE,)
-    rule = "keeps the input's shape"
+    rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> AlphaDropout(0.1)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -135,7 +135,7 @@ class ActivityRegularization(Layer):
         Arg("l1", "float", 0.0, "weight of the sum of absolute values", min=0.0),
         Arg("l2", "float", 0.0, "weight of the sum of squares", min=0.0),
     )
-    rule = "keeps the input's shape"
+    rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> ActivityRegularization(l2 = 1e-3)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
