@@ -132,3 +132,39 @@ def test_unit_normalization_of_zeros_is_zero() -> None:
 )
 def test_rms_normalization(stage: str, kwargs: dict[str, Any], shape: tuple[int, ...]) -> None:
     parity(stage, _randomize(keras.layers.RMSNormalization(**kwargs), shape), [shape])
+
+
+@pytest.mark.parametrize(
+    ("stage", "cls", "shape"),
+    [
+        ("LayerNormalization", keras.layers.LayerNormalization, (3, 4)),
+        ("BatchNormalization", keras.layers.BatchNormalization, (3, 4)),
+        ("GroupNormalization", lambda **kw: keras.layers.GroupNormalization(2, **kw), (3, 4)),
+    ],
+)
+def test_gamma_beta_regularizers_and_constraints(
+    stage: str, cls: Any, shape: tuple[int, ...]
+) -> None:
+    """`gamma_regularizer`/`beta_regularizer` add Keras's penalties (its `layer.losses`), and
+    `gamma_constraint` projects as Keras's constraint does."""
+    layer = cls(
+        gamma_regularizer=keras.regularizers.L2(0.1),
+        beta_regularizer=keras.regularizers.L1(0.2),
+        gamma_constraint=keras.constraints.NonNeg(),
+    )
+    layer.build(shape)
+    for i, v in enumerate(layer.weights):  # negative entries, so the constraint acts
+        v.assign(keras.random.uniform(v.shape, -1.5, 1.5, seed=i + 1))
+    args = "gamma_regularizer = l2(0.1), beta_regularizer = l1(0.2), gamma_constraint = non_neg"
+    if stage == "GroupNormalization":
+        args = "2, " + args
+    result = parity(f"{stage}({args})", layer, [shape])
+    model = compile_graph(result.graph)
+    path = next(n.path for n in result.graph.nodes if n.weights)
+    params = {path: {k: jax.numpy.asarray(v) for k, v in result.params.items()}}
+    expected = sum(float(v) for v in layer.losses)
+    assert expected > 0
+    np.testing.assert_allclose(float(model.penalty(params)), expected, rtol=1e-6)
+    gamma = np.asarray(model.constrain(params)[path]["gamma"])
+    np.testing.assert_allclose(gamma, np.asarray(layer.gamma_constraint(layer.gamma)))
+    assert (np.asarray(layer.gamma) < 0).any()
