@@ -48,8 +48,17 @@ def test_up_sampling_1d() -> None:
     parity("UpSampling1D(3)", keras.layers.UpSampling1D(3), [(2, 4, 3)])
 
 
-@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic"])
-@pytest.mark.parametrize("data_format", ["channels_last", CF])
+@pytest.mark.parametrize(
+    ("interpolation", "data_format"),
+    [
+        ("nearest", "channels_last"),
+        ("nearest", CF),
+        ("bilinear", "channels_last"),
+        ("bilinear", CF),
+        ("bicubic", "channels_last"),
+        ("lanczos3", "channels_last"),
+    ],
+)
 def test_up_sampling_2d(interpolation: str, data_format: str) -> None:
     parity(
         f'UpSampling2D([2, 3], data_format = "{data_format}", interpolation = "{interpolation}")',
