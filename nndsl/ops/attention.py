@@ -98,7 +98,7 @@ def _check_mask(
         raise ShapeError(
             f"{what} must be boolean (`bool{layout}`), found `{mask}`",
             input_index=index,
-            help="build one with a comparison, e.g. `ids != 0`, or `cast(m, bool)`",
+            help="build one with a comparison, e.g. `ids != 0`, or `m |> cast(bool)`",
             code="E0301",
         )
     one = Dim.const(1)
@@ -106,10 +106,16 @@ def _check_mask(
         m == e or m == one for m, e in zip(reversed(mask.shape), reversed(expected), strict=False)
     )
     if not ok:
+        help = "axes of size 1 broadcast; leading axes may be left out"
+        if len(expected) == 3 and mask.rank == 2 and mask.shape[-1] == expected[-1]:
+            help = (
+                "a padding mask `[B, S]` needs an axis for the query positions: "
+                f"`mask |> Reshape([1, {expected[-1]}])` gives `[B, 1, S]`, which broadcasts"
+            )
         raise ShapeError(
-            f"{what} must have shape `{format_shape(expected)}` {layout}, found `{mask}`",
+            f"{what} must be `bool{format_shape(expected)}` (`{layout}`), found `{mask}`",
             input_index=index,
-            help="axes of size 1 broadcast; leading axes may be left out",
+            help=help,
         )
 
 

@@ -364,3 +364,54 @@ def test_luong_dropout_drops_weights(layer_name: str) -> None:
     kept = np.broadcast_to(infer[1] / 0.75, weights.shape)[~dropped]
     np.testing.assert_allclose(weights[~dropped], kept, rtol=1e-5)
     np.testing.assert_allclose(trained[0].mean(axis=0), infer[0], atol=0.15)
+
+
+# == the idioms the diagnostics suggest, and training through the layers ===================
+def test_padding_mask_idiom_matches_keras() -> None:
+    """`ids != 0 |> Reshape([1, S])` (the help of a `[B, S]` mask) is Keras's padding mask."""
+    rng = np.random.default_rng(2)
+    q, v = random_inputs([(B, T, 8), (B, S, 4)])
+    ids = rng.integers(0, 3, (B, S)).astype(np.int32)
+    ids[:, 0] = 1
+    src = (
+        "model Parity() {\n"
+        f"    input x0: f32[B, {T}, 8]\n    input x1: f32[B, {S}, 4]\n"
+        f"    input x2: i32[B, {S}]\n"
+        f"    mask = x2 != 0 |> Reshape([1, {S}])\n"
+        "    return MultiHeadAttention(2, 3)(x0, x1, x1, mask)\n}\n"
+    )
+    layer = keras.layers.MultiHeadAttention(2, 3)
+    with jax.default_matmul_precision("highest"):
+        expected = np.asarray(layer(q, v, attention_mask=(ids != 0)[:, None, :]))
+    out = _apply_with(nn_graph(src), layer, [q, v, ids])
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_reach_every_weight_through_scores_and_dropout() -> None:
+    """Training end to end: a loss on both results (output and scores) of layers with dropout
+    has finite gradients, non-zero for every weight that can matter."""
+    stage = (
+        "MultiHeadAttention(2, 3, dropout = 0.2, use_gate = true, return_attention_scores = true)"
+    )
+    xs = random_inputs([(B, T, 8), (B, S, 4)])
+    graph = nn_graph(model_source(stage, xs, 2))
+    model = compile_graph(graph)
+    params, state = model.init(jax.random.key(0))
+
+    def loss(p: Any) -> jax.Array:
+        (out, scores), _ = model.apply(p, state, xs, training=True, key=jax.random.key(3))
+        return (out**2).mean() + (scores**3).mean()
+
+    grads = jax.grad(loss)(params)
+    flat = {k: np.asarray(g) for path in grads.values() for k, g in path.items()}
+    assert set(flat) == {
+        f"{p}.{w}"
+        for p in ("query", "key", "value", "gate", "attention_output")
+        for w in ("kernel", "bias")
+    }
+    for name, g in flat.items():
+        assert np.isfinite(g).all(), name
+        if name == "key.bias":  # adds the same q . b to every key: softmax cancels it
+            assert np.abs(g).max() < 1e-5
+        else:
+            assert np.abs(g).max() > 1e-6, name
