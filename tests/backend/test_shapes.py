@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from nndsl.backend.jax import ApplyCall, implementation
 from nndsl.ops import OpKind, ShapeError, iter_specs
+from nndsl.ops.activation import ACTIVATION_FUNCTIONS, ACTIVATION_NAMES
 from nndsl.shapes import TensorType
 from tests.backend.graphs import spec, tensor, with_defaults
 
@@ -190,6 +191,23 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
         for name in ("GaussianDropout", "AlphaDropout")
     },
     "softmax": one_input(st.fixed_dictionaries({"axis": st.sampled_from([0, -1])})),
+    # activations and core layers (issue 3, C)
+    **{
+        n: one_input(st.fixed_dictionaries({"axis": st.sampled_from([0, -1])}))
+        for n in ("log_softmax", "sparsemax", "Softmax")
+    },
+    "glu": one_input(
+        st.fixed_dictionaries({"axis": st.sampled_from([0, -1])}),
+        st.lists(st.sampled_from([2, 4]), min_size=1, max_size=3).map(tuple),
+    ),
+    "threshold": one_input(st.just({"threshold": 0.5, "default_value": -1.0})),
+    "Activation": one_input(
+        st.fixed_dictionaries({"activation": st.sampled_from(ACTIVATION_NAMES)})
+    ),
+    "PReLU": one_input(
+        st.fixed_dictionaries({"shared_axes": st.sampled_from([None, 1, (1, 2)])}),
+        st.lists(small, min_size=3, max_size=4).map(tuple),
+    ),
     "matmul": matmul(),
     "constant": st.just(({"value": 1.5}, [])),
     **{n: broadcasting() for n in ("add", "sub", "mul", "div")},
@@ -247,5 +265,5 @@ def test_output_shape_matches_spec(name: str) -> None:
 
 def test_every_graph_op_is_drawn_somewhere() -> None:
     """New layer specs need a strategy here unless they keep the input's shape."""
-    shape_keeping = {"relu", "gelu", "sigmoid", "tanh", "silu", "leaky_relu", "neg"}
+    shape_keeping = {"neg", "ReLU", "LeakyReLU", "ELU", "Identity"} | set(ACTIVATION_FUNCTIONS)
     assert set(GRAPH_SPECS) == set(CASES) | shape_keeping
