@@ -241,8 +241,9 @@ def inner_layer(attrs: Attrs) -> tuple[Recurrent, Attrs]:
         shown = cfg.name if isinstance(cfg, Configured) else str(cfg)
         raise ArgError(
             "layer",
-            f"`Bidirectional` wraps a recurrent layer, one of "
-            f"{', '.join(RECURRENT_LAYERS)}; found `{shown}`",
+            f"`layer` must be a recurrent layer, one of {', '.join(RECURRENT_LAYERS)}; "
+            f"found `{shown}`",
+            help="e.g. `Bidirectional(LSTM(16, return_sequences = true))`",
         )
     return spec, cfg.options
 
@@ -279,8 +280,9 @@ class Bidirectional(Layer):
         if inner.get("go_backwards"):
             raise ArgError(
                 "layer",
-                "the wrapped layer must run forwards (`go_backwards = false`); Bidirectional "
-                "adds the backward copy itself",
+                "the wrapped layer must run forwards (`go_backwards = false`); the backward "
+                "copy is added by Bidirectional itself",
+                help="remove `go_backwards = true`",
             )
 
     def outputs(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[TensorType, ...]:

@@ -6,6 +6,10 @@ gate layouts is exercised; masks hide steps at the start, in the middle and at t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -14,6 +18,9 @@ import numpy as np
 import pytest
 
 from nndsl.backend.jax import compile_graph
+from nndsl.backend.jax.training import build_steps
+from nndsl.ir.summary import summarize
+from tests.backend.graphs import call
 from tests.parity.harness import nn_graph, parity, random_inputs
 
 B, T, F = 3, 5, 4
@@ -247,3 +254,59 @@ def test_lstm_bias_initializer_matches_unit_forget_bias() -> None:
         k = keras.layers.LSTM(3, unit_forget_bias=forget)
         k.build((B, T, F))
         np.testing.assert_array_equal(np.asarray(k.cell.bias.value), expected)
+
+
+RETURN_STATE_MODEL = """model Seq() {
+    input x: f32[B, T, 3]
+    y, h, c = x |> LSTM(4, return_state = true, return_sequences = true, dropout = 0.2,
+                        recurrent_regularizer = l2(0.01))
+    s = Bidirectional(GRU(2, return_sequences = true))(y)
+    z = (s |> SimpleRNN(4)) + h + c
+    return z |> Dense(1)
+}
+"""
+
+
+def test_return_state_in_summary() -> None:
+    graph = nn_graph(RETURN_STATE_MODEL.replace("Seq", "Parity"))
+    rows = {r.name: r for r in summarize(graph).rows}
+    assert rows["lstm"].output_shape == "([B, T, 4], [B, 4], [B, 4])"
+    assert rows["lstm"].params == 4 * 4 * (3 + 4 + 1)
+    assert rows["bidirectional"].output_shape == "[B, T, 4]"
+    assert rows["bidirectional"].params == 2 * 3 * 2 * (4 + 2 + 2)
+    assert rows["bidirectional"].connected_to == "lstm"
+    assert set(rows["add"].connected_to.split(", ")) == {"simple_rnn", "lstm[1]"}
+
+
+def test_return_state_model_trains() -> None:
+    """One jitted train step after another: the loss (with the recurrent penalty) falls, and
+    sequences of another length run through the same model (`T` is symbolic)."""
+    graph = nn_graph(RETURN_STATE_MODEL.replace("Seq", "Parity"))
+    steps = build_steps(graph, call("mse"), call("adam", learning_rate=0.02))
+    params, state = steps.model.init(jax.random.key(0))
+    opt = steps.init_opt_state(params)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 6, 3)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None] * 0.1
+    losses = []
+    for i in range(15):
+        params, state, opt, loss, _ = steps.train_step(params, state, opt, x, y, jax.random.key(i))
+        losses.append(float(loss))
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0] * 0.8
+    assert float(steps.model.penalty(params)) > 0
+    longer = steps.predict(params, state, rng.normal(size=(2, 9, 3)).astype(np.float32))
+    assert longer.shape == (2, 1) and np.isfinite(np.asarray(longer)).all()
+
+
+def test_nnrun_summary(tmp_path: Path) -> None:
+    path = tmp_path / "seq.nn"
+    path.write_text(RETURN_STATE_MODEL, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "nndsl", "summary", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "([B, T, 4], [B, 4], [B, 4])" in run.stdout
+    assert "lstm[1]" in run.stdout
