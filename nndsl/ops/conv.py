@@ -197,7 +197,8 @@ class Conv(Layer):
                 help="choose groups that divide both filters and the input channels",
             )
 
-    def _channels(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[Dim, ...]:
+    def _split(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[tuple[Dim, ...], Dim]:
+        """Spatial sizes and channels, after checking the channels split into `groups`."""
         spatial, channels = split_channels(inputs[0], self.n, attrs["data_format"])
         c, g = channels.as_int(), as_int(attrs["groups"])
         if c is not None and g is not None and c % g:
@@ -206,15 +207,15 @@ class Conv(Layer):
                 arg="groups",
                 help="choose groups that divide both filters and the input channels",
             )
-        return (*spatial, channels)
+        return spatial, channels
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        *spatial, _ = self._channels(attrs, inputs)
+        spatial, _ = self._split(attrs, inputs)
         out = windows_out(spatial, attrs, "kernel_size", attrs["dilation_rate"])
         return join_channels(inputs[0], out, dim(attrs["filters"]), attrs["data_format"])
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
-        *_, channels = self._channels(attrs, inputs)
+        _, channels = self._split(attrs, inputs)
         filters = dim(attrs["filters"])
         kernel = (*_window_dims(attrs, self.n), channels.floordiv(dim(attrs["groups"])), filters)
         return kernel_and_bias(attrs, kernel, (filters,))

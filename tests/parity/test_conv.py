@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import keras
+import numpy as np
 import pytest
 
-from tests.parity.harness import parity
+from nndsl.backend.jax import compile_graph
+from tests.parity.harness import nn_graph, parity, random_inputs
 
 
 def nn_value(v: object) -> str:
@@ -142,3 +146,52 @@ def test_parity_notices_a_wrong_padding() -> None:
             keras.layers.Conv1D(3, 3, padding="same"),
             [SEQ],
         )
+
+
+GRADIENT_MODELS = {
+    "1d": (
+        (2, 12, 4),
+        'Conv1D(4, 3, padding = "causal") |> SeparableConv1D(4, 3) |> DepthwiseConv1D(2)'
+        " |> Conv1DTranspose(4, 3, strides = 2) |> MaxPooling1D(2)"
+        ' |> AveragePooling1D(3, padding = "same") |> GlobalAveragePooling1D()',
+    ),
+    "2d": (
+        (2, 8, 8, 4),
+        'SeparableConv2D(4, 3, padding = "same") |> DepthwiseConv2D(3)'
+        " |> Conv2DTranspose(4, 3, strides = 2) |> MaxPooling2D(2)"
+        ' |> AveragePooling2D(2, padding = "same") |> Conv2D(4, 3, groups = 2)'
+        " |> GlobalMaxPooling2D()",
+    ),
+    "3d": (  # channels first throughout
+        (1, 2, 4, 4, 4),
+        'Conv3D(2, 2, padding = "same", {cf}) |> Conv3DTranspose(2, 2, strides = 2, {cf})'
+        ' |> MaxPooling3D(2, {cf}) |> AveragePooling3D(3, strides = 2, padding = "same", {cf})'
+        " |> GlobalAveragePooling3D({cf})",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_MODELS))
+def test_gradients_reach_every_weight(name: str) -> None:
+    """Every convolution and pooling is differentiable end to end: each weight gets a finite,
+    non-zero gradient through a chain of all the layers of one dimensionality."""
+    shape, chain = GRADIENT_MODELS[name]
+    chain = chain.format(cf='data_format = "channels_first"')
+    (x,) = random_inputs([shape])
+    dims = ", ".join(map(str, shape[1:]))
+    graph = nn_graph(
+        f"model Parity() {{\n    input x: f32[B, {dims}]\n    return x |> {chain}\n}}\n"
+    )
+    model = compile_graph(graph)
+    params, state = model.init(jax.random.key(0))
+
+    def total(p: Any) -> jax.Array:
+        outs, _ = model.apply(p, state, [x])
+        return sum(jnp.sum(o**2) for o in outs)  # type: ignore[return-value]
+
+    grads = jax.grad(total)(params)
+    leaves = jax.tree_util.tree_leaves_with_path(grads)
+    assert len(leaves) >= 4
+    for path, g in leaves:
+        assert np.all(np.isfinite(g)), path
+        assert np.any(g != 0), f"no gradient reaches {jax.tree_util.keystr(path)}"
