@@ -80,6 +80,20 @@ class _Printer:
         if emitted and last_end is not None and before <= len(self.text):
             self._blank_between(last_end, before)
 
+    def _closing_brace(self, start: int) -> int:
+        """The offset of the first `}` after `start` outside comments: comments before it
+        belong to the block it closes, comments after it to what follows."""
+        i = start
+        while i < len(self.text):
+            ch = self.text[i]
+            if ch == "#":
+                newline = self.text.find("\n", i)
+                i = len(self.text) if newline < 0 else newline
+            elif ch == "}":
+                return i
+            i += 1
+        return len(self.text)
+
     def _blank_between(self, start: int, end: int) -> None:
         if self.text[start:end].count("\n") >= 2 and self.out and self.out[-1] != "":
             self.out.append("")
@@ -213,8 +227,8 @@ class _Printer:
             self._leading(stmt.span.end - 1, indent + _INDENT)
             self.out.append(indent + "}")
             return
-        else_start = orelse[0].span.start if orelse else stmt.span.end
-        self._leading(min(else_start, stmt.span.end) - 1, indent + _INDENT)
+        then_end = stmt.then[-1].span.end if stmt.then else stmt.cond.span.end
+        self._leading(self._closing_brace(then_end), indent + _INDENT)
         if len(orelse) == 1 and isinstance(orelse[0], ast.If):
             self.out.append(indent + "}")
             self.out[-1] += " else "

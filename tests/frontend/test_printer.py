@@ -92,3 +92,14 @@ def test_generated_programs_round_trip(src: str) -> None:
         return
     assert _shape(parse(out).module) == _shape(parse(src).module), out
     assert format_source(out) == out
+
+
+def test_comments_stay_in_their_if_or_else_block() -> None:
+    src = (
+        "model M(s: int = 1) {\n    input x: f32[B, 4]\n    if s == 1 {\n"
+        "        h = x  # trailing\n"
+        "        # end of then\n    } else {\n        # start of else\n        h = x + x\n"
+        "        # end of else\n    }\n    if s == 2 {\n        # only then\n        h = h\n"
+        "    } else if s == 3 {\n        # in else-if\n        h = h\n    }\n    return h\n}\n"
+    )
+    assert format_source(src) == src
