@@ -3,16 +3,22 @@
     python tools/catalogue.py            # family summary
     python tools/catalogue.py --layers   # one row per layer
 
+    python tools/catalogue.py --run      # run tests/parity first and count what they built
+
 Columns: declared (a registry spec), shape rule (the spec states its rule), JAX (the backend
-implements it), Keras parity (some test in tests/parity/ builds it, i.e. the text `Name(`
-appears in a parity test; read the test for which options are covered).
+implements it), Keras parity (a test in tests/parity/ builds the layer: with `--run`, the
+parity tests are run and log every spec they compile; without it, the text `Name(` must
+appear in a parity test). Read the tests for which options are covered.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +27,16 @@ sys.path.insert(0, str(ROOT))
 from nndsl.backend.jax import missing_implementations  # noqa: E402
 from nndsl.ops import OpKind, iter_specs  # noqa: E402
 from nndsl.ops.registry import ALIASES  # noqa: E402
+
+
+def parity_run() -> set[str]:
+    """Run tests/parity with coverage logging on; the specs of every graph they built."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "covered.txt"
+        env = {**os.environ, "NNDSL_PARITY_LOG": str(log), "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "tests/parity"]
+        subprocess.run(cmd, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
+        return set(log.read_text().split()) if log.exists() else set()
 
 
 def parity_tested() -> set[str]:
@@ -32,9 +48,10 @@ def parity_tested() -> set[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--layers", action="store_true", help="one row per layer")
+    parser.add_argument("--run", action="store_true", help="run the parity tests to find out")
     args = parser.parse_args()
     missing = set(missing_implementations())
-    tested = parity_tested()
+    tested = parity_tested() | (parity_run() if args.run else set())
     rows: dict[str, list[tuple[str, bool, bool, bool]]] = {}
     for spec in iter_specs(OpKind.LAYER):
         rows.setdefault(spec.family, []).append(

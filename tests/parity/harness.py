@@ -73,7 +73,16 @@ def nn_graph(source: str) -> Graph:
     assert not result.has_errors, "\n".join(str(d) for d in result.diagnostics) + "\n" + source
     graph = result.graph("Parity")
     assert graph is not None
+    _log_coverage(graph)
     return graph
+
+
+def _log_coverage(graph: Graph) -> None:
+    """With NNDSL_PARITY_LOG set, note which specs a parity test ran (tools/catalogue.py)."""
+    log = os.environ.get("NNDSL_PARITY_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.writelines(f"{node.op.name}\n" for node in graph.nodes)
 
 
 def _default_keras_call(layer: Any, xs: list[np.ndarray], training: bool) -> Any:
