@@ -20,7 +20,7 @@ from nndsl.ops.spec import (
     as_int,
     require_rank,
 )
-from nndsl.shapes import Dim, TensorType
+from nndsl.shapes import Dim, DType, TensorType, format_shape
 
 
 def axes_of(value: ArgValue) -> tuple[int, ...]:
@@ -106,13 +106,30 @@ class BatchNormalization(Layer):
             keyword_only=True,
         ),
     )
-    rule = "`[B, ..., C]` -> `[B, ..., C]`; `gamma`, `beta` and moving statistics `[C]`"
+    optional_inputs = ("mask",)
+    rule = (
+        "`[B, ..., C]` -> `[B, ..., C]`; `gamma`, `beta` and moving statistics `[C]`; "
+        "mask `bool[B, ...]` (the input's shape without its last axis)"
+    )
     example = "h = x |> BatchNormalization()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        require_rank(inputs[0], at_least=2)
-        checked_axes(attrs["axis"], inputs[0])
-        return inputs[0]
+        x = inputs[0]
+        require_rank(x, at_least=2)
+        checked_axes(attrs["axis"], x)
+        if len(inputs) > 1:  # Keras's `mask`: the batch statistics leave out masked entries
+            mask, want = inputs[1], x.shape[:-1]
+            if mask.dtype is not DType.BOOL:
+                raise ShapeError(
+                    f"the mask must be `bool`, found `{mask}`", input_index=1, code="E0301"
+                )
+            if mask.shape != want:
+                raise ShapeError(
+                    f"the mask must be `bool[{format_shape(want)[1:-1]}]` (the input's shape "
+                    f"without its last axis), found `{mask}`",
+                    input_index=1,
+                )
+        return x
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         (axis,) = checked_axes(attrs["axis"], inputs[0])

@@ -168,3 +168,30 @@ def test_gamma_beta_regularizers_and_constraints(
     gamma = np.asarray(model.constrain(params)[path]["gamma"])
     np.testing.assert_allclose(gamma, np.asarray(layer.gamma_constraint(layer.gamma)))
     assert (np.asarray(layer.gamma) < 0).any()
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize(
+    ("stage", "axis"), [("BatchNormalization()", -1), ("BatchNorm(axis = 1)", 1)]
+)
+def test_batch_normalization_mask(stage: str, axis: int, training: bool) -> None:
+    """With Keras's `mask` (the input's shape without its last axis), masked entries stay out
+    of the batch statistics and so out of the moving averages."""
+    x = np.random.default_rng(0).normal(size=(4, 3, 5)).astype(np.float32)
+    mask = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 1, 1]], dtype=bool)
+    layer = _randomize(keras.layers.BatchNormalization(axis=axis), x.shape)
+    result = parity(
+        stage,
+        layer,
+        inputs=[x, mask],
+        training=training,
+        keras_call=lambda lay, xs, tr: lay(xs[0], mask=xs[1], training=tr),
+    )
+    if training:  # the mask mattered: unmasked statistics give another output
+        plain = parity(
+            stage,
+            _randomize(keras.layers.BatchNormalization(axis=axis), x.shape),
+            inputs=[x],
+            training=True,
+        )
+        assert not np.allclose(plain.nn_outputs[0], result.nn_outputs[0])

@@ -44,10 +44,22 @@ def _normalize(
     return x * inv + res
 
 
+def _masked_moments(
+    x: jax.Array, mask: jax.Array, reduce: tuple[int, ...]
+) -> tuple[jax.Array, jax.Array]:
+    """Mean and variance over the entries whose mask (`[B, ...]`, the input's shape without
+    its last axis) is true, with Keras's `+ 1e-7` in the divisors."""
+    keep = jnp.broadcast_to(jnp.expand_dims(mask.astype(bool), -1), x.shape)
+    count = jnp.sum(keep.astype(x.dtype), axis=reduce, keepdims=True) + 1e-7
+    mean = jnp.sum(jnp.where(keep, x, 0), axis=reduce, keepdims=True) / count
+    var = jnp.sum(jnp.square(jnp.where(keep, x - mean, 0)), axis=reduce, keepdims=True) / count
+    return mean.reshape(-1), var.reshape(-1)
+
+
 @impl("BatchNormalization")
 def batch_normalization(call: ApplyCall) -> jax.Array:
-    """Training: batch statistics, and `moving = moving * momentum + batch * (1 - momentum)`.
-    Inference: the moving statistics."""
+    """Training: batch statistics (over the unmasked entries when a mask is given), and
+    `moving = moving * momentum + batch * (1 - momentum)`. Inference: the moving statistics."""
     x = call.x
     axis = to_int(call.attrs.get("axis", -1)) % x.ndim
     eps = to_float(call.attrs.get("epsilon", 1e-3))
@@ -56,8 +68,11 @@ def batch_normalization(call: ApplyCall) -> jax.Array:
     shape[axis] = x.shape[axis]
     if call.training:
         reduce = tuple(i for i in range(x.ndim) if i != axis)
-        mean = jnp.mean(xf, axis=reduce)
-        var = jnp.var(xf, axis=reduce)
+        if len(call.inputs) > 1:
+            mean, var = _masked_moments(xf, call.inputs[1], reduce)
+        else:
+            mean = jnp.mean(xf, axis=reduce)
+            var = jnp.var(xf, axis=reduce)
         m = to_float(call.attrs.get("momentum", 0.99))
         mm, mv = call.state["moving_mean"], call.state["moving_variance"]
         call.new_state["moving_mean"] = (mm * m + mean * (1.0 - m)).astype(mm.dtype)
