@@ -222,6 +222,7 @@ class GroupNormalization(Layer):
             raise ShapeError(
                 f"the channel axis of `{x}` has symbolic size `{c}`; groups need a known size",
                 arg="axis",
+                help=f"give `{c}` a concrete size in the input's type, or pick another `axis`",
             )
         groups = as_int(attrs["groups"])
         g = n if groups == -1 or groups is None else groups
