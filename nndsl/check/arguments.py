@@ -27,9 +27,13 @@ def bind_op_args(
     file: SourceFile,
     call_span: Span,
     rep: Reporter,
+    spans: dict[str, Span] | None = None,
 ) -> dict[str, ArgValue] | None:
-    """Resolve a spec's arguments; reports and returns None on any error."""
-    spans: dict[str, Span] = {}
+    """Resolve a spec's arguments; reports and returns None on any error.
+
+    `spans`, when given, receives where each argument was written, so later shape errors
+    that blame one argument can point at it."""
+    spans = {} if spans is None else spans
     raw = match_args(spec.name, spec.args, args, file, call_span, rep, spans)
     if raw is None:
         return None

@@ -9,7 +9,7 @@ with its parameters as symbols.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
@@ -648,8 +648,11 @@ class Elaborator:
         if isinstance(callee, OpRef) and callee.attrs is None:
             spec = callee.spec
             if spec.kind in _CONFIGURED_KINDS:  # a layer, or `l2(1e-4)` for an argument
-                attrs = bind_op_args(spec, args, frame.file, span, self.rep)
-                return ERROR if attrs is None else OpRef(spec, attrs, call_span=span)
+                spans: dict[str, Span] = {}
+                attrs = bind_op_args(spec, args, frame.file, span, self.rep, spans)
+                if attrs is None:
+                    return ERROR
+                return OpRef(spec, attrs, call_span=span, arg_spans=spans)
             if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
                 tensors: list[TensorVal] = [piped] if piped is not None else []
                 rest: list[CallArg] = []
@@ -658,10 +661,11 @@ class Elaborator:
                         tensors.append(a.value)
                     else:
                         rest.append(a)
-                attrs = bind_op_args(spec, rest, frame.file, span, self.rep)
+                arg_spans: dict[str, Span] = {}
+                attrs = bind_op_args(spec, rest, frame.file, span, self.rep, arg_spans)
                 if attrs is None:
                     return ERROR
-                return self.apply_op(frame, spec, attrs, tensors, span)
+                return self.apply_op(frame, spec, attrs, tensors, span, arg_spans)
             self.rep.error(
                 "E0105",
                 f"`{spec.name}` is {article(spec.kind.value)} {spec.kind.value}; it "
@@ -825,7 +829,7 @@ class Elaborator:
     ) -> Value:
         if isinstance(layer, OpRef):
             assert layer.attrs is not None
-            return self.apply_op(frame, layer.spec, layer.attrs, inputs, span)
+            return self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
         d = layer.definition
         name = d.name.name
         if name in frame.stack:
@@ -863,13 +867,17 @@ class Elaborator:
         attrs: dict[str, ArgValue],
         inputs: list[TensorVal],
         span: Span,
+        arg_spans: Mapping[str, Span] | None = None,
     ) -> Value:
         n_expected = len(spec.inputs)
         n_most = n_expected + len(spec.optional_inputs)
         if not (n_expected <= len(inputs) <= n_most) and not (
             spec.variadic and len(inputs) >= n_expected
         ):
-            if n_most > n_expected:
+            if spec.variadic:
+                takes = f"{n_expected} or more tensors"
+                note = []
+            elif n_most > n_expected:
                 takes = f"{n_expected} to {n_most} tensors"
                 note = [
                     f"`{spec.name}` takes ({', '.join(spec.inputs)}"
@@ -929,12 +937,13 @@ class Elaborator:
                 if t.origin.span != span
             ][:2]
             notes = [f"`{spec.name}` maps {spec.rule}"] if spec.rule else []
+            blamed = (arg_spans or {}).get(err.arg or "")
             self.rep.error(
                 err.code,
                 f"`{spec.name}`: {err.message}",
                 frame.file,
-                span,
-                "rejected by the shape rule",
+                blamed or span,
+                f"`{err.arg}` does not fit the input" if blamed else "rejected by the shape rule",
                 secondary=secondary,
                 notes=notes,
                 help=err.help,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -64,6 +65,7 @@ class OpRef:
     attrs: dict[str, ArgValue] | None = None
     extra_inputs: tuple[TensorVal, ...] = ()  # tensors passed to a function in a pipeline
     call_span: Span | None = None
+    arg_spans: Mapping[str, Span] = field(default_factory=dict)  # where each arg was written
 
 
 @dataclass(frozen=True, slots=True)
