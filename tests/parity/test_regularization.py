@@ -170,3 +170,17 @@ def test_activity_regularization(stage: str, l1: float, l2: float) -> None:
         np.testing.assert_allclose(float(added), expected, rtol=1e-6)
     if l1 or l2:
         assert expected > 0
+
+
+def test_activity_regularizer_argument_matches_keras() -> None:
+    """A layer's `activity_regularizer` adds Keras 3's value: the penalty over the batch size."""
+    layer = keras.layers.Dense(3, activity_regularizer=keras.regularizers.L1L2(0.05, 0.1))
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    result = parity("Dense(3, activity_regularizer = l1_l2(0.05, 0.1))", layer, inputs=[x])
+    layer(x)
+    expected = sum(float(v) for v in layer.losses)
+    model = compile_graph(result.graph)
+    path = next(n.path for n in result.graph.nodes if n.weights)
+    params = {path: {k: jax.numpy.asarray(v) for k, v in result.params.items()}}
+    _, _, added = model.apply_with_losses(params, {}, [x])
+    np.testing.assert_allclose(float(added), expected, rtol=1e-6)

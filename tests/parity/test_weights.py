@@ -65,7 +65,8 @@ def test_activity_regularizer_adds_to_the_objective() -> None:
     params, state = model.init(jax.random.key(0))
     x = np.ones((3, 6), np.float32)
     outs, _, added = model.apply_with_losses(params, state, [x])
-    np.testing.assert_allclose(float(added), 0.5 * float(jnp.sum(outs[0] ** 2)), rtol=1e-6)
+    expected = 0.5 * float(jnp.sum(outs[0] ** 2)) / x.shape[0]  # Keras 3 divides by the batch
+    np.testing.assert_allclose(float(added), expected, rtol=1e-6)
 
 
 def test_train_step_applies_penalty_and_constraint() -> None:

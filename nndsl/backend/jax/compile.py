@@ -107,7 +107,10 @@ class CompiledModel:
                 activity = configured(node.attrs.get("activity_regularizer"), OpKind.REGULARIZER)
                 if activity is not None:
                     penalize = implementation(activity.name)
-                    call.add_loss(sum(penalize(activity, r) for r in results))
+                    # Keras 3 divides each output's penalty by its batch size.
+                    call.add_loss(
+                        sum(penalize(activity, r) / (r.shape[0] if r.ndim else 1) for r in results)
+                    )
             for vid, value in zip(node.output_ids, results, strict=True):
                 env[vid] = value
             if call.new_state:
