@@ -561,6 +561,24 @@ class Elaborator:
             if any(isinstance(i, ErrorVal) for i in items):
                 return ERROR
             return ListVal(items)
+        if isinstance(e, ast.TupleLit):
+            values = [self.evaluate(frame, i) for i in e.items]
+            if any(isinstance(v, ErrorVal) for v in values):
+                return ERROR
+            tensors: list[TensorVal] = []
+            for item, v in zip(e.items, values, strict=True):
+                if not isinstance(v, TensorVal):
+                    self.rep.error(
+                        "E0302",
+                        f"`( , )` groups tensors, found {describe(v)}",
+                        frame.file,
+                        item.span,
+                        "not a tensor",
+                        help="for a list of numbers write `[1, 2]`",
+                    )
+                    return ERROR
+                tensors.append(v)
+            return TupleVal(tuple(tensors))
         if isinstance(e, ast.Name):
             return self.lookup(frame, e.ident)
         if isinstance(e, ast.BinOp):

@@ -91,6 +91,13 @@ class ListLit(Node):
     span: Span
 
 
+class TupleLit(Node):
+    """`(a, b)`: several tensors, fed together to a layer: `(a, b) |> Concatenate()`."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
 class Argument(Node):
     """A call argument; `name` is set for `key = value`."""
 
@@ -134,7 +141,18 @@ class Pipe(Node):
 
 
 Expr = Union[
-    Name, IntLit, FloatLit, BoolLit, StrLit, ListLit, Call, BinOp, UnaryOp, Pipe, RepeatStage
+    Name,
+    IntLit,
+    FloatLit,
+    BoolLit,
+    StrLit,
+    ListLit,
+    TupleLit,
+    Call,
+    BinOp,
+    UnaryOp,
+    Pipe,
+    RepeatStage,
 ]
 
 

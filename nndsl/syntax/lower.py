@@ -251,6 +251,10 @@ class ToAst(Transformer[Token, ast.Module]):
         args = ch[1] or ()
         return ast.ListLit(tuple(a.value for a in args), _span(ch))
 
+    def tuple_lit(self, ch: list[Any]) -> ast.TupleLit:
+        items = tuple(c for c in ch[1:-1] if not isinstance(c, Token) and c is not None)
+        return ast.TupleLit(items, _span(ch))
+
     def paren(self, ch: list[Any]) -> ast.Expr:
         return ch[1]  # type: ignore[no-any-return]
 

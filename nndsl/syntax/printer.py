@@ -265,6 +265,8 @@ class _Printer:
             return ("true" if e.value else "false"), 9
         if isinstance(e, ast.ListLit):
             return "[" + ", ".join(self.expr(i) for i in e.items) + "]", 9
+        if isinstance(e, ast.TupleLit):
+            return "(" + ", ".join(self.expr(i) for i in e.items) + ")", 9
         if isinstance(e, ast.Call):
             return f"{self.expr(e.func, 8)}({self._args(e.args)})", 8
         if isinstance(e, ast.Pipe):

@@ -393,3 +393,15 @@ def test_too_many_arguments_grammar() -> None:
     (diag,) = check_source(src, "t.nn").diagnostics
     assert diag.code == "E0405"
     assert "1 was given" in diag.message
+
+
+def test_a_tuple_feeds_several_tensors_to_one_layer() -> None:
+    src = (
+        "model M() {\n    input a: f32[B, 4]\n    input b: f32[B, 6]\n"
+        "    return (a, b) |> Concatenate(), (a, a, a) |> Add()\n}\n"
+    )
+    result = check_source(src, "m.nn")
+    assert not result.has_errors, render_plain(result.diagnostics)
+    graph = result.graph("M")
+    assert graph is not None
+    assert [str(o.type) for o in graph.outputs] == ["f32[B, 10]", "f32[B, 4]"]
