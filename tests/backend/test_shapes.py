@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from nndsl.backend.jax import ApplyCall, implementation
 from nndsl.ops import OpKind, ShapeError, iter_specs
 from nndsl.ops.activation import ACTIVATION_FUNCTIONS, ACTIVATION_NAMES
-from nndsl.shapes import TensorType
+from nndsl.shapes import DType, TensorType
 from tests.backend.graphs import spec, tensor, with_defaults
 
 Case = tuple[dict[str, Any], list[tuple[int, ...]]]
@@ -208,10 +208,23 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
         st.fixed_dictionaries({"shared_axes": st.sampled_from([None, 1, (1, 2)])}),
         st.lists(small, min_size=3, max_size=4).map(tuple),
     ),
+    "Embedding": one_input(st.fixed_dictionaries({"input_dim": small, "output_dim": small})),
+    "EinsumDense": st.sampled_from(
+        [
+            ({"equation": "abc,cd->abd", "output_shape": (-1, 3), "bias_axes": "d"}, [(2, 4, 5)]),
+            ({"equation": "...b,bc->...c", "output_shape": 3, "bias_axes": None}, [(2, 3, 5)]),
+            ({"equation": "ab...,bc->ac...", "output_shape": 3, "bias_axes": "c"}, [(2, 5, 4)]),
+            (
+                {"equation": "abc,cde->abde", "output_shape": (4, 2, 3), "bias_axes": "e"},
+                [(2, 4, 5)],
+            ),
+        ]
+    ),
     "matmul": matmul(),
     "constant": st.just(({"value": 1.5}, [])),
     **{n: broadcasting() for n in ("add", "sub", "mul", "div")},
 }
+INTEGER_INPUTS = {"Embedding"}  # layers that take integer ids
 GRAPH_KINDS = (OpKind.LAYER, OpKind.FUNCTION, OpKind.OPERATOR)
 GRAPH_SPECS = sorted(s.name for k in GRAPH_KINDS for s in iter_specs(k))
 
@@ -239,7 +252,8 @@ def test_output_shape_matches_spec(name: str) -> None:
         attrs, shapes = case
         op = spec(name)
         full = with_defaults(op, attrs)
-        types = [tensor(*s) for s in shapes]
+        ids = name in INTEGER_INPUTS
+        types = [tensor(*s, dtype=DType.I32 if ids else DType.F32) for s in shapes]
         try:
             op.validate(full)
             expected = op.output(full, types)
@@ -253,7 +267,7 @@ def test_output_shape_matches_spec(name: str) -> None:
             call = ApplyCall(full, inputs, p, s, training=training, key=key)
             return implementation(op)(call), call.new_state
 
-        inputs = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
+        inputs = [jax.ShapeDtypeStruct(s, jnp.int32 if ids else jnp.float32) for s in shapes]
         out, new_state = jax.eval_shape(run, inputs, params, state)
         assert out.shape == tuple(d.as_int() for d in expected.shape)
         assert jax.tree.map(lambda a: a.shape, new_state) == {

@@ -1,4 +1,4 @@
-"""Dense, Dropout."""
+"""Dense, Identity, Embedding, EinsumDense, Dropout."""
 
 from __future__ import annotations
 
@@ -13,6 +13,26 @@ from nndsl.backend.jax.registry import ApplyCall, impl
 @impl("Dense")
 def dense(call: ApplyCall) -> jax.Array:
     y = call.x @ call.params["kernel"]
+    if "bias" in call.params:
+        y = y + call.params["bias"]
+    return activate(call.attrs.get("activation", "linear"), y)
+
+
+@impl("Identity")
+def identity(call: ApplyCall) -> jax.Array:
+    return call.x
+
+
+@impl("Embedding")
+def embedding(call: ApplyCall) -> jax.Array:
+    """`take` along the table's rows, as Keras (an id outside the table gives NaN there too;
+    the checker cannot see ids, only their type)."""
+    return jnp.take(call.params["embeddings"], call.x, axis=0)
+
+
+@impl("EinsumDense")
+def einsum_dense(call: ApplyCall) -> jax.Array:
+    y = jnp.einsum(str(call.attrs["equation"]), call.x, call.params["kernel"])
     if "bias" in call.params:
         y = y + call.params["bias"]
     return activate(call.attrs.get("activation", "linear"), y)
