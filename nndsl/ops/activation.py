@@ -31,7 +31,7 @@ class ActivationFn(OpSpec):
 
     kind = OpKind.FUNCTION
     family = "activation"
-    rule = "keeps the input's shape and dtype"
+    rule = "`[...]` -> `[...]`, same shape and dtype"
     # Usable as `activation = "name"` in kernel layers: keeps the shape, needs no argument.
     as_layer_activation: ClassVar[bool] = True
 
@@ -173,7 +173,7 @@ class Glu(ActivationFn):
     name = "glu"
     as_layer_activation = False  # halves an axis, which a kernel layer's shape rule ignores
     args = (_AXIS,)
-    rule = "halves `axis`: `[..., 2n]` -> `[..., n]`"
+    rule = "`[..., 2n]` -> `[..., n]` (halves `axis`)"
     example = "y = x |> glu"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -184,7 +184,7 @@ class Glu(ActivationFn):
         n = x.shape[a].as_int()
         if n is not None and n % 2:
             raise ShapeError(
-                f"`glu` splits axis {axis} in halves, but its size is {n} (odd)",
+                f"splits axis {axis} in halves, but its size is {n} (odd)",
                 arg="axis",
                 help="give that axis an even size",
             )
@@ -222,7 +222,7 @@ ACTIVATION_FUNCTIONS: tuple[str, ...] = tuple(cls.name for cls in _FUNCTIONS)
 class ActivationLayer(OpSpec):
     kind = OpKind.LAYER
     family = "activation"
-    rule = "keeps the input's shape"
+    rule = "`[...]` -> `[...]`, same shape"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return inputs[0]
@@ -290,7 +290,7 @@ class SoftmaxLayer(ActivationLayer):
     args = (_AXIS,)
     optional_inputs = ("mask",)
     float_inputs = False  # the input is checked here: the mask is bool
-    rule = "keeps the input's shape; `mask` broadcasts to it"
+    rule = "`[...]` -> `[...]`, same shape; `mask` broadcasts to the input"
     example = "p = logits |> Softmax()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -362,7 +362,7 @@ class PReLU(ActivationLayer):
             min=1,
         ),
     )
-    rule = "keeps the input's shape; alpha is `[d1, d2, ...]` with shared axes 1"
+    rule = "`[B, d1, d2, ...]` -> same shape; alpha `[d1, d2, ...]`, 1 on `shared_axes`"
     example = "h = x |> PReLU()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:

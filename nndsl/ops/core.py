@@ -146,7 +146,7 @@ class Identity(Layer):
     name = "Identity"
     family = "core"
     float_inputs = False
-    rule = "keeps the input's shape and dtype"
+    rule = "`[...]` -> `[...]`, unchanged"
     example = "h = x |> Identity()"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -178,7 +178,7 @@ class Embedding(Layer):
         x = inputs[0]
         if not x.dtype.is_int:
             raise ShapeError(
-                f"`Embedding` looks up integer ids, found `{x}`",
+                f"looks up integer ids, found `{x}`",
                 input_index=0,
                 code="E0301",
                 help="give the ids an integer type such as `i32`",
