@@ -205,6 +205,7 @@ def _type_words(arg: Arg) -> str:
         "str": "a string",
         "dtype": "a dtype such as `f32`",
         "ints": f"an integer or a list of {arg.length or 'some'} integers",
+        "floats": f"a number or a list of {arg.length or 'some'} numbers",
         "pads": "an integer, or a list of integers or of [before, after] pairs",
         "strs": "a list of strings",
         "initializer": "an initializer such as `he_normal` or `truncated_normal(stddev = 0.02)`",
@@ -245,6 +246,8 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
             return iv if arg.length else (iv,)
         if arg.type == "pads" and kind == "int":
             return _as_int_or_dim(v)
+        if arg.type == "floats" and kind in ("int", "float") and isinstance(v, int | float):
+            return float(v)  # one number: the spec decides what it stands for
         return INVALID
     if isinstance(value, ListVal):
         if arg.type == "ints":
@@ -256,6 +259,19 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
             if arg.length is not None and len(items) != arg.length:
                 return INVALID
             return tuple(items)
+        if arg.type == "floats":
+            nums: list[ArgValue] = []
+            for item in value.items:
+                if not (
+                    isinstance(item, ScalarVal)
+                    and item.kind in ("int", "float")
+                    and isinstance(item.value, int | float)
+                ):
+                    return INVALID
+                nums.append(float(item.value))
+            if arg.length is not None and len(nums) != arg.length:
+                return INVALID
+            return tuple(nums)
         if arg.type == "pads":  # `2`, `[1, 2]`, `[[1, 2], [0, 1]]`: the spec checks the lengths
             pads: list[ArgValue] = []
             for item in value.items:
