@@ -60,9 +60,7 @@ def nn_loss(steps: Steps, y_pred: np.ndarray, y_true: np.ndarray, pad: int = 3) 
     rows = len(y_pred) + pad
     mask = np.zeros(rows, np.float32)
     mask[: len(y_pred)] = 1.0
-    loss_sum, _, count = steps.eval_step(
-        {}, {}, padded(y_pred, rows), padded(y_true, rows), mask
-    )
+    loss_sum, _, count = steps.eval_step({}, {}, padded(y_pred, rows), padded(y_true, rows), mask)
     assert float(count) == len(y_pred)
     return float(loss_sum) / float(count)
 
@@ -125,78 +123,137 @@ def _bin(shape: tuple[int, ...], from_logits: bool) -> Data:
 L = keras.losses
 CASES = [
     # cross-entropies
-    Case("cross_entropy(from_logits = true)", lambda: L.SparseCategoricalCrossentropy(True),
-         lambda: _cls((6,), 4, True, True)),
-    Case("cross_entropy(from_logits = true, label_smoothing = 0.1)",
-         lambda: L.CategoricalCrossentropy(True, 0.1), lambda: _cls((6,), 4, False, True)),
-    Case("categorical_crossentropy", lambda: L.CategoricalCrossentropy(),
-         lambda: _cls((6,), 5, False, False)),
-    Case("categorical_crossentropy(from_logits = true, label_smoothing = 0.2)",
-         lambda: L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2),
-         lambda: _cls((6, 3), 4, False, True)),
-    Case("categorical_crossentropy(from_logits = true, axis = 1)",
-         lambda: L.CategoricalCrossentropy(from_logits=True, axis=1),
-         lambda: (logits((5, 4, 3)), one_hot(ids((5, 3), 4), 4).transpose(0, 2, 1).copy())),
-    Case("sparse_categorical_crossentropy", lambda: L.SparseCategoricalCrossentropy(),
-         lambda: _cls((7,), 3, True, False)),
-    Case("sparse_categorical_crossentropy(from_logits = true)",
-         lambda: L.SparseCategoricalCrossentropy(from_logits=True),
-         lambda: _cls((4, 5), 6, True, True)),
+    Case(
+        "cross_entropy(from_logits = true)",
+        lambda: L.SparseCategoricalCrossentropy(True),
+        lambda: _cls((6,), 4, True, True),
+    ),
+    Case(
+        "cross_entropy(from_logits = true, label_smoothing = 0.1)",
+        lambda: L.CategoricalCrossentropy(True, 0.1),
+        lambda: _cls((6,), 4, False, True),
+    ),
+    Case(
+        "categorical_crossentropy",
+        lambda: L.CategoricalCrossentropy(),
+        lambda: _cls((6,), 5, False, False),
+    ),
+    Case(
+        "categorical_crossentropy(from_logits = true, label_smoothing = 0.2)",
+        lambda: L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2),
+        lambda: _cls((6, 3), 4, False, True),
+    ),
+    Case(
+        "categorical_crossentropy(from_logits = true, axis = 1)",
+        lambda: L.CategoricalCrossentropy(from_logits=True, axis=1),
+        lambda: (logits((5, 4, 3)), one_hot(ids((5, 3), 4), 4).transpose(0, 2, 1).copy()),
+    ),
+    Case(
+        "sparse_categorical_crossentropy",
+        lambda: L.SparseCategoricalCrossentropy(),
+        lambda: _cls((7,), 3, True, False),
+    ),
+    Case(
+        "sparse_categorical_crossentropy(from_logits = true)",
+        lambda: L.SparseCategoricalCrossentropy(from_logits=True),
+        lambda: _cls((4, 5), 6, True, True),
+    ),
     Case("binary_crossentropy", lambda: L.BinaryCrossentropy(), lambda: _bin((8, 1), False)),
-    Case("binary_crossentropy(from_logits = true, label_smoothing = 0.1)",
-         lambda: L.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
-         lambda: _bin((6, 3), True)),
-    Case("binary_cross_entropy(from_logits = true)",
-         lambda: L.BinaryCrossentropy(from_logits=True), lambda: _bin((6,), True)),
-    Case("binary_focal_crossentropy", lambda: L.BinaryFocalCrossentropy(),
-         lambda: _bin((6, 2), False)),
-    Case("binary_focal_crossentropy(apply_class_balancing = true, alpha = 0.3, gamma = 1.5, "
-         "from_logits = true, label_smoothing = 0.1)",
-         lambda: L.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3, gamma=1.5,
-                                           from_logits=True, label_smoothing=0.1),
-         lambda: _bin((6, 3), True)),
-    Case("categorical_focal_crossentropy", lambda: L.CategoricalFocalCrossentropy(),
-         lambda: _cls((6,), 4, False, False)),
-    Case("categorical_focal_crossentropy(alpha = 0.5, gamma = 1.0, from_logits = true, "
-         "label_smoothing = 0.1)",
-         lambda: L.CategoricalFocalCrossentropy(alpha=0.5, gamma=1.0, from_logits=True,
-                                                label_smoothing=0.1),
-         lambda: _cls((6,), 4, False, True)),
-    Case("categorical_generalized_cross_entropy(q = 0.7)",
-         lambda: L.CategoricalGeneralizedCrossEntropy(q=0.7),
-         lambda: _cls((6,), 4, True, False)),
+    Case(
+        "binary_crossentropy(from_logits = true, label_smoothing = 0.1)",
+        lambda: L.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+        lambda: _bin((6, 3), True),
+    ),
+    Case(
+        "binary_cross_entropy(from_logits = true)",
+        lambda: L.BinaryCrossentropy(from_logits=True),
+        lambda: _bin((6,), True),
+    ),
+    Case(
+        "binary_focal_crossentropy",
+        lambda: L.BinaryFocalCrossentropy(),
+        lambda: _bin((6, 2), False),
+    ),
+    Case(
+        "binary_focal_crossentropy(apply_class_balancing = true, alpha = 0.3, gamma = 1.5, "
+        "from_logits = true, label_smoothing = 0.1)",
+        lambda: L.BinaryFocalCrossentropy(
+            apply_class_balancing=True, alpha=0.3, gamma=1.5, from_logits=True, label_smoothing=0.1
+        ),
+        lambda: _bin((6, 3), True),
+    ),
+    Case(
+        "categorical_focal_crossentropy",
+        lambda: L.CategoricalFocalCrossentropy(),
+        lambda: _cls((6,), 4, False, False),
+    ),
+    Case(
+        "categorical_focal_crossentropy(alpha = 0.5, gamma = 1.0, from_logits = true, "
+        "label_smoothing = 0.1)",
+        lambda: L.CategoricalFocalCrossentropy(
+            alpha=0.5, gamma=1.0, from_logits=True, label_smoothing=0.1
+        ),
+        lambda: _cls((6,), 4, False, True),
+    ),
+    Case(
+        "categorical_generalized_cross_entropy(q = 0.7)",
+        lambda: L.CategoricalGeneralizedCrossEntropy(q=0.7),
+        lambda: _cls((6,), 4, True, False),
+    ),
     # regression
     Case("mse", lambda: L.MeanSquaredError(), lambda: (normal((6, 3)), normal((6, 3)))),
-    Case("mean_squared_error", lambda: L.MeanSquaredError(),
-         lambda: (normal((6, 1)), normal((6,)))),
+    Case(
+        "mean_squared_error", lambda: L.MeanSquaredError(), lambda: (normal((6, 1)), normal((6,)))
+    ),
     Case("mae", lambda: L.MeanAbsoluteError(), lambda: (normal((5, 2, 3)), normal((5, 2, 3)))),
-    Case("mape", lambda: L.MeanAbsolutePercentageError(),
-         lambda: (normal((6, 3)), normal((6, 3)))),
-    Case("msle", lambda: L.MeanSquaredLogarithmicError(),
-         lambda: (positive((6, 3)), positive((6, 3)))),
+    Case("mape", lambda: L.MeanAbsolutePercentageError(), lambda: (normal((6, 3)), normal((6, 3)))),
+    Case(
+        "msle",
+        lambda: L.MeanSquaredLogarithmicError(),
+        lambda: (positive((6, 3)), positive((6, 3))),
+    ),
     Case("huber", lambda: L.Huber(), lambda: (normal((6, 3)) * 2, normal((6, 3)))),
-    Case("huber(delta = 0.5)", lambda: L.Huber(delta=0.5),
-         lambda: (normal((6, 3)) * 2, normal((6, 3)))),
+    Case(
+        "huber(delta = 0.5)",
+        lambda: L.Huber(delta=0.5),
+        lambda: (normal((6, 3)) * 2, normal((6, 3))),
+    ),
     Case("log_cosh", lambda: L.LogCosh(), lambda: (normal((6, 3)) * 3, normal((6, 3)))),
     Case("kl_divergence", lambda: L.KLDivergence(), lambda: (probs((6, 4)), probs((6, 4)))),
     Case("poisson", lambda: L.Poisson(), lambda: (positive((6, 3)), positive((6, 3)))),
-    Case("cosine_similarity", lambda: L.CosineSimilarity(),
-         lambda: (normal((6, 4)), normal((6, 4)))),
-    Case("cosine_similarity(axis = 1)", lambda: L.CosineSimilarity(axis=1),
-         lambda: (normal((5, 4, 2)), normal((5, 4, 2)))),
+    Case(
+        "cosine_similarity", lambda: L.CosineSimilarity(), lambda: (normal((6, 4)), normal((6, 4)))
+    ),
+    Case(
+        "cosine_similarity(axis = 1)",
+        lambda: L.CosineSimilarity(axis=1),
+        lambda: (normal((5, 4, 2)), normal((5, 4, 2))),
+    ),
     Case("hinge", lambda: L.Hinge(), lambda: (normal((6, 3)), binary((6, 3)))),
     Case("hinge", lambda: L.Hinge(), lambda: (normal((6, 3)), 2 * binary((6, 3)) - 1)),
     Case("squared_hinge", lambda: L.SquaredHinge(), lambda: (normal((6, 3)), binary((6, 3)))),
-    Case("categorical_hinge", lambda: L.CategoricalHinge(),
-         lambda: (normal((6, 4)), one_hot(ids((6,), 4), 4))),
+    Case(
+        "categorical_hinge",
+        lambda: L.CategoricalHinge(),
+        lambda: (normal((6, 4)), one_hot(ids((6,), 4), 4)),
+    ),
     # overlap
     Case("dice", lambda: L.Dice(), lambda: (sigmoid(normal((4, 3, 3, 1))), binary((4, 3, 3, 1)))),
-    Case("dice(axis = [1, 2, 3])", lambda: L.Dice(axis=(1, 2, 3)),
-         lambda: (sigmoid(normal((4, 3, 3, 1))), binary((4, 3, 3, 1)))),
-    Case("tversky(alpha = 0.3, beta = 0.7)", lambda: L.Tversky(alpha=0.3, beta=0.7),
-         lambda: (sigmoid(normal((4, 5))), binary((4, 5)))),
-    Case("tversky(axis = [1])", lambda: L.Tversky(axis=(1,)),
-         lambda: (sigmoid(normal((4, 5))), binary((4, 5)))),
+    Case(
+        "dice(axis = [1, 2, 3])",
+        lambda: L.Dice(axis=(1, 2, 3)),
+        lambda: (sigmoid(normal((4, 3, 3, 1))), binary((4, 3, 3, 1))),
+    ),
+    Case(
+        "tversky(alpha = 0.3, beta = 0.7)",
+        lambda: L.Tversky(alpha=0.3, beta=0.7),
+        lambda: (sigmoid(normal((4, 5))), binary((4, 5))),
+    ),
+    Case(
+        "tversky(axis = [1])",
+        lambda: L.Tversky(axis=(1,)),
+        lambda: (sigmoid(normal((4, 5))), binary((4, 5))),
+    ),
 ]
 
 
@@ -224,7 +281,9 @@ def test_train_step_loss_is_the_batch_mean() -> None:
     """The training objective (no padding, no penalties here) equals Keras's loss too."""
     pred, y = _cls((6,), 4, False, True)
     steps = steps_for((4,), "categorical_crossentropy(from_logits = true)")
-    _, _, _, loss, _ = steps.train_step({}, {}, steps.init_opt_state({}), pred, y, jax.random.key(0))
+    _, _, _, loss, _ = steps.train_step(
+        {}, {}, steps.init_opt_state({}), pred, y, jax.random.key(0)
+    )
     expected = float(L.CategoricalCrossentropy(from_logits=True)(y, pred))
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
 
@@ -233,5 +292,6 @@ def test_dice_without_axis_masks_padded_rows() -> None:
     """A batch-level loss: padded rows must not enter its sums (they would change it)."""
     pred, y = sigmoid(normal((5, 4))), binary((5, 4))
     steps = steps_for((4,), "dice")
-    np.testing.assert_allclose(nn_loss(steps, pred, y, pad=0), nn_loss(steps, pred, y, pad=4),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        nn_loss(steps, pred, y, pad=0), nn_loss(steps, pred, y, pad=4), rtol=1e-6
+    )
