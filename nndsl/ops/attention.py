@@ -15,6 +15,7 @@ from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
     ArgError,
+    ArgValue,
     Attrs,
     ShapeError,
     WeightSpec,
@@ -119,25 +120,72 @@ def _check_mask(
         )
 
 
-def _key_value(inputs: Sequence[TensorType]) -> tuple[TensorType, TensorType, TensorType]:
-    """query, value and key (= value when not given), checked as `[B, T, D]` sequences."""
+def _key_value(
+    inputs: Sequence[TensorType], any_rank: bool = False
+) -> tuple[TensorType, TensorType, TensorType]:
+    """query, value and key (= value when not given), checked as `[B, T, D]` sequences, or
+    with `any_rank` as `[B, ..., D]` of one rank."""
     query, value = inputs[0], inputs[1]
     key = inputs[2] if len(inputs) > 2 else value
-    _seq_input(query, "the query", 0)
-    _seq_input(value, "the value", 1)
     if len(inputs) > 2:
         _float_input(key, "the key", query, 2)
+    if any_rank:
+        if query.rank < 3:
+            raise ShapeError(
+                f"the query must have rank >= 3 ([B, ..., features]), found `{query}`",
+                input_index=0,
+            )
+        for t, what, i in ((value, "value", 1), (key, "key", 2)):
+            if t.rank != query.rank:
+                raise ShapeError(
+                    f"the {what} must have the query's rank {query.rank}, found `{t}`",
+                    input_index=i,
+                )
+    else:
+        _seq_input(query, "the query", 0)
+        _seq_input(value, "the value", 1)
         _seq_input(key, "the key", 2)
     if query.shape[0] != value.shape[0] or query.shape[0] != key.shape[0]:
         raise ShapeError(
             f"query `{query}`, value `{value}` and key `{key}` must have the same batch size"
         )
-    if key.shape[1] != value.shape[1]:
+    if key.shape[1:-1] != value.shape[1:-1]:
+        axes = "(axis 1)" if key.rank == 3 else "(every axis but the last)"
         raise ShapeError(
-            f"the key `{key}` and the value `{value}` must have the same length (axis 1)",
+            f"the key `{key}` and the value `{value}` must have the same length {axes}",
             help="every key position needs a value: both are `[B, S, ...]`",
         )
     return query, value, key
+
+
+def attention_axes(value: ArgValue, rank: int) -> tuple[int, ...]:
+    """MultiHeadAttention's attended axes of a rank-`rank` query, in the order given (which
+    orders the scores' axes, as in Keras).
+
+    Default: every axis but the batch and the features; negative axes count from the end of
+    the query's shape (Keras counts them on the projected `[B, ..., heads, dim]`, where -1 is
+    the heads axis, so Keras's -1 is never meaningful and is refused here).
+    """
+    if value is None:
+        return tuple(range(1, rank - 1))
+    axes: list[int] = []
+    for a in ints(value, 1):
+        n = as_int(a)
+        assert n is not None
+        k = n + rank if n < 0 else n
+        if not 1 <= k <= rank - 2:
+            raise ShapeError(
+                f"attention axis {n} is not an axis between the batch and the features of a "
+                f"rank-{rank} query (1 to {rank - 2}, or {1 - rank} to -2)",
+                arg="attention_axes",
+                code="E0404",
+            )
+        if k in axes:
+            raise ShapeError(
+                f"attention axis {n} is given twice", arg="attention_axes", code="E0404"
+            )
+        axes.append(k)
+    return tuple(axes)
 
 
 class _Heads(Layer):
@@ -213,6 +261,13 @@ class MultiHeadAttention(_Heads):
             min=1,
             nullable=True,
         ),
+        Arg(
+            "attention_axes",
+            "ints",
+            None,
+            "axes attended over, for inputs of rank > 3 (default: all but batch and features)",
+            nullable=True,
+        ),
         SLIDING_WINDOW,
         *PROJECTION_ARGS,
         USE_GATE,
@@ -221,12 +276,45 @@ class MultiHeadAttention(_Heads):
     )
     rule = (
         "query `[B, T, D]`, value `[B, S, Dv]`, key? `[B, S, Dk]`, mask? `bool[B, T, S]` -> "
-        "`[B, T, D]` (or `[B, T, *output_shape]`), scores `[B, heads, T, S]`"
+        "`[B, T, D]` (or `[B, T, *output_shape]`), scores `[B, heads, T, S]`; "
+        "inputs of rank > 3 attend over `attention_axes`"
     )
     example = "input q: f32[B, 10, 32]\ninput v: f32[B, 12, 16]\nh = MultiHeadAttention(4, 8)(q, v)"
 
     def _heads(self, attrs: Attrs) -> Dim:
         return dim(attrs["num_heads"])
+
+    def outputs(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[TensorType, ...]:
+        query, _, key = _key_value(inputs, any_rank=True)
+        axes = attention_axes(attrs["attention_axes"], query.rank)
+        if query.rank == 3:
+            return super().outputs(attrs, inputs)
+        for flag in ("use_causal_mask", "sliding_window"):
+            if attrs[flag] not in (None, False):
+                raise ShapeError(
+                    f"`{flag}` needs inputs of rank 3 (`[B, T, features]`), found `{query}`",
+                    arg=flag,
+                    help="Keras builds these masks from axis 1 only; pass an attention mask",
+                    code="E0404",
+                )
+        rest = [i for i in range(1, query.rank - 1) if i not in axes]
+        for i in rest:
+            if query.shape[i] != key.shape[i]:
+                raise ShapeError(
+                    f"the query `{query}` and the key `{key}` must agree on axis {i}, which is "
+                    f"not attended over (attention_axes = {list(axes)})",
+                    arg="attention_axes",
+                )
+        lead = (query.shape[0], *(query.shape[i] for i in rest))
+        q_len = tuple(query.shape[i] for i in axes)
+        k_len = tuple(key.shape[i] for i in axes)
+        if len(inputs) > 3:
+            layout = "[B, " + ", ".join(["...", "T...", "S..."] if rest else ["T...", "S..."]) + "]"
+            _check_mask(inputs[3], (*lead, *q_len, *k_len), "the attention mask", layout, 3)
+        out = query.with_shape((*query.shape[:-1], *self._out_features(attrs, query)))
+        if not attrs["return_attention_scores"]:
+            return (out,)
+        return out, query.with_shape((*lead, self._heads(attrs), *q_len, *k_len))
 
     def _value_dim(self, attrs: Attrs) -> Dim:
         v = attrs["value_dim"]
@@ -239,7 +327,7 @@ class MultiHeadAttention(_Heads):
         return tuple(dim(s) for s in ints(shape, 1))
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
-        query, value, key = _key_value(inputs)
+        query, value, key = _key_value(inputs, any_rank=True)
         n, k, v = self._heads(attrs), dim(attrs["key_dim"]), self._value_dim(attrs)
         out = self._out_features(attrs, query)
         w = self._projection(attrs, "query", (query.shape[-1], n, k), (n, k))

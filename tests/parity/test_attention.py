@@ -172,6 +172,38 @@ def test_mha_inference_with_dropout(dropout: float) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("axes", "keras_axes", "value_shape", "mask_shape"),
+    [
+        # default: every axis between batch and features, jointly
+        ("", None, (B, 2, 5, 4), (B, 3, 4, 2, 5)),
+        (", attention_axes = 2", 2, (B, 3, 5, 4), (B, 3, 4, 5)),
+        (", attention_axes = -2", (-2,), (B, 3, 5, 4), (B, 3, 4, 5)),
+        (", attention_axes = 1", (1,), (B, 2, 4, 4), (B, 4, 3, 2)),
+        (", attention_axes = [2, 1]", (2, 1), (B, 2, 5, 4), (B, 4, 3, 5, 2)),  # order matters
+    ],
+)
+@pytest.mark.parametrize("masked", [False, True])
+def test_mha_attention_axes(
+    axes: str,
+    keras_axes: Any,
+    value_shape: tuple[int, ...],
+    mask_shape: tuple[int, ...],
+    masked: bool,
+) -> None:
+    """Rank-4 inputs `[B, X, Y, D]` (query `[B, 3, 4, 8]`), attended over some of X, Y."""
+    xs = random_inputs([(B, 3, 4, 8), value_shape])
+    if masked:
+        xs += [xs[1], _mask(mask_shape)]
+    parity(
+        f"MultiHeadAttention(2, 3{axes}, return_attention_scores = true)",
+        keras.layers.MultiHeadAttention(2, 3, attention_axes=keras_axes),
+        inputs=xs,
+        n_outputs=2,
+        keras_call=_heads_call(return_attention_scores=True),
+    )
+
+
 # == GroupedQueryAttention ==================================================================
 @pytest.mark.parametrize(
     ("heads", "options", "keras_kw", "shapes"),
@@ -402,7 +434,7 @@ def test_gradients_reach_every_weight_through_scores_and_dropout() -> None:
         (out, scores), _ = model.apply(p, state, xs, training=True, key=jax.random.key(3))
         return (out**2).mean() + (scores**3).mean()
 
-    grads = jax.grad(loss)(params)
+    grads = jax.jit(jax.grad(loss))(params)
     flat = {k: np.asarray(g) for path in grads.values() for k, g in path.items()}
     assert set(flat) == {
         f"{p}.{w}"

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attention import attention_axes
 
 _LARGE_NEGATIVE = -1e9
 
@@ -45,28 +46,51 @@ def _position_mask(call: ApplyCall, t: int, s: int) -> jax.Array | None:
 
 
 def _project(call: ApplyCall, name: str, x: jax.Array) -> jax.Array:
-    """Keras's EinsumDense `btd,dnh->btnh` (+ bias `[n, h]`)."""
-    y = jnp.einsum("btd,dnh->btnh", x, call.params[f"{name}.kernel"])
+    """Keras's EinsumDense `...d,dnh->...nh` (+ bias `[n, h]`)."""
+    y = jnp.einsum("...d,dnh->...nh", x, call.params[f"{name}.kernel"])
     if f"{name}.bias" in call.params:
         y = y + call.params[f"{name}.bias"]
     return y
 
 
+def _equations(rank: int, axes: tuple[int, ...]) -> tuple[str, str]:
+    """Einsum equations (scores, combination) for projected `[B, ..., heads, dim]` tensors of
+    rank `rank + 1`, attending over the query's `axes` (Keras's `_build_attention_equation`).
+
+    Scores are `[B, <other axes>, heads, <query axes>, <key axes>]`."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    target = letters[: rank + 1]
+    source = "".join(
+        letters[rank + 1 + axes.index(i)] if i in axes else target[i] for i in range(rank + 1)
+    )
+    batch = [i for i in range(rank) if i not in axes]  # includes the heads axis, `rank - 1`
+    product = (
+        "".join(target[i] for i in batch)
+        + "".join(target[i] for i in axes)
+        + "".join(source[i] for i in axes)
+    )
+    return f"{target},{source}->{product}", f"{product},{source}->{target}"
+
+
 def _heads_attention(
-    call: ApplyCall, head_dim: int, repeats: int
+    call: ApplyCall, head_dim: int, repeats: int, axes: tuple[int, ...]
 ) -> jax.Array | tuple[jax.Array, ...]:
     """Shared body of MultiHeadAttention and GroupedQueryAttention (`repeats` query heads per
-    key/value head)."""
+    key/value head; `axes` the query's attended axes)."""
     query, value = call.inputs[0], call.inputs[1]
     key = call.inputs[2] if len(call.inputs) > 2 else value
-    t, s = query.shape[1], value.shape[1]
-    mask = _position_mask(call, t, s)
-    if mask is not None:
-        mask = mask[None, None]  # [1, 1, T, S]
+    rank = query.ndim
+    n_lead = rank - 1 - len(axes)  # batch and unattended axes, before the heads in the scores
+    score_rank = n_lead + 1 + 2 * len(axes)
+    mask = None
     if len(call.inputs) > 3:
         given = call.inputs[3]
-        given = given.reshape((1,) * (3 - given.ndim) + given.shape)[:, None]  # [B, 1, T, S]
-        mask = given if mask is None else given & mask
+        given = given.reshape((1,) * (score_rank - 1 - given.ndim) + given.shape)
+        mask = jnp.expand_dims(given, n_lead)  # the heads axis
+    if rank == 3:
+        position = _position_mask(call, query.shape[1], value.shape[1])
+        if position is not None:
+            mask = position if mask is None else mask & position
     gate = None
     if "gate.kernel" in call.params:
         gate = jax.nn.sigmoid(_project(call, "gate", query))
@@ -74,19 +98,24 @@ def _heads_attention(
     k = _project(call, "key", key)
     v = _project(call, "value", value)
     if repeats > 1:
-        k = jnp.repeat(k, repeats, axis=2)
-        v = jnp.repeat(v, repeats, axis=2)
-    scores = jnp.einsum("btnh,bsnh->bnts", q, k)
+        k = jnp.repeat(k, repeats, axis=-2)
+        v = jnp.repeat(v, repeats, axis=-2)
+    dot, combine = _equations(rank, axes)
+    scores = jnp.einsum(dot, q, k)
     if mask is not None:
         scores = jnp.where(mask, scores, _LARGE_NEGATIVE)
-    weights = jax.nn.softmax(scores, axis=-1)
+    norm_axes = tuple(range(score_rank - len(axes), score_rank))
+    if len(axes) == 1:
+        weights = jax.nn.softmax(scores, axis=-1)
+    else:  # as Keras's Softmax over several axes
+        weights = jnp.exp(scores - jax.nn.logsumexp(scores, axis=norm_axes, keepdims=True))
     if mask is not None:
         weights = jnp.where(mask, weights, 0.0)
-    heads = jnp.einsum("bnts,bsnh->btnh", _dropout(call, weights), v)
+    heads = jnp.einsum(combine, _dropout(call, weights), v)
     if gate is not None:
         heads = heads * gate
     kernel = call.params["attention_output.kernel"]  # [n, h, *out]
-    out = jnp.tensordot(heads, kernel, axes=([2, 3], [0, 1]))
+    out = jnp.tensordot(heads, kernel, axes=([rank - 1, rank], [0, 1]))
     if "attention_output.bias" in call.params:
         out = out + call.params["attention_output.bias"]
     if call.attrs.get("return_attention_scores"):
@@ -96,13 +125,14 @@ def _heads_attention(
 
 @impl("MultiHeadAttention")
 def multi_head_attention(call: ApplyCall) -> jax.Array | tuple[jax.Array, ...]:
-    return _heads_attention(call, to_int(call.attrs["key_dim"]), 1)
+    axes = attention_axes(call.attrs.get("attention_axes"), call.x.ndim)
+    return _heads_attention(call, to_int(call.attrs["key_dim"]), 1, axes)
 
 
 @impl("GroupedQueryAttention")
 def grouped_query_attention(call: ApplyCall) -> jax.Array | tuple[jax.Array, ...]:
     repeats = to_int(call.attrs["num_query_heads"]) // to_int(call.attrs["num_key_value_heads"])
-    return _heads_attention(call, to_int(call.attrs["head_dim"]), repeats)
+    return _heads_attention(call, to_int(call.attrs["head_dim"]), repeats, (1,))
 
 
 def _luong(call: ApplyCall, scores: jax.Array) -> jax.Array | tuple[jax.Array, ...]:
