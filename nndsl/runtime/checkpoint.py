@@ -37,7 +37,7 @@ def metadata_path(path: str | Path) -> Path:
 
 def _flatten(tree: Tree) -> dict[str, np.ndarray]:
     return {
-        f"{node}/{name}": np.ascontiguousarray(np.asarray(value))
+        f"{node}/{name}": np.asarray(value, order="C")  # keeps 0-d (ascontiguousarray: 1-d)
         for node, weights in tree.items()
         for name, value in weights.items()
     }
