@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 
+from nndsl.backend.jax.adapt import adapt_state
 from nndsl.backend.jax.compile import Tree
 from nndsl.backend.jax.training import Metrics, Steps, add_metric_stats, steps_for
 from nndsl.ir import TrainConfig
@@ -129,6 +130,8 @@ def fit(
     steps = steps_for(config)
     root = jax.random.key(config.seed)
     params, state = steps.model.init(jax.random.fold_in(root, 0))
+    # Preprocessing layers that learn from the data (Normalization's mean and variance).
+    state = adapt_state(steps.model, params, state, [splits.train.x], config.batch)
     opt_state = steps.init_opt_state(params)
     step_root = jax.random.fold_in(root, 1)
     n_steps = steps_per_epoch(len(splits.train), config.batch)
