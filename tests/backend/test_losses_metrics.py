@@ -1,4 +1,5 @@
-"""Losses and metrics: per-example values against NumPy, sparse vs one-hot agreement."""
+"""Losses and metrics: per-example values against NumPy, sparse vs one-hot agreement, and the
+streaming protocol (statistics that add up over batches)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from nndsl.backend.jax import LabelCall, implementation
+from nndsl.backend.jax.impls.metrics import Streaming, add_stats
 from tests.backend.graphs import spec, with_defaults
 
 RNG = np.random.default_rng(1)
@@ -18,14 +20,19 @@ ONE_HOT = np.eye(4, dtype=np.float32)[IDS]
 def run(
     name: str, pred: np.ndarray, y: np.ndarray, *, from_logits: bool = False, **attrs: object
 ) -> np.ndarray:
+    """A loss's per-example values, or a metric's per-example hits (its `update` on each row)."""
     op = spec(name)
-    call = LabelCall(
-        with_defaults(op, attrs),
-        jnp.asarray(pred),
-        jnp.asarray(y),  # type: ignore[arg-type]
-        from_logits,
-    )
-    return np.asarray(implementation(op)(call))
+    if "from_logits" in {a.name for a in op.args}:
+        attrs = {"from_logits": from_logits, **attrs}
+    fn = implementation(op)
+    a = with_defaults(op, attrs)  # type: ignore[arg-type]
+    if isinstance(fn, Streaming):
+        rows = [
+            fn(LabelCall(a, jnp.asarray(pred[i : i + 1]), jnp.asarray(y[i : i + 1]), from_logits))
+            for i in range(len(pred))
+        ]
+        return np.asarray(rows)
+    return np.asarray(fn(LabelCall(a, jnp.asarray(pred), jnp.asarray(y), from_logits)))
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -65,13 +72,13 @@ def test_binary_cross_entropy() -> None:
     p = 1 / (1 + np.exp(-z[:, 0]))
     expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     np.testing.assert_allclose(
-        run("binary_cross_entropy", z, y, from_logits=True), expected, rtol=1e-5
+        run("binary_cross_entropy", z, y[:, None], from_logits=True), expected, rtol=1e-5
     )
     np.testing.assert_allclose(run("binary_cross_entropy", p[:, None], y), expected, rtol=1e-4)
     ys = y * 0.8 + 0.1
     smoothed = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
     np.testing.assert_allclose(
-        run("binary_cross_entropy", z, y, from_logits=True, label_smoothing=0.2),
+        run("binary_cross_entropy", z, y[:, None], from_logits=True, label_smoothing=0.2),
         smoothed,
         rtol=1e-5,
     )
@@ -107,6 +114,52 @@ def test_top_k_accuracy(k: int) -> None:
     np.testing.assert_array_equal(run("top_k_accuracy", LOGITS, ONE_HOT, k=k), expected)
     if k == 1:
         np.testing.assert_array_equal(expected, run("accuracy", LOGITS, IDS))
+
+
+def test_streaming_statistics_add_up_over_batches() -> None:
+    """AUC of a whole set from the sums of its parts' statistics; masked rows do not count."""
+    auc = implementation("auc")
+    attrs = with_defaults(spec("auc"), {})
+    p = RNG.uniform(size=(10, 1)).astype(np.float32)
+    y = (RNG.uniform(size=(10, 1)) < p).astype(np.float32)
+    whole = auc.update(LabelCall(attrs, jnp.asarray(p), jnp.asarray(y)))
+    parts = [
+        auc.update(LabelCall(attrs, jnp.asarray(p[:4]), jnp.asarray(y[:4]))),
+        auc.update(
+            LabelCall(
+                attrs,
+                jnp.asarray(np.concatenate([p[4:], p[:2]])),
+                jnp.asarray(np.concatenate([y[4:], 1 - y[:2]])),
+                mask=jnp.asarray([1.0] * 6 + [0.0] * 2),
+            )
+        ),
+    ]
+    summed = add_stats(*parts)
+    for k in whole:
+        np.testing.assert_allclose(summed[k], whole[k], rtol=1e-6)
+    assert float(auc.finalize(summed, attrs)) == pytest.approx(
+        float(auc(LabelCall(attrs, jnp.asarray(p), jnp.asarray(y))))
+    )
+
+
+def test_f1_accepts_class_ids_like_one_hot() -> None:
+    f1 = implementation("f1_score")
+    attrs = with_defaults(spec("f1_score"), {})
+    probs = np.exp(log_softmax(LOGITS))
+    by_ids = f1(LabelCall(attrs, jnp.asarray(probs), jnp.asarray(IDS)))
+    by_onehot = f1(LabelCall(attrs, jnp.asarray(probs), jnp.asarray(ONE_HOT)))
+    assert float(by_ids) == pytest.approx(float(by_onehot))
+
+
+def test_dice_is_one_value_per_batch_without_axis() -> None:
+    p = RNG.uniform(size=(4, 3)).astype(np.float32)
+    y = (RNG.uniform(size=(4, 3)) < 0.5).astype(np.float32)
+    value = run("dice", p, y)
+    assert value.shape == ()
+    np.testing.assert_allclose(value, 1 - 2 * (p * y).sum() / (p.sum() + y.sum() + 1e-7), rtol=1e-5)
+    per_row = run("dice", p, y, axis=(1,))
+    expected = 1 - 2 * (p * y).sum(1) / (p.sum(1) + y.sum(1) + 1e-7)
+    np.testing.assert_allclose(per_row, expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
