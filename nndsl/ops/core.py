@@ -14,6 +14,7 @@ from nndsl.ops.spec import (
     ArgError,
     ArgValue,
     Attrs,
+    Configured,
     OpKind,
     OpSpec,
     ShapeError,
@@ -373,6 +374,19 @@ class EinsumDense(Layer):
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         _, kernel, bias = self._analyze(attrs, inputs[0])
+        eq = Einsum.parse(str(attrs["equation"]))
+        # Keras counts the fans of a variance-scaling kernel initializer over the kernel axes
+        # that are contracted (fan_in) and that reach the output (fan_out).
+        init = configured(attrs["kernel_initializer"], OpKind.INITIALIZER)
+        if init is not None and "input_axes" in init.options:
+            if init["input_axes"] is None or init["output_axes"] is None:
+                out_axes = tuple(i for i, c in enumerate(eq.kernel) if c in eq.out)
+                in_axes = tuple(i for i, c in enumerate(eq.kernel) if c not in eq.out)
+                options = {**init.options, "input_axes": in_axes, "output_axes": out_axes}
+                attrs = {
+                    **attrs,
+                    "kernel_initializer": Configured(init.name, tuple(options.items())),
+                }
         out = {"kernel": weight(attrs, "kernel", kernel)}
         if bias is not None:
             out["bias"] = weight(attrs, "bias", bias)

@@ -36,8 +36,31 @@ class Constraint(OpSpec):
 
 
 # -- initializers (Keras 3's names, arguments and defaults) -----------------------------------
-def _fixed(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Initializer]:
-    """An initializer without arguments (the variance-scaling presets, zeros, ones)."""
+# Keras's VarianceScaling family takes the kernel axes its fans count (EinsumDense sets them).
+FAN_AXES = (
+    Arg(
+        "input_axes",
+        "ints",
+        None,
+        "kernel axes whose sizes multiply into fan_in; none: Keras's default fans",
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "output_axes",
+        "ints",
+        None,
+        "kernel axes whose sizes multiply into fan_out; none: Keras's default fans",
+        nullable=True,
+        keyword_only=True,
+    ),
+)
+
+
+def _fixed(
+    name: str, doc: str, aliases: tuple[str, ...] = (), args: tuple[Arg, ...] = FAN_AXES
+) -> type[Initializer]:
+    """A variance-scaling preset (or, with `args = ()`, zeros and ones)."""
     cls = type(
         name,
         (Initializer,),
@@ -45,6 +68,7 @@ def _fixed(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Initializ
             "__doc__": doc,
             "name": name,
             "aliases": aliases,
+            "args": args,
             "example": f"h = x |> Dense(64, kernel_initializer = {name})",
         },
     )
@@ -69,8 +93,8 @@ _fixed(
     "Truncated normal, std `sqrt(1 / fan_in)`; suits SELU layers.",
     ("LecunNormal",),
 )
-_fixed("zeros", "All zeros (the default for biases).", ("Zeros", "zero"))
-_fixed("ones", "All ones (the default for normalization scales).", ("Ones", "one"))
+_fixed("zeros", "All zeros (the default for biases).", ("Zeros", "zero"), ())
+_fixed("ones", "All ones (the default for normalization scales).", ("Ones", "one"), ())
 
 
 @register
@@ -182,6 +206,7 @@ class VarianceScaling(Initializer):
             '"normal" means "truncated_normal", as in Keras',
             choices=("truncated_normal", "untruncated_normal", "normal", "uniform"),
         ),
+        *FAN_AXES,
     )
     example = 'h = x |> Dense(64, kernel_initializer = variance_scaling(2.0, mode = "fan_out"))'
 

@@ -121,8 +121,9 @@ def test_conv_kernel_scale_uses_the_receptive_field() -> None:
     assert abs(w.std() - np.sqrt(2 / 540)) < 0.02 * np.sqrt(2 / 540)
 
 
-@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5), (3, 3, 4, 8)], ids=str)
-@pytest.mark.parametrize("gain", [1.0, 2.5])
+@pytest.mark.parametrize(
+    "shape, gain", [((6, 4), 1.0), ((4, 6), 2.5), ((3, 3, 4, 8), 1.0)], ids=str
+)
 def test_orthogonal(shape: tuple[int, ...], gain: float) -> None:
     cfg = configured(_cfg("orthogonal", gain=gain), OpKind.INITIALIZER)
     assert cfg is not None
@@ -200,3 +201,29 @@ def test_bad_initializers_are_argument_errors(stage: str) -> None:
     src = f"model M() {{\n    input x: f32[B, 6]\n    return x |> {stage}\n}}\n"
     codes = [d.code for d in check_source(src, "m.nn").diagnostics]
     assert codes and all(c.startswith("E04") for c in codes), codes
+
+
+@pytest.mark.parametrize("init", ["glorot_uniform", "he_uniform"])
+def test_einsum_dense_kernel_fans_are_keras_fans(init: str) -> None:
+    """EinsumDense counts fans over contracted and output kernel axes, as Keras's build does:
+    kernel `[64, 8, 32]` of "abc,cde->abde" has fan_in 64 and fan_out 256 (not 512 and 2048)."""
+    stage = f'EinsumDense("abc,cde->abde", [4, 8, 32], kernel_initializer = {init})'
+    src = f"model M() {{\n    input x: f32[B, 4, 64]\n    return x |> {stage}\n}}\n"
+    graph = check_source(src, "m.nn").graph("M")
+    assert graph is not None
+    params, _ = compile_graph(graph).init(jax.random.key(0))
+    ours = np.asarray(next(iter(params.values()))["kernel"])
+    layer = keras.layers.EinsumDense("abc,cde->abde", (4, 8, 32), kernel_initializer=init)
+    layer.build((2, 4, 64))
+    theirs = np.asarray(layer.kernel)
+    assert ours.shape == theirs.shape == (64, 8, 32)
+    _same_distribution(ours, theirs)
+
+
+def test_fan_axes_can_be_given() -> None:
+    cfg = configured(
+        _cfg("glorot_uniform", input_axes=(0,), output_axes=(1, 2)), OpKind.INITIALIZER
+    )
+    assert cfg is not None
+    w = _nn(cfg, (64, 8, 32))
+    assert abs(np.abs(w).max() - np.sqrt(6 / (64 + 256))) < 1e-3

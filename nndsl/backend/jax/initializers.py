@@ -26,8 +26,14 @@ Distribution = Literal["uniform", "truncated_normal", "untruncated_normal", "nor
 TRUNCATED_STD = 0.87962566103423978  # std of a unit normal truncated to [-2, 2]
 
 
-def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """`(fan_in, fan_out)` exactly as Keras computes them."""
+def compute_fans(
+    shape: tuple[int, ...],
+    input_axes: tuple[int, ...] | None = None,
+    output_axes: tuple[int, ...] | None = None,
+) -> tuple[int, int]:
+    """`(fan_in, fan_out)` exactly as Keras computes them (given axes win when both are)."""
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -46,9 +52,15 @@ def truncated_normal(
     return (draws * stddev + mean).astype(dtype)
 
 
-def variance_scaling(scale: float, mode: Mode, distribution: Distribution) -> Init:
+def variance_scaling(
+    scale: float,
+    mode: Mode,
+    distribution: Distribution,
+    input_axes: tuple[int, ...] | None = None,
+    output_axes: tuple[int, ...] | None = None,
+) -> Init:
     def init(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype) -> jax.Array:
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, input_axes, output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
         variance = scale / max(1.0, fan)
         if distribution == "uniform":

@@ -17,15 +17,21 @@ from nndsl.backend.jax.initializers import (
     variance_scaling,
 )
 from nndsl.backend.jax.registry import impl
-from nndsl.ops import Configured
+from nndsl.ops import ArgValue, Configured
 
 Shape = tuple[int, ...]
 
 
-def _scaling_impl(name: str, scale: float, mode: str, distribution: str) -> None:
-    init = variance_scaling(scale, mode, distribution)  # type: ignore[arg-type]
+def _axes(value: ArgValue) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    return tuple(to_int(v) for v in value) if isinstance(value, tuple) else (to_int(value),)
 
+
+def _scaling_impl(name: str, scale: float, mode: str, distribution: str) -> None:
     def run(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
+        axes = _axes(cfg.get("input_axes")), _axes(cfg.get("output_axes"))
+        init = variance_scaling(scale, mode, distribution, *axes)  # type: ignore[arg-type]
         return init(key, shape, dtype)
 
     impl(name)(run)
@@ -86,6 +92,8 @@ def variance_scaling_(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.
         to_float(cfg["scale"]),
         str(cfg["mode"]),  # type: ignore[arg-type]
         str(cfg["distribution"]),  # type: ignore[arg-type]
+        _axes(cfg["input_axes"]),
+        _axes(cfg["output_axes"]),
     )
     return init(key, shape, dtype)
 
