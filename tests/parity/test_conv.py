@@ -189,7 +189,7 @@ def test_gradients_reach_every_weight(name: str) -> None:
         outs, _ = model.apply(p, state, [x])
         return sum(jnp.sum(o**2) for o in outs)  # type: ignore[return-value]
 
-    grads = jax.grad(total)(params)
+    grads = jax.jit(jax.grad(total))(params)
     leaves = jax.tree_util.tree_leaves_with_path(grads)
     assert len(leaves) >= 4
     for path, g in leaves:
