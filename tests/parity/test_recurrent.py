@@ -183,8 +183,10 @@ def test_dropout_is_ignored_in_inference(name: str) -> None:
     parity(f"{name}(3, dropout = 0.5, recurrent_dropout = 0.3)", layer, [(B, T, F)])
 
 
-@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.4])
-@pytest.mark.parametrize("name", [*LAYERS, "Bidirectional"])
+@pytest.mark.parametrize(
+    ("name", "recurrent_dropout"),
+    [("SimpleRNN", 0.4), ("LSTM", 0.0), ("LSTM", 0.4), ("GRU", 0.4), ("Bidirectional", 0.0)],
+)
 def test_dropout_in_training(name: str, recurrent_dropout: float) -> None:
     """Random draws cannot match Keras's: training differs from inference, stays finite,
     differs between keys and is the same for the same key."""
@@ -198,9 +200,13 @@ def test_dropout_in_training(name: str, recurrent_dropout: float) -> None:
     params, state = model.init(jax.random.key(0))
     x = random_inputs([(16, T, F)])
 
+    apply = {
+        flag: jax.jit(lambda k, flag=flag: model.apply(params, state, x, training=flag, key=k))
+        for flag in (False, True)
+    }
+
     def run(training: bool, seed: int = 1) -> np.ndarray:
-        out, _ = model.apply(params, state, x, training=training, key=jax.random.key(seed))
-        return np.asarray(out[0])
+        return np.asarray(apply[training](jax.random.key(seed))[0][0])
 
     inference = run(False)
     trained = run(True)
