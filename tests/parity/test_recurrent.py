@@ -316,3 +316,36 @@ def test_nnrun_summary(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "([B, T, 4], [B, 4], [B, 4])" in run.stdout
     assert "lstm[1]" in run.stdout
+
+
+def test_regularizers_match_keras_losses() -> None:
+    """Weight penalties land on the right weights (`recurrent_*` on `recurrent_kernel`) and the
+    activity penalty covers every result (output and states), as Keras's `layer.losses`."""
+    layer = randomized(
+        keras.layers.LSTM(
+            3,
+            return_state=True,
+            kernel_regularizer=keras.regularizers.L1(0.02),
+            recurrent_regularizer=keras.regularizers.L2(0.01),
+            bias_regularizer=keras.regularizers.L2(0.03),
+            activity_regularizer=keras.regularizers.L2(0.05),
+        )
+    )
+    stage = (
+        "LSTM(3, return_state = true, kernel_regularizer = l1(0.02), recurrent_regularizer ="
+        " l2(0.01), bias_regularizer = l2(0.03), activity_regularizer = l2(0.05))"
+    )
+    x = random_inputs([(B, T, F)])
+    result = parity(stage, layer, inputs=x, n_outputs=3)
+    model = compile_graph(result.graph)
+    params = {"lstm": {k: jax.numpy.asarray(v) for k, v in result.params.items()}}
+    with jax.default_matmul_precision("highest"):
+        _, _, activity = model.apply_with_losses(params, {}, x)
+        penalty = model.penalty(params)
+        layer(x[0])  # Keras collects its losses during the call
+    expected = sum(float(v) for v in layer.losses)
+    np.testing.assert_allclose(float(activity + penalty), expected, rtol=1e-5)
+    weights_penalty = 0.02 * np.abs(result.params["lstm_cell.kernel"]).sum()
+    weights_penalty += 0.01 * np.square(result.params["lstm_cell.recurrent_kernel"]).sum()
+    weights_penalty += 0.03 * np.square(result.params["lstm_cell.bias"]).sum()
+    np.testing.assert_allclose(float(penalty), weights_penalty, rtol=1e-5)
