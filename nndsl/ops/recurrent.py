@@ -58,7 +58,11 @@ SEQUENCE_ARGS = (
 # Weights of every recurrent cell; `bias` depends on the cell.
 CELL_WEIGHT_ARGS = (
     *weight_args("kernel", "glorot_uniform"),
-    *weight_args("recurrent", "orthogonal"),
+    # Keras says `recurrent_initializer` for the recurrent kernel's.
+    *(
+        replace(a, doc=a.doc.replace("the recurrent", "the recurrent kernel"))
+        for a in weight_args("recurrent", "orthogonal")
+    ),
     *weight_args("bias", "zeros"),
 )
 

@@ -85,10 +85,11 @@ def test_gru_reset_after(reset_after: bool, return_sequences: bool) -> None:
     assert result.params["gru_cell.bias"].shape == ((2, 9) if reset_after else (9,))
 
 
-def test_lstm_recurrent_activation() -> None:
-    options = {"activation": "relu", "recurrent_activation": "tanh"}
-    layer = randomized(keras.layers.LSTM(3, **options))
-    parity(f"LSTM(3{nn_args(options)})", layer, [(B, T, F)])
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_activations(name: str) -> None:
+    options = {"activation": "relu", "recurrent_activation": "hard_sigmoid"}
+    layer = randomized(LAYERS[name](3, **options))
+    parity(f"{name}(3{nn_args(options)})", layer, [(B, T, F)])
 
 
 @pytest.mark.parametrize(
