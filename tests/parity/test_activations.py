@@ -88,6 +88,13 @@ def test_function_matches_keras(stage: str, keras_name: str, kwargs: dict[str, A
 
 
 @pytest.mark.parametrize("name", ACTIVATION_NAMES)
+def test_activation_string_matches_keras(name: str) -> None:
+    """`activation = "name"` (the path every kernel layer takes) is Keras's `get(name)`."""
+    ours = _run(f'Activation("{name}")', X3)
+    np.testing.assert_allclose(ours, np.asarray(keras.activations.get(name)(X3)), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["gelu", "swish", "softmax", "hard_silu"])
 def test_activation_string_in_dense_matches_keras(name: str) -> None:
     parity(f'Dense(4, activation = "{name}")', keras.layers.Dense(4, activation=name), [(3, 5)])
 
