@@ -339,8 +339,8 @@ def test_luong_dropout_inference_and_zero_rate(layer_name: str) -> None:
 
 
 # == dropout while training (random: statistics, not Keras's draws) ========================
-def _apply_with(graph: Any, layer: Any, xs: list[np.ndarray]) -> np.ndarray:
-    """nndsl's inference output with the Keras layer's weights copied in."""
+def _apply_all(graph: Any, layer: Any, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """nndsl's inference outputs with the Keras layer's weights copied in."""
     model = compile_graph(graph)
     params, state = model.init(jax.random.key(0))
     node = next(n for n in graph.nodes if n.weights)
@@ -348,7 +348,11 @@ def _apply_with(graph: Any, layer: Any, xs: list[np.ndarray]) -> np.ndarray:
         params[node.path][v.path.split("/", 1)[1].replace("/", ".")] = jax.numpy.asarray(v.value)
     with jax.default_matmul_precision("highest"):
         outs, _ = model.apply(params, state, xs)
-    return np.asarray(outs[0])
+    return [np.asarray(o) for o in outs]
+
+
+def _apply_with(graph: Any, layer: Any, xs: list[np.ndarray]) -> np.ndarray:
+    return _apply_all(graph, layer, xs)[0]
 
 
 def _training_runs(
@@ -447,3 +451,43 @@ def test_gradients_reach_every_weight_through_scores_and_dropout() -> None:
             assert np.abs(g).max() < 1e-5
         else:
             assert np.abs(g).max() > 1e-6, name
+
+
+def test_mha_kernel_regularizer_penalizes_every_projection() -> None:
+    """`kernel_regularizer` reaches the four projection kernels, as Keras's sublayers have it."""
+    xs = random_inputs([(B, T, 8), (B, S, 4)])
+    layer = keras.layers.MultiHeadAttention(
+        2, 3, kernel_regularizer="l2", bias_initializer="ones", bias_regularizer="l1"
+    )
+    result = parity(
+        "MultiHeadAttention(2, 3, kernel_regularizer = l2(0.01), bias_regularizer = l1(0.01))",
+        layer,
+        inputs=xs,
+        keras_call=_heads_call(),
+    )
+    model = compile_graph(result.graph)
+    node = next(n for n in result.graph.nodes if n.weights)
+    params = {node.path: {k: jax.numpy.asarray(v) for k, v in result.params.items()}}
+    np.testing.assert_allclose(
+        float(model.penalty(params)), float(sum(np.asarray(x) for x in layer.losses)), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("t", [3, 7])
+def test_symbolic_lengths_run_at_any_length(t: int) -> None:
+    """One checked model with symbolic `T` serves every length; the causal mask follows it."""
+    src = (
+        "model Parity() {\n    input x0: f32[B, T, 8]\n"
+        "    y0, y1 = MultiHeadAttention(2, 3, use_causal_mask = true, "
+        "return_attention_scores = true)(x0, x0)\n    return y0, y1\n}\n"
+    )
+    graph = nn_graph(src)
+    assert [str(o.type) for o in graph.outputs] == ["f32[B, T, 8]", "f32[B, 2, T, T]"]
+    layer = keras.layers.MultiHeadAttention(2, 3)
+    (x,) = random_inputs([(B, t, 8)])
+    with jax.default_matmul_precision("highest"):
+        expected = layer(x, x, use_causal_mask=True, return_attention_scores=True)
+    outs = _apply_all(graph, layer, [x])
+    for a, b in zip(outs, expected, strict=True):
+        np.testing.assert_allclose(a, np.asarray(b), atol=1e-5, rtol=1e-5)
+    assert np.all(np.triu(outs[1][0, 0], 1) == 0.0)
