@@ -195,3 +195,66 @@ def test_gradients_reach_every_weight(name: str) -> None:
     for path, g in leaves:
         assert np.all(np.isfinite(g)), path
         assert np.any(g != 0), f"no gradient reaches {jax.tree_util.keystr(path)}"
+
+
+@pytest.mark.parametrize(
+    ("stage", "layer", "penalties"),
+    [
+        (
+            "SeparableConv2D(3, 2, depthwise_regularizer = l1(0.02), pointwise_regularizer ="
+            " l2(0.01), bias_regularizer = l2(0.03), activity_regularizer = l2(0.05))",
+            keras.layers.SeparableConv2D(
+                3,
+                2,
+                bias_initializer="random_normal",
+                depthwise_regularizer=keras.regularizers.L1(0.02),
+                pointwise_regularizer=keras.regularizers.L2(0.01),
+                bias_regularizer=keras.regularizers.L2(0.03),
+                activity_regularizer=keras.regularizers.L2(0.05),
+            ),
+            {"depthwise_kernel": ("l1", 0.02), "pointwise_kernel": ("l2", 0.01)},
+        ),
+        (
+            "DepthwiseConv2D(2, depthwise_regularizer = l2(0.02), activity_regularizer = l1(0.01))",
+            keras.layers.DepthwiseConv2D(
+                2,
+                depthwise_regularizer=keras.regularizers.L2(0.02),
+                activity_regularizer=keras.regularizers.L1(0.01),
+            ),
+            {"kernel": ("l2", 0.02)},
+        ),
+        (
+            "Conv1DTranspose(3, 3, strides = 2, kernel_regularizer = l1(0.04))",
+            keras.layers.Conv1DTranspose(
+                3, 3, strides=2, kernel_regularizer=keras.regularizers.L1(0.04)
+            ),
+            {"kernel": ("l1", 0.04)},
+        ),
+    ],
+    ids=["separable", "depthwise", "transpose"],
+)
+def test_regularizers_match_keras_losses(
+    stage: str, layer: Any, penalties: dict[str, tuple[str, float]]
+) -> None:
+    """Keras's `depthwise_*`/`pointwise_*` arguments reach the right weights, and the activity
+    penalty matches: the total equals Keras's `layer.losses`."""
+    shape = SEQ if "1D" in stage else IMG
+    x = random_inputs([shape])
+    result = parity(stage, layer, inputs=x)
+    model = compile_graph(result.graph)
+    path = next(n.path for n in result.graph.nodes if n.weights)
+    params = {path: {k: jnp.asarray(v) for k, v in result.params.items()}}
+    with jax.default_matmul_precision("highest"):
+        _, _, activity = model.apply_with_losses(params, {}, x)
+        penalty = model.penalty(params)
+        layer(x[0])  # Keras collects its losses during the call
+    np.testing.assert_allclose(
+        float(activity + penalty), sum(float(v) for v in layer.losses), rtol=1e-5
+    )
+    expected = 0.0
+    for name, (kind, factor) in penalties.items():
+        w = result.params[name]
+        expected += factor * float(np.abs(w).sum() if kind == "l1" else np.square(w).sum())
+    if "bias_regularizer" in stage:
+        expected += 0.03 * float(np.square(result.params["bias"]).sum())
+    np.testing.assert_allclose(float(penalty), expected, rtol=1e-5)
