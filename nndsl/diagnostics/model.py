@@ -23,6 +23,17 @@ class Label:
     file: SourceFile | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A machine-applicable suggestion: replace `span` (in the diagnostic's file) with `text`.
+
+    Editors offer it as a quick fix; the plain-text renderer ignores it (the `help` says it).
+    """
+
+    span: Span
+    text: str
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -33,6 +44,7 @@ class Diagnostic:
     secondary: tuple[Label, ...] = ()
     notes: tuple[str, ...] = ()
     help: str | None = None
+    fixes: tuple[Fix, ...] = ()
     internal_traceback: str | None = field(default=None, compare=False)
 
     @property
