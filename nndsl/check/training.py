@@ -226,8 +226,7 @@ class TrainChecker:
         )
         if spec is None or not usable:
             names = [s.name for s in iter_specs(kind)]
-            if kind is OpKind.METRIC:
-                names += [s.name for s in iter_specs(OpKind.LOSS)]
+            losses = [s.name for s in iter_specs(OpKind.LOSS)] if kind is OpKind.METRIC else []
             other = _NOUNS.get(spec.kind, spec.kind.value) if spec is not None else ""
             found = f", but `{ident.name}` is {article(other)} {other}" if spec else ""
             self.rep.error(
@@ -238,8 +237,10 @@ class TrainChecker:
                 file,
                 ident.span,
                 f"not {article(noun)} {noun}",
-                help=did_you_mean(ident.name, names)
-                or f"the {noun}s are " + ", ".join(f"`{n}`" for n in names),
+                help=did_you_mean(ident.name, names + losses)
+                or f"the {noun}s are "
+                + ", ".join(f"`{n}`" for n in names)
+                + (", and any loss (its mean)" if losses else ""),
             )
             return None
         args: list[CallArg] = []

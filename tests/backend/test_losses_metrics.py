@@ -172,3 +172,27 @@ def test_optimizers_take_a_step_downhill(name: str) -> None:
     grads = {"w": 2 * params["w"]}
     updates, _ = tx.update(grads, state, params)
     assert float(jnp.sum((params["w"] + updates["w"]) ** 2)) < float(jnp.sum(params["w"] ** 2))
+
+
+def test_labels_are_checked_against_the_losss_label_kind() -> None:
+    """The runtime checks the data against the loss's declared label kind before training."""
+    from nndsl.backend import DataError
+    from nndsl.runtime.data import check_labels
+    from tests.backend.graphs import call, mlp
+
+    graph = mlp(classes=3)  # [B, 3] output
+
+    def check(loss: str, y: np.ndarray) -> np.ndarray:
+        return check_labels(graph, call(loss), y, len(y), "d.npz", "y")
+
+    assert check("sparse_categorical_crossentropy", np.array([0, 2, 1])).dtype == np.int32
+    assert check("sparse_categorical_crossentropy", np.array([[0], [2]])).shape == (2,)
+    with pytest.raises(DataError, match="class ids"):
+        check("sparse_categorical_crossentropy", np.eye(3)[[0, 1]])
+    with pytest.raises(DataError, match="outside"):
+        check("sparse_categorical_crossentropy", np.array([0, 3]))
+    assert check("categorical_crossentropy", np.eye(3)[[0, 1]]).shape == (2, 3)
+    with pytest.raises(DataError, match="one-hot"):
+        check("categorical_crossentropy", np.array([0, 1]))
+    with pytest.raises(DataError, match="0/1"):
+        check("binary_crossentropy", np.full((2, 3), 2.0))

@@ -25,8 +25,9 @@ def _program(spec: OpSpec) -> str:
         settings = {"loss": "loss = mse", "optimizer": "optimizer = sgd"}
         settings[example.split("=")[0].strip()] = example
         body = "\n    ".join(settings.values())
+        shape = "[B, 8, 16]" if "[B, T, classes]" in spec.rule else "[B, 16]"  # e.g. ctc
         return (
-            "model M() {\n    input x: f32[B, 16]\n    return x |> Dense(10)\n}\n"
+            f"model M() {{\n    input x: f32{shape}\n    return x |> Dense(10)\n}}\n"
             'data d = npz("d.npz")\n'
             f"train M on d {{\n    {body}\n}}\n"
         )
