@@ -117,8 +117,7 @@ class Normalization(Layer):
             "axis",
             "ints",
             -1,
-            "axes that keep their own mean and variance; none: one for the whole tensor",
-            nullable=True,
+            "axes that keep their own mean and variance; `[]` (Keras's None): one for all",
         ),
         Arg("mean", "floats", None, "fixed mean (a number, or one per kept entry)", nullable=True),
         Arg("variance", "floats", None, "fixed variance, given with `mean`", nullable=True),
@@ -172,7 +171,7 @@ class Normalization(Layer):
                     f"`axis` {n} has size `{x.shape[n]}`, not known before the data is seen",
                     arg="axis",
                     help="keep statistics only for axes of fixed size (not the batch axis); "
-                    "`axis = none` normalizes with one mean and variance",
+                    "`axis = []` normalizes with one mean and variance",
                 )
         return tuple(sorted(out))
 
@@ -186,7 +185,7 @@ class Normalization(Layer):
         if isinstance(mean, tuple):
             if not shape:
                 raise ShapeError(
-                    f"`mean` has {len(mean)} values, but `axis = none` keeps one statistic",
+                    f"`mean` has {len(mean)} values, but `axis = []` keeps one statistic",
                     arg="mean",
                     help="give single numbers",
                 )
