@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nndsl.diagnostics import Diagnostic
 from nndsl.source import SourceFile, Span
 
 
@@ -62,3 +63,82 @@ class Symbol:
 class InlayHint:
     offset: int
     label: str
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True)
+class FileEdits:
+    """Edits to one file; `file` is the text they apply to (for offset -> position)."""
+
+    path: str
+    file: SourceFile = field(compare=False, hash=False, repr=False)
+    edits: tuple[TextEdit, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenameResult:
+    """Either the edits of a rename, or why it cannot be done (`error`), never both."""
+
+    changes: tuple[FileEdits, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RenameTarget:
+    """What `prepareRename` answers: the span of the name under the cursor, or an error."""
+
+    span: Span | None
+    placeholder: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeAction:
+    """`kind` is quickfix; `diagnostic` is the code of the diagnostic it fixes, if any."""
+
+    title: str
+    changes: tuple[FileEdits, ...]
+    kind: str = "quickfix"
+    diagnostic: Diagnostic | None = field(default=None, compare=False, hash=False)
+    preferred: bool = False
+
+
+@dataclass(frozen=True)
+class WorkspaceSymbol:
+    name: str
+    kind: str  # model, block, const, data
+    location: Location
+    container: str = ""  # the file name
+
+
+@dataclass(frozen=True)
+class SemanticToken:
+    """`kind` is one of `TOKEN_TYPES`; offsets are characters; a token never spans lines."""
+
+    start: int
+    length: int
+    kind: str
+    modifiers: tuple[str, ...] = ()
+
+
+TOKEN_TYPES = (
+    "keyword",
+    "type",
+    "function",
+    "class",
+    "parameter",
+    "variable",
+    "property",
+    "number",
+    "string",
+    "comment",
+    "namespace",
+    "typeParameter",
+    "operator",
+)
+TOKEN_MODIFIERS = ("declaration", "readonly", "defaultLibrary")

@@ -19,21 +19,39 @@ from nndsl.check.modules import read_text
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal
 from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import check_source
+from nndsl.ide.index import (
+    DTYPES,
+    PARAM_TYPES,
+    TOP,
+    FileIndex,
+    SymbolKey,
+    build_index,
+    import_target,
+)
 from nndsl.ide.model import (
+    CodeAction,
     CompletionItem,
+    FileEdits,
     Hover,
     InlayHint,
     Location,
     ParamInfo,
+    RenameResult,
+    RenameTarget,
+    SemanticToken,
     SignatureHelp,
     Symbol,
+    TextEdit,
+    WorkspaceSymbol,
 )
+from nndsl.ide.tokens import semantic_tokens
 from nndsl.ops import OpKind, OpSpec, iter_specs, lookup
 from nndsl.ops.spec import format_value
 from nndsl.resources import stdlib_dir
 from nndsl.shapes import DType
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import KEYWORDS, ast, parse
+from nndsl.syntax.printer import format_source
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -68,25 +86,35 @@ class _Snapshot:
     diagnostics: list[Diagnostic]
     scope: ModuleScope | None
     types: dict[tuple[int, int], str]  # first recorded type per span of this file
+    deps: frozenset[str] = frozenset()  # normalized paths of the files it imports
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _INPUT_TYPE = re.compile(r"^\s*input\s+[A-Za-z_]\w*\s*:\s*[A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNKNOWN_NAME = re.compile(r"unknown name `([A-Za-z_]\w*)`")
+_MAX_ROOT_FILES = 2000
 
 
 class Workspace:
     """Open documents by path; every query checks the document (cached) and answers."""
 
-    def __init__(self, read: Callable[[Path], str] = read_text) -> None:
+    def __init__(self, read: Callable[[Path], str] = read_text, roots: Sequence[str] = ()) -> None:
         self.documents: dict[str, str] = {}
+        self.roots = [_norm(r) for r in roots]  # folders whose `.nn` files rename must update
         self._read_disk = read
         self._cache: dict[str, tuple[str, int, _Snapshot]] = {}
-        self._generation = 0
+        self._trees: dict[str, tuple[str, SourceFile, ast.Module]] = {}
+        self._indexes: dict[str, tuple[str, int, FileIndex]] = {}
+        self._generation = 0  # bumped when any open text changes: imports may have changed
 
     # -- documents ----------------------------------------------------------------------------
     def open(self, path: str, text: str) -> None:
-        self.documents[_norm(path)] = text
+        key = _norm(path)
+        if self.documents.get(key) == text:
+            return  # every request syncs the buffer; an unchanged one keeps all caches
+        self.documents[key] = text
         self._generation += 1
 
     update = open
@@ -119,17 +147,94 @@ class Workspace:
         return snap
 
     def _analyze(self, path: str, text: str) -> _Snapshot:
+        deps: set[str] = set()
+
+        def read(p: Path) -> str:
+            deps.add(_norm(p))
+            return self._read(p)
+
         try:
-            analysis = analyze(text, path, self._read)
+            analysis = analyze(text, path, read)
         except Exception:
-            result = check_source(text, path, read=self._read)
-            return _Snapshot(result.file, result.diagnostics, None, {})
+            result = check_source(text, path, read=read)
+            return _Snapshot(result.file, result.diagnostics, None, {}, frozenset(deps))
         file = analysis.scope.file
         types: dict[tuple[int, int], str] = {}
         for f, span, t in analysis.hover:
             if f.path == file.path and isinstance(span, Span):
                 types.setdefault((span.start, span.end), t)
-        return _Snapshot(file, analysis.diagnostics, analysis.scope, types)
+        return _Snapshot(file, analysis.diagnostics, analysis.scope, types, frozenset(deps))
+
+    def _tree(self, path: str) -> tuple[SourceFile, ast.Module] | None:
+        """The syntax tree of any file (open buffer or disk), cached per text."""
+        key = _norm(path)
+        try:
+            text = self._read(Path(key))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        cached = self._trees.get(key)
+        if cached is not None and cached[0] == text:
+            return cached[1], cached[2]
+        snap = self._cache.get(key)
+        if snap is not None and snap[0] == text and snap[2].scope is not None:
+            file, module = snap[2].file, snap[2].scope.module  # the checker parsed it already
+        else:
+            result = parse(text, key)
+            file, module = result.file, result.module
+        self._trees[key] = (text, file, module)
+        return file, module
+
+    def _index(self, path: str) -> FileIndex | None:
+        key = _norm(path)
+        tree = self._tree(key)
+        if tree is None:
+            return None
+        cached = self._indexes.get(key)
+        if cached is not None and cached[0] == tree[0].text and cached[1] == self._generation:
+            return cached[2]
+        index = build_index(key, tree[0], tree[1], self._tree)
+        self._indexes[key] = (tree[0].text, self._generation, index)
+        return index
+
+    def _imports_closure(self, path: str) -> set[str]:
+        """`path` and every file it imports, transitively (from the syntax trees)."""
+        seen: set[str] = set()
+        todo = [_norm(path)]
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            tree = self._tree(key)
+            if tree is None:
+                continue
+            for item in tree[1].items:
+                if isinstance(item, ast.Import):
+                    target = import_target(tree[0].path, item)
+                    if target is not None:
+                        todo.append(target)
+        return seen
+
+    def _universe(self) -> list[str]:
+        """Files a cross-file search covers: open documents, their imports, and the `.nn`
+        files under the workspace roots (whose importers may not be open)."""
+        files: set[str] = set()
+        for doc in self.documents:
+            files |= self._imports_closure(doc)
+        count = 0
+        for root in self.roots:
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "node_modules"]
+                for name in filenames:
+                    if name.endswith(".nn") and count < _MAX_ROOT_FILES:
+                        count += 1
+                        files |= self._imports_closure(os.path.join(dirpath, name))
+        return sorted(files)
+
+    def importers(self, path: str) -> list[str]:
+        """Open documents that import `path`, directly or not: to re-check after it changes."""
+        key = _norm(path)
+        return [doc for doc in self.documents if doc != key and key in self._imports_closure(doc)]
 
     # -- features -----------------------------------------------------------------------------
     @_safe(list)
@@ -354,6 +459,192 @@ class Workspace:
                             hints.append(InlayHint(target.name.span.end, f": {t}"))
         return hints
 
+    # -- references and rename ----------------------------------------------------------------
+    @_safe(list)
+    def references(
+        self, path: str, offset: int, include_declaration: bool = True
+    ) -> list[Location]:
+        """Every occurrence of the symbol at `offset`, across the files that can see it."""
+        index = self._index(path)
+        occ = index.at(offset) if index is not None else None
+        if occ is None:
+            return []
+        return [
+            loc
+            for loc, definition in self._occurrences(occ.key)
+            if include_declaration or not definition
+        ]
+
+    def _occurrences(self, key: SymbolKey) -> list[tuple[Location, bool]]:
+        local = key.scope != TOP and key.kind != "param"  # a parameter is also a keyword
+        files = [key.path] if local else sorted({key.path, *self._universe()})
+        out: list[tuple[Location, bool]] = []
+        for f in files:
+            index = self._index(f)
+            if index is None:
+                continue
+            for o in index.occurrences:
+                if o.key == key:
+                    out.append((Location(f, o.span, index.file), o.definition))
+        return out
+
+    @_safe(lambda: RenameTarget(None, error="nothing to rename here"))
+    def prepare_rename(self, path: str, offset: int) -> RenameTarget:
+        """The name under the cursor if it can be renamed, else why not."""
+        index = self._index(path)
+        occ = index.at(offset) if index is not None else None
+        if index is None or occ is None:
+            span = _word_at(self.text(path), offset)
+            word = self.text(path)[span.start : span.end] if span else ""
+            spec = lookup(word) if word else None
+            if spec is not None:
+                return RenameTarget(
+                    None, error=f"`{word}` is a built-in {spec.kind.value}; it cannot be renamed"
+                )
+            if word in KEYWORDS or word in DTYPES:
+                return RenameTarget(None, error=f"`{word}` is part of the language")
+            return RenameTarget(None, error="nothing to rename here")
+        key = occ.key
+        if key.kind == "module":
+            return RenameTarget(None, error="an import names a file: rename the file instead")
+        if _is_stdlib(key.path):
+            module = "std." + Path(key.path).stem
+            return RenameTarget(
+                None,
+                error=f"`{key.name}` is defined in the standard library (`{module}`), "
+                "which is read-only",
+            )
+        return RenameTarget(occ.span, key.name)
+
+    @_safe(lambda: RenameResult(error="rename failed (see the server log)"))
+    def rename(self, path: str, offset: int, new_name: str) -> RenameResult:
+        """Edits renaming the symbol at `offset` everywhere, or an error saying why not."""
+        target = self.prepare_rename(path, offset)
+        if target.error is not None:
+            return RenameResult(error=target.error)
+        index = self._index(path)
+        occ = index.at(offset) if index is not None else None
+        if occ is None:
+            return RenameResult(error="nothing to rename here")
+        problem = _invalid_name(new_name)
+        if problem is not None:
+            return RenameResult(error=problem)
+        key = occ.key
+        if new_name == key.name:
+            return RenameResult()
+        found = self._occurrences(key)
+        by_file: dict[str, list[Location]] = {}
+        for loc, _ in found:
+            by_file.setdefault(loc.path, []).append(loc)
+        for f, locs in by_file.items():
+            if _is_stdlib(f):
+                return RenameResult(error=f"`{key.name}` is used in the read-only standard library")
+            clash = self._clash(f, key, new_name, locs)
+            if clash is not None:
+                return RenameResult(error=clash)
+        changes = tuple(
+            FileEdits(f, locs[0].file, tuple(TextEdit(loc.span, new_name) for loc in locs))
+            for f, locs in sorted(by_file.items())
+        )
+        return RenameResult(changes)
+
+    def _clash(self, path: str, key: SymbolKey, new: str, locs: list[Location]) -> str | None:
+        index = self._index(path)
+        if index is None:
+            return None
+        where = Path(path).name
+        if key.scope != TOP and path == key.path:
+            if new in index.locals.get(key.scope, set()):
+                return f"`{new}` is already defined in this {_scope_kind(index, key.scope)}"
+            if new in index.top_names:
+                return f"`{new}` would hide the top-level `{new}` ({where})"
+            return None
+        if key.scope == TOP and new in index.top_names:
+            return f"`{new}` is already defined at the top level of {where}"
+        if key.scope == TOP:
+            starts = {loc.span.start for loc in locs}
+            for o in index.occurrences:
+                if o.span.start in starts and new in index.locals.get(o.scope, set()):
+                    return f"`{new}` is a local name where `{key.name}` is used ({where})"
+        return None
+
+    # -- workspace symbols, formatting, tokens, code actions ----------------------------------
+    @_safe(list)
+    def workspace_symbols(self, query: str) -> list[WorkspaceSymbol]:
+        """Blocks, models, constants and data sources in open files and their imports whose
+        name contains the query's letters in order (case-insensitive), as editors filter."""
+        files: set[str] = set()
+        for doc in self.documents:
+            files |= self._imports_closure(doc)
+        out: list[WorkspaceSymbol] = []
+        for f in sorted(files):
+            tree = self._tree(f)
+            if tree is None:
+                continue
+            file, module = tree
+            for item in module.items:
+                if isinstance(item, ast.Definition):
+                    kind = item.kind
+                elif isinstance(item, ast.Const):
+                    kind = "const"
+                elif isinstance(item, ast.DataDef):
+                    kind = "data"
+                else:
+                    continue
+                name = item.name.name
+                if not name.startswith("<") and _fuzzy(query, name):
+                    loc = Location(f, item.name.span, file)
+                    out.append(WorkspaceSymbol(name, kind, loc, Path(f).name))
+        return out
+
+    @_safe(lambda: None)
+    def format(self, path: str) -> str | None:
+        """The canonically formatted text (`nnrun fmt`), or None when it has syntax errors."""
+        return format_source(self.text(path), path)
+
+    @_safe(list)
+    def semantic_tokens(self, path: str) -> list[SemanticToken]:
+        index = self._index(path)
+        if index is None:
+            return []
+        return semantic_tokens(index.file.text, index.tokens)
+
+    @_safe(list)
+    def code_actions(self, path: str, span: Span) -> list[CodeAction]:
+        """Quick fixes for the diagnostics touching `span`: a suggested name (the checker's
+        "did you mean"), and `import std.<module>` for an unknown name the stdlib defines."""
+        snap = self._snapshot(path)
+        file = snap.file
+        actions: list[CodeAction] = []
+        for d in self.diagnostics(path):
+            p = d.primary.span
+            if p.end < span.start or p.start > span.end:
+                continue
+            for fix in d.fixes:
+                actions.append(
+                    CodeAction(
+                        f"Change to `{fix.text}`",
+                        (FileEdits(file.path, file, (TextEdit(fix.span, fix.text),)),),
+                        diagnostic=d,
+                        preferred=len(d.fixes) == 1,
+                    )
+                )
+            m = _UNKNOWN_NAME.match(d.message)
+            if m is None:
+                continue
+            module = snap.scope.module if snap.scope else parse(file.text, path).module
+            at = _import_insertion(file, module)
+            for std in _stdlib_exports().get(m.group(1), ()):
+                edit = TextEdit(Span(at, at), f"import {std}\n")
+                actions.append(
+                    CodeAction(
+                        f"Import `{m.group(1)}` from `{std}`",
+                        (FileEdits(file.path, file, (edit,)),),
+                        diagnostic=d,
+                    )
+                )
+        return actions
+
 
 # -- helpers over the syntax tree ---------------------------------------------------------------
 def _walk(body: Sequence[ast.Stmt]) -> Iterator[ast.Stmt]:
@@ -549,3 +840,63 @@ def _active(commas: int, keyword: re.Match[str] | None, names: list[str]) -> int
     if keyword is not None and keyword.group(1) in names:
         return names.index(keyword.group(1))
     return commas
+
+
+# -- rename, code actions -----------------------------------------------------------------------
+def _is_stdlib(path: str) -> bool:
+    root = _norm(stdlib_dir())
+    return _norm(path).startswith(root + os.sep)
+
+
+def _invalid_name(name: str) -> str | None:
+    if not _IDENT.fullmatch(name):
+        return f"`{name}` is not a name: use letters, digits and `_`, not starting with a digit"
+    if name in KEYWORDS:
+        return f"`{name}` is a keyword"
+    if name in DTYPES or name in PARAM_TYPES:
+        return f"`{name}` is a type name"
+    spec = lookup(name)
+    if spec is not None:
+        return f"`{name}` is the built-in {spec.kind.value} `{spec.name}`"
+    return None
+
+
+def _scope_kind(index: FileIndex, scope: int) -> str:
+    for item in index.module.items:
+        if isinstance(item, ast.Definition) and item.span.start == scope:
+            return f"{item.kind} `{item.name.name}`"
+    return "body"
+
+
+def _fuzzy(query: str, name: str) -> bool:
+    it = iter(name.lower())
+    return all(ch in it for ch in query.lower())
+
+
+def _import_insertion(file: SourceFile, module: ast.Module) -> int:
+    """Where a new import goes: after the last import's line, else at the top."""
+    imports = [i for i in module.items if isinstance(i, ast.Import)]
+    if not imports:
+        return 0
+    end = file.text.find("\n", imports[-1].span.end)
+    return len(file.text) if end < 0 else end + 1
+
+
+_STDLIB_EXPORTS: dict[str, tuple[str, ...]] | None = None
+
+
+def _stdlib_exports() -> dict[str, tuple[str, ...]]:
+    """Name -> the `std.<module>`s defining it (blocks, models and constants)."""
+    global _STDLIB_EXPORTS
+    if _STDLIB_EXPORTS is None:
+        found: dict[str, list[str]] = {}
+        for nn in sorted(stdlib_dir().glob("*.nn")):
+            try:
+                module = parse(nn.read_text(encoding="utf-8"), str(nn)).module
+            except (OSError, UnicodeDecodeError):
+                continue
+            for item in module.items:
+                if isinstance(item, ast.Definition | ast.Const):
+                    found.setdefault(item.name.name, []).append(f"std.{nn.stem}")
+        _STDLIB_EXPORTS = {k: tuple(v) for k, v in found.items()}
+    return _STDLIB_EXPORTS

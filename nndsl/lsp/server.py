@@ -1,7 +1,9 @@
 """`nnrun lsp`: a pygls language server that only transports `nndsl.ide` answers.
 
-Diagnostics are debounced per document and published only if the version is still current.
-Every handler catches and logs its exceptions: a bug in one feature never stops the server.
+Diagnostics are debounced per document (an isolated edit is checked at once, a burst of edits
+once it pauses) and published only if the version is still current; a change also re-checks the
+open documents that import the changed one. Every handler catches and logs its exceptions: a
+bug in one feature never stops the server.
 """
 
 from __future__ import annotations
@@ -9,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from nndsl.ide import Workspace
+from nndsl.ide.model import TOKEN_MODIFIERS, TOKEN_TYPES, FileEdits
 from nndsl.lsp import convert
-from nndsl.source import SourceFile
+from nndsl.source import SourceFile, Span
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.15
@@ -51,11 +57,33 @@ SYMBOL_KINDS = {
 }
 
 
+WORKSPACE_SYMBOL_KINDS = {
+    "model": types.SymbolKind.Class,
+    "block": types.SymbolKind.Function,
+    "data": types.SymbolKind.Variable,
+    "const": types.SymbolKind.Constant,
+}
+LEGEND = types.SemanticTokensLegend(
+    token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS)
+)
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but cannot be done (e.g. rename in stdlib)."""
+
+    CODE = -32803
+    MESSAGE = "Request failed"
+
+
 class NNLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("nndsl", "0.1.0")
+        super().__init__(
+            "nndsl", "0.1.0", text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
         self.ide = Workspace()
         self.pending: dict[str, asyncio.Task[None]] = {}
+        self.last_change: dict[str, float] = {}
+        self.uris: dict[str, str] = {}  # normalized path -> the uri the client opened it as
 
     def path(self, uri: str) -> str:
         return to_fs_path(uri) or uri
@@ -67,16 +95,31 @@ class NNLanguageServer(LanguageServer):
         doc = self.document(uri)
         path = self.path(uri)
         self.ide.update(path, doc.source)
+        self.uris[os.path.normpath(os.path.abspath(path))] = uri
         return doc, path
 
-    def schedule(self, uri: str) -> None:
+    def uri(self, path: str) -> str:
+        return self.uris.get(path) or convert.uri_of(path)
+
+    def changed(self, uri: str) -> None:
+        """Re-check `uri` and the open documents importing it."""
+        _, path = self.sync(uri)
+        now = time.monotonic()
+        burst = now - self.last_change.get(uri, 0.0) < DEBOUNCE_S
+        self.last_change[uri] = now
+        delay = DEBOUNCE_S if burst else 0.0
+        self.schedule(uri, delay)
+        for other in self.ide.importers(path):
+            self.schedule(self.uri(other), DEBOUNCE_S)
+
+    def schedule(self, uri: str, delay: float) -> None:
         previous = self.pending.pop(uri, None)
         if previous is not None:
             previous.cancel()
-        self.pending[uri] = asyncio.ensure_future(self.publish_later(uri))
+        self.pending[uri] = asyncio.ensure_future(self.publish_later(uri, delay))
 
-    async def publish_later(self, uri: str) -> None:
-        await asyncio.sleep(DEBOUNCE_S)
+    async def publish_later(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
         try:
             doc, path = self.sync(uri)
             version = doc.version
@@ -113,13 +156,13 @@ def guarded(default: Any = None) -> Callable[[F], F]:
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 @guarded()
 def did_open(ls: NNLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri)
+    ls.changed(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 @guarded()
 def did_change(ls: NNLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri)
+    ls.changed(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -129,8 +172,20 @@ def did_close(ls: NNLanguageServer, params: types.DidCloseTextDocumentParams) ->
     task = ls.pending.pop(uri, None)
     if task is not None:
         task.cancel()
+    importers = ls.ide.importers(ls.path(uri))
     ls.ide.close(ls.path(uri))
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    for other in importers:  # they now read the file from disk
+        ls.schedule(ls.uri(other), DEBOUNCE_S)
+
+
+@server.feature(types.INITIALIZED)
+@guarded()
+def initialized(ls: NNLanguageServer, params: types.InitializedParams) -> None:
+    roots = [f.uri for f in (ls.workspace.folders or {}).values()]
+    if not roots and ls.workspace.root_uri:
+        roots = [ls.workspace.root_uri]
+    ls.ide.roots = [ls.path(r) for r in roots]
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -249,6 +304,147 @@ def inlay_hint(ls: NNLanguageServer, params: types.InlayHintParams) -> list[type
         for h in ls.ide.inlay_hints(path)
         if start <= h.offset <= end
     ]
+
+
+def _edit(ls: NNLanguageServer, changes: tuple[FileEdits, ...]) -> types.WorkspaceEdit:
+    out: dict[str, list[types.TextEdit]] = {}
+    for fe in changes:
+        uri = convert.uri_of(fe.path)
+        codec = ls.workspace.position_codec
+        out[uri] = [
+            types.TextEdit(range=convert.span_range(codec, fe.file, e.span), new_text=e.text)
+            for e in fe.edits
+        ]
+    return types.WorkspaceEdit(changes=out)
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+@guarded([])
+def references(ls: NNLanguageServer, params: types.ReferenceParams) -> list[types.Location]:
+    doc, path = ls.sync(params.text_document.uri)
+    offset = convert.offset(doc.position_codec, doc.source, params.position)
+    return [
+        types.Location(
+            uri=convert.uri_of(loc.path),
+            range=convert.span_range(doc.position_codec, loc.file, loc.span),
+        )
+        for loc in ls.ide.references(path, offset, params.context.include_declaration)
+    ]
+
+
+@server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+def prepare_rename(
+    ls: NNLanguageServer, params: types.PrepareRenameParams
+) -> types.PrepareRenamePlaceholder | None:
+    doc, path = ls.sync(params.text_document.uri)
+    offset = convert.offset(doc.position_codec, doc.source, params.position)
+    target = ls.ide.prepare_rename(path, offset)
+    if target.error is not None or target.span is None:
+        raise RequestFailed(target.error or "nothing to rename here")
+    file = SourceFile(path, doc.source)
+    return types.PrepareRenamePlaceholder(
+        range=convert.span_range(doc.position_codec, file, target.span),
+        placeholder=target.placeholder,
+    )
+
+
+@server.feature(types.TEXT_DOCUMENT_RENAME, types.RenameOptions(prepare_provider=True))
+def rename(ls: NNLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    doc, path = ls.sync(params.text_document.uri)
+    offset = convert.offset(doc.position_codec, doc.source, params.position)
+    result = ls.ide.rename(path, offset, params.new_name)
+    if result.error is not None:
+        raise RequestFailed(result.error)
+    return _edit(ls, result.changes)
+
+
+@server.feature(types.WORKSPACE_SYMBOL)
+@guarded([])
+def workspace_symbol(
+    ls: NNLanguageServer, params: types.WorkspaceSymbolParams
+) -> list[types.SymbolInformation]:
+    out = []
+    for s in ls.ide.workspace_symbols(params.query):
+        loc = s.location
+        out.append(
+            types.SymbolInformation(
+                name=s.name,
+                kind=WORKSPACE_SYMBOL_KINDS.get(s.kind, types.SymbolKind.Object),
+                location=types.Location(
+                    uri=convert.uri_of(loc.path),
+                    range=convert.span_range(ls.workspace.position_codec, loc.file, loc.span),
+                ),
+                container_name=s.container or None,
+            )
+        )
+    return out
+
+
+@server.feature(types.TEXT_DOCUMENT_FORMATTING)
+@guarded([])
+def formatting(
+    ls: NNLanguageServer, params: types.DocumentFormattingParams
+) -> list[types.TextEdit]:
+    doc, path = ls.sync(params.text_document.uri)
+    formatted = ls.ide.format(path)
+    if formatted is None or formatted == doc.source:
+        return []
+    file = SourceFile(path, doc.source)
+    whole = convert.span_range(doc.position_codec, file, Span(0, len(doc.source)))
+    return [types.TextEdit(range=whole, new_text=formatted)]
+
+
+@server.feature(types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
+@guarded(types.SemanticTokens(data=[]))
+def semantic_tokens(
+    ls: NNLanguageServer, params: types.SemanticTokensParams
+) -> types.SemanticTokens:
+    doc, path = ls.sync(params.text_document.uri)
+    file = SourceFile(path, doc.source)
+    codec = doc.position_codec
+    kinds = {k: i for i, k in enumerate(TOKEN_TYPES)}
+    bits = {m: 1 << i for i, m in enumerate(TOKEN_MODIFIERS)}
+    data: list[int] = []
+    line = char = 0
+    for t in ls.ide.semantic_tokens(path):
+        start = convert.position(codec, file, t.start)
+        end = convert.position(codec, file, t.start + t.length)
+        if start.line != line:
+            char = 0
+        data += [
+            start.line - line,
+            start.character - char,
+            end.character - start.character,
+            kinds[t.kind],
+            sum(bits[m] for m in t.modifiers),
+        ]
+        line, char = start.line, start.character
+    return types.SemanticTokens(data=data)
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+)
+@guarded([])
+def code_action(ls: NNLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    doc, path = ls.sync(params.text_document.uri)
+    codec = doc.position_codec
+    start = convert.offset(codec, doc.source, params.range.start)
+    end = convert.offset(codec, doc.source, params.range.end)
+    out = []
+    for a in ls.ide.code_actions(path, Span(start, end)):
+        diagnostics = [convert.diagnostic(codec, a.diagnostic)] if a.diagnostic else None
+        out.append(
+            types.CodeAction(
+                title=a.title,
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=diagnostics,
+                is_preferred=a.preferred or None,
+                edit=_edit(ls, a.changes),
+            )
+        )
+    return out
 
 
 def serve() -> None:

@@ -1,0 +1,370 @@
+"""Which symbol every name in a file refers to, from the syntax tree alone.
+
+References, rename and semantic tokens need every *occurrence* of a symbol, across files; the
+checker records values, not uses, and stops at errors. This index walks the (error-tolerant)
+syntax tree instead and resolves names with the language's scoping rules: a body's parameters,
+inputs, assigned tensors and shape symbols, then the file's own top-level names and those
+defined by the files it imports (imports are not re-exported; `data` is), then the op table.
+
+Shadowing assignments of one name in one body (`h = ...; h = h |> ...`) are one symbol, so a
+rename keeps the chain consistent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nndsl.ops import lookup
+from nndsl.resources import stdlib_dir
+from nndsl.shapes import DType
+from nndsl.source import SourceFile, Span
+from nndsl.syntax import ast
+
+TOP = -1  # SymbolKey.scope of a top-level name
+DTYPES = frozenset(d.value for d in DType)
+PARAM_TYPES = frozenset({"int", "float", "bool", "str"})
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolKey:
+    """A symbol's identity: where it is defined. `scope` is the start offset of the enclosing
+    block or model for parameters, tensors and shape symbols, `TOP` for top-level names."""
+
+    path: str
+    name: str
+    scope: int
+    kind: str  # block | model | const | data | param | tensor | dim | module
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    span: Span
+    key: SymbolKey
+    definition: bool
+    scope: int  # the block/model the occurrence lies in (its start offset), or TOP
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A classified identifier for semantic highlighting; `kind` is a semantic token type."""
+
+    span: Span
+    kind: str
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass
+class FileIndex:
+    file: SourceFile
+    module: ast.Module
+    occurrences: list[Occurrence] = field(default_factory=list)
+    tokens: list[Token] = field(default_factory=list)
+    top_names: set[str] = field(default_factory=set)  # everything visible at top level
+    locals: dict[int, set[str]] = field(default_factory=dict)  # scope -> local names
+    imports: list[tuple[ast.Import, str | None]] = field(default_factory=list)
+
+    def at(self, offset: int) -> Occurrence | None:
+        for occ in self.occurrences:
+            if occ.span.start <= offset <= occ.span.end:
+                return occ
+        return None
+
+
+Parsed = Callable[[str], tuple[SourceFile, ast.Module] | None]  # normalized path -> tree
+
+
+def import_target(file_path: str, item: ast.Import) -> str | None:
+    """The normalized path an import refers to (`None` for a malformed `std` import)."""
+    if item.is_file:
+        return norm(Path(file_path).parent / item.path)
+    parts = item.path.split(".")
+    if parts[0] != "std" or len(parts) < 2:
+        return None
+    return norm(stdlib_dir().joinpath(*parts[1:]).with_suffix(".nn"))
+
+
+def norm(path: str | Path) -> str:
+    import os
+
+    return os.path.normpath(os.path.abspath(str(path)))
+
+
+def import_path_span(file: SourceFile, item: ast.Import) -> Span:
+    """The span of the module path in `import std.blocks` / `import "x.nn"`."""
+    text = file.text[item.span.start : item.span.end]
+    m = re.search(r"\bimport\s+", text)
+    start = item.span.start + (m.end() if m else 0)
+    return Span(start, item.span.end)
+
+
+def _own_names(path: str, module: ast.Module) -> dict[str, tuple[SymbolKey, int]]:
+    """The names a file defines itself (what importing it brings), with each body's start."""
+    out: dict[str, tuple[SymbolKey, int]] = {}
+    for item in module.items:
+        if isinstance(item, ast.Definition):
+            out.setdefault(
+                item.name.name, (SymbolKey(path, item.name.name, TOP, item.kind), item.span.start)
+            )
+        elif isinstance(item, ast.Const):
+            out.setdefault(item.name.name, (SymbolKey(path, item.name.name, TOP, "const"), TOP))
+    return out
+
+
+def _data_names(path: str, parsed: Parsed, seen: set[str]) -> dict[str, SymbolKey]:
+    """`data` sources visible in a file: its own, then those of its imports, transitively."""
+    if path in seen:
+        return {}
+    seen.add(path)
+    tree = parsed(path)
+    if tree is None:
+        return {}
+    file, module = tree
+    out: dict[str, SymbolKey] = {}
+    for item in module.items:
+        if isinstance(item, ast.DataDef):
+            out.setdefault(item.name.name, SymbolKey(path, item.name.name, TOP, "data"))
+    for item in module.items:
+        if isinstance(item, ast.Import):
+            target = import_target(file.path, item)
+            if target is not None:
+                for name, key in _data_names(target, parsed, seen).items():
+                    out.setdefault(name, key)
+    return out
+
+
+def build_index(path: str, file: SourceFile, module: ast.Module, parsed: Parsed) -> FileIndex:
+    """Resolve every name in `module` (the tree of `file`, at normalized `path`)."""
+    index = FileIndex(file, module)
+    top: dict[str, tuple[SymbolKey, int]] = {}
+    for item in module.items:
+        if isinstance(item, ast.Import):
+            target = import_target(file.path, item)
+            index.imports.append((item, target))
+            tree = parsed(target) if target is not None else None
+            if tree is not None:
+                for name, entry in _own_names(target or "", tree[1]).items():
+                    top.setdefault(name, entry)
+    top.update(_own_names(path, module))
+    data = _data_names(path, parsed, set())
+    index.top_names = set(top) | set(data)
+    _Walker(index, path, top, data).module()
+    index.occurrences.sort(key=lambda o: o.span.start)
+    return index
+
+
+class _Walker:
+    def __init__(
+        self,
+        index: FileIndex,
+        path: str,
+        top: dict[str, tuple[SymbolKey, int]],
+        data: dict[str, SymbolKey],
+    ) -> None:
+        self.index = index
+        self.path = path
+        self.top = top
+        self.data = data
+        self.scope = TOP
+        self.locals: dict[str, SymbolKey] = {}
+
+    # -- recording ------------------------------------------------------------------------------
+    def occ(self, ident: ast.Ident, key: SymbolKey, definition: bool = False) -> None:
+        if ident.name.startswith("<"):
+            return  # a name the parser invented while recovering
+        self.index.occurrences.append(Occurrence(ident.span, key, definition, self.scope))
+        self.token(ident.span, key, definition)
+
+    def token(self, span: Span, key: SymbolKey, definition: bool) -> None:
+        kind = {
+            "block": "class",
+            "model": "class",
+            "const": "variable",
+            "data": "variable",
+            "param": "parameter",
+            "tensor": "variable",
+            "dim": "typeParameter",
+            "module": "namespace",
+        }[key.kind]
+        mods: list[str] = []
+        if definition:
+            mods.append("declaration")
+        if key.kind in ("const", "data"):
+            mods.append("readonly")
+        if key.path.startswith(norm(stdlib_dir())):
+            mods.append("defaultLibrary")
+        self.index.tokens.append(Token(span, kind, tuple(mods)))
+
+    def plain(self, span: Span, kind: str, *mods: str) -> None:
+        self.index.tokens.append(Token(span, kind, mods))
+
+    # -- items ----------------------------------------------------------------------------------
+    def module(self) -> None:
+        for item in self.index.module.items:
+            if isinstance(item, ast.Import):
+                target = import_target(self.index.file.path, item)
+                if target is not None:
+                    span = import_path_span(self.index.file, item)
+                    key = SymbolKey(target, item.path, TOP, "module")
+                    self.index.occurrences.append(Occurrence(span, key, False, TOP))
+                    self.plain(span, "namespace")
+            elif isinstance(item, ast.Const):
+                self.occ(item.name, SymbolKey(self.path, item.name.name, TOP, "const"), True)
+                self.expr(item.value)
+            elif isinstance(item, ast.Definition):
+                self.definition(item)
+            elif isinstance(item, ast.DataDef):
+                self.occ(item.name, SymbolKey(self.path, item.name.name, TOP, "data"), True)
+                self.expr(item.source)
+            elif isinstance(item, ast.TrainDef):
+                self.expr(item.model)
+                data = self.data.get(item.data.name)
+                if data is not None:
+                    self.occ(item.data, data)
+                for s in item.settings:
+                    self.plain(s.name.span, "property")
+                    self.expr(s.value)
+
+    def definition(self, d: ast.Definition) -> None:
+        self.occ(d.name, SymbolKey(self.path, d.name.name, TOP, d.kind), True)
+        scope = d.span.start
+        for p in d.params:
+            if p.default is not None:
+                self.expr(p.default)  # defaults see top-level names only
+        self.scope = scope
+        self.locals = {}
+        for p in d.params:
+            self.locals.setdefault(p.name.name, SymbolKey(self.path, p.name.name, scope, "param"))
+        for stmt in walk(d.body):
+            for ident in _bound(stmt):
+                self.locals.setdefault(
+                    ident.name, SymbolKey(self.path, ident.name, scope, "tensor")
+                )
+        for stmt in walk(d.body):  # shape symbols: unknown names in input types
+            if isinstance(stmt, ast.InputStmt):
+                for dim in stmt.type.dims:
+                    for name in _names(dim):
+                        n = name.ident.name
+                        if n not in self.locals and n not in self.top and lookup(n) is None:
+                            self.locals[n] = SymbolKey(self.path, n, scope, "dim")
+        self.index.locals[scope] = set(self.locals)
+        for p in d.params:
+            self.occ(p.name, self.locals[p.name.name], True)
+            self.plain(p.type.span, "type")
+        self.body(d.body)
+        self.scope = TOP
+        self.locals = {}
+
+    def body(self, body: Sequence[ast.Stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.InputStmt):
+                self.occ(stmt.name, self.locals[stmt.name.name], True)
+                self.type(stmt.type, binding=True)
+            elif isinstance(stmt, ast.Assign):
+                self.expr(stmt.value)
+                for t in stmt.targets:
+                    self.occ(t.name, self.locals[t.name.name], True)
+                    if t.annotation is not None:
+                        self.type(t.annotation)
+            elif isinstance(stmt, ast.Return):
+                for v in stmt.values:
+                    self.expr(v)
+            elif isinstance(stmt, ast.If):
+                self.expr(stmt.cond)
+                self.body(stmt.then)
+                self.body(stmt.orelse or ())
+            elif isinstance(stmt, ast.Repeat):
+                self.expr(stmt.count)
+                self.body(stmt.body)
+
+    def type(self, t: ast.TensorTypeExpr, binding: bool = False) -> None:
+        self.plain(t.dtype.span, "type")
+        for dim in t.dims:
+            self.expr(dim)
+
+    # -- expressions ----------------------------------------------------------------------------
+    def resolve(self, name: str) -> SymbolKey | None:
+        if name in self.locals:
+            return self.locals[name]
+        if name in self.top:
+            return self.top[name][0]
+        return None
+
+    def name(self, ident: ast.Ident) -> None:
+        key = self.resolve(ident.name)
+        if key is not None:
+            self.occ(ident, key)
+            return
+        spec = lookup(ident.name)
+        if spec is not None:
+            self.plain(ident.span, "function", "defaultLibrary")
+        elif ident.name in DTYPES:
+            self.plain(ident.span, "type")
+
+    def expr(self, e: ast.Expr) -> None:
+        if isinstance(e, ast.Name):
+            self.name(e.ident)
+        elif isinstance(e, ast.Call):
+            self.expr(e.func)
+            callee = self._callee(e.func)
+            for a in e.args:
+                if a.name is not None:
+                    if callee is not None:
+                        self.occ(a.name, callee(a.name.name))
+                    else:
+                        self.plain(a.name.span, "property")
+                self.expr(a.value)
+        elif isinstance(e, ast.ListLit | ast.TupleLit):
+            for item in e.items:
+                self.expr(item)
+        elif isinstance(e, ast.BinOp):
+            self.expr(e.left)
+            self.expr(e.right)
+        elif isinstance(e, ast.UnaryOp):
+            self.expr(e.operand)
+        elif isinstance(e, ast.Pipe):
+            self.expr(e.value)
+            self.expr(e.stage)
+        elif isinstance(e, ast.RepeatStage):
+            self.expr(e.count)
+            self.expr(e.stage)
+
+    def _callee(self, func: ast.Expr) -> Callable[[str], SymbolKey] | None:
+        """For a call of a block or model: keyword name -> the parameter's symbol."""
+        if not isinstance(func, ast.Name) or func.ident.name in self.locals:
+            return None
+        entry = self.top.get(func.ident.name)
+        if entry is None or entry[0].kind not in ("block", "model"):
+            return None
+        key, scope = entry
+        return lambda name: SymbolKey(key.path, name, scope, "param")
+
+
+def walk(body: Sequence[ast.Stmt]) -> Iterator[ast.Stmt]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from walk(stmt.then)
+            yield from walk(stmt.orelse or ())
+        elif isinstance(stmt, ast.Repeat):
+            yield from walk(stmt.body)
+
+
+def _bound(stmt: ast.Stmt) -> Iterator[ast.Ident]:
+    if isinstance(stmt, ast.InputStmt):
+        yield stmt.name
+    elif isinstance(stmt, ast.Assign):
+        for t in stmt.targets:
+            yield t.name
+
+
+def _names(e: ast.Expr) -> Iterator[ast.Name]:
+    if isinstance(e, ast.Name):
+        yield e
+    elif isinstance(e, ast.BinOp):
+        yield from _names(e.left)
+        yield from _names(e.right)
+    elif isinstance(e, ast.UnaryOp):
+        yield from _names(e.operand)
