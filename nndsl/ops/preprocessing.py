@@ -123,17 +123,17 @@ class Normalization(Layer):
         Arg("variance", "floats", None, "fixed variance, given with `mean`", nullable=True),
         Arg("invert", "bool", False, "apply the inverse map: `x * sqrt(variance) + mean`"),
     )
-    rule = "keeps the input's shape; statistics of shape `[kept axes]`"
+    rule = "`[B, ...]` -> `[B, ...]`, with statistics of shape `[kept axes]`"
     example = "h = x |> Normalization()"
 
     def validate(self, attrs: Attrs) -> None:
         mean, variance = attrs["mean"], attrs["variance"]
         if (mean is None) != (variance is None):
-            missing = "variance" if variance is None else "mean"
+            given, missing = ("mean", "variance") if variance is None else ("variance", "mean")
             raise ArgError(
-                missing,
-                "`mean` and `variance` must be given together",
-                help=f"give `{missing}` too, or neither to adapt them from the training data",
+                given,
+                f"`{given}` is given without `{missing}`",
+                help=f"give `{missing}` too, or neither to adapt both from the training data",
             )
         if mean is not None:
             m = len(mean) if isinstance(mean, tuple) else 0
@@ -222,7 +222,7 @@ class Rescaling(Layer):
         Arg("scale", "floats", doc="the factor (a number, or one per channel)"),
         Arg("offset", "floats", 0.0, "added after scaling (a number, or one per channel)"),
     )
-    rule = "keeps the input's shape; integer inputs become `f32`"
+    rule = "`[B, ...]` -> `[B, ...]` (integer inputs become `f32`)"
     example = "h = x |> Rescaling(1.0 / 255)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -492,7 +492,7 @@ OUTPUT_MODES = ("one_hot", "multi_hot", "count")
 def _require_int(name: str, x: TensorType) -> None:
     if not x.dtype.is_int:
         raise ShapeError(
-            f"`{name}` takes integer ids, found `{x}`",
+            f"ids must have an integer type, found `{x}`",
             input_index=0,
             code="E0301",
             help="give the input an integer type such as `i32`",
@@ -559,7 +559,7 @@ class Discretization(Layer):
         ),
         Arg("sparse", "bool", False, "Keras compatibility only: outputs are dense"),
     )
-    rule = "keeps the input's shape as `i32` bucket ids (or encodes them)"
+    rule = "`[B, ...]` -> `[B, ...]` `i32` bucket ids (or their encoding)"
     example = "h = x |> Discretization([0.0, 1.0, 2.0])"
 
     def validate(self, attrs: Attrs) -> None:
