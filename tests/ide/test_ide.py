@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nndsl.ide import Workspace
+from nndsl.ide import Location, Workspace
+from nndsl.source import Span
 
 PATH = "/project/model.nn"
 
@@ -245,3 +246,232 @@ def test_results_are_cached_per_text() -> None:
     assert ws._snapshot(PATH) is first
     ws.update(PATH, SRC + "\n")
     assert ws._snapshot(PATH) is not first
+
+
+# -- references and rename ----------------------------------------------------------------------
+def spans(locs: list[Location], src: str = SRC) -> list[tuple[int, str]]:
+    return [(loc.span.start, src[loc.span.start : loc.span.end]) for loc in locs]
+
+
+def test_references_of_block_include_definition_and_uses() -> None:
+    ws, off = at("Pair(128)")
+    refs = ws.references(PATH, off)
+    assert spans(refs) == [(SRC.index("Pair(units"), "Pair"), (SRC.index("Pair(128)"), "Pair")]
+    assert spans(ws.references(PATH, off, include_declaration=False)) == [
+        (SRC.index("Pair(128)"), "Pair")
+    ]
+
+
+def test_references_of_tensor_stay_in_its_body() -> None:
+    ws, off = at("x |> Dense(units)")
+    refs = ws.references(PATH, off)
+    assert [s for _, s in spans(refs)] == ["x", "x"]
+    assert all(SRC.index("block Pair") < r.span.start < SRC.index("model M") for r in refs)
+
+
+def test_references_of_param_include_keyword_arguments() -> None:
+    src = SRC.replace("h |> Pair(128)", "h |> Pair(128, rate = 0.2)")
+    ws, off = fixture(src.replace("rate: float", "$0rate: float"))
+    got = [(src[loc.span.start : loc.span.end], loc.span.start) for loc in ws.references(PATH, off)]
+    assert got == [
+        ("rate", src.index("rate: float")),
+        ("rate", src.index("rate)")),
+        ("rate", src.index("rate = 0.2")),
+    ]
+
+
+def test_rename_const_across_files_and_importers() -> None:
+    ws = Workspace(read=_no_disk)
+    lib = "const WIDTH = 8\nblock Wide() {\n    input x: f32[B, WIDTH]\n    return x\n}\n"
+    ws.open("/project/lib.nn", lib)
+    src = 'import "lib.nn"\nmodel M() {\n    input x: f32[B, WIDTH]\n    return x |> Wide()\n}\n'
+    ws.open(PATH, src)
+    result = ws.rename(PATH, src.index("WIDTH]"), "SIZE")
+    assert result.error is None
+    edits = {fe.path: [(e.span.start, e.text) for e in fe.edits] for fe in result.changes}
+    assert edits == {
+        "/project/lib.nn": [(lib.index("WIDTH"), "SIZE"), (lib.index("WIDTH]"), "SIZE")],
+        PATH: [(src.index("WIDTH]"), "SIZE")],
+    }
+    # from the defining file too: its importer is open
+    result = ws.rename("/project/lib.nn", lib.index("Wide"), "Broad")
+    assert {fe.path for fe in result.changes} == {"/project/lib.nn", PATH}
+
+
+def test_rename_finds_importers_under_roots_that_are_not_open(tmp_path: Path) -> None:
+    (tmp_path / "lib.nn").write_text("const WIDTH = 8\n")
+    user = 'import "lib.nn"\nmodel M() {\n    input x: f32[B, WIDTH]\n    return x\n}\n'
+    (tmp_path / "user.nn").write_text(user)
+    ws = Workspace(roots=[str(tmp_path)])
+    ws.open(str(tmp_path / "lib.nn"), "const WIDTH = 8\n")
+    result = ws.rename(str(tmp_path / "lib.nn"), 6, "SIZE")
+    assert sorted(Path(fe.path).name for fe in result.changes) == ["lib.nn", "user.nn"]
+
+
+def test_rename_validates_the_new_name() -> None:
+    ws, off = at("h |> Pair")
+    assert ws.rename(PATH, off, "g").error == "`g` is already defined in this model `M`"
+    assert "keyword" in (ws.rename(PATH, off, "model").error or "")
+    assert "not a name" in (ws.rename(PATH, off, "2h").error or "")
+    assert "built-in layer" in (ws.rename(PATH, off, "Dense").error or "")
+    assert "top-level" in (ws.rename(PATH, off, "HIDDEN").error or "")
+    ws, off = at("Pair(128)")
+    assert "already defined" in (ws.rename(PATH, off, "M").error or "")
+    result = ws.rename(PATH, off, "Twin")
+    assert result.error is None
+    [fe] = result.changes
+    assert [SRC[e.span.start : e.span.end] for e in fe.edits] == ["Pair", "Pair"]
+
+
+def test_rename_tensor_renames_every_shadowing_assignment() -> None:
+    src = SRC.replace(
+        '    h = image |> Dense(HIDDEN, activation = "relu")\n',
+        '    h = image |> Dense(HIDDEN, activation = "relu")\n    h = h |> relu\n',
+    )
+    ws, off = fixture(src.replace("h |> Pair", "$0h |> Pair"))
+    [fe] = ws.rename(PATH, off, "hidden").changes
+    edited = src
+    for e in sorted(fe.edits, key=lambda e: -e.span.start):
+        edited = edited[: e.span.start] + e.text + edited[e.span.end :]
+    assert "hidden = image" in edited and "hidden = hidden |> relu" in edited
+    ws.update(PATH, edited)
+    assert ws.diagnostics(PATH) == []
+
+
+def test_rename_refuses_stdlib_and_builtins() -> None:
+    src = "import std.blocks\nmodel M() {\n    input x: f32[B, 8]\n    return x |> MLPBlock(4)\n}\n"
+    ws = Workspace(read=_no_disk)
+    ws.open(PATH, src)
+    target = ws.prepare_rename(PATH, src.index("MLPBlock"))
+    assert target.span is None
+    assert target.error is not None and "standard library (`std.blocks`)" in target.error
+    assert ws.rename(PATH, src.index("MLPBlock"), "Mine").error == target.error
+    assert "import" in (ws.prepare_rename(PATH, src.index("blocks")).error or "")
+    assert ws.prepare_rename(PATH, src.index("f32")).error == "`f32` is part of the language"
+    ws2, off = at("Dense(classes)")
+    assert "built-in layer" in (ws2.prepare_rename(PATH, off).error or "")
+    ws2, off = at("classes)\n    return")
+    target = ws2.prepare_rename(PATH, off)
+    assert target.error is None and target.placeholder == "classes"
+
+
+def test_references_to_stdlib_block_reach_into_stdlib() -> None:
+    src = "import std.blocks\nmodel M() {\n    input x: f32[B, 8]\n    return x |> MLPBlock(4)\n}\n"
+    ws = Workspace(read=_no_disk)
+    ws.open(PATH, src)
+    refs = ws.references(PATH, src.index("MLPBlock"))
+    assert {Path(r.path).name for r in refs} == {"blocks.nn", "model.nn"}
+
+
+# -- workspace symbols, tokens, code actions, formatting ----------------------------------------
+def test_workspace_symbols_cover_open_files_and_imports() -> None:
+    src = "import std.blocks\n" + SRC
+    ws = Workspace(read=_no_disk)
+    ws.open(PATH, src)
+    got = {(s.name, s.kind, s.container) for s in ws.workspace_symbols("")}
+    assert {("Pair", "block", "model.nn"), ("M", "model", "model.nn")} <= got
+    assert ("MLPBlock", "block", "blocks.nn") in got
+    assert [s.name for s in ws.workspace_symbols("mlpb")] == ["MLPBlock"]
+
+
+def token_kinds(ws: Workspace, src: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for t in ws.semantic_tokens(PATH):
+        out.setdefault(src[t.start : t.start + t.length], set()).add(t.kind)
+    return out
+
+
+def test_semantic_tokens_classify_names() -> None:
+    ws, _ = at("model")
+    kinds = token_kinds(ws, SRC)
+    assert kinds["block"] == {"keyword"} and kinds["Pair"] == {"class"}
+    assert kinds["Dense"] == {"function"} and kinds["f32"] == {"type"}
+    assert kinds["units"] == {"parameter"} and kinds["h"] == {"variable"}
+    assert kinds["activation"] == {"property"} and kinds['"relu"'] == {"string"}
+    assert kinds["128"] == {"number"} and kinds["## Two dense layers."] == {"comment"}
+    assert kinds["B"] == {"typeParameter"} and kinds["HIDDEN"] == {"variable"}
+    tokens = ws.semantic_tokens(PATH)
+    assert [t.start for t in tokens] == sorted(t.start for t in tokens)
+
+
+def test_semantic_tokens_in_file_with_syntax_error() -> None:
+    src = SRC.replace("return x |> Dense(units)", "return x |> Dense(units,, ")
+    ws, _ = fixture("$0" + src)
+    assert any(d.code.startswith("E00") for d in ws.diagnostics(PATH))
+    kinds = token_kinds(ws, src)
+    assert "class" in kinds["M"] and "keyword" in kinds["model"]
+    assert "function" in kinds["Dense"] and "comment" in kinds["## Two dense layers."]
+
+
+def test_code_action_did_you_mean() -> None:
+    src = SRC.replace("Dense(classes)", "Dens(classes)")
+    ws, _ = fixture("$0" + src)
+    at_ = src.index("Dens(")
+    [action] = [a for a in ws.code_actions(PATH, Span(at_, at_)) if "Dense" in a.title]
+    assert action.title == "Change to `Dense`" and action.preferred
+    [fe] = action.changes
+    [edit] = fe.edits
+    assert (src[edit.span.start : edit.span.end], edit.text) == ("Dens", "Dense")
+    assert action.diagnostic is not None and action.diagnostic.code == "E0101"
+
+
+def test_code_action_did_you_mean_keyword_argument() -> None:
+    src = SRC.replace('activation = "relu"', 'activaton = "relu"')
+    ws, _ = fixture("$0" + src)
+    at_ = src.index("activaton")
+    titles = [a.title for a in ws.code_actions(PATH, Span(at_, at_ + 3))]
+    assert "Change to `activation`" in titles
+
+
+def test_code_action_inserts_missing_stdlib_import() -> None:
+    src = "const K = 1\nmodel M() {\n    input x: f32[B, 8]\n    return x |> MLPBlock(4)\n}\n"
+    ws, _ = fixture("$0" + src)
+    at_ = src.index("MLPBlock")
+    [action] = [a for a in ws.code_actions(PATH, Span(at_, at_)) if a.title.startswith("Import")]
+    assert action.title == "Import `MLPBlock` from `std.blocks`"
+    [edit] = action.changes[0].edits
+    assert edit.span == Span(0, 0) and edit.text == "import std.blocks\n"
+    ws.update(PATH, edit.text + src)
+    assert ws.diagnostics(PATH) == []
+    src2 = "import std.resnet\n" + src
+    ws.update(PATH, src2)
+    at_ = src2.index("MLPBlock")
+    [action] = [a for a in ws.code_actions(PATH, Span(at_, at_)) if a.title.startswith("Import")]
+    assert action.changes[0].edits[0].span == Span(
+        len("import std.resnet\n"), len("import std.resnet\n")
+    )
+
+
+def test_format_matches_nnrun_fmt_and_refuses_syntax_errors() -> None:
+    ws = Workspace(read=_no_disk)
+    ws.open(PATH, "model M(){input x:f32[B,4]\nreturn x}\n")
+    formatted = ws.format(PATH)
+    assert formatted is not None and "    input x: f32[B, 4]\n" in formatted
+    ws.update(PATH, formatted)
+    assert ws.format(PATH) == formatted
+    ws.update(PATH, "model M( {\n")
+    assert ws.format(PATH) is None
+
+
+def test_importers_of_an_open_file() -> None:
+    ws = Workspace(read=_no_disk)
+    ws.open("/project/lib.nn", "const WIDTH = 8\n")
+    ws.open(PATH, 'import "lib.nn"\nconst K = WIDTH\n')
+    ws.open("/project/other.nn", "const Z = 1\n")
+    assert ws.importers("/project/lib.nn") == [PATH]
+    assert ws.diagnostics(PATH) == []
+    ws.update("/project/lib.nn", "const SIZE = 8\n")
+    [d] = ws.diagnostics(PATH)
+    assert "WIDTH" in d.message
+
+
+def test_features_keep_working_beside_a_syntax_error() -> None:
+    src = SRC + "\nblock Broken( {\n    input y: f32[B, \n"
+    ws, _ = fixture("$0" + src)
+    assert any(d.code.startswith("E00") for d in ws.diagnostics(PATH))
+    hover = ws.hover(PATH, src.index("h |> Pair"))
+    assert hover is not None and "f32[B, 128]" in hover.markdown
+    assert len(ws.references(PATH, src.index("Pair(128)"))) == 2
+    assert ws.rename(PATH, src.index("Pair(128)"), "Twin").error is None
+    assert [s.name for s in ws.document_symbols(PATH)][:3] == ["HIDDEN", "Pair", "M"]
+    assert ws.inlay_hints(PATH)
