@@ -350,7 +350,7 @@ def test_rename_refuses_stdlib_and_builtins() -> None:
     assert ws.prepare_rename(PATH, src.index("f32")).error == "`f32` is part of the language"
     ws2, off = at("Dense(classes)")
     assert "built-in layer" in (ws2.prepare_rename(PATH, off).error or "")
-    ws2, off = at("classes)\n    return")
+    ws2, off = at("classes)\n}")
     target = ws2.prepare_rename(PATH, off)
     assert target.error is None and target.placeholder == "classes"
 
