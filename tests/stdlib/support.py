@@ -81,6 +81,17 @@ def block_outputs(graph: Graph, depth: int) -> dict[str, Shape]:
 Convert = Callable[[str, np.ndarray], tuple[str, np.ndarray]]
 
 
+class Namer:
+    """Layer names in creation order (`w0000`, `w0001`, ...), for `forward_parity(by_name)`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"w{self.count:04d}"
+
+
 def forward_parity(
     graph: Graph,
     kmodel: Any,
@@ -89,12 +100,19 @@ def forward_parity(
     atol: float = 1e-4,
     training: bool = False,
     convert: Convert | None = None,
+    by_name: bool = False,
 ) -> np.ndarray:
-    """Copy `kmodel`'s weights into the compiled graph in creation order; compare outputs."""
+    """Copy `kmodel`'s weights into the compiled graph in order; compare outputs.
+
+    The order is `kmodel.layers` (topological), or with `by_name` the layers' names: the
+    references built here name their layers with `Namer` in creation order."""
     model = compile_graph(graph)
     params, state = model.init(jax.random.key(0))
     nn_weights = [(node, w) for node in graph.nodes for w in node.weights]
-    k_vars = [v for layer in kmodel.layers for v in layer.weights]
+    k_layers = [layer for layer in kmodel.layers if layer.weights]
+    if by_name:
+        k_layers.sort(key=lambda layer: layer.name)
+    k_vars = [v for layer in k_layers for v in layer.weights]
     assert len(nn_weights) == len(k_vars), f"{len(nn_weights)} nndsl vs {len(k_vars)} Keras"
     for (node, w), v in zip(nn_weights, k_vars, strict=True):
         kname, value = v.path.rsplit("/", 1)[-1], np.asarray(v.value)

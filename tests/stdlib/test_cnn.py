@@ -23,7 +23,7 @@ from keras import layers
 
 from nndsl.frontend import check_file, check_source
 from nndsl.resources import stdlib_dir
-from tests.stdlib.support import block_outputs, dims, forward_parity, keras_counts, probe
+from tests.stdlib.support import Namer, block_outputs, dims, forward_parity, keras_counts, probe
 
 IMAGE = "f32[B, {size}, {size}, 3]"
 # Building a keras.applications model takes seconds (one symbolic call per layer).
@@ -74,10 +74,11 @@ def keras_resnet(
     """ResNet as std.resnet builds it, in Keras layers: the model and each stage's output."""
     eps = 1.001e-5
     use_bias = bottleneck  # Keras's ResNet50 biases its convolutions; ResNet-18/34 do not
+    name = Namer()
     inp = keras.Input((size, size, 3))
     x = layers.ZeroPadding2D(3)(inp)
-    x = layers.Conv2D(width, 7, strides=2, use_bias=use_bias)(x)
-    x = layers.ReLU()(layers.BatchNormalization(epsilon=eps)(x))
+    x = layers.Conv2D(width, 7, strides=2, use_bias=use_bias, name=name())(x)
+    x = layers.ReLU()(layers.BatchNormalization(epsilon=eps, name=name())(x))
     x = layers.MaxPooling2D(3, strides=2)(layers.ZeroPadding2D(1)(x))
     outs = [x]
     for i, n in enumerate(blocks):
@@ -87,23 +88,27 @@ def keras_resnet(
             stride = 2 if i > 0 and j == 0 else 1
             shortcut = x
             if stride != 1 or x.shape[-1] != out_channels:
-                shortcut = layers.Conv2D(out_channels, 1, strides=stride, use_bias=use_bias)(x)
-                shortcut = layers.BatchNormalization(epsilon=eps)(shortcut)
+                shortcut = layers.Conv2D(
+                    out_channels, 1, strides=stride, use_bias=use_bias, name=name()
+                )(x)
+                shortcut = layers.BatchNormalization(epsilon=eps, name=name())(shortcut)
             if bottleneck:
-                h = layers.Conv2D(filters, 1, strides=stride, use_bias=use_bias)(x)
-                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps)(h))
-                h = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias)(h)
-                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps)(h))
-                h = layers.Conv2D(out_channels, 1, use_bias=use_bias)(h)
+                h = layers.Conv2D(filters, 1, strides=stride, use_bias=use_bias, name=name())(x)
+                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps, name=name())(h))
+                h = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=name())(h)
+                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps, name=name())(h))
+                h = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=name())(h)
             else:
-                h = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps)(h))
-                h = layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
-            h = layers.BatchNormalization(epsilon=eps)(h)
+                h = layers.Conv2D(
+                    filters, 3, strides=stride, padding="same", use_bias=False, name=name()
+                )(x)
+                h = layers.ReLU()(layers.BatchNormalization(epsilon=eps, name=name())(h))
+                h = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name())(h)
+            h = layers.BatchNormalization(epsilon=eps, name=name())(h)
             x = layers.ReLU()(layers.Add()([shortcut, h]))
         outs.append(x)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(classes, activation="softmax")(x)
+    x = layers.Dense(classes, activation="softmax", name=name())(x)
     outs.append(x)
     return keras.Model(inp, x), outs
 
@@ -130,7 +135,7 @@ def test_tiny_resnet_forward_matches_keras(model: str, blocks: list[int]) -> Non
     kmodel, _ = keras_resnet(blocks, bottleneck, classes=3, size=32, width=4)
     assert graph.param_counts() == keras_counts(kmodel)
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
-    out = forward_parity(graph, kmodel, x)
+    out = forward_parity(graph, kmodel, x, by_name=True)
     np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)  # softmax classifier
 
 
@@ -261,10 +266,12 @@ def test_tiny_densenet_forward_matches_keras() -> None:
 def keras_unet(*, classes: int, size: int, channels: int, width: int) -> Any:
     """std.unet's UNet in Keras layers, built in the same order."""
 
+    name = Namer()
+
     def double_conv(x: Any, filters: int) -> Any:
         for _ in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.ReLU()(layers.BatchNormalization()(x))
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name())(x)
+            x = layers.ReLU()(layers.BatchNormalization(name=name())(x))
         return x
 
     inp = keras.Input((size, size, channels))
@@ -273,9 +280,9 @@ def keras_unet(*, classes: int, size: int, channels: int, width: int) -> Any:
     e3 = double_conv(layers.MaxPooling2D(2)(e2), 4 * width)
     x = double_conv(layers.MaxPooling2D(2)(e3), 8 * width)
     for skip, filters in [(e3, 4 * width), (e2, 2 * width), (e1, width)]:
-        x = layers.Conv2DTranspose(filters, 2, strides=2)(x)
+        x = layers.Conv2DTranspose(filters, 2, strides=2, name=name())(x)
         x = double_conv(layers.Concatenate()([skip, x]), filters)
-    x = layers.Conv2D(classes, 1, activation="softmax")(x)
+    x = layers.Conv2D(classes, 1, activation="softmax", name=name())(x)
     return keras.Model(inp, x)
 
 
@@ -291,7 +298,7 @@ def test_tiny_unet_forward_matches_keras() -> None:
     graph = probe("unet", "UNet", "f32[B, 16, 16, 1]", classes=3, size=16, channels=1, width=2)
     kmodel = keras_unet(classes=3, size=16, channels=1, width=2)
     x = np.random.default_rng(4).normal(size=(2, 16, 16, 1)).astype(np.float32)
-    out = forward_parity(graph, kmodel, x)
+    out = forward_parity(graph, kmodel, x, by_name=True)
     np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)
 
 
