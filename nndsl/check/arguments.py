@@ -212,10 +212,15 @@ def _type_words(arg: Arg) -> str:
         "regularizer": "a regularizer such as `l2(1e-4)`",
         "constraint": "a constraint such as `max_norm(3)`",
         "layer": "a layer such as `LSTM(32)`",
+        "schedule": "a number or a schedule such as `cosine_decay(1e-3, 1000)`",
     }.get(arg.type, arg.type)
 
 
 def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
+    if isinstance(value, ScalarVal) and value.kind == "none":
+        return None if arg.nullable else INVALID
+    if arg.type == "schedule" and isinstance(value, ScalarVal) and value.kind in ("int", "float"):
+        return float(value.value) if isinstance(value.value, int | float) else INVALID  # constant
     op_kind = CONFIGURED_TYPES.get(arg.type)
     if op_kind is not None:
         # `he_normal`, `"he_normal"`, `truncated_normal(stddev = 0.02)`, `LSTM(32)`

@@ -556,6 +556,8 @@ class Elaborator:
             return ScalarVal("bool", e.value)
         if isinstance(e, ast.StrLit):
             return ScalarVal("str", e.value)
+        if isinstance(e, ast.NoneLit):
+            return ScalarVal("none", None)
         if isinstance(e, ast.ListLit):
             items = tuple(self.evaluate(frame, i) for i in e.items)
             if any(isinstance(i, ErrorVal) for i in items):
@@ -1277,7 +1279,7 @@ class Elaborator:
 
 
 _CONFIGURED_KINDS = frozenset(
-    {OpKind.LAYER, OpKind.INITIALIZER, OpKind.REGULARIZER, OpKind.CONSTRAINT}
+    {OpKind.LAYER, OpKind.INITIALIZER, OpKind.REGULARIZER, OpKind.CONSTRAINT, OpKind.SCHEDULE}
 )
 
 

@@ -31,7 +31,7 @@ class TensorVal:
 class ScalarVal:
     """A value known at check time; `value is None` when it is not statically known."""
 
-    kind: str  # int | float | bool | str | dtype
+    kind: str  # int | float | bool | str | dtype | none
     value: int | float | bool | str | Dim | DType | None
 
 
@@ -107,6 +107,7 @@ def describe(value: Value) -> str:
             "bool": "a boolean",
             "str": "a string",
             "dtype": "a dtype",
+            "none": "`none`",
         }.get(value.kind, "a value")
     if isinstance(value, ListVal):
         return "a list"

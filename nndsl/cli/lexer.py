@@ -13,7 +13,7 @@ from nndsl.ops import OpKind, iter_specs
 from nndsl.shapes import DTYPES
 from nndsl.syntax import KEYWORDS
 
-_CONSTANTS = ("true", "false")
+_CONSTANTS = ("true", "false", "none")
 _LAYERS = tuple(sorted(s.name for s in iter_specs(OpKind.LAYER)))
 _FUNCTIONS = tuple(sorted(s.name for s in iter_specs() if s.kind is not OpKind.LAYER))
 

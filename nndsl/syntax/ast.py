@@ -81,6 +81,12 @@ class BoolLit(Node):
     span: Span
 
 
+class NoneLit(Node):
+    """`none`: no value, for arguments that allow it (`merge_mode = none`)."""
+
+    span: Span
+
+
 class StrLit(Node):
     value: str
     span: Span
@@ -146,6 +152,7 @@ Expr = Union[
     FloatLit,
     BoolLit,
     StrLit,
+    NoneLit,
     ListLit,
     TupleLit,
     Call,

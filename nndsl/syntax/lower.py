@@ -247,6 +247,9 @@ class ToAst(Transformer[Token, ast.Module]):
     def false_lit(self, ch: list[Any]) -> ast.BoolLit:
         return ast.BoolLit(False, _span(ch))
 
+    def none_lit(self, ch: list[Any]) -> ast.NoneLit:
+        return ast.NoneLit(_span(ch))
+
     def list_lit(self, ch: list[Any]) -> ast.ListLit:
         args = ch[1] or ()
         return ast.ListLit(tuple(a.value for a in args), _span(ch))

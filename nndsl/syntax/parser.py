@@ -61,6 +61,7 @@ KEYWORDS = frozenset(
         "not",
         "true",
         "false",
+        "none",
     }
 )
 _EXPRESSION_START = {

@@ -258,11 +258,16 @@ class _Printer:
         if isinstance(e, ast.Name):
             return e.ident.name, 9
         if isinstance(e, ast.IntLit | ast.FloatLit):
-            return self._source(e), 7 if self._source(e).startswith("-") else 9
+            # the user's spelling (`1e-3`, `1_000`), minus any comment or line break inside
+            # a negative literal such as `-  # note\n 0` (the comment is printed on its own)
+            text = "".join(re.sub(r"#[^\n]*", "", self._source(e)).split())
+            return text, 7 if text.startswith("-") else 9
         if isinstance(e, ast.StrLit):
             return _quote(e.value), 9
         if isinstance(e, ast.BoolLit):
             return ("true" if e.value else "false"), 9
+        if isinstance(e, ast.NoneLit):
+            return "none", 9
         if isinstance(e, ast.ListLit):
             return "[" + ", ".join(self.expr(i) for i in e.items) + "]", 9
         if isinstance(e, ast.TupleLit):
