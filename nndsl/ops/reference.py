@@ -22,6 +22,12 @@ _SECTIONS = (
     (OpKind.METRIC, "Metrics", "The `metrics` list of a `train` section."),
     (OpKind.OPTIMIZER, "Optimizers", "The `optimizer` of a `train` section (built with optax)."),
     (
+        OpKind.SCHEDULE,
+        "Learning-rate schedules",
+        "Values of an optimizer's `learning_rate`: `adam(learning_rate = cosine_decay(1e-3, "
+        "1000))`; the step counts optimizer updates from 0.",
+    ),
+    (
         OpKind.INITIALIZER,
         "Initializers",
         "Values of `*_initializer` arguments: `kernel_initializer = he_normal` or "

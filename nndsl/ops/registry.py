@@ -82,6 +82,7 @@ FAMILIES = (
     "losses",
     "metrics",
     "optimizers",
+    "schedules",
     "data",
 )
 

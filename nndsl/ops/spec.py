@@ -27,6 +27,7 @@ class OpKind(Enum):
     INITIALIZER = "initializer"  # `kernel_initializer = truncated_normal(stddev = 0.02)`
     REGULARIZER = "regularizer"  # `kernel_regularizer = l2(1e-4)`
     CONSTRAINT = "constraint"  # `kernel_constraint = max_norm(3)`
+    SCHEDULE = "schedule"  # `learning_rate = cosine_decay(1e-3, 1000)`
 
 
 ArgValue = Union[int, float, bool, str, Dim, DType, "Configured", tuple["ArgValue", ...], None]
@@ -66,6 +67,7 @@ CONFIGURED_TYPES: dict[str, OpKind] = {
     "regularizer": OpKind.REGULARIZER,
     "constraint": OpKind.CONSTRAINT,
     "layer": OpKind.LAYER,
+    "schedule": OpKind.SCHEDULE,  # a learning rate: a number, or a schedule
 }
 
 
@@ -115,6 +117,8 @@ class Arg:
             return f"float | [{inner}]"
         if self.type == "pads":
             return "int | [int | [int, int]]"
+        if self.type == "schedule":
+            return "float | schedule"
         text = self.type
         if 0 < len(self.choices) <= 6:  # longer lists (activations) are named in the docs
             text = " | ".join(f'"{c}"' for c in self.choices)
