@@ -97,12 +97,9 @@ class PiecewiseConstantDecay(Schedule):
                 f"boundaries, {n_values} values",
                 help=f"give {len(boundaries) + 1} rates",
             )
-        for i, (a, b) in enumerate(pairwise(boundaries)):
+        for a, b in pairwise(boundaries):
             if not (isinstance(a, int) and isinstance(b, int)) or b <= a:
-                raise ArgError(
-                    "boundaries",
-                    f"`boundaries` must increase: entry {i + 1} ({b}) follows {a}",
-                )
+                raise ArgError("boundaries", f"`boundaries` must increase, but {b} follows {a}")
 
 
 @register
