@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,9 @@ def _open_uri(client: LanguageClient, uri: str, text: str) -> None:
     )
 
 
-async def _published(client: LanguageClient, uri: str, done: Callable[[list[Any]], bool]) -> None:
+async def _published(
+    client: LanguageClient, uri: str, done: Callable[[Sequence[Any]], bool]
+) -> None:
     """Wait until the diagnostics published for `uri` satisfy `done`."""
     try:
         async with asyncio.timeout(10):
