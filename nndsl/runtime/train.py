@@ -190,6 +190,7 @@ def fit(
             emit(end)
         if result.stopped:
             break
+    params = steps.final_params(params, opt_state)  # the EMA under `use_ema`
     result.params, result.state, result.opt_state = params, state, opt_state
     if not result.stopped and len(splits.test):
         result.test = evaluate(steps, params, state, splits.test, config.batch)

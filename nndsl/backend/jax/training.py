@@ -19,6 +19,7 @@ import optax
 
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.backend.jax.impls.metrics import Stats, Streaming, loss_metric
+from nndsl.backend.jax.impls.optimizers import final_weights
 from nndsl.backend.jax.registry import LabelCall, implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import OpKind
@@ -45,6 +46,11 @@ class Steps:
 
     def init_opt_state(self, params: Tree) -> Any:
         return self.optimizer.init(params)
+
+    def final_params(self, params: Tree, opt_state: Any) -> Tree:
+        """The weights training ends with: the optimizer's EMA under `use_ema` (as Keras's
+        `fit` ends with `finalize_variable_values`), else `params`."""
+        return final_weights(params, opt_state)
 
     def metric_values(self, totals: Metrics) -> list[float]:
         """The reported values from statistics summed over batches (`add_metric_stats`)."""
