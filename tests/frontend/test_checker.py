@@ -389,7 +389,7 @@ def test_import_path_with_nul_byte() -> None:
 
 
 def test_too_many_arguments_grammar() -> None:
-    src = "model M() {\n    input x: f32[B, 8]\n    return x |> relu(3)\n}\n"
+    src = "model M() {\n    input x: f32[B, 8]\n    return x |> sigmoid(3)\n}\n"
     (diag,) = check_source(src, "t.nn").diagnostics
     assert diag.code == "E0405"
     assert "1 was given" in diag.message
