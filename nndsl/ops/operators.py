@@ -148,7 +148,7 @@ class Comparison(Elementwise):
 
 def _comparison(name: str, symbol: str, words: str) -> None:
     doc = f"Element-wise `a {symbol} b` ({words}), a `bool` tensor; broadcasts as NumPy does."
-    example = "mask = tokens != 0" if symbol == "!=" else f"m = a {symbol} b"
+    example = "mask = x != 0" if symbol == "!=" else f"m = a {symbol} b"
     cls = type(
         name.title().replace("_", ""),
         (Comparison,),
