@@ -136,5 +136,8 @@ def test_accumulation_and_ema_in_the_jitted_step(tmp_path: Path) -> None:
         for name, value in weights.items():
             np.testing.assert_array_equal(value, ema[layer][name])
     assert final_weights(result.params, result.opt_state) is ema
+    wrapped = optax.inject_hyperparams(lambda scale: optax.scale(scale))(scale=1.0)
+    nested = (wrapped.init(result.params), result.opt_state)
+    assert final_weights(result.params, nested) is ema  # found inside a wrapped state
     x, _ = blobs()
     assert predict(config.graph, result.params, result.state, x[:5]).shape == (5, 3)

@@ -69,9 +69,13 @@ def weights_ema(momentum: float, first: int = 1) -> optax.GradientTransformation
 def final_weights(params: Any, opt_state: Any) -> Any:
     """The weights to keep when training ends: the EMA under `use_ema` (as Keras's
     `finalize_variable_values` at the end of `fit`), else `params` themselves."""
-    if isinstance(opt_state, tuple) and opt_state and isinstance(opt_state[-1], EmaState):
-        return opt_state[-1].ema
-    return params
+    # Searched for, not indexed: the runtime may wrap the optimizer (`inject_hyperparams`).
+    found = [
+        s
+        for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, EmaState))
+        if isinstance(s, EmaState)
+    ]
+    return found[0].ema if found else params
 
 
 def _clip_each(max_norm: float) -> optax.GradientTransformation:
