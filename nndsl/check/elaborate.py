@@ -92,6 +92,37 @@ class Elaborator:
                     return True
         return False
 
+    def _merge_branches(self, a: dict[str, Value], b: dict[str, Value]) -> dict[str, Value]:
+        """The environment after an `if` whose condition is unknown in a generic check: a
+        name bound differently by the two branches gets an opaque value, so later checks
+        report only mismatches that hold whichever branch is taken."""
+        merged = dict(a)
+        for name, va in a.items():
+            vb = b.get(name)
+            if vb is None or vb == va:
+                continue
+            if isinstance(va, ScalarVal) and isinstance(vb, ScalarVal) and va.kind == vb.kind:
+                if va.kind == "int":
+                    merged[name] = ScalarVal("int", self._fresh_opaque(name))
+                else:
+                    merged[name] = ScalarVal(va.kind, None)
+            elif isinstance(va, TensorVal) and isinstance(vb, TensorVal):
+                if va.type.rank != vb.type.rank or va.type.dtype != vb.type.dtype:
+                    merged[name] = ERROR  # a later use would be wrong in one branch or the other
+                    continue
+                dims = tuple(
+                    da if da == db else self._fresh_opaque(name)
+                    for da, db in zip(va.type.shape, vb.type.shape, strict=True)
+                )
+                merged[name] = TensorVal(va.value, va.type.with_shape(dims), va.origin)
+        return merged
+
+    def _fresh_opaque(self, hint: str) -> Dim:
+        n = len(self.opaque)
+        symbol = f"{hint}'{n}"
+        self.opaque = self.opaque | {symbol}
+        return Dim.sym(symbol)
+
     # == instantiation ======================================================================
     def instantiate(
         self,
@@ -328,14 +359,18 @@ class Elaborator:
                         help="conditions may use parameters and sizes fixed by the input types",
                     )
                     return False
-                # Generic check: look at both branches, continue with the first.
+                # Generic check: look at both branches, then continue with names whose
+                # values differ between them made opaque (known only at each use).
                 saved = dict(frame.env)
                 ok = self._run(frame, stmt.then)
+                then_env, then_out = frame.env, frame.outputs
+                other_env = saved
                 if stmt.orelse is not None:
-                    then_env, then_out = frame.env, frame.outputs
                     frame.env, frame.outputs = dict(saved), None
                     ok = self._run(frame, stmt.orelse) and ok
-                    frame.env, frame.outputs = then_env, then_out
+                    other_env = frame.env
+                frame.env = self._merge_branches(then_env, other_env)
+                frame.outputs = then_out
                 return ok
             branch = stmt.then if cond.value else stmt.orelse
             return self._run(frame, branch) if branch is not None else True

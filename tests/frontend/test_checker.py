@@ -405,3 +405,19 @@ def test_a_tuple_feeds_several_tensors_to_one_layer() -> None:
     graph = result.graph("M")
     assert graph is not None
     assert [str(o.type) for o in graph.outputs] == ["f32[B, 10]", "f32[B, 4]"]
+
+
+def test_generic_check_after_an_unknown_if_reports_only_certain_mismatches() -> None:
+    """`out` is `filters` or 8 depending on a parameter: the unused block must not be
+    reported (it is fine for filters >= 8); each use is checked with its own value."""
+    block = (
+        "block B(filters: int) {\n    input x: f32[N, C]\n    out = filters\n"
+        "    if out < 8 {\n        out = 8\n    }\n"
+        "    return (x |> Dense(out)) + (x |> Dense(filters))\n}\n"
+    )
+    assert check_source(block, "b.nn").diagnostics == []
+    use = "model M() {\n    input x: f32[N, 4]\n    return x |> B(F)\n}\n"
+    fine = check_source(block + use.replace("B(F)", "B(16)"), "m.nn")
+    assert not fine.has_errors, render_plain(fine.diagnostics)
+    wrong = check_source(block + use.replace("B(F)", "B(4)"), "m.nn")
+    assert [d.code for d in wrong.errors] == ["E0202"]
