@@ -409,11 +409,11 @@ def test_a_tuple_feeds_several_tensors_to_one_layer() -> None:
 
 def test_generic_check_after_an_unknown_if_reports_only_certain_mismatches() -> None:
     """`out` is `filters` or 8 depending on a parameter: the unused block must not be
-    reported (it is fine for filters >= 8); each use is checked with its own value."""
+    reported (it is fine for filters = 16); each use is checked with its own value."""
     block = (
         "block B(filters: int) {\n    input x: f32[N, C]\n    out = filters\n"
         "    if out < 8 {\n        out = 8\n    }\n"
-        "    return (x |> Dense(out)) + (x |> Dense(filters))\n}\n"
+        "    return (x |> Dense(out)) + (x |> Dense(16))\n}\n"
     )
     assert check_source(block, "b.nn").diagnostics == []
     use = "model M() {\n    input x: f32[N, 4]\n    return x |> B(F)\n}\n"
