@@ -243,3 +243,45 @@ def test_repl_starts_without_jax() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.slow
+def test_nnrun_repl_in_a_terminal(tmp_path: Path) -> None:
+    """The real `nnrun repl` in a pseudo-terminal: define, shape, err, recover, train, exit."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "nndsl", "repl"],
+        cwd=str(ROOT),
+        env={**env, "PYTHONPATH": str(ROOT), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        dimensions=(40, 120),
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect_exact(">>>")
+        for line in ("block P(n: int) {", "input x: f32[B, D]", "return x |> Dense(n)", "}"):
+            child.send(line + "\r")
+        child.expect_exact("defined block P")
+        child.send("input x: f32[B, 8]\r")
+        child.send(":shape x |> P(5)\r")
+        child.expect_exact("f32[B, 5]")
+        child.send("y = x |> Dnese(4)\r")
+        child.expect_exact("E0101")
+        child.expect_exact("did you mean `Dense`?")
+        child.send("y = x |> P(3)\r")
+        child.expect_exact("f32[B, 3]")
+        child.send(f'data digits = npz("{DIGITS}", x = "images", y = "labels")\r')
+        child.expect_exact("defined data digits")
+        for line in ("model Tiny() {", "input image: f32[B, 64]", "return image |> Dense(10)", "}"):
+            child.send(line + "\r")
+        child.expect_exact("defined model Tiny")
+        child.send(":train Tiny on digits 1\r")
+        child.expect_exact("trained Tiny: 1 epoch(s)", timeout=180)
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before
+    assert (tmp_path / "nndsl" / "repl_history").read_text().count("+:train Tiny on digits 1")
