@@ -392,13 +392,13 @@ class Elaborator:
             return None
         if isinstance(v, ScalarVal) and v.kind == "int":
             n = v.value.as_int() if isinstance(v.value, Dim) else v.value
-            if isinstance(n, int) and n >= 1:
-                return n
+            if isinstance(n, int) and n >= 0:
+                return n  # 0 copies: the stage is the identity, the body does not run
             if n is None and not frame.concrete:
                 return 1
             self.rep.error(
                 "E0502",
-                f"`repeat` needs a count >= 1 known at check time, found `{v.value}`",
+                f"`repeat` needs a count >= 0 known at check time, found `{v.value}`",
                 frame.file,
                 expr.span,
                 "invalid count",

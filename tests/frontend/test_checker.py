@@ -421,3 +421,14 @@ def test_generic_check_after_an_unknown_if_reports_only_certain_mismatches() -> 
     assert not fine.has_errors, render_plain(fine.diagnostics)
     wrong = check_source(block + use.replace("B(F)", "B(4)"), "m.nn")
     assert [d.code for d in wrong.errors] == ["E0202"]
+
+
+def test_repeat_zero_is_the_identity() -> None:
+    src = (
+        "model M(n: int = 0) {\n    input x: f32[B, 8]\n    h = x |> repeat n Dense(4)\n"
+        "    repeat n { h = h |> Dense(2) }\n    return h\n}\n"
+    )
+    result = check_source(src, "m.nn")
+    assert not result.has_errors, render_plain(result.diagnostics)
+    graph = result.graph("M")
+    assert graph is not None and graph.nodes == [] and str(graph.outputs[0].type) == "f32[B, 8]"
