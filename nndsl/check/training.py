@@ -10,6 +10,7 @@ from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorV
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import Arg, ArgValue, OpKind, ShapeError, iter_specs, lookup
+from nndsl.ops.data import DataSource
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -135,6 +136,8 @@ class TrainChecker:
             )
             graph = None
         pred = graph.outputs[0].type if graph is not None else None
+        if graph is not None and data_call is not None:
+            self._check_data_fits(item, data_call, graph)
         loss = self._op(values.get("loss"), OpKind.LOSS, pred)
         optimizer = self._op(values.get("optimizer"), OpKind.OPTIMIZER, None)
         metrics: list[OpCall] = []
@@ -187,6 +190,23 @@ class TrainChecker:
             )
             return None
         return self.check_data(data, self.scope.data_files.get(name, self.file))
+
+    def _check_data_fits(self, item: ast.TrainDef, data: OpCall, graph: Graph) -> None:
+        """What the declaration alone tells of the data (token ids' length, image size) against
+        the model's input; the files are checked by the runtime."""
+        if len(graph.inputs) != 1 or not isinstance(data.op, DataSource):
+            return
+        try:
+            data.op.check_input(data.attrs, graph.inputs[0].type)
+        except ShapeError as err:
+            self.rep.error(
+                err.code,
+                f"data `{item.data.name}` does not fit model `{graph.name}`: {err.message}",
+                self.file,
+                item.data.span,
+                f"feeds input `{graph.inputs[0].name}: {graph.inputs[0].type}`",
+                help=err.help,
+            )
 
     def check_data(self, data: ast.DataDef, file: SourceFile) -> OpCall | None:
         """A `data` declaration: a known source with valid arguments (E0602 otherwise)."""

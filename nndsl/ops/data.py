@@ -1,23 +1,204 @@
-"""Data sources declared with `data name = source(...)`; the runtime loads them."""
+"""Data sources declared with `data name = source(...)`; the runtime loads them.
+
+Paths are relative to the `.nn` file that declares the source. Each spec also says what one
+example of its inputs looks like as far as that is known without reading any file
+(`DataSource.element`), so `nnrun check` can reject, say, token ids of length 100 fed to a
+model whose input is `i32[B, 200]`; everything that needs the files is checked by the runtime
+before the first step.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, OpKind, OpSpec
+from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec, ShapeError, as_int
+from nndsl.shapes import TensorType, format_shape
+
+FAMILY = "data"
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # as Keras's image loader
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
+OUTPUT_MODES = ("int", "multi_hot", "count", "tf_idf")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One example of a source's inputs, as far as the declaration tells.
+
+    `dims` excludes the batch axis; an entry None is a size only the files tell; `dims` None
+    means even the rank is unknown. `kind` "int" or "float" when the values need an input of
+    that dtype family (token ids, tf-idf weights); None when any numeric input takes them (they
+    are cast to its dtype, as Keras casts to the layer's input dtype).
+    """
+
+    what: str
+    dims: tuple[int | None, ...] | None
+    kind: str | None = None
 
 
 class DataSource(OpSpec):
     kind = OpKind.DATA
-    family = "data"
+    family = FAMILY
     inputs = ()
+
+    def element(self, attrs: Attrs) -> Element | None:
+        """What one input example looks like; None when only the files can tell."""
+        return None
+
+    def check_input(self, attrs: Attrs, expected: TensorType) -> None:
+        """Raise `ShapeError` when the declared data cannot feed an input of type `expected`."""
+        el = self.element(attrs)
+        if el is None:
+            return
+        if el.kind == "int" and not expected.dtype.is_int:
+            raise ShapeError(
+                f"{el.what} are integers, but the model's input is `{expected}`",
+                help=f"declare the input as `i32{format_shape(expected.shape)}`",
+                code="E0301",
+            )
+        if el.kind == "float" and not expected.dtype.is_float:
+            raise ShapeError(
+                f"{el.what} are floating point, but the model's input is `{expected}`",
+                help=f"declare the input as `f32{format_shape(expected.shape)}`",
+                code="E0301",
+            )
+        if el.dims is None:
+            return
+        shown = "[B, " + ", ".join("?" if d is None else str(d) for d in el.dims) + "]"
+        if expected.rank != len(el.dims) + 1:
+            raise ShapeError(
+                f"{el.what} are `{shown}` (rank {len(el.dims) + 1}), but the model's input "
+                f"is `{expected}`"
+            )
+        for axis, (d, e) in enumerate(zip(el.dims, expected.shape[1:], strict=True), 1):
+            want = e.as_int()
+            if d is not None and want is not None and d != want:
+                raise ShapeError(
+                    f"{el.what} are `{shown}`, but the model's input is `{expected}`: "
+                    f"{d} against {want} on axis {axis}"
+                )
+
+
+def _test_split() -> Arg:
+    return Arg(
+        "test_split",
+        "float",
+        0.2,
+        "fraction held out for the final test",
+        min=0.0,
+        max=1.0,
+        max_exclusive=True,
+    )
+
+
+def _class_names() -> Arg:
+    return Arg(
+        "class_names",
+        "strs",
+        None,
+        "the class folders to use, in label order; none: every subfolder, sorted",
+        nullable=True,
+        keyword_only=True,
+    )
+
+
+# Keras's `TextVectorization` arguments, on every text source: strings cannot enter a JAX
+# graph, so the vocabulary is adapted and the text turned into numbers on the host.
+TEXT_ARGS = (
+    Arg(
+        "max_tokens",
+        "int",
+        None,
+        "vocabulary size, padding and out-of-vocabulary included; none: unlimited",
+        min=3,
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "output_sequence_length",
+        "int",
+        None,
+        'token ids per text in "int" mode, cut or padded with 0; none: the longest training text',
+        min=1,
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "standardize",
+        "str",
+        "lower_and_strip_punctuation",
+        "ASCII lowercasing and/or removal of ASCII punctuation; none: the text as is",
+        choices=STANDARDIZE,
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "split",
+        "str",
+        "whitespace",
+        "how a text becomes tokens; none: the whole text is one token",
+        choices=("whitespace", "character"),
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "ngrams",
+        "int",
+        None,
+        "n: also the 2- to n-grams of the tokens, joined by spaces",
+        min=1,
+        nullable=True,
+        keyword_only=True,
+    ),
+    Arg(
+        "output_mode",
+        "str",
+        "int",
+        '"int": token ids `i32[B, T]`; the others: one value per vocabulary entry `f32[B, V]`',
+        choices=OUTPUT_MODES,
+        keyword_only=True,
+    ),
+    Arg(
+        "pad_to_max_tokens",
+        "bool",
+        False,
+        "non-int modes: make the width `max_tokens` even if the vocabulary is smaller",
+        keyword_only=True,
+    ),
+)
+
+
+class TextSource(DataSource):
+    def validate(self, attrs: Attrs) -> None:
+        mode = attrs["output_mode"]
+        if mode != "int" and attrs["output_sequence_length"] is not None:
+            raise ArgError(
+                "output_sequence_length",
+                f'`output_sequence_length` applies to output_mode "int" only, not "{mode}"',
+                help="remove it: the width of the other modes is the vocabulary size",
+            )
+        if attrs["pad_to_max_tokens"] and attrs["max_tokens"] is None:
+            raise ArgError(
+                "pad_to_max_tokens",
+                "`pad_to_max_tokens = true` needs `max_tokens`",
+                help="set `max_tokens`, the width to pad to",
+            )
+
+    def element(self, attrs: Attrs) -> Element:
+        if attrs["output_mode"] == "int":
+            return Element("token ids", (as_int(attrs["output_sequence_length"]),), "int")
+        width = as_int(attrs["max_tokens"]) if attrs["pad_to_max_tokens"] else None
+        kind = "float" if attrs["output_mode"] == "tf_idf" else None
+        return Element(f"{attrs['output_mode']} vectors", (width,), kind)
 
 
 @register
 class Npz(DataSource):
     """Arrays from a NumPy `.npz` file, split into train and test sets.
 
-    The path is relative to the `.nn` file that declares it. Rows are shuffled with the
-    training seed before the split.
+    Rows are shuffled with the training seed before the split; object arrays are refused
+    (reading them would unpickle).
     """
 
     name = "npz"
@@ -25,14 +206,207 @@ class Npz(DataSource):
         Arg("path", "str", doc="the .npz file, relative to this .nn file"),
         Arg("x", "str", "x", "key of the inputs array"),
         Arg("y", "str", "y", "key of the labels array"),
-        Arg(
-            "test_split",
-            "float",
-            0.2,
-            "fraction held out for the final test",
-            min=0.0,
-            max=1.0,
-            max_exclusive=True,
-        ),
+        _test_split(),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'
+
+
+@register
+class Npy(DataSource):
+    """Inputs and labels from two NumPy `.npy` files with the same number of rows."""
+
+    name = "npy"
+    args = (
+        Arg("x", "str", doc="the inputs' .npy file, relative to this .nn file"),
+        Arg("y", "str", doc="the labels' .npy file"),
+        _test_split(),
+    )
+    example = 'data digits = npy(x = "data/x.npy", y = "data/y.npy")'
+
+
+@register
+class Csv(DataSource):
+    """Numeric columns of a CSV file as the inputs, one column as the labels.
+
+    Each row is an example. A label column of numbers gives the labels as they are; one of
+    words gives class ids, the names sorted. Without a header, columns are named by their
+    0-based position: `label = "4"`.
+    """
+
+    name = "csv"
+    args = (
+        Arg("path", "str", doc="the .csv file, relative to this .nn file"),
+        Arg("label", "str", doc="the label column: its header name, or its position as text"),
+        Arg("header", "bool", True, "whether the first row names the columns"),
+        Arg(
+            "columns",
+            "strs",
+            None,
+            "the input columns, in order; none: every column but the label",
+            nullable=True,
+        ),
+        Arg("delimiter", "str", ",", "the one character between cells"),
+        _test_split(),
+    )
+    example = 'data iris = csv("data/iris.csv", label = "species")'
+
+    def validate(self, attrs: Attrs) -> None:
+        delimiter = str(attrs["delimiter"])
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise ArgError(
+                "delimiter",
+                f"the delimiter must be one character other than a quote or a newline, "
+                f"not {delimiter!r}",
+                help='e.g. `delimiter = ";"` or `delimiter = "\\t"`',
+            )
+        columns = attrs["columns"]
+        if isinstance(columns, tuple):
+            if not columns:
+                raise ArgError("columns", "`columns` is empty", help="name at least one column")
+            if attrs["label"] in columns:
+                raise ArgError(
+                    "columns",
+                    f'the label column "{attrs["label"]}" is also an input column',
+                    help="remove it from `columns`",
+                )
+            repeated = sorted({c for c in columns if columns.count(c) > 1}, key=str)
+            if repeated:
+                raise ArgError("columns", f'column "{repeated[0]}" is listed twice')
+        if not attrs["header"]:
+            listed = columns if isinstance(columns, tuple) else ()
+            for name in (attrs["label"], *listed):
+                if not str(name).lstrip("-").isdigit():
+                    raise ArgError(
+                        "label" if name == attrs["label"] else "columns",
+                        f'without a header, columns are named by position, not "{name}"',
+                        help='write the 0-based position as text, e.g. `label = "4"`',
+                    )
+
+    def element(self, attrs: Attrs) -> Element:
+        columns = attrs["columns"]
+        width = len(columns) if isinstance(columns, tuple) else None
+        return Element("CSV rows", (width,))
+
+
+@register
+class ImageFolder(DataSource):
+    """Images in one subfolder per class, as Keras's `image_dataset_from_directory`.
+
+    PNG, JPEG, BMP and GIF (first frame), read with Pillow; the labels are class ids in the
+    order of `class_names` (sorted folder names by default). Pixels are floats in [0, 255],
+    `[B, H, W, C]`: scale them in the model (`Rescaling(1 / 255)`).
+    """
+
+    name = "image_folder"
+    args = (
+        Arg("path", "str", doc="the folder holding one subfolder per class"),
+        Arg(
+            "image_size",
+            "ints",
+            None,
+            "[height, width] every image is resized to; none: all images must share one size",
+            length=2,
+            min=1,
+            nullable=True,
+        ),
+        Arg(
+            "color_mode",
+            "str",
+            "rgb",
+            "channels: 1 (grayscale), 3 (rgb) or 4 (rgba)",
+            choices=tuple(COLOR_MODES),
+        ),
+        Arg(
+            "interpolation",
+            "str",
+            "bilinear",
+            "how images are resized",
+            choices=("bilinear", "nearest"),
+        ),
+        Arg(
+            "crop_to_aspect_ratio",
+            "bool",
+            False,
+            "crop the largest centred window of the target's aspect ratio before resizing",
+        ),
+        _class_names(),
+        _test_split(),
+    )
+    example = 'data flowers = image_folder("data/flowers", image_size = [64, 64])'
+
+    def validate(self, attrs: Attrs) -> None:
+        if attrs["crop_to_aspect_ratio"] and attrs["image_size"] is None:
+            raise ArgError(
+                "crop_to_aspect_ratio",
+                "`crop_to_aspect_ratio` needs `image_size`, the aspect ratio to crop to",
+                help="add e.g. `image_size = [64, 64]`",
+            )
+        _distinct_classes(attrs)
+
+    def element(self, attrs: Attrs) -> Element:
+        size = attrs["image_size"]
+        channels = COLOR_MODES[str(attrs["color_mode"])]
+        h, w = (as_int(size[0]), as_int(size[1])) if isinstance(size, tuple) else (None, None)
+        return Element("images", (h, w, channels))
+
+
+@register
+class TextFolder(TextSource):
+    """Text files in one subfolder per class, as Keras's `text_dataset_from_directory`.
+
+    Each `.txt` file (UTF-8) is one example; its label is its folder's class id. The texts
+    are vectorized like Keras's `TextVectorization`, the vocabulary adapted from the training
+    split only: in "int" mode 0 is padding and 1 out-of-vocabulary, then tokens by decreasing
+    frequency.
+    """
+
+    name = "text_folder"
+    args = (
+        Arg("path", "str", doc="the folder holding one subfolder of .txt files per class"),
+        *TEXT_ARGS,
+        _class_names(),
+        _test_split(),
+    )
+    example = 'data reviews = text_folder("data/reviews", output_sequence_length = 200)'
+
+    def validate(self, attrs: Attrs) -> None:
+        super().validate(attrs)
+        _distinct_classes(attrs)
+
+
+@register
+class TextFile(TextSource):
+    """One example per line of a UTF-8 text file: a label, the delimiter, then the text.
+
+    Labels that are all integers are the class ids themselves; otherwise they are class names,
+    numbered in sorted order. The text is vectorized as for `text_folder`.
+    """
+
+    name = "text_file"
+    args = (
+        Arg("path", "str", doc="the text file, relative to this .nn file"),
+        Arg("delimiter", "str", "\t", "what separates the label from the text on each line"),
+        *TEXT_ARGS,
+        _test_split(),
+    )
+    example = 'data sms = text_file("data/sms.tsv", max_tokens = 5000, output_sequence_length = 50)'
+
+    def validate(self, attrs: Attrs) -> None:
+        super().validate(attrs)
+        if not str(attrs["delimiter"]) or "\n" in str(attrs["delimiter"]):
+            raise ArgError(
+                "delimiter",
+                f"the delimiter must be non-empty and on one line, not {attrs['delimiter']!r}",
+                help='e.g. `delimiter = "\\t"`',
+            )
+
+
+def _distinct_classes(attrs: Attrs) -> None:
+    names = attrs["class_names"]
+    if not isinstance(names, tuple):
+        return
+    if not names:
+        raise ArgError("class_names", "`class_names` is empty", help="name at least one class")
+    repeated = [n for i, n in enumerate(names) if n in names[:i]]
+    if repeated:
+        raise ArgError("class_names", f'class "{repeated[0]}" is listed twice')

@@ -6,21 +6,28 @@ Batching policy:
   filled up with the first examples of the same epoch's order (wrap-around), so every example
   is seen at least once per epoch and BatchNorm never sees padding rows.
 - Evaluation batches are zero-padded to the batch size with a 0/1 mask, so averages are exact.
+- Both are gathered on a background thread a couple of batches ahead (`_prefetched`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from nndsl.backend import DataError
 from nndsl.backend.jax import implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
+from nndsl.runtime.sources import TextVectorizer
 from nndsl.shapes import TensorType, format_shape
+
+_T = TypeVar("_T")
 
 __all__ = ["DataError", "Dataset", "Splits", "eval_batches", "load_data", "train_batches"]
 
@@ -42,6 +49,18 @@ class Splits:
     train: Dataset
     validation: Dataset  # may be empty
     test: Dataset  # may be empty
+    class_names: tuple[str, ...] = ()  # label order, for folder and named-label sources
+    vectorizer: TextVectorizer | None = None  # text sources: the adapted vocabulary
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Where each array came from, in words, for the messages."""
+
+    x_where: str
+    x_what: str
+    y_where: str
+    y_what: str
 
 
 def base_dir_of(config: TrainConfig) -> Path:
@@ -49,21 +68,77 @@ def base_dir_of(config: TrainConfig) -> Path:
 
 
 def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
-    """Read, validate, cast and split the data; every problem is a `DataError` raised here."""
+    """Read, validate, cast and split the data; every problem is a `DataError` raised here.
+
+    Text is split before it is vectorized, so the vocabulary comes from the training rows only
+    (as adapting Keras's `TextVectorization` on the training set does)."""
     base = base_dir if base_dir is not None else base_dir_of(config)
-    arrays = implementation(config.data.op)(config.data.attrs, base)
-    where = str(base / str(config.data.attrs.get("path", config.data_name)))
-    keys = (str(config.data.attrs.get("x", "x")), str(config.data.attrs.get("y", "y")))
-    x = check_inputs(config.graph, arrays["x"], where, keys[0])
-    y = check_labels(config.graph, config.loss, arrays["y"], len(x), where, keys[1])
-    test_split = float(config.data.attrs.get("test_split", 0.0))  # type: ignore[arg-type]
-    return split(
+    attrs = config.data.attrs
+    arrays = implementation(config.data.op)(attrs, base)
+    names = _names_of(config.data.op.name, attrs, base)
+    raw_x = arrays["x"]
+    classes = tuple(str(c) for c in arrays.get("class_names", ()))
+    _check_class_count(config, classes, names)
+    y = check_labels(
+        config.graph, config.loss, arrays["y"], len(raw_x), names.y_where, "", what=names.y_what
+    )
+    test_split = float(attrs.get("test_split", 0.0))  # type: ignore[arg-type]
+    text = raw_x.dtype == object
+    x = raw_x if text else check_inputs(config.graph, raw_x, names.x_where, "", what=names.x_what)
+    splits = split(
         Dataset(x, y),
         test_split=test_split,
         validation_split=config.validation_split,
         seed=config.seed,
-        where=where,
+        where=names.x_where,
     )
+    if not text:
+        return Splits(splits.train, splits.validation, splits.test, classes)
+    vectorizer = TextVectorizer.from_attrs(attrs)
+    vectorizer.adapt([str(t) for t in splits.train.x])
+
+    def encode(part: Dataset) -> Dataset:
+        ids = vectorizer([str(t) for t in part.x])
+        return Dataset(
+            check_inputs(config.graph, ids, names.x_where, "", what=names.x_what), part.y
+        )
+
+    return Splits(
+        encode(splits.train),
+        encode(splits.validation),
+        encode(splits.test),
+        classes,
+        vectorizer,
+    )
+
+
+def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
+    path = str(base / str(attrs.get("path", "")))
+    if source == "npy":
+        return _Names(str(base / str(attrs["x"])), "array", str(base / str(attrs["y"])), "array")
+    if source == "csv":
+        label = f"label column {str(attrs['label'])!r}"
+        return _Names(path, "the input columns", path, f"the {label}")
+    if source == "image_folder":
+        return _Names(path, "the images", path, "the class ids")
+    if source in ("text_folder", "text_file"):
+        return _Names(path, "the vectorized texts", path, "the labels")
+    x, y = str(attrs.get("x", "x")), str(attrs.get("y", "y"))
+    return _Names(path, f"array {x!r}", path, f"array {y!r}")
+
+
+def _check_class_count(config: TrainConfig, classes: tuple[str, ...], names: _Names) -> None:
+    """More classes than the model predicts is a mistake worth naming the folders for."""
+    if not classes or getattr(config.loss.op, "labels", "same") not in _CLASS_RULES:
+        return
+    predicted = config.graph.outputs[0].type.shape[-1].as_int()
+    if predicted is not None and predicted > 1 and len(classes) > predicted:
+        shown = ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
+        raise DataError(
+            f"{names.y_where}: {len(classes)} classes ({shown}), but {config.graph.name} "
+            f"predicts {predicted}; widen its output to {len(classes)} or choose the classes "
+            "with `class_names = [...]`"
+        )
 
 
 def _dims_match(expected: TensorType, found: tuple[int, ...]) -> bool:
@@ -72,42 +147,56 @@ def _dims_match(expected: TensorType, found: tuple[int, ...]) -> bool:
     return all(d.as_int() in (None, n) for d, n in zip(expected.shape, found, strict=True))
 
 
-def check_inputs(graph: Graph, x: np.ndarray, where: str, key: str) -> np.ndarray:
+def check_inputs(
+    graph: Graph, x: np.ndarray, where: str, key: str, *, what: str | None = None
+) -> np.ndarray:
+    """Shape and dtype against the model's one input; cast to its dtype. `what` names the
+    data in messages (default: `array 'key'`)."""
+    what = what or f"array {key!r}"
     if len(graph.inputs) != 1:
         raise DataError(
             f"{where}: model {graph.name} has {len(graph.inputs)} inputs; "
-            "npz data feeds exactly one"
+            "a data source feeds exactly one"
         )
     expected = graph.inputs[0].type
     if not _dims_match(expected, x.shape):
         raise DataError(
-            f"{where}: array {key!r} has shape {list(x.shape)}, but input "
+            f"{where}: {what} has shape {list(x.shape)}, but input "
             f"`{graph.inputs[0].name}` of {graph.name} expects "
             f"{format_shape(expected.shape)}"
         )
     if x.dtype.kind not in "biuf":
-        raise DataError(f"{where}: array {key!r} has dtype {x.dtype}, not numeric")
+        raise DataError(f"{where}: {what} has dtype {x.dtype}, not numeric")
     x = np.ascontiguousarray(x.astype(expected.dtype.numpy_name, copy=False))
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise DataError(f"{where}: array {key!r} contains NaN or infinite values")
+        raise DataError(f"{where}: {what} contains NaN or infinite values")
     return x
 
 
 def check_labels(
-    graph: Graph, loss: OpCall, y: np.ndarray, n: int, where: str, key: str
+    graph: Graph,
+    loss: OpCall,
+    y: np.ndarray,
+    n: int,
+    where: str,
+    key: str,
+    *,
+    what: str | None = None,
 ) -> np.ndarray:
+    """Labels against the loss's label kind and the model's output; `what` as for inputs."""
+    what = what or f"array {key!r}"
     if y.ndim == 0 or y.shape[0] != n:
         raise DataError(
-            f"{where}: array {key!r} has {y.shape[0] if y.ndim else 0} rows "
+            f"{where}: {what} has {y.shape[0] if y.ndim else 0} rows "
             f"(shape {list(y.shape)}), but the inputs have {n}"
         )
     if y.dtype.kind not in "biuf":
-        raise DataError(f"{where}: array {key!r} has dtype {y.dtype}, not numeric")
+        raise DataError(f"{where}: {what} has dtype {y.dtype}, not numeric")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise DataError(f"{where}: {what} contains NaN or infinite values")
     pred = graph.outputs[0].type
     rule = _LABEL_RULES[getattr(loss.op, "labels", "same")]
-    return np.ascontiguousarray(
-        rule(pred, y, f"{where}: array {key!r} (labels for {loss.op.name})")
-    )
+    return np.ascontiguousarray(rule(pred, y, f"{where}: {what} (labels for {loss.op.name})"))
 
 
 def _per_example(shape: tuple[int | None, ...]) -> int | None:
@@ -193,6 +282,8 @@ def _sequence_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     return y.astype(np.int32)
 
 
+_CLASS_RULES = ("classes", "sparse", "onehot")
+
 # Keyed by the loss spec's declared label kind (`Loss.labels`), not by loss name.
 _LABEL_RULES: dict[str, Callable[[TensorType, np.ndarray, str], np.ndarray]] = {
     "classes": _class_labels,
@@ -230,9 +321,17 @@ def steps_per_epoch(n: int, batch: int) -> int:
 
 
 def train_batches(
-    data: Dataset, batch: int, *, seed: int, epoch: int, shuffle: bool = True
+    data: Dataset, batch: int, *, seed: int, epoch: int, shuffle: bool = True, prefetch: int = 2
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Full batches in a per-epoch order drawn from `(seed, epoch)`; see the module doc."""
+    """Full batches in a per-epoch order drawn from `(seed, epoch)`; see the module doc.
+
+    Gathered `prefetch` batches ahead on a background thread (0: on the caller's)."""
+    return _prefetched(_train_batches(data, batch, seed, epoch, shuffle), prefetch)
+
+
+def _train_batches(
+    data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     n = len(data)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     order = np.resize(order, steps_per_epoch(n, batch) * batch)  # wrap-around fill
@@ -241,8 +340,14 @@ def train_batches(
         yield data.x[index], data.y[index]
 
 
-def eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def eval_batches(
+    data: Dataset, batch: int, *, prefetch: int = 2
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows."""
+    return _prefetched(_eval_batches(data, batch), prefetch)
+
+
+def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     for start in range(0, len(data), batch):
         x, y = data.x[start : start + batch], data.y[start : start + batch]
         real = len(x)
@@ -252,6 +357,56 @@ def eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.nda
             x = _pad(x, batch)
             y = _pad(y, batch)
         yield x, y, mask
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterable[_T], depth: int) -> Iterator[_T]:
+    """`items`, produced up to `depth` ahead by a daemon thread through a bounded queue, so
+    gathering the next batch (NumPy copies, which release the GIL) overlaps the device step.
+
+    The producer's exceptions re-raise in the consumer; closing the iterator early (a `break`
+    in the training loop) stops the producer at its next item."""
+    if depth <= 0:
+        yield from items
+        return
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(_Raised(exc))
+
+    worker = threading.Thread(target=produce, name="nndsl-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=1.0)
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
 
 
 def _pad(a: np.ndarray, rows: int) -> np.ndarray:

@@ -1,27 +1,40 @@
-"""Data sources: read arrays from disk; the runtime validates them against the model."""
+"""Data sources: read files into arrays; the runtime validates them against the model.
+
+Every reader returns `{"x": ..., "y": ...}` and, for folders and named labels,
+`"class_names"` (the label order). Text sources return `x` as an object array of `str`: the
+runtime vectorizes it after the split, so the vocabulary sees the training rows only. Every
+problem with the files is a one-line `DataError` naming the file (and line, cell or image).
+Reading needs no JAX; Pillow is imported only when an image folder is read.
+"""
 
 from __future__ import annotations
 
+import csv
+import os
 import zipfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from nndsl.backend.errors import DataError
 from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+
+Arrays = dict[str, np.ndarray]
 
 
 @impl("npz")
-def npz(attrs: Attrs, base_dir: Path) -> dict[str, np.ndarray]:
+def npz(attrs: Attrs, base_dir: Path) -> Arrays:
     """Returns `{"x": ..., "y": ...}`; never unpickles (object arrays are refused)."""
     path = base_dir / str(attrs["path"])
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+    _require_file(path, "data file")
     keys = {"x": str(attrs.get("x", "x")), "y": str(attrs.get("y", "y"))}
     try:
         with np.load(path, allow_pickle=False) as archive:
             present = list(archive.files)
-            out: dict[str, np.ndarray] = {}
+            out: Arrays = {}
             for role, key in keys.items():
                 if key not in present:
                     raise DataError(
@@ -29,6 +42,355 @@ def npz(attrs: Attrs, base_dir: Path) -> dict[str, np.ndarray]:
                         f"(the file has: {', '.join(present) or 'nothing'})"
                     )
                 out[role] = np.asarray(archive[key])
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     return out
+
+
+@impl("npy")
+def npy(attrs: Attrs, base_dir: Path) -> Arrays:
+    """Two `.npy` files; never unpickles."""
+    out: Arrays = {}
+    for role in ("x", "y"):
+        path = base_dir / str(attrs[role])
+        _require_file(path, "data file")
+        try:
+            out[role] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    return out
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+@impl("csv")
+def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
+    """Numeric input columns and a label column (numbers, or class names)."""
+    path = base_dir / str(attrs["path"])
+    _require_file(path, "CSV file")
+    header = bool(attrs["header"])
+    delimiter = str(attrs["delimiter"])
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [(n, row) for n, row in _numbered(csv.reader(f, delimiter=delimiter)) if row]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not readable as CSV ({exc})") from None
+    if header:
+        if not rows:
+            raise DataError(f"{path}: the file is empty; expected a header row")
+        names = [c.strip() for c in rows[0][1]]
+        rows = rows[1:]
+    else:
+        names = [str(i) for i in range(len(rows[0][1]))] if rows else []
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    width = len(names)
+    label = _column(path, names, str(attrs["label"]), header, "label column")
+    given = attrs["columns"]
+    if isinstance(given, tuple):
+        columns = [_column(path, names, str(c), header, "column") for c in given]
+    else:
+        columns = [i for i in range(width) if i != label]
+    if not columns:
+        raise DataError(f"{path}: no input columns besides the label column {names[label]!r}")
+    x = np.empty((len(rows), len(columns)), np.float64)
+    labels: list[str] = []
+    for r, (line, row) in enumerate(rows):
+        if len(row) != width:
+            first = "the header" if header else "the first row"
+            raise DataError(
+                f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
+                f"(delimiter {delimiter!r})"
+            )
+        for c, col in enumerate(columns):
+            x[r, c] = _number(path, line, names[col], row[col])
+        labels.append(row[label].strip())
+    y, class_names = _csv_labels(path, rows, names[label], labels)
+    out = {"x": x, "y": y}
+    if class_names is not None:
+        out["class_names"] = class_names
+    return out
+
+
+def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the file line each starts on (quoted cells may span lines)."""
+    line = 1
+    for row in reader:
+        yield line, row
+        line = reader.line_num + 1  # type: ignore[attr-defined]
+
+
+def _column(path: Path, names: list[str], name: str, header: bool, what: str) -> int:
+    if header:
+        found = [i for i, n in enumerate(names) if n == name]
+        if len(found) > 1:
+            raise DataError(f"{path}: the header names {name!r} {len(found)} times")
+        if not found:
+            raise DataError(f"{path}: no {what} {name!r} (the header has: {', '.join(names)})")
+        return found[0]
+    index = int(name)
+    if not -len(names) <= index < len(names):
+        raise DataError(
+            f"{path}: no {what} {index}: the rows have {len(names)} cells (0 to {len(names) - 1})"
+        )
+    return index % len(names)
+
+
+def _number(path: Path, line: int, column: str, cell: str) -> float:
+    text = cell.strip()
+    if not text:
+        raise DataError(f"{path}: line {line}, column {column!r}: empty cell, expected a number")
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(
+            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
+        ) from None
+
+
+def _csv_labels(
+    path: Path, rows: list[tuple[int, list[str]]], column: str, labels: list[str]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Numbers as they are; otherwise every label must be a name and the names become ids."""
+    numbers: list[float] = []
+    for text in labels:
+        try:
+            numbers.append(float(text))
+        except ValueError:
+            break
+    else:
+        return np.asarray(numbers), None
+    for (line, _), text in zip(rows, labels, strict=True):
+        if not text:
+            raise DataError(f"{path}: line {line}, column {column!r}: empty label")
+        if _is_number(text):
+            raise DataError(
+                f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
+                "other labels are names; use one or the other"
+            )
+    classes = sorted(set(labels))
+    index = {name: i for i, name in enumerate(classes)}
+    return np.asarray([index[t] for t in labels], np.int64), np.asarray(classes, dtype=object)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- folders of classes ------------------------------------------------------------------------
+def _class_folders(root: Path, attrs: Attrs) -> list[tuple[str, Path]]:
+    """(class name, folder) in label order: `class_names` if given, else sorted subfolders."""
+    if not root.exists():
+        raise DataError(f"{root}: folder not found")
+    if not root.is_dir():
+        raise DataError(f"{root}: is a file, expected a folder with one subfolder per class")
+    present = sorted(p.name for p in root.iterdir() if p.is_dir())
+    given = attrs.get("class_names")
+    if isinstance(given, tuple):
+        missing = [str(n) for n in given if str(n) not in present]
+        if missing:
+            raise DataError(
+                f"{root}: no folder for class {missing[0]!r} "
+                f"(the subfolders are: {', '.join(present) or 'none'})"
+            )
+        names = [str(n) for n in given]
+    else:
+        names = present
+    if not names:
+        raise DataError(f"{root}: no subfolders; expected one subfolder per class")
+    return [(n, root / n) for n in names]
+
+
+def _files(folder: Path, extensions: Sequence[str]) -> list[Path]:
+    """Files under `folder` (recursively, as Keras), sorted for a deterministic order."""
+    found: list[Path] = []
+    for parent, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(
+            Path(parent) / f for f in sorted(files) if Path(f).suffix.lower() in extensions
+        )
+    return found
+
+
+def _labelled_files(root: Path, attrs: Attrs, extensions: Sequence[str], noun: str) -> Arrays:
+    """`{"files", "y", "class_names"}`; an empty class folder is an error (Keras says nothing,
+    and the class would silently never be predicted)."""
+    files: list[Path] = []
+    labels: list[int] = []
+    folders = _class_folders(root, attrs)
+    for label, (name, folder) in enumerate(folders):
+        found = _files(folder, extensions)
+        if not found:
+            raise DataError(
+                f"{folder}: class {name!r} has no {noun} ({', '.join(extensions)} files)"
+            )
+        files.extend(found)
+        labels.extend([label] * len(found))
+    return {
+        "files": np.asarray([str(f) for f in files], dtype=object),
+        "y": np.asarray(labels, np.int64),
+        "class_names": np.asarray([n for n, _ in folders], dtype=object),
+    }
+
+
+@impl("image_folder")
+def image_folder(attrs: Attrs, base_dir: Path) -> Arrays:
+    """Decode every image (threads: Pillow releases the GIL), convert, resize, stack."""
+    root = base_dir / str(attrs["path"])
+    found = _labelled_files(root, attrs, IMAGE_EXTENSIONS, "images")
+    size = attrs["image_size"]
+    target = (int(size[0]), int(size[1])) if isinstance(size, tuple) else None  # type: ignore[arg-type]
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[COLOR_MODES[str(attrs["color_mode"])]]
+
+    def load(file: str) -> np.ndarray:
+        image = read_image(Path(file), mode)
+        if target is None:
+            return image
+        if attrs["crop_to_aspect_ratio"]:
+            image = crop_to_aspect(image, target)
+        return resize(image, target, str(attrs["interpolation"]))
+
+    files = [str(f) for f in found["files"]]
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        images = list(pool.map(load, files))
+    if target is None:
+        first = images[0].shape[:2]
+        for file, image in zip(files, images, strict=True):
+            if image.shape[:2] != first:
+                raise DataError(
+                    f"{file}: image of size {list(image.shape[:2])} (height, width), but "
+                    f"{files[0]} is {list(first)}; set `image_size = [height, width]` "
+                    "to resize them all"
+                )
+    return {"x": np.stack(images), "y": found["y"], "class_names": found["class_names"]}
+
+
+def read_image(path: Path, mode: str) -> np.ndarray:
+    """`[H, W, C]` float32 pixels in [0, 255]; GIFs give their first frame."""
+    from PIL import Image, UnidentifiedImageError  # lazily: `nnrun check` never needs Pillow
+
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            converted = image.convert(mode)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc})") from None
+    pixels = np.asarray(converted, np.float32)
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def crop_to_aspect(image: np.ndarray, target: tuple[int, int]) -> np.ndarray:
+    """The largest centred window with the target's aspect ratio (Keras's `smart_resize`)."""
+    h, w = image.shape[:2]
+    th, tw = target
+    crop_h = min(h, int(float(w * th) / tw))
+    crop_w = min(w, int(float(h * tw) / th))
+    top, left = int(float(h - crop_h) / 2), int(float(w - crop_w) / 2)
+    return image[top : top + crop_h, left : left + crop_w]
+
+
+def resize(image: np.ndarray, target: tuple[int, int], method: str) -> np.ndarray:
+    """Resize `[H, W, C]` as `tf.image.resize` (half-pixel centres, no antialiasing), the
+    resize Keras's image loader uses."""
+    out = image
+    for axis, size in enumerate(target):
+        out = _resize_axis(out, axis, size, method)
+    return out.astype(np.float32, copy=False)
+
+
+def _resize_axis(a: np.ndarray, axis: int, size: int, method: str) -> np.ndarray:
+    n = a.shape[axis]
+    if n == size:
+        return a
+    scale = n / size
+    centres = (np.arange(size) + 0.5) * scale
+    if method == "nearest":
+        index = np.minimum(np.floor(centres).astype(np.int64), n - 1)
+        return np.asarray(np.take(a, index, axis=axis))
+    pos = centres - 0.5
+    floor = np.floor(pos)
+    lo = np.clip(floor, 0, n - 1).astype(np.int64)
+    hi = np.clip(np.ceil(pos), 0, n - 1).astype(np.int64)
+    frac = (pos - floor).astype(np.float32)
+    shape = [1] * a.ndim
+    shape[axis] = size
+    frac = frac.reshape(shape)
+    below, above = np.take(a, lo, axis=axis), np.take(a, hi, axis=axis)
+    return np.asarray(below * (1 - frac) + above * frac)
+
+
+# -- text --------------------------------------------------------------------------------------
+@impl("text_folder")
+def text_folder(attrs: Attrs, base_dir: Path) -> Arrays:
+    """Each `.txt` file is one example, labelled by its class folder (Keras reads only .txt)."""
+    root = base_dir / str(attrs["path"])
+    found = _labelled_files(root, attrs, (".txt",), "text files")
+    texts = [_read_text(Path(f)) for f in found["files"]]
+    return {"x": _strings(texts), "y": found["y"], "class_names": found["class_names"]}
+
+
+@impl("text_file")
+def text_file(attrs: Attrs, base_dir: Path) -> Arrays:
+    """`label<delimiter>text` per line; blank lines are skipped."""
+    path = base_dir / str(attrs["path"])
+    _require_file(path, "text file")
+    delimiter = str(attrs["delimiter"])
+    labels: list[str] = []
+    texts: list[str] = []
+    for line_no, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        label, sep, text = line.partition(delimiter)
+        if not sep:
+            raise DataError(
+                f"{path}: line {line_no} has no {delimiter!r} between a label and the text"
+            )
+        if not label.strip():
+            raise DataError(f"{path}: line {line_no} has an empty label")
+        labels.append(label.strip())
+        texts.append(text)
+    if not texts:
+        raise DataError(f"{path}: no lines of text")
+    if all(_is_int(label) for label in labels):
+        return {"x": _strings(texts), "y": np.asarray([int(v) for v in labels], np.int64)}
+    classes = sorted(set(labels))
+    index = {name: i for i, name in enumerate(classes)}
+    return {
+        "x": _strings(texts),
+        "y": np.asarray([index[v] for v in labels], np.int64),
+        "class_names": np.asarray(classes, dtype=object),
+    }
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _strings(texts: list[str]) -> np.ndarray:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _require_file(path: Path, noun: str) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: {noun} not found")
+    if not path.is_file():
+        raise DataError(f"{path}: is a folder, expected a {noun}")
+
+
+__all__ = ["crop_to_aspect", "read_image", "resize"]
