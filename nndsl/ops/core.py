@@ -191,6 +191,40 @@ class Embedding(Layer):
         return {"embeddings": weight(attrs, "embeddings", shape)}
 
 
+@register
+class PositionEmbedding(Layer):
+    """A learned table of position vectors, one per position: `[B, T, D]` -> its first `T`
+    rows broadcast to `[B, T, D]` (KerasHub's `PositionEmbedding`). Add it to the token
+    embeddings: `h + (h |> PositionEmbedding(maxlen))`. The table `embeddings` is
+    `[sequence_length, D]`, the same array as a Keras `Embedding(maxlen, D)` of the positions.
+    """
+
+    name = "PositionEmbedding"
+    family = "core"
+    args = (
+        Arg("sequence_length", "int", doc="the longest sequence the table covers", min=1),
+        *weight_args("embeddings", "glorot_uniform"),
+    )
+    rule = "`[B, T, D]` -> `[B, T, D]`, T <= sequence_length"
+    example = "input t: f32[B, 10, 16]\nh = t + (t |> PositionEmbedding(10))"
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        require_rank(x, 3, layout="[B, T, D]")
+        length, table = as_int(x.shape[1]), as_int(attrs["sequence_length"])
+        if length is not None and table is not None and length > table:
+            raise ShapeError(
+                f"the input has {length} positions, the table only {table}",
+                arg="sequence_length",
+                help=f"use sequence_length >= {length}",
+            )
+        return x
+
+    def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
+        shape = (dim(attrs["sequence_length"]), inputs[0].shape[2])
+        return {"embeddings": weight(attrs, "embeddings", shape)}
+
+
 @dataclass(frozen=True)
 class Einsum:
     """An EinsumDense equation `input,kernel->output`, with an optional `...` on the left

@@ -151,3 +151,24 @@ def test_embedding_ints_keep_ids_symbolic() -> None:
     src = "model M() {\n    input t: i32[B, T]\n    return t |> Embedding(10, 3)\n}\n"
     graph = check_source(src, "m.nn").graph("M")
     assert graph is not None and str(graph.outputs[0].type) == "f32[B, T, 3]"
+
+
+def test_position_embedding_is_an_embedding_of_the_positions() -> None:
+    """Keras core has no PositionEmbedding (KerasHub does); the same table as an `Embedding`
+    of `arange(T)`, broadcast over the batch, is the reference. T below the table's length."""
+    import jax
+    import numpy as np
+
+    from nndsl.backend.jax import compile_graph
+    from tests.parity.harness import model_source, nn_graph
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    graph = nn_graph(model_source("PositionEmbedding(8)", [x]))
+    assert graph.param_counts() == (8 * 3, 0)
+    table = keras.layers.Embedding(8, 3)
+    expected = np.broadcast_to(np.asarray(table(np.arange(5))), x.shape)
+    model = compile_graph(graph)
+    params, state = model.init(jax.random.key(0))
+    params[graph.nodes[0].path]["embeddings"] = np.asarray(table.embeddings.value)
+    (out,), _ = model.apply(params, state, [x])
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-6)

@@ -56,15 +56,6 @@ def keras_transformer_classifier(
     return keras.Model(tokens, x), outs
 
 
-def position_table_to_kernel(path: str, value: np.ndarray) -> tuple[str, np.ndarray]:
-    """A position table `P [T, D]` as the causal-convolution kernel `K [T, 1, D]` with the same
-    outputs: position t sums `K[T-1-t:]`, so `K[T-1-t] = P[t] - P[t-1]`."""
-    if "position_table" not in path:
-        return path.rsplit("/", 1)[-1], value
-    diffs = np.diff(value, axis=0, prepend=np.zeros_like(value[:1]))
-    return "kernel", diffs[::-1][:, None, :]
-
-
 def test_transformer_classifier_matches_keras() -> None:
     config = dict(
         vocab=20000, maxlen=200, dim=32, heads=2, ff_dim=32, depth=1, hidden=20, classes=2
@@ -85,7 +76,7 @@ def test_tiny_transformer_classifier_forward_matches_keras(depth: int) -> None:
     kmodel, _ = keras_transformer_classifier(**config)
     assert graph.param_counts() == keras_counts(kmodel)
     tokens = np.random.default_rng(0).integers(0, 50, size=(3, 7)).astype(np.int32)
-    out = forward_parity(graph, kmodel, tokens, convert=position_table_to_kernel)
+    out = forward_parity(graph, kmodel, tokens)
     np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)
 
 

@@ -30,6 +30,14 @@ def embedding(call: ApplyCall) -> jax.Array:
     return jnp.take(call.params["embeddings"], call.x, axis=0)
 
 
+@impl("PositionEmbedding")
+def position_embedding(call: ApplyCall) -> jax.Array:
+    """The first T rows of the table, broadcast over the batch (T may vary per call)."""
+    length = call.x.shape[1]
+    table = call.params["embeddings"][:length].astype(call.x.dtype)
+    return jnp.broadcast_to(table, call.x.shape)
+
+
 @impl("EinsumDense")
 def einsum_dense(call: ApplyCall) -> jax.Array:
     y = jnp.einsum(str(call.attrs["equation"]), call.x, call.params["kernel"])
