@@ -272,8 +272,9 @@ class Bidirectional(Layer):
             "merge_mode",
             "str",
             "concat",
-            "how the two outputs combine",
+            "how the two outputs combine; `none` returns both, forward then backward",
             choices=MERGE_MODES,
+            nullable=True,
         ),
     )
     rule = "`[B, T, F]` -> the inner layer's output, with last axis `2*units` for concat"
@@ -293,6 +294,8 @@ class Bidirectional(Layer):
         self.validate(attrs)
         spec, inner = inner_layer(attrs)
         y, *states = spec.outputs(inner, inputs)
+        if attrs["merge_mode"] is None:  # Keras's merge_mode=None: both outputs, unmerged
+            return (y, y, *states, *states)
         if attrs["merge_mode"] == "concat":
             y = y.with_shape((*y.shape[:-1], y.shape[-1] * 2))
         return (y, *states, *states)

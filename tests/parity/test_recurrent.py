@@ -139,6 +139,23 @@ def test_bidirectional_merge_modes(mode: str) -> None:
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_unmerged_returns_both_directions(return_sequences: bool) -> None:
+    """`merge_mode = none` is Keras's `merge_mode=None`: forward then backward output."""
+    layer = randomized(
+        keras.layers.Bidirectional(
+            keras.layers.GRU(3, return_sequences=return_sequences, name="gru"), merge_mode=None
+        )
+    )
+    flag = "true" if return_sequences else "false"
+    parity(
+        f"Bidirectional(GRU(3, return_sequences = {flag}), merge_mode = none)",
+        layer,
+        [(B, T, F)],
+        n_outputs=2,
+    )
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("name", LAYERS)
 def test_bidirectional_masked(name: str, return_sequences: bool) -> None:
     """Bidirectional makes masked steps of returned sequences zero (Keras's

@@ -227,6 +227,8 @@ def bidirectional(call: ApplyCall) -> Any:
     if seqs:
         y_rev = jnp.flip(y_rev, axis=1)
     mode = call.attrs["merge_mode"]
+    if mode is None:
+        return (y, y_rev, *fstates, *bstates)
     if mode == "concat":
         merged = jnp.concatenate([y, y_rev], axis=-1)
     elif mode == "sum":
