@@ -69,15 +69,21 @@ class DataSource(OpSpec):
         if expected.rank != len(el.dims) + 1:
             raise ShapeError(
                 f"{el.what} are `{shown}` (rank {len(el.dims) + 1}), but the model's input "
-                f"is `{expected}`"
+                f"is `{expected}`",
+                help=f"declare the input with rank {len(el.dims) + 1} and reshape in the model",
             )
         for axis, (d, e) in enumerate(zip(el.dims, expected.shape[1:], strict=True), 1):
             want = e.as_int()
             if d is not None and want is not None and d != want:
                 raise ShapeError(
                     f"{el.what} are `{shown}`, but the model's input is `{expected}`: "
-                    f"{d} against {want} on axis {axis}"
+                    f"{d} against {want} on axis {axis}",
+                    help=self.fix(attrs, expected, axis, want),
                 )
+
+    def fix(self, attrs: Attrs, expected: TensorType, axis: int, want: int) -> str | None:
+        """The argument change that makes axis `axis` (1-based, after the batch) `want`."""
+        return None
 
 
 def _test_split() -> Arg:
@@ -185,6 +191,11 @@ class TextSource(DataSource):
                 help="set `max_tokens`, the width to pad to",
             )
 
+    def fix(self, attrs: Attrs, expected: TensorType, axis: int, want: int) -> str | None:
+        if attrs["output_mode"] == "int":
+            return f"set `output_sequence_length = {want}`"
+        return f"set `max_tokens = {want}, pad_to_max_tokens = true`"
+
     def element(self, attrs: Attrs) -> Element:
         if attrs["output_mode"] == "int":
             return Element("token ids", (as_int(attrs["output_sequence_length"]),), "int")
@@ -282,6 +293,9 @@ class Csv(DataSource):
                         help='write the 0-based position as text, e.g. `label = "4"`',
                     )
 
+    def fix(self, attrs: Attrs, expected: TensorType, axis: int, want: int) -> str | None:
+        return f"list {want} input columns in `columns`"
+
     def element(self, attrs: Attrs) -> Element:
         columns = attrs["columns"]
         width = len(columns) if isinstance(columns, tuple) else None
@@ -342,6 +356,14 @@ class ImageFolder(DataSource):
                 help="add e.g. `image_size = [64, 64]`",
             )
         _distinct_classes(attrs)
+
+    def fix(self, attrs: Attrs, expected: TensorType, axis: int, want: int) -> str | None:
+        if axis == 3:
+            modes = [m for m, c in COLOR_MODES.items() if c == want]
+            return f'set `color_mode = "{modes[0]}"`' if modes else None
+        given = [as_int(v) for v in attrs["image_size"]]  # type: ignore[union-attr]
+        h, w = (e.as_int() or g for e, g in zip(expected.shape[1:3], given, strict=True))
+        return f"set `image_size = [{h}, {w}]`"
 
     def element(self, attrs: Attrs) -> Element:
         size = attrs["image_size"]
