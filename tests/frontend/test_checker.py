@@ -340,7 +340,7 @@ def test_duplicate_parameter_is_reported() -> None:
 
 
 def test_unknown_data_source_is_reported_without_train() -> None:
-    codes = [d.code for d in check_source('data d = csv("d.csv")\n', "t.nn").diagnostics]
+    codes = [d.code for d in check_source('data d = parquet("d.parquet")\n', "t.nn").diagnostics]
     assert codes == ["E0602"]
 
 
@@ -350,7 +350,7 @@ model M() {
     input x: f32[B, 8]
     return x |> Dense(2)
 }
-data d = csv("d.csv")
+data d = parquet("d.parquet")
 train M on d {
     loss = mse
     optimizer = sgd
