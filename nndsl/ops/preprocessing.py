@@ -583,3 +583,64 @@ class Discretization(Layer):
             return TensorType(DType.I32, x.shape)
         require_rank(x, at_least=1)
         return encoded_type(mode, x, depth)
+
+
+@register
+class IntegerLookup(Layer):
+    """Maps integer tokens to contiguous indices through a fixed `vocabulary` (Keras's
+    layout): index 0 is `mask_token` when one is set, then `num_oov_indices` indices for
+    tokens outside the vocabulary (token `t` goes to `t mod num_oov_indices`), then the
+    vocabulary in the order given. `invert = true` maps indices back to tokens (`oov_token`
+    for the out-of-vocabulary indices).
+
+    The vocabulary must be given; adapting it from data is not supported.
+    """
+
+    name = "IntegerLookup"
+    family = FAMILY
+    float_inputs = False
+    args = (
+        Arg("vocabulary", "ints", doc="the known tokens, in index order"),
+        Arg("num_oov_indices", "int", 1, "indices for tokens outside the vocabulary", min=0),
+        Arg("mask_token", "int", None, "a token mapped to index 0 (padding)", nullable=True),
+        Arg("oov_token", "int", -1, "the token `invert` gives for out-of-vocabulary indices"),
+        Arg(
+            "output_mode",
+            "str",
+            "int",
+            "indices, or their encoding",
+            choices=("int", *OUTPUT_MODES),
+        ),
+        Arg("invert", "bool", False, "map indices back to tokens"),
+    )
+    rule = "`[B, ...]` integer tokens -> `[B, ...]` `i32` indices (or their encoding)"
+    example = "input t: i32[B, 5]\nh = t |> IntegerLookup([7, 11, 42])"
+
+    def validate(self, attrs: Attrs) -> None:
+        vocab = _int_list(attrs["vocabulary"])
+        if len(set(vocab)) != len(vocab):
+            raise ArgError("vocabulary", "the vocabulary lists a token twice")
+        mask = attrs["mask_token"]
+        if mask is not None and mask in vocab:
+            raise ArgError("mask_token", f"the mask token {mask} is also in the vocabulary")
+        if attrs["invert"] and attrs["output_mode"] != "int":
+            raise ArgError("output_mode", '`invert = true` needs output_mode "int"')
+
+    def depth(self, attrs: Attrs) -> int:
+        extra = 1 if attrs["mask_token"] is not None else 0
+        oov = attrs["num_oov_indices"]
+        return len(_int_list(attrs["vocabulary"])) + (oov if isinstance(oov, int) else 0) + extra
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0]
+        _require_int(self.name, x)
+        mode = str(attrs["output_mode"])
+        if mode == "int":
+            return TensorType(DType.I32, x.shape)
+        require_rank(x, at_least=1)
+        return encoded_type(mode, x, Dim.const(self.depth(attrs)))
+
+
+def _int_list(value: object) -> list[int]:
+    items = value if isinstance(value, tuple) else (value,)
+    return [int(v) for v in items if isinstance(v, int)]

@@ -363,3 +363,40 @@ def discretization(call: ApplyCall) -> jax.Array:
     bins = jnp.atleast_1d(_floats(call.attrs["bin_boundaries"]))
     ids = jnp.digitize(call.x, bins).astype(jnp.int32)
     return encode(ids, str(call.attrs["output_mode"]), int(bins.shape[0]) + 1)
+
+
+@impl("IntegerLookup")
+def integer_lookup(call: ApplyCall) -> jax.Array:
+    """Vocabulary hits by comparison against the (small, static) vocabulary; misses go to
+    `token mod num_oov_indices` (or, with no OOV indices, to -1 as Keras errors there)."""
+    attrs = call.attrs
+    raw = attrs["vocabulary"]
+    vocab = jnp.asarray(raw if isinstance(raw, tuple) else (raw,), dtype=jnp.int32)
+    n_oov = to_int(attrs["num_oov_indices"])
+    mask = attrs["mask_token"]
+    offset = n_oov + (1 if mask is not None else 0)
+    x = call.x.astype(jnp.int32)
+    if attrs["invert"]:
+        table = jnp.concatenate(
+            [
+                jnp.asarray([to_int(mask)] if mask is not None else [], jnp.int32),
+                jnp.full((n_oov,), to_int(attrs["oov_token"]), jnp.int32),
+                vocab,
+            ]
+        )
+        inside = (x >= 0) & (x < table.shape[0])
+        return jnp.where(
+            inside, table[jnp.clip(x, 0, table.shape[0] - 1)], to_int(attrs["oov_token"])
+        )
+    hits = x[..., None] == vocab
+    found = jnp.any(hits, axis=-1)
+    index = jnp.argmax(hits, axis=-1).astype(jnp.int32) + offset
+    first_oov = 1 if mask is not None else 0
+    oov = jnp.mod(x, n_oov) + first_oov if n_oov > 0 else jnp.full_like(x, -1)
+    ids = jnp.where(found, index, oov)
+    if mask is not None:
+        ids = jnp.where(x == to_int(mask), 0, ids)
+    mode = str(attrs["output_mode"])
+    if mode == "int":
+        return ids
+    return encode(ids, mode, int(vocab.shape[0]) + offset)
