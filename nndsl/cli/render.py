@@ -39,12 +39,13 @@ def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> No
 
 def summary_table(summary: Summary) -> Table:
     table = Table(title=f'Model: "{summary.model}"', title_justify="left", show_lines=False)
-    table.add_column("Layer (type)", no_wrap=True)
-    table.add_column("Output Shape", no_wrap=True)
-    table.add_column("Param #", justify="right")
+    # Long paths (`conv5_block3/conv2d_2`) fold onto several lines; counts never do.
+    table.add_column("Layer (type)", overflow="fold", ratio=3)
+    table.add_column("Output Shape", overflow="fold", ratio=2)
+    table.add_column("Param #", justify="right", no_wrap=True, min_width=9)
     chain = summary.is_chain
     if not chain:
-        table.add_column("Connected to", style="dim")
+        table.add_column("Connected to", style="dim", overflow="fold", ratio=2)
     for row in summary.rows:
         cells = [f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}"]
         if not chain:
