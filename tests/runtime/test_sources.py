@@ -422,3 +422,47 @@ def test_nnrun_trains_from_a_text_folder_and_reports_bad_data(tmp_path: Path) ->
     assert bad.returncode != 0
     assert "9.txt: not UTF-8 text" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# -- what `nnrun check` knows without reading files ------------------------------------------------
+def test_checker_accepts_what_only_the_files_can_refute() -> None:
+    src = """
+model Tokens() {
+    input tokens: i32[B, T]
+    return tokens |> Embedding(50, 4) |> GlobalAveragePooling1D() |> Dense(2)
+}
+model Pictures() {
+    input image: f32[B, H, W, 1]
+    return image |> GlobalAveragePooling2D() |> Dense(2)
+}
+data texts = text_file("t.tsv")
+data scans = image_folder("scans", color_mode = "grayscale")
+train Tokens on texts {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam
+}
+train Pictures on scans {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam
+}
+"""
+    assert check_source(src, "ok.nn").diagnostics == []
+
+
+def test_nnrun_check_imports_neither_pillow_nor_numpy(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from nndsl.cli.main import main\n"
+        f"status = main(['check', {str(ROOT / 'examples' / 'text_classifier.nn')!r}])\n"
+        "assert status == 0, status\n"
+        "print(sorted(m for m in ('PIL', 'numpy', 'jax') if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"
