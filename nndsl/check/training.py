@@ -10,6 +10,7 @@ from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorV
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import Arg, ArgValue, OpKind, ShapeError, iter_specs, lookup
+from nndsl.ops.callbacks import logged_names, metric_label
 from nndsl.ops.data import DataSource
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
@@ -31,8 +32,42 @@ SCALAR_SETTINGS = (
         max_exclusive=True,
     ),
     Arg("shuffle", "bool", True, "reshuffle the training rows every epoch"),
+    Arg(
+        "class_weight",
+        "floats",
+        None,
+        "one weight per class, multiplying each example's loss by its class's weight",
+        min=0.0,
+        nullable=True,
+    ),
+    Arg(
+        "on_nonfinite",
+        "str",
+        "stop",
+        'a step whose loss or gradients are NaN or infinite: "stop" training with a message '
+        'naming the step and the first layer that went non-finite, or "skip" the step',
+        choices=("stop", "skip"),
+    ),
+    Arg(
+        "precision",
+        "str",
+        "float32",
+        "compute dtype of the layers; weights and the loss stay float32 (float16 adds dynamic "
+        "loss scaling)",
+        choices=("float32", "bfloat16", "float16"),
+    ),
+    Arg(
+        "steps_per_execution",
+        "int",
+        1,
+        'train steps per compiled call (`lax.scan` over stacked batches), or "auto" to measure '
+        "1 against 32 on this model and machine at start-up",
+        min=1,
+    ),
 )
-SETTINGS = ("loss", "optimizer", "metrics", *(a.name for a in SCALAR_SETTINGS))
+SETTINGS = ("loss", "optimizer", "metrics", "callbacks", *(a.name for a in SCALAR_SETTINGS))
+# `steps_per_execution = "auto"`: decided by measurement at start-up (0 in the TrainConfig).
+AUTO = "auto"
 
 
 class TrainChecker:
@@ -151,6 +186,15 @@ class TrainChecker:
         scalars = {
             arg.name: self._scalar_setting(arg, values.get(arg.name)) for arg in SCALAR_SETTINGS
         }
+        callbacks = self._callbacks(
+            values.get("callbacks"),
+            metrics,
+            float(scalars["validation_split"]),  # type: ignore[arg-type]
+            optimizer,
+        )
+        class_weight = self._class_weight(
+            values.get("class_weight"), scalars["class_weight"], loss, pred
+        )
         if (
             graph is None
             or data_call is None
@@ -171,6 +215,11 @@ class TrainChecker:
             seed=int(scalars["seed"]),  # type: ignore[arg-type]
             validation_split=float(scalars["validation_split"]),  # type: ignore[arg-type]
             shuffle=bool(scalars["shuffle"]),
+            callbacks=callbacks,
+            class_weight=class_weight,
+            on_nonfinite=str(scalars["on_nonfinite"]),
+            precision=str(scalars["precision"]),
+            steps_per_execution=int(scalars["steps_per_execution"]),  # type: ignore[arg-type]
             file=self.file,
             span=item.span,
         )
@@ -292,11 +341,116 @@ class TrainChecker:
                 return None
         return OpCall(spec, attrs, e.span)
 
+    def _callbacks(
+        self,
+        setting: ast.Setting | None,
+        metrics: list[OpCall],
+        validation_split: float,
+        optimizer: OpCall | None,
+    ) -> list[OpCall]:
+        """The `callbacks` list; every monitor must name a value the loop logs."""
+        if setting is None:
+            return []
+        v = setting.value
+        out: list[OpCall] = []
+        labels = [metric_label(m.op.name, m.attrs, m.op.args) for m in metrics]
+        logged = logged_names(labels, validation_split > 0)
+        seen: dict[str, Span] = {}
+        for e in v.items if isinstance(v, ast.ListLit) else (v,):
+            call = self._op_expr(e, OpKind.CALLBACK, None)
+            if call is None:
+                continue
+            if call.op.name in seen:
+                self.rep.error(
+                    "E0601",
+                    f"`{call.op.name}` is listed twice",
+                    self.file,
+                    e.span,
+                    "listed again here",
+                    secondary=[Label(seen[call.op.name], "first listed here")],
+                )
+                continue
+            seen[call.op.name] = e.span
+            ok = True
+            for arg_name in getattr(call.op, "monitors", ()):
+                monitor = call.attrs.get(arg_name)
+                if monitor is None or monitor in logged:
+                    continue
+                ok = False
+                name = str(monitor)
+                why = (
+                    "validation_split is 0, so nothing is validated"
+                    if name.startswith("val_") and name.removeprefix("val_") in ["loss", *labels]
+                    else None
+                )
+                self.rep.error(
+                    "E0601",
+                    f"`{call.op.name}` monitors `{name}`, which training does not log",
+                    self.file,
+                    e.span,
+                    why or "not a logged value",
+                    help=did_you_mean(name, logged)
+                    or "logged values are " + ", ".join(f"`{x}`" for x in logged),
+                )
+            if (
+                call.op.name == "reduce_lr_on_plateau"
+                and optimizer is not None
+                and optimizer.attrs.get("use_ema")
+            ):
+                ok = False
+                self.rep.error(
+                    "E0601",
+                    "`reduce_lr_on_plateau` cannot be combined with `use_ema = true`",
+                    self.file,
+                    e.span,
+                    "the moving average would see the unreduced steps",
+                    help="drop one of the two",
+                )
+            if ok:
+                out.append(call)
+        return out
+
+    def _class_weight(
+        self, setting: ast.Setting | None, value: ArgValue, loss: OpCall | None, pred: object
+    ) -> tuple[float, ...] | None:
+        """One weight per class of a classification loss."""
+        if setting is None or value is None or loss is None or pred is None:
+            return None
+        weights = value if isinstance(value, tuple) else (value,)
+        if getattr(loss.op, "labels", "same") not in ("classes", "sparse", "onehot"):
+            self.rep.error(
+                "E0601",
+                f"`class_weight` needs a classification loss; `{loss.op.name}` is not one",
+                self.file,
+                setting.value.span,
+                "no classes to weigh",
+            )
+            return None
+        from nndsl.shapes import TensorType
+
+        assert isinstance(pred, TensorType)
+        classes = pred.shape[-1].as_int() if pred.rank else None
+        if classes is not None and len(weights) != classes:
+            self.rep.error(
+                "E0601",
+                f"`class_weight` has {len(weights)} weights, but the model predicts "
+                f"{classes} classes",
+                self.file,
+                setting.value.span,
+                f"expected {classes} weights",
+                notes=[f"the model's output is `{pred}`"],
+            )
+            return None
+        return tuple(float(w) for w in weights)  # type: ignore[arg-type]
+
     def _scalar_setting(self, arg: Arg, s: ast.Setting | None) -> ArgValue:
         """A number or flag of the section, checked against its declaration like an argument."""
         if s is None:
             return arg.default  # type: ignore[return-value]
         value = self.elab.evaluate(self._frame(), s.value)
+        if arg.name == "steps_per_execution" and isinstance(value, ScalarVal):
+            if value.value == AUTO:
+                return 0
         converted = convert(arg, value, self.file, s.value.span, "train", self.rep, "setting")
         if converted is INVALID or converted is None or isinstance(converted, Dim):
             return arg.default  # type: ignore[return-value]
@@ -337,6 +491,7 @@ _NOUNS = {
     OpKind.METRIC: "metric",
     OpKind.OPTIMIZER: "optimizer",
     OpKind.DATA: "data source",
+    OpKind.CALLBACK: "callback",
     OpKind.LAYER: "layer",
     OpKind.FUNCTION: "function",
     OpKind.OPERATOR: "operator",
@@ -356,6 +511,7 @@ def _example_name(kind: OpKind) -> str:
         OpKind.OPTIMIZER: "adam(learning_rate = 1e-3)",
         OpKind.METRIC: "accuracy",
         OpKind.DATA: 'npz("file.npz")',
+        OpKind.CALLBACK: "early_stopping(patience = 3)",
     }.get(kind, "")
 
 

@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the file's epochs")
     p.add_argument("--out", help="where to write weights (default: runs/<model>/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in the run directory (see `checkpoint(...)`)",
+    )
+    _cache_flags(p)
 
     p = sub.add_parser("check", help="report syntax, name, type and shape errors (no JAX)")
     p.add_argument("files", nargs="+", help=".nn files")
@@ -44,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="a .npy array of inputs")
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument("--output", help="write predictions to this .npy file instead of printing")
+    _cache_flags(p)
 
     p = sub.add_parser("fmt", help="format .nn files in place (comments are kept)")
     p.add_argument("files", nargs="+", help=".nn files")
@@ -60,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")
     return parser
+
+
+def _cache_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache-dir",
+        help="JAX's compilation cache (default: $NNDSL_CACHE_DIR, else ~/.cache/nndsl/jax)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not use the compilation cache")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

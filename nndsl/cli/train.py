@@ -38,10 +38,12 @@ class _ProgressView:
         self.task: TaskID | None = None
 
     def __call__(self, event: object) -> None:
-        from nndsl.runtime import EpochEnd, EpochStart, FitEnd, FitStart, StepEnd, TestEnd
+        from nndsl.runtime import EpochEnd, EpochStart, FitEnd, FitStart, Note, StepEnd, TestEnd
 
         c = self.console
-        if isinstance(event, FitStart):
+        if isinstance(event, Note):
+            c.print(event.message, highlight=False, soft_wrap=True)
+        elif isinstance(event, FitStart):
             c.print(
                 f"[bold]Training[/] {event.model}: {event.train_size} train, "
                 f"{event.validation_size} validation, {event.test_size} test examples; "
@@ -94,6 +96,18 @@ class _ProgressView:
             self.progress = None
 
 
+def use_compile_cache(args: argparse.Namespace) -> None:
+    """The persistent compilation cache is on unless `--no-cache`."""
+    if getattr(args, "no_cache", False):
+        return
+    from nndsl.runtime import enable_compile_cache
+
+    try:
+        enable_compile_cache(getattr(args, "cache_dir", None))
+    except OSError as err:  # an unwritable cache must not stop training
+        print(f"nnrun: warning: compilation cache disabled: {err}", file=sys.stderr)
+
+
 def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
     from nndsl.runtime import CheckpointError, DataError, TrainingError, fit, save_checkpoint
 
@@ -110,18 +124,25 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         interrupted = True
 
+    use_compile_cache(args)
+    out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
     previous = signal.signal(signal.SIGINT, on_sigint)
     view = _ProgressView(console, args.quiet)
     try:
-        result = fit(config, on_event=view, stop=lambda: interrupted)
-    except (DataError, TrainingError) as err:
+        result = fit(
+            config,
+            on_event=view,
+            stop=lambda: interrupted,
+            run_dir=out_dir,
+            resume=bool(getattr(args, "resume", False)),
+        )
+    except (DataError, TrainingError, CheckpointError) as err:
         view._stop_bar()
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS
     finally:
         signal.signal(signal.SIGINT, previous)
         view._stop_bar()
-    out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
     target = out_dir / "model.safetensors"
     try:
         metrics = dict(result.test or {})
@@ -156,6 +177,7 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {args.input} as a .npy array: {err}") from None
     if not isinstance(x, np.ndarray):
         raise UsageError(f"{args.input} holds several arrays; pass a single .npy array")
+    use_compile_cache(args)
     try:
         params, state = load_weights(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")

@@ -135,6 +135,11 @@ class TrainConfig:
     seed: int = 0
     validation_split: float = 0.1
     shuffle: bool = True
+    callbacks: list[OpCall] = field(default_factory=list)
+    class_weight: tuple[float, ...] | None = None  # per class, multiplies per-example losses
+    on_nonfinite: str = "stop"  # or "skip"
+    precision: str = "float32"  # compute dtype: "bfloat16", "float16"
+    steps_per_execution: int = 1  # 0: decided by measurement ("auto")
     file: SourceFile | None = None
     span: Span = field(default_factory=lambda: Span(0, 0))
 

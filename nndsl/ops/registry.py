@@ -83,6 +83,7 @@ FAMILIES = (
     "metrics",
     "optimizers",
     "schedules",
+    "callbacks",
     "data",
 )
 

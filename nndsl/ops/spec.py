@@ -28,6 +28,7 @@ class OpKind(Enum):
     REGULARIZER = "regularizer"  # `kernel_regularizer = l2(1e-4)`
     CONSTRAINT = "constraint"  # `kernel_constraint = max_norm(3)`
     SCHEDULE = "schedule"  # `learning_rate = cosine_decay(1e-3, 1000)`
+    CALLBACK = "callback"  # `callbacks = [early_stopping(patience = 3)]`
 
 
 ArgValue = Union[int, float, bool, str, Dim, DType, "Configured", tuple["ArgValue", ...], None]

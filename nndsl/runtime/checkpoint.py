@@ -158,3 +158,129 @@ def _unflatten(tensors: Mapping[str, np.ndarray], is_trainable: Any) -> tuple[Tr
         node, name = key.rsplit("/", 1)
         (params if is_trainable(key) else state).setdefault(node, {})[name] = jnp.asarray(value)
     return params, state
+
+
+# -- full training state, for `--resume` ------------------------------------------------------
+# A training checkpoint is a directory `checkpoints/step-000000123/` holding `state.safetensors`
+# (every array: weights, optimizer state, loss scale, PRNG key, the epoch's running metric sums,
+# callback arrays) and `meta.json` (step, epoch, position in the epoch's batch order, callback
+# state). It is written under a temporary name and renamed into place, so a directory with the
+# final name is complete; a kill at any moment leaves the previous checkpoints intact.
+TRAIN_FORMAT = "nndsl-training-state-1"
+_PREFIX = "step-"
+
+
+def flatten_tree(tree: Any, prefix: str) -> dict[str, np.ndarray]:
+    """Every leaf of a pytree (optax states included) under `prefix/<key path>`."""
+    import jax
+
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {
+        f"{prefix}/{jax.tree_util.keystr(path)}": np.asarray(leaf, order="C")
+        for path, leaf in leaves
+    }
+
+
+def restore_tree(template: Any, arrays: Mapping[str, np.ndarray], prefix: str, where: Path) -> Any:
+    """`template`'s structure with its leaves read from `arrays` (as `flatten_tree` wrote
+    them); shapes and dtypes must match, so a checkpoint of another model or optimizer is a
+    `CheckpointError`, not garbage."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    out = []
+    for path, leaf in leaves:
+        key = f"{prefix}/{jax.tree_util.keystr(path)}"
+        if key not in arrays:
+            raise CheckpointError(f"{where}: no {key}; the checkpoint is of another setup")
+        found = arrays[key]
+        want = np.asarray(leaf)
+        if found.shape != want.shape or found.dtype != want.dtype:
+            raise CheckpointError(
+                f"{where}: {key} is {found.dtype}{list(found.shape)}, "
+                f"expected {want.dtype}{list(want.shape)}"
+            )
+        out.append(jnp.asarray(found))
+    return jax.tree_util.tree_unflatten(treedef, [leaf for leaf in out])
+
+
+def _step_dirs(run_dir: Path) -> list[Path]:
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and p.name.startswith(_PREFIX) and (p / "meta.json").is_file()
+    ]
+    return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
+
+
+def latest_training_state(run_dir: str | Path) -> Path | None:
+    """The newest complete training checkpoint under `run_dir/checkpoints`, or None."""
+    dirs = _step_dirs(Path(run_dir))
+    return dirs[-1] if dirs else None
+
+
+def save_training_state(
+    run_dir: str | Path,
+    step: int,
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, Any],
+    *,
+    keep: int,
+) -> Path:
+    """Write `checkpoints/step-<step>/` atomically, then drop all but the newest `keep`."""
+    import shutil
+
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{_PREFIX}{step:09d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}.tmp-"))
+    try:
+        header = {"format": TRAIN_FORMAT}
+        body = {"format": TRAIN_FORMAT, "nndsl_version": nndsl.__version__, **meta}
+        _write_synced(tmp / "state.safetensors", safetensors.numpy.save(dict(arrays), header))
+        _write_synced(tmp / "meta.json", (json.dumps(body, indent=2) + "\n").encode())
+        _fsync_dir(tmp)
+        if final.exists():  # the same step saved twice (epoch end on a step boundary)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in _step_dirs(Path(run_dir))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_training_state(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, metadata) of a directory written by `save_training_state`."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        with safetensors.safe_open(str(path / "state.safetensors"), framework="numpy") as f:
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({exc.filename} missing)") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
+    if meta.get("format") != TRAIN_FORMAT:
+        raise CheckpointError(f"{path}: not an nndsl training checkpoint")
+    return arrays, dict(meta)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -17,15 +17,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
+from nndsl.backend.jax.compile import CompiledModel, Tree, _concrete_attrs, compile_graph
 from nndsl.backend.jax.impls.metrics import Stats, Streaming, loss_metric
 from nndsl.backend.jax.impls.optimizers import final_weights
-from nndsl.backend.jax.registry import LabelCall, implementation
+from nndsl.backend.jax.registry import ApplyCall, LabelCall, implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
-from nndsl.ops import OpKind
+from nndsl.ops import OpKind, callbacks as callback_specs
 
 Metrics = tuple[Stats, ...]  # one dict of summed statistics per metric
-TrainStep = Callable[..., tuple[Tree, Tree, Any, jax.Array, Metrics]]
+Aux = dict[str, jax.Array]  # loop state besides weights: the float16 loss scale
+TrainStep = Callable[..., tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]]
+
+# Step status, returned by every step: APPLIED, NONFINITE (loss or gradients not finite; the
+# update was dropped), OVERFLOW (float16 gradients overflowed under the loss scale: dropped,
+# the scale halves; routine, not an error), NOT_RUN (after a NONFINITE in a multi-step call
+# under `on_nonfinite = "stop"`: the weights stay as they were before the bad step).
+APPLIED, NONFINITE, OVERFLOW, NOT_RUN = 0, 1, 2, 3
+
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+# Dynamic loss scaling for float16 (as Keras's LossScaleOptimizer and `jmp`): start at 2^15,
+# halve on overflow, double after this many applied steps in a row.
+LOSS_SCALE_START, LOSS_SCALE_PERIOD = 2.0**15, 2000
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,14 +47,20 @@ class Steps:
     model: CompiledModel
     optimizer: optax.GradientTransformation
     metric_names: tuple[str, ...]
-    # (params, state, opt_state, x, y, key) -> (params, state, opt_state, loss, metric stats)
+    # (params, state, opt_state, aux, x, y, step_root, step) ->
+    #     (params, state, opt_state, aux, loss, metric stats, status)
     train_step: TrainStep
+    # the same over stacked batches xs [N, B, ...], ys [N, B, ...] from `step`: N steps in one
+    # call (`lax.scan`); losses and statuses [N], metric stats summed over applied steps
+    train_steps: TrainStep
     # (params, state, x, y, mask) -> (loss sum, metric stats, count)
     eval_step: Callable[..., tuple[jax.Array, Metrics, jax.Array]]
     # (params, state, x) -> first output, inference mode
     predict: Callable[..., jax.Array]
     # summed metric stats -> one value per metric
     finalize: Callable[[Metrics], tuple[jax.Array, ...]]
+    precision: str = "float32"
+    scaled_lr: bool = False  # the optimizer state carries a learning-rate factor
 
     def init_opt_state(self, params: Tree) -> Any:
         return self.optimizer.init(params)
@@ -50,13 +68,53 @@ class Steps:
     def final_params(self, params: Tree, opt_state: Any) -> Tree:
         """The weights training ends with: the optimizer's EMA under `use_ema` (as Keras's
         `fit` ends with `finalize_variable_values`), else `params`."""
-        return final_weights(params, opt_state)
+        final: Tree = final_weights(params, opt_state)
+        return final
+
+    def init_aux(self) -> Aux:
+        if self.precision != "float16":
+            return {}
+        return {
+            "loss_scale": jnp.asarray(LOSS_SCALE_START, jnp.float32),
+            "good_steps": jnp.zeros((), jnp.int32),
+        }
 
     def metric_values(self, totals: Metrics) -> list[float]:
         """The reported values from statistics summed over batches (`add_metric_stats`)."""
         if not totals:
             return []
         return [float(v) for v in self.finalize(totals)]
+
+
+def lr_factor(opt_state: Any) -> float:
+    """The learning-rate factor set by `reduce_lr_on_plateau` (1.0 when there is none)."""
+    if "lr_scale" in getattr(opt_state, "hyperparams", {}):
+        return float(opt_state.hyperparams["lr_scale"])
+    return 1.0
+
+
+def with_lr_factor(opt_state: Any, factor: float) -> Any:
+    """`opt_state` with the learning-rate factor replaced (an `inject_hyperparams` value)."""
+    if "lr_scale" not in getattr(opt_state, "hyperparams", {}):
+        raise ValueError("this optimizer state has no learning-rate factor")
+    hyper = dict(opt_state.hyperparams)
+    hyper["lr_scale"] = jnp.asarray(factor, hyper["lr_scale"].dtype)
+    return opt_state._replace(hyperparams=hyper)
+
+
+def _cast_floats(tree: Any, dtype: Any) -> Any:
+    return jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+    )
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _select(ok: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
 def add_metric_stats(a: Metrics | None, b: Metrics) -> Metrics:
@@ -78,18 +136,26 @@ def metric_streaming(call: OpCall) -> Streaming:
 
 def metric_label(call: OpCall) -> str:
     """`accuracy`, or `top_k_accuracy(k=3)` when arguments differ from the defaults."""
-    changed = [
-        f"{a.name}={call.attrs[a.name]}"
-        for a in call.op.args
-        if a.name in call.attrs and call.attrs[a.name] != a.default
-    ]
-    return f"{call.op.name}({', '.join(changed)})" if changed else call.op.name
+    return callback_specs.metric_label(call.op.name, call.attrs, call.op.args)
 
 
 def build_steps(
-    graph: Graph, loss: OpCall, optimizer: OpCall, metrics: Sequence[OpCall] = ()
+    graph: Graph,
+    loss: OpCall,
+    optimizer: OpCall,
+    metrics: Sequence[OpCall] = (),
+    *,
+    class_weight: Sequence[float] | None = None,
+    precision: str = "float32",
+    scaled_lr: bool = False,
 ) -> Steps:
-    """The model must have one input and trains on its first output."""
+    """The model must have one input and trains on its first output.
+
+    `precision` is the compute dtype: trainable weights and float inputs are cast to it at the
+    model's boundary (so every op computes in it, whatever the `f32` annotations say), the
+    prediction is cast back to float32 for the loss and the metrics, and the weights, their
+    gradients, the optimizer state and non-trainable state stay float32. `scaled_lr` wraps
+    the optimizer so a callback can scale its learning rate (`optax.inject_hyperparams`)."""
     if len(graph.inputs) != 1:
         raise ValueError(
             f"training needs a model with one input; {graph.name} has {len(graph.inputs)}"
@@ -97,13 +163,30 @@ def build_steps(
     model = compile_graph(graph)
     loss_fn = implementation(loss.op)
     metric_fns = [(metric_streaming(m), m.attrs) for m in metrics]
-    tx: optax.GradientTransformation = implementation(optimizer.op)(optimizer.attrs)
+    inner: optax.GradientTransformation = implementation(optimizer.op)(optimizer.attrs)
+    tx = inner
+    if scaled_lr:
+        tx = optax.inject_hyperparams(lambda lr_scale: optax.chain(inner, optax.scale(lr_scale)))(
+            lr_scale=1.0
+        )
     from_logits = bool(loss.attrs.get("from_logits", False))
+    compute = COMPUTE_DTYPES[precision]
+    weights = None if class_weight is None else jnp.asarray(class_weight, jnp.float32)
+    scaling = precision == "float16"
 
     def loss_values(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> jax.Array:
         """Per-example values `[B]`, or one value for the batch (`dice` and such)."""
         values: jax.Array = loss_fn(LabelCall(loss.attrs, pred, y, from_logits, mask))
         return values.astype(jnp.float32)
+
+    def example_weights(y: jax.Array) -> jax.Array:
+        """`class_weight` of each example's class (ids or one-hot), averaged over extra axes."""
+        assert weights is not None
+        if jnp.issubdtype(y.dtype, jnp.integer):
+            w = weights[y]
+        else:
+            w = jnp.sum(y.astype(jnp.float32) * weights, axis=-1)
+        return w.reshape(w.shape[0], -1).mean(axis=1) if w.ndim > 1 else w
 
     def metric_stats(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> Metrics:
         return tuple(
@@ -115,49 +198,183 @@ def build_steps(
             fn.finalize(t, attrs) for (fn, attrs), t in zip(metric_fns, totals, strict=True)
         )
 
-    def train_step(
-        params: Tree, state: Tree, opt_state: Any, x: jax.Array, y: jax.Array, key: jax.Array
-    ) -> tuple[Tree, Tree, Any, jax.Array, Metrics]:
-        def objective(p: Tree) -> tuple[jax.Array, tuple[Tree, jax.Array]]:
-            outs, new_state, added = model.apply_with_losses(p, state, [x], training=True, key=key)
-            value = jnp.mean(loss_values(outs[0], y, None)) + added + model.penalty(p)
-            return value, (new_state, outs[0])
+    def forward(
+        p: Tree, state: Tree, x: jax.Array, training: bool, key: jax.Array | None
+    ) -> tuple[jax.Array, Tree, jax.Array]:
+        """The model in the compute dtype; prediction and added losses back in float32."""
+        if compute is not jnp.float32:
+            p = _cast_floats(p, compute)
+            x = x.astype(compute) if jnp.issubdtype(x.dtype, jnp.floating) else x
+        outs, new_state, added = model.apply_with_losses(p, state, [x], training=training, key=key)
+        if compute is not jnp.float32:  # state keeps its own dtype (float32 statistics)
+            new_state = jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, state)
+        return outs[0].astype(jnp.float32), new_state, added.astype(jnp.float32)
 
-        (value, (new_state, pred)), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = model.constrain(optax.apply_updates(params, updates))
-        pred = jax.lax.stop_gradient(pred)
-        return (
-            params,
-            new_state,
-            opt_state,
-            value,
-            metric_stats(pred, y, None),
+    def one_step(
+        params: Tree,
+        state: Tree,
+        opt_state: Any,
+        aux: Aux,
+        x: jax.Array,
+        y: jax.Array,
+        key: jax.Array,
+        active: jax.Array,
+    ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
+        scale = aux["loss_scale"] if scaling else jnp.asarray(1.0, jnp.float32)
+
+        def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, jax.Array]]:
+            pred, new_state, added = forward(p, state, x, True, key)
+            values = loss_values(pred, y, None)
+            if weights is not None and values.ndim:
+                values = values * example_weights(y)
+            value = jnp.mean(values) + added + model.penalty(p)
+            return value * scale, (value, new_state, pred)
+
+        (_, (value, new_state, pred)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        grads_ok = _all_finite(grads)
+        if scaling:
+            grads = jax.tree.map(lambda g: g / scale, grads)
+        updates, new_opt = tx.update(grads, opt_state, params)
+        new_params = model.constrain(optax.apply_updates(params, updates))
+        loss_ok = jnp.isfinite(value)
+        status = jnp.where(
+            loss_ok & (grads_ok | scaling),
+            jnp.where(grads_ok, APPLIED, OVERFLOW),
+            NONFINITE,
         )
+        status = jnp.where(active, status, NOT_RUN).astype(jnp.int32)
+        apply = status == APPLIED
+        new_aux = aux
+        if scaling:
+            good = jnp.where(apply, aux["good_steps"] + 1, 0)
+            grow = good >= LOSS_SCALE_PERIOD
+            new_scale = jnp.where(
+                status == OVERFLOW,
+                jnp.maximum(scale / 2, 1.0),
+                jnp.where(grow, scale * 2, scale),
+            )
+            new_aux = {"loss_scale": new_scale, "good_steps": jnp.where(grow, 0, good)}
+        return (
+            _select(apply, new_params, params),
+            _select(apply, new_state, state),
+            _select(apply, new_opt, opt_state),
+            new_aux,
+            value,
+            metric_stats(jax.lax.stop_gradient(pred), y, None),
+            status,
+        )
+
+    def train_step(
+        params: Tree,
+        state: Tree,
+        opt_state: Any,
+        aux: Aux,
+        x: jax.Array,
+        y: jax.Array,
+        step_root: jax.Array,
+        step: jax.Array,
+    ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
+        key = jax.random.fold_in(step_root, step)
+        return one_step(params, state, opt_state, aux, x, y, key, jnp.asarray(True))
+
+    def train_steps(
+        params: Tree,
+        state: Tree,
+        opt_state: Any,
+        aux: Aux,
+        xs: jax.Array,
+        ys: jax.Array,
+        step_root: jax.Array,
+        step: jax.Array,
+        stop_on_nonfinite: bool,
+    ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
+        """`xs.shape[0]` steps in one call; the compiled program holds one step body, so
+        compile time does not grow with the number of steps."""
+
+        def body(carry: Any, inp: Any) -> tuple[Any, Any]:
+            p, s, o, a, healthy, i = carry
+            x, y = inp
+            key = jax.random.fold_in(step_root, step + i)
+            p, s, o, a, value, stats, status = one_step(p, s, o, a, x, y, key, healthy)
+            if stop_on_nonfinite:
+                healthy = healthy & (status != NONFINITE)
+            return (p, s, o, a, healthy, i + 1), (value, stats, status)
+
+        init = (params, state, opt_state, aux, jnp.asarray(True), jnp.zeros((), step.dtype))
+        (params, state, opt_state, aux, _, _), (values, stats, statuses) = jax.lax.scan(
+            body, init, (xs, ys)
+        )
+        applied = (statuses == APPLIED).astype(jnp.float32)
+        summed = jax.tree.map(lambda a: jnp.tensordot(applied.astype(a.dtype), a, axes=1), stats)
+        return params, state, opt_state, aux, values, summed, statuses
 
     def eval_step(
         params: Tree, state: Tree, x: jax.Array, y: jax.Array, mask: jax.Array
     ) -> tuple[jax.Array, Metrics, jax.Array]:
-        outs, _ = model.apply(params, state, [x], training=False)
+        pred, _, _ = forward(params, state, x, False, None)
         m = mask.astype(jnp.float32)
-        values = loss_values(outs[0], y, m)
+        values = loss_values(pred, y, m)
         # `where`, not a product: padded rows may give NaN (0/0 on all-zero rows)
         loss_sum = jnp.sum(jnp.where(m > 0, values, 0.0)) if values.ndim else values * jnp.sum(m)
-        return loss_sum, metric_stats(outs[0], y, m), jnp.sum(m)
+        return loss_sum, metric_stats(pred, y, m), jnp.sum(m)
 
     def predict(params: Tree, state: Tree, x: jax.Array) -> jax.Array:
-        return model.apply(params, state, [x], training=False)[0][0]
+        return forward(params, state, x, False, None)[0]
 
     return Steps(
         model=model,
         optimizer=tx,
         metric_names=tuple(metric_label(m) for m in metrics),
-        train_step=jax.jit(train_step, donate_argnums=(0, 1, 2)),
+        train_step=jax.jit(train_step, donate_argnums=(0, 1, 2, 3)),
+        train_steps=jax.jit(train_steps, donate_argnums=(0, 1, 2, 3), static_argnums=(8,)),
         eval_step=jax.jit(eval_step),
         predict=jax.jit(predict),
         finalize=jax.jit(finalize),
+        precision=precision,
+        scaled_lr=scaled_lr,
     )
 
 
+def first_nonfinite(
+    steps: Steps, params: Tree, state: Tree, x: jax.Array, key: jax.Array
+) -> str | None:
+    """Re-run the forward pass node by node, un-jitted, in training mode: the scope name
+    (`Model/block/dense[h]@L12`) of the first layer whose output is not finite, or None."""
+    model = steps.model
+    compute = COMPUTE_DTYPES[steps.precision]
+    p = _cast_floats(params, compute) if compute is not jnp.float32 else params
+    env = model._bind_inputs([x])
+    if compute is not jnp.float32:
+        env = {k: _cast_floats(v, compute) for k, v in env.items()}
+    sizes = model._symbol_sizes(env)
+    for node in model.graph.nodes:
+        node_key = None
+        if node.op.stochastic:
+            node_key = jax.random.fold_in(key, node.id)
+        call = ApplyCall(
+            attrs=_concrete_attrs(node.attrs, sizes) if sizes else node.attrs,
+            inputs=[env[v] for v in node.inputs],
+            params=p.get(node.path, {}),
+            state=state.get(node.path, {}),
+            training=True,
+            key=node_key,
+        )
+        result = implementation(node.op)(call)
+        results = tuple(result) if node.extra_outputs else (result,)
+        for vid, value in zip(node.output_ids, results, strict=True):
+            env[vid] = value
+            if jnp.issubdtype(value.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(value))):
+                return node.scope_name
+    return None
+
+
 def steps_for(config: TrainConfig) -> Steps:
-    return build_steps(config.graph, config.loss, config.optimizer, config.metrics)
+    return build_steps(
+        config.graph,
+        config.loss,
+        config.optimizer,
+        config.metrics,
+        class_weight=config.class_weight,
+        precision=config.precision,
+        scaled_lr=any(c.op.name == "reduce_lr_on_plateau" for c in config.callbacks),
+    )

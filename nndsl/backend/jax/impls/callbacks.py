@@ -1,0 +1,337 @@
+"""Callbacks declared in a `train` section: each spec's implementation builds a `Callback`.
+
+A callback sees the training run through the `Run` protocol (the runtime's loop state) at a
+few hooks and may change it: stop training, put back weights, scale the learning rate, save.
+Whatever a callback has to remember across epochs is returned by `state()` (JSON) and
+`tensors()` (arrays), so checkpoints carry it and a resumed run decides exactly as an
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.backend.jax.training import lr_factor, with_lr_factor
+from nndsl.ops.callbacks import monitor_mode
+
+Logs = dict[str, float]
+
+
+class Run(Protocol):
+    """The loop state a callback may read and change (`nndsl.runtime.callbacks.RunState`)."""
+
+    params: Any
+    state: Any
+    opt_state: Any
+    epoch: int  # epochs completed
+    global_step: int  # steps completed
+    stop_training: bool
+    run_dir: Path
+
+    def save_checkpoint(self, keep: int) -> Path: ...
+
+    def save_weights(self, path: Path, metrics: Logs) -> Path: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class Callback:
+    """No-op hooks; subclasses override what they need."""
+
+    name = "callback"
+
+    def on_train_begin(self, run: Run, resumed: bool) -> None:
+        """Called once; `resumed` when the loop continues from a checkpoint."""
+
+    def on_steps_end(self, run: Run, steps: int, loss: float) -> None:
+        """After an execution of `steps` train steps (1, or N with `steps_per_execution`)."""
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        """After validation; `logs` holds `loss`, the metrics and their `val_` forms."""
+
+    def on_train_end(self, run: Run) -> None:
+        """After the last epoch (or an early stop), before the final test."""
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what `state()` returned."""
+
+    def tensors(self) -> Any:
+        """Arrays to checkpoint (a pytree), or None."""
+        return None
+
+    def load_tensors(self, tree: Any) -> None:
+        """Restore what `tensors()` returned."""
+
+
+class _Watcher:
+    """The monitored value's best so far, by Keras's rule: an improvement beats the best by
+    more than `min_delta` in the right direction."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        self.monitor = monitor
+        self.sign = 1.0 if monitor_mode(monitor, mode) == "min" else -1.0
+        self.min_delta = min_delta
+        self.best = math.inf
+        self.wait = 0
+
+    def improved(self, logs: Logs) -> bool | None:
+        """True (and the best moves) on improvement, False otherwise, None when not logged."""
+        value = logs.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return None
+        if self.sign * value < self.best - self.min_delta:
+            self.best = self.sign * value
+            self.wait = 0
+            return True
+        self.wait += 1
+        return False
+
+    @property
+    def best_value(self) -> float:
+        return self.sign * self.best
+
+    def state(self) -> dict[str, Any]:
+        return {"best": None if math.isinf(self.best) else self.best, "wait": self.wait}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        best = state.get("best")
+        self.best = math.inf if best is None else float(best)
+        self.wait = int(state.get("wait", 0))
+
+
+def _copy(tree: Any) -> Any:
+    """A copy that survives the train step donating the original buffers."""
+    return jax.tree.map(jnp.copy, tree)
+
+
+class EarlyStopping(Callback):
+    name = "early_stopping"
+
+    def __init__(self, attrs: Attrs) -> None:
+        self.watch = _Watcher(
+            str(attrs["monitor"]),
+            str(attrs["mode"]),
+            float(attrs["min_delta"]),  # type: ignore[arg-type]
+        )
+        self.patience = int(attrs["patience"])  # type: ignore[arg-type]
+        self.restore_best = bool(attrs["restore_best"])
+        self.start_from_epoch = int(attrs["start_from_epoch"])  # type: ignore[arg-type]
+        self.best_weights: Any = None
+        self.stopped_epoch = 0
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        if run.epoch <= self.start_from_epoch:
+            return
+        better = self.watch.improved(logs)
+        if better and self.restore_best:
+            self.best_weights = _copy((run.params, run.state))
+        if better is False and self.watch.wait > self.patience:
+            run.stop_training = True
+            self.stopped_epoch = run.epoch
+            run.note(
+                f"early stopping at epoch {run.epoch}: `{self.watch.monitor}` has not improved "
+                f"for {self.watch.wait} epochs (best {self.watch.best_value:.4f})"
+            )
+
+    def on_train_end(self, run: Run) -> None:
+        if self.restore_best and self.best_weights is not None:
+            run.params, run.state = _copy(self.best_weights)
+            run.note(f"restored the weights of the best `{self.watch.monitor}`")
+
+    def state(self) -> dict[str, Any]:
+        return self.watch.state()
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.watch.load_state(state)
+
+    def tensors(self) -> Any:
+        return self.best_weights
+
+    def load_tensors(self, tree: Any) -> None:
+        self.best_weights = tree
+
+
+class ReduceLrOnPlateau(Callback):
+    """Scales the optimizer's learning rate through its `inject_hyperparams` factor."""
+
+    name = "reduce_lr_on_plateau"
+
+    def __init__(self, attrs: Attrs) -> None:
+        self.watch = _Watcher(
+            str(attrs["monitor"]),
+            str(attrs["mode"]),
+            float(attrs["min_delta"]),  # type: ignore[arg-type]
+        )
+        self.factor = float(attrs["factor"])  # type: ignore[arg-type]
+        self.patience = int(attrs["patience"])  # type: ignore[arg-type]
+        self.cooldown = int(attrs["cooldown"])  # type: ignore[arg-type]
+        self.min_lr = float(attrs["min_lr"])  # type: ignore[arg-type]
+        self.cooling = 0
+        self.base_lr: float | None = None  # the declared rate, to apply `min_lr`
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        if self.cooling > 0:
+            self.cooling -= 1
+            self.watch.wait = 0
+        better = self.watch.improved(logs)
+        if better is False and self.watch.wait >= self.patience and self.cooling == 0:
+            old = lr_factor(run.opt_state)
+            new = old * self.factor
+            if self.base_lr and self.min_lr:
+                new = max(new, self.min_lr / self.base_lr)
+            if new < old:
+                run.opt_state = with_lr_factor(run.opt_state, new)
+                run.note(
+                    f"epoch {run.epoch}: `{self.watch.monitor}` has not improved for "
+                    f"{self.watch.wait} epochs; learning rate x{new:g} of the declared one"
+                )
+            self.cooling = self.cooldown
+            self.watch.wait = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**self.watch.state(), "cooling": self.cooling}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.watch.load_state(state)
+        self.cooling = int(state.get("cooling", 0))
+
+
+class CheckpointSaver(Callback):
+    name = "checkpoint"
+
+    def __init__(self, attrs: Attrs) -> None:
+        self.every = int(attrs["every"])  # type: ignore[arg-type]
+        self.every_steps = int(attrs["every_steps"])  # type: ignore[arg-type]
+        self.keep = int(attrs["keep"])  # type: ignore[arg-type]
+        best = attrs.get("best")
+        self.watch = None if best is None else _Watcher(str(best), str(attrs["mode"]), 0.0)
+
+    def on_steps_end(self, run: Run, steps: int, loss: float) -> None:
+        n = self.every_steps
+        if n and run.global_step // n > (run.global_step - steps) // n:
+            run.save_checkpoint(self.keep)
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        if self.watch is not None and self.watch.improved(logs):
+            run.save_weights(run.run_dir / "best.safetensors", {**logs, "epoch": run.epoch})
+        if self.every and run.epoch % self.every == 0:
+            run.save_checkpoint(self.keep)
+
+    def state(self) -> dict[str, Any]:
+        return self.watch.state() if self.watch is not None else {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if self.watch is not None:
+            self.watch.load_state(state)
+
+
+def _open_log(path: Path, append: bool, resumed: bool, keep: Any) -> io.TextIOWrapper:
+    """A log file; a resumed run keeps the lines `keep(line)` accepts (those the checkpoint
+    already covers) and drops lines from the steps it will repeat."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if resumed and path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for i, line in enumerate(lines) if keep(i, line)))
+        return path.open("a", encoding="utf-8")
+    return path.open("a" if append else "w", encoding="utf-8")
+
+
+class CsvLog(Callback):
+    name = "csv_log"
+
+    def __init__(self, attrs: Attrs) -> None:
+        self.path = str(attrs["path"])
+        self.append = bool(attrs["append"])
+        self.file: io.TextIOWrapper | None = None
+        self.columns: list[str] | None = None
+
+    def on_train_begin(self, run: Run, resumed: bool) -> None:
+        path = run.run_dir / self.path
+        done = run.epoch
+
+        def keep(i: int, line: str) -> bool:
+            head = line.split(",", 1)[0]
+            if i == 0 and head == "epoch":
+                self.columns = next(csv.reader([line]))[1:]
+                return True
+            return not head.isdigit() or int(head) <= done
+
+        self.file = _open_log(path, self.append, resumed, keep)
+        if self.file.tell() and self.columns is None and path.stat().st_size:
+            self.columns = []  # appending to a file whose header we did not write
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        assert self.file is not None
+        if self.columns is None:
+            self.columns = list(logs)
+            self.file.write(",".join(["epoch", *self.columns]) + "\n")
+        columns = self.columns or list(logs)
+        row = [str(run.epoch), *(repr(logs[c]) if c in logs else "" for c in columns)]
+        self.file.write(",".join(row) + "\n")
+        self.file.flush()
+
+    def on_train_end(self, run: Run) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class JsonlLog(Callback):
+    name = "jsonl_log"
+
+    def __init__(self, attrs: Attrs) -> None:
+        self.path = str(attrs["path"])
+        self.every_steps = int(attrs["every_steps"])  # type: ignore[arg-type]
+        self.append = bool(attrs["append"])
+        self.file: io.TextIOWrapper | None = None
+
+    def on_train_begin(self, run: Run, resumed: bool) -> None:
+        epoch, step = run.epoch, run.global_step
+
+        def keep(_i: int, line: str) -> bool:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                return False
+            if "epoch" in entry:
+                return int(entry["epoch"]) <= epoch
+            return int(entry.get("step", 0)) <= step
+
+        self.file = _open_log(run.run_dir / self.path, self.append, resumed, keep)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        assert self.file is not None
+        self.file.write(json.dumps(entry) + "\n")
+        self.file.flush()
+
+    def on_steps_end(self, run: Run, steps: int, loss: float) -> None:
+        n = self.every_steps
+        if n and run.global_step // n > (run.global_step - steps) // n:
+            self._write({"step": run.global_step, "loss": loss})
+
+    def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        self._write({"epoch": run.epoch, "step": run.global_step, **logs})
+
+    def on_train_end(self, run: Run) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+impl("early_stopping")(EarlyStopping)
+impl("reduce_lr_on_plateau")(ReduceLrOnPlateau)
+impl("checkpoint")(CheckpointSaver)
+impl("csv_log")(CsvLog)
+impl("jsonl_log")(JsonlLog)

@@ -1,0 +1,163 @@
+"""The loop state callbacks see (`RunState`), and building a section's callbacks.
+
+`RunState` is also what a training checkpoint stores: `arrays()` and `meta()` give everything
+needed to continue bit-for-bit (weights, optimizer state, loss scale, PRNG key, position in the
+epoch's batch order, the epoch's running sums, each callback's memory), `restore()` reads it
+back into a freshly initialised run of the same section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndsl.backend.jax import implementation
+from nndsl.backend.jax.compile import Tree
+from nndsl.backend.jax.impls.callbacks import Callback, Logs
+from nndsl.backend.jax.training import Aux, Metrics, Steps
+from nndsl.ir import TrainConfig
+from nndsl.runtime.checkpoint import (
+    CheckpointError,
+    flatten_tree,
+    load_training_state,
+    restore_tree,
+    save_checkpoint,
+    save_training_state,
+)
+
+
+def build_callbacks(config: TrainConfig) -> list[Callback]:
+    """The declared callbacks in order, checkpoints last, so a checkpoint taken at an epoch's
+    end already holds the other callbacks' decisions for that epoch."""
+    built: list[Callback] = [implementation(c.op)(c.attrs) for c in config.callbacks]
+    lr = config.optimizer.attrs.get("learning_rate")
+    for cb in built:
+        if cb.name == "reduce_lr_on_plateau" and isinstance(lr, int | float):
+            cb.base_lr = float(lr)  # type: ignore[attr-defined]
+    return sorted(built, key=lambda cb: cb.name == "checkpoint")
+
+
+@dataclass
+class RunState:
+    """Everything that changes while training; see the module doc."""
+
+    config: TrainConfig
+    steps: Steps
+    params: Tree
+    state: Tree
+    opt_state: Any
+    aux: Aux
+    step_root: jax.Array
+    run_dir: Path
+    callbacks: list[Callback] = field(default_factory=list)
+    note: Callable[[str], None] = lambda _message: None
+    epoch: int = 0  # epochs completed
+    global_step: int = 0  # batches consumed (applied or skipped)
+    position: int = 0  # batches consumed in the current, unfinished epoch
+    loss_sum: float = 0.0  # the current epoch's running sums, over applied steps
+    applied: int = 0
+    totals: Metrics | None = None
+    skipped: int = 0  # non-finite steps skipped (`on_nonfinite = "skip"`) and float16 overflows
+    stop_training: bool = False
+    last_x: np.ndarray | None = None  # the inputs of the last call, to diagnose a bad step
+    last_stacked: bool = False  # `last_x` holds one batch per step of the call
+
+    # -- what callbacks call -----------------------------------------------------------------
+    def save_checkpoint(self, keep: int) -> Path:
+        return save_training_state(
+            self.run_dir, self.global_step, self.arrays(), self.meta(), keep=keep
+        )
+
+    def save_weights(self, path: Path, metrics: Logs) -> Path:
+        return save_checkpoint(
+            path,
+            self.config.graph,
+            self.steps.final_params(self.params, self.opt_state),
+            self.state,
+            seed=self.config.seed,
+            epochs=self.epoch,
+            metrics=metrics,
+        )
+
+    # -- checkpoint contents -----------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = (
+            flatten_tree(self.params, "params")
+            | flatten_tree(self.state, "state")
+            | flatten_tree(self.opt_state, "opt")
+            | flatten_tree(self.aux, "aux")
+        )
+        out["rng/step_root"] = np.asarray(jax.random.key_data(self.step_root))
+        for i, stats in enumerate(self.totals or ()):
+            for k, v in stats.items():
+                out[f"epoch/metric{i}/{k}"] = np.asarray(v, np.float64)
+        for i, cb in enumerate(self.callbacks):
+            tree = cb.tensors()
+            if tree is not None:
+                out |= flatten_tree(tree, f"callback{i}")
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "model": self.config.graph.name,
+            "seed": self.config.seed,
+            "epoch": self.epoch,
+            "step": self.global_step,
+            "position": self.position,
+            "loss_sum": self.loss_sum,
+            "applied": self.applied,
+            "skipped": self.skipped,
+            "stop_training": self.stop_training,
+            "metric_stats": [sorted(t) for t in self.totals] if self.totals else None,
+            "callbacks": [
+                {"name": cb.name, "state": cb.state(), "tensors": cb.tensors() is not None}
+                for cb in self.callbacks
+            ],
+        }
+
+    def restore(self, path: Path) -> None:
+        """Continue from the checkpoint directory `path` (as `save_checkpoint` wrote it)."""
+        arrays, meta = load_training_state(path)
+        if meta.get("model") != self.config.graph.name or meta.get("seed") != self.config.seed:
+            raise CheckpointError(
+                f"{path}: written for model {meta.get('model')} with seed {meta.get('seed')}, "
+                f"not {self.config.graph.name} with seed {self.config.seed}"
+            )
+        names = [c["name"] for c in meta.get("callbacks", [])]
+        if names != [cb.name for cb in self.callbacks]:
+            raise CheckpointError(
+                f"{path}: written with callbacks {names}, the section now declares "
+                f"{[cb.name for cb in self.callbacks]}"
+            )
+        self.params = restore_tree(self.params, arrays, "params", path)
+        self.state = restore_tree(self.state, arrays, "state", path)
+        self.opt_state = restore_tree(self.opt_state, arrays, "opt", path)
+        self.aux = restore_tree(self.aux, arrays, "aux", path)
+        self.step_root = jax.random.wrap_key_data(jnp.asarray(arrays["rng/step_root"]))
+        self.epoch, self.global_step = int(meta["epoch"]), int(meta["step"])
+        self.position = int(meta["position"])
+        self.loss_sum, self.applied = float(meta["loss_sum"]), int(meta["applied"])
+        self.skipped = int(meta.get("skipped", 0))
+        self.stop_training = bool(meta.get("stop_training", False))
+        stats = meta.get("metric_stats")
+        self.totals = (
+            None
+            if stats is None
+            else tuple(
+                # float64 on the host, as `add_metric_stats` keeps them
+                {k: arrays[f"epoch/metric{i}/{k}"] for k in keys}  # type: ignore[misc]
+                for i, keys in enumerate(stats)
+            )
+        )
+        for i, (cb, saved) in enumerate(zip(self.callbacks, meta["callbacks"], strict=True)):
+            cb.load_state(saved["state"])
+            if saved["tensors"]:
+                cb.load_tensors(
+                    restore_tree((self.params, self.state), arrays, f"callback{i}", path)
+                )
