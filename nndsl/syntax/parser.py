@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import LarkError
+from lark.lexer import ContextualLexer, Lexer, LexerState
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from nndsl.diagnostics import Diagnostic, Label
@@ -95,7 +98,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 
 @cache
 def _lark() -> Lark:
-    return Lark(
+    lark = Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         keep_all_tokens=True,
@@ -103,6 +106,90 @@ def _lark() -> Lark:
         cache=True,
         transformer=ToAst(),
     )
+    frontend: Any = lark.parser
+    if isinstance(frontend.lexer, ContextualLexer):
+        frontend.lexer = _FastContextualLexer(frontend.lexer)
+    return lark
+
+
+class _FastContextualLexer(Lexer):
+    """Lark's contextual lexer with a fast path, giving the same tokens and the same errors.
+
+    Lark compiles one scanner regex per distinct parser state (about 30 for this grammar, the
+    largest part of a short check) and goes through several calls per token. Here every token
+    is matched by the root scanner (all terminals, in Lark's priority order, compiled once) in
+    a tight loop. When the root match is a terminal the current parser state accepts, the
+    state's own scanner (a subset of the same alternatives in the same order) would have
+    matched exactly that, so the token is the same. Otherwise, which happens only around
+    errors, the token is left to Lark's lexer for that state, which decides what the
+    contextual lexer always did (a shorter token, `UnexpectedToken` or `UnexpectedCharacters`).
+    """
+
+    def __init__(self, inner: ContextualLexer) -> None:
+        self.inner = inner
+
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        inner = self.inner
+        root: Any = inner.root_lexer  # a BasicLexer: its scanner and type sets
+        mres = root.scanner._mres  # built once, on first use
+        ignore = root.ignore_types
+        callbacks = root.callback  # empty for this grammar; any callback takes the slow path
+        multiline = root.newline_types
+        states = parser_state.parse_conf.states
+        text_slice = lexer_state.text
+        text, end = text_slice.text, text_slice.end
+        ctr = lexer_state.line_ctr
+        while True:
+            pos = ctr.char_pos  # re-read: the error recovery may move it between tokens
+            if pos >= end:
+                return
+            m = None
+            for mre in mres:
+                m = mre.match(text, pos, end)
+                if m:
+                    break
+            kind = m.lastgroup if m else None
+            if kind is not None and kind in ignore and kind not in callbacks:
+                value = m.group(0)  # type: ignore[union-attr]
+                newlines = value.count("\n")
+                if newlines:
+                    ctr.line += newlines
+                    ctr.line_start_pos = pos + value.rindex("\n") + 1
+                ctr.char_pos = pos + len(value)
+                ctr.column = ctr.char_pos - ctr.line_start_pos + 1
+                continue
+            if kind is None or kind in callbacks or kind not in states[parser_state.position]:
+                try:
+                    yield inner.lexers[parser_state.position].next_token(lexer_state, parser_state)
+                except EOFError:
+                    return
+                except UnexpectedCharacters as e:  # as ContextualLexer.lex reports it
+                    try:
+                        last_token = lexer_state.last_token
+                        token = root.next_token(lexer_state, parser_state)
+                        raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                            token,
+                            e.allowed,
+                            state=parser_state,
+                            token_history=[last_token],
+                            terminals_by_name=root.terminals_by_name,
+                        ) from None
+                    except UnexpectedCharacters:
+                        raise e from None
+                continue
+            value = m.group(0)  # type: ignore[union-attr]
+            token = Token(kind, value, pos, ctr.line, ctr.column)
+            newlines = value.count("\n") if kind in multiline else 0
+            if newlines:
+                ctr.line += newlines
+                ctr.line_start_pos = pos + value.rindex("\n") + 1
+            ctr.char_pos = pos + len(value)
+            ctr.column = ctr.char_pos - ctr.line_start_pos + 1
+            token.end_line = ctr.line
+            token.end_column = ctr.column
+            token.end_pos = ctr.char_pos
+            lexer_state.last_token = token
+            yield token
 
 
 @dataclass
