@@ -321,22 +321,30 @@ def steps_per_epoch(n: int, batch: int) -> int:
 
 
 def train_batches(
-    data: Dataset, batch: int, *, seed: int, epoch: int, shuffle: bool = True, prefetch: int = 2
+    data: Dataset,
+    batch: int,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    prefetch: int = 2,
+    start: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Full batches in a per-epoch order drawn from `(seed, epoch)`; see the module doc.
 
-    Gathered `prefetch` batches ahead on a background thread (0: on the caller's)."""
-    return _prefetched(_train_batches(data, batch, seed, epoch, shuffle), prefetch)
+    Gathered `prefetch` batches ahead on a background thread (0: on the caller's). `start`
+    skips that many batches of the epoch without gathering them (resuming mid-epoch)."""
+    return _prefetched(_train_batches(data, batch, seed, epoch, shuffle, start), prefetch)
 
 
 def _train_batches(
-    data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool
+    data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     n = len(data)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     order = np.resize(order, steps_per_epoch(n, batch) * batch)  # wrap-around fill
-    for start in range(0, len(order), batch):
-        index = order[start : start + batch]
+    for first in range(start * batch, len(order), batch):
+        index = order[first : first + batch]
         yield data.x[index], data.y[index]
 
 

@@ -334,6 +334,8 @@ def test_prefetched_batches_equal_the_plain_ones() -> None:
     for (px, py), (ax, ay) in zip(plain, ahead, strict=True):
         np.testing.assert_array_equal(px, ax)
         np.testing.assert_array_equal(py, ay)
+    resumed = list(train_batches(data, 4, seed=1, epoch=2, start=4))
+    assert [by.tolist() for _, by in resumed] == [by.tolist() for _, by in plain[4:]]
     evals = [b[2].sum() for b in eval_batches(data, 8, prefetch=3)]
     assert evals == [8, 8, 6]
 
