@@ -107,7 +107,11 @@ _TABLE: list[tuple[str, str, str]] = [
         "condition not static",
         "`if` conditions must be decided at check time from parameters and known sizes.",
     ),
-    ("E0502", "invalid repeat count", "`repeat N` needs a static integer N >= 0 (0 copies: the identity)."),
+    (
+        "E0502",
+        "invalid repeat count",
+        "`repeat N` needs a static integer N >= 0 (0 copies: the identity).",
+    ),
     (
         "E0503",
         "invalid body",

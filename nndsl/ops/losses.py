@@ -311,7 +311,9 @@ class Dice(Loss):
     `axis` the sums run over the whole batch (one value per batch, as Keras)."""
 
     name = "dice"
-    args: ClassVar[tuple[Arg, ...]] = (Arg("axis", "ints", None, "axes summed over; none: every axis", nullable=True),)
+    args: ClassVar[tuple[Arg, ...]] = (
+        Arg("axis", "ints", None, "axes summed over; none: every axis", nullable=True),
+    )
     rule = "any prediction shape `[B, ...]`, labels of the same shape"
     example = "loss = dice"
 
