@@ -242,6 +242,20 @@ class Rescaling(Layer):
         return x if x.dtype.is_float else TensorType(DType.F32, x.shape)
 
 
+def _cropped(attrs: Attrs, image: TensorType) -> TensorType:
+    """CenterCrop's and RandomCrop's rule: the image's own size must be known to crop it."""
+    x = _image(attrs, image)
+    h_axis, w_axis = _hw_axes(attrs)
+    for axis, name in ((h_axis, "height"), (w_axis, "width")):
+        if x.shape[axis].as_int() is None:
+            raise ShapeError(
+                f"the image {name} `{x.shape[axis]}` must be known to crop it",
+                input_index=0,
+                help="give the input a fixed height and width",
+            )
+    return _with_hw(attrs, x, _size_arg(attrs, "height"), _size_arg(attrs, "width"))
+
+
 @register
 class CenterCrop(_Preprocessing):
     """The central `height x width` window of each image; an image smaller than that is first
@@ -257,16 +271,7 @@ class CenterCrop(_Preprocessing):
     example = "h = image |> CenterCrop(4, 4)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        x = _image(attrs, inputs[0])
-        h_axis, w_axis = _hw_axes(attrs)
-        for axis, name in ((h_axis, "height"), (w_axis, "width")):
-            if x.shape[axis].as_int() is None:
-                raise ShapeError(
-                    f"the image {name} `{x.shape[axis]}` must be known to crop it",
-                    input_index=0,
-                    help="give the input a fixed height and width",
-                )
-        return _with_hw(attrs, x, _size_arg(attrs, "height"), _size_arg(attrs, "width"))
+        return _cropped(attrs, inputs[0])
 
 
 @register
@@ -395,16 +400,7 @@ class RandomCrop(_Augmentation):
     example = "h = image |> RandomCrop(6, 6)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        x = _image(attrs, inputs[0])
-        h_axis, w_axis = _hw_axes(attrs)
-        for axis, name in ((h_axis, "height"), (w_axis, "width")):
-            if x.shape[axis].as_int() is None:
-                raise ShapeError(
-                    f"the image {name} `{x.shape[axis]}` must be known to crop it",
-                    input_index=0,
-                    help="give the input a fixed height and width",
-                )
-        return _with_hw(attrs, x, _size_arg(attrs, "height"), _size_arg(attrs, "width"))
+        return _cropped(attrs, inputs[0])
 
 
 class _Affine(_Augmentation):
