@@ -389,7 +389,10 @@ class TrainChecker:
                     self.file,
                     e.span,
                     why or "not a logged value",
-                    help=did_you_mean(name, logged)
+                    help=(
+                        f"set `validation_split` above 0, or monitor `{name[4:]}`" if why else None
+                    )
+                    or did_you_mean(name, logged)
                     or "logged values are " + ", ".join(f"`{x}`" for x in logged),
                 )
             if (

@@ -91,7 +91,11 @@ class Checkpoint(Callback):
         if attrs.get("monitor") is not None:
             raise ArgError("monitor", "`checkpoint` takes its monitored value as `best`")
         if attrs.get("every") == 0 and attrs.get("every_steps") == 0 and not attrs.get("best"):
-            raise ArgError("every", "this checkpoint never saves anything")
+            raise ArgError(
+                "every",
+                "this checkpoint never saves anything",
+                help="set `every`, `every_steps` or `best`",
+            )
 
 
 @register

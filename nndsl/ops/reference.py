@@ -28,6 +28,13 @@ _SECTIONS = (
         "1000))`; the step counts optimizer updates from 0.",
     ),
     (
+        OpKind.CALLBACK,
+        "Callbacks",
+        "The `callbacks` list of a `train` section: `callbacks = [early_stopping(patience = 3), "
+        "checkpoint(every = 1)]`. A `monitor` names a logged value: `loss`, a metric, or their "
+        "`val_` forms.",
+    ),
+    (
         OpKind.INITIALIZER,
         "Initializers",
         "Values of `*_initializer` arguments: `kernel_initializer = he_normal` or "

@@ -361,7 +361,9 @@ def _nonfinite_message(run: RunState, epoch: int, loss: float, index: int) -> st
         if layer is not None:
             where = f"; the first non-finite output is of `{layer}`"
         elif bool(jnp.isfinite(loss)):
-            where = "; the gradients are not finite"
+            where = "; every layer's output is finite, the gradients are not"
+        else:
+            where = "; every layer's output is finite, the loss itself overflowed"
     except Exception as exc:  # the diagnosis must not hide the error itself
         where = f" (could not locate the layer: {exc})"
     what = f"the loss became {loss}" if not np.isfinite(loss) else "the gradients became non-finite"

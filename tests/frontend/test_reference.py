@@ -21,7 +21,13 @@ def _program(spec: OpSpec) -> str:
     example = spec.example
     if spec.kind is OpKind.DATA:
         return example + "\n"
-    if spec.kind in (OpKind.LOSS, OpKind.METRIC, OpKind.OPTIMIZER, OpKind.SCHEDULE):
+    if spec.kind in (
+        OpKind.LOSS,
+        OpKind.METRIC,
+        OpKind.OPTIMIZER,
+        OpKind.SCHEDULE,
+        OpKind.CALLBACK,
+    ):
         settings = {"loss": "loss = mse", "optimizer": "optimizer = sgd"}
         settings[example.split("=")[0].strip()] = example
         body = "\n    ".join(settings.values())
