@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -145,6 +145,22 @@ def render(console: Console, replies: Iterable[Reply]) -> None:
             console.print(reply.text, highlight=False, markup=False)
 
 
+def _progress(console: Console) -> Callable[[object], None]:
+    """Training events to the same progress bar and lines as `nnrun train`; a fresh view per
+    run (a view keeps its bar's task), imported at the first event (rich.progress is slow)."""
+    views: list[Callable[[object], None]] = []
+
+    def on_event(event: object) -> None:
+        from nndsl.cli.train import _ProgressView
+        from nndsl.runtime import FitStart
+
+        if isinstance(event, FitStart) or not views:
+            views[:] = [_ProgressView(console, quiet=False)]
+        views[0](event)
+
+    return on_event
+
+
 def run(
     file: str | None = None, *, history: History | None = None, console: Console | None = None
 ) -> int:
@@ -158,9 +174,7 @@ def run(
             history = FileHistory(str(path))
         except OSError:
             history = InMemoryHistory()
-    from nndsl.cli.train import _ProgressView  # rich only; the same progress as `nnrun train`
-
-    session.on_event = _ProgressView(console, quiet=False)
+    session.on_event = _progress(console)
     prompt: PromptSession[str] = PromptSession(
         multiline=True,
         key_bindings=_bindings(session),

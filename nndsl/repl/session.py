@@ -96,6 +96,8 @@ class Session:
         """False while a block or bracket is open: the prompt then continues the input."""
         if not text.strip() or text.lstrip().startswith(":"):
             return True
+        if text.strip().splitlines()[-1].lstrip().startswith("##"):
+            return False  # a doc comment: the definition it documents follows
         if open_brackets(text, len(text)):
             return False
         return not TRAILING_OPERATOR.search(text.rstrip())
@@ -151,8 +153,8 @@ class Session:
 
     # -- input -------------------------------------------------------------------------------
     def handle(self, text: str) -> list[Reply]:
-        if not text.strip():
-            return []
+        if not _code(text).strip():
+            return []  # blank or only comments
         if text.strip().startswith(":"):
             return self.command(text.strip())
         self.count += 1
@@ -230,10 +232,11 @@ class Session:
             dropped = [p for p in statements if id(p) in broken]
             for piece in dropped:
                 own = [d for d in diags if owners[id(d)] is piece]
+                typed = piece.origin.text[max(piece.offset, 0) : piece.offset + len(piece.text)]
                 replies.append(
                     Reply(
                         "warning",
-                        f"dropped `{piece.text.strip()}`: it no longer checks",
+                        f"dropped `{typed.strip()}`: it no longer checks",
                         tuple(own),
                     )
                 )
@@ -630,6 +633,11 @@ def _last_tensor(body: list[str]) -> str:
             head = re.split(r"(?<![=!<>])=(?!=)", code, maxsplit=1)[0]
             return head.split(",")[-1].split(":")[0].strip()
     return "<missing>"
+
+
+def _code(text: str) -> str:
+    """`text` without its comments (a `#` outside a string starts one)."""
+    return "\n".join(_strip_strings(line).split("#", 1)[0] for line in text.splitlines())
 
 
 def _strip_strings(text: str) -> str:

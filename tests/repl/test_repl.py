@@ -109,6 +109,11 @@ def test_completeness_drives_multiline_input() -> None:
     assert not Session.is_complete("h = x +")
     assert Session.is_complete("h = relu(x)")
     assert Session.is_complete(":help")
+    assert not Session.is_complete("## Doc of the block below.")  # the definition follows
+    assert Session().handle("# just a comment") == []
+    s = Session(autorun=False)
+    assert _texts(s, "## Doc.\n" + BLOCK) == ["defined block P"]
+    assert s.items["block P"].text.startswith("## Doc.")
 
 
 def test_commands(tmp_path: Path) -> None:
@@ -246,6 +251,9 @@ def test_repl_starts_without_jax() -> None:
 
 
 @pytest.mark.slow
+# pexpect forks (then execs at once) in a process where other tests imported JAX, which warns.
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_nnrun_repl_in_a_terminal(tmp_path: Path) -> None:
     """The real `nnrun repl` in a pseudo-terminal: define, shape, err, recover, train, exit."""
     pexpect = pytest.importorskip("pexpect")
@@ -279,6 +287,8 @@ def test_nnrun_repl_in_a_terminal(tmp_path: Path) -> None:
         child.expect_exact("defined model Tiny")
         child.send(":train Tiny on digits 1\r")
         child.expect_exact("trained Tiny: 1 epoch(s)", timeout=180)
+        # Between prompts the terminal is in cooked mode, where a typed-ahead Ctrl-D is eaten.
+        child.expect_exact(">>>")
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
     finally:
