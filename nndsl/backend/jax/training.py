@@ -232,10 +232,6 @@ def build_steps(
 
         (_, (value, new_state, pred)), grads = jax.value_and_grad(objective, has_aux=True)(params)
         grads_ok = _all_finite(grads)
-        if scaling:
-            grads = jax.tree.map(lambda g: g / scale, grads)
-        updates, new_opt = tx.update(grads, opt_state, params)
-        new_params = model.constrain(optax.apply_updates(params, updates))
         loss_ok = jnp.isfinite(value)
         status = jnp.where(
             loss_ok & (grads_ok | scaling),
@@ -244,6 +240,18 @@ def build_steps(
         )
         status = jnp.where(active, status, NOT_RUN).astype(jnp.int32)
         apply = status == APPLIED
+
+        def update(_: None) -> tuple[Tree, Tree, Any]:
+            g = jax.tree.map(lambda t: t / scale, grads) if scaling else grads
+            updates, new_opt = tx.update(g, opt_state, params)
+            return model.constrain(optax.apply_updates(params, updates)), new_state, new_opt
+
+        def keep(_: None) -> tuple[Tree, Tree, Any]:
+            return params, state, opt_state
+
+        # `cond`, not a select: a normal step costs no extra pass over the weights, and a
+        # dropped one leaves them exactly as the step found them (for the diagnosis).
+        new_params, new_state_out, new_opt = jax.lax.cond(apply, update, keep, None)
         new_aux = aux
         if scaling:
             good = jnp.where(apply, aux["good_steps"] + 1, 0)
@@ -255,9 +263,9 @@ def build_steps(
             )
             new_aux = {"loss_scale": new_scale, "good_steps": jnp.where(grow, 0, good)}
         return (
-            _select(apply, new_params, params),
-            _select(apply, new_state, state),
-            _select(apply, new_opt, opt_state),
+            new_params,
+            new_state_out,
+            new_opt,
             new_aux,
             value,
             metric_stats(jax.lax.stop_gradient(pred), y, None),
