@@ -10,7 +10,7 @@ from nndsl.check.values import ERROR, DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Label
 from nndsl.resources import stdlib_dir
 from nndsl.source import Span
-from nndsl.syntax import ast, parse
+from nndsl.syntax import ParseResult, ast, parse
 
 Reader = Callable[[Path], str]
 
@@ -26,9 +26,10 @@ class ModuleLoader:
         self.cache: dict[str, ModuleScope] = {}
         self._loading: list[str] = []
         self.const_evaluator: Callable[[ModuleScope, ast.Expr], Value] | None = None
+        self.parse: Callable[[str, str], ParseResult] = parse  # the editor's is incremental
 
     def load_text(self, text: str, path: str) -> ModuleScope:
-        result = parse(text, path)
+        result = self.parse(text, path)
         self.rep.diagnostics.extend(result.diagnostics)
         scope = ModuleScope(result.file, result.module)
         key = _key(path)

@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar, cast
 
 from nndsl.check import analyze
 from nndsl.check.modules import read_text
+from nndsl.check.program import CheckMemo
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal
 from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import check_source
@@ -107,6 +108,7 @@ class Workspace:
         self._cache: dict[str, tuple[str, int, _Snapshot]] = {}
         self._trees: dict[str, tuple[str, SourceFile, ast.Module]] = {}
         self._indexes: dict[str, tuple[str, int, FileIndex]] = {}
+        self._memos: dict[str, CheckMemo] = {}  # per document: unchanged items are not re-checked
         self._generation = 0  # bumped when any open text changes: imports may have changed
 
     # -- documents ----------------------------------------------------------------------------
@@ -122,6 +124,7 @@ class Workspace:
     def close(self, path: str) -> None:
         self.documents.pop(_norm(path), None)
         self._cache.pop(_norm(path), None)
+        self._memos.pop(_norm(path), None)
         self._generation += 1
 
     def text(self, path: str) -> str:
@@ -154,7 +157,8 @@ class Workspace:
             return self._read(p)
 
         try:
-            analysis = analyze(text, path, read)
+            memo = self._memos.setdefault(_norm(path), CheckMemo())
+            analysis = analyze(text, path, read, memo)
         except Exception:
             result = check_source(text, path, read=read)
             return _Snapshot(result.file, result.diagnostics, None, {}, frozenset(deps))
@@ -178,6 +182,9 @@ class Workspace:
         snap = self._cache.get(key)
         if snap is not None and snap[0] == text and snap[2].scope is not None:
             file, module = snap[2].file, snap[2].scope.module  # the checker parsed it already
+        elif key in self.documents:  # an open buffer: reuse the trees of unchanged items
+            result = self._memos.setdefault(key, CheckMemo()).parser.parse(text, key)
+            file, module = result.file, result.module
         else:
             result = parse(text, key)
             file, module = result.file, result.module
