@@ -228,6 +228,7 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
         for n in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
     },
     "cast": one_input(st.sampled_from([{"dtype": DType.BF16}, {"dtype": DType.I32}])),
+    "PositionEmbedding": one_input(st.just({"sequence_length": 6}), st.tuples(small, small, small)),
 }
 # Masks: these take `bool` tensors.
 BOOL_CASES: dict[str, st.SearchStrategy[Case]] = {

@@ -281,8 +281,8 @@ def test_train_step_loss_is_the_batch_mean() -> None:
     """The training objective (no padding, no penalties here) equals Keras's loss too."""
     pred, y = _cls((6,), 4, False, True)
     steps = steps_for((4,), "categorical_crossentropy(from_logits = true)")
-    _, _, _, loss, _ = steps.train_step(
-        {}, {}, steps.init_opt_state({}), pred, y, jax.random.key(0)
+    _, _, _, _, loss, _, _ = steps.train_step(
+        {}, {}, steps.init_opt_state({}), steps.init_aux(), pred, y, jax.random.key(0), 0
     )
     expected = float(L.CategoricalCrossentropy(from_logits=True)(y, pred))
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)

@@ -313,8 +313,11 @@ def test_return_state_model_trains() -> None:
     x = rng.normal(size=(16, 6, 3)).astype(np.float32)
     y = x.sum(axis=(1, 2))[:, None] * 0.1
     losses = []
+    aux = steps.init_aux()
     for i in range(15):
-        params, state, opt, loss, _ = steps.train_step(params, state, opt, x, y, jax.random.key(i))
+        params, state, opt, aux, loss, _, _ = steps.train_step(
+            params, state, opt, aux, x, y, jax.random.key(0), jax.numpy.asarray(i)
+        )
         losses.append(float(loss))
     assert all(np.isfinite(losses)) and losses[-1] < losses[0] * 0.8
     assert float(steps.model.penalty(params)) > 0

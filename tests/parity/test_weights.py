@@ -86,7 +86,9 @@ def test_train_step_applies_penalty_and_constraint() -> None:
     kernel = np.asarray(params["dense"]["kernel"])
     pred = x @ kernel + np.asarray(params["dense"]["bias"])
     expected_loss = np.mean((pred - y) ** 2) + 0.1 * np.sum(kernel**2)
-    params, state, opt, loss, _ = steps.train_step(params, state, opt, x, y, jax.random.key(3))
+    params, state, opt, _, loss, _, _ = steps.train_step(
+        params, state, opt, steps.init_aux(), x, y, jax.random.key(3), jnp.asarray(0)
+    )
     np.testing.assert_allclose(float(loss), expected_loss, rtol=1e-5)
     assert float(jnp.min(params["dense"]["kernel"])) >= 0.0
     assert isinstance(steps.optimizer, optax.GradientTransformation)

@@ -60,8 +60,12 @@ def _upsample(call: ApplyCall, n: int) -> jax.Array:
     shape = list(x.shape)
     for axis, s in zip(axes, sizes, strict=True):
         shape[axis] *= s
-    out: jax.Array = jax.image.resize(x, tuple(shape), method=_RESIZE[method], antialias=False)
-    return out
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        out: jax.Array = jax.image.resize(x, tuple(shape), _RESIZE[method], antialias=False)
+        return out
+    # integer images keep their dtype (the checker's type): interpolate in float32, round
+    smooth = jax.image.resize(x.astype(jnp.float32), tuple(shape), _RESIZE[method], antialias=False)
+    return jnp.round(smooth).astype(x.dtype)
 
 
 _RESIZE = {"bilinear": "linear", "bicubic": "cubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
