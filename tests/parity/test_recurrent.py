@@ -6,6 +6,7 @@ gate layouts is exercised; masks hide steps at the start, in the middle and at t
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -24,7 +25,12 @@ from tests.backend.graphs import call
 from tests.parity.harness import nn_graph, parity, random_inputs
 
 B, T, F = 3, 5, 4
-LAYERS = {"SimpleRNN": keras.layers.SimpleRNN, "LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}
+# Keras's reference (non-cuDNN) path. On a GPU, `use_cudnn="auto"` switches LSTM/GRU to
+# cuDNN, which returns `go_backwards` sequences in the opposite time order (seen on an H100
+# with Keras 3.15.1), so Keras disagrees with itself there; nndsl follows the reference path.
+KLSTM = functools.partial(keras.layers.LSTM, use_cudnn=False)
+KGRU = functools.partial(keras.layers.GRU, use_cudnn=False)
+LAYERS = {"SimpleRNN": keras.layers.SimpleRNN, "LSTM": KLSTM, "GRU": KGRU}
 N_STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
 
 
@@ -80,7 +86,7 @@ def test_layer(name: str, options: dict[str, Any]) -> None:
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_gru_reset_after(reset_after: bool, return_sequences: bool) -> None:
     options = {"reset_after": reset_after, "return_sequences": return_sequences}
-    layer = randomized(keras.layers.GRU(3, **options))
+    layer = randomized(KGRU(3, **options))
     result = parity(f"GRU(3{nn_args(options)})", layer, [(B, T, F)])
     assert result.params["gru_cell.bias"].shape == ((2, 9) if reset_after else (9,))
 
@@ -127,9 +133,7 @@ def test_return_state(name: str, return_sequences: bool) -> None:
 @pytest.mark.parametrize("mode", ["concat", "sum", "mul", "ave"])
 def test_bidirectional_merge_modes(mode: str) -> None:
     layer = randomized(
-        keras.layers.Bidirectional(
-            keras.layers.LSTM(3, return_sequences=True, name="lstm"), merge_mode=mode
-        )
+        keras.layers.Bidirectional(KLSTM(3, return_sequences=True, name="lstm"), merge_mode=mode)
     )
     parity(
         f'Bidirectional(LSTM(3, return_sequences = true), merge_mode = "{mode}")',
@@ -143,7 +147,7 @@ def test_bidirectional_unmerged_returns_both_directions(return_sequences: bool) 
     """`merge_mode = none` is Keras's `merge_mode=None`: forward then backward output."""
     layer = randomized(
         keras.layers.Bidirectional(
-            keras.layers.GRU(3, return_sequences=return_sequences, name="gru"), merge_mode=None
+            KGRU(3, return_sequences=return_sequences, name="gru"), merge_mode=None
         )
     )
     flag = "true" if return_sequences else "false"
@@ -172,15 +176,13 @@ def test_bidirectional_masked(name: str, return_sequences: bool) -> None:
 
 
 def test_bidirectional_return_state() -> None:
-    layer = randomized(
-        keras.layers.Bidirectional(keras.layers.LSTM(3, return_state=True, name="lstm"))
-    )
+    layer = randomized(keras.layers.Bidirectional(KLSTM(3, return_state=True, name="lstm")))
     result = parity("Bidirectional(LSTM(3, return_state = true))", layer, [(B, T, F)], n_outputs=5)
     assert [o.shape for o in result.nn_outputs] == [(B, 6), *[(B, 3)] * 4]
 
 
 def test_bidirectional_gru_reset_before() -> None:
-    inner = keras.layers.GRU(2, reset_after=False, return_sequences=True, name="gru")
+    inner = KGRU(2, reset_after=False, return_sequences=True, name="gru")
     layer = randomized(keras.layers.Bidirectional(inner, merge_mode="sum"))
     parity(
         'Bidirectional(GRU(2, reset_after = false, return_sequences = true), merge_mode = "sum")',
@@ -235,8 +237,8 @@ def test_dropout_in_training(name: str, recurrent_dropout: float) -> None:
 
 
 def test_stacked_lstms_match_keras_sequential() -> None:
-    first = keras.layers.LSTM(4, return_sequences=True, name="lstm")
-    second = keras.layers.LSTM(3, name="lstm_1")
+    first = KLSTM(4, return_sequences=True, name="lstm")
+    second = KLSTM(3, name="lstm_1")
     seq = keras.Sequential([keras.Input((T, F)), first, second])
     rng = np.random.default_rng(3)
     for v in seq.weights:
@@ -275,7 +277,7 @@ def test_lstm_bias_initializer_matches_unit_forget_bias() -> None:
         expected = np.zeros(12, np.float32)
         expected[3:6] = block
         np.testing.assert_array_equal(bias, expected)
-        k = keras.layers.LSTM(3, unit_forget_bias=forget)
+        k = KLSTM(3, unit_forget_bias=forget)
         k.build((B, T, F))
         np.testing.assert_array_equal(np.asarray(k.cell.bias.value), expected)
 
@@ -343,7 +345,7 @@ def test_regularizers_match_keras_losses() -> None:
     """Weight penalties land on the right weights (`recurrent_*` on `recurrent_kernel`) and the
     activity penalty covers every result (output and states), as Keras's `layer.losses`."""
     layer = randomized(
-        keras.layers.LSTM(
+        KLSTM(
             3,
             return_state=True,
             kernel_regularizer=keras.regularizers.L1(0.02),
