@@ -4,6 +4,7 @@
     python tools/catalogue.py --layers   # one row per layer
 
     python tools/catalogue.py --run      # run tests/parity first and count what they built
+    python tools/catalogue.py --log F    # use the log of a run with NNDSL_PARITY_LOG=F
 
 Columns: declared (a registry spec), shape rule (the spec states its rule), JAX (the backend
 implements it), Keras parity (a test in tests/parity/ builds the layer: with `--run`, the
@@ -49,9 +50,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--layers", action="store_true", help="one row per layer")
     parser.add_argument("--run", action="store_true", help="run the parity tests to find out")
+    parser.add_argument(
+        "--log", type=Path, help="a NNDSL_PARITY_LOG file written by an earlier test run"
+    )
     args = parser.parse_args()
     missing = set(missing_implementations())
     tested = parity_tested() | (parity_run() if args.run else set())
+    if args.log is not None:
+        tested |= set(args.log.read_text().split())
     rows: dict[str, list[tuple[str, bool, bool, bool]]] = {}
     for spec in iter_specs(OpKind.LAYER):
         rows.setdefault(spec.family, []).append(
