@@ -67,6 +67,9 @@ class RunState:
     stop_training: bool = False
     last_x: np.ndarray | None = None  # the inputs of the last call, to diagnose a bad step
     last_stacked: bool = False  # `last_x` holds one batch per step of the call
+    # the status(es) of the last call dispatched, on the device: under `on_nonfinite = "stop"`
+    # the next call runs only if it was healthy (not saved: checkpoints follow healthy steps)
+    after: jax.Array | None = None
 
     # -- what callbacks call -----------------------------------------------------------------
     def save_checkpoint(self, keep: int) -> Path:

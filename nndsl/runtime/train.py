@@ -9,6 +9,11 @@ the epoch and the position in its batch order, so it ends with the same weights.
 
 With `steps_per_execution = N`, each epoch runs in calls of N steps (`lax.scan`) from its
 start and single steps for the remainder; checkpoints fall on call boundaries.
+
+The loop dispatches the next call before reading the last one back (see `_Feed`), so the
+device is not left waiting on the host; `StepEnd` events and step callbacks come in step order
+when results are read back, and under `on_nonfinite = "stop"` every step after a non-finite
+one is a no-op on the device, so the loop still stops at that step with its starting weights.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 
 from nndsl.backend.jax.adapt import adapt_state
 from nndsl.backend.jax.compile import Tree
+from nndsl.backend.jax.impls.callbacks import Callback
 from nndsl.backend.jax.training import (
     APPLIED,
     NONFINITE,
@@ -231,7 +237,7 @@ def fit(
     )
     for cb in run.callbacks:
         cb.on_train_begin(run, result.resumed_from is not None)
-    logs_due = 0.0
+    feed = _Feed(run, on_event, emit, n_steps)
     while run.epoch < config.epochs and not run.stop_training and not result.stopped:
         epoch = run.epoch + 1
         epoch_started = time.perf_counter()
@@ -242,35 +248,16 @@ def fit(
             splits.train, config.batch, seed=config.seed, epoch=epoch, shuffle=config.shuffle
         )
         batches = itertools.islice(batches, run.position, None)
-        running: Logs = {}
-        while run.position < n_steps:
+        dispatched = run.position  # steps handed to the device this epoch
+        while dispatched < n_steps:
             if stop is not None and stop():
                 result.stopped = True
                 break
-            take = per_call if per_call > 1 and n_steps - run.position >= per_call else 1
-            losses, statuses, metrics = _execute(run, batches, take, stop_mode=_stops(config))
-            for i, (loss_value, status) in enumerate(zip(losses, statuses, strict=True)):
-                if status == NONFINITE and config.on_nonfinite == "stop":
-                    raise TrainingError(_nonfinite_message(run, epoch, float(loss_value), i))
-                run.global_step += 1
-                run.position += 1
-                if status == APPLIED:
-                    run.loss_sum += float(loss_value)
-                    run.applied += 1
-                else:
-                    run.skipped += 1
-                    if status == NONFINITE:
-                        emit(Note(f"skipped step {run.global_step}: loss {float(loss_value)}"))
-                if on_event is not None:
-                    now = time.perf_counter()
-                    if now >= logs_due or run.position == n_steps:  # metrics cost a sync
-                        running = _logs(steps, _mean(run), add_metric_stats(run.totals, metrics))
-                        logs_due = now + 0.25
-                    emit(StepEnd(epoch, run.position, n_steps, float(loss_value), running))
-            if any(int(s) == APPLIED for s in statuses):
-                run.totals = add_metric_stats(run.totals, metrics)
-            for cb in run.callbacks:
-                cb.on_steps_end(run, take, float(losses[-1]))
+            take = per_call if per_call > 1 and n_steps - dispatched >= per_call else 1
+            feed.add(_dispatch(run, batches, take, epoch, stop_mode=_stops(config)))
+            dispatched += take
+            feed.settle_if_due(dispatched == n_steps)
+        feed.settle(len(feed.pending))
         interrupted = run.position < n_steps
         if interrupted and run.applied == 0:
             break
@@ -316,36 +303,152 @@ def _mean(run: RunState) -> float:
     return run.loss_sum / run.applied if run.applied else float("nan")
 
 
-def _execute(
+@dataclass
+class _Call:
+    """One dispatched call of `take` steps whose results are still on the device."""
+
+    epoch: int
+    take: int
+    x: np.ndarray  # its inputs (stacked under `take > 1`), to diagnose a non-finite step
+    loss: jax.Array
+    status: jax.Array
+    metrics: Metrics
+
+
+# A call's results are read back late, so the host dispatches the next call while the device
+# runs this one: at most every SETTLE_SECONDS (and at an epoch's end), keeping at most
+# MAX_PENDING_STEPS steps in flight (their input batches stay referenced for the diagnosis).
+SETTLE_SECONDS, MAX_PENDING_STEPS = 0.1, 128
+
+
+class _Feed:
+    """Reads back dispatched calls and does the host's part of each step, in step order: the
+    running sums, `StepEnd` events, `on_steps_end` callbacks, the non-finite checks.
+
+    A callback that acts on the weights at step boundaries (`checkpoint(every_steps = N)`)
+    needs `run` to be current after each call, so then every call is read back at once."""
+
+    def __init__(
+        self, run: RunState, on_event: Callable[[Event], None] | None, emit: Any, n_steps: int
+    ) -> None:
+        self.run, self.on_event, self.emit, self.n_steps = run, on_event, emit, n_steps
+        self.pending: list[_Call] = []
+        self.pending_steps = 0
+        self.eager = any(_needs_current_run(cb) for cb in run.callbacks)
+        self.first = True
+        self.due = 0.0
+        self.logs_due = 0.0
+        self.running: Logs = {}
+
+    def add(self, call: _Call) -> None:
+        self.pending.append(call)
+        self.pending_steps += call.take
+
+    def settle_if_due(self, epoch_done: bool) -> None:
+        if self.eager or self.first:  # the first call: compilation done, shown at once
+            self.first = False
+            self.settle(len(self.pending))
+            return
+        if epoch_done:
+            return  # settled after the loop
+        now = time.perf_counter()
+        if now >= self.due or self.pending_steps >= MAX_PENDING_STEPS:
+            self.settle(len(self.pending) - 1)  # the newest call keeps the device busy
+            self.due = time.perf_counter() + SETTLE_SECONDS
+
+    def settle(self, n: int) -> None:
+        if n <= 0:
+            return
+        calls, self.pending = self.pending[:n], self.pending[n:]
+        self.pending_steps = sum(c.take for c in self.pending)
+        fetched = jax.device_get([(c.loss, c.status, c.metrics) for c in calls])
+        for call, (loss, status, metrics) in zip(calls, fetched, strict=True):
+            self._steps(call, np.atleast_1d(loss), np.atleast_1d(status), metrics)
+
+    def _steps(
+        self, call: _Call, losses: np.ndarray, statuses: np.ndarray, metrics: Metrics
+    ) -> None:
+        run, config, emit = self.run, self.run.config, self.emit
+        n_steps, epoch = self.n_steps, call.epoch
+        for i, (loss_value, status) in enumerate(zip(losses, statuses, strict=True)):
+            if status == NONFINITE and config.on_nonfinite == "stop":
+                # later calls were no-ops (NOT_RUN), so `run` holds the weights the bad step
+                # started from
+                run.last_x, run.last_stacked = call.x, call.take > 1
+                raise TrainingError(_nonfinite_message(run, epoch, float(loss_value), i))
+            run.global_step += 1
+            run.position += 1
+            if status == APPLIED:
+                run.loss_sum += float(loss_value)
+                run.applied += 1
+            else:
+                run.skipped += 1
+                if status == NONFINITE:
+                    emit(Note(f"skipped step {run.global_step}: loss {float(loss_value)}"))
+            if self.on_event is not None:
+                now = time.perf_counter()
+                if now >= self.logs_due or run.position == n_steps:  # metrics cost a sync
+                    totals = add_metric_stats(run.totals, metrics)
+                    self.running = _logs(run.steps, _mean(run), totals)
+                    self.logs_due = now + 0.25
+                emit(StepEnd(epoch, run.position, n_steps, float(loss_value), self.running))
+        if any(int(s) == APPLIED for s in statuses):
+            run.totals = add_metric_stats(run.totals, metrics)
+        for cb in run.callbacks:
+            cb.on_steps_end(run, call.take, float(losses[-1]))
+
+
+def _needs_current_run(cb: Any) -> bool:
+    """Whether `cb.on_steps_end` may look at more of `run` than the step counts (the loss
+    logs only write the step and the loss, so they can be called late)."""
+    if type(cb).on_steps_end is Callback.on_steps_end or cb.name in ("jsonl_log", "csv_log"):
+        return False
+    return not (cb.name == "checkpoint" and not getattr(cb, "every_steps", 1))
+
+
+_APPLIED = np.int32(APPLIED)
+
+
+def _dispatch(
     run: RunState,
     batches: Iterator[tuple[np.ndarray, np.ndarray]],
     take: int,
+    epoch: int,
     *,
     stop_mode: bool,
-) -> tuple[np.ndarray, np.ndarray, Metrics]:
-    """Run `take` steps in one call; (losses, statuses, metric stats over applied steps).
+) -> _Call:
+    """Start `take` steps in one call (`run` gets the new weights, still being computed).
 
-    The step keeps the weights of a non-finite step unchanged (and, in one call of several
-    steps under "stop", of every later one), so `run` then holds the weights the bad step
-    started from, for `_nonfinite_message` to re-run."""
+    The step keeps the weights of a non-finite step unchanged and, under "stop", every later
+    step (in this call or a later one, through `run.after`) is NOT_RUN, so `run` then holds
+    the weights the bad step started from, for `_nonfinite_message` to re-run."""
     step = np.int32(run.global_step)
+    after = run.after if stop_mode and run.after is not None else _APPLIED
     if take == 1:
         x, y = next(batches)
-        run.last_x, run.last_stacked = x, False
         out = run.steps.train_step(
-            run.params, run.state, run.opt_state, run.aux, x, y, run.step_root, step
+            run.params, run.state, run.opt_state, run.aux, x, y, run.step_root, step, after
         )
     else:
         chunk = list(itertools.islice(batches, take))
-        xs = np.stack([b[0] for b in chunk])
+        x = np.stack([b[0] for b in chunk])
         ys = np.stack([b[1] for b in chunk])
-        run.last_x, run.last_stacked = xs, True
         out = run.steps.train_steps(
-            run.params, run.state, run.opt_state, run.aux, xs, ys, run.step_root, step, stop_mode
+            run.params,
+            run.state,
+            run.opt_state,
+            run.aux,
+            x,
+            ys,
+            run.step_root,
+            step,
+            stop_mode,
+            after,
         )
     run.params, run.state, run.opt_state, run.aux, loss, metrics, status = out
-    losses, statuses, host_metrics = jax.device_get((loss, status, metrics))
-    return np.atleast_1d(losses), np.atleast_1d(statuses), host_metrics
+    if stop_mode:
+        run.after = status if take == 1 else status[-1]
+    return _Call(epoch, take, x, loss, status, metrics)
 
 
 def _nonfinite_message(run: RunState, epoch: int, loss: float, index: int) -> str:
@@ -398,12 +501,14 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     def single() -> None:
         p, s, o, a = fresh()
         for i in range(n):
-            p, s, o, a, loss, _, _ = steps.train_step(p, s, o, a, x[i], y[i], run.step_root, zero)
+            p, s, o, a, loss, _, _ = steps.train_step(
+                p, s, o, a, x[i], y[i], run.step_root, zero, _APPLIED
+            )
         np.asarray(loss)  # waits for the steps
 
     def scanned() -> None:
         p, s, o, a = fresh()
-        out = steps.train_steps(p, s, o, a, x, y, run.step_root, zero, _stops(run.config))
+        out = steps.train_steps(p, s, o, a, x, y, run.step_root, zero, _stops(run.config), _APPLIED)
         np.asarray(out[4])
 
     timings = {}

@@ -47,8 +47,11 @@ class Steps:
     model: CompiledModel
     optimizer: optax.GradientTransformation
     metric_names: tuple[str, ...]
-    # (params, state, opt_state, aux, x, y, step_root, step) ->
+    # (params, state, opt_state, aux, x, y, step_root, step[, after]) ->
     #     (params, state, opt_state, aux, loss, metric stats, status)
+    # `after`: the status (or statuses) of the call before; after NONFINITE or NOT_RUN the step
+    # is NOT_RUN, a no-op, so a loop that reads statuses back late under `on_nonfinite =
+    # "stop"` still ends with the weights the bad step started from (pass APPLIED otherwise)
     train_step: TrainStep
     # the same over stacked batches xs [N, B, ...], ys [N, B, ...] from `step`: N steps in one
     # call (`lax.scan`); losses and statuses [N], metric stats summed over applied steps
@@ -115,6 +118,12 @@ def _all_finite(tree: Any) -> jax.Array:
 
 def _select(ok: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+def _healthy(after: Any) -> jax.Array:
+    """Whether a step may run after a call that ended with status(es) `after`."""
+    after = jnp.asarray(after)
+    return jnp.all((after != NONFINITE) & (after != NOT_RUN))
 
 
 def add_metric_stats(a: Metrics | None, b: Metrics) -> Metrics:
@@ -281,9 +290,10 @@ def build_steps(
         y: jax.Array,
         step_root: jax.Array,
         step: jax.Array,
+        after: Any = APPLIED,
     ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
         key = jax.random.fold_in(step_root, step)
-        return one_step(params, state, opt_state, aux, x, y, key, jnp.asarray(True))
+        return one_step(params, state, opt_state, aux, x, y, key, _healthy(after))
 
     def train_steps(
         params: Tree,
@@ -295,6 +305,7 @@ def build_steps(
         step_root: jax.Array,
         step: jax.Array,
         stop_on_nonfinite: bool,
+        after: Any = APPLIED,
     ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
         """`xs.shape[0]` steps in one call; the compiled program holds one step body, so
         compile time does not grow with the number of steps."""
@@ -308,7 +319,7 @@ def build_steps(
                 healthy = healthy & (status != NONFINITE)
             return (p, s, o, a, healthy, i + 1), (value, stats, status)
 
-        init = (params, state, opt_state, aux, jnp.asarray(True), jnp.zeros((), step.dtype))
+        init = (params, state, opt_state, aux, _healthy(after), jnp.zeros((), step.dtype))
         (params, state, opt_state, aux, _, _), (values, stats, statuses) = jax.lax.scan(
             body, init, (xs, ys)
         )
