@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import nnrun
+
 ROOT = Path(__file__).resolve().parents[2]
 MLP = ROOT / "examples" / "digits_mlp.nn"
-
-
-def nnrun(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "COLUMNS": "120",
-        "NO_COLOR": "1",
-        "TERM": "dumb",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "nndsl", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 BROKEN = "model M() {\n    input x: f32[B, 8]\n    return x |> Dnese(4)\n}\n"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.cli import nnrun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,18 +30,6 @@ train Tiny on blobs {
 """
 
 
-def _nnrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "nndsl", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
@@ -56,7 +43,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_train_then_predict(project: Path) -> None:
-    run = _nnrun("tiny.nn", "--quiet", "--out", "out", cwd=project)
+    run = nnrun("tiny.nn", "--quiet", "--out", "out", cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("epoch")]
@@ -69,7 +56,7 @@ def test_train_then_predict(project: Path) -> None:
     assert (project / "out" / "model.safetensors").exists()
 
     np.save(project / "x.npy", np.eye(3, 4, dtype=np.float32) * 2)
-    pred = _nnrun(
+    pred = nnrun(
         "predict",
         "tiny.nn",
         "--weights",
@@ -89,8 +76,8 @@ def test_train_then_predict(project: Path) -> None:
 def test_same_seed_same_weights(project: Path) -> None:
     from safetensors.numpy import load_file
 
-    a = _nnrun("tiny.nn", "--quiet", "--epochs", "2", "--out", "a", cwd=project)
-    b = _nnrun("tiny.nn", "--quiet", "--epochs", "2", "--out", "b", cwd=project)
+    a = nnrun("tiny.nn", "--quiet", "--epochs", "2", "--out", "a", cwd=project)
+    b = nnrun("tiny.nn", "--quiet", "--epochs", "2", "--out", "b", cwd=project)
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     wa = load_file(project / "a" / "model.safetensors")
     wb = load_file(project / "b" / "model.safetensors")
@@ -101,7 +88,7 @@ def test_same_seed_same_weights(project: Path) -> None:
 
 def test_bad_data_key_is_one_clear_line(project: Path) -> None:
     (project / "tiny.nn").write_text(MODEL.replace('y = "labels"', 'y = "targets"'))
-    run = _nnrun("tiny.nn", cwd=project)
+    run = nnrun("tiny.nn", cwd=project)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert "blobs.npz" in run.stderr and "targets" in run.stderr and "labels" in run.stderr
@@ -109,7 +96,7 @@ def test_bad_data_key_is_one_clear_line(project: Path) -> None:
 
 def test_data_shape_mismatch_names_both_shapes(project: Path) -> None:
     (project / "tiny.nn").write_text(MODEL.replace("f32[B, 4]", "f32[B, 5]"))
-    run = _nnrun("tiny.nn", cwd=project)
+    run = nnrun("tiny.nn", cwd=project)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert "[240, 4]" in run.stderr and "[B, 5]" in run.stderr
@@ -117,13 +104,13 @@ def test_data_shape_mismatch_names_both_shapes(project: Path) -> None:
 
 def test_missing_data_file(project: Path) -> None:
     (project / "blobs.npz").unlink()
-    run = _nnrun("tiny.nn", cwd=project)
+    run = nnrun("tiny.nn", cwd=project)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and "blobs.npz" in run.stderr
 
 
 def test_train_without_train_section(project: Path) -> None:
     (project / "m.nn").write_text(MODEL.split("data blobs")[0])
-    run = _nnrun("m.nn", cwd=project)
+    run = nnrun("m.nn", cwd=project)
     assert run.returncode == 2
     assert run.stderr.strip().startswith("nnrun: error:") and "train" in run.stderr

@@ -7,9 +7,6 @@ gate layouts is exercised; masks hide steps at the start, in the middle and at t
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from nndsl.backend.jax import compile_graph
 from nndsl.backend.jax.training import build_steps
 from nndsl.ir.summary import summarize
 from tests.backend.graphs import call
+from tests.cli import nnrun
 from tests.parity.harness import nn_graph, parity, random_inputs
 
 B, T, F = 3, 5, 4
@@ -330,12 +328,7 @@ def test_return_state_model_trains() -> None:
 def test_nnrun_summary(tmp_path: Path) -> None:
     path = tmp_path / "seq.nn"
     path.write_text(RETURN_STATE_MODEL, encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "nndsl", "summary", str(path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    run = nnrun("summary", str(path), columns=200)
     assert run.returncode == 0, run.stderr
     assert "([B, T, 4], [B, 4], [B, 4])" in run.stdout
     assert "lstm[1]" in run.stdout

@@ -23,6 +23,7 @@ from nndsl.ops import lookup
 from nndsl.runtime import fit, load_data
 from nndsl.runtime.data import Dataset, eval_batches, train_batches
 from nndsl.runtime.sources import TextVectorizer
+from tests.cli import nnrun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -387,18 +388,6 @@ train Colours on pets {
 """
 
 
-def _nnrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "nndsl", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow
 def test_nnrun_trains_from_an_image_folder(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
@@ -407,7 +396,7 @@ def test_nnrun_trains_from_an_image_folder(tmp_path: Path) -> None:
             jitter = tuple(int(c + rng.integers(-15, 15)) for c in colour)
             write_image(tmp_path / "pets" / name / f"{i}.png", (10 + i % 3, 12), jitter)  # type: ignore[arg-type]
     (tmp_path / "colours.nn").write_text(IMAGE_MODEL)
-    run = _nnrun("colours.nn", "--quiet", "--out", "out", cwd=tmp_path)
+    run = nnrun("colours.nn", "--quiet", "--out", "out", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert (tmp_path / "out").is_dir()
     assert "accuracy" in run.stdout + run.stderr
@@ -417,10 +406,10 @@ def test_nnrun_trains_from_an_image_folder(tmp_path: Path) -> None:
 def test_nnrun_trains_from_a_text_folder_and_reports_bad_data(tmp_path: Path) -> None:
     text_tree(tmp_path / "reviews")
     (tmp_path / "bag.nn").write_text(TEXT_MODEL)
-    run = _nnrun("bag.nn", "--quiet", "--out", "out", cwd=tmp_path)
+    run = nnrun("bag.nn", "--quiet", "--out", "out", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     (tmp_path / "reviews" / "neg" / "9.txt").write_bytes(b"\xff\xfe")
-    bad = _nnrun("bag.nn", "--quiet", "--out", "out", cwd=tmp_path)
+    bad = nnrun("bag.nn", "--quiet", "--out", "out", cwd=tmp_path)
     assert bad.returncode != 0
     assert "9.txt: not UTF-8 text" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stderr
