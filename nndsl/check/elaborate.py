@@ -32,6 +32,7 @@ from nndsl.check.values import (
 from nndsl.diagnostics import Label, Severity
 from nndsl.ir import Weight
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
+from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.shapes import DTYPES, Dim, DimError, DType, TensorType, format_shape, unify_shapes
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -1313,9 +1314,9 @@ class Elaborator:
         return out if ok else None
 
 
-_CONFIGURED_KINDS = frozenset(
-    {OpKind.LAYER, OpKind.INITIALIZER, OpKind.REGULARIZER, OpKind.CONSTRAINT, OpKind.SCHEDULE}
-)
+# Kinds called to make a value (a layer, or an argument such as `l2(1e-4)`): one per
+# configured argument type, so a new type needs no second list here.
+_CONFIGURED_KINDS = frozenset(CONFIGURED_TYPES.values())
 
 
 def article(word: str) -> str:
