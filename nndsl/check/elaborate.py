@@ -660,10 +660,11 @@ class Elaborator:
     def _unknown_name(self, frame: Frame, ident: ast.Ident) -> None:
         from nndsl.ops.registry import all_names
 
-        # Initializer and regularizer names are rare and short; as suggestions they are noise.
-        ops = [n for n in all_names() if (s := lookup(n)) and s.kind not in _CONFIGURED_KINDS]
-        layers = [n for n in all_names() if (s := lookup(n)) and s.kind is OpKind.LAYER]
-        candidates = [*frame.env, *frame.module.names, *ops, *layers]
+        # Argument values (initializers, regularizers, ...) are rare and short names; as
+        # suggestions for a missing layer or tensor they are noise.
+        values = _CONFIGURED_KINDS - {OpKind.LAYER}
+        ops = [n for n in all_names() if (s := lookup(n)) and s.kind not in values]
+        candidates = [*frame.env, *frame.module.names, *ops]
         self.rep.error(
             "E0101",
             f"unknown name `{ident.name}`",
