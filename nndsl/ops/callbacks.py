@@ -12,6 +12,7 @@ shows them: `accuracy`, `top_k_accuracy(k=3)` when arguments differ from the def
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Sequence
 
 from nndsl.ops.registry import register
@@ -151,6 +152,45 @@ class JsonlLog(Callback):
         Arg("append", "bool", False, "append to an existing file instead of replacing it"),
     )
     example = 'callbacks = [jsonl_log("log.jsonl")]'
+
+
+# The optional package `tensorboard` writes with, and the extra that installs it.
+TENSORBOARD_PACKAGE = "tensorboardX"
+TENSORBOARD_EXTRA = "nndsl[tensorboard]"
+
+
+@register
+class TensorBoard(Callback):
+    """TensorBoard event files (Keras's TensorBoard callback): after every epoch the training
+    values and the learning rate as scalars `epoch_<name>` in `<path>/train`, the validation
+    values in `<path>/validation`, at step = the epoch (1, 2, ..., as the CSV log numbers
+    them); with `update_freq`, also `batch_loss` every that many steps (at step = the global
+    step). Watch with `tensorboard --logdir <run dir>/<path>`. Needs the optional package
+    tensorboardX (`pip install 'nndsl[tensorboard]'`); a resumed run drops the points of the
+    steps it repeats."""
+
+    name = "tensorboard"
+    args = (
+        Arg("path", "str", "logs", "the log directory, relative to the run directory"),
+        Arg(
+            "update_freq",
+            "int",
+            0,
+            "also write the training loss every this many steps (0: once per epoch)",
+            min=0,
+        ),
+    )
+    example = 'callbacks = [tensorboard("logs", update_freq = 100)]'
+
+    def validate(self, attrs: Attrs) -> None:
+        # Checked here, without importing it, so the error comes before any training.
+        if importlib.util.find_spec(TENSORBOARD_PACKAGE) is None:
+            raise ArgError(
+                "",
+                f"writing TensorBoard logs needs the package {TENSORBOARD_PACKAGE}, "
+                "which is not installed",
+                help=f"install it with `pip install '{TENSORBOARD_EXTRA}'`",
+            )
 
 
 # Metric names whose better direction is up; anything else (losses, errors) goes down.

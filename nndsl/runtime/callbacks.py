@@ -40,6 +40,8 @@ def build_callbacks(config: TrainConfig) -> list[Callback]:
     for cb in built:
         if cb.name == "reduce_lr_on_plateau" and isinstance(lr, int | float):
             cb.base_lr = float(lr)  # type: ignore[attr-defined]
+        if cb.name == "tensorboard":  # logs the learning rate
+            cb.optimizer = config.optimizer.attrs  # type: ignore[attr-defined]
     return sorted(built, key=lambda cb: cb.name == "checkpoint")
 
 

@@ -335,3 +335,6 @@ impl("reduce_lr_on_plateau")(ReduceLrOnPlateau)
 impl("checkpoint")(CheckpointSaver)
 impl("csv_log")(CsvLog)
 impl("jsonl_log")(JsonlLog)
+
+# `tensorboard` lives in its own module (it needs the optional tensorboardX at run time).
+import nndsl.backend.jax.impls.tensorboard  # noqa: E402, F401
