@@ -138,10 +138,10 @@ def cmd_repl(args: argparse.Namespace) -> int:
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
-    from nndsl.lsp.server import serve  # imports pygls only when the server is wanted
+    # answers the first exchange before importing pygls (see the module), then serves
+    from nndsl.lsp.bootstrap import main
 
-    serve()
-    return EXIT_OK
+    return main()
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -178,8 +178,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if graph is None:
         return _exit_code([result])
     require_file(args.weights)
-    require_file(args.input)
-    return run_predict(graph, args)
+    return run_predict(graph, args)  # its input may be a folder of texts
 
 
 __all__ = [
