@@ -25,6 +25,11 @@ class GraphBuilder:
         self._counters: dict[tuple[str, str], int] = {}
         self._tensor_names: dict[int, str] = {}
         self._pending: list[dict[str, object]] = []
+        # Logs for recording block instances (`nndsl.check.memo`): every prefix given to
+        # `unique_path`, its calls in order, and every `name_value` call.
+        self.prefixes: set[str] = set()
+        self.path_log: list[tuple[str, str]] = []
+        self.named: list[tuple[int, str]] = []
 
     def new_value(self, type: TensorType) -> int:
         vid = self._next_value
@@ -35,6 +40,8 @@ class GraphBuilder:
     def unique_path(self, prefix: str, base: str) -> str:
         count = self._counters.get((prefix, base), 0)
         self._counters[(prefix, base)] = count + 1
+        self.prefixes.add(prefix)
+        self.path_log.append((prefix, base))
         name = base if count == 0 else f"{base}_{count}"
         return f"{prefix}/{name}" if prefix else name
 
@@ -79,6 +86,7 @@ class GraphBuilder:
 
     def name_value(self, vid: int, name: str) -> None:
         self._tensor_names.setdefault(vid, name)
+        self.named.append((vid, name))
 
     def add_output(self, name: str, vid: int) -> None:
         self.graph.outputs.append(GraphOutput(name, vid, self.graph.values[vid]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
 from nndsl.check.builder import GraphBuilder, snake
+from nndsl.check.memo import DefinitionKeys, InstanceMemo, Recording, instance_key, replay
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.values import (
     ERROR,
@@ -30,7 +31,7 @@ from nndsl.check.values import (
     describe,
 )
 from nndsl.diagnostics import Label, Severity
-from nndsl.ir import Weight
+from nndsl.ir import Graph, Weight
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
 from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.shapes import DTYPES, Dim, DimError, DType, TensorType, format_shape, unify_shapes
@@ -76,9 +77,15 @@ class Frame:
 
 
 class Elaborator:
-    def __init__(self, rep: Reporter) -> None:
+    def __init__(self, rep: Reporter, instances: InstanceMemo | None = None) -> None:
         self.rep = rep
         self.hover: list[tuple[SourceFile, Span, str]] = []
+        # Block instances are replayed from `instances` once `keys` is set (see `check.memo`);
+        # `files` maps each loaded path to its current text, for replayed nodes and types.
+        self.instances = instances
+        self.keys: DefinitionKeys | None = None
+        self.files: dict[str, SourceFile] = {}
+        self.graphs: dict[object, tuple[Graph, list[tuple[SourceFile, Span, str]]]] = {}
         # Symbols standing for parameter values during a generic check: shapes built from
         # them are unknown, not variables, so a mismatch involving them is not yet an error.
         self.opaque: frozenset[str] = frozenset()
@@ -899,17 +906,52 @@ class Elaborator:
                 notes=[" -> ".join((*frame.stack, name))],
             )
             return ERROR
-        path = frame.builder.unique_path(frame.prefix, snake(name))
-        outs = self.instantiate(
-            layer,
-            frame.builder,
-            inputs,
-            prefix=path,
-            scope=(*frame.scope, path.rsplit("/")[-1]),
-            concrete=frame.concrete,
-            stack=frame.stack,
-            call=Origin(frame.file, span),
-        )
+        builder = frame.builder
+        path = builder.unique_path(frame.prefix, snake(name))
+        scope = (*frame.scope, path.rsplit("/")[-1])
+        key = None
+        memo = self.instances
+        if memo is not None and self.keys is not None and frame.concrete:
+            if path not in builder.prefixes:  # paths inside it are named as in a fresh one
+                definition = self.keys.definition(layer)
+                if definition is not None:
+                    key = instance_key(definition, layer.args, inputs, frame.stack)
+        if key is not None:
+            assert memo is not None
+            hit = memo.entries.get(key) or memo.used.get(key)
+            if hit is not None:
+                memo.hits += 1
+                memo.used[key] = hit
+                outs: list[tuple[str, TensorVal]] | None = replay(
+                    hit, builder, self.hover, self.files, inputs, path, scope
+                )
+            else:
+                memo.misses += 1
+                recording = Recording(builder, self.hover, self.rep.attempts, path, scope, inputs)
+                outs = self.instantiate(
+                    layer,
+                    builder,
+                    inputs,
+                    prefix=path,
+                    scope=scope,
+                    concrete=True,
+                    stack=frame.stack,
+                    call=Origin(frame.file, span),
+                )
+                recorded = recording.finish(builder, self.hover, self.rep.attempts, outs)
+                if recorded is not None:
+                    memo.used[key] = recorded
+        else:
+            outs = self.instantiate(
+                layer,
+                builder,
+                inputs,
+                prefix=path,
+                scope=scope,
+                concrete=frame.concrete,
+                stack=frame.stack,
+                call=Origin(frame.file, span),
+            )
         if outs is None:
             return ERROR
         vals = tuple(TensorVal(v.value, v.type, Origin(frame.file, span)) for _, v in outs)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import PARAM_TYPES, Elaborator, Frame
+from nndsl.check.memo import DefinitionKeys, InstanceMemo
 from nndsl.check.modules import ModuleLoader, Reader, read_text
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.training import TrainChecker, instantiate_graph
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Diagnostic, Label
-from nndsl.ir import Graph, Program
+from nndsl.ir import Graph, Program, TrainConfig
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -31,18 +31,19 @@ class Analysis:
 
 
 T = TypeVar("T")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
 class CheckMemo:
     """What each top-level item's check produced in earlier analyses of one file, so that an
-    editor re-checks only the items whose inputs changed (see `_Memoizer`)."""
+    editor re-checks only the items whose inputs changed (see `_Memoizer`), and the block
+    instances elaborated then (see `nndsl.check.memo`)."""
 
     parser: IncrementalParser = field(default_factory=IncrementalParser)
     entries: dict[
         tuple[object, ...], tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object]
     ] = field(default_factory=dict)
+    instances: InstanceMemo = field(default_factory=InstanceMemo)
 
 
 class _Memoizer:
@@ -59,13 +60,14 @@ class _Memoizer:
     def __init__(
         self,
         memo: CheckMemo,
-        loader: ModuleLoader,
+        keys: DefinitionKeys,
         scope: ModuleScope,
         rep: Reporter,
         elab: Elaborator,
         parse_ok: bool,
     ) -> None:
         self.memo = memo
+        self.keys = keys
         self.rep = rep
         self.elab = elab
         self.file = scope.file
@@ -74,37 +76,11 @@ class _Memoizer:
             tuple[object, ...],
             tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object],
         ] = {}
-        text = scope.file.text
-        self.texts: dict[int, tuple[int, str, str]] = {}
-        self.words: dict[int, set[str]] = {}
-        self.defs: dict[str, list[ast.Definition]] = {}
-        for item in scope.module.items:
-            chunk = text[item.span.start : item.span.end]
-            doc = item.doc if isinstance(item, ast.Definition) else ""
-            self.texts[id(item)] = (item.span.start, chunk, doc)
-            self.words[id(item)] = set(_WORD.findall(chunk))
-            if isinstance(item, ast.Definition):
-                self.defs.setdefault(item.name.name, []).append(item)
-        names = tuple(
-            (name, repr(value) if isinstance(value, ScalarVal) else type(value).__name__)
-            for name, value in sorted(scope.names.items())
-        )
-        imported = tuple(
-            sorted((k, s.file.text) for k, s in loader.cache.items() if s is not scope)
-        )
-        data = tuple(self.texts[id(d)] for d in scope.data.values() if id(d) in self.texts)
-        self.common = (scope.file.path, names, imported, data)
+        data = tuple(keys.texts[id(d)] for d in scope.data.values() if id(d) in keys.texts)
+        self.common = memo.instances.token((keys.common, data))  # a number: cheap to hash
 
     def _closure(self, item: ast.Item) -> tuple[tuple[int, str, str], ...]:
-        seen: dict[int, ast.Item] = {id(item): item}
-        todo: list[ast.Item] = [item]
-        while todo:
-            for word in self.words[id(todo.pop())]:
-                for d in self.defs.get(word, ()):
-                    if id(d) not in seen:
-                        seen[id(d)] = d
-                        todo.append(d)
-        return tuple(sorted(self.texts[i] for i in seen))
+        return self.keys.closure(item)
 
     def run(self, item: ast.Item, check: Callable[[], T]) -> T:
         if not self.enabled:
@@ -119,10 +95,11 @@ class _Memoizer:
                     (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
                 )
                 self.rep.diagnostics.append(d)
-            self.elab.hover.extend(
-                (self.file if f.path == self.file.path else f, span, t) for f, span, t in hover
-            )
-            self.used[key] = hit
+            files = self.elab.files
+            hover = [(files.get(f.path, f), span, t) for f, span, t in hover]
+            self.elab.hover.extend(hover)
+            result = _rebind_result(result, files)
+            self.used[key] = (diagnostics, hover, result)
             return result  # type: ignore[return-value]
         n_diags, n_seen, n_hover = (
             len(self.rep.diagnostics),
@@ -140,6 +117,31 @@ class _Memoizer:
         self.memo.entries = self.used
 
 
+def _rebind_graph(graph: Graph, files: dict[str, SourceFile]) -> Graph:
+    """A replayed graph whose nodes point at the current texts of their files."""
+    if all(files.get(n.file.path, n.file) is n.file for n in graph.nodes):
+        return graph
+    nodes = [
+        n if files.get(n.file.path, n.file) is n.file else replace(n, file=files[n.file.path])
+        for n in graph.nodes
+    ]
+    return replace(graph, nodes=nodes)
+
+
+def _rebind_result(result: object, files: dict[str, SourceFile]) -> object:
+    """A replayed item's result (a graph or a train section), rebound like its diagnostics:
+    a node's file gives its line (`Node.scope_name`), which an edit above it may change."""
+    if isinstance(result, Graph):
+        return _rebind_graph(result, files)
+    if isinstance(result, TrainConfig):
+        graph = _rebind_graph(result.graph, files)
+        file = result.file if result.file is None else files.get(result.file.path, result.file)
+        if graph is result.graph and file is result.file:
+            return result
+        return replace(result, graph=graph, file=file)
+    return result
+
+
 def _rebind(d: Diagnostic, file: SourceFile) -> Diagnostic:
     """A replayed diagnostic, pointing at the current text of its file (same offsets)."""
     if d.file.path != file.path or d.file is file:
@@ -154,13 +156,21 @@ def _rebind(d: Diagnostic, file: SourceFile) -> Diagnostic:
 
 
 def analyze(
-    text: str, path: str, read: Reader = read_text, memo: CheckMemo | None = None
+    text: str,
+    path: str,
+    read: Reader = read_text,
+    memo: CheckMemo | None = None,
+    *,
+    reuse: bool = True,
 ) -> Analysis:
     """Check `text`. With a `memo` (the editor's), items whose inputs are unchanged since the
-    analysis that filled it are replayed instead of re-checked; the diagnostics and types are
-    the same as without it. The replayed items' graphs come from that earlier analysis."""
+    analysis that filled it are replayed instead of re-checked; the diagnostics, types and
+    graphs are the same as without it. `reuse=False` also elaborates every block instance
+    afresh (by default a block called again with the same arguments and input types is
+    replayed, see `nndsl.check.memo`): the reference the memos are tested against."""
     rep = Reporter()
-    elab = Elaborator(rep)
+    instances = memo.instances if memo is not None else InstanceMemo()
+    elab = Elaborator(rep, instances)
     loader = ModuleLoader(rep, read)
 
     def const_value(scope: ModuleScope, expr: ast.Expr) -> Value:
@@ -174,10 +184,14 @@ def analyze(
         loader.parse = memo.parser.parse
     scope = loader.load_text(text, path)
     program = Program(scope.file)
+    keys = DefinitionKeys(scope, list(loader.cache.values()), instances)
+    elab.files = {m.file.path: m.file for m in loader.cache.values()}
+    if reuse and not rep.diagnostics:  # trees after a syntax error depend on the text around
+        elab.keys = keys
     memoizer = (
         None
         if memo is None
-        else _Memoizer(memo, loader, scope, rep, elab, parse_ok=not rep.diagnostics)
+        else _Memoizer(memo, keys, scope, rep, elab, parse_ok=not rep.diagnostics)
     )
 
     def once(item: ast.Item, check: Callable[[], T]) -> T:
@@ -198,6 +212,7 @@ def analyze(
             program.train = config
     if memoizer is not None:
         memoizer.finish()
+    instances.finish()
     diagnostics = sorted(rep.diagnostics, key=lambda d: d.sort_key)
     return Analysis(program, diagnostics, scope, list(elab.hover))
 

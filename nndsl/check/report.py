@@ -16,6 +16,7 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
         self._seen: set[tuple[str, str, int, int, str]] = set()
         self.muted = 0  # >0 while speculatively checking a branch we may discard
+        self.attempts = 0  # problems found, kept or not: a memoized check must have found none
 
     def error(
         self,
@@ -30,6 +31,7 @@ class Reporter:
         help: str | None = None,
         severity: Severity = Severity.ERROR,
     ) -> None:
+        self.attempts += 1
         if self.muted:
             return
         key = (code, file.path, span.start, span.end, message)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame, article
+from nndsl.check.memo import instance_key
 from nndsl.check.report import did_you_mean
 from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorVal, describe
 from nndsl.diagnostics import Label
@@ -461,7 +464,35 @@ class TrainChecker:
 
 
 def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
-    """Instantiate a model with bound parameters into a concrete graph (None on errors)."""
+    """Instantiate a model with bound parameters into a concrete graph (None on errors).
+
+    A model instantiated twice with the same arguments in one analysis (its own check, then
+    a `train` section) is built once: the second gets a copy of the first graph (the nodes
+    are immutable and shared), provided the first reported nothing."""
+    key = None
+    if elab.keys is not None:
+        definition = elab.keys.definition(ref)
+        if definition is not None:
+            key = instance_key(definition, ref.args, (), ())
+    if key is not None and key in elab.graphs:
+        graph, hover = elab.graphs[key]
+        elab.hover.extend(hover)
+        return replace(
+            graph,
+            args=dict(graph.args),
+            inputs=list(graph.inputs),
+            outputs=list(graph.outputs),
+            nodes=list(graph.nodes),
+            values=dict(graph.values),
+        )
+    attempts, n_hover = elab.rep.attempts, len(elab.hover)
+    built = _instantiate_graph(elab, ref)
+    if key is not None and built is not None and elab.rep.attempts == attempts:
+        elab.graphs[key] = (built, elab.hover[n_hover:])
+    return built
+
+
+def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
     before = sum(1 for d in elab.rep.diagnostics if d.is_error)
     args = {k: v.value for k, v in (ref.args or {}).items() if isinstance(v, ScalarVal)}
     builder = GraphBuilder(ref.definition.name.name, args)  # type: ignore[arg-type]

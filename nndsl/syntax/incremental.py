@@ -22,44 +22,54 @@ from lark.utils import TextSlice
 
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
-from nndsl.syntax.parser import ParseResult, _attach_docs, _lark, parse
+from nndsl.syntax.parser import ParseResult, _lark, parse
 from nndsl.syntax.repair import repair
 
 _ITEM_LINE = re.compile(r"(?:import|const|block|model|data|train)\b")
 
 
+# What `item_starts` must look at: comments and strings (skipped), brackets, and line starts
+# with a top-level keyword. An unterminated string ends at its line, as the lexer reports it.
+_SCAN = re.compile(
+    r'#[^\n]*|"[^"\n]*"?|[(\[{]|[)\]}]|\n(?=(?:import|const|block|model|data|train)\b)'
+)
+
+
 def item_starts(text: str) -> list[int]:
     """Offsets of the lines that start an item: a top-level keyword at column 0, outside
     brackets, strings and comments."""
-    starts: list[int] = []
+    starts: list[int] = [0] if _ITEM_LINE.match(text) else []
     depth = 0
-    i, n = 0, len(text)
-    at_line_start = True
-    while i < n:
-        ch = text[i]
-        if at_line_start and depth == 0 and _ITEM_LINE.match(text, i):
-            starts.append(i)
-        at_line_start = False
-        if ch == "\n":
-            at_line_start = True
-        elif ch == "#":
-            nl = text.find("\n", i)
-            i = n if nl < 0 else nl
-            continue
-        elif ch == '"':
-            close = text.find('"', i + 1)
-            nl = text.find("\n", i + 1)
-            if close < 0 or (0 <= nl < close):
-                i = n if nl < 0 else nl  # unterminated: the lexer reports it; stop at the line
-                continue
-            i = close + 1
-            continue
-        elif ch in "([{":
+    for m in _SCAN.finditer(text):
+        ch = text[m.start()]
+        if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth = max(0, depth - 1)
-        i += 1
+        elif ch == "\n" and depth == 0:
+            starts.append(m.start() + 1)
     return starts
+
+
+# Lines that `repair` may change: a single quote anywhere, or a line whose code ends with an
+# operator (comments included here, so this finds a superset of what `repair` looks at).
+_MAY_REPAIR = re.compile(
+    r"'|(?:\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[^\S\n]*(?:#[^\n]*)?$", re.MULTILINE
+)
+
+
+def _docs(text: str, start: int) -> str:
+    """The `##` lines right above the line of `start`, as `parser._attach_docs` reads them."""
+    line_start = text.rfind("\n", 0, start) + 1
+    doc: list[str] = []
+    while line_start > 0:
+        prev = text.rfind("\n", 0, line_start - 1) + 1
+        line = text[prev : line_start - 1].strip()
+        if not line.startswith("##"):
+            break
+        doc.append(line[2:].strip())
+        line_start = prev
+    return "\n".join(reversed(doc))
 
 
 class IncrementalParser:
@@ -70,9 +80,11 @@ class IncrementalParser:
 
     def parse(self, text: str, path: str = "<input>") -> ParseResult:
         file = SourceFile(path, text)
-        repaired, repairs = repair(file)
-        if repairs:
-            return parse(text, path)
+        repaired = text
+        if _MAY_REPAIR.search(text):
+            repaired, repairs = repair(file)
+            if repairs:
+                return parse(text, path)
         bounds = [0, *item_starts(repaired), len(repaired)]
         old = self._pieces.get(path, {})
         new: dict[tuple[int, str], tuple[ast.Item, ...]] = {}
@@ -91,12 +103,12 @@ class IncrementalParser:
             items.extend(piece)
         self._pieces[path] = new
         for item in items:
-            if isinstance(item, ast.Definition) and item.doc:
-                object.__setattr__(item, "doc", "")  # the `##` lines above may have changed
+            if isinstance(item, ast.Definition):
+                doc = _docs(text, item.span.start)  # the `##` lines above may have changed
+                if item.doc != doc:
+                    object.__setattr__(item, "doc", doc)
         span = Span(items[0].span.start, items[-1].span.end) if items else Span(0, 0)
-        module = ast.Module(tuple(items), span)
-        _attach_docs(file, module)
-        return ParseResult(file, module, [])
+        return ParseResult(file, ast.Module(tuple(items), span), [])
 
     def _parse_piece(
         self, file: SourceFile, text: str, start: int, end: int

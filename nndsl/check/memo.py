@@ -1,0 +1,314 @@
+"""Keys for reusing checks across edits, and the memo of block instantiations.
+
+The editor re-checks after every keystroke. A model chaining 165 blocks is re-elaborated
+whenever one of them changes; most of its block instances are the same as in the last
+analysis. `InstanceMemo` replays such an instance (its nodes, values, names and types) instead
+of running its body again. An instance's elaboration is a function of the block's syntax tree
+(and those of the definitions it names, transitively), the module's names and constants, the
+imported files, the bound arguments, the input types and the call stack; `DefinitionKeys`
+turns the first four into a fingerprint. Only instances that reported nothing are recorded, so
+a replay never has to reproduce the reporter's de-duplication.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from nndsl.check.builder import GraphBuilder
+from nndsl.check.values import DefRef, ModuleScope, ScalarVal, TensorVal, Value
+from nndsl.ir import Weight
+from nndsl.ops import ArgValue, OpSpec
+from nndsl.shapes import TensorType
+from nndsl.source import SourceFile, Span
+from nndsl.syntax import ast
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TextKey = tuple[int, str, str]  # an item's start, text and doc comment
+
+
+class DefinitionKeys:
+    """What a definition's check can depend on, as a hashable key, for one analysis.
+
+    For a definition of the checked file: its text, position and doc comment and those of
+    every definition it names (transitively, by the words of its text), plus the module's
+    names and constants and the imported files' texts. A definition of an imported file is
+    keyed by its position in that file, whose text is part of every key.
+    """
+
+    def __init__(
+        self,
+        scope: ModuleScope,
+        modules: Sequence[ModuleScope],
+        memo: InstanceMemo,
+    ) -> None:
+        self.scope = scope
+        self.memo = memo
+        text = scope.file.text
+        self.texts: dict[int, TextKey] = {}
+        self.words: dict[int, set[str]] = {}
+        self.defs: dict[str, list[ast.Definition]] = {}
+        for item in scope.module.items:
+            chunk = text[item.span.start : item.span.end]
+            doc = item.doc if isinstance(item, ast.Definition) else ""
+            self.texts[id(item)] = (item.span.start, chunk, doc)
+            self.words[id(item)] = set(_WORD.findall(chunk))
+            if isinstance(item, ast.Definition):
+                self.defs.setdefault(item.name.name, []).append(item)
+        names = tuple(
+            (name, repr(value) if isinstance(value, ScalarVal) else type(value).__name__)
+            for name, value in sorted(scope.names.items())
+        )
+        imported = tuple(sorted((m.file.path, m.file.text) for m in modules if m is not scope))
+        self.common = (scope.file.path, names, imported)
+        self._closures: dict[int, tuple[TextKey, ...]] = {}
+        self._definitions: dict[int, int] = {}
+
+    def closure(self, item: ast.Item) -> tuple[TextKey, ...]:
+        """The text keys of `item` and of the definitions it names, transitively."""
+        cached = self._closures.get(id(item))
+        if cached is not None:
+            return cached
+        seen: dict[int, ast.Item] = {id(item): item}
+        todo: list[ast.Item] = [item]
+        while todo:
+            for word in self.words[id(todo.pop())]:
+                for d in self.defs.get(word, ()):
+                    if id(d) not in seen:
+                        seen[id(d)] = d
+                        todo.append(d)
+        out = tuple(sorted(self.texts[i] for i in seen))
+        self._closures[id(item)] = out
+        return out
+
+    def definition(self, ref: DefRef) -> int | None:
+        """A number standing for the key of a block or model's body and everything it can
+        name (equal numbers: equal keys); None when unknown."""
+        d = ref.definition
+        cached = self._definitions.get(id(d))
+        if cached is not None:
+            return cached
+        if ref.module is self.scope:
+            if id(d) not in self.texts:
+                return None
+            key: object = (self.common, self.closure(d))
+        else:
+            key = (self.common, ref.module.file.path, d.span.start, d.span.end)
+        token = self.memo.token(key)
+        self._definitions[id(d)] = token
+        return token
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A recorded node, relative to its instance: value ids >= 0 are the instance's own
+    values (offsets from its first), < 0 its inputs (-1 is the first); paths and scopes are
+    suffixes of the instance's."""
+
+    op: OpSpec
+    attrs: dict[str, ArgValue]
+    inputs: tuple[int, ...]
+    output: int
+    type: TensorType
+    path: str
+    scope: tuple[str, ...]
+    file: SourceFile
+    span: Span
+    weights: tuple[Weight, ...]
+    extra: tuple[tuple[int, TensorType], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    values: tuple[TensorType, ...]  # the types of the instance's own values, in id order
+    nodes: tuple[_Node, ...]
+    names: tuple[tuple[int, str], ...]  # `name_value` calls, relative ids
+    counters: tuple[tuple[str, str, int], ...]  # path counters: prefix suffix, base, count
+    outputs: tuple[tuple[str, int, TensorVal], ...]  # name, relative id, recorded value
+    hover: tuple[tuple[SourceFile, Span, str], ...]
+
+
+@dataclass
+class InstanceMemo:
+    """Recorded block instances, by key; `finish` keeps those the last analysis used."""
+
+    entries: dict[object, _Instance] = field(default_factory=dict)
+    used: dict[object, _Instance] = field(default_factory=dict)
+    # Each distinct definition key gets a number, never reused: instance keys hold it, so
+    # they hash and compare in constant time.
+    tokens: dict[object, int] = field(default_factory=dict)
+    used_tokens: dict[object, int] = field(default_factory=dict)
+    next_token: int = 0
+    hits: int = 0
+    misses: int = 0
+
+    def token(self, key: object) -> int:
+        token = self.used_tokens.get(key)
+        if token is None:
+            token = self.tokens.get(key)
+            if token is None:
+                self.next_token += 1
+                token = self.next_token
+            self.used_tokens[key] = token
+        return token
+
+    def finish(self) -> None:
+        """Keep what this analysis used: the memo follows the current text."""
+        self.entries, self.used = self.used, {}
+        self.tokens, self.used_tokens = self.used_tokens, {}
+
+
+def instance_key(
+    definition: object,
+    args: dict[str, Value] | None,
+    inputs: Sequence[TensorVal],
+    stack: tuple[str, ...],
+) -> object | None:
+    """The key of a concrete instantiation, or None when its arguments are not plain scalars."""
+    bound: list[object] = []
+    for name, v in (args or {}).items():
+        if not isinstance(v, ScalarVal):
+            return None
+        value = v.value
+        shown = repr(value) if isinstance(value, float) else value  # -0.0, 1 == 1.0 == True
+        bound.append((name, v.kind, type(value).__name__, shown))
+    first: dict[int, int] = {}
+    aliases = tuple(first.setdefault(t.value, i) for i, t in enumerate(inputs))
+    return (definition, tuple(bound), tuple(t.type for t in inputs), aliases, stack)
+
+
+class Recording:
+    """The builder and elaborator state at the start of an instance, to record what it adds."""
+
+    def __init__(
+        self,
+        builder: GraphBuilder,
+        hover: list[tuple[SourceFile, Span, str]],
+        attempts: int,
+        path: str,
+        scope: tuple[str, ...],
+        inputs: Sequence[TensorVal],
+    ) -> None:
+        self.value0 = builder._next_value
+        self.node0 = len(builder._pending)
+        self.name0 = len(builder.named)
+        self.path0 = len(builder.path_log)
+        self.hover0 = len(hover)
+        self.attempts = attempts
+        self.path = path
+        self.scope = scope
+        self.inputs = [t.value for t in inputs]
+
+    def finish(
+        self,
+        builder: GraphBuilder,
+        hover: list[tuple[SourceFile, Span, str]],
+        attempts: int,
+        outputs: list[tuple[str, TensorVal]] | None,
+    ) -> _Instance | None:
+        """What the instance added, relative to it; None when it cannot be replayed."""
+        if outputs is None or attempts != self.attempts:
+            return None
+        v0 = self.value0
+        index = {vid: -1 - i for i, vid in reversed(list(enumerate(self.inputs)))}
+
+        def rel(vid: int) -> int:
+            if vid >= v0:
+                return vid - v0
+            return index[vid]  # KeyError: a value from outside the instance
+
+        prefix = self.path + "/"
+        depth = len(self.scope)
+        try:
+            nodes = []
+            for p in builder._pending[self.node0 :]:
+                path = str(p["path"])
+                scope = p["scope"]
+                assert isinstance(scope, tuple)
+                if not path.startswith(prefix) or scope[:depth] != self.scope:
+                    return None
+                nodes.append(
+                    _Node(
+                        p["op"],  # type: ignore[arg-type]
+                        p["attrs"],  # type: ignore[arg-type]
+                        tuple(rel(v) for v in p["inputs"]),  # type: ignore[attr-defined]
+                        rel(p["output"]),  # type: ignore[arg-type]
+                        p["type"],  # type: ignore[arg-type]
+                        path[len(prefix) :],
+                        scope[depth:],
+                        p["file"],  # type: ignore[arg-type]
+                        p["span"],  # type: ignore[arg-type]
+                        p["weights"],  # type: ignore[arg-type]
+                        tuple((rel(v), t) for v, t in p["extra_outputs"]),  # type: ignore[attr-defined]
+                    )
+                )
+            names = tuple((rel(v), n) for v, n in builder.named[self.name0 :])
+            outs = tuple((n, rel(t.value), t) for n, t in outputs)
+        except KeyError:
+            return None
+        counters: dict[tuple[str, str], int] = {}
+        for used, base in builder.path_log[self.path0 :]:
+            if used != self.path and not used.startswith(prefix):
+                return None
+            key = (used[len(self.path) :], base)
+            counters[key] = counters.get(key, 0) + 1
+        values = tuple(builder.graph.values[v] for v in range(v0, builder._next_value))
+        return _Instance(
+            values,
+            tuple(nodes),
+            names,
+            tuple((p, b, n) for (p, b), n in counters.items()),
+            outs,
+            tuple(hover[self.hover0 :]),
+        )
+
+
+def replay(
+    rec: _Instance,
+    builder: GraphBuilder,
+    hover: list[tuple[SourceFile, Span, str]],
+    files: dict[str, SourceFile],
+    inputs: Sequence[TensorVal],
+    path: str,
+    scope: tuple[str, ...],
+) -> list[tuple[str, TensorVal]]:
+    """Add a recorded instance to `builder` at `path`, as a fresh elaboration would."""
+    v0 = builder._next_value
+    ins = [t.value for t in inputs]
+
+    def vid(r: int) -> int:
+        return v0 + r if r >= 0 else ins[-1 - r]
+
+    values = builder.graph.values
+    for i, t in enumerate(rec.values):
+        values[v0 + i] = t
+    builder._next_value = v0 + len(rec.values)
+    pending = builder._pending
+    prefix = path + "/"
+    for n in rec.nodes:
+        pending.append(
+            dict(
+                id=len(pending),
+                op=n.op,
+                attrs=dict(n.attrs),
+                inputs=tuple(vid(v) for v in n.inputs),
+                output=v0 + n.output,
+                type=n.type,
+                path=prefix + n.path,
+                scope=scope + n.scope,
+                file=files.get(n.file.path, n.file),
+                span=n.span,
+                weights=n.weights,
+                extra_outputs=tuple((v0 + v, t) for v, t in n.extra),
+            )
+        )
+    for r, name in rec.names:
+        builder.name_value(vid(r), name)
+    for suffix, base, count in rec.counters:
+        p = path + suffix
+        builder._counters[(p, base)] = builder._counters.get((p, base), 0) + count
+        builder.prefixes.add(p)
+        builder.path_log.extend([(p, base)] * count)
+    hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
+    return [(name, TensorVal(vid(r), t.type, t.origin)) for name, r, t in rec.outputs]
