@@ -44,10 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the .nn file")
     p.add_argument("--model", help="the model to show (default: the trained or only one)")
 
-    p = sub.add_parser("predict", help="run a trained model on inputs from a .npy file")
+    p = sub.add_parser("predict", help="run a trained model on inputs from a .npy file or text")
     p.add_argument("file", help="the .nn file")
     p.add_argument("--weights", required=True, help="a .safetensors file written by training")
-    p.add_argument("--input", required=True, help="a .npy array of inputs")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="a .npy array of inputs; for a model trained on text, also a .txt file with one "
+        "text per line or a folder of .txt files",
+    )
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument("--output", help="write predictions to this .npy file instead of printing")
     _cache_flags(p)

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -109,7 +110,14 @@ def use_compile_cache(args: argparse.Namespace) -> None:
 
 
 def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
-    from nndsl.runtime import CheckpointError, DataError, TrainingError, fit, save_checkpoint
+    from nndsl.runtime import (
+        CheckpointError,
+        DataError,
+        TrainingError,
+        fit,
+        load_data,
+        save_checkpoint,
+    )
 
     if args.epochs is not None:
         if args.epochs < 1:
@@ -128,9 +136,12 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
     previous = signal.signal(signal.SIGINT, on_sigint)
     view = _ProgressView(console, args.quiet)
+    splits = None
     try:
+        splits = load_data(config)  # here, to save a text source's vocabulary with the weights
         result = fit(
             config,
+            data=splits,
             on_event=view,
             stop=lambda: interrupted,
             run_dir=out_dir,
@@ -155,28 +166,52 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
             epochs=len(result.history),
             metrics=metrics,
             extra={"source": str(config.file.path) if config.file else ""},
+            vectorizer=splits.vectorizer,
         )
     except (CheckpointError, OSError) as err:
         print(f"nnrun: error: cannot save weights: {err}", file=sys.stderr)
         return EXIT_ERRORS
-    console.print(
-        f"Weights saved to [bold]{written}[/] (metadata in {written.with_suffix('.json')})"
-    )
+    what = "metadata and text vocabulary" if splits.vectorizer else "metadata"
+    console.print(f"Weights saved to [bold]{written}[/] ({what} in {written.with_suffix('.json')})")
     return EXIT_OK
 
 
 def run_predict(graph: Graph, args: argparse.Namespace) -> int:
+    """Predict from a .npy array, or from raw text (a .txt file with one example per line, a
+    folder of .txt files) for a model trained on a text source, vectorized with the
+    vocabulary saved beside its weights."""
     import numpy as np
 
     from nndsl.runtime import CheckpointError, DataError, load_weights, predict
+    from nndsl.runtime.checkpoint import load_vectorizer
     from nndsl.runtime.data import check_inputs
+    from nndsl.runtime.predict import is_text_input, read_texts
 
+    source = Path(args.input)
+    if not source.exists():
+        raise UsageError(f"no such file or folder: {args.input}")
     try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read {args.input} as a .npy array: {err}") from None
-    if not isinstance(x, np.ndarray):
-        raise UsageError(f"{args.input} holds several arrays; pass a single .npy array")
+        vectorizer = load_vectorizer(args.weights)
+        if is_text_input(source):
+            if vectorizer is None:
+                raise DataError(
+                    f"{args.input} is raw text, but {args.weights} has no saved text vocabulary "
+                    "(its model was not trained on text_folder or text_file data); pass a .npy "
+                    "array of inputs"
+                )
+            x = vectorizer(read_texts(source))
+        else:
+            x = _read_npy(source)
+            if x.dtype.kind in "US":  # an array of strings: raw text as well
+                if vectorizer is None:
+                    raise DataError(
+                        f"{args.input} holds strings, but {args.weights} has no saved text "
+                        "vocabulary to turn them into numbers"
+                    )
+                x = vectorizer([str(t) for t in x.reshape(-1)])
+    except (CheckpointError, DataError) as err:
+        print(f"nnrun: error: {err}", file=sys.stderr)
+        return EXIT_ERRORS
     use_compile_cache(args)
     try:
         params, state = load_weights(args.weights, graph)
@@ -194,3 +229,18 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         print("class:", np.argmax(y, axis=-1))
     print(y)
     return EXIT_OK
+
+
+def _read_npy(path: Path) -> Any:
+    import numpy as np
+
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"cannot read {path} as a .npy array ({err}); pass a .npy array, a .txt file with "
+            "one text per line, or a folder of .txt files"
+        ) from None
+    if not isinstance(x, np.ndarray):
+        raise UsageError(f"{path} holds several arrays; pass a single .npy array")
+    return x

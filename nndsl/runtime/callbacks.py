@@ -3,7 +3,8 @@
 `RunState` is also what a training checkpoint stores: `arrays()` and `meta()` give everything
 needed to continue bit-for-bit (weights, optimizer state, loss scale, PRNG key, position in the
 epoch's batch order, the epoch's running sums, each callback's memory), `restore()` reads it
-back into a freshly initialised run of the same section.
+back into a freshly initialised run of the same section. A text source's vectorizer goes with
+every checkpoint and saved weights, so any of them can be used on raw text.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from nndsl.backend.jax.impls.callbacks import Callback, Logs
 from nndsl.backend.jax.training import Aux, Metrics, Steps
 from nndsl.ir import TrainConfig
 from nndsl.runtime.checkpoint import (
+    VECTORIZER_KEY,
     CheckpointError,
     flatten_tree,
     load_training_state,
@@ -30,6 +32,7 @@ from nndsl.runtime.checkpoint import (
     save_checkpoint,
     save_training_state,
 )
+from nndsl.runtime.sources import TextVectorizer
 
 
 def build_callbacks(config: TrainConfig) -> list[Callback]:
@@ -59,6 +62,7 @@ class RunState:
     run_dir: Path
     callbacks: list[Callback] = field(default_factory=list)
     note: Callable[[str], None] = lambda _message: None
+    vectorizer: TextVectorizer | None = None  # a text source's, adapted on the training split
     epoch: int = 0  # epochs completed
     global_step: int = 0  # batches consumed (applied or skipped)
     position: int = 0  # batches consumed in the current, unfinished epoch
@@ -88,6 +92,7 @@ class RunState:
             seed=self.config.seed,
             epochs=self.epoch,
             metrics=metrics,
+            vectorizer=self.vectorizer,
         )
 
     # -- checkpoint contents -----------------------------------------------------------------
@@ -124,6 +129,7 @@ class RunState:
                 {"name": cb.name, "state": cb.state(), "tensors": cb.tensors() is not None}
                 for cb in self.callbacks
             ],
+            VECTORIZER_KEY: None if self.vectorizer is None else self.vectorizer.to_json(),
         }
 
     def restore(self, path: Path) -> None:
@@ -139,6 +145,12 @@ class RunState:
             raise CheckpointError(
                 f"{path}: written with callbacks {names}, the section now declares "
                 f"{[cb.name for cb in self.callbacks]}"
+            )
+        mine = None if self.vectorizer is None else self.vectorizer.to_json()
+        if meta.get(VECTORIZER_KEY, mine) != mine:  # older checkpoints have none to compare
+            raise CheckpointError(
+                f"{path}: written with another text vocabulary than the training texts give "
+                "now; the texts or the text source's settings changed since"
             )
         self.params = restore_tree(self.params, arrays, "params", path)
         self.state = restore_tree(self.state, arrays, "state", path)

@@ -3,6 +3,9 @@
 Tensor keys are `"{node path}/{weight name}"`. Both files are written atomically (temp file in
 the same directory, fsync, `os.replace`, fsync of the directory), so a crash leaves either the
 old or the new checkpoint, never a torn one.
+
+A model trained on a text source also keeps its vectorizer (vocabulary, idf weights, sequence
+length) in that JSON, under `text_vectorizer`, so `nnrun predict` can read raw text.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import nndsl
 from nndsl.backend.jax.compile import Tree
 from nndsl.ir import Graph
 from nndsl.ops import format_value
+from nndsl.runtime.sources import TextVectorizer
 
 FORMAT = "nndsl-checkpoint-1"
+VECTORIZER_KEY = "text_vectorizer"
 
 
 class CheckpointError(Exception):
@@ -53,6 +58,7 @@ def save_checkpoint(
     epochs: int | None = None,
     metrics: Mapping[str, float] | None = None,
     extra: Mapping[str, Any] | None = None,
+    vectorizer: TextVectorizer | None = None,
 ) -> Path:
     """Write `path` (.safetensors) and its `.json` metadata; returns the weights' path."""
     path = Path(path)
@@ -70,6 +76,8 @@ def save_checkpoint(
         "metrics": dict(metrics or {}),
         **dict(extra or {}),
     }
+    if vectorizer is not None:
+        meta[VECTORIZER_KEY] = vectorizer.to_json()
     header = {"format": FORMAT, "model": graph.name, "state": json.dumps(meta["state"])}
     _atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
     _atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
@@ -102,6 +110,18 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         return dict(json.loads(meta.read_text()))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{meta}: cannot read checkpoint metadata ({exc})") from None
+
+
+def load_vectorizer(path: str | Path) -> TextVectorizer | None:
+    """The text vectorizer saved with the weights at `path`, None when there is none (the
+    model was not trained on text); a `CheckpointError` when it is there but unreadable."""
+    saved = read_metadata(path).get(VECTORIZER_KEY)
+    if saved is None:
+        return None
+    try:
+        return TextVectorizer.from_json(saved)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{metadata_path(path)}: {exc}") from None
 
 
 def load_weights(path: str | Path, graph: Graph | None = None) -> tuple[Tree, Tree]:

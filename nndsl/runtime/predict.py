@@ -1,13 +1,16 @@
-"""Batched inference with a fixed batch size (one compile, zero-padded last batch)."""
+"""Batched inference with a fixed batch size (one compile, zero-padded last batch), and the
+raw text inputs of a model trained on a text source."""
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import numpy as np
 
+from nndsl.backend import DataError
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.ir import Graph
 
@@ -42,3 +45,34 @@ def predict(
         out = jax.eval_shape(run, params, state, np.zeros((batch, *x.shape[1:]), dtype))
         return np.zeros((0, *out.shape[1:]), out.dtype)
     return np.concatenate(parts)
+
+
+def is_text_input(path: str | Path) -> bool:
+    """A `.txt` file or a folder: raw text for a model trained on a text source."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() == ".txt"
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """The examples of a text input: each non-blank line of a `.txt` file (as `text_file`
+    skips blank lines), or each `.txt` file under a folder, in sorted path order (as
+    `text_folder` reads them), whole. `DataError` when there is nothing to read."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".txt" and f.is_file())
+        if not files:
+            raise DataError(f"{p}: no .txt files in this folder")
+        return [_read_utf8(f) for f in files]
+    texts = [line for line in _read_utf8(p).splitlines() if line.strip()]
+    if not texts:
+        raise DataError(f"{p}: no lines of text")
+    return texts
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None

@@ -204,6 +204,7 @@ def fit(
         Path(run_dir) if run_dir is not None else Path("runs") / config.graph.name,
         build_callbacks(config),
         note=lambda message: emit(Note(message)),
+        vectorizer=splits.vectorizer,  # saved with checkpoints, for predicting from raw text
     )
     result = FitResult(params, state, steps)
     if resume:

@@ -14,6 +14,9 @@ The semantics follow Keras 3 (`keras/src/layers/preprocessing/text_vectorization
   out-of-vocabulary; `max_tokens` counts these special entries;
 - "tf_idf" weighs counts by `log(1 + documents / (1 + documents containing the token))`, the
   out-of-vocabulary entry by the mean of the others.
+
+What `adapt` learns is saved as JSON beside the trained weights (`to_json`, `from_json`), so
+`nnrun predict` turns raw text into the same numbers as training did.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +36,16 @@ OOV_TOKEN = "[UNK]"
 _LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _STRIP = str.maketrans("", "", string.punctuation)
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+JSON_FORMAT = "nndsl-text-vectorizer-1"
+_SETTINGS = (
+    "max_tokens",
+    "output_sequence_length",
+    "standardize",
+    "split",
+    "ngrams",
+    "output_mode",
+    "pad_to_max_tokens",
+)
 
 
 @dataclass
@@ -68,6 +82,42 @@ class TextVectorizer:
             output_mode=str(attrs.get("output_mode", "int")),
             pad_to_max_tokens=bool(attrs.get("pad_to_max_tokens", False)),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings and what `adapt` learned, as JSON values (idf weights as floats:
+        float32 -> float64 -> JSON -> float32 gives the same bits back)."""
+        if not self.vocabulary:
+            raise RuntimeError("adapt() the vectorizer before saving it")
+        return {
+            "format": JSON_FORMAT,
+            **{key: getattr(self, key) for key in _SETTINGS},
+            "vocabulary": list(self.vocabulary),
+            "idf": None if self.idf is None else [float(w) for w in self.idf],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> TextVectorizer:
+        """The vectorizer `to_json` described; `ValueError` (one line) if it is not one."""
+        if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+            raise ValueError(f"not a saved text vectorizer ({JSON_FORMAT})")
+        vocabulary, idf = data.get("vocabulary"), data.get("idf")
+        if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+            raise ValueError("the saved vocabulary is not a list of strings")
+        try:
+            out = cls(**{key: data[key] for key in _SETTINGS})
+        except KeyError as exc:
+            raise ValueError(f"the saved vectorizer has no {exc.args[0]!r}") from None
+        if out.output_mode not in ("int", "multi_hot", "count", "tf_idf"):
+            raise ValueError(f"unknown output mode {out.output_mode!r}")
+        if vocabulary[: len(out._specials)] != out._specials:
+            raise ValueError("the saved vocabulary does not start with its special entries")
+        out.vocabulary = vocabulary
+        out._index = {token: i for i, token in enumerate(vocabulary)}
+        if out.output_mode == "tf_idf":
+            if not isinstance(idf, list) or len(idf) != out.width:
+                raise ValueError(f"the saved idf weights are not {out.width} numbers")
+            out.idf = np.asarray(idf, np.float32)
+        return out
 
     @property
     def _specials(self) -> list[str]:
