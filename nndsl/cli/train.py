@@ -165,7 +165,11 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
             seed=config.seed,
             epochs=len(result.history),
             metrics=metrics,
-            extra={"source": str(config.file.path) if config.file else ""},
+            extra={
+                "source": str(config.file.path) if config.file else "",
+                # folder and named-label sources: what each output index means, for predict
+                **({"class_names": list(splits.class_names)} if splits.class_names else {}),
+            },
             vectorizer=splits.vectorizer,
         )
     except (CheckpointError, OSError) as err:
@@ -182,8 +186,8 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     vocabulary saved beside its weights."""
     import numpy as np
 
-    from nndsl.runtime import CheckpointError, DataError, load_weights, predict
-    from nndsl.runtime.checkpoint import load_vectorizer
+    from nndsl.runtime import CheckpointError, DataError, load_weights, predict, read_metadata
+    from nndsl.runtime.checkpoint import load_vectorizer, metadata_path
     from nndsl.runtime.data import check_inputs
     from nndsl.runtime.predict import is_text_input, read_texts
 
@@ -214,6 +218,8 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     use_compile_cache(args)
     try:
+        meta = read_metadata(args.weights) if metadata_path(args.weights).is_file() else {}
+        names = [str(n) for n in meta.get("class_names") or []]
         params, state = load_weights(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")
     except (CheckpointError, DataError) as err:
@@ -227,6 +233,8 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     np.set_printoptions(precision=4, suppress=True, threshold=200)
     if y.ndim == 2 and y.shape[1] > 1:
         print("class:", np.argmax(y, axis=-1))
+        if len(names) == y.shape[1]:
+            print("class name:", " ".join(names[int(i)] for i in np.argmax(y, axis=-1)))
     print(y)
     return EXIT_OK
 

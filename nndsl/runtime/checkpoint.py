@@ -114,7 +114,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 def load_vectorizer(path: str | Path) -> TextVectorizer | None:
     """The text vectorizer saved with the weights at `path`, None when there is none (the
-    model was not trained on text); a `CheckpointError` when it is there but unreadable."""
+    model was not trained on text, or the weights came without their JSON); a
+    `CheckpointError` when it is there but unreadable."""
+    if not metadata_path(path).is_file():
+        return None
     saved = read_metadata(path).get(VECTORIZER_KEY)
     if saved is None:
         return None

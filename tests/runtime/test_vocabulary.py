@@ -176,6 +176,18 @@ def test_nnrun_predict_reads_raw_text_with_the_saved_vocabulary(tmp_path: Path) 
         assert pred.returncode == 0, pred.stdout + pred.stderr
         outputs[name] = np.load(tmp_path / f"{name}.out.npy")
     assert outputs["ids.npy"].shape == (3, 2)
+    shown = nnrun(
+        "predict",
+        "bag.nn",
+        "--weights",
+        "out/model.safetensors",
+        "--input",
+        "new.txt",
+        cwd=tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    names = ["neg" if p[0] > p[1] else "pos" for p in outputs["ids.npy"]]
+    assert f"class name: {' '.join(names)}" in shown.stdout
     for name in ("new.txt", "new", "strings.npy"):
         assert outputs[name].tobytes() == outputs["ids.npy"].tobytes(), name
 
@@ -203,3 +215,11 @@ def test_nnrun_predict_says_when_text_cannot_be_read(tmp_path: Path) -> None:
     assert "empty: no .txt files in this folder" in predict("out/model.safetensors", "empty")
     assert "a .txt file with one text per line" in predict("out/model.safetensors", "x.csv")
     assert "no such file or folder: nope.txt" in predict("out/model.safetensors", "nope.txt")
+    # Weights copied without their JSON still predict from arrays, and say why not from text.
+    shutil.copy(tmp_path / "out/model.safetensors", tmp_path / "bare.safetensors")
+    assert "bare.safetensors has no saved text vocabulary" in predict("bare.safetensors", "new.txt")
+    np.save(tmp_path / "ids.npy", np.ones((2, 6), np.int32))
+    run = nnrun(
+        "predict", "bag.nn", "--weights", "bare.safetensors", "--input", "ids.npy", cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr
