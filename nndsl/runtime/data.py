@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -29,7 +29,15 @@ from nndsl.shapes import TensorType, format_shape
 
 _T = TypeVar("_T")
 
-__all__ = ["DataError", "Dataset", "Splits", "eval_batches", "load_data", "train_batches"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "Splits",
+    "eval_batches",
+    "load_data",
+    "train_batches",
+    "train_calls",
+]
 
 
 @dataclass(frozen=True)
@@ -346,6 +354,60 @@ def _train_batches(
     for first in range(start * batch, len(order), batch):
         index = order[first : first + batch]
         yield data.x[index], data.y[index]
+
+
+# Single-step calls are gathered this many batches at a time: one NumPy gather and one queue
+# hand-off between the threads per group instead of per batch (each hand-off can cost a GIL
+# switch, which dominated the loop of small models).
+SINGLE_GROUP = 16
+
+
+def train_calls(
+    data: Dataset,
+    batch: int,
+    *,
+    seed: int,
+    epoch: int,
+    per_call: int = 1,
+    shuffle: bool = True,
+    prefetch: int = 2,
+    start: int = 0,
+) -> Generator[tuple[int, np.ndarray, np.ndarray], None, None]:
+    """The inputs of each call of an epoch from batch `start`, as `(steps, x, y)`: batches
+    stacked `[per_call, batch, ...]` while at least `per_call` remain (when `per_call > 1`),
+    then single batches `[batch, ...]`. The same batches, in the same order, as
+    `train_batches`; each stack is one gather (no per-batch copies, no `np.stack`)."""
+    return _flattened(
+        _prefetched(_train_calls(data, batch, seed, epoch, shuffle, start, per_call), prefetch)
+    )
+
+
+def _train_calls(
+    data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int, per_call: int
+) -> Iterator[list[tuple[int, np.ndarray, np.ndarray]]]:
+    n = len(data)
+    steps = steps_per_epoch(n, batch)
+    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    order = np.resize(order, steps * batch)  # wrap-around fill
+    at = start
+    while at < steps:
+        stacked = per_call > 1 and steps - at >= per_call
+        k = per_call if stacked else min(SINGLE_GROUP, steps - at)
+        index = order[at * batch : (at + k) * batch]
+        x = data.x[index].reshape(k, batch, *data.x.shape[1:])
+        y = data.y[index].reshape(k, batch, *data.y.shape[1:])
+        at += k
+        yield [(k, x, y)] if stacked else [(1, x[i], y[i]) for i in range(k)]
+
+
+def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
+    try:
+        for group in groups:
+            yield from group
+    finally:  # stops the producer thread when the loop breaks early
+        close = getattr(groups, "close", None)
+        if close is not None:
+            close()
 
 
 def eval_batches(

@@ -18,10 +18,10 @@ one is a no-op on the device, so the loop still stops at that step with its star
 
 from __future__ import annotations
 
-import itertools
+import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from nndsl.runtime.data import (
     eval_batches,
     load_data,
     steps_per_epoch,
-    train_batches,
+    train_calls,
 )
 
 
@@ -245,19 +245,24 @@ def fit(
         emit(EpochStart(epoch, config.epochs, n_steps))
         if run.position == 0:
             run.loss_sum, run.applied, run.totals = 0.0, 0, None
-        batches = train_batches(
-            splits.train, config.batch, seed=config.seed, epoch=epoch, shuffle=config.shuffle
+        calls = train_calls(
+            splits.train,
+            config.batch,
+            seed=config.seed,
+            epoch=epoch,
+            per_call=per_call,
+            shuffle=config.shuffle,
+            start=run.position,
         )
-        batches = itertools.islice(batches, run.position, None)
         dispatched = run.position  # steps handed to the device this epoch
-        while dispatched < n_steps:
+        for take, x, y in calls:
             if stop is not None and stop():
                 result.stopped = True
                 break
-            take = per_call if per_call > 1 and n_steps - dispatched >= per_call else 1
-            feed.add(_dispatch(run, batches, take, epoch, stop_mode=_stops(config)))
+            feed.add(_dispatch(run, x, y, take, epoch, stop_mode=_stops(config)))
             dispatched += take
             feed.settle_if_due(dispatched == n_steps)
+        calls.close()
         feed.settle(len(feed.pending))
         interrupted = run.position < n_steps
         if interrupted and run.applied == 0:
@@ -410,13 +415,14 @@ def _needs_current_run(cb: Any) -> bool:
 _APPLIED = np.int32(APPLIED)
 
 
+@functools.cache
+def _applied_on_device() -> jax.Array:
+    """`APPLIED` as a device array, made once: a host scalar is copied over on every call."""
+    return jnp.asarray(_APPLIED)
+
+
 def _dispatch(
-    run: RunState,
-    batches: Iterator[tuple[np.ndarray, np.ndarray]],
-    take: int,
-    epoch: int,
-    *,
-    stop_mode: bool,
+    run: RunState, x: np.ndarray, y: np.ndarray, take: int, epoch: int, *, stop_mode: bool
 ) -> _Call:
     """Start `take` steps in one call (`run` gets the new weights, still being computed).
 
@@ -424,23 +430,19 @@ def _dispatch(
     step (in this call or a later one, through `run.after`) is NOT_RUN, so `run` then holds
     the weights the bad step started from, for `_nonfinite_message` to re-run."""
     step = np.int32(run.global_step)
-    after = run.after if stop_mode and run.after is not None else _APPLIED
+    after = run.after if stop_mode and run.after is not None else _applied_on_device()
     if take == 1:
-        x, y = next(batches)
         out = run.steps.train_step(
             run.params, run.state, run.opt_state, run.aux, x, y, run.step_root, step, after
         )
-    else:
-        chunk = list(itertools.islice(batches, take))
-        x = np.stack([b[0] for b in chunk])
-        ys = np.stack([b[1] for b in chunk])
+    else:  # x, y: the call's batches, stacked
         out = run.steps.train_steps(
             run.params,
             run.state,
             run.opt_state,
             run.aux,
             x,
-            ys,
+            y,
             run.step_root,
             step,
             stop_mode,

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from nndsl.frontend import check_source
 from nndsl.ir import TrainConfig
 from nndsl.ops import lookup
 from nndsl.runtime import fit, load_data
-from nndsl.runtime.data import Dataset, eval_batches, train_batches
+from nndsl.runtime.data import Dataset, eval_batches, train_batches, train_calls
 from nndsl.runtime.sources import TextVectorizer
 from tests.cli import nnrun
 
@@ -339,6 +340,36 @@ def test_prefetched_batches_equal_the_plain_ones() -> None:
     assert [by.tolist() for _, by in resumed] == [by.tolist() for _, by in plain[4:]]
     evals = [b[2].sum() for b in eval_batches(data, 8, prefetch=3)]
     assert evals == [8, 8, 6]
+
+
+@pytest.mark.parametrize(("per_call", "start"), [(1, 0), (3, 0), (3, 2), (4, 5), (40, 0)])
+def test_train_calls_hold_the_same_batches_as_train_batches(per_call: int, start: int) -> None:
+    """A call's stack is one gather; the batches, their order and the call sizes must be what
+    single steps from `start` would see (resume and `steps_per_execution` rely on it)."""
+    data = Dataset(np.arange(70.0).reshape(35, 2), np.arange(35))
+    plain = list(train_batches(data, 4, seed=3, epoch=2, prefetch=0))[start:]
+    calls = list(train_calls(data, 4, seed=3, epoch=2, per_call=per_call, start=start))
+    expected, left = [], len(plain)
+    while left:  # calls of `per_call` steps while that many remain, then single steps
+        expected.append(per_call if per_call > 1 and left >= per_call else 1)
+        left -= expected[-1]
+    assert [take for take, _, _ in calls] == expected
+    batches = [(x[i], y[i]) if take > 1 else (x, y) for take, x, y in calls for i in range(take)]
+    assert len(batches) == len(plain)
+    for (px, py), (cx, cy) in zip(plain, batches, strict=True):
+        np.testing.assert_array_equal(px, cx)
+        np.testing.assert_array_equal(py, cy)
+
+
+def test_train_calls_stop_their_producer_when_closed() -> None:
+    data = Dataset(np.zeros((4000, 1)), np.zeros(4000))
+    calls = train_calls(data, 2, seed=0, epoch=1)
+    next(calls)
+    before = {t.ident for t in threading.enumerate() if t.name == "nndsl-prefetch"}
+    assert before
+    calls.close()
+    after = {t.ident for t in threading.enumerate() if t.name == "nndsl-prefetch"}
+    assert not before & after
 
 
 def test_prefetch_passes_errors_on_and_stops_when_closed() -> None:

@@ -182,6 +182,12 @@ def build_steps(
     compute = COMPUTE_DTYPES[precision]
     weights = None if class_weight is None else jnp.asarray(class_weight, jnp.float32)
     scaling = precision == "float16"
+    # No per-step key unless a layer draws from it: deriving one costs a threefry per step,
+    # and leaving `step_root`/`step` unused lets jit drop them from the call.
+    stochastic = any(node.op.stochastic for node in graph.nodes)
+
+    def step_key(step_root: jax.Array, step: jax.Array) -> jax.Array | None:
+        return jax.random.fold_in(step_root, step) if stochastic else None
 
     def loss_values(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> jax.Array:
         """Per-example values `[B]`, or one value for the batch (`dice` and such)."""
@@ -226,7 +232,7 @@ def build_steps(
         aux: Aux,
         x: jax.Array,
         y: jax.Array,
-        key: jax.Array,
+        key: jax.Array | None,
         active: jax.Array,
     ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
         scale = aux["loss_scale"] if scaling else jnp.asarray(1.0, jnp.float32)
@@ -292,7 +298,7 @@ def build_steps(
         step: jax.Array,
         after: Any = APPLIED,
     ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
-        key = jax.random.fold_in(step_root, step)
+        key = step_key(step_root, step)
         return one_step(params, state, opt_state, aux, x, y, key, _healthy(after))
 
     def train_steps(
@@ -313,7 +319,7 @@ def build_steps(
         def body(carry: Any, inp: Any) -> tuple[Any, Any]:
             p, s, o, a, healthy, i = carry
             x, y = inp
-            key = jax.random.fold_in(step_root, step + i)
+            key = step_key(step_root, step + i)
             p, s, o, a, value, stats, status = one_step(p, s, o, a, x, y, key, healthy)
             if stop_on_nonfinite:
                 healthy = healthy & (status != NONFINITE)
