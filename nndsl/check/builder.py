@@ -92,8 +92,16 @@ class GraphBuilder:
         self.graph.outputs.append(GraphOutput(name, vid, self.graph.values[vid]))
 
     def finish(self) -> Graph:
-        self.graph.nodes = [
-            Node(tensor_name=self._tensor_names.get(p["output"]), **p)  # type: ignore[arg-type, call-overload]
-            for p in self._pending
-        ]
+        # `Node` is frozen: its `__init__` sets each field through `object.__setattr__`, which
+        # costs more than the rest of building a graph replayed from memoized instances.
+        # Filling its `__dict__` gives the same object (all fields set, no `__post_init__`).
+        names = self._tensor_names
+        nodes = []
+        for p in self._pending:
+            node = object.__new__(Node)
+            fields = node.__dict__
+            fields.update(p)
+            fields["tensor_name"] = names.get(p["output"])  # type: ignore[call-overload]
+            nodes.append(node)
+        self.graph.nodes = nodes
         return self.graph

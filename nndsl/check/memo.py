@@ -72,9 +72,10 @@ class DefinitionKeys:
             return cached
         seen: dict[int, ast.Item] = {id(item): item}
         todo: list[ast.Item] = [item]
+        defs = self.defs
         while todo:
-            for word in self.words[id(todo.pop())]:
-                for d in self.defs.get(word, ()):
+            for word in self.words[id(todo.pop())] & defs.keys():
+                for d in defs[word]:
                     if id(d) not in seen:
                         seen[id(d)] = d
                         todo.append(d)
@@ -276,10 +277,6 @@ def replay(
     """Add a recorded instance to `builder` at `path`, as a fresh elaboration would."""
     v0 = builder._next_value
     ins = [t.value for t in inputs]
-
-    def vid(r: int) -> int:
-        return v0 + r if r >= 0 else ins[-1 - r]
-
     values = builder.graph.values
     for i, t in enumerate(rec.values):
         values[v0 + i] = t
@@ -288,27 +285,31 @@ def replay(
     prefix = path + "/"
     for n in rec.nodes:
         pending.append(
-            dict(
-                id=len(pending),
-                op=n.op,
-                attrs=dict(n.attrs),
-                inputs=tuple(vid(v) for v in n.inputs),
-                output=v0 + n.output,
-                type=n.type,
-                path=prefix + n.path,
-                scope=scope + n.scope,
-                file=files.get(n.file.path, n.file),
-                span=n.span,
-                weights=n.weights,
-                extra_outputs=tuple((v0 + v, t) for v, t in n.extra),
-            )
+            {
+                "id": len(pending),
+                "op": n.op,
+                "attrs": dict(n.attrs),
+                "inputs": tuple(v0 + v if v >= 0 else ins[-1 - v] for v in n.inputs),
+                "output": v0 + n.output,
+                "type": n.type,
+                "path": prefix + n.path,
+                "scope": scope + n.scope,
+                "file": files.get(n.file.path, n.file),
+                "span": n.span,
+                "weights": n.weights,
+                "extra_outputs": tuple((v0 + v, t) for v, t in n.extra) if n.extra else (),
+            }
         )
     for r, name in rec.names:
-        builder.name_value(vid(r), name)
+        builder.name_value(v0 + r if r >= 0 else ins[-1 - r], name)
+    counters = builder._counters
     for suffix, base, count in rec.counters:
         p = path + suffix
-        builder._counters[(p, base)] = builder._counters.get((p, base), 0) + count
+        counters[(p, base)] = counters.get((p, base), 0) + count
         builder.prefixes.add(p)
         builder.path_log.extend([(p, base)] * count)
     hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
-    return [(name, TensorVal(vid(r), t.type, t.origin)) for name, r, t in rec.outputs]
+    return [
+        (name, TensorVal(v0 + r if r >= 0 else ins[-1 - r], t.type, t.origin))
+        for name, r, t in rec.outputs
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -121,10 +122,13 @@ def _rebind_graph(graph: Graph, files: dict[str, SourceFile]) -> Graph:
     """A replayed graph whose nodes point at the current texts of their files."""
     if all(files.get(n.file.path, n.file) is n.file for n in graph.nodes):
         return graph
-    nodes = [
-        n if files.get(n.file.path, n.file) is n.file else replace(n, file=files[n.file.path])
-        for n in graph.nodes
-    ]
+    nodes = []
+    for n in graph.nodes:
+        file = files.get(n.file.path, n.file)
+        if file is not n.file:
+            n = copy.copy(n)
+            object.__setattr__(n, "file", file)
+        nodes.append(n)
     return replace(graph, nodes=nodes)
 
 

@@ -4,12 +4,18 @@ Diagnostics are debounced per document (an isolated edit is checked at once, a b
 once it pauses) and published only if the version is still current; a change also re-checks the
 open documents that import the changed one. Every handler catches and logs its exceptions: a
 bug in one feature never stops the server.
+
+Python's automatic garbage collection is off while the server checks: on the heap of a large
+document (its syntax trees, graphs and memos) a collection that fires in the middle of a check
+costs more than the incremental check itself. The server collects when it is idle instead
+(`IDLE_GC_S` after the last publication), and at least every `GC_EVERY` publications.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import time
@@ -29,6 +35,8 @@ from nndsl.source import SourceFile, Span
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.15
+IDLE_GC_S = 1.0
+GC_EVERY = 25
 F = TypeVar("F", bound=Callable[..., Any])
 
 COMPLETION_KINDS = {
@@ -84,6 +92,8 @@ class NNLanguageServer(LanguageServer):
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.last_change: dict[str, float] = {}
         self.uris: dict[str, str] = {}  # normalized path -> the uri the client opened it as
+        self.idle_gc: asyncio.TimerHandle | None = None
+        self.since_gc = 0  # publications since the last collection
 
     def path(self, uri: str) -> str:
         return to_fs_path(uri) or uri
@@ -118,8 +128,25 @@ class NNLanguageServer(LanguageServer):
             previous.cancel()
         self.pending[uri] = asyncio.ensure_future(self.publish_later(uri, delay))
 
+    def collect_when_idle(self) -> None:
+        """Collect garbage once no check has run for `IDLE_GC_S`, or now after `GC_EVERY`
+        publications without a pause (the collection then delays the next request, not
+        this publication)."""
+        if self.idle_gc is not None:
+            self.idle_gc.cancel()
+        self.since_gc += 1
+        loop = asyncio.get_running_loop()
+        delay = 0.0 if self.since_gc >= GC_EVERY else IDLE_GC_S
+        self.idle_gc = loop.call_later(delay, self.collect)
+
+    def collect(self) -> None:
+        self.idle_gc = None
+        self.since_gc = 0
+        gc.collect()
+
     async def publish_later(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
+        gc.disable()  # see the module docstring: collected in `collect_when_idle`
         try:
             doc, path = self.sync(uri)
             version = doc.version
@@ -133,6 +160,8 @@ class NNLanguageServer(LanguageServer):
             )
         except Exception:
             log.exception("publishing diagnostics for %s failed", uri)
+        finally:
+            self.collect_when_idle()
 
 
 server = NNLanguageServer()

@@ -23,7 +23,7 @@ from lark.utils import TextSlice
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.parser import ParseResult, _lark, parse
-from nndsl.syntax.repair import repair
+from nndsl.syntax.repair import _code_part, repair
 
 _ITEM_LINE = re.compile(r"(?:import|const|block|model|data|train)\b")
 
@@ -51,11 +51,22 @@ def item_starts(text: str) -> list[int]:
     return starts
 
 
-# Lines that `repair` may change: a single quote anywhere, or a line whose code ends with an
-# operator (comments included here, so this finds a superset of what `repair` looks at).
-_MAY_REPAIR = re.compile(
-    r"'|(?:\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[^\S\n]*(?:#[^\n]*)?$", re.MULTILINE
-)
+# What a line's code may end with for `repair` to change it (a superset: `and` also ends
+# `band`, and a line with a `#` is cut at its comment exactly as `repair` cuts it).
+_OPERATOR_ENDS = ("|>", "=", "<", ">", "-", "+", "*", "/", "@", "%", "and", "or", "not")
+
+
+def _may_repair(text: str) -> bool:
+    """Whether `repair` may change `text`: it has a single quote, or a line whose code ends
+    with an operator. Much cheaper than `repair` on a file that needs none."""
+    if "'" in text:
+        return True
+    for line in text.split("\n"):
+        if "#" in line:
+            line = _code_part(line)
+        if line.rstrip().endswith(_OPERATOR_ENDS):
+            return True
+    return False
 
 
 def _docs(text: str, start: int) -> str:
@@ -77,11 +88,22 @@ class IncrementalParser:
 
     def __init__(self) -> None:
         self._pieces: dict[str, dict[tuple[int, str], tuple[ast.Item, ...]]] = {}
+        # The last result per file: the editor parses the same text for its index and then
+        # for its check.
+        self._last: dict[str, tuple[str, ParseResult]] = {}
 
     def parse(self, text: str, path: str = "<input>") -> ParseResult:
+        last = self._last.get(path)
+        if last is not None and last[0] == text:
+            return last[1]
+        result = self._parse(text, path)
+        self._last[path] = (text, result)
+        return result
+
+    def _parse(self, text: str, path: str) -> ParseResult:
         file = SourceFile(path, text)
         repaired = text
-        if _MAY_REPAIR.search(text):
+        if _may_repair(text):
             repaired, repairs = repair(file)
             if repairs:
                 return parse(text, path)
