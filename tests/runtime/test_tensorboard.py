@@ -140,6 +140,9 @@ def test_a_fresh_run_replaces_the_logs_and_a_resumed_one_drops_repeated_steps(
     latest = latest_training_state(data_dir / "run")
     assert latest is not None
     shutil.rmtree(latest)
+    [event_file] = (data_dir / "run/tb/train").glob("events.out.tfevents.*")
+    with event_file.open("ab") as f:  # a record torn by the kill
+        f.write(struct.pack("<Q", 100) + b"\0\0")
     fit(cfg, run_dir=data_dir / "run", resume=True)
     assert _events(data_dir / "run/tb/train") == full
     assert [s for s, _ in _events(data_dir / "run/tb/validation")["epoch_loss"]] == [1, 2, 3]
@@ -172,3 +175,14 @@ def test_the_checker_names_the_extra_when_tensorboardx_is_missing(
     text = render_plain(check_source(_SOURCE, "m.nn").diagnostics)
     assert "error[E0404]: `tensorboard`: writing TensorBoard logs needs the package" in text
     assert "pip install 'nndsl[tensorboard]'" in text
+
+
+def test_no_validation_no_validation_run(data_dir: Path) -> None:
+    cfg = _with_callbacks(config_for(data_dir, epochs=1, validation_split=0.0), call("tensorboard"))
+    fit(cfg, run_dir=data_dir / "run")
+    assert set(_events(data_dir / "run/logs/train")) == {
+        "epoch_loss",
+        "epoch_accuracy",
+        "epoch_learning_rate",
+    }
+    assert not (data_dir / "run/logs/validation").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ class TensorBoard(Callback):
         # The declared rate or schedule; set by the runtime (`build_callbacks`).
         self.optimizer: Attrs | None = None
         self.writers: dict[str, Any] = {}
+        self.root = Path(self.path)
+        self.summary_writer: Any = None
 
     def on_train_begin(self, run: Run, resumed: bool) -> None:
         try:
@@ -47,29 +50,42 @@ class TensorBoard(Callback):
                 f"the tensorboard callback needs {TENSORBOARD_PACKAGE}: "
                 f"pip install '{TENSORBOARD_EXTRA}'"
             ) from None
-        root = run.run_dir / self.path
+        self.root = run.run_dir / self.path
+        self.summary_writer = SummaryWriter
         for part in ("train", "validation"):
-            directory = root / part
+            directory = self.root / part
             if resumed:  # keep what the checkpoint covers, drop the steps to be repeated
                 drop_events_after(directory, epoch=run.epoch, step=run.global_step)
             else:  # a fresh run replaces its logs, as `csv_log` does
                 for old in directory.glob(f"{EVENT_FILE}*"):
                     old.unlink()
+
+    def writer(self, part: str) -> Any:
+        """The writer of `<path>/<part>`, opened at its first value (no validation, no
+        validation run in TensorBoard)."""
+        if part not in self.writers:
+            directory = self.root / part
             directory.mkdir(parents=True, exist_ok=True)
-            self.writers[part] = SummaryWriter(str(directory), flush_secs=10)
+            # tensorboardX names files by the second and the host only, so a run resumed in
+            # the same second would truncate the file it continues; the nanoseconds keep the
+            # names distinct and sorted in writing order (the order TensorBoard reads them).
+            suffix = f".{time.time_ns()}.{os.getpid()}"
+            self.writers[part] = self.summary_writer(
+                str(directory), flush_secs=10, filename_suffix=suffix
+            )
+        return self.writers[part]
 
     def on_epoch_end(self, run: Run, logs: Logs) -> None:
-        train, validation = self.writers["train"], self.writers["validation"]
         for key, value in logs.items():
             if key.startswith("val_"):
-                validation.add_scalar(f"epoch_{key[4:]}", value, run.epoch)
+                self.writer("validation").add_scalar(f"epoch_{key[4:]}", value, run.epoch)
             else:
-                train.add_scalar(f"epoch_{key}", value, run.epoch)
+                self.writer("train").add_scalar(f"epoch_{key}", value, run.epoch)
         rate = self.learning_rate(run.opt_state)
         if rate is not None:
-            train.add_scalar("epoch_learning_rate", rate, run.epoch)
-        train.flush()
-        validation.flush()
+            self.writer("train").add_scalar("epoch_learning_rate", rate, run.epoch)
+        for writer in self.writers.values():
+            writer.flush()
 
     def learning_rate(self, opt_state: Any) -> float | None:
         """The rate of the next update: the declared rate, or the schedule at the optimizer's
@@ -101,7 +117,7 @@ class TensorBoardSteps(TensorBoard):
     def on_steps_end(self, run: Run, steps: int, loss: float) -> None:
         n = self.update_freq
         if run.global_step // n > (run.global_step - steps) // n:
-            self.writers["train"].add_scalar("batch_loss", loss, run.global_step)
+            self.writer("train").add_scalar("batch_loss", loss, run.global_step)
 
 
 @impl("tensorboard")
@@ -131,13 +147,17 @@ def read_records(path: Path) -> list[bytes]:
 def drop_events_after(directory: Path, *, epoch: int, step: int) -> None:
     """Rewrite each event file in `directory` without the scalars of epochs after `epoch`
     (`epoch_*` tags) and of steps after `step` (`batch_*`), atomically."""
+    from google.protobuf.message import DecodeError
     from tensorboardX.proto.event_pb2 import Event
 
     for path in sorted(directory.glob(f"{EVENT_FILE}*")):
         records = read_records(path)
         kept = []
         for record in records:
-            event = Event.FromString(record[12:-4])
+            try:
+                event = Event.FromString(record[12:-4])
+            except DecodeError:  # a damaged record: what follows cannot be trusted either
+                break
             tags = [v.tag for v in event.summary.value]
             limit = step if any(t.startswith("batch_") for t in tags) else epoch
             if not tags or event.step <= limit:
