@@ -432,7 +432,7 @@ def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.nd
 _DONE = object()
 
 
-def _prefetched(items: Iterable[_T], depth: int) -> Iterator[_T]:
+def _prefetched(items: Iterable[_T], depth: int) -> Generator[_T, None, None]:
     """`items`, produced up to `depth` ahead by a daemon thread through a bounded queue, so
     gathering the next batch (NumPy copies, which release the GIL) overlaps the device step.
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.initializers import (
+    flat_draw,
     orthogonal as orthogonal_matrix,
     truncated_normal as truncated,
     variance_scaling,
@@ -57,13 +58,14 @@ def ones(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax
 
 @impl("random_normal")
 def random_normal(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
-    draws = jax.random.normal(key, shape, dtype)
+    draws = flat_draw(jax.random.normal, key, shape, dtype)
     return (draws * to_float(cfg["stddev"]) + to_float(cfg["mean"])).astype(dtype)
 
 
 @impl("random_uniform")
 def random_uniform(cfg: Configured, key: jax.Array, shape: Shape, dtype: jnp.dtype) -> jax.Array:
-    return jax.random.uniform(key, shape, dtype, to_float(cfg["minval"]), to_float(cfg["maxval"]))
+    low, high = to_float(cfg["minval"]), to_float(cfg["maxval"])
+    return flat_draw(jax.random.uniform, key, shape, dtype, low, high)
 
 
 @impl("truncated_normal")
