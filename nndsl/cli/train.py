@@ -189,7 +189,7 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     from nndsl.runtime import CheckpointError, DataError, load_weights, predict, read_metadata
     from nndsl.runtime.checkpoint import load_vectorizer, metadata_path
     from nndsl.runtime.data import check_inputs
-    from nndsl.runtime.predict import is_text_input, read_texts
+    from nndsl.runtime.predict import check_token_ids, is_text_input, read_texts
 
     source = Path(args.input)
     if not source.exists():
@@ -213,6 +213,8 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
                         "vocabulary to turn them into numbers"
                     )
                 x = vectorizer([str(t) for t in x.reshape(-1)])
+            elif vectorizer is not None:
+                check_token_ids(x, vectorizer, args.input)
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS

@@ -63,6 +63,7 @@ class RunState:
     callbacks: list[Callback] = field(default_factory=list)
     note: Callable[[str], None] = lambda _message: None
     vectorizer: TextVectorizer | None = None  # a text source's, adapted on the training split
+    _vectorizer_json: dict[str, Any] | None = field(default=None, init=False, repr=False)
     epoch: int = 0  # epochs completed
     global_step: int = 0  # batches consumed (applied or skipped)
     position: int = 0  # batches consumed in the current, unfinished epoch
@@ -129,8 +130,14 @@ class RunState:
                 {"name": cb.name, "state": cb.state(), "tensors": cb.tensors() is not None}
                 for cb in self.callbacks
             ],
-            VECTORIZER_KEY: None if self.vectorizer is None else self.vectorizer.to_json(),
+            VECTORIZER_KEY: self.vectorizer_json(),
         }
+
+    def vectorizer_json(self) -> dict[str, Any] | None:
+        """The vectorizer as saved, built once (a vocabulary can be long; it never changes)."""
+        if self._vectorizer_json is None and self.vectorizer is not None:
+            self._vectorizer_json = self.vectorizer.to_json()
+        return self._vectorizer_json
 
     def restore(self, path: Path) -> None:
         """Continue from the checkpoint directory `path` (as `save_checkpoint` wrote it)."""
@@ -146,7 +153,7 @@ class RunState:
                 f"{path}: written with callbacks {names}, the section now declares "
                 f"{[cb.name for cb in self.callbacks]}"
             )
-        mine = None if self.vectorizer is None else self.vectorizer.to_json()
+        mine = self.vectorizer_json()
         if meta.get(VECTORIZER_KEY, mine) != mine:  # older checkpoints have none to compare
             raise CheckpointError(
                 f"{path}: written with another text vocabulary than the training texts give "

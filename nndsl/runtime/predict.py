@@ -13,6 +13,7 @@ import numpy as np
 from nndsl.backend import DataError
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.ir import Graph
+from nndsl.runtime.sources import TextVectorizer
 
 _JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = (
     weakref.WeakKeyDictionary()
@@ -76,3 +77,19 @@ def _read_utf8(path: Path) -> str:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def check_token_ids(x: np.ndarray, vectorizer: TextVectorizer, where: str) -> None:
+    """Arrays given to a model trained on "int" text must be ids of its vocabulary: an id past
+    it would be clamped silently by the embedding lookup, a fraction truncated."""
+    if vectorizer.output_mode != "int" or x.dtype.kind not in "biuf" or x.size == 0:
+        return
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x) & (x == np.round(x))):
+        raise DataError(f"{where}: token ids must be whole numbers; this array has fractions")
+    size = len(vectorizer.vocabulary)
+    low, high = x.min(), x.max()
+    if low < 0 or high >= size:
+        raise DataError(
+            f"{where}: token ids must lie in 0..{size - 1} (the saved vocabulary has {size} "
+            f"entries); this array holds {low:g}..{high:g}"
+        )

@@ -215,6 +215,17 @@ def test_nnrun_predict_says_when_text_cannot_be_read(tmp_path: Path) -> None:
     assert "empty: no .txt files in this folder" in predict("out/model.safetensors", "empty")
     assert "a .txt file with one text per line" in predict("out/model.safetensors", "x.csv")
     assert "no such file or folder: nope.txt" in predict("out/model.safetensors", "nope.txt")
+    np.save(tmp_path / "big.npy", np.full((2, 6), 25, np.int32))
+    np.save(tmp_path / "frac.npy", np.full((2, 6), 1.5, np.float32))
+    big = predict("out/model.safetensors", "big.npy")
+    size = len(
+        json.loads((tmp_path / "out/model.json").read_text())["text_vectorizer"]["vocabulary"]
+    )
+    assert (
+        f"big.npy: token ids must lie in 0..{size - 1} (the saved vocabulary has {size} "
+        "entries); this array holds 25..25"
+    ) in big
+    assert "must be whole numbers" in predict("out/model.safetensors", "frac.npy")
     # Weights copied without their JSON still predict from arrays, and say why not from text.
     shutil.copy(tmp_path / "out/model.safetensors", tmp_path / "bare.safetensors")
     assert "bare.safetensors has no saved text vocabulary" in predict("bare.safetensors", "new.txt")
