@@ -166,8 +166,8 @@ class TensorBoard(Callback):
     values in `<path>/validation`, at step = the epoch (1, 2, ..., as the CSV log numbers
     them); with `update_freq`, also `batch_loss` every that many steps (at step = the global
     step). Watch with `tensorboard --logdir <run dir>/<path>`. Needs the optional package
-    tensorboardX (`pip install 'nndsl[tensorboard]'`); a resumed run drops the points of the
-    steps it repeats."""
+    tensorboardX (`pip install 'nndsl[tensorboard]'`). A new run replaces the event files
+    there (as `csv_log` its file); a resumed one keeps the points its checkpoint covers."""
 
     name = "tensorboard"
     args = (
