@@ -198,7 +198,7 @@ def fit(
         steps,
         params,
         state,
-        steps.init_opt_state(params),
+        _init_opt_state(steps, params),
         steps.init_aux(),
         jax.random.fold_in(root, 1),
         Path(run_dir) if run_dir is not None else Path("runs") / config.graph.name,
@@ -299,6 +299,12 @@ def fit(
         emit(TestEnd(result.test))
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
+
+
+def _init_opt_state(steps: Steps, params: Tree) -> Any:
+    """The optimizer's initial state in one compiled program (zeros, counters): eagerly, each
+    distinct weight shape compiled its own `zeros_like`."""
+    return jax.jit(steps.init_opt_state)(params)
 
 
 def _stops(config: TrainConfig) -> bool:
