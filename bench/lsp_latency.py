@@ -238,6 +238,7 @@ async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
         "start_to_first_diagnostics_ms": start_ms,
         "start_small_file_ms": statistics.median(small),
         "diagnostics": _stats(change_ms),
+        "diagnostics_samples_ms": [round(ms, 1) for ms in change_ms],
         "hover": _stats(hover_ms),
         "completion": _stats(completion_ms),
     }

@@ -11,10 +11,19 @@ from __future__ import annotations
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
 from nndsl.check.builder import GraphBuilder, snake
-from nndsl.check.memo import DefinitionKeys, InstanceMemo, Recording, instance_key, replay
+from nndsl.check.memo import (
+    Composite,
+    CompositeRecorder,
+    DefinitionKeys,
+    InstanceMemo,
+    Recording,
+    instance_key,
+    replay,
+)
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.values import (
     ERROR,
@@ -86,6 +95,8 @@ class Elaborator:
         self.keys: DefinitionKeys | None = None
         self.files: dict[str, SourceFile] = {}
         self.graphs: dict[object, tuple[Graph, list[tuple[SourceFile, Span, str]]]] = {}
+        self.scopes: dict[str, ModuleScope] = {}  # loaded modules by path, for replays
+        self.composite: CompositeRecorder | None = None  # recording a model's block calls
         # Symbols standing for parameter values during a generic check: shapes built from
         # them are unknown, not variables, so a mismatch involving them is not yet an error.
         self.opaque: frozenset[str] = frozenset()
@@ -742,7 +753,9 @@ class Elaborator:
             return ERROR
         if isinstance(callee, DefRef) and callee.args is None:
             bound = self.bind_params(frame, callee, args, span)
-            return ERROR if bound is None else DefRef(callee.definition, callee.module, bound, span)
+            if bound is None:
+                return ERROR
+            return DefRef(callee.definition, callee.module, bound, span, tuple(args))
         if isinstance(callee, OpRef | DefRef):
             # `Dense(4)(x)`: applying a configured layer to tensors.
             tensors = []
@@ -853,7 +866,7 @@ class Elaborator:
                     return ERROR
                 return self.apply_layer(
                     frame,
-                    DefRef(callee.definition, callee.module, bound, stage.span),
+                    DefRef(callee.definition, callee.module, bound, stage.span, ()),
                     inputs,
                     stage.span,
                 )
@@ -894,6 +907,17 @@ class Elaborator:
         if isinstance(layer, OpRef):
             assert layer.attrs is not None
             return self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
+        recorder = self.composite
+        if recorder is not None and frame.builder is recorder.builder and frame.prefix == "":
+            start = recorder.mark()  # a block call of the recorded model's own body
+            out = self._apply_block(frame, layer, inputs, span)
+            recorder.call(start, frame.module, layer, inputs, span, out)
+            return out
+        return self._apply_block(frame, layer, inputs, span)
+
+    def _apply_block(
+        self, frame: Frame, layer: DefRef, inputs: list[TensorVal], span: Span
+    ) -> Value:
         d = layer.definition
         name = d.name.name
         if name in frame.stack:
@@ -1319,6 +1343,81 @@ class Elaborator:
             "not a number or tensor",
         )
         return ERROR
+
+    # == replaying a model around its block calls ===========================================
+    def replay_composite(
+        self, rec: Composite, ref: DefRef, builder: GraphBuilder
+    ) -> list[tuple[str, TensorVal]] | None:
+        """Redo a recorded top-level instantiation of `ref` on the fresh `builder`: its own work
+        from the record, its block calls for real. None when a call reports a problem or
+        returns other types than recorded: the caller rolls back and elaborates afresh."""
+        keys = self.keys
+        assert keys is not None
+        d = ref.definition
+        module = ref.module
+        frame = Frame(module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
+        files = self.files
+        ids: dict[int, int] = {}
+        attempts = self.rep.attempts
+        pending = builder._pending
+        for i, chunk in enumerate(rec.chunks):
+            for old, t in chunk.values:
+                ids[old] = builder.new_value(t)
+            for gi in chunk.inputs:
+                builder.graph.inputs.append(replace(gi, value=ids[gi.value]))
+            for p in chunk.nodes:
+                node = dict(p)
+                node["id"] = len(pending)
+                node["attrs"] = dict(p["attrs"])  # type: ignore[call-overload]
+                node["inputs"] = tuple(ids[v] for v in p["inputs"])  # type: ignore[attr-defined]
+                node["output"] = ids[p["output"]]  # type: ignore[index]
+                node["extra_outputs"] = tuple((ids[v], t) for v, t in p["extra_outputs"])  # type: ignore[attr-defined]
+                f = p["file"]
+                node["file"] = files.get(f.path, f)  # type: ignore[attr-defined]
+                pending.append(node)
+            for old, name in chunk.names:
+                builder.name_value(ids[old], name)
+            for prefix, base in chunk.paths:
+                builder.unique_path(prefix, base)
+            self.hover.extend((files.get(f.path, f), s, t) for f, s, t in chunk.hover)
+            if i == len(rec.calls):
+                break
+            call = rec.calls[i]
+            callee = module.names.get(call.name)
+            if (
+                not isinstance(callee, DefRef)
+                or callee.definition.name.name != call.name
+                or callee.module.file.path != call.module
+            ):
+                return None
+            if keys.definition(callee) == call.token:
+                bound: dict[str, Value] | None = call.args
+            else:  # the block changed: its defaults may have
+                written = cast(list[CallArg], list(call.call_args))
+                bound = self.bind_params(frame, callee, written, call.call_span or call.span)
+                if bound is None or self.rep.attempts != attempts:
+                    return None
+            layer = DefRef(callee.definition, callee.module, bound, call.call_span, call.call_args)
+            inputs = [
+                TensorVal(ids[old], t, Origin(files.get(o.file.path, o.file), o.span))
+                for old, t, o in call.inputs
+            ]
+            out = self._apply_block(frame, layer, inputs, call.span)
+            if self.rep.attempts != attempts:
+                return None
+            if call.single is not None:
+                if not isinstance(out, TensorVal) or out.type != call.single[1]:
+                    return None
+                ids[call.single[0]] = out.value
+            else:
+                assert call.outputs is not None
+                if not isinstance(out, TupleVal) or len(out.items) != len(call.outputs):
+                    return None
+                for (old, t), new in zip(call.outputs, out.items, strict=True):
+                    if new.type != t:
+                        return None
+                    ids[old] = new.value
+        return [(n, TensorVal(ids[old], t.type, t.origin)) for n, old, t in rec.outputs]
 
     # == parameters =========================================================================
     def bind_params(

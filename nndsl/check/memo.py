@@ -12,13 +12,14 @@ a replay never has to reproduce the reporter's de-duplication.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nndsl.check.builder import GraphBuilder
-from nndsl.check.values import DefRef, ModuleScope, ScalarVal, TensorVal, Value
-from nndsl.ir import Weight
+from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, TupleVal, Value
+from nndsl.ir import GraphInput, Weight
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
@@ -47,13 +48,13 @@ class DefinitionKeys:
         self.memo = memo
         text = scope.file.text
         self.texts: dict[int, TextKey] = {}
-        self.words: dict[int, set[str]] = {}
+        self.words: dict[int, frozenset[str]] = {}
         self.defs: dict[str, list[ast.Definition]] = {}
         for item in scope.module.items:
             chunk = text[item.span.start : item.span.end]
             doc = item.doc if isinstance(item, ast.Definition) else ""
             self.texts[id(item)] = (item.span.start, chunk, doc)
-            self.words[id(item)] = set(_WORD.findall(chunk))
+            self.words[id(item)] = memo.words_of(chunk)
             if isinstance(item, ast.Definition):
                 self.defs.setdefault(item.name.name, []).append(item)
         names = tuple(
@@ -62,6 +63,7 @@ class DefinitionKeys:
         )
         imported = tuple(sorted((m.file.path, m.file.text) for m in modules if m is not scope))
         self.common = (scope.file.path, names, imported)
+        self.common_token = memo.token(self.common)
         self._closures: dict[int, tuple[TextKey, ...]] = {}
         self._definitions: dict[int, int] = {}
 
@@ -83,6 +85,15 @@ class DefinitionKeys:
         self._closures[id(item)] = out
         return out
 
+    def own(self, ref: DefRef) -> int | None:
+        """Like `definition`, for the definition's own text only (not what it names)."""
+        d = ref.definition
+        if ref.module is self.scope:
+            if id(d) not in self.texts:
+                return None
+            return self.memo.token((self.common_token, "own", self.texts[id(d)]))
+        return self.definition(ref)
+
     def definition(self, ref: DefRef) -> int | None:
         """A number standing for the key of a block or model's body and everything it can
         name (equal numbers: equal keys); None when unknown."""
@@ -93,9 +104,9 @@ class DefinitionKeys:
         if ref.module is self.scope:
             if id(d) not in self.texts:
                 return None
-            key: object = (self.common, self.closure(d))
+            key: object = (self.common_token, self.closure(d))
         else:
-            key = (self.common, ref.module.file.path, d.span.start, d.span.end)
+            key = (self.common_token, ref.module.file.path, d.span.start, d.span.end)
         token = self.memo.token(key)
         self._definitions[id(d)] = token
         return token
@@ -141,6 +152,10 @@ class InstanceMemo:
     tokens: dict[object, int] = field(default_factory=dict)
     used_tokens: dict[object, int] = field(default_factory=dict)
     next_token: int = 0
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
+    used_words: dict[str, frozenset[str]] = field(default_factory=dict)
+    composites: dict[object, Composite] = field(default_factory=dict)
+    used_composites: dict[object, Composite] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
 
@@ -154,10 +169,22 @@ class InstanceMemo:
             self.used_tokens[key] = token
         return token
 
+    def words_of(self, chunk: str) -> frozenset[str]:
+        """The words of an item's text (cached: most items are unchanged by an edit)."""
+        words = self.used_words.get(chunk)
+        if words is None:
+            words = self.words.get(chunk)
+            if words is None:
+                words = frozenset(_WORD.findall(chunk))
+            self.used_words[chunk] = words
+        return words
+
     def finish(self) -> None:
         """Keep what this analysis used: the memo follows the current text."""
         self.entries, self.used = self.used, {}
         self.tokens, self.used_tokens = self.used_tokens, {}
+        self.words, self.used_words = self.used_words, {}
+        self.composites, self.used_composites = self.used_composites, {}
 
 
 def instance_key(
@@ -313,3 +340,145 @@ def replay(
         (name, TensorVal(v0 + r if r >= 0 else ins[-1 - r], t.type, t.origin))
         for name, r, t in rec.outputs
     ]
+
+
+# == models: replayed around their block calls ==============================================
+# A model chaining 165 blocks is re-elaborated when one of them changes, although its own
+# statements do the same thing as long as every block call returns the same types. A
+# `Composite` records a top-level instantiation as the model's own work (values, nodes, names,
+# paths and types, in chunks) between its block calls; a replay redoes the own work from the
+# record and each block call for real (most of them replay from the instance memo), and gives
+# up (the caller then elaborates afresh) as soon as a call reports something or returns other
+# types than recorded.
+
+Marks = tuple[int, int, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    values: tuple[tuple[int, TensorType], ...]  # old id, type: allocated in this order
+    inputs: tuple[GraphInput, ...]  # old ids
+    nodes: tuple[dict[str, object], ...]  # pending node dicts (old ids)
+    names: tuple[tuple[int, str], ...]
+    paths: tuple[tuple[str, str], ...]
+    hover: tuple[tuple[SourceFile, Span, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    name: str  # looked up in the model's module
+    module: str  # the called definition's file
+    token: int  # its definition key when recorded
+    call_args: tuple[object, ...]
+    args: dict[str, Value]  # bound when recorded
+    call_span: Span | None
+    span: Span
+    inputs: tuple[tuple[int, TensorType, Origin], ...]  # old id, type, origin
+    outputs: tuple[tuple[int, TensorType], ...] | None  # None: a single tensor, not a tuple
+    single: tuple[int, TensorType] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    chunks: tuple[_Chunk, ...]  # one more than calls: chunk, call, chunk, ..., chunk
+    calls: tuple[_Call, ...]
+    outputs: tuple[tuple[str, int, TensorVal], ...]
+
+
+class CompositeRecorder:
+    """Records a top-level instantiation on a fresh builder (see `Composite`)."""
+
+    def __init__(
+        self, builder: GraphBuilder, hover: list[tuple[SourceFile, Span, str]], keys: DefinitionKeys
+    ) -> None:
+        self.builder = builder
+        self.hover = hover
+        self.keys = keys
+        self.ok = True
+        self.bounds: list[tuple[Marks, Marks]] = []
+        self.calls: list[_Call] = []
+        self.start = self.mark()  # the hover list already holds other items' types
+
+    def mark(self) -> Marks:
+        b = self.builder
+        return (
+            b._next_value,
+            len(b._pending),
+            len(b.named),
+            len(b.path_log),
+            len(self.hover),
+            len(b.graph.inputs),
+        )
+
+    def call(
+        self,
+        start: Marks,
+        module: ModuleScope,
+        layer: DefRef,
+        inputs: Sequence[TensorVal],
+        span: Span,
+        out: Value,
+    ) -> None:
+        """A block call of the model's own body, between `start` and now."""
+        end = self.mark()
+        token = self.keys.definition(layer)
+        args = layer.args or {}
+        call_args = layer.call_args
+        if (
+            token is None
+            or call_args is None
+            or not all(isinstance(getattr(a, "value", None), ScalarVal) for a in call_args)
+            or not all(isinstance(v, ScalarVal) for v in args.values())
+        ):
+            self.ok = False
+            return
+        single: tuple[int, TensorType] | None = None
+        outputs: tuple[tuple[int, TensorType], ...] | None = None
+        if isinstance(out, TensorVal):
+            single = (out.value, out.type)
+        elif isinstance(out, TupleVal):
+            outputs = tuple((t.value, t.type) for t in out.items)
+        else:
+            self.ok = False
+            return
+        self.bounds.append((start, end))
+        self.calls.append(
+            _Call(
+                layer.definition.name.name,
+                layer.module.file.path,
+                token,
+                call_args,
+                dict(args),
+                layer.call_span,
+                span,
+                tuple((t.value, t.type, t.origin) for t in inputs),
+                outputs,
+                single,
+            )
+        )
+        del module  # the lookup module is the model's: checked by the replay
+
+    def finish(self, outputs: list[tuple[str, TensorVal]] | None) -> Composite | None:
+        if not self.ok or outputs is None:
+            return None
+        b = self.builder
+        chunks = []
+        edges = [(self.start, self.start), *self.bounds, (self.mark(), self.mark())]
+        for (_, begin), (end, _) in itertools.pairwise(edges):
+            v0, n0, m0, p0, h0, i0 = begin
+            v1, n1, m1, p1, h1, i1 = end
+            if any(p != "" for p, _ in b.path_log[p0:p1]):
+                return None  # own paths are at the top level; deeper ones belong to calls
+            chunks.append(
+                _Chunk(
+                    tuple((v, b.graph.values[v]) for v in range(v0, v1)),
+                    tuple(b.graph.inputs[i0:i1]),
+                    tuple(dict(p) for p in b._pending[n0:n1]),
+                    tuple(b.named[m0:m1]),
+                    tuple(b.path_log[p0:p1]),
+                    tuple(self.hover[h0:h1]),
+                )
+            )
+        return Composite(
+            tuple(chunks), tuple(self.calls), tuple((n, t.value, t) for n, t in outputs)
+        )

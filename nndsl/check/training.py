@@ -7,7 +7,7 @@ from dataclasses import replace
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame, article
-from nndsl.check.memo import instance_key
+from nndsl.check.memo import CompositeRecorder, instance_key
 from nndsl.check.report import did_you_mean
 from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorVal, describe
 from nndsl.diagnostics import Label
@@ -493,12 +493,56 @@ def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
 
 
 def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
+    """The model's graph: replayed around its block calls when its own text, the module's
+    names and its arguments are those of a recorded instantiation (`memo.Composite`)."""
     before = sum(1 for d in elab.rep.diagnostics if d.is_error)
     args = {k: v.value for k, v in (ref.args or {}).items() if isinstance(v, ScalarVal)}
-    builder = GraphBuilder(ref.definition.name.name, args)  # type: ignore[arg-type]
-    outs = elab.instantiate(
-        ref, builder, None, prefix="", scope=(ref.definition.name.name,), concrete=True
-    )
+    name = ref.definition.name.name
+    key = None
+    memo = elab.instances
+    if elab.keys is not None and memo is not None and elab.composite is None:
+        own = elab.keys.own(ref)
+        if own is not None:
+            key = instance_key(own, ref.args, (), ())
+    outs = None
+    if key is not None:
+        assert memo is not None
+        rec = memo.used_composites.get(key) or memo.composites.get(key)
+        if rec is not None:
+            rep, n_diags, attempts, n_hover = (
+                elab.rep,
+                len(elab.rep.diagnostics),
+                elab.rep.attempts,
+                len(elab.hover),
+            )
+            builder = GraphBuilder(name, args)  # type: ignore[arg-type]
+            outs = elab.replay_composite(rec, ref, builder)
+            if outs is None:  # roll back what the attempt reported and noted
+                for d in rep.diagnostics[n_diags:]:
+                    rep._seen.discard(
+                        (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
+                    )
+                del rep.diagnostics[n_diags:]
+                rep.attempts = attempts
+                del elab.hover[n_hover:]
+            else:
+                memo.used_composites[key] = rec
+    if outs is None:
+        builder = GraphBuilder(name, args)  # type: ignore[arg-type]
+        recorder = None
+        if key is not None:
+            assert elab.keys is not None
+            recorder = elab.composite = CompositeRecorder(builder, elab.hover, elab.keys)
+        attempts = elab.rep.attempts
+        try:
+            outs = elab.instantiate(ref, builder, None, prefix="", scope=(name,), concrete=True)
+        finally:
+            elab.composite = None
+        if recorder is not None and elab.rep.attempts == attempts:
+            recorded = recorder.finish(outs)
+            if recorded is not None:
+                assert memo is not None
+                memo.used_composites[key] = recorded
     after = sum(1 for d in elab.rep.diagnostics if d.is_error)
     if outs is None or after > before:
         return None

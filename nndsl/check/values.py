@@ -55,6 +55,9 @@ class DefRef:
     module: ModuleScope
     args: dict[str, Value] | None = None  # bound parameter values, when called
     call_span: Span | None = None
+    # The arguments as written (`nndsl.check.arguments.CallArg`s), to bind them again
+    # when a memoized caller is replayed against an edited definition (`check.memo`).
+    call_args: tuple[object, ...] | None = None
 
 
 @dataclass(frozen=True)

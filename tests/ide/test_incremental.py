@@ -87,13 +87,35 @@ def test_random_edits_match_a_full_check(name: str, tmp_path: Path) -> None:
     text = SOURCES[name]
     memo = CheckMemo()
     analyze(text, path, memo=memo)
-    for _ in range(20):
+    for _ in range(40 if name == "generated" else 20):
         m = rng.choice(list(TARGET.finditer(text)))
         edited = text[: m.start()] + rng.choice(REPLACEMENTS) + text[m.end() :]
         incremental = analyze(edited, path, memo=memo)
         assert _outcome(incremental) == _outcome(analyze(edited, path, reuse=False)), edited
         if rng.random() < 0.7:
             text = edited  # keep most edits; the others are undone, as while typing
+
+
+# Edits that mostly keep the file valid (numbers, activations): the memos then replay most
+# of the work, around the edited block.
+VALUE_TARGET = re.compile(r"\b\d+\b|\b(?:relu|gelu|tanh|silu|sigmoid)\b")
+VALUE_REPLACEMENTS = ["1", "2", "7", "16", "0", "gelu", "relu", "tanh"]
+
+
+@pytest.mark.parametrize("name", ["generated", *sorted(SOURCES)[:3]])
+def test_random_value_edits_match_a_full_check(name: str, tmp_path: Path) -> None:
+    rng = random.Random(f"values-{name}")
+    path = str(tmp_path / "m.nn")
+    text = SOURCES[name]
+    memo = CheckMemo()
+    analyze(text, path, memo=memo)
+    for _ in range(25):
+        m = rng.choice(list(VALUE_TARGET.finditer(text)))
+        edited = text[: m.start()] + rng.choice(VALUE_REPLACEMENTS) + text[m.end() :]
+        incremental = analyze(edited, path, memo=memo)
+        assert _outcome(incremental) == _outcome(analyze(edited, path, reuse=False)), edited
+        if rng.random() < 0.8:
+            text = edited
 
 
 def test_an_edit_inside_one_block_reparses_only_that_block(tmp_path: Path) -> None:
@@ -119,3 +141,43 @@ def test_workspace_diagnostics_follow_edits(tmp_path: Path) -> None:
     assert expected and ws.diagnostics(path) == expected
     ws.update(path, text)
     assert ws.diagnostics(path) == []
+
+
+# Edits of one block of `generate(12)` that a model chaining the blocks sees: same types (the
+# model is replayed around its block calls), other output types or a new error in the block
+# (the replay gives up and the model is elaborated afresh), a default the caller relies on.
+BLOCK_EDITS = [
+    ("rate: float = 0.3", "rate: float = 0.7"),
+    ("return relu(g2 + x) * 1.02", "return relu(g2 + x) * 1.02 |> Dense(5)"),
+    ("return relu(g2 + x) * 1.02", "return relu(g2 + x) * 1.02 |> Dropout(2.0)"),
+    ("return relu(g2 + x) * 1.02", "return relu(g2 + zz) * 1.02"),
+    ("block Dense2(units: int = 18,", "block Dense2(units: int = 18, extra: int,"),
+    ("block Dense2(units: int = 18,", "block Dense2(units: str = 18,"),
+    ('activation = "tanh"', 'activation = "tanhh"'),
+    ("h3 = h2 |> Dense2(", "h3 = h2 |> Dense2(units = 3, "),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), BLOCK_EDITS)
+def test_block_edits_replay_the_model_exactly(old: str, new: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "m.nn")
+    text = generate(12)
+    assert old in text
+    memo = CheckMemo()
+    analyze(text, path, memo=memo)
+    for edited in (text.replace(old, new, 1), text, text.replace(old, new, 1)):
+        hits = memo.instances.hits
+        incremental = analyze(edited, path, memo=memo)
+        assert _outcome(incremental) == _outcome(analyze(edited, path, reuse=False))
+        assert memo.instances.hits > hits  # the other blocks' instances were replayed
+
+
+def test_one_analysis_replays_a_model_the_train_section_instantiates_again(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "m.nn")
+    text = generate(12)
+    reused, fresh = analyze(text, path), analyze(text, path, reuse=False)
+    assert _outcome(reused) == _outcome(fresh)
+    assert reused.program.train is not None and fresh.program.train is not None
+    assert reused.program.train.graph.nodes == fresh.program.train.graph.nodes
