@@ -218,6 +218,15 @@ class Npz(DataSource):
         Arg("x", "str", "x", "key of the inputs array"),
         Arg("y", "str", "y", "key of the labels array"),
         _test_split(),
+        Arg(
+            "sample_weight",
+            "str",
+            None,
+            "key of a per-example weights array `[N]` multiplying each example's loss "
+            "(Keras's `fit(sample_weight = ...)`); none: every example weighs 1",
+            nullable=True,
+            keyword_only=True,
+        ),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'
 

@@ -44,12 +44,22 @@ __all__ = [
 class Dataset:
     x: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None  # per-example loss weights `[N]` float32 (`sample_weight`)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def take(self, index: np.ndarray) -> Dataset:
-        return Dataset(self.x[index], self.y[index])
+        return Dataset(self.x[index], self.y[index], None if self.w is None else self.w[index])
+
+
+# What a step takes as `y`: the labels, or `(labels, weights)` with sample weights (the steps
+# weight the loss when their `y` is a pair).
+Labels = np.ndarray | tuple[np.ndarray, np.ndarray]
+
+
+def step_labels(y: np.ndarray, w: np.ndarray | None) -> Labels:
+    return y if w is None else (y, w)
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,16 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     test_split = float(attrs.get("test_split", 0.0))  # type: ignore[arg-type]
     text = raw_x.dtype == object
     x = raw_x if text else check_inputs(config.graph, raw_x, names.x_where, "", what=names.x_what)
+    w = None
+    if "sample_weight" in arrays:
+        w = check_sample_weights(arrays["sample_weight"], len(raw_x), names.x_where, attrs)
+        if config.class_weight is not None:
+            raise DataError(
+                f"{names.x_where}: `class_weight` and `sample_weight` cannot be used together "
+                "(as in Keras's `fit`)",
+            )
     splits = split(
-        Dataset(x, y),
+        Dataset(x, y, w),
         test_split=test_split,
         validation_split=config.validation_split,
         seed=config.seed,
@@ -108,7 +126,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     def encode(part: Dataset) -> Dataset:
         ids = vectorizer([str(t) for t in part.x])
         return Dataset(
-            check_inputs(config.graph, ids, names.x_where, "", what=names.x_what), part.y
+            check_inputs(config.graph, ids, names.x_where, "", what=names.x_what), part.y, part.w
         )
 
     return Splits(
@@ -179,6 +197,27 @@ def check_inputs(
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise DataError(f"{where}: {what} contains NaN or infinite values")
     return x
+
+
+def check_sample_weights(
+    w: np.ndarray, n: int, where: str, attrs: Mapping[str, object]
+) -> np.ndarray:
+    """One finite, non-negative number per example, as float32."""
+    what = f"sample weights {str(attrs.get('sample_weight'))!r}"
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]  # `[N, 1]`, as Keras accepts
+    if w.ndim != 1 or w.shape[0] != n:
+        raise DataError(
+            f"{where}: {what} have shape {list(w.shape)}, expected one weight per example [{n}]"
+        )
+    if w.dtype.kind not in "biuf":
+        raise DataError(f"{where}: {what} have dtype {w.dtype}, not numeric")
+    w = w.astype(np.float32)
+    if not np.all(np.isfinite(w)):
+        raise DataError(f"{where}: {what} contain NaN or infinite values")
+    if w.size and w.min() < 0:
+        raise DataError(f"{where}: {what} contain a negative weight ({w.min():g})")
+    return np.ascontiguousarray(w)
 
 
 def check_labels(
@@ -372,11 +411,12 @@ def train_calls(
     shuffle: bool = True,
     prefetch: int = 2,
     start: int = 0,
-) -> Generator[tuple[int, np.ndarray, np.ndarray], None, None]:
+) -> Generator[tuple[int, np.ndarray, Labels], None, None]:
     """The inputs of each call of an epoch from batch `start`, as `(steps, x, y)`: batches
     stacked `[per_call, batch, ...]` while at least `per_call` remain (when `per_call > 1`),
     then single batches `[batch, ...]`. The same batches, in the same order, as
-    `train_batches`; each stack is one gather (no per-batch copies, no `np.stack`)."""
+    `train_batches`; each stack is one gather (no per-batch copies, no `np.stack`). With sample
+    weights, `y` is `(labels, weights)` (`step_labels`)."""
     return _flattened(
         _prefetched(_train_calls(data, batch, seed, epoch, shuffle, start, per_call), prefetch)
     )
@@ -384,7 +424,7 @@ def train_calls(
 
 def _train_calls(
     data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int, per_call: int
-) -> Iterator[list[tuple[int, np.ndarray, np.ndarray]]]:
+) -> Iterator[list[tuple[int, np.ndarray, Labels]]]:
     n = len(data)
     steps = steps_per_epoch(n, batch)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
@@ -396,8 +436,12 @@ def _train_calls(
         index = order[at * batch : (at + k) * batch]
         x = data.x[index].reshape(k, batch, *data.x.shape[1:])
         y = data.y[index].reshape(k, batch, *data.y.shape[1:])
+        w = None if data.w is None else data.w[index].reshape(k, batch)
         at += k
-        yield [(k, x, y)] if stacked else [(1, x[i], y[i]) for i in range(k)]
+        if stacked:
+            yield [(k, x, step_labels(y, w))]
+        else:
+            yield [(1, x[i], step_labels(y[i], None if w is None else w[i])) for i in range(k)]
 
 
 def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
@@ -412,21 +456,24 @@ def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
 
 def eval_batches(
     data: Dataset, batch: int, *, prefetch: int = 2
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows."""
+) -> Iterator[tuple[np.ndarray, Labels, np.ndarray]]:
+    """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows; `y`
+    as `step_labels` gives it."""
     return _prefetched(_eval_batches(data, batch), prefetch)
 
 
-def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, Labels, np.ndarray]]:
     for start in range(0, len(data), batch):
         x, y = data.x[start : start + batch], data.y[start : start + batch]
+        w = None if data.w is None else data.w[start : start + batch]
         real = len(x)
         mask = np.ones(batch, np.float32)
         if real < batch:
             mask[real:] = 0.0
             x = _pad(x, batch)
             y = _pad(y, batch)
-        yield x, y, mask
+            w = None if w is None else _pad(w, batch)
+        yield x, step_labels(y, w), mask
 
 
 _DONE = object()

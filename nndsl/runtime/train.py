@@ -19,6 +19,7 @@ one is a no-op on the device, so the loop still stops at that step with its star
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import time
 from collections.abc import Callable
@@ -47,9 +48,11 @@ from nndsl.runtime.callbacks import RunState, build_callbacks
 from nndsl.runtime.checkpoint import latest_training_state
 from nndsl.runtime.data import (
     Dataset,
+    Labels,
     Splits,
     eval_batches,
     load_data,
+    step_labels,
     steps_per_epoch,
     train_calls,
 )
@@ -428,7 +431,7 @@ def _applied_on_device() -> jax.Array:
 
 
 def _dispatch(
-    run: RunState, x: np.ndarray, y: np.ndarray, take: int, epoch: int, *, stop_mode: bool
+    run: RunState, x: np.ndarray, y: Labels, take: int, epoch: int, *, stop_mode: bool
 ) -> _Call:
     """Start `take` steps in one call (`run` gets the new weights, still being computed).
 
@@ -497,7 +500,9 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
         return 1
     batch = run.config.batch
     x = np.resize(data.x, (n * batch, *data.x.shape[1:])).reshape(n, batch, *data.x.shape[1:])
-    y = np.resize(data.y, (n * batch, *data.y.shape[1:])).reshape(n, batch, *data.y.shape[1:])
+    labels = np.resize(data.y, (n * batch, *data.y.shape[1:])).reshape(n, batch, *data.y.shape[1:])
+    weights = None if data.w is None else np.resize(data.w, n * batch).reshape(n, batch)
+    y = step_labels(labels, weights)
     steps = run.steps
     zero = np.int32(0)
 
@@ -510,8 +515,9 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     def single() -> None:
         p, s, o, a = fresh()
         for i in range(n):
+            y_i = jax.tree.map(operator.itemgetter(i), y)
             p, s, o, a, loss, _, _ = steps.train_step(
-                p, s, o, a, x[i], y[i], run.step_root, zero, _APPLIED
+                p, s, o, a, x[i], y_i, run.step_root, zero, _APPLIED
             )
         np.asarray(loss)  # waits for the steps
 

@@ -203,6 +203,22 @@ def build_steps(
             w = jnp.sum(y.astype(jnp.float32) * weights, axis=-1)
         return w.reshape(w.shape[0], -1).mean(axis=1) if w.ndim > 1 else w
 
+    def split_labels(y: Any) -> tuple[jax.Array, jax.Array | None]:
+        """`y` is the labels, or `(labels, per-example weights)` under `sample_weight`."""
+        return (y[0], y[1]) if isinstance(y, tuple) else (y, None)
+
+    def weighted(values: jax.Array, y: jax.Array, w: jax.Array | None, training: bool) -> jax.Array:
+        """Per-example losses times the sample weights (as Keras's `sample_weight`: the batch
+        mean stays over all examples) and, in training only, `class_weight` (as Keras's `fit`;
+        its evaluation ignores them); a loss of the whole batch (`dice`) is left as it is."""
+        if not values.ndim:
+            return values
+        if weights is not None and training:
+            values = values * example_weights(y)
+        if w is not None:
+            values = values * w.astype(jnp.float32)
+        return values
+
     def metric_stats(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> Metrics:
         return tuple(
             fn.update(LabelCall(attrs, pred, y, from_logits, mask)) for fn, attrs in metric_fns
@@ -231,17 +247,17 @@ def build_steps(
         opt_state: Any,
         aux: Aux,
         x: jax.Array,
-        y: jax.Array,
+        y: Any,
         key: jax.Array | None,
         active: jax.Array,
     ) -> tuple[Tree, Tree, Any, Aux, jax.Array, Metrics, jax.Array]:
         scale = aux["loss_scale"] if scaling else jnp.asarray(1.0, jnp.float32)
 
+        labels, sample_w = split_labels(y)
+
         def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, jax.Array]]:
             pred, new_state, added = forward(p, state, x, True, key)
-            values = loss_values(pred, y, None)
-            if weights is not None and values.ndim:
-                values = values * example_weights(y)
+            values = weighted(loss_values(pred, labels, None), labels, sample_w, True)
             value = jnp.mean(values) + added + model.penalty(p)
             return value * scale, (value, new_state, pred)
 
@@ -283,7 +299,7 @@ def build_steps(
             new_opt,
             new_aux,
             value,
-            metric_stats(jax.lax.stop_gradient(pred), y, None),
+            metric_stats(jax.lax.stop_gradient(pred), labels, None),
             status,
         )
 
@@ -334,14 +350,15 @@ def build_steps(
         return params, state, opt_state, aux, values, summed, statuses
 
     def eval_step(
-        params: Tree, state: Tree, x: jax.Array, y: jax.Array, mask: jax.Array
+        params: Tree, state: Tree, x: jax.Array, y: Any, mask: jax.Array
     ) -> tuple[jax.Array, Metrics, jax.Array]:
         pred, _, _ = forward(params, state, x, False, None)
+        labels, sample_w = split_labels(y)
         m = mask.astype(jnp.float32)
-        values = loss_values(pred, y, m)
+        values = weighted(loss_values(pred, labels, m), labels, sample_w, False)
         # `where`, not a product: padded rows may give NaN (0/0 on all-zero rows)
         loss_sum = jnp.sum(jnp.where(m > 0, values, 0.0)) if values.ndim else values * jnp.sum(m)
-        return loss_sum, metric_stats(pred, y, m), jnp.sum(m)
+        return loss_sum, metric_stats(pred, labels, m), jnp.sum(m)
 
     def predict(params: Tree, state: Tree, x: jax.Array) -> jax.Array:
         return forward(params, state, x, False, None)[0]

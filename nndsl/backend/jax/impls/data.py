@@ -27,10 +27,13 @@ Arrays = dict[str, np.ndarray]
 
 @impl("npz")
 def npz(attrs: Attrs, base_dir: Path) -> Arrays:
-    """Returns `{"x": ..., "y": ...}`; never unpickles (object arrays are refused)."""
+    """Returns `{"x": ..., "y": ...}` (and `"sample_weight"` when named); never unpickles
+    (object arrays are refused)."""
     path = base_dir / str(attrs["path"])
     _require_file(path, "data file")
     keys = {"x": str(attrs.get("x", "x")), "y": str(attrs.get("y", "y"))}
+    if attrs.get("sample_weight") is not None:
+        keys["sample_weight"] = str(attrs["sample_weight"])
     try:
         with np.load(path, allow_pickle=False) as archive:
             present = list(archive.files)
