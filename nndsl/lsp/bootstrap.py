@@ -57,6 +57,16 @@ def enabled() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _verbose() -> None:
+    """`NNDSL_LSP_BOOTSTRAP=verbose`: say on stderr what was answered and why it handed over."""
+    if os.environ.get(ENV, "").strip().lower() == "verbose":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("nndsl bootstrap: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+
+
 # -- framing -----------------------------------------------------------------------------------
 def frame(message: Json) -> bytes:
     """The bytes pygls writes for `message` (same JSON spacing, same headers)."""
@@ -252,6 +262,7 @@ class Bootstrap:
         self.published: dict[str, Json] = {}
         self.ide: Workspace | None = None
         self.eof = False
+        self.handled = 0  # bytes of `raw` fully dealt with (answered or safely ignored)
 
     def send(self, message: Json) -> None:
         self.stdout.write(frame(message))
@@ -275,7 +286,7 @@ class Bootstrap:
         try:
             self._run()
         except Unsupported as e:
-            log.debug("bootstrap hands over: %s", e)
+            log.info("handing over: %s", e)
         except Exception:  # a bug here must not cost the session: the real server answers
             log.exception("bootstrap failed; handing over")
 
@@ -289,8 +300,10 @@ class Bootstrap:
         encoding = result["capabilities"]["positionEncoding"]
         self.init_id, self.init_result = msg_id, result
         self.send({"id": msg_id, "jsonrpc": "2.0", "result": result})
+        log.info("answered initialize (position encoding %s)", encoding)
         roots: list[str] | None = None
         while True:
+            self.handled = len(self.raw)
             message = self.next()
             method = message.get("method")
             if "id" in message:
@@ -325,6 +338,7 @@ class Bootstrap:
         self.ide = ide
         self.send({"params": published, "method": _PUBLISH, "jsonrpc": "2.0"})
         self.published[uri] = published
+        log.info("published %d diagnostics for %s; handing over", len(diagnostics), uri)
 
 
 # -- handing over ------------------------------------------------------------------------------
@@ -431,11 +445,12 @@ def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     if not enabled():
         handover(None, stdin, stdout)
         return 0
+    _verbose()
     gc.disable()  # until the hand-over: a short burst of allocation, little of it garbage
     boot = Bootstrap(stdin, stdout)
     boot.run()
-    if boot.eof and not boot.raw.strip():
-        return 0  # closed before saying anything: nothing for pygls to answer
+    if boot.eof and not boot.raw[boot.handled :].strip():
+        return 0  # input closed after what was answered: pygls would only exit
     handover(boot, stdin, stdout)
     return 0
 
