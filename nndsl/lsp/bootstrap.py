@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -424,18 +423,23 @@ def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
     gc.enable()  # the import leaves ~10 MB of cyclic garbage: collected as it goes
     from nndsl.lsp import server as real  # pygls + lsprotocol: the slow import
 
-    logging.basicConfig(level=logging.WARNING)  # as `server.serve`
     if boot is None:
-        real.server.start_io(stdin, stdout)
+        real.serve()
         return
     # What is alive now (modules, classes, the first check) mostly lives as long as the
-    # server: frozen, later full collections do not walk it again.
+    # server: frozen, later collections do not walk it again.
     gc.freeze()
     if boot.ide is not None:
         real.server.ide = boot.ide  # the replayed didOpen finds its check cached
     reader = Replay(bytes(boot.raw), stdin)
     writer = Filter(stdout, boot.init_id, boot.init_result, boot.published)
-    real.server.start_io(reader, writer)  # type: ignore[arg-type]
+    import inspect  # already loaded by pygls
+
+    if {"stdin", "stdout"} <= inspect.signature(real.serve).parameters.keys():
+        real.serve(stdin=reader, stdout=writer)  # type: ignore[call-arg]
+    else:  # what `serve()` does, on our streams
+        logging.basicConfig(level=logging.WARNING)
+        real.server.start_io(reader, writer)  # type: ignore[arg-type]
 
 
 def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
@@ -459,6 +463,8 @@ def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
 def server_initialize(params: Json, env: dict[str, str] | None = None) -> Json:
     """The real server's answer to `initialize` (a subprocess, bootstrap off): the reference
     for `initialize_result` and what `--regenerate` stores."""
+    import subprocess
+
     message = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
     proc = subprocess.run(
         [sys.executable, "-m", "nndsl", "lsp"],
