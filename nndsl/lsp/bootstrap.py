@@ -423,18 +423,21 @@ class Filter:
 
 def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Start the real pygls server on the replayed stream."""
-    # The first check (done with the collector off: it makes almost no garbage) stays alive
-    # in the server: frozen, the collections during the import below do not walk it (that
-    # made the import 0.1-0.3 s slower on a 2,000-line file). The import itself leaves ~10 MB
-    # of cyclic garbage: collected as it goes.
+    if boot is None:
+        from nndsl.lsp.server import serve
+
+        serve()
+        return
+    # The first check (done with the collector off) stays alive in the server: frozen, the
+    # collections during the import below do not walk it (that made the import 0.1-0.3 s
+    # slower after a 2,000-line file). The import itself leaves ~10 MB of cyclic garbage,
+    # collected as it goes. Unfrozen after: the first check's garbage (after an edit) must
+    # stay collectable (~4 MB for 2,000 lines otherwise).
     gc.freeze()
     gc.enable()
     from nndsl.lsp import server as real  # pygls + lsprotocol: the slow import
 
-    if boot is None:
-        real.serve()
-        return
-    gc.freeze()  # modules and classes: alive as long as the server, never walked again
+    gc.unfreeze()
     if boot.ide is not None:
         real.server.ide = boot.ide  # the replayed didOpen finds its check cached
     log.info("server imported; replaying %d bytes", len(boot.raw))
