@@ -50,8 +50,22 @@ def flat_draw(
     """`sample(key, shape, *args)` drawn flat, then reshaped: the same values (threefry's
     counters are the elements' flat indices and the rest is elementwise), but XLA:CPU compiles
     a flat draw in ~0.2 s where some shapes (`[512, 10]`, conv kernels) take ~1 s each, which
-    made weight initialisation most of a small model's start-up."""
-    return sample(key, (math.prod(shape),), *args).reshape(shape)
+    made weight initialisation most of a small model's start-up. Sizes are rounded up to a
+    few buckets and the draw cut (partitionable threefry only: there the first `n` values of
+    a longer draw are the draw of `n`), so weights of different sizes share compiled draws."""
+    n = math.prod(shape)
+    partitionable = bool(getattr(jax.config, "jax_threefry_partitionable", False))
+    size = _bucket(n) if partitionable else n
+    flat = sample(key, (size,), *args)
+    return (flat[:n] if size != n else flat).reshape(shape)
+
+
+def _bucket(n: int) -> int:
+    """4096, 65536, 2^20, 2^24, then `n` itself (drawing more would cost more than compiling)."""
+    size = 4096
+    while size < n and size < 2**24:
+        size *= 16
+    return size if size >= n else n
 
 
 def truncated_normal(

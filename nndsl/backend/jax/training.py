@@ -49,6 +49,8 @@ class Steps:
     metric_names: tuple[str, ...]
     # (params, state, opt_state, aux, x, y, step_root, step[, after]) ->
     #     (params, state, opt_state, aux, loss, metric stats, status)
+    # `y`: the labels, or `(labels, per-example loss weights)` (`sample_weight`); `step_root`
+    # and `step` only matter to models with stochastic layers (the step's key)
     # `after`: the status (or statuses) of the call before; after NONFINITE or NOT_RUN the step
     # is NOT_RUN, a no-op, so a loop that reads statuses back late under `on_nonfinite =
     # "stop"` still ends with the weights the bad step started from (pass APPLIED otherwise)
