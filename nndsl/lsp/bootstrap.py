@@ -128,6 +128,47 @@ def position_encoding(caps: Json) -> str:
     return next((w for w in wanted if w in ENCODINGS), "utf-16")
 
 
+# pygls' reader, writer and capability builder, and lsprotocol's serialization: the answer was
+# stored for these exact files (another pygls/lsprotocol: the real server answers).
+DEPENDENCIES = (
+    ("pygls", "capabilities.py"),
+    ("pygls", "protocol/language_server.py"),
+    ("pygls", "protocol/json_rpc.py"),
+    ("pygls", "io_.py"),
+    ("lsprotocol", "types.py"),
+    ("lsprotocol", "_hooks.py"),
+    ("lsprotocol", "converters.py"),
+)
+
+
+def fingerprint() -> str:
+    """A checksum of `DEPENDENCIES` (~1 ms; finding lsprotocol does not import it)."""
+    import importlib.util
+    import zlib
+
+    crc = 0
+    for package, name in DEPENDENCIES:
+        spec = importlib.util.find_spec(package)
+        folders = spec.submodule_search_locations if spec is not None else None
+        try:
+            data = (Path(next(iter(folders or []))) / name).read_bytes()
+        except (OSError, StopIteration):
+            data = b"missing " + name.encode()
+        crc = zlib.crc32(data, crc)
+    return f"{crc:08x}"
+
+
+def stored_answers() -> Json:
+    """The real server's stored answers (see `regenerate`), if made with these dependencies."""
+    try:
+        stored: Json = json.loads(DATA.read_text())
+    except (OSError, ValueError) as e:
+        raise Unsupported(f"no stored initialize answer: {e}") from e
+    if stored.get("fingerprint") != fingerprint():
+        raise Unsupported("pygls or lsprotocol changed since the initialize answer was stored")
+    return stored
+
+
 def initialize_result(params: Any, stored: Json | None = None) -> Json:
     """What the real server answers to `initialize` with these params. pygls' capability
     builder reads three things from the client: the position encodings, rename's
@@ -143,7 +184,7 @@ def initialize_result(params: Any, stored: Json | None = None) -> Json:
         raise Unsupported("processId is not an integer")
     _roots(params)  # validates workspaceFolders
     caps = params["capabilities"]
-    stored = stored or json.loads(DATA.read_text())
+    stored = stored or stored_answers()
     result: Json = json.loads(json.dumps(stored["plain"]))
     full = stored["full"]["capabilities"]
     server = result["capabilities"]
@@ -519,6 +560,7 @@ FULL_CLIENT: Json = {
 def regenerate(write: Callable[[str], object] = DATA.write_text) -> Json:
     """Ask the real server and store its answers (see `initialize_result`)."""
     stored: Json = {
+        "fingerprint": fingerprint(),
         "plain": server_initialize({"processId": None, "capabilities": {}})["result"],
         "full": server_initialize({"processId": None, "capabilities": FULL_CLIENT})["result"],
     }

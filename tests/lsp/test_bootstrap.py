@@ -119,10 +119,21 @@ def test_initialize_answer_is_the_servers(client: str) -> None:
     assert json.dumps(ours) == json.dumps(real)  # same key order too: the same bytes
 
 
-def test_stored_answer_names_the_server() -> None:
+def test_stored_answer_is_for_the_installed_pygls() -> None:
     stored = json.loads(bootstrap.DATA.read_text())
+    assert stored["fingerprint"] == bootstrap.fingerprint(), (
+        "run `python -m nndsl.lsp.bootstrap --regenerate`"
+    )
     assert stored["plain"]["serverInfo"]["name"] == "nndsl"
     assert stored["full"]["capabilities"]["renameProvider"] == {"prepareProvider": True}
+
+
+def test_another_pygls_leaves_initialize_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    params: dict[str, Any] = {"processId": None, "capabilities": {}}
+    assert bootstrap.initialize_result(params)["serverInfo"]["name"] == "nndsl"
+    monkeypatch.setattr(bootstrap, "fingerprint", lambda: "0badf00d")
+    with pytest.raises(bootstrap.Unsupported, match="changed"):
+        bootstrap.initialize_result(params)
 
 
 @pytest.mark.parametrize(
