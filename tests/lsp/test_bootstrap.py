@@ -200,6 +200,17 @@ def test_positions_count_code_units_of_the_encoding() -> None:
     assert bootstrap.Converter("utf-8").position(file, offset) == {"line": 0, "character": 7}
 
 
+def test_the_server_keeps_a_default_workspace() -> None:
+    """The hand-over gives the server the bootstrap's `Workspace()`: it must be configured as
+    the server's own (same disk reader, no roots until `initialized`)."""
+    from nndsl.lsp.server import NNLanguageServer
+
+    theirs, ours = vars(NNLanguageServer().ide), vars(Workspace())
+    assert theirs.keys() == ours.keys()
+    for key, value in theirs.items():
+        assert value == ours[key], key
+
+
 # -- in-process: the replayed stream and the filtered output -----------------------------------
 def test_replay_reads_the_consumed_bytes_then_the_rest() -> None:
     replay = bootstrap.Replay(
