@@ -119,6 +119,22 @@ def test_initialize_answer_is_the_servers(client: str) -> None:
     assert json.dumps(ours) == json.dumps(real)  # same key order too: the same bytes
 
 
+@pytest.mark.slow
+def test_initialize_answer_with_everything_an_editor_sends() -> None:
+    params = {
+        "processId": 4242,
+        "clientInfo": {"name": "Visual Studio Code", "version": "1.95.0"},
+        "locale": "en",
+        "rootPath": "/project",
+        "rootUri": "file:///project",
+        "capabilities": CLIENTS["vscode"],
+        "initializationOptions": {"anything": [1, 2]},
+        "trace": "off",
+        "workspaceFolders": [{"uri": "file:///project", "name": "project"}],
+    }
+    assert bootstrap.initialize_result(params) == bootstrap.server_initialize(params)["result"]
+
+
 def test_stored_answer_is_for_the_installed_pygls() -> None:
     stored = json.loads(bootstrap.DATA.read_text())
     assert stored["fingerprint"] == bootstrap.fingerprint(), (
