@@ -21,6 +21,7 @@ from nndsl.check.memo import (
     DefinitionKeys,
     InstanceMemo,
     Recording,
+    Shift,
     instance_key,
     replay,
 )
@@ -946,12 +947,18 @@ class Elaborator:
             if hit is not None:
                 memo.hits += 1
                 memo.used[key] = hit
+                shift = None
+                if hit.start != d.span.start:  # moved by an edit above it (see `closure`)
+                    assert self.keys is not None
+                    shift = Shift(self.keys.scope.file.path, d.span.start - hit.start)
                 outs: list[tuple[str, TensorVal]] | None = replay(
-                    hit, builder, self.hover, self.files, inputs, path, scope
+                    hit, builder, self.hover, self.files, inputs, path, scope, shift
                 )
             else:
                 memo.misses += 1
-                recording = Recording(builder, self.hover, self.rep.attempts, path, scope, inputs)
+                recording = Recording(
+                    builder, self.hover, self.rep.attempts, path, scope, inputs, d.span.start
+                )
                 outs = self.instantiate(
                     layer,
                     builder,
@@ -1360,13 +1367,21 @@ class Elaborator:
         ids: dict[int, int] = {}
         attempts = self.rep.attempts
         pending = builder._pending
+        delta = d.span.start - rec.start  # an edit above the model moved it (and its spans)
+        shift = Shift(module.file.path, delta)
+
+        def at(span: Span) -> Span:
+            return shift.span(span) if delta else span
+
         for i, chunk in enumerate(rec.chunks):
             for old, t in chunk.values:
                 ids[old] = builder.new_value(t)
             for gi in chunk.inputs:
-                builder.graph.inputs.append(replace(gi, value=ids[gi.value]))
+                builder.graph.inputs.append(replace(gi, value=ids[gi.value], span=at(gi.span)))
             for p in chunk.nodes:
                 node = dict(p)
+                if delta:
+                    node["span"] = shift.at(p["file"], p["span"])  # type: ignore[arg-type]
                 node["id"] = len(pending)
                 node["attrs"] = dict(p["attrs"])  # type: ignore[call-overload]
                 node["inputs"] = tuple(ids[v] for v in p["inputs"])  # type: ignore[attr-defined]
@@ -1379,10 +1394,14 @@ class Elaborator:
                 builder.name_value(ids[old], name)
             for prefix, base in chunk.paths:
                 builder.unique_path(prefix, base)
-            self.hover.extend((files.get(f.path, f), s, t) for f, s, t in chunk.hover)
+            self.hover.extend(
+                (files.get(f.path, f), shift.at(f, s) if delta else s, t) for f, s, t in chunk.hover
+            )
             if i == len(rec.calls):
                 break
             call = rec.calls[i]
+            call_span = None if call.call_span is None else at(call.call_span)
+            span = at(call.span)
             callee = module.names.get(call.name)
             if (
                 not isinstance(callee, DefRef)
@@ -1393,16 +1412,27 @@ class Elaborator:
             if keys.definition(callee) == call.token:
                 bound: dict[str, Value] | None = call.args
             else:  # the block changed: its defaults may have
-                written = cast(list[CallArg], list(call.call_args))
-                bound = self.bind_params(frame, callee, written, call.call_span or call.span)
+                written = [
+                    replace(
+                        a,
+                        span=at(a.span),
+                        name_span=None if a.name_span is None else at(a.name_span),
+                    )
+                    for a in cast(list[CallArg], list(call.call_args))
+                ]
+                bound = self.bind_params(frame, callee, written, call_span or span)
                 if bound is None or self.rep.attempts != attempts:
                     return None
-            layer = DefRef(callee.definition, callee.module, bound, call.call_span, call.call_args)
+            layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
             inputs = [
-                TensorVal(ids[old], t, Origin(files.get(o.file.path, o.file), o.span))
+                TensorVal(
+                    ids[old],
+                    t,
+                    Origin(files.get(o.file.path, o.file), shift.at(o.file, o.span)),
+                )
                 for old, t, o in call.inputs
             ]
-            out = self._apply_block(frame, layer, inputs, call.span)
+            out = self._apply_block(frame, layer, inputs, span)
             if self.rep.attempts != attempts:
                 return None
             if call.single is not None:
@@ -1417,7 +1447,10 @@ class Elaborator:
                     if new.type != t:
                         return None
                     ids[old] = new.value
-        return [(n, TensorVal(ids[old], t.type, t.origin)) for n, old, t in rec.outputs]
+        return [
+            (n, TensorVal(ids[old], t.type, shift.origin(t.origin) if delta else t.origin))
+            for n, old, t in rec.outputs
+        ]
 
     # == parameters =========================================================================
     def bind_params(

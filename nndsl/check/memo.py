@@ -12,14 +12,16 @@ a replay never has to reproduce the reporter's de-duplication.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, TupleVal, Value
-from nndsl.ir import GraphInput, Weight
+from nndsl.diagnostics import Diagnostic
+from nndsl.ir import Graph, GraphInput, Weight
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
@@ -68,7 +70,9 @@ class DefinitionKeys:
         self._definitions: dict[int, int] = {}
 
     def closure(self, item: ast.Item) -> tuple[TextKey, ...]:
-        """The text keys of `item` and of the definitions it names, transitively."""
+        """The text keys of `item` and of the definitions it names, transitively, with
+        positions relative to `item`: an edit above them all moves them together, and what
+        they check is then the same, moved (see `Shift`)."""
         cached = self._closures.get(id(item))
         if cached is not None:
             return cached
@@ -81,7 +85,9 @@ class DefinitionKeys:
                     if id(d) not in seen:
                         seen[id(d)] = d
                         todo.append(d)
-        out = tuple(sorted(self.texts[i] for i in seen))
+        base = item.span.start
+        texts = self.texts
+        out = tuple(sorted((texts[i][0] - base, texts[i][1], texts[i][2]) for i in seen))
         self._closures[id(item)] = out
         return out
 
@@ -91,7 +97,7 @@ class DefinitionKeys:
         if ref.module is self.scope:
             if id(d) not in self.texts:
                 return None
-            return self.memo.token((self.common_token, "own", self.texts[id(d)]))
+            return self.memo.token((self.common_token, "own", self.texts[id(d)][1:]))
         return self.definition(ref)
 
     def definition(self, ref: DefRef) -> int | None:
@@ -110,6 +116,59 @@ class DefinitionKeys:
         token = self.memo.token(key)
         self._definitions[id(d)] = token
         return token
+
+
+class Shift:
+    """Moves the spans of one file by `delta`: a check replayed for a definition that an edit
+    above it moved (with everything it names) gives what it gave, moved."""
+
+    def __init__(self, path: str, delta: int) -> None:
+        self.path = path
+        self.delta = delta
+
+    def span(self, span: Span) -> Span:
+        return Span(span.start + self.delta, span.end + self.delta)
+
+    def at(self, file: SourceFile | None, span: Span) -> Span:
+        if file is None or file.path != self.path:
+            return span
+        return Span(span.start + self.delta, span.end + self.delta)
+
+    def origin(self, o: Origin) -> Origin:
+        return o if o.file.path != self.path else Origin(o.file, self.span(o.span))
+
+    def diagnostic(self, d: Diagnostic) -> Diagnostic:
+        if d.file.path != self.path:
+            secondary = tuple(replace(lb, span=self.at(lb.file, lb.span)) for lb in d.secondary)
+            return replace(d, secondary=secondary)
+        return replace(
+            d,
+            primary=replace(d.primary, span=self.span(d.primary.span)),
+            secondary=tuple(
+                replace(lb, span=self.at(lb.file or d.file, lb.span)) for lb in d.secondary
+            ),
+            fixes=tuple(replace(f, span=self.span(f.span)) for f in d.fixes),
+        )
+
+    def hover(
+        self, hover: Sequence[tuple[SourceFile, Span, str]]
+    ) -> list[tuple[SourceFile, Span, str]]:
+        return [(f, self.at(f, s), t) for f, s, t in hover]
+
+    def graph(self, graph: Graph, inputs: bool) -> Graph:
+        """`inputs`: the graph's model is in the shifted file (its inputs' spans are)."""
+        nodes = []
+        for n in graph.nodes:
+            if n.file.path == self.path:
+                n = copy.copy(n)
+                object.__setattr__(n, "span", self.span(n.span))
+            nodes.append(n)
+        graph_inputs = (
+            [replace(i, span=self.span(i.span)) for i in graph.inputs]
+            if inputs
+            else list(graph.inputs)
+        )
+        return replace(graph, nodes=nodes, inputs=graph_inputs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +192,7 @@ class _Node:
 
 @dataclass(frozen=True, slots=True)
 class _Instance:
+    start: int  # the definition's start when recorded (spans of its file move with it)
     values: tuple[TensorType, ...]  # the types of the instance's own values, in id order
     nodes: tuple[_Node, ...]
     names: tuple[tuple[int, str], ...]  # `name_value` calls, relative ids
@@ -217,7 +277,9 @@ class Recording:
         path: str,
         scope: tuple[str, ...],
         inputs: Sequence[TensorVal],
+        start: int,
     ) -> None:
+        self.start = start
         self.value0 = builder._next_value
         self.node0 = len(builder._pending)
         self.name0 = len(builder.named)
@@ -283,6 +345,7 @@ class Recording:
             counters[key] = counters.get(key, 0) + 1
         values = tuple(builder.graph.values[v] for v in range(v0, builder._next_value))
         return _Instance(
+            self.start,
             values,
             tuple(nodes),
             names,
@@ -290,6 +353,37 @@ class Recording:
             outs,
             tuple(hover[self.hover0 :]),
         )
+
+
+def _replay_moved(
+    rec: _Instance,
+    builder: GraphBuilder,
+    hover: list[tuple[SourceFile, Span, str]],
+    files: dict[str, SourceFile],
+    inputs: Sequence[TensorVal],
+    path: str,
+    scope: tuple[str, ...],
+    shift: Shift,
+) -> list[tuple[str, TensorVal]]:
+    moved = _Instance(
+        rec.start + shift.delta,
+        rec.values,
+        tuple(
+            n if n.file.path != shift.path else _replace_node_span(n, shift.span(n.span))
+            for n in rec.nodes
+        ),
+        rec.names,
+        rec.counters,
+        tuple((name, r, replace(t, origin=shift.origin(t.origin))) for name, r, t in rec.outputs),
+        tuple(shift.hover(rec.hover)),
+    )
+    return replay(moved, builder, hover, files, inputs, path, scope)
+
+
+def _replace_node_span(n: _Node, span: Span) -> _Node:
+    return _Node(
+        n.op, n.attrs, n.inputs, n.output, n.type, n.path, n.scope, n.file, span, n.weights, n.extra
+    )
 
 
 def replay(
@@ -300,8 +394,12 @@ def replay(
     inputs: Sequence[TensorVal],
     path: str,
     scope: tuple[str, ...],
+    shift: Shift | None = None,
 ) -> list[tuple[str, TensorVal]]:
-    """Add a recorded instance to `builder` at `path`, as a fresh elaboration would."""
+    """Add a recorded instance to `builder` at `path`, as a fresh elaboration would (with
+    `shift`: for its definition moved since)."""
+    if shift is not None:
+        return _replay_moved(rec, builder, hover, files, inputs, path, scope, shift)
     v0 = builder._next_value
     ins = [t.value for t in inputs]
     values = builder.graph.values
@@ -380,6 +478,7 @@ class _Call:
 
 @dataclass(frozen=True, slots=True)
 class Composite:
+    start: int  # the model's start when recorded (spans of its file move with it)
     chunks: tuple[_Chunk, ...]  # one more than calls: chunk, call, chunk, ..., chunk
     calls: tuple[_Call, ...]
     outputs: tuple[tuple[str, int, TensorVal], ...]
@@ -389,8 +488,13 @@ class CompositeRecorder:
     """Records a top-level instantiation on a fresh builder (see `Composite`)."""
 
     def __init__(
-        self, builder: GraphBuilder, hover: list[tuple[SourceFile, Span, str]], keys: DefinitionKeys
+        self,
+        builder: GraphBuilder,
+        hover: list[tuple[SourceFile, Span, str]],
+        keys: DefinitionKeys,
+        model_start: int,
     ) -> None:
+        self.model_start = model_start
         self.builder = builder
         self.hover = hover
         self.keys = keys
@@ -480,5 +584,8 @@ class CompositeRecorder:
                 )
             )
         return Composite(
-            tuple(chunks), tuple(self.calls), tuple((n, t.value, t) for n, t in outputs)
+            self.model_start,
+            tuple(chunks),
+            tuple(self.calls),
+            tuple((n, t.value, t) for n, t in outputs),
         )

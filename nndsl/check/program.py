@@ -10,13 +10,13 @@ from typing import TypeVar
 
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import PARAM_TYPES, Elaborator, Frame
-from nndsl.check.memo import DefinitionKeys, InstanceMemo
+from nndsl.check.memo import DefinitionKeys, InstanceMemo, Shift
 from nndsl.check.modules import ModuleLoader, Reader, read_text
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.training import TrainChecker, instantiate_graph
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Diagnostic, Label
-from nndsl.ir import Graph, Program, TrainConfig
+from nndsl.ir import Graph, OpCall, Program, TrainConfig
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -34,6 +34,10 @@ class Analysis:
 T = TypeVar("T")
 
 
+# What an item's check added: diagnostics, types, its result, and the item's start then.
+_Entry = tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object, int]
+
+
 @dataclass
 class CheckMemo:
     """What each top-level item's check produced in earlier analyses of one file, so that an
@@ -41,9 +45,7 @@ class CheckMemo:
     instances elaborated then (see `nndsl.check.memo`)."""
 
     parser: IncrementalParser = field(default_factory=IncrementalParser)
-    entries: dict[
-        tuple[object, ...], tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object]
-    ] = field(default_factory=dict)
+    entries: dict[tuple[object, ...], _Entry] = field(default_factory=dict)
     instances: InstanceMemo = field(default_factory=InstanceMemo)
 
 
@@ -73,23 +75,47 @@ class _Memoizer:
         self.elab = elab
         self.file = scope.file
         self.enabled = parse_ok
-        self.used: dict[
-            tuple[object, ...],
-            tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object],
-        ] = {}
-        data = tuple(keys.texts[id(d)] for d in scope.data.values() if id(d) in keys.texts)
-        self.common = memo.instances.token((keys.common, data))  # a number: cheap to hash
+        self.used: dict[tuple[object, ...], _Entry] = {}
+        self.common = keys.common_token  # a number: cheap to hash
+        # Train sections also depend on the data sources (positions included: a replayed
+        # section's data call points into them).
+        self.data = tuple(keys.texts[id(d)] for d in scope.data.values() if id(d) in keys.texts)
 
     def _closure(self, item: ast.Item) -> tuple[tuple[int, str, str], ...]:
         return self.keys.closure(item)
 
+    def _seen(self, base: int) -> frozenset[tuple[str, str, int, int, str]]:
+        """The problems reported so far, those of this file relative to `base` (the item's
+        start): whether the item's own reports are dropped as duplicates depends on these."""
+        path = self.file.path
+        return frozenset(
+            (code, p, start - base, end - base, message) if p == path else key
+            for key in self.rep._seen
+            for code, p, start, end, message in (key,)
+        )
+
     def run(self, item: ast.Item, check: Callable[[], T]) -> T:
         if not self.enabled:
             return check()
-        key = (self.common, self._closure(item), frozenset(self.rep._seen))
+        start = item.span.start
+        data = self.data if isinstance(item, ast.TrainDef) else ()
+        key = (self.common, self._closure(item), self._seen(start), data)
         hit = self.memo.entries.get(key)
+        if hit is not None and hit[3] != start and isinstance(hit[2], TrainConfig):
+            hit = None  # moved: its graph may come from another file; checked again
         if hit is not None:
-            diagnostics, hover, result = hit
+            diagnostics, hover, result, _ = hit
+            if hit[3] != start:  # moved with all it names by an edit above: move the results
+                shift = Shift(self.file.path, start - hit[3])
+                diagnostics = [shift.diagnostic(d) for d in diagnostics]
+                hover = shift.hover(hover)
+                if isinstance(result, Graph):
+                    result = shift.graph(result, inputs=True)
+                elif isinstance(result, OpCall):
+                    result = replace(result, span=shift.span(result.span))
+                elif result is not None:
+                    hit = None
+        if hit is not None:
             for d in diagnostics:
                 d = _rebind(d, self.file)
                 self.rep._seen.add(
@@ -100,7 +126,7 @@ class _Memoizer:
             hover = [(files.get(f.path, f), span, t) for f, span, t in hover]
             self.elab.hover.extend(hover)
             result = _rebind_result(result, files)
-            self.used[key] = (diagnostics, hover, result)
+            self.used[key] = (diagnostics, hover, result, start)
             return result  # type: ignore[return-value]
         n_diags, n_seen, n_hover = (
             len(self.rep.diagnostics),
@@ -110,7 +136,7 @@ class _Memoizer:
         result = check()
         added = self.rep.diagnostics[n_diags:]
         if len(self.rep._seen) - n_seen == len(added) and all(d.code != "E9999" for d in added):
-            self.used[key] = (list(added), self.elab.hover[n_hover:], result)
+            self.used[key] = (list(added), self.elab.hover[n_hover:], result, start)
         return result
 
     def finish(self) -> None:

@@ -532,7 +532,9 @@ def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
         recorder = None
         if key is not None:
             assert elab.keys is not None
-            recorder = elab.composite = CompositeRecorder(builder, elab.hover, elab.keys)
+            recorder = elab.composite = CompositeRecorder(
+                builder, elab.hover, elab.keys, ref.definition.span.start
+            )
         attempts = elab.rep.attempts
         try:
             outs = elab.instantiate(ref, builder, None, prefix="", scope=(name,), concrete=True)
