@@ -5,10 +5,10 @@ once it pauses) and published only if the version is still current; a change als
 open documents that import the changed one. Every handler catches and logs its exceptions: a
 bug in one feature never stops the server.
 
-Python's automatic garbage collection is off while the server checks: on the heap of a large
-document (its syntax trees, graphs and memos) a collection that fires in the middle of a check
-costs more than the incremental check itself. The server collects when it is idle instead
-(`IDLE_GC_S` after the last publication), and at least every `GC_EVERY` publications.
+Python's automatic garbage collection is off from a check until the server is idle: on the heap
+of a large document (its syntax trees, graphs and memos) a collection that fires in the middle of
+a check costs more than the incremental check itself. The server collects `IDLE_GC_S` after the
+last publication (and at least every `GC_EVERY` publications), then turns it on again.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ class NNLanguageServer(LanguageServer):
         self.idle_gc = None
         self.since_gc = 0
         gc.collect()
+        gc.enable()  # automatic again while idle (hover, completion); off at the next check
 
     async def publish_later(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)

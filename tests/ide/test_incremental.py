@@ -181,3 +181,35 @@ def test_one_analysis_replays_a_model_the_train_section_instantiates_again(
     assert _outcome(reused) == _outcome(fresh)
     assert reused.program.train is not None and fresh.program.train is not None
     assert reused.program.train.graph.nodes == fresh.program.train.graph.nodes
+
+
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        "block Dense0(",
+        "    h3 = h2 |> Dense2(",
+        "block Dense5(",
+        "## Chains every dense block.",
+        "model BigMLP(",
+        "data fake",
+        "train BigMLP",
+    ],
+)
+def test_insertions_and_deletions_move_replayed_results_exactly(
+    anchor: str, tmp_path: Path
+) -> None:
+    """An edit that moves what follows: replayed items, instances and models are moved."""
+    path = str(tmp_path / "m.nn")
+    text = generate(12)
+    at = text.index(anchor)
+    memo = CheckMemo()
+    analyze(text, path, memo=memo)
+    for edited in (
+        text[:at] + "\n" + text[at:],  # a blank line
+        text[:at] + "# note\n" + text[at:],  # a comment line
+        text,  # and back
+        text[:at] + "  " + text[at:] if anchor.startswith(" ") else text[:at] + "\n\n" + text[at:],
+        text[: at - 1] + text[at:],  # the newline before it deleted (may break the syntax)
+    ):
+        incremental = analyze(edited, path, memo=memo)
+        assert _outcome(incremental) == _outcome(analyze(edited, path, reuse=False)), edited
