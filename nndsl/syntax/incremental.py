@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import TypeVar
 
 from lark import UnexpectedInput
@@ -41,15 +42,63 @@ def item_starts(text: str) -> list[int]:
     """Offsets of the lines that start an item: a top-level keyword at column 0, outside
     brackets, strings and comments."""
     starts: list[int] = [0] if _ITEM_LINE.match(text) else []
+    _scan(text, 0, starts, None)
+    return starts
+
+
+def _scan(text: str, pos: int, starts: list[int], stop: Callable[[int], bool] | None) -> int:
+    """Append the starts after `pos` (itself a start, or 0) to `starts`; return the length of
+    the text, or the first start at which `stop` says the rest is known."""
     depth = 0
-    for m in _SCAN.finditer(text):
-        ch = text[m.start()]
+    for m in _SCAN.finditer(text, pos):
+        at = m.start()
+        ch = text[at]
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth = max(0, depth - 1)
         elif ch == "\n" and depth == 0:
-            starts.append(m.start() + 1)
+            if stop is not None and stop(at + 1):
+                return at + 1
+            starts.append(at + 1)
+    return len(text)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # binary search on slice equality: compared in C
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def item_starts_after_edit(old: str, old_starts: list[int], text: str) -> list[int]:
+    """`item_starts(text)`, from those of `old`: starts before the edit are kept, the text is
+    scanned from the last of them until a start after the edit that `old` had too (the scanner
+    is then in the same state, at column 0 outside brackets, over the same text), and the
+    rest are those of `old`, moved by the edit's length change."""
+    prefix = _common_prefix(old, text)
+    limit = min(len(old), len(text)) - prefix
+    suffix = _common_prefix(old[::-1][:limit], text[::-1][:limit]) if limit > 0 else 0
+    delta = len(text) - len(old)
+    edit_end = len(text) - suffix  # the new text differs from `old` in [prefix, edit_end)
+    # A start is known up to 8 characters before the edit (a keyword and its `\b`).
+    kept = [s for s in old_starts if s + 8 < prefix]
+    starts = list(kept)
+    if not kept and _ITEM_LINE.match(text):
+        starts.append(0)
+    known = set(old_starts)
+
+    def resync(at: int) -> bool:
+        return at >= edit_end + 1 and (at - delta) in known
+
+    at = _scan(text, kept[-1] if kept else 0, starts, resync)
+    if at < len(text):
+        starts.append(at)
+        starts.extend(s + delta for s in old_starts if s > at - delta)
     return starts
 
 
@@ -124,6 +173,7 @@ class IncrementalParser:
         # The last result per file: the editor parses the same text for its index and then
         # for its check.
         self._last: dict[str, tuple[str, ParseResult]] = {}
+        self._starts: dict[str, tuple[str, list[int]]] = {}  # the last text's item starts
 
     def parse(self, text: str, path: str = "<input>") -> ParseResult:
         last = self._last.get(path)
@@ -140,7 +190,13 @@ class IncrementalParser:
             repaired, repairs = repair(file)
             if repairs:
                 return parse(text, path)
-        bounds = [0, *item_starts(repaired), len(repaired)]
+        previous = self._starts.get(path)
+        if previous is not None:
+            starts = item_starts_after_edit(previous[0], previous[1], repaired)
+        else:
+            starts = item_starts(repaired)
+        self._starts[path] = (repaired, starts)
+        bounds = [0, *starts, len(repaired)]
         old = self._pieces.get(path, {})
         moved = {chunk: (at, piece) for (at, chunk), piece in old.items()}
         new: dict[tuple[int, str], tuple[ast.Item, ...]] = {}

@@ -15,7 +15,7 @@ from nndsl.check.program import Analysis, CheckMemo, analyze
 from nndsl.ide import Workspace
 from nndsl.ir import Graph
 from nndsl.source import SourceFile
-from nndsl.syntax.incremental import IncrementalParser
+from nndsl.syntax.incremental import IncrementalParser, item_starts, item_starts_after_edit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -213,3 +213,18 @@ def test_insertions_and_deletions_move_replayed_results_exactly(
     ):
         incremental = analyze(edited, path, memo=memo)
         assert _outcome(incremental) == _outcome(analyze(edited, path, reuse=False)), edited
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_item_starts_after_an_edit_are_those_of_a_full_scan(name: str) -> None:
+    rng = random.Random(f"starts-{name}")
+    pieces = [*"()[]{}\"#\n'ab =|>", "\nblock", "\nmodel", "##", "\ntrain", "import", ""]
+    text = SOURCES[name]
+    starts = item_starts(text)
+    for _ in range(60):
+        i = rng.randrange(len(text) + 1)
+        j = min(len(text), i + rng.choice([0, 0, 1, 2, 5, 30]))
+        edited = text[:i] + rng.choice(pieces) + text[j:]
+        expected = item_starts(edited)
+        assert item_starts_after_edit(text, starts, edited) == expected, (i, j)
+        text, starts = edited, expected
