@@ -23,6 +23,7 @@ import operator
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import numpy as np
 from nndsl.backend.jax.adapt import adapt_state
 from nndsl.backend.jax.compile import Tree
 from nndsl.backend.jax.impls.callbacks import Callback
+from nndsl.backend.jax.registry import implementation
 from nndsl.backend.jax.training import (
     APPLIED,
     NONFINITE,
@@ -190,10 +192,15 @@ def fit(
     continues from its latest checkpoint (or starts afresh when there is none)."""
     emit = on_event or (lambda _event: None)
     started = time.perf_counter()
-    splits = data if data is not None else load_data(config, base_dir=base_dir)
-    steps = steps_for(config)
     root = jax.random.key(config.seed)
-    params, state = steps.model.init(jax.random.fold_in(root, 0))
+    implementation(config.data.op)  # loads the implementation table before two threads use it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nndsl-init") as pool:
+        # The weights do not depend on the data: they are initialised (mostly small XLA
+        # compilations, which release the GIL) while the data loads. A data error still
+        # comes first.
+        built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0))
+        splits = data if data is not None else load_data(config, base_dir=base_dir)
+        steps, params, state = built.result()
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
     state = adapt_state(steps.model, params, state, [splits.train.x], config.batch)
     run = RunState(
@@ -302,6 +309,12 @@ def fit(
         emit(TestEnd(result.test))
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
+
+
+def _build_and_init(config: TrainConfig, key: jax.Array) -> tuple[Steps, Tree, Tree]:
+    steps = steps_for(config)
+    params, state = steps.model.init(key)
+    return steps, params, state
 
 
 def _init_opt_state(steps: Steps, params: Tree) -> Any:
