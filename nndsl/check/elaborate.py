@@ -96,7 +96,6 @@ class Elaborator:
         self.keys: DefinitionKeys | None = None
         self.files: dict[str, SourceFile] = {}
         self.graphs: dict[object, tuple[Graph, list[tuple[SourceFile, Span, str]]]] = {}
-        self.scopes: dict[str, ModuleScope] = {}  # loaded modules by path, for replays
         self.composite: CompositeRecorder | None = None  # recording a model's block calls
         # Symbols standing for parameter values during a generic check: shapes built from
         # them are unknown, not variables, so a mismatch involving them is not yet an error.
@@ -912,7 +911,7 @@ class Elaborator:
         if recorder is not None and frame.builder is recorder.builder and frame.prefix == "":
             start = recorder.mark()  # a block call of the recorded model's own body
             out = self._apply_block(frame, layer, inputs, span)
-            recorder.call(start, frame.module, layer, inputs, span, out)
+            recorder.call(start, layer, inputs, span, out)
             return out
         return self._apply_block(frame, layer, inputs, span)
 

@@ -517,7 +517,6 @@ class CompositeRecorder:
     def call(
         self,
         start: Marks,
-        module: ModuleScope,
         layer: DefRef,
         inputs: Sequence[TensorVal],
         span: Span,
@@ -560,7 +559,6 @@ class CompositeRecorder:
                 single,
             )
         )
-        del module  # the lookup module is the model's: checked by the replay
 
     def finish(self, outputs: list[tuple[str, TensorVal]] | None) -> Composite | None:
         if not self.ok or outputs is None:
