@@ -9,7 +9,8 @@ client, timing:
     start -> first diagnostics   process spawn, initialize, didOpen, until publishDiagnostics
     didChange -> diagnostics     a one-character edit (a Dropout rate), until the diagnostics of
                                  that version are published; edits are spaced apart, so each is an
-                                 isolated edit (no debounce burst)
+                                 isolated edit (no debounce burst); also for a blank line
+                                 inserted in a block and deleted again (moves what follows)
     hover, completion            requests on tensor names / inside a call, on the current text
 
 It prints a table (p50, p95, max, target) and writes bench/results/lsp_latency.json.
@@ -33,7 +34,13 @@ RESULTS = ROOT / "bench" / "results" / "lsp_latency.json"
 sys.path.insert(0, str(ROOT / "bench"))
 from check_speed import generate  # noqa: E402
 
-TARGETS_MS = {"diagnostics": 50.0, "hover": 20.0, "completion": None, "start": 500.0}
+TARGETS_MS = {
+    "diagnostics": 50.0,
+    "insert": None,
+    "hover": 20.0,
+    "completion": None,
+    "start": 500.0,
+}
 
 
 class Client:
@@ -206,6 +213,31 @@ async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
             assert params["diagnostics"] == [], params["diagnostics"][:2]
             change_ms.append((at - sent) * 1000)
 
+        # typing moves what follows: a blank line inserted inside a block, then deleted
+        version = edits + 1
+        insert_ms: list[float] = []
+        for n in range(edits):
+            line_no = targets[(n // 2 * 7) % len(targets)] + 1
+            end = {"line": line_no + (n % 2), "character": 0}
+            await asyncio.sleep(0.3)
+            version += 1
+            sent = time.perf_counter()
+            client.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [
+                        {
+                            "range": {"start": {"line": line_no, "character": 0}, "end": end},
+                            "text": "\n" if n % 2 == 0 else "",
+                        }
+                    ],
+                },
+            )
+            at, params = await _published(client, version)
+            assert params["diagnostics"] == [], params["diagnostics"][:2]
+            insert_ms.append((at - sent) * 1000)
+
         # hover on `h<i>` (a tensor: its type), completion inside `Dense(`
         tensors = [i for i, line in enumerate(lines) if line.lstrip().startswith("g")]
         dense = [i for i, line in enumerate(lines) if "|> Dense(units" in line]
@@ -239,6 +271,7 @@ async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
         "start_small_file_ms": statistics.median(small),
         "diagnostics": _stats(change_ms),
         "diagnostics_samples_ms": [round(ms, 1) for ms in change_ms],
+        "insert": _stats(insert_ms),
         "hover": _stats(hover_ms),
         "completion": _stats(completion_ms),
     }
@@ -258,6 +291,7 @@ def main() -> int:
     print(f"{'measure':<28}{'p50':>9}{'p95':>9}{'max':>9}{'target':>10}")
     for name, label in (
         ("diagnostics", "didChange -> diagnostics"),
+        ("insert", "  same, line in/out"),
         ("hover", "hover"),
         ("completion", "completion"),
     ):
