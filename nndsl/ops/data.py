@@ -98,6 +98,18 @@ def _test_split() -> Arg:
     )
 
 
+def _sample_weight(what: str) -> Arg:
+    return Arg(
+        "sample_weight",
+        "str",
+        None,
+        f"{what} multiplying each example's loss (Keras's `fit(sample_weight = ...)`); none: "
+        "every example weighs 1",
+        nullable=True,
+        keyword_only=True,
+    )
+
+
 def _class_names() -> Arg:
     return Arg(
         "class_names",
@@ -218,15 +230,7 @@ class Npz(DataSource):
         Arg("x", "str", "x", "key of the inputs array"),
         Arg("y", "str", "y", "key of the labels array"),
         _test_split(),
-        Arg(
-            "sample_weight",
-            "str",
-            None,
-            "key of a per-example weights array `[N]` multiplying each example's loss "
-            "(Keras's `fit(sample_weight = ...)`); none: every example weighs 1",
-            nullable=True,
-            keyword_only=True,
-        ),
+        _sample_weight("key of a per-example weights array `[N]`"),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'
 
@@ -240,6 +244,7 @@ class Npy(DataSource):
         Arg("x", "str", doc="the inputs' .npy file, relative to this .nn file"),
         Arg("y", "str", doc="the labels' .npy file"),
         _test_split(),
+        _sample_weight("a `.npy` file of per-example weights `[N]`"),
     )
     example = 'data digits = npy(x = "data/x.npy", y = "data/y.npy")'
 
@@ -267,6 +272,7 @@ class Csv(DataSource):
         ),
         Arg("delimiter", "str", ",", "the one character between cells"),
         _test_split(),
+        _sample_weight("a column of per-example weights (not an input column)"),
     )
     example = 'data iris = csv("data/iris.csv", label = "species")'
 
@@ -280,6 +286,13 @@ class Csv(DataSource):
                 help='e.g. `delimiter = ";"` or `delimiter = "\\t"`',
             )
         columns = attrs["columns"]
+        weight = attrs.get("sample_weight")
+        if weight is not None and weight == attrs["label"]:
+            raise ArgError(
+                "sample_weight",
+                f'the label column "{weight}" cannot also be the sample weights',
+                help="name another column",
+            )
         if isinstance(columns, tuple):
             if not columns:
                 raise ArgError("columns", "`columns` is empty", help="name at least one column")
@@ -289,15 +302,26 @@ class Csv(DataSource):
                     f'the label column "{attrs["label"]}" is also an input column',
                     help="remove it from `columns`",
                 )
+            if weight is not None and weight in columns:
+                raise ArgError(
+                    "columns",
+                    f'the sample weight column "{weight}" is also an input column',
+                    help="remove it from `columns`",
+                )
             repeated = sorted({c for c in columns if columns.count(c) > 1}, key=str)
             if repeated:
                 raise ArgError("columns", f'column "{repeated[0]}" is listed twice')
         if not attrs["header"]:
             listed = columns if isinstance(columns, tuple) else ()
-            for name in (attrs["label"], *listed):
+            extra = (weight,) if weight is not None else ()
+            for name in (attrs["label"], *listed, *extra):
                 if not str(name).lstrip("-").isdigit():
                     raise ArgError(
-                        "label" if name == attrs["label"] else "columns",
+                        "label"
+                        if name == attrs["label"]
+                        else "sample_weight"
+                        if name == weight and name not in listed
+                        else "columns",
                         f'without a header, columns are named by position, not "{name}"',
                         help='write the 0-based position as text, e.g. `label = "4"`',
                     )

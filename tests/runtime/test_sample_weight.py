@@ -150,3 +150,47 @@ def test_bad_weights_and_class_weight_together_are_data_errors(tmp_path: Path) -
     missing = source('npz("d.npz", sample_weight = "weights")')
     with pytest.raises(DataError, match="no array 'weights' for sample_weight"):
         load_data(config(tmp_path, missing))
+
+
+def test_npy_and_csv_sources_take_sample_weights_as_npz_does(tmp_path: Path) -> None:
+    write_data(tmp_path)
+    with np.load(tmp_path / "d.npz") as d:
+        x, y, w = d["x"], d["y"], d["w"]
+    for name, a in (("x", x), ("y", y), ("w", w)):
+        np.save(tmp_path / f"{name}.npy", a)
+    lines = ["a,b,weight,c,label"]  # the weight column sits between input columns
+    lines += [
+        f"{float(r[0])!r},{float(r[1])!r},{float(wi)!r},{float(r[2])!r},{int(yi)}"
+        for r, yi, wi in zip(x.astype(float), y, w, strict=True)
+    ]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    sources = {
+        "npz": WEIGHTED,
+        "npy": 'npy(x = "x.npy", y = "y.npy", test_split = 0.25, sample_weight = "w.npy")',
+        "csv": 'csv("d.csv", label = "label", test_split = 0.25, sample_weight = "weight")',
+    }
+    losses = {}
+    for kind, data in sources.items():
+        result = fit(config(tmp_path, source(data)), run_dir=tmp_path / kind)
+        losses[kind] = [e.train["loss"] for e in result.history]
+    np.testing.assert_allclose(losses["npy"], losses["npz"], rtol=1e-6)
+    np.testing.assert_allclose(losses["csv"], losses["npz"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            'csv("d.csv", label = "label", sample_weight = "label")',
+            'the label column "label" cannot also be the sample weights',
+        ),
+        (
+            'csv("d.csv", label = "label", columns = ["a", "w"], sample_weight = "w")',
+            'the sample weight column "w" is also an input column',
+        ),
+    ],
+)
+def test_the_checker_refuses_a_weight_column_that_is_another_role(data: str, message: str) -> None:
+    checked = check_source(source(data), "tiny.nn")
+    assert checked.has_errors
+    assert message in render_plain(checked.diagnostics)

@@ -52,9 +52,10 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
 
 @impl("npy")
 def npy(attrs: Attrs, base_dir: Path) -> Arrays:
-    """Two `.npy` files; never unpickles."""
+    """Two `.npy` files (three with `sample_weight`); never unpickles."""
     out: Arrays = {}
-    for role in ("x", "y"):
+    roles = ("x", "y", "sample_weight") if attrs.get("sample_weight") is not None else ("x", "y")
+    for role in roles:
         path = base_dir / str(attrs[role])
         _require_file(path, "data file")
         try:
@@ -91,13 +92,17 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
     width = len(names)
     label = _column(path, names, str(attrs["label"]), header, "label column")
     given = attrs["columns"]
+    weight = None
+    if attrs.get("sample_weight") is not None:
+        weight = _column(path, names, str(attrs["sample_weight"]), header, "sample weight column")
     if isinstance(given, tuple):
         columns = [_column(path, names, str(c), header, "column") for c in given]
     else:
-        columns = [i for i in range(width) if i != label]
+        columns = [i for i in range(width) if i not in (label, weight)]
     if not columns:
         raise DataError(f"{path}: no input columns besides the label column {names[label]!r}")
     x = np.empty((len(rows), len(columns)), np.float64)
+    w = np.empty(len(rows), np.float64) if weight is not None else None
     labels: list[str] = []
     for r, (line, row) in enumerate(rows):
         if len(row) != width:
@@ -108,9 +113,13 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
             )
         for c, col in enumerate(columns):
             x[r, c] = _number(path, line, names[col], row[col])
+        if w is not None and weight is not None:
+            w[r] = _number(path, line, names[weight], row[weight])
         labels.append(row[label].strip())
     y, class_names = _csv_labels(path, rows, names[label], labels)
     out = {"x": x, "y": y}
+    if w is not None:
+        out["sample_weight"] = w
     if class_names is not None:
         out["class_names"] = class_names
     return out
