@@ -467,7 +467,7 @@ def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
     if boot is None:
         from nndsl.lsp.server import serve
 
-        serve()
+        serve(stdin, stdout)
         return
     # The first check (done with the collector off) stays alive in the server: frozen, the
     # collections during the import below do not walk it (that made the import 0.1-0.3 s
@@ -484,13 +484,7 @@ def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
     log.info("server imported; replaying %d bytes", len(boot.raw))
     reader = Replay(bytes(boot.raw), stdin)
     writer = Filter(stdout, boot.init_id, boot.init_result, boot.published)
-    import inspect  # already loaded by pygls
-
-    if {"stdin", "stdout"} <= inspect.signature(real.serve).parameters.keys():
-        real.serve(stdin=reader, stdout=writer)  # type: ignore[call-arg]
-    else:  # what `serve()` does, on our streams
-        logging.basicConfig(level=logging.WARNING)
-        real.server.start_io(reader, writer)  # type: ignore[arg-type]
+    real.serve(stdin=reader, stdout=writer)  # type: ignore[arg-type]
 
 
 def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -477,6 +477,7 @@ def code_action(ls: NNLanguageServer, params: types.CodeActionParams) -> list[ty
     return out
 
 
-def serve() -> None:
+def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    """Serve on stdio, or on the given streams (the bootstrap's replaying reader)."""
     logging.basicConfig(level=logging.WARNING)
-    server.start_io()
+    server.start_io(stdin, stdout)
