@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from importlib import import_module
 
 from nndsl.ops.spec import REQUIRED, ArgValue, Configured, OpKind, OpSpec
@@ -87,12 +88,31 @@ FAMILIES = (
     "data",
 )
 
-_LOADED = False
+
+class ImportOnce:
+    """Imports a list of modules once, on first use, safely across threads: another thread
+    waits until every module is imported (`fit` initialises weights while the data loads);
+    a lookup made *by* one of those modules while it imports returns at once, as before."""
+
+    def __init__(self, modules: Callable[[], Iterable[str]]) -> None:
+        self.modules = modules
+        self.done = False
+        self._lock = threading.RLock()
+        self._busy = False  # only ever seen True by the thread holding the lock
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        with self._lock:
+            if self.done or self._busy:
+                return
+            self._busy = True
+            try:
+                for name in self.modules():
+                    import_module(name)
+            finally:
+                self._busy = False
+            self.done = True
 
 
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for family in FAMILIES:
-            import_module(f"nndsl.ops.{family}")
+_load = ImportOnce(lambda: (f"nndsl.ops.{family}" for family in FAMILIES))

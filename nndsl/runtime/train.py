@@ -193,7 +193,7 @@ def fit(
     emit = on_event or (lambda _event: None)
     started = time.perf_counter()
     root = jax.random.key(config.seed)
-    implementation(config.data.op)  # loads the implementation table before two threads use it
+    implementation(config.data.op)  # the data reader; fails early on a broken install
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nndsl-init") as pool:
         # The weights do not depend on the data: they are initialised (mostly small XLA
         # compilations, which release the GIL) while the data loads. A data error still
@@ -429,7 +429,8 @@ class _Feed:
 def _needs_current_run(cb: Any) -> bool:
     """Whether `cb.on_steps_end` may look at more of `run` than the step counts (the loss
     logs only write the step and the loss, so they can be called late)."""
-    if type(cb).on_steps_end is Callback.on_steps_end or cb.name in ("jsonl_log", "csv_log"):
+    late_ok = ("jsonl_log", "csv_log", "tensorboard")
+    if type(cb).on_steps_end is Callback.on_steps_end or cb.name in late_ok:
         return False
     return not (cb.name == "checkpoint" and not getattr(cb, "every_steps", 1))
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
 import jax
 
 from nndsl.backend.table import ImplTable
 from nndsl.ops import ArgValue, OpSpec
-from nndsl.ops.registry import FAMILIES
+from nndsl.ops.registry import FAMILIES, ImportOnce
 
 Attrs = Mapping[str, ArgValue]
 
@@ -76,12 +75,4 @@ def missing_implementations() -> list[str]:
     return TABLE.missing()
 
 
-_LOADED = False
-
-
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for family in FAMILIES:
-            import_module(f"nndsl.backend.jax.impls.{family}")
+_load = ImportOnce(lambda: (f"nndsl.backend.jax.impls.{family}" for family in FAMILIES))
