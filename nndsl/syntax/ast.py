@@ -26,6 +26,9 @@ class Node:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self.FIELDS
+        if not kwargs and len(args) == len(fields):  # the parser's case: one dict update
+            self.__dict__.update(zip(fields, args, strict=True))
+            return
         if len(args) > len(fields):
             raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
         for name, value in zip(fields, args, strict=False):

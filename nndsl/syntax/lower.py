@@ -36,26 +36,43 @@ def _tok_span(tok: Token) -> Span:
 
 
 def _bounds(x: Any) -> tuple[int, int] | None:
+    if x is None:
+        return None
     if isinstance(x, Token):
-        s = _tok_span(x)
-        return s.start, s.end
+        start = x.start_pos or 0
+        return start, x.end_pos if x.end_pos is not None else start + len(x)
     span = getattr(x, "span", None)
     if isinstance(span, Span):
         return span.start, span.end
     if isinstance(x, tuple | list):
-        first = next((b for b in map(_bounds, x) if b is not None), None)
-        last = next((b for b in map(_bounds, reversed(x)) if b is not None), None)
+        first = last = None
+        for c in x:
+            first = _bounds(c)
+            if first is not None:
+                break
+        for c in reversed(x):
+            last = _bounds(c)
+            if last is not None:
+                break
         if first is not None and last is not None:
             return first[0], last[1]
     return None
 
 
 def _span(children: list[Any]) -> Span:
-    first = next((b for b in map(_bounds, children) if b is not None), None)
-    last = next((b for b in map(_bounds, reversed(children)) if b is not None), None)
-    if first is None or last is None:
+    """From the start of the first child with a position to the end of the last one (called
+    for every rule: plain loops, no generators)."""
+    for c in children:
+        first = _bounds(c)
+        if first is not None:
+            break
+    else:
         return Span(0, 0)
-    return Span(first[0], last[1])
+    for c in reversed(children):
+        last = _bounds(c)
+        if last is not None:
+            return Span(first[0], last[1])
+    return Span(0, 0)  # unreachable: `first` has bounds
 
 
 def _ident(tok: Token) -> ast.Ident:

@@ -10,6 +10,8 @@ from typing import Any
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import LarkError
 from lark.lexer import ContextualLexer, Lexer, LexerState
+from lark.parse_tree_builder import ExpandSingleChild
+from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from nndsl.diagnostics import Diagnostic, Label
@@ -109,6 +111,10 @@ def _lark() -> Lark:
     frontend: Any = lark.parser
     if isinstance(frontend.lexer, ContextualLexer):
         frontend.lexer = _FastContextualLexer(frontend.lexer)
+        inner: Any = frontend.parser.parser  # lark.parsers.lalr_parser._Parser
+        fast = _FusedLALR.make(inner, frontend.lexer)
+        if fast is not None:
+            inner.parse_from_state = fast.parse_from_state  # also what resume_parse calls
     return lark
 
 
@@ -190,6 +196,168 @@ class _FastContextualLexer(Lexer):
             token.end_pos = ctr.char_pos
             lexer_state.last_token = token
             yield token
+
+
+_SLOW = object()  # `_FusedLALR._run`: hand the rest of the input to Lark's own loop
+
+
+class _FusedLALR:
+    """Lark's LALR loop (`_Parser.parse_from_state`) fused with `_FastContextualLexer`'s fast
+    path, for the same stacks, tokens, callbacks, results and errors at less cost per token.
+
+    Lark's loop goes through a generator, `Token.__new__`, and per action a dict lookup keyed
+    by `Rule` objects (hashing the rule's symbols) and a callback; most reductions in this
+    grammar are unit chains (`?expr: pipe`, ... `?postfix: primary`) whose `ExpandSingleChild`
+    callback returns its only child. Here each state's actions are precomputed once: a shift
+    is the next state, a reduction its size, callback (None for a unit rule that leaves the
+    value stack alone) and goto symbol. Whenever the fast lexer would defer to Lark (a token
+    the state does not accept, no match), the loop stops before that token and Lark's own
+    loop goes on from the same state; an action missing after reductions raises what Lark's
+    `feed_token` raises, with the stacks as Lark leaves them.
+    """
+
+    def __init__(self, inner: Any, lexer: _FastContextualLexer, table: list[Any]) -> None:
+        self.inner = inner
+        self.lexer = lexer
+        self.table = table
+        self.states = inner.parse_table.states
+        self.callbacks = inner.callbacks
+        self.original = inner.parse_from_state
+
+    @classmethod
+    def make(cls, inner: Any, lexer: _FastContextualLexer) -> _FusedLALR | None:
+        """None when the parser is not what the fused loop assumes (then Lark's loop runs)."""
+        states = inner.parse_table.states
+        callbacks = inner.callbacks
+        root: Any = lexer.inner.root_lexer
+        _ = root.scanner  # builds the scanner (as the first token would) and `callback`
+        if inner.debug or root.callback or not isinstance(states, dict):
+            return None
+        if any(isinstance(k, str) for k in callbacks):  # terminal callbacks
+            return None
+        if sorted(states) != list(range(len(states))):
+            return None
+        reductions: dict[int, tuple[int, Any, str]] = {}
+        table: list[dict[str, Any]] = []
+        for state in range(len(states)):
+            row: dict[str, Any] = {}
+            for symbol, (action, arg) in states[state].items():
+                if action is Shift:
+                    row[symbol] = arg
+                    continue
+                info = reductions.get(id(arg))
+                if info is None:
+                    size = len(arg.expansion)
+                    callback = callbacks[arg]
+                    unit = size == 1 and type(callback) is ExpandSingleChild
+                    info = (size, None if unit else callback, arg.origin.name)
+                    reductions[id(arg)] = info
+                row[symbol] = info
+            table.append(row)
+        return cls(inner, lexer, table)
+
+    def parse_from_state(self, state: Any, last_token: Token | None = None) -> Any:
+        conf = state.parse_conf
+        if (
+            conf.states is not self.states
+            or conf.callbacks is not self.callbacks
+            or state.lexer.lexer is not self.lexer
+            or state.lexer.state is None
+        ):
+            return self.original(state, last_token)
+        try:
+            done, result = self._run(state, last_token)
+            if done:
+                return result
+        except UnexpectedInput as e:  # as Lark's loop: the error carries a parser to resume
+            e.interactive_parser = InteractiveParser(self.inner, state, state.lexer)
+            raise e
+        return self.original(state, result)  # from the token Lark's lexer must decide
+
+    def _run(self, state: Any, last_token: Token | None) -> tuple[bool, Any]:
+        table = self.table
+        root: Any = self.lexer.inner.root_lexer
+        mres = root.scanner._mres
+        match = mres[0].match if len(mres) == 1 else None
+        ignore = root.ignore_types
+        multiline = root.newline_types
+        lexer_state = state.lexer.state
+        text_slice = lexer_state.text
+        text, end = text_slice.text, text_slice.end
+        ctr = lexer_state.line_ctr
+        state_stack: list[int] = state.state_stack
+        value_stack: list[Any] = state.value_stack
+        new = str.__new__
+        token = last_token
+        while True:
+            pos = ctr.char_pos
+            if pos >= end:
+                break
+            if match is not None:
+                m = match(text, pos, end)
+            else:
+                m = None
+                for mre in mres:
+                    m = mre.match(text, pos, end)
+                    if m:
+                        break
+            if m is None:
+                return False, token
+            kind = m.lastgroup
+            value = m.group(0)
+            if kind in ignore:
+                newlines = value.count("\n")
+                if newlines:
+                    ctr.line += newlines
+                    ctr.line_start_pos = pos + value.rindex("\n") + 1
+                ctr.char_pos = pos + len(value)
+                ctr.column = ctr.char_pos - ctr.line_start_pos + 1
+                continue
+            action = table[state_stack[-1]].get(kind)
+            if action is None:
+                return False, token
+            token = new(Token, value)
+            token.type = kind
+            token.value = value
+            token.start_pos = pos
+            token.line = ctr.line
+            token.column = ctr.column
+            newlines = value.count("\n") if kind in multiline else 0
+            if newlines:
+                ctr.line += newlines
+                ctr.line_start_pos = pos + value.rindex("\n") + 1
+            ctr.char_pos = pos + len(value)
+            ctr.column = ctr.char_pos - ctr.line_start_pos + 1
+            token.end_line = ctr.line
+            token.end_column = ctr.column
+            token.end_pos = ctr.char_pos
+            lexer_state.last_token = token
+            while action.__class__ is not int:  # reduce until the token shifts
+                size, callback, origin = action
+                if callback is None:
+                    del state_stack[-1]
+                    state_stack.append(table[state_stack[-1]][origin])
+                else:
+                    if size:
+                        children = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        children = []
+                    reduced = callback(children)
+                    state_stack.append(table[state_stack[-1]][origin])
+                    value_stack.append(reduced)
+                action = table[state_stack[-1]].get(kind)
+                if action is None:
+                    current = self.states[state_stack[-1]]
+                    expected = {s for s in current.keys() if s.isupper()}
+                    raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                        token, expected, state=state, interactive_parser=None
+                    )
+            state_stack.append(action)
+            value_stack.append(token)
+        end_token = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+        return True, state.feed_token(end_token, True)
 
 
 @dataclass

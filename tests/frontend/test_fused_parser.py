@@ -1,0 +1,157 @@
+"""The parser's fused LALR loop gives exactly what Lark's own loop gives, on broken text too.
+
+`nndsl.syntax.parser._FusedLALR` replaces Lark's `parse_from_state` (lexing and parsing in one
+loop, precomputed actions, unit reductions without their callback); these tests compare whole
+parses (tree with spans, syntax diagnostics after error recovery) with Lark's loop on mutated
+copies of every shipped and golden `.nn` file and on the benchmark's generated file.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lark import Token
+
+from nndsl.source import Span
+from nndsl.syntax import parser
+from nndsl.syntax.incremental import IncrementalParser
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = sorted(
+    [*ROOT.glob("examples/*.nn"), *ROOT.glob("stdlib/*.nn"), *ROOT.glob("tests/ui/**/*.nn")]
+)
+PIECES = [*"(){}[],:=.;|>+-*/<!#\"' \n\tab1_", "==", "|>", "1.", "model", "input", "->", "'x'"]
+
+
+def _inner() -> Any:
+    return parser._lark().parser.parser.parser  # lark.parsers.lalr_parser._Parser
+
+
+@contextmanager
+def _lark_loop() -> Iterator[None]:
+    """Parse with Lark's own `parse_from_state` instead of the fused loop."""
+    inner = _inner()
+    fused = inner.__dict__.pop("parse_from_state")
+    try:
+        yield
+    finally:
+        inner.parse_from_state = fused
+
+
+def _outcome(text: str) -> tuple[str, list[tuple[str, str, int, int]]]:
+    result = parser.parse(text, "t.nn")
+    diags = [
+        (d.code, d.message, d.primary.span.start, d.primary.span.end) for d in result.diagnostics
+    ]
+    return repr(result.module), diags
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randint(1, 4)):
+        i = rng.randrange(len(text) + 1)
+        op = rng.random()
+        if op < 0.4:
+            text = text[:i] + rng.choice(PIECES) + text[i:]
+        elif op < 0.8:
+            text = text[:i] + text[i + rng.randint(1, 3) :]
+        else:
+            text = text[:i] + rng.choice(PIECES) + text[i + 1 :]
+    return text
+
+
+def test_the_fused_loop_is_installed() -> None:
+    assert isinstance(_inner().parse_from_state.__self__, parser._FusedLALR)
+
+
+def test_the_fused_loop_is_used_on_valid_text() -> None:
+    """It parses a valid file to the end itself (Lark's loop would be called otherwise)."""
+    fused = _inner().parse_from_state.__self__
+    calls: list[object] = []
+    original = fused.original
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    fused.original = counted
+    try:
+        result = parser.parse((ROOT / "examples" / "digits_mlp.nn").read_text(), "digits_mlp.nn")
+    finally:
+        fused.original = original
+    assert not result.diagnostics and result.module.items
+    assert calls == []
+
+
+@pytest.mark.parametrize("path", FILES[1::2], ids=lambda p: p.name)
+def test_same_parse_as_lark_loop(path: Path) -> None:
+    rng = random.Random("fused " + path.name)
+    source = path.read_text(encoding="utf-8")
+    for text in [source, *(_mutate(rng, source) for _ in range(12))]:
+        fast = _outcome(text)
+        with _lark_loop():
+            slow = _outcome(text)
+        assert fast == slow, text
+
+
+def test_same_tree_on_the_benchmark_file() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from check_speed import generate
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    text = generate(40)
+    fast = IncrementalParser().parse(text, "big.nn")
+    with _lark_loop():
+        slow = IncrementalParser().parse(text, "big.nn")
+    assert repr(fast.module) == repr(slow.module)
+    assert fast.module == slow.module
+    assert len(fast.module.items) > 40
+
+
+def _reference_bounds(x: Any) -> tuple[int, int] | None:
+    """The spans' first definition (generators over `map`), kept to check the faster one."""
+    if isinstance(x, Token):
+        start = x.start_pos or 0
+        return start, x.end_pos if x.end_pos is not None else start + len(x)
+    span = getattr(x, "span", None)
+    if isinstance(span, Span):
+        return span.start, span.end
+    if isinstance(x, tuple | list):
+        first = next((b for b in map(_reference_bounds, x) if b is not None), None)
+        last = next((b for b in map(_reference_bounds, reversed(x)) if b is not None), None)
+        if first is not None and last is not None:
+            return first[0], last[1]
+    return None
+
+
+def test_rule_spans_as_defined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lower._span` (called for every rule) gives what the plain definition gives."""
+    from nndsl.syntax import lower
+
+    fast = lower._span
+    seen: list[int] = []
+
+    def checked(children: list[Any]) -> Any:
+        span = fast(children)
+        first = next((b for b in map(_reference_bounds, children) if b is not None), None)
+        last = next((b for b in map(_reference_bounds, reversed(children)) if b is not None), None)
+        if first is None or last is None:
+            assert span == Span(0, 0)
+        else:
+            assert span == Span(first[0], last[1]), children
+        seen.append(len(children))
+        return span
+
+    monkeypatch.setattr(lower, "_span", checked)
+    rng = random.Random("spans")
+    for path in FILES:
+        source = path.read_text(encoding="utf-8")
+        for text in [source, _mutate(rng, source), "model m() { x = (a, ) }", "[]"]:
+            parser.parse(text, "t.nn")
+    assert len(seen) > 1000
