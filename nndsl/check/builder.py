@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
 from nndsl.ops import ArgValue, OpSpec
@@ -11,6 +12,7 @@ from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
 
 
+@lru_cache(maxsize=4096)  # once per op or block name, not per node (two regex passes)
 def snake(name: str) -> str:
     """`Conv2D` -> `conv2d`, `MaxPool2D` -> `max_pool2d`, `MLPBlock` -> `mlp_block`."""
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)

@@ -29,10 +29,24 @@ def _seq(items: list[Any], span: Span) -> Seq:
     return s
 
 
+_new = object.__new__
+_set_start = Span.__dict__["start"].__set__
+_set_end = Span.__dict__["end"].__set__
+
+
+def _make_span(start: int, end: int) -> Span:
+    """`Span(start, end)` without the dataclass `__init__` and `__post_init__` (half the
+    cost; the parser makes one per rule and name)."""
+    span = _new(Span)
+    _set_start(span, start)
+    _set_end(span, end if end >= start else start)  # as `Span.__post_init__`
+    return span
+
+
 def _tok_span(tok: Token) -> Span:
     start = tok.start_pos or 0
     end = tok.end_pos if tok.end_pos is not None else start + len(tok)
-    return Span(start, end)
+    return _make_span(start, end)
 
 
 def _bounds(x: Any) -> tuple[int, int] | None:
@@ -71,7 +85,7 @@ def _span(children: list[Any]) -> Span:
     for c in reversed(children):
         last = _bounds(c)
         if last is not None:
-            return Span(first[0], last[1])
+            return _make_span(first[0], last[1])
     return Span(0, 0)  # unreachable: `first` has bounds
 
 

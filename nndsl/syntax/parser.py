@@ -357,7 +357,33 @@ class _FusedLALR:
             state_stack.append(action)
             value_stack.append(token)
         end_token = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
-        return True, state.feed_token(end_token, True)
+        end_state = state.parse_conf.end_state
+        while True:  # Lark's `feed_token(end_token, is_end=True)`
+            action = table[state_stack[-1]].get("$END")
+            if action is None:
+                current = self.states[state_stack[-1]]
+                expected = {s for s in current.keys() if s.isupper()}
+                raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                    end_token, expected, state=state, interactive_parser=None
+                )
+            if action.__class__ is int:
+                return True, state.feed_token(end_token, True)  # never in Lark's tables
+            size, callback, origin = action
+            if callback is None:
+                del state_stack[-1]
+                state_stack.append(table[state_stack[-1]][origin])
+            else:
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                reduced = callback(children)
+                state_stack.append(table[state_stack[-1]][origin])
+                value_stack.append(reduced)
+            if state_stack[-1] == end_state:
+                return True, value_stack[-1]
 
 
 @dataclass
