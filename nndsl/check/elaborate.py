@@ -86,6 +86,9 @@ class Frame:
         return self.module.file
 
 
+_TYPE_TEXT: dict[TensorType, str] = {}  # `str(type)` for hover notes (bounded)
+
+
 class Elaborator:
     def __init__(self, rep: Reporter, instances: InstanceMemo | None = None) -> None:
         self.rep = rep
@@ -274,8 +277,14 @@ class Elaborator:
             frame.env.setdefault(sym, ScalarVal("int", d))
 
     def _note_type(self, file: SourceFile, span: Span, t: TensorType) -> None:
-        """Remember a name's type at a span: the editor shows it on hover."""
-        self.hover.append((file, span, str(t)))
+        """Remember a name's type at a span: the editor shows it on hover. Equal types print
+        the same (dims are canonical), so each distinct type is formatted once."""
+        text = _TYPE_TEXT.get(t)
+        if text is None:
+            if len(_TYPE_TEXT) >= 4096:
+                _TYPE_TEXT.clear()
+            text = _TYPE_TEXT[t] = str(t)
+        self.hover.append((file, span, text))
 
     # == statements =========================================================================
     def _run(self, frame: Frame, body: Sequence[ast.Stmt]) -> bool:
@@ -602,6 +611,14 @@ class Elaborator:
 
     # == expressions ========================================================================
     def evaluate(self, frame: Frame, e: ast.Expr, tensor_name: str | None = None) -> Value:
+        kind = type(e)  # the common kinds first, by exact type (no subclasses in the tree)
+        if kind is ast.Name:
+            return self.lookup(frame, cast(ast.Name, e).ident)
+        if kind is ast.Call:
+            return self._call(frame, cast(ast.Call, e))
+        if kind is ast.Pipe:
+            pipe = cast(ast.Pipe, e)
+            return self._pipe_stage(frame, self.evaluate(frame, pipe.value), pipe.stage, pipe.span)
         if isinstance(e, ast.IntLit):
             return ScalarVal("int", e.value)
         if isinstance(e, ast.FloatLit):
