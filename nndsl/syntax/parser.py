@@ -289,73 +289,80 @@ class _FusedLALR:
         value_stack: list[Any] = state.value_stack
         new = str.__new__
         token = last_token
-        while True:
-            pos = ctr.char_pos
-            if pos >= end:
-                break
-            if match is not None:
-                m = match(text, pos, end)
-            else:
-                m = None
-                for mre in mres:
-                    m = mre.match(text, pos, end)
-                    if m:
-                        break
-            if m is None:
-                return False, token
-            kind = m.lastgroup
-            value = m.group(0)
-            if kind in ignore:
-                newlines = value.count("\n")
-                if newlines:
-                    ctr.line += newlines
-                    ctr.line_start_pos = pos + value.rindex("\n") + 1
-                ctr.char_pos = pos + len(value)
-                ctr.column = ctr.char_pos - ctr.line_start_pos + 1
-                continue
-            action = table[state_stack[-1]].get(kind)
-            if action is None:
-                return False, token
-            token = new(Token, value)
-            token.type = kind
-            token.value = value
-            token.start_pos = pos
-            token.line = ctr.line
-            token.column = ctr.column
-            newlines = value.count("\n") if kind in multiline else 0
-            if newlines:
-                ctr.line += newlines
-                ctr.line_start_pos = pos + value.rindex("\n") + 1
-            ctr.char_pos = pos + len(value)
-            ctr.column = ctr.char_pos - ctr.line_start_pos + 1
-            token.end_line = ctr.line
-            token.end_column = ctr.column
-            token.end_pos = ctr.char_pos
-            lexer_state.last_token = token
-            while action.__class__ is not int:  # reduce until the token shifts
-                size, callback, origin = action
-                if callback is None:
-                    del state_stack[-1]
-                    state_stack.append(table[state_stack[-1]][origin])
+        # The line counter's fields live in locals; `finally` stores them on every exit, so
+        # Lark's loop, the error recovery and the next resume see what Lark's lexer leaves.
+        pos, line, line_start = ctr.char_pos, ctr.line, ctr.line_start_pos
+        start_pos = pos
+        try:
+            while pos < end:
+                if match is not None:
+                    m = match(text, pos, end)
                 else:
-                    if size:
-                        children = value_stack[-size:]
-                        del state_stack[-size:]
-                        del value_stack[-size:]
-                    else:
-                        children = []
-                    reduced = callback(children)
-                    state_stack.append(table[state_stack[-1]][origin])
-                    value_stack.append(reduced)
+                    m = None
+                    for mre in mres:
+                        m = mre.match(text, pos, end)
+                        if m:
+                            break
+                if m is None:
+                    return False, token
+                kind = m.lastgroup
+                value = m.group(0)
+                if kind in ignore:
+                    newlines = value.count("\n")
+                    if newlines:
+                        line += newlines
+                        line_start = pos + value.rindex("\n") + 1
+                    pos += len(value)
+                    continue
                 action = table[state_stack[-1]].get(kind)
                 if action is None:
-                    current = self.states[state_stack[-1]]
-                    expected = {s for s in current.keys() if s.isupper()}
-                    raise UnexpectedToken(  # type: ignore[no-untyped-call]
-                        token, expected, state=state, interactive_parser=None
-                    )
-            state_stack.append(action)
-            value_stack.append(token)
+                    return False, token
+                token = new(Token, value)
+                token.type = kind
+                token.value = value
+                token.start_pos = pos
+                token.line = line
+                token.column = pos - line_start + 1
+                if kind in multiline:
+                    newlines = value.count("\n")
+                    if newlines:
+                        line += newlines
+                        line_start = pos + value.rindex("\n") + 1
+                pos += len(value)
+                token.end_line = line
+                token.end_column = pos - line_start + 1
+                token.end_pos = pos
+                lexer_state.last_token = token
+                while action.__class__ is not int:  # reduce until the token shifts
+                    size, callback, origin = action
+                    if callback is None:
+                        del state_stack[-1]
+                        state_stack.append(table[state_stack[-1]][origin])
+                    else:
+                        if size:
+                            children = value_stack[-size:]
+                            del state_stack[-size:]
+                            del value_stack[-size:]
+                        else:
+                            children = []
+                        reduced = callback(children)
+                        state_stack.append(table[state_stack[-1]][origin])
+                        value_stack.append(reduced)
+                    action = table[state_stack[-1]].get(kind)
+                    if action is None:
+                        current = self.states[state_stack[-1]]
+                        expected = {s for s in current.keys() if s.isupper()}
+                        raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                            token, expected, state=state, interactive_parser=None
+                        )
+                state_stack.append(action)
+                value_stack.append(token)
+        finally:
+            if pos != start_pos:
+                ctr.char_pos = pos
+                ctr.line = line
+                ctr.line_start_pos = line_start
+                ctr.column = pos - line_start + 1
         end_token = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
         end_state = state.parse_conf.end_state
         while True:  # Lark's `feed_token(end_token, is_end=True)`
