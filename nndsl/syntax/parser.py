@@ -223,6 +223,8 @@ class _FusedLALR:
         self.states = inner.parse_table.states
         self.callbacks = inner.callbacks
         self.original = inner.parse_from_state
+        # (state below, state on top, terminal) -> where a run of unit reductions ends
+        self.chains: dict[tuple[int, int, str], tuple[int, Any]] = {}
 
     @classmethod
     def make(cls, inner: Any, lexer: _FastContextualLexer) -> _FusedLALR | None:
@@ -256,6 +258,16 @@ class _FusedLALR:
             table.append(row)
         return cls(inner, lexer, table)
 
+    def _unit_chain(self, below: int, top: int, kind: str, action: Any) -> tuple[int, Any]:
+        """The state left on top of `below` by unit reductions on `kind`, and the next action
+        there (None: `kind` is not accepted). Each unit reduction pops the top state and
+        pushes the goto from `below`, so the run depends on these three only."""
+        table = self.table
+        while action is not None and action.__class__ is not int and action[1] is None:
+            top = table[below][action[2]]
+            action = table[top].get(kind)
+        return top, action
+
     def parse_from_state(self, state: Any, last_token: Token | None = None) -> Any:
         conf = state.parse_conf
         if (
@@ -288,6 +300,7 @@ class _FusedLALR:
         state_stack: list[int] = state.state_stack
         value_stack: list[Any] = state.value_stack
         new = str.__new__
+        chains = self.chains
         token = last_token
         # The line counter's fields live in locals; `finally` stores them on every exit, so
         # Lark's loop, the error recovery and the next resume see what Lark's lexer leaves.
@@ -335,9 +348,19 @@ class _FusedLALR:
                 lexer_state.last_token = token
                 while action.__class__ is not int:  # reduce until the token shifts
                     size, callback, origin = action
-                    if callback is None:
-                        del state_stack[-1]
-                        state_stack.append(table[state_stack[-1]][origin])
+                    if callback is None:  # a chain of unit reductions: one lookup
+                        key = (state_stack[-2], state_stack[-1], kind)
+                        hit = chains.get(key)
+                        if hit is None:
+                            hit = chains[key] = self._unit_chain(*key, action)
+                        state_stack[-1], action = hit
+                        if action is None:
+                            current = self.states[state_stack[-1]]
+                            expected = {s for s in current.keys() if s.isupper()}
+                            raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                                token, expected, state=state, interactive_parser=None
+                            )
+                        continue
                     else:
                         if size:
                             children = value_stack[-size:]
