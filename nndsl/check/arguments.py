@@ -62,6 +62,27 @@ def bind_op_args(
     return attrs
 
 
+_SIGNATURES: dict[int, tuple[Sequence[Arg], dict[str, Arg], list[Arg]]] = {}
+
+
+def _signature(params: Sequence[Arg]) -> tuple[dict[str, Arg], list[Arg]]:
+    """Parameters by name (aliases included) and the positional ones, in order: built once
+    per op's parameter tuple, not per call. Read only."""
+    cached = _SIGNATURES.get(id(params))
+    if cached is not None and cached[0] is params:
+        return cached[1], cached[2]
+    by_name = {p.name: p for p in params}
+    for p in params:
+        for alias in p.aliases:
+            by_name.setdefault(alias, p)
+    by_position = [p for p in params if not p.keyword_only]
+    if type(params) is tuple:  # an op's (frozen `Arg`s); a block's list is built per call
+        if len(_SIGNATURES) >= 1024:
+            _SIGNATURES.clear()
+        _SIGNATURES[id(params)] = (params, by_name, by_position)  # keeps `params` alive
+    return by_name, by_position
+
+
 def match_args(
     callee: str,
     params: Sequence[Arg],
@@ -71,14 +92,10 @@ def match_args(
     rep: Reporter,
     spans: dict[str, Span],
 ) -> dict[str, Value] | None:
-    by_name = {p.name: p for p in params}
-    for p in params:
-        for alias in p.aliases:
-            by_name.setdefault(alias, p)
+    by_name, by_position = _signature(params)
     out: dict[str, Value] = {}
     ok = True
     positional = [a for a in args if a.name is None]
-    by_position = [p for p in params if not p.keyword_only]
     for i, a in enumerate(positional):
         if i >= len(by_position):
             n = len(by_position)
