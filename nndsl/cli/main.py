@@ -91,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "lsp":
+        import gc
+
+        gc.disable()  # imports too, not only the first check (~10 ms): nndsl.lsp.bootstrap.main
     from nndsl.cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}")

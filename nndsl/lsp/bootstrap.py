@@ -492,6 +492,7 @@ def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
     if not enabled():
+        gc.enable()  # `nnrun lsp` imports with the collector off (nndsl.cli.main)
         handover(None, stdin, stdout)
         return 0
     _verbose()
@@ -499,6 +500,7 @@ def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     boot = Bootstrap(stdin, stdout)
     boot.run()
     if boot.eof and not boot.raw[boot.handled :].strip():
+        gc.enable()
         return 0  # input closed after what was answered: pygls would only exit
     handover(boot, stdin, stdout)
     return 0
