@@ -142,3 +142,16 @@ TOKEN_TYPES = (
     "operator",
 )
 TOKEN_MODIFIERS = ("declaration", "readonly", "defaultLibrary")
+
+
+def editor_message(d: Diagnostic) -> str:
+    """One diagnostic as an editor shows it: the message, the primary label, notes and help
+    on their own lines (the code frame is the editor's own)."""
+    message = d.message
+    if d.primary.text:
+        message += f": {d.primary.text}" if not message.endswith(d.primary.text) else ""
+    for note in d.notes:
+        message += f"\nnote: {note}"
+    if d.help:
+        message += f"\nhelp: {d.help}"
+    return message

@@ -258,14 +258,9 @@ class Converter:
 
     def diagnostic(self, d: Diagnostic) -> Json:
         from nndsl.diagnostics import Severity
+        from nndsl.ide.model import editor_message
 
-        message = d.message
-        if d.primary.text:
-            message += f": {d.primary.text}" if not message.endswith(d.primary.text) else ""
-        for note in d.notes:
-            message += f"\nnote: {note}"
-        if d.help:
-            message += f"\nhelp: {d.help}"
+        message = editor_message(d)
         related = []
         for label in d.secondary:
             file = label.file or d.file

@@ -6,6 +6,7 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec
 
 from nndsl.diagnostics import Diagnostic, Severity
+from nndsl.ide.model import editor_message
 from nndsl.source import SourceFile, Span
 
 
@@ -39,13 +40,7 @@ def uri_of(path: str) -> str:
 
 
 def diagnostic(codec: PositionCodec, d: Diagnostic) -> types.Diagnostic:
-    message = d.message
-    if d.primary.text:
-        message += f": {d.primary.text}" if not message.endswith(d.primary.text) else ""
-    for note in d.notes:
-        message += f"\nnote: {note}"
-    if d.help:
-        message += f"\nhelp: {d.help}"
+    message = editor_message(d)
     related = []
     for label in d.secondary:
         file = label.file or d.file

@@ -226,6 +226,11 @@ class _FusedLALR:
         # (state below, state on top, terminal) -> where a run of unit reductions ends
         self.chains: dict[tuple[int, int, str], tuple[int, Any]] = {}
 
+    def _unexpected(self, at: int, token: Token, state: Any) -> UnexpectedToken:
+        """What Lark raises for `token` in parser state `at` (error path only)."""
+        expected = {s for s in self.states[at].keys() if s.isupper()}
+        return UnexpectedToken(token, expected, state=state, interactive_parser=None)  # type: ignore[no-untyped-call]
+
     @classmethod
     def make(cls, inner: Any, lexer: _FastContextualLexer) -> _FusedLALR | None:
         """None when the parser is not what the fused loop assumes (then Lark's loop runs)."""
@@ -355,11 +360,7 @@ class _FusedLALR:
                             hit = chains[key] = self._unit_chain(*key, action)
                         state_stack[-1], action = hit
                         if action is None:
-                            current = self.states[state_stack[-1]]
-                            expected = {s for s in current.keys() if s.isupper()}
-                            raise UnexpectedToken(  # type: ignore[no-untyped-call]
-                                token, expected, state=state, interactive_parser=None
-                            )
+                            raise self._unexpected(state_stack[-1], token, state)
                         continue
                     else:
                         if size:
@@ -373,11 +374,7 @@ class _FusedLALR:
                         value_stack.append(reduced)
                     action = table[state_stack[-1]].get(kind)
                     if action is None:
-                        current = self.states[state_stack[-1]]
-                        expected = {s for s in current.keys() if s.isupper()}
-                        raise UnexpectedToken(  # type: ignore[no-untyped-call]
-                            token, expected, state=state, interactive_parser=None
-                        )
+                        raise self._unexpected(state_stack[-1], token, state)
                 state_stack.append(action)
                 value_stack.append(token)
         finally:
@@ -391,11 +388,7 @@ class _FusedLALR:
         while True:  # Lark's `feed_token(end_token, is_end=True)`
             action = table[state_stack[-1]].get("$END")
             if action is None:
-                current = self.states[state_stack[-1]]
-                expected = {s for s in current.keys() if s.isupper()}
-                raise UnexpectedToken(  # type: ignore[no-untyped-call]
-                    end_token, expected, state=state, interactive_parser=None
-                )
+                raise self._unexpected(state_stack[-1], end_token, state)
             if action.__class__ is int:
                 return True, state.feed_token(end_token, True)  # never in Lark's tables
             size, callback, origin = action

@@ -21,12 +21,7 @@ from lark import Token
 from nndsl.source import Span
 from nndsl.syntax import parser
 from nndsl.syntax.incremental import IncrementalParser
-
-ROOT = Path(__file__).resolve().parents[2]
-FILES = sorted(
-    [*ROOT.glob("examples/*.nn"), *ROOT.glob("stdlib/*.nn"), *ROOT.glob("tests/ui/**/*.nn")]
-)
-PIECES = [*"(){}[],:=.;|>+-*/<!#\"' \n\tab1_", "==", "|>", "1.", "model", "input", "->", "'x'"]
+from tests.frontend.mutations import FILES, ROOT, mutate, outcome
 
 
 def _inner() -> Any:
@@ -42,27 +37,6 @@ def _lark_loop() -> Iterator[None]:
         yield
     finally:
         inner.parse_from_state = fused
-
-
-def _outcome(text: str) -> tuple[str, list[tuple[str, str, int, int]]]:
-    result = parser.parse(text, "t.nn")
-    diags = [
-        (d.code, d.message, d.primary.span.start, d.primary.span.end) for d in result.diagnostics
-    ]
-    return repr(result.module), diags
-
-
-def _mutate(rng: random.Random, text: str) -> str:
-    for _ in range(rng.randint(1, 4)):
-        i = rng.randrange(len(text) + 1)
-        op = rng.random()
-        if op < 0.4:
-            text = text[:i] + rng.choice(PIECES) + text[i:]
-        elif op < 0.8:
-            text = text[:i] + text[i + rng.randint(1, 3) :]
-        else:
-            text = text[:i] + rng.choice(PIECES) + text[i + 1 :]
-    return text
 
 
 def test_the_fused_loop_is_installed() -> None:
@@ -92,10 +66,10 @@ def test_the_fused_loop_is_used_on_valid_text() -> None:
 def test_same_parse_as_lark_loop(path: Path) -> None:
     rng = random.Random("fused " + path.name)
     source = path.read_text(encoding="utf-8")
-    for text in [source, *(_mutate(rng, source) for _ in range(12))]:
-        fast = _outcome(text)
+    for text in [source, *(mutate(rng, source) for _ in range(12))]:
+        fast = outcome(text)
         with _lark_loop():
-            slow = _outcome(text)
+            slow = outcome(text)
         assert fast == slow, text
 
 
@@ -152,6 +126,6 @@ def test_rule_spans_as_defined(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random("spans")
     for path in FILES:
         source = path.read_text(encoding="utf-8")
-        for text in [source, _mutate(rng, source), "model m() { x = (a, ) }", "[]"]:
+        for text in [source, mutate(rng, source), "model m() { x = (a, ) }", "[]"]:
             parser.parse(text, "t.nn")
     assert len(seen) > 1000

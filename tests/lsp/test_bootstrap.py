@@ -22,6 +22,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from nndsl.ide import Workspace
 from nndsl.lsp import bootstrap, convert
+from tests.lsp.common import BROKEN, DOC, URI, fix_broken
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = converters.get_converter()
@@ -30,13 +31,6 @@ model M(classes: int = 10) {
     input x: f32[B, 64]
     h = x |> Dense(128, activation = "relu") |> Dropout(0.2)
     return h |> Dense(classes)
-}
-"""
-BROKEN = """\
-model M() {
-    input x: f32[B, 4]
-    h = x |> Dense(8)
-    return h + x
 }
 """
 
@@ -243,10 +237,6 @@ def test_replay_reads_the_consumed_bytes_then_the_rest() -> None:
     assert replay.read(5) == b"fg"
 
 
-def _framed(message: dict[str, Any]) -> bytes:
-    return bootstrap.frame(message)
-
-
 def test_filter_drops_only_what_was_already_sent(caplog: pytest.LogCaptureFixture) -> None:
     out = io.BytesIO()
     published: dict[str, Any] = {"uri": "file:///a.nn", "diagnostics": [], "version": 1}
@@ -260,12 +250,12 @@ def test_filter_drops_only_what_was_already_sent(caplog: pytest.LogCaptureFixtur
         {"params": other, "method": bootstrap._PUBLISH, "jsonrpc": "2.0"},
     ]
     for message in sent:
-        writer.write(_framed(message))
+        writer.write(bootstrap.frame(message))
     assert bootstrap.parse_frames(out.getvalue()) == sent[2:]
     # a different answer to initialize is dropped too, but said loudly
     writer = bootstrap.Filter(io.BytesIO(), 1, {"capabilities": {"a": 1}}, {})
     with caplog.at_level(logging.WARNING, logger="nndsl.lsp.bootstrap"):
-        writer.write(_framed({"id": 1, "jsonrpc": "2.0", "result": {"capabilities": {}}}))
+        writer.write(bootstrap.frame({"id": 1, "jsonrpc": "2.0", "result": {"capabilities": {}}}))
     assert "--regenerate" in caplog.text
 
 
@@ -274,13 +264,16 @@ def test_a_different_publication_is_not_dropped() -> None:
     published = {"uri": "file:///a.nn", "diagnostics": [], "version": 1}
     changed = {**published, "diagnostics": [{"message": "x"}]}
     writer = bootstrap.Filter(out, None, None, {"file:///a.nn": published})
-    writer.write(_framed({"params": changed, "method": bootstrap._PUBLISH, "jsonrpc": "2.0"}))
-    writer.write(_framed({"params": published, "method": bootstrap._PUBLISH, "jsonrpc": "2.0"}))
+    writer.write(
+        bootstrap.frame({"params": changed, "method": bootstrap._PUBLISH, "jsonrpc": "2.0"})
+    )
+    writer.write(
+        bootstrap.frame({"params": published, "method": bootstrap._PUBLISH, "jsonrpc": "2.0"})
+    )
     assert [m["params"] for m in bootstrap.parse_frames(out.getvalue())] == [changed, published]
 
 
 # -- a real process fed raw frames: on and off give the same bytes -----------------------------
-URI = "file:///project/model.nn"
 SESSIONS = {
     "open, hover, shutdown": [
         init(),
@@ -428,7 +421,6 @@ async def plain_client(lsp_client: LanguageClient):  # type: ignore[no-untyped-d
 
 
 VSCODE = pytest_lsp.client_capabilities("visual-studio-code")
-DOC = types.TextDocumentIdentifier(uri=URI)
 
 
 def _open(client: LanguageClient, text: str, uri: str = URI) -> None:
@@ -464,21 +456,7 @@ async def _diagnostics_then_features(client: LanguageClient) -> None:
     )
     items = result.items if isinstance(result, types.CompletionList) else result or []
     assert "units=" in [i.label for i in items]
-    # `Dense(8)` -> `Dense(4)`: well-typed again
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    text="4",
-                    range=types.Range(
-                        start=types.Position(line=2, character=19),
-                        end=types.Position(line=2, character=20),
-                    ),
-                )
-            ],
-        )
-    )
+    fix_broken(client)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert len(client.diagnostics[URI]) == 0
 

@@ -15,6 +15,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from nndsl.ide.model import TOKEN_TYPES
+from tests.lsp.common import BROKEN, DOC, URI, fix_broken
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,16 +36,6 @@ async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.shutdown_session()
 
 
-URI = "file:///project/model.nn"
-BROKEN = """\
-model M() {
-    input x: f32[B, 4]
-    h = x |> Dense(8)
-    return h + x
-}
-"""
-
-
 def _open(client: LanguageClient, text: str) -> None:
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -60,21 +51,7 @@ async def test_diagnostics_then_fixed(client: LanguageClient) -> None:
     assert d.code == "E0202"
     assert d.range.start == types.Position(line=3, character=11)
     assert d.severity == types.DiagnosticSeverity.Error
-    # `Dense(8)` -> `Dense(4)`: the sum is well-typed again
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    text="4",
-                    range=types.Range(
-                        start=types.Position(line=2, character=19),
-                        end=types.Position(line=2, character=20),
-                    ),
-                )
-            ],
-        )
-    )
+    fix_broken(client)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert len(client.diagnostics[URI]) == 0
 
@@ -105,7 +82,6 @@ async def test_hover_and_completion(client: LanguageClient) -> None:
 
 
 LIB_URI = "file:///project/lib.nn"
-DOC = types.TextDocumentIdentifier(uri=URI)
 GOOD = BROKEN.replace("Dense(8)", "Dense(4)")
 
 
