@@ -116,22 +116,27 @@ SMALL = """model M(classes: int = 10) {
 """
 
 
+async def _spawn() -> tuple[asyncio.subprocess.Process, Client]:
+    """`nnrun lsp` on pipes, as an editor starts it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nndsl",
+        "lsp",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    return proc, Client(proc)
+
+
 async def start_only(text: str) -> float:
     """Spawn to first published diagnostics, in ms (the server and the check of `text`)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "small.nn"
         path.write_text(text)
         start = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "nndsl",
-            "lsp",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-        )
-        client = Client(proc)
+        proc, client = await _spawn()
         await client.request("initialize", {"processId": None, "capabilities": {}})
         client.notify("initialized", {})
         client.notify(
@@ -162,16 +167,7 @@ async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
         path.write_text(text)
         uri = path.as_uri()
         start = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "nndsl",
-            "lsp",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-        )
-        client = Client(proc)
+        proc, client = await _spawn()
         await client.request(
             "initialize",
             {"processId": None, "rootUri": Path(tmp).as_uri(), "capabilities": {}},
