@@ -12,6 +12,7 @@ import numpy as np
 
 from nndsl.backend import DataError
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
+from nndsl.backend.jax.impls.data import read_text
 from nndsl.ir import Graph
 from nndsl.runtime.sources import TextVectorizer
 
@@ -63,20 +64,11 @@ def read_texts(path: str | Path) -> list[str]:
         files = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".txt" and f.is_file())
         if not files:
             raise DataError(f"{p}: no .txt files in this folder")
-        return [_read_utf8(f) for f in files]
-    texts = [line for line in _read_utf8(p).splitlines() if line.strip()]
+        return [read_text(f) for f in files]
+    texts = [line for line in read_text(p).splitlines() if line.strip()]
     if not texts:
         raise DataError(f"{p}: no lines of text")
     return texts
-
-
-def _read_utf8(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def check_token_ids(x: np.ndarray, vectorizer: TextVectorizer, where: str) -> None:

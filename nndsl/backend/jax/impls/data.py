@@ -342,7 +342,7 @@ def text_folder(attrs: Attrs, base_dir: Path) -> Arrays:
     """Each `.txt` file is one example, labelled by its class folder (Keras reads only .txt)."""
     root = base_dir / str(attrs["path"])
     found = _labelled_files(root, attrs, (".txt",), "text files")
-    texts = [_read_text(Path(f)) for f in found["files"]]
+    texts = [read_text(Path(f)) for f in found["files"]]
     return {"x": _strings(texts), "y": found["y"], "class_names": found["class_names"]}
 
 
@@ -354,7 +354,7 @@ def text_file(attrs: Attrs, base_dir: Path) -> Arrays:
     delimiter = str(attrs["delimiter"])
     labels: list[str] = []
     texts: list[str] = []
-    for line_no, line in enumerate(_read_text(path).splitlines(), 1):
+    for line_no, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         label, sep, text = line.partition(delimiter)
@@ -379,7 +379,8 @@ def text_file(attrs: Attrs, base_dir: Path) -> Arrays:
     }
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file as UTF-8; `DataError` naming the file otherwise (also for `nnrun predict`)."""
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
