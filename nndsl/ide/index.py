@@ -6,8 +6,15 @@ syntax tree instead and resolves names with the language's scoping rules: a body
 inputs, assigned tensors and shape symbols, then the file's own top-level names and those
 defined by the files it imports (imports are not re-exported; `data` is), then the op table.
 
-Shadowing assignments of one name in one body (`h = ...; h = h |> ...`) are one symbol, so a
-rename keeps the chain consistent.
+Inside a body every binding is its own symbol, as the checker scopes names (one flat
+environment per body, statements run in order): parameters and the body's `input`s are bound
+before the first statement; `h = ...` rebinds `h` from there on, shadowing the binding before
+it; a use refers to the bindings that can reach it. Several can, and are then merged into one
+symbol (renamed together, or the program would break): after `if`/`else` the names assigned
+in either branch (or kept from before the `if`), and after or inside `repeat n { ... }` the
+bindings from before the loop together with the loop's own (the body runs 0..n times and each
+round sees the previous round's names). A use no binding reaches is the top-level name (or an
+unknown one), as in the checker. A parameter merged with assignments stays the parameter.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class SymbolKey:
     name: str
     scope: int
     kind: str  # block | model | const | data | param | tensor | dim | module
+    at: int = TOP  # a tensor: the start of its first binding (one body has many `h`s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +73,25 @@ class FileIndex:
     top_names: set[str] = field(default_factory=set)  # everything visible at top level
     locals: dict[int, set[str]] = field(default_factory=dict)  # scope -> local names
     imports: list[tuple[ast.Import, str | None]] = field(default_factory=list)
+    # use of a local name (its start) -> the bindings that can reach it, in text order
+    reaching: dict[int, tuple[Span, ...]] = field(default_factory=dict)
 
     def at(self, offset: int) -> Occurrence | None:
         for occ in self.occurrences:
             if occ.span.start <= offset <= occ.span.end:
                 return occ
         return None
+
+    def binding(self, occ: Occurrence) -> Span | None:
+        """Where the local name at `occ` was bound: itself for a binding, else the nearest
+        binding before it among those reaching it (the first one when none precedes it)."""
+        if occ.definition:
+            return occ.span
+        spans = self.reaching.get(occ.span.start)
+        if not spans:
+            return None
+        before = [s for s in spans if s.start < occ.span.start]
+        return before[-1] if before else spans[0]
 
 
 Parsed = Callable[[str], tuple[SourceFile, ast.Module] | None]  # normalized path -> tree
@@ -155,6 +176,9 @@ def build_index(path: str, file: SourceFile, module: ast.Module, parsed: Parsed)
     return index
 
 
+State = dict[str, frozenset[int]]  # local name -> the bindings (their starts) that reach here
+
+
 class _Walker:
     def __init__(
         self,
@@ -168,11 +192,18 @@ class _Walker:
         self.top = top
         self.data = data
         self.scope = TOP
-        self.locals: dict[str, SymbolKey] = {}
+        self.dims: dict[str, SymbolKey] = {}
+        # per body: the reaching bindings, each binding's identifier, merged groups (union-find
+        # over binding starts), and the occurrences of local names until their groups are known
+        self.state: State = {}
+        self.binders: dict[int, tuple[ast.Ident, bool]] = {}  # start -> (ident, is a param)
+        self.parent: dict[int, int] = {}
+        self.pending: list[tuple[ast.Ident, int, bool]] = []
+        self.recording = True  # False while a loop's reaching bindings are being computed
 
     # -- recording ------------------------------------------------------------------------------
     def occ(self, ident: ast.Ident, key: SymbolKey, definition: bool = False) -> None:
-        if ident.name.startswith("<"):
+        if ident.name.startswith("<") or not self.recording:
             return  # a name the parser invented while recovering
         self.index.occurrences.append(Occurrence(ident.span, key, definition, self.scope))
         self.token(ident.span, key, definition)
@@ -198,7 +229,59 @@ class _Walker:
         self.index.tokens.append(Token(span, kind, tuple(mods)))
 
     def plain(self, span: Span, kind: str, *mods: str) -> None:
-        self.index.tokens.append(Token(span, kind, mods))
+        if self.recording:
+            self.index.tokens.append(Token(span, kind, mods))
+
+    # -- bindings -------------------------------------------------------------------------------
+    def find(self, b: int) -> int:
+        while self.parent[b] != b:
+            self.parent[b] = self.parent[self.parent[b]]
+            b = self.parent[b]
+        return b
+
+    def union(self, a: int, b: int) -> None:
+        """Merge two bindings' groups; a parameter, else the earliest binding, represents it."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.binders[rb][1] or (not self.binders[ra][1] and rb < ra):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+
+    def bind(self, ident: ast.Ident, param: bool = False) -> int:
+        """A new binding of `ident` (not yet visible: see `define`)."""
+        b = ident.span.start
+        if b not in self.binders:
+            self.binders[b] = (ident, param)
+            self.parent[b] = b
+        return b
+
+    def define(self, ident: ast.Ident, param: bool = False) -> None:
+        """`ident` is bound here: it shadows the earlier bindings of its name from now on."""
+        b = self.bind(ident, param)
+        self.state[ident.name] = frozenset({b})
+        if self.recording and not ident.name.startswith("<"):
+            self.pending.append((ident, b, True))
+
+    def finish(self) -> None:
+        """The occurrences of the body's local names, once every merge is known."""
+        for ident, b, definition in self.pending:
+            root = self.find(b)
+            name = self.binders[root][0].name
+            if self.binders[root][1]:
+                key = SymbolKey(self.path, name, self.scope, "param")
+            else:
+                key = SymbolKey(self.path, name, self.scope, "tensor", root)
+            self.occ(ident, key, definition)
+        self.pending = []
+        self.binders, self.parent, self.state = {}, {}, {}
+
+    @staticmethod
+    def merge(a: State, b: State) -> State:
+        out = dict(a)
+        for name, bs in b.items():
+            out[name] = out[name] | bs if name in out else bs
+        return out
 
     # -- items ----------------------------------------------------------------------------------
     def module(self) -> None:
@@ -234,50 +317,76 @@ class _Walker:
             if p.default is not None:
                 self.expr(p.default)  # defaults see top-level names only
         self.scope = scope
-        self.locals = {}
-        for p in d.params:
-            self.locals.setdefault(p.name.name, SymbolKey(self.path, p.name.name, scope, "param"))
+        names = {p.name.name for p in d.params}
         for stmt in walk(d.body):
-            for ident in _bound(stmt):
-                self.locals.setdefault(
-                    ident.name, SymbolKey(self.path, ident.name, scope, "tensor")
-                )
+            names.update(ident.name for ident in _bound(stmt))
+        self.dims = {}
         for stmt in walk(d.body):  # shape symbols: unknown names in input types
             if isinstance(stmt, ast.InputStmt):
                 for dim in stmt.type.dims:
                     for name in _names(dim):
                         n = name.ident.name
-                        if n not in self.locals and n not in self.top and lookup(n) is None:
-                            self.locals[n] = SymbolKey(self.path, n, scope, "dim")
-        self.index.locals[scope] = set(self.locals)
+                        if n not in names and n not in self.top and lookup(n) is None:
+                            self.dims.setdefault(n, SymbolKey(self.path, n, scope, "dim"))
+        self.index.locals[scope] = names | set(self.dims)
         for p in d.params:
-            self.occ(p.name, self.locals[p.name.name], True)
+            self.define(p.name, param=True)
             self.plain(p.type.span, "type")
+        for stmt in d.body:  # inputs are bound before the first statement runs
+            if isinstance(stmt, ast.InputStmt):
+                self.state[stmt.name.name] = frozenset({self.bind(stmt.name)})
         self.body(d.body)
+        self.finish()
         self.scope = TOP
-        self.locals = {}
+        self.dims = {}
 
     def body(self, body: Sequence[ast.Stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, ast.InputStmt):
-                self.occ(stmt.name, self.locals[stmt.name.name], True)
+                b = self.bind(stmt.name)
+                if self.recording and not stmt.name.name.startswith("<"):
+                    self.pending.append((stmt.name, b, True))
                 self.type(stmt.type, binding=True)
             elif isinstance(stmt, ast.Assign):
                 self.expr(stmt.value)
                 for t in stmt.targets:
-                    self.occ(t.name, self.locals[t.name.name], True)
                     if t.annotation is not None:
                         self.type(t.annotation)
+                for t in stmt.targets:
+                    self.define(t.name)
             elif isinstance(stmt, ast.Return):
                 for v in stmt.values:
                     self.expr(v)
             elif isinstance(stmt, ast.If):
                 self.expr(stmt.cond)
+                before = self.state
+                self.state = dict(before)
                 self.body(stmt.then)
+                then = self.state
+                self.state = dict(before)
                 self.body(stmt.orelse or ())
+                self.state = self.merge(then, self.state)
             elif isinstance(stmt, ast.Repeat):
                 self.expr(stmt.count)
-                self.body(stmt.body)
+                self.repeat(stmt.body)
+
+    def repeat(self, body: Sequence[ast.Stmt]) -> None:
+        """The body runs 0..n times, each round seeing the last one's names: its entry state
+        is the least fixed point of entry = before | after(body, entry)."""
+        before = self.state
+        entry = before
+        recording, self.recording = self.recording, False
+        for _ in range(100):  # each round only adds bindings of this body: a few rounds
+            self.state = dict(entry)
+            self.body(body)
+            grown = self.merge(before, self.state)
+            if grown == entry:
+                break
+            entry = grown
+        self.recording = recording
+        self.state = dict(entry)
+        self.body(body)
+        self.state = self.merge(before, self.state)
 
     def type(self, t: ast.TensorTypeExpr, binding: bool = False) -> None:
         self.plain(t.dtype.span, "type")
@@ -286,13 +395,24 @@ class _Walker:
 
     # -- expressions ----------------------------------------------------------------------------
     def resolve(self, name: str) -> SymbolKey | None:
-        if name in self.locals:
-            return self.locals[name]
+        if name in self.dims:
+            return self.dims[name]
         if name in self.top:
             return self.top[name][0]
         return None
 
     def name(self, ident: ast.Ident) -> None:
+        reaching = self.state.get(ident.name)
+        if reaching:
+            first = min(reaching)
+            for b in reaching:
+                self.union(first, b)
+            if self.recording and not ident.name.startswith("<"):
+                self.pending.append((ident, first, False))
+                self.index.reaching[ident.span.start] = tuple(
+                    self.binders[b][0].span for b in sorted(reaching)
+                )
+            return
         key = self.resolve(ident.name)
         if key is not None:
             self.occ(ident, key)
@@ -333,7 +453,7 @@ class _Walker:
 
     def _callee(self, func: ast.Expr) -> Callable[[str], SymbolKey] | None:
         """For a call of a block or model: keyword name -> the parameter's symbol."""
-        if not isinstance(func, ast.Name) or func.ident.name in self.locals:
+        if not isinstance(func, ast.Name) or self.state.get(func.ident.name):
             return None
         entry = self.top.get(func.ident.name)
         if entry is None or entry[0].kind not in ("block", "model"):

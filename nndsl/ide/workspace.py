@@ -261,14 +261,11 @@ class Workspace:
         t = snap.types.get((span.start, span.end))
         if t is not None:
             return Hover(f"```nn\n{word}: {t}\n```", span)
-        module = snap.scope.module if snap.scope else parse(text, path).module
-        definition = _enclosing(module, offset)
-        if definition is not None:
-            local = _local_definition(definition, word, span.start)
-            if local is not None:
-                t = snap.types.get((local.start, local.end))
-                if t is not None:
-                    return Hover(f"```nn\n{word}: {t}\n```", span)
+        local = self._binding(path, span.start)
+        if local is not None:
+            t = snap.types.get((local.start, local.end))
+            if t is not None:
+                return Hover(f"```nn\n{word}: {t}\n```", span)
         call = _enclosing_call(text, span.start)
         if call is not None and _is_keyword_at(text, span.end):
             spec = lookup(call[0])
@@ -372,14 +369,14 @@ class Workspace:
             return None
         word = text[span.start : span.end]
         module = snap.scope.module if snap.scope else parse(text, path).module
+        local = self._binding(path, span.start)
+        if local is not None:
+            return Location(snap.file.path, local, snap.file)
         definition = _enclosing(module, offset)
         if definition is not None:
             for p in definition.params:
                 if p.name.name == word:
                     return Location(snap.file.path, p.name.span, snap.file)
-            local = _local_definition(definition, word, span.start)
-            if local is not None:
-                return Location(snap.file.path, local, snap.file)
         if snap.scope is None:
             return None
         value = snap.scope.names.get(word)
@@ -394,6 +391,14 @@ class Workspace:
         if value is not None:
             return self._imported_const(snap.file, module, word, set())
         return None
+
+    def _binding(self, path: str, offset: int) -> Span | None:
+        """Where the local name at `offset` was bound (see `FileIndex.binding`)."""
+        index = self._index(path)
+        occ = index.at(offset) if index is not None else None
+        if index is None or occ is None or occ.key.scope == TOP or occ.key.path != _norm(path):
+            return None
+        return index.binding(occ)
 
     def _imported_const(
         self, file: SourceFile, module: ast.Module, name: str, seen: set[str]
@@ -682,15 +687,6 @@ def _enclosing(module: ast.Module, offset: int) -> ast.Definition | None:
         elif item.span.start <= offset:
             best = None
     return best
-
-
-def _local_definition(definition: ast.Definition, name: str, before: int) -> Span | None:
-    """Where the tensor `name` used at `before` was last defined in the body."""
-    found: Span | None = None
-    for ident in _defined_names(definition.body):
-        if ident.name == name and ident.span.start <= before:
-            found = ident.span
-    return found
 
 
 # -- helpers over the text ----------------------------------------------------------------------

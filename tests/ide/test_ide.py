@@ -323,7 +323,7 @@ def test_rename_validates_the_new_name() -> None:
     assert [SRC[e.span.start : e.span.end] for e in fe.edits] == ["Pair", "Pair"]
 
 
-def test_rename_tensor_renames_every_shadowing_assignment() -> None:
+def test_rename_tensor_renames_only_the_binding_that_reaches_the_use() -> None:
     src = SRC.replace(
         '    h = image |> Dense(HIDDEN, activation = "relu")\n',
         '    h = image |> Dense(HIDDEN, activation = "relu")\n    h = h |> relu\n',
@@ -333,7 +333,8 @@ def test_rename_tensor_renames_every_shadowing_assignment() -> None:
     edited = src
     for e in sorted(fe.edits, key=lambda e: -e.span.start):
         edited = edited[: e.span.start] + e.text + edited[e.span.end :]
-    assert "hidden = image" in edited and "hidden = hidden |> relu" in edited
+    assert "h = image" in edited and "hidden = h |> relu" in edited
+    assert "hidden |> Pair" in edited
     ws.update(PATH, edited)
     assert ws.diagnostics(PATH) == []
 
