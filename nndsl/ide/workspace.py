@@ -127,6 +127,29 @@ class Workspace:
         self._memos.pop(_norm(path), None)
         self._generation += 1
 
+    def invalidate(self, path: str) -> list[str]:
+        """`path` (a file or a folder) was created, changed or deleted on disk, outside the
+        editor: forget what was read from it and return the open documents to re-check (those
+        importing it, or a file under it). An open document is its buffer, not the disk."""
+        key = _norm(path)
+        if key in self.documents:
+            return []
+
+        def under(p: str) -> bool:
+            return p == key or p.startswith(key + os.sep)
+
+        stale = [p for p in self._trees if under(p)] + [p for p in self._indexes if under(p)]
+        for p in stale:
+            if p not in self.documents:
+                self._trees.pop(p, None)
+                self._indexes.pop(p, None)
+        self._generation += 1  # the importers' checks and indexes read it
+        return [
+            doc
+            for doc in self.documents
+            if not under(doc) and any(under(p) for p in self._imports_closure(doc))
+        ]
+
     def text(self, path: str) -> str:
         key = _norm(path)
         if key in self.documents:

@@ -38,6 +38,7 @@ DEBOUNCE_S = 0.15
 IDLE_GC_S = 1.0
 GC_EVERY = 25
 F = TypeVar("F", bound=Callable[..., Any])
+WATCH_ID = "nndsl/watch-nn-files"  # the id of the request registering the file watcher
 
 COMPLETION_KINDS = {
     "layer": types.CompletionItemKind.Class,
@@ -94,6 +95,7 @@ class NNLanguageServer(LanguageServer):
         self.uris: dict[str, str] = {}  # normalized path -> the uri the client opened it as
         self.idle_gc: asyncio.TimerHandle | None = None
         self.since_gc = 0  # publications since the last collection
+        self.watch_pending = False  # a `**/*.nn` watcher to register (see `watch_files`)
 
     def path(self, uri: str) -> str:
         return to_fs_path(uri) or uri
@@ -163,6 +165,35 @@ class NNLanguageServer(LanguageServer):
             log.exception("publishing diagnostics for %s failed", uri)
         finally:
             self.collect_when_idle()
+            self.watch_files()
+
+    def watch_files(self) -> None:
+        """Ask the client to report `.nn` files changed on disk (`did_change_watched_files`).
+
+        Sent after the first publication rather than at `initialized`: the bootstrap has
+        already published the first diagnostics when the real server sees `initialized`
+        (replayed), and the session must be the same bytes with and without it. The id is
+        fixed for the same reason."""
+        if not self.watch_pending:
+            return
+        self.watch_pending = False
+        watcher = types.FileSystemWatcher(glob_pattern="**/*.nn")
+        registration = types.Registration(
+            id=WATCH_ID,
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[watcher]),
+        )
+        future = self.protocol.send_request(
+            types.CLIENT_REGISTER_CAPABILITY,
+            types.RegistrationParams(registrations=[registration]),
+            msg_id=WATCH_ID,
+        )
+        future.add_done_callback(_registered)
+
+
+def _registered(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("the client refused to watch .nn files: %s", future.exception())
 
 
 server = NNLanguageServer()
@@ -216,6 +247,23 @@ def initialized(ls: NNLanguageServer, params: types.InitializedParams) -> None:
     if not roots and ls.workspace.root_uri:
         roots = [ls.workspace.root_uri]
     ls.ide.roots = [ls.path(r) for r in roots]
+    caps = ls.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps is not None else None
+    ls.watch_pending = bool(watched is not None and watched.dynamic_registration)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+@guarded()
+def did_change_watched_files(
+    ls: NNLanguageServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    """`.nn` files changed on disk (a checkout, another tool): forget what was read from them
+    and re-check the open documents that import them (missing imports included)."""
+    stale: set[str] = set()
+    for change in params.changes:
+        stale.update(ls.ide.invalidate(ls.path(change.uri)))
+    for path in sorted(stale):
+        ls.schedule(ls.uri(path), DEBOUNCE_S)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)

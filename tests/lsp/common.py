@@ -33,3 +33,15 @@ def fix_broken(client: LanguageClient, version: int = 2) -> None:
             ],
         )
     )
+
+
+def accept_registrations(client: LanguageClient) -> list[types.Registration]:
+    """Answer `client/registerCapability` as an editor does (pytest-lsp's client announces
+    dynamic registration but has no handler); returns the list the registrations go to."""
+    registered: list[types.Registration] = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)  # type: ignore[untyped-decorator]
+    def register(params: types.RegistrationParams) -> None:
+        registered.extend(params.registrations)
+
+    return registered

@@ -22,7 +22,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from nndsl.ide import Workspace
 from nndsl.lsp import bootstrap, convert
-from tests.lsp.common import BROKEN, DOC, URI, fix_broken
+from tests.lsp.common import BROKEN, DOC, URI, accept_registrations, fix_broken
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = converters.get_converter()
@@ -405,6 +405,7 @@ def test_input_closed_early_exits_quietly() -> None:
     )
 )
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    accept_registrations(lsp_client)
     yield  # each test initializes (and checks the answer)
     await lsp_client.shutdown_session()
 
@@ -416,6 +417,7 @@ async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     )
 )
 async def plain_client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    accept_registrations(lsp_client)
     yield
     await lsp_client.shutdown_session()
 

@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from nndsl.ide.model import TOKEN_TYPES
-from tests.lsp.common import BROKEN, DOC, URI, fix_broken
+from tests.lsp.common import BROKEN, DOC, URI, accept_registrations, fix_broken
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
     )
 )
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    accept_registrations(lsp_client)
     await lsp_client.initialize_session(
         types.InitializeParams(capabilities=pytest_lsp.client_capabilities("visual-studio-code"))
     )
