@@ -8,12 +8,20 @@ function activate(context) {
   const [command, ...args] = vscode.workspace
     .getConfiguration("nndsl")
     .get("server.command", ["nnrun", "lsp"]);
+  // .nn files changed on disk (git checkout, another tool) re-check the open files importing
+  // them: the server also asks for this watcher itself (dynamic registration), a repeated
+  // event costs nothing.
+  const watcher = vscode.workspace.createFileSystemWatcher("**/*.nn");
   client = new LanguageClient(
     "nndsl",
     "nndsl language server",
     { command, args },
-    { documentSelector: [{ scheme: "file", language: "nndsl" }] }
+    {
+      documentSelector: [{ scheme: "file", language: "nndsl" }],
+      synchronize: { fileEvents: watcher },
+    }
   );
+  context.subscriptions.push(watcher);
   context.subscriptions.push({ dispose: () => client && client.stop() });
   return client.start();
 }
