@@ -200,6 +200,7 @@ class _Walker:
         self.parent: dict[int, int] = {}
         self.pending: list[tuple[ast.Ident, int, bool]] = []
         self.recording = True  # False while a loop's reaching bindings are being computed
+        self.stdlib = norm(stdlib_dir())
 
     # -- recording ------------------------------------------------------------------------------
     def occ(self, ident: ast.Ident, key: SymbolKey, definition: bool = False) -> None:
@@ -224,7 +225,7 @@ class _Walker:
             mods.append("declaration")
         if key.kind in ("const", "data"):
             mods.append("readonly")
-        if key.path.startswith(norm(stdlib_dir())):
+        if key.path.startswith(self.stdlib):
             mods.append("defaultLibrary")
         self.index.tokens.append(Token(span, kind, tuple(mods)))
 
@@ -265,13 +266,17 @@ class _Walker:
 
     def finish(self) -> None:
         """The occurrences of the body's local names, once every merge is known."""
+        keys: dict[int, SymbolKey] = {}
         for ident, b, definition in self.pending:
             root = self.find(b)
-            name = self.binders[root][0].name
-            if self.binders[root][1]:
-                key = SymbolKey(self.path, name, self.scope, "param")
-            else:
-                key = SymbolKey(self.path, name, self.scope, "tensor", root)
+            key = keys.get(root)
+            if key is None:
+                binder, param = self.binders[root]
+                if param:
+                    key = SymbolKey(self.path, binder.name, self.scope, "param")
+                else:
+                    key = SymbolKey(self.path, binder.name, self.scope, "tensor", root)
+                keys[root] = key
             self.occ(ident, key, definition)
         self.pending = []
         self.binders, self.parent, self.state = {}, {}, {}
@@ -405,8 +410,9 @@ class _Walker:
         reaching = self.state.get(ident.name)
         if reaching:
             first = min(reaching)
-            for b in reaching:
-                self.union(first, b)
+            if len(reaching) > 1:
+                for b in reaching:
+                    self.union(first, b)
             if self.recording and not ident.name.startswith("<"):
                 self.pending.append((ident, first, False))
                 self.index.reaching[ident.span.start] = tuple(
