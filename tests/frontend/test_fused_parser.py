@@ -129,3 +129,68 @@ def test_rule_spans_as_defined(monkeypatch: pytest.MonkeyPatch) -> None:
         for text in [source, mutate(rng, source), "model m() { x = (a, ) }", "[]"]:
             parser.parse(text, "t.nn")
     assert len(seen) > 1000
+
+
+# Lexemes where the fused loop's own scanner could part from Lark's: keywords as prefixes of
+# names and next to non-ASCII letters, every number form, strings with escapes, comments and
+# all whitespace characters between tokens, operators sharing a first character.
+_LEXEMES = [
+    *("if", "iffy", "on", "one", "or", "order", "not", "nothing", "none", "nonex", "input2"),
+    *(
+        "_if",
+        "data_",
+        "train",
+        "é",
+        "ifé",
+        "onλ",
+        "x\u0661",
+        "if\u0661",
+        "true",
+        "false",
+        "repeat",
+        "return",
+    ),
+    *("0", "12", "1_000", "1_", "1.", "1.5", ".5", "1e5", "1E-3", "2.5e+4", "1e", "1.e2", "..5"),
+    *('"s"', '"a\\"b"', '"\\\\"', '"open', "#c", "# x if\n", "\f", "\r\n", "\t", " ", "\n"),
+    *("|>", "|", "==", "=", "!=", "!", "<=", "<", ">=", ">", "*", "/", "@", "%", "+", "-"),
+    *(":", ",", ".", ";", "(", ")", "[", "]", "{", "}", "$", "'", "\\"),
+]
+
+
+def test_same_parse_as_lark_loop_on_token_soup() -> None:
+    rng = random.Random("soup")
+    heads = ["", "const X = ", "model M() { y = ", "block B(x: int = ", "train M on d { a = "]
+    for _ in range(400):
+        body = "".join(rng.choice(_LEXEMES) + rng.choice(["", " ", ""]) for _ in range(12))
+        text = rng.choice(heads) + body
+        fast = outcome(text)
+        with _lark_loop():
+            slow = outcome(text)
+        assert fast == slow, text
+
+
+def test_same_parse_as_lark_loop_on_valid_lexeme_mixes() -> None:
+    """Valid programs whose every token is a tricky lexeme: the fused loop parses them to the
+    end itself, so each token it made is compared."""
+    rng = random.Random("valid lexemes")
+    atoms = ["iffy", "order", "nonex", "input2", "_if", "data_", "1_000", "1.", ".5", "1e5"]
+    atoms += ["2.5e+4", "1E-3", '"a\\"b"', "true", "none", "x"]
+    gaps = [" ", "\f", "\t", " # note if\n", "\r\n", "\n\n"]
+    for _ in range(150):
+        parts = [rng.choice(atoms) for _ in range(rng.randint(1, 6))]
+        op = rng.choice(["+", "-", "*", "/", "@", "%", "and", "or"])
+        expr = f"{rng.choice(gaps)}{op}{rng.choice(gaps)}".join(parts)
+        if rng.random() < 0.3:  # comparisons do not chain: one, between two sums
+            expr = f"{expr} {rng.choice(['==', '!=', '<=', '>=', '<', '>'])} {rng.choice(atoms)}"
+        text = f"const K{rng.choice(gaps)}={rng.choice(gaps)}{expr}{rng.choice(gaps)}"
+        fast = outcome(text)
+        assert not fast[1], (text, fast)
+        with _lark_loop():
+            assert outcome(text) == fast, text
+
+
+def test_the_scanner_is_the_one_written_for_this_grammar() -> None:
+    """A change to the grammar's terminals changes Lark's root pattern; then `_Scanner` must
+    be updated (and `_LARK_SCANNER_CRC` with it), or the fused loop is not used at all."""
+    root = parser._lark().parser.lexer.inner.root_lexer
+    assert parser._Scanner.lark_crc(root) == parser._LARK_SCANNER_CRC
