@@ -6,17 +6,18 @@ same parse and the same checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from nndsl.check import analyze
 from nndsl.check.modules import Reader, read_text
 from nndsl.diagnostics import Diagnostic, Label, has_errors
 from nndsl.ir import Graph, Program
+from nndsl.records import record
 from nndsl.source import SourceFile, Span
 
 
-@dataclass
+@record
 class CheckResult:
     file: SourceFile
     diagnostics: list[Diagnostic]

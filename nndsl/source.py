@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from nndsl.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Span:
     """Half-open range `[start, end)` of character offsets into one source file."""
 
@@ -24,7 +26,7 @@ class Span:
         return self.start <= offset < self.end or (self.start == self.end == offset)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Position:
     """1-based line and column, as people read them."""
 
@@ -32,7 +34,7 @@ class Position:
     column: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourceFile:
     """The text of one `.nn` file and a lazily built line index."""
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.values import ERROR, ListVal, OpRef, ScalarVal, Value, describe
 from nndsl.ops import Arg, ArgError, ArgValue, Configured, OpSpec, configured, format_value
 from nndsl.ops.spec import CONFIGURED_TYPES
+from nndsl.records import record
 from nndsl.shapes import Dim, DType
 from nndsl.source import SourceFile, Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CallArg:
     name: str | None
     name_span: Span | None

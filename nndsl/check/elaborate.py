@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import cast
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
@@ -44,6 +44,7 @@ from nndsl.diagnostics import Label, Severity
 from nndsl.ir import Graph, Weight
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
 from nndsl.ops.spec import CONFIGURED_TYPES
+from nndsl.records import record
 from nndsl.shapes import DTYPES, Dim, DimError, DType, TensorType, format_shape, unify_shapes
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -65,7 +66,7 @@ _BINOP_SPECS = {
 }
 
 
-@dataclass
+@record
 class Frame:
     """One running definition body."""
 

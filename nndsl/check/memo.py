@@ -16,13 +16,14 @@ import copy
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, TupleVal, Value
 from nndsl.diagnostics import Diagnostic
 from nndsl.ir import Graph, GraphInput, Weight
 from nndsl.ops import ArgValue, OpSpec
+from nndsl.records import record
 from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -171,7 +172,7 @@ class Shift:
         return replace(graph, nodes=nodes, inputs=graph_inputs)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Node:
     """A recorded node, relative to its instance: value ids >= 0 are the instance's own
     values (offsets from its first), < 0 its inputs (-1 is the first); paths and scopes are
@@ -190,7 +191,7 @@ class _Node:
     extra: tuple[tuple[int, TensorType], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Instance:
     start: int  # the definition's start when recorded (spans of its file move with it)
     values: tuple[TensorType, ...]  # the types of the instance's own values, in id order
@@ -201,7 +202,7 @@ class _Instance:
     hover: tuple[tuple[SourceFile, Span, str], ...]
 
 
-@dataclass
+@record
 class InstanceMemo:
     """Recorded block instances, by key; `finish` keeps those the last analysis used."""
 
@@ -452,7 +453,7 @@ def replay(
 Marks = tuple[int, int, int, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Chunk:
     values: tuple[tuple[int, TensorType], ...]  # old id, type: allocated in this order
     inputs: tuple[GraphInput, ...]  # old ids
@@ -462,7 +463,7 @@ class _Chunk:
     hover: tuple[tuple[SourceFile, Span, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Call:
     name: str  # looked up in the model's module
     module: str  # the called definition's file
@@ -476,7 +477,7 @@ class _Call:
     single: tuple[int, TensorType] | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Composite:
     start: int  # the model's start when recorded (spans of its file move with it)
     chunks: tuple[_Chunk, ...]  # one more than calls: chunk, call, chunk, ..., chunk

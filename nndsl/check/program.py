@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TypeVar
 
 from nndsl.check.builder import GraphBuilder
@@ -17,13 +17,14 @@ from nndsl.check.training import TrainChecker, instantiate_graph
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.ir import Graph, OpCall, Program, TrainConfig
+from nndsl.records import record
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.incremental import IncrementalParser
 
 
-@dataclass
+@record
 class Analysis:
     program: Program
     diagnostics: list[Diagnostic]
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _Entry = tuple[list[Diagnostic], list[tuple[SourceFile, Span, str]], object, int]
 
 
-@dataclass
+@record
 class CheckMemo:
     """What each top-level item's check produced in earlier analyses of one file, so that an
     editor re-checks only the items whose inputs changed (see `_Memoizer`), and the block

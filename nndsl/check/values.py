@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Union
 
 from nndsl.ops import ArgValue, OpSpec
+from nndsl.records import record
 from nndsl.shapes import Dim, DType, TensorType
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Origin:
     """Where a fact came from, for secondary labels: "`h` gets `[B, 128]` here"."""
 
@@ -20,14 +21,14 @@ class Origin:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TensorVal:
     value: int  # IR value id
     type: TensorType
     origin: Origin
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ScalarVal:
     """A value known at check time; `value is None` when it is not statically known."""
 
@@ -35,19 +36,19 @@ class ScalarVal:
     value: int | float | bool | str | Dim | DType | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ListVal:
     items: tuple[Value, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TupleVal:
     """Several tensors, as returned by a block with several outputs."""
 
     items: tuple[TensorVal, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DefRef:
     """A block or model, by name, before or after binding its parameters."""
 
@@ -60,7 +61,7 @@ class DefRef:
     call_args: tuple[object, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpRef:
     """An op by name; `attrs` are set once its arguments are bound (`Dense(64)`)."""
 
@@ -71,7 +72,7 @@ class OpRef:
     arg_spans: Mapping[str, Span] = field(default_factory=dict)  # where each arg was written
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ErrorVal:
     """Absorbing: anything computed from it is an error already reported."""
 
@@ -81,7 +82,7 @@ ERROR = ErrorVal()
 Value = Union[TensorVal, ScalarVal, ListVal, TupleVal, DefRef, OpRef, ErrorVal]
 
 
-@dataclass
+@record
 class ModuleScope:
     """The top-level names of one file."""
 

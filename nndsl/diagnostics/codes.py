@@ -6,10 +6,10 @@ E04xx call arguments, E05xx statements, E06xx training sections, W01xx warnings,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from nndsl.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Code:
     id: str
     title: str

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
+from nndsl.records import record
 from nndsl.source import SourceFile, Span
 
 
@@ -14,7 +15,7 @@ class Severity(Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Label:
     """A span with a short text; `file` is set when the span lies in another file."""
 
@@ -23,7 +24,7 @@ class Label:
     file: SourceFile | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Fix:
     """A machine-applicable suggestion: replace `span` (in the diagnostic's file) with `text`.
 
@@ -34,7 +35,7 @@ class Fix:
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     code: str
     message: str

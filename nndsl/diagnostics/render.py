@@ -7,15 +7,15 @@ deterministic plain text from the same code.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from nndsl.diagnostics.model import Diagnostic, Label
+from nndsl.records import record
 from nndsl.source import SourceFile
 
 Segment = tuple[str, str]  # (text, style name); style "" = plain
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Mark:
     line: int
     col_start: int  # 1-based, inclusive

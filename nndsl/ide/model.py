@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nndsl.diagnostics import Diagnostic
+from nndsl.records import record
 from nndsl.source import SourceFile, Span
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hover:
     markdown: str
     span: Span
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CompletionItem:
     """`kind` is one of: layer, function, loss, metric, optimizer, data, block, model, const,
     tensor, param, argument, dtype, keyword."""
@@ -26,13 +27,13 @@ class CompletionItem:
     insert_text: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParamInfo:
     label: str
     doc: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignatureHelp:
     label: str
     params: tuple[ParamInfo, ...]
@@ -40,14 +41,14 @@ class SignatureHelp:
     doc: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Location:
     path: str
     span: Span
     file: SourceFile = field(compare=False, hash=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Symbol:
     """An outline entry; `kind` is model, block, data, train or param."""
 
@@ -59,19 +60,19 @@ class Symbol:
     children: tuple[Symbol, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InlayHint:
     offset: int
     label: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TextEdit:
     span: Span
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileEdits:
     """Edits to one file; `file` is the text they apply to (for offset -> position)."""
 
@@ -80,7 +81,7 @@ class FileEdits:
     edits: tuple[TextEdit, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RenameResult:
     """Either the edits of a rename, or why it cannot be done (`error`), never both."""
 
@@ -88,7 +89,7 @@ class RenameResult:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RenameTarget:
     """What `prepareRename` answers: the span of the name under the cursor, or an error."""
 
@@ -97,7 +98,7 @@ class RenameTarget:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CodeAction:
     """`kind` is quickfix; `diagnostic` is the code of the diagnostic it fixes, if any."""
 
@@ -108,7 +109,7 @@ class CodeAction:
     preferred: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkspaceSymbol:
     name: str
     kind: str  # model, block, const, data
@@ -116,7 +117,7 @@ class WorkspaceSymbol:
     container: str = ""  # the file name
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SemanticToken:
     """`kind` is one of `TOKEN_TYPES`; offsets are characters; a token never spans lines."""
 

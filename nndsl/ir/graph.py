@@ -8,14 +8,15 @@ its weights, and the source span it came from.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nndsl.ops import ArgValue, OpSpec
+from nndsl.records import record
 from nndsl.shapes import DType, TensorType
 from nndsl.source import SourceFile, Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Weight:
     """A weight with a concrete shape; `trainable = False` for state such as moving means."""
 
@@ -35,7 +36,7 @@ class Weight:
         return n
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Node:
     id: int
     op: OpSpec
@@ -68,7 +69,7 @@ class Node:
         return f"{'/'.join(self.scope)}/{self.path.rsplit('/', 1)[-1]}{tensor}@L{line}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GraphInput:
     name: str
     value: int
@@ -76,14 +77,14 @@ class GraphInput:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GraphOutput:
     name: str
     value: int
     type: TensorType
 
 
-@dataclass
+@record
 class Graph:
     """One instantiated model: concrete parameter values, symbolic dims such as `B` remain."""
 
@@ -111,7 +112,7 @@ class Graph:
         return trainable, frozen
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpCall:
     """A resolved call of a loss, metric, optimizer or data source in a training section."""
 
@@ -120,7 +121,7 @@ class OpCall:
     span: Span
 
 
-@dataclass
+@record
 class TrainConfig:
     """A checked `train` section: everything the runtime needs besides the arrays."""
 
@@ -144,7 +145,7 @@ class TrainConfig:
     span: Span = field(default_factory=lambda: Span(0, 0))
 
 
-@dataclass
+@record
 class Program:
     """Everything the checker produced for one file."""
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nndsl.ir.graph import Graph
+from nndsl.records import record
 from nndsl.shapes import format_shape
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SummaryRow:
     name: str
     type: str
@@ -17,7 +16,7 @@ class SummaryRow:
     connected_to: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Summary:
     model: str
     rows: tuple[SummaryRow, ...]

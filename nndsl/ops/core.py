@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from nndsl.ops.activation import ACTIVATION_NAMES
 from nndsl.ops.registry import configured, lookup, register
@@ -24,6 +23,7 @@ from nndsl.ops.spec import (
     require_rank,
 )
 from nndsl.ops.weights import Initializer
+from nndsl.records import record
 from nndsl.shapes import Dim, DType, TensorType
 
 
@@ -225,7 +225,7 @@ class PositionEmbedding(Layer):
         return {"embeddings": weight(attrs, "embeddings", shape)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Einsum:
     """An EinsumDense equation `input,kernel->output`, with an optional `...` on the left
     (leading axes pass through) or on the right (trailing axes pass through)."""

@@ -9,10 +9,9 @@ before the first step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec, ShapeError, as_int
+from nndsl.records import record
 from nndsl.shapes import TensorType, format_shape
 
 FAMILY = "data"
@@ -22,7 +21,7 @@ STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 OUTPUT_MODES = ("int", "multi_hot", "count", "tf_idf")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Element:
     """One example of a source's inputs, as far as the declaration tells.
 

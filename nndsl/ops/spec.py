@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import ClassVar, Union
 
+from nndsl.records import record
 from nndsl.shapes import Dim, DType, TensorType
 
 
@@ -34,7 +35,7 @@ class OpKind(Enum):
 ArgValue = Union[int, float, bool, str, Dim, DType, "Configured", tuple["ArgValue", ...], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Configured:
     """An op passed as an argument value, with its own arguments bound (defaults included).
 
@@ -80,7 +81,7 @@ class _Required:
 REQUIRED = _Required()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Arg:
     """One argument of a spec.
 
@@ -168,7 +169,7 @@ class ArgError(ShapeError):
         super().__init__(message, arg=arg, help=help, code="E0404")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WeightSpec:
     """A parameter (trainable) or a piece of state (non-trainable, e.g. moving statistics).
 
@@ -187,7 +188,7 @@ class WeightSpec:
 Attrs = Mapping[str, ArgValue]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Signature:
     """What the editor shows: `Dense(units: int, use_bias: bool = true, ...)`."""
 

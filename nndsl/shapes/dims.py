@@ -8,15 +8,16 @@ structural, so `(H - 3 + 2*1)/1 + 1` and `H` are the same value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Union
+
+from nndsl.records import record
 
 
 class DimError(ValueError):
     """An operation that has no integer result (division by zero, by a negative size)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FloorDiv:
     """An irreducible `num / den` (rounding down); `den` is never 0 or 1."""
 
@@ -39,7 +40,7 @@ def _mono_key(mono: Monomial) -> tuple[int, tuple[tuple[int, str], ...]]:
     return (len(mono), tuple(_atom_key(a) for a in mono))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Dim:
     """A canonical sum of `coefficient * monomial` terms; the empty monomial is the constant."""
 

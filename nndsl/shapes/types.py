@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from enum import Enum
 
+from nndsl.records import record
 from nndsl.shapes.dims import Dim
 
 
@@ -72,7 +72,7 @@ def format_shape(shape: Shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TensorType:
     dtype: DType
     shape: Shape

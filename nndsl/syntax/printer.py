@@ -8,8 +8,8 @@ Formatting is idempotent, and the tree of the output equals the tree of the inpu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from nndsl.records import record
 from nndsl.source import Span
 from nndsl.syntax import ast
 from nndsl.syntax.parser import parse
@@ -34,7 +34,7 @@ _PREC = {
 _COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Comment:
     start: int
     text: str

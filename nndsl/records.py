@@ -1,0 +1,193 @@
+"""`record`: `dataclasses.dataclass` without compiling code for every class.
+
+`dataclass` writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__` and
+`__delattr__` as source text and compiles it, about 1 ms per class on the machines we measure:
+the front end declares some 70 records, so a language server spent ~80 ms of its start-up,
+before the first diagnostic, compiling them. `record` lets `dataclasses` do everything else
+(fields, defaults, `__slots__`, `__match_args__`, so `fields`, `replace` and `asdict` work and
+type checkers see a dataclass) and attaches shared methods parameterised by the field list.
+
+Behaviour is `dataclass`'s for what this code base uses: positional and keyword construction
+with defaults and `default_factory`, `__post_init__`, `frozen` (FrozenInstanceError),
+`eq` with `compare=False` fields, hashing as `dataclass` decides it (frozen and eq: from the
+`hash`/`compare` fields; eq alone: unhashable; methods written in the class body are kept),
+`repr=False` fields, `slots` (pickling and copying of frozen slotted records included).
+`tests/test_records.py` compares each of these with `dataclass` itself. Construction is a
+little slower than generated code (a loop over the fields), which the checker does not notice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import reprlib
+from collections.abc import Callable
+from dataclasses import MISSING, Field, FrozenInstanceError, field
+from operator import attrgetter
+from typing import Any, TypeVar, dataclass_transform, overload
+
+__all__ = ["field", "record"]
+
+T = TypeVar("T")
+_set = object.__setattr__
+_NO_FIELDS: Callable[[Any], tuple[()]] = lambda _: ()
+
+
+@overload
+def record(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def record(
+    *, frozen: bool = False, eq: bool = True, slots: bool = False
+) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(field_specifiers=(field, Field))
+def record(
+    cls: type[T] | None = None, /, *, frozen: bool = False, eq: bool = True, slots: bool = False
+) -> type[T] | Callable[[type[T]], type[T]]:
+    """A drop-in for `dataclasses.dataclass(frozen=..., eq=..., slots=...)`."""
+
+    def wrap(c: type[T]) -> type[T]:
+        return _build(c, frozen=frozen, eq=eq, slots=slots)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _values(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The named attributes of an instance as a tuple (`attrgetter`, in C)."""
+    if not names:
+        return _NO_FIELDS
+    get = attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (get(obj),)
+    return get
+
+
+def _templates(most: int) -> list[Callable[..., Callable[..., None]]]:
+    """`__init__` bodies for 0..`most` fields, compiled once (one small `exec` for all):
+    `make(set, post_init, fix, *names)` returns an `__init__(self, a0, a1, ...)` that sets
+    `names[i]` to `ai`, fills default factories (`fix`) and calls `__post_init__`."""
+    source = []
+    for n in range(most + 1):
+        params = "".join(f", a{i}" for i in range(n))
+        names = "".join(f", _name{i}" for i in range(n))
+        sets = "".join(f"        _set(self, _name{i}, a{i})\n" for i in range(n))
+        source.append(
+            f"def make{n}(_set, _post, _fix{names}):\n"
+            f"    def __init__(self{params}):\n{sets}"
+            "        if _fix is not None:\n            _fix(self)\n"
+            "        if _post:\n            self.__post_init__()\n"
+            "    return __init__\n"
+        )
+    scope: dict[str, Any] = {}
+    exec("".join(source), scope)  # our own text: the one `exec` for all records
+    return [scope[f"make{n}"] for n in range(most + 1)]
+
+
+_MAKE_INIT = _templates(24)
+_FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()
+
+
+def _init(
+    names: tuple[str, ...],
+    defaults: tuple[tuple[str, Any, Any], ...],
+    post_init: bool,
+    factories: tuple[tuple[str, Callable[[], Any]], ...],
+) -> Callable[..., None]:
+    """The class's `__init__`: a template whose parameters are renamed to the fields, so
+    binding (positional, keyword, defaults, errors) is Python's own and as fast as the code
+    `dataclass` generates."""
+    if "self" in names or len(names) >= len(_MAKE_INIT):
+        raise TypeError(f"record cannot have the fields {names}")
+
+    def fix(obj: Any) -> None:
+        for name, factory in factories:
+            if getattr(obj, name) is _FACTORY:
+                _set(obj, name, factory())
+
+    init = _MAKE_INIT[len(names)](_set, post_init, fix if factories else None, *names)
+    init.__code__ = init.__code__.replace(co_varnames=("self", *names))
+    init.__defaults__ = (
+        tuple(
+            _FACTORY if default is MISSING else default
+            for _, default, factory in defaults
+            if default is not MISSING or factory is not MISSING
+        )
+        or None
+    )
+    return init
+
+
+def _build(cls: type[T], *, frozen: bool, eq: bool, slots: bool) -> type[T]:
+    own = dict(cls.__dict__)  # before `dataclass` may replace the class (slots)
+    new: Any = dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots)
+    fields = dataclasses.fields(new)
+    names = tuple(f.name for f in fields)
+    defaults: tuple[tuple[str, Any, Any], ...] = tuple(
+        (f.name, f.default, f.default_factory) for f in fields
+    )
+    post_init = hasattr(new, "__post_init__")
+    factories = tuple(
+        (f.name, f.default_factory) for f in fields if f.default_factory is not MISSING
+    )
+    __init__ = _init(names, defaults, post_init, factories)
+    shown = [f.name for f in fields if f.repr]
+
+    @reprlib.recursive_repr()
+    def __repr__(self: Any) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
+        return f"{type(self).__qualname__}({inner})"
+
+    methods: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__}
+    if eq:
+        compared = _values([f.name for f in fields if f.compare])
+
+        def __eq__(self: Any, other: object) -> bool:
+            if other.__class__ is self.__class__:
+                return compared(self) == compared(other)
+            return NotImplemented
+
+        methods["__eq__"] = __eq__
+    explicit_hash = "__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)
+    if eq and not explicit_hash:
+        if frozen:
+            hashed = _values([f.name for f in fields if (f.compare if f.hash is None else f.hash)])
+
+            def __hash__(self: Any) -> int:
+                return hash(hashed(self))
+
+            new.__hash__ = __hash__
+        else:
+            new.__hash__ = None
+    if frozen:
+        field_names = frozenset(names)
+
+        def __setattr__(self: Any, name: str, value: Any) -> None:
+            if type(self) is new or name in field_names:
+                raise FrozenInstanceError(f"cannot assign to field {name!r}")
+            super(new, self).__setattr__(name, value)
+
+        def __delattr__(self: Any, name: str) -> None:
+            if type(self) is new or name in field_names:
+                raise FrozenInstanceError(f"cannot delete field {name!r}")
+            super(new, self).__delattr__(name)
+
+        methods["__setattr__"] = __setattr__
+        methods["__delattr__"] = __delattr__
+        if slots:  # pickle and copy restore slots with setattr, which is refused
+
+            def __getstate__(self: Any) -> list[Any]:
+                return [getattr(self, name) for name in names]
+
+            def __setstate__(self: Any, state: list[Any]) -> None:
+                for name, value in zip(names, state):  # noqa: B905
+                    _set(self, name, value)
+
+            methods["__getstate__"] = __getstate__
+            methods["__setstate__"] = __setstate__
+    for name, method in methods.items():
+        if name not in own:  # like `dataclass`: what the class body defines stays
+            method.__qualname__ = f"{new.__qualname__}.{name}"
+            setattr(new, name, method)
+    return new  # type: ignore[no-any-return]
