@@ -15,6 +15,9 @@ in either branch (or kept from before the `if`), and after or inside `repeat n {
 bindings from before the loop together with the loop's own (the body runs 0..n times and each
 round sees the previous round's names). A use no binding reaches is the top-level name (or an
 unknown one), as in the checker. A parameter merged with assignments stays the parameter.
+A use that some path reaches with no binding (a name first assigned in one branch or inside a
+loop) is the local symbol, but also the top-level name on that path: `unsafe` records it, and
+rename refuses both symbols (either rename would change what the other path means).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class FileIndex:
     imports: list[tuple[ast.Import, str | None]] = field(default_factory=list)
     # use of a local name (its start) -> the bindings that can reach it, in text order
     reaching: dict[int, tuple[Span, ...]] = field(default_factory=dict)
+    # symbols a use also means on a path no local binding reaches -> where (see the docstring)
+    unsafe: dict[SymbolKey, list[Span]] = field(default_factory=dict)
 
     def at(self, offset: int) -> Occurrence | None:
         for occ in self.occurrences:
@@ -177,6 +182,8 @@ def build_index(path: str, file: SourceFile, module: ast.Module, parsed: Parsed)
 
 
 State = dict[str, frozenset[int]]  # local name -> the bindings (their starts) that reach here
+UNBOUND = -1  # in a State: some path reaches here without binding the name
+NEVER_BOUND = frozenset({UNBOUND})
 
 
 class _Walker:
@@ -199,6 +206,7 @@ class _Walker:
         self.binders: dict[int, tuple[ast.Ident, bool]] = {}  # start -> (ident, is a param)
         self.parent: dict[int, int] = {}
         self.pending: list[tuple[ast.Ident, int, bool]] = []
+        self.mixed: list[tuple[ast.Ident, int, SymbolKey]] = []  # uses also meaning a top name
         self.recording = True  # False while a loop's reaching bindings are being computed
         self.stdlib = norm(stdlib_dir())
 
@@ -278,14 +286,18 @@ class _Walker:
                     key = SymbolKey(self.path, binder.name, self.scope, "tensor", root)
                 keys[root] = key
             self.occ(ident, key, definition)
-        self.pending = []
+        for ident, b, top in self.mixed:
+            for k in (keys[self.find(b)], top):
+                self.index.unsafe.setdefault(k, []).append(ident.span)
+        self.pending, self.mixed = [], []
         self.binders, self.parent, self.state = {}, {}, {}
 
     @staticmethod
     def merge(a: State, b: State) -> State:
-        out = dict(a)
+        """Two paths join: a name bound on one only may be unbound here."""
+        out = {name: bs if name in b else bs | {UNBOUND} for name, bs in a.items()}
         for name, bs in b.items():
-            out[name] = out[name] | bs if name in out else bs
+            out[name] = out[name] | bs if name in out else bs | {UNBOUND}
         return out
 
     # -- items ----------------------------------------------------------------------------------
@@ -408,7 +420,10 @@ class _Walker:
 
     def name(self, ident: ast.Ident) -> None:
         reaching = self.state.get(ident.name)
-        if reaching:
+        if reaching and reaching != NEVER_BOUND:
+            unbound = UNBOUND in reaching
+            if unbound:
+                reaching = reaching - {UNBOUND}
             first = min(reaching)
             if len(reaching) > 1:
                 for b in reaching:
@@ -418,6 +433,9 @@ class _Walker:
                 self.index.reaching[ident.span.start] = tuple(
                     self.binders[b][0].span for b in sorted(reaching)
                 )
+                top = self.resolve(ident.name) if unbound else None
+                if top is not None:
+                    self.mixed.append((ident, first, top))
             return
         key = self.resolve(ident.name)
         if key is not None:
@@ -459,8 +477,10 @@ class _Walker:
 
     def _callee(self, func: ast.Expr) -> Callable[[str], SymbolKey] | None:
         """For a call of a block or model: keyword name -> the parameter's symbol."""
-        if not isinstance(func, ast.Name) or self.state.get(func.ident.name):
+        if not isinstance(func, ast.Name):
             return None
+        if self.state.get(func.ident.name, NEVER_BOUND) != NEVER_BOUND:
+            return None  # a local name (on some path at least)
         entry = self.top.get(func.ident.name)
         if entry is None or entry[0].kind not in ("block", "model"):
             return None

@@ -510,11 +510,16 @@ class Workspace:
             if include_declaration or not definition
         ]
 
-    def _occurrences(self, key: SymbolKey) -> list[tuple[Location, bool]]:
+    def _files(self, key: SymbolKey) -> list[str]:
+        """The files where `key` can occur."""
         local = key.scope != TOP and key.kind != "param"  # a parameter is also a keyword
-        files = [key.path] if local else sorted({key.path, *self._universe()})
+        return [key.path] if local else sorted({key.path, *self._universe()})
+
+    def _occurrences(
+        self, key: SymbolKey, files: list[str] | None = None
+    ) -> list[tuple[Location, bool]]:
         out: list[tuple[Location, bool]] = []
-        for f in files:
+        for f in self._files(key) if files is None else files:
             index = self._index(f)
             if index is None:
                 continue
@@ -567,7 +572,17 @@ class Workspace:
         key = occ.key
         if new_name == key.name:
             return RenameResult()
-        found = self._occurrences(key)
+        files = self._files(key)
+        for f in files:
+            other = self._index(f)
+            unsafe = other.unsafe.get(key) if other is not None else None
+            if other is not None and unsafe:
+                line = other.file.position(unsafe[0].start).line
+                return RenameResult(
+                    error=f"`{key.name}` on line {line} of {Path(f).name} is a local binding on "
+                    f"some paths and the top-level `{key.name}` on others: rename it by hand"
+                )
+        found = self._occurrences(key, files)
         by_file: dict[str, list[Location]] = {}
         for loc, _ in found:
             by_file.setdefault(loc.path, []).append(loc)

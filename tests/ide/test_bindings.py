@@ -289,3 +289,29 @@ def test_renaming_any_binding_keeps_the_diagnostics(nn: Path) -> None:
             out = out[: e.span.start] + e.text + out[e.span.end :]
         ws.update(path, out)
         assert codes() == before, (key, out)
+
+
+def test_a_use_that_is_local_on_one_path_and_top_level_on_another_is_not_renamed() -> None:
+    src = """\
+const width = 8
+model M(big: bool = false) {
+    input x: f32[B, 8]
+    if big {
+        width = 16
+    }
+    return x |> Dense(width)
+}
+"""
+    check_clean(src)
+    ws = workspace(src)
+    for offset in (nth(src, "width = 16"), nth(src, "width)"), nth(src, "width = 8")):
+        error = ws.rename(PATH, offset, "w").error
+        assert error is not None and "line 7 of model.nn" in error, offset
+    # the local binding still goes to itself, the use to the local binding
+    loc = ws.definition(PATH, nth(src, "width)"))
+    assert loc is not None and loc.span.start == nth(src, "width = 16")
+    # a name bound before the branch on every path is safe
+    safe = src.replace("    if big", "    width = 8\n    if big")
+    check_clean(safe)
+    ws = workspace(safe)
+    assert ws.rename(PATH, nth(safe, "width)"), "w").error is None
