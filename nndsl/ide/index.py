@@ -213,7 +213,7 @@ class _Walker:
     # -- recording ------------------------------------------------------------------------------
     def occ(self, ident: ast.Ident, key: SymbolKey, definition: bool = False) -> None:
         if ident.name.startswith("<") or not self.recording:
-            return  # a name the parser invented while recovering
+            return  # a name the parser invented while recovering; a loop's trial pass
         self.index.occurrences.append(Occurrence(ident.span, key, definition, self.scope))
         self.token(ident.span, key, definition)
 
