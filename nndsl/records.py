@@ -22,6 +22,7 @@ import dataclasses
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, field
+from functools import cache
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -64,28 +65,27 @@ def _values(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return get
 
 
-def _templates(most: int) -> list[Callable[..., Callable[..., None]]]:
-    """`__init__` bodies for 0..`most` fields, compiled once (one small `exec` for all):
-    `make(set, post_init, fix, *names)` returns an `__init__(self, a0, a1, ...)` that sets
+@cache
+def _template(n: int) -> Callable[..., Callable[..., None]]:
+    """The `__init__` body for `n` fields, compiled once per field count:
+    `make(set, fix, post_init, *names)` returns an `__init__(self, a0, a1, ...)` that sets
     `names[i]` to `ai`, fills default factories (`fix`) and calls `__post_init__`."""
-    source = []
-    for n in range(most + 1):
-        params = "".join(f", a{i}" for i in range(n))
-        names = "".join(f", _name{i}" for i in range(n))
-        sets = "".join(f"        _set(self, _name{i}, a{i})\n" for i in range(n))
-        source.append(
-            f"def make{n}(_set, _post, _fix{names}):\n"
-            f"    def __init__(self{params}):\n{sets}"
-            "        if _fix is not None:\n            _fix(self)\n"
-            "        if _post:\n            self.__post_init__()\n"
-            "    return __init__\n"
-        )
+    params = "".join(f", a{i}" for i in range(n))
+    names = "".join(f", _name{i}" for i in range(n))
+    sets = "".join(f"        _set(self, _name{i}, a{i})\n" for i in range(n))
+    source = (
+        f"def make(_set, _fix, _post{names}):\n"
+        f"    def __init__(self{params}):\n{sets}"
+        "        if _fix is not None:\n            _fix(self)\n"
+        "        if _post:\n            self.__post_init__()\n"
+        "    return __init__\n"
+    )
     scope: dict[str, Any] = {}
-    exec("".join(source), scope)  # our own text: the one `exec` for all records
-    return [scope[f"make{n}"] for n in range(most + 1)]
+    exec(source, scope)  # our own text; shared by every record with `n` fields
+    make: Callable[..., Callable[..., None]] = scope["make"]
+    return make
 
 
-_MAKE_INIT = _templates(24)
 _FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()
 
 
@@ -98,15 +98,15 @@ def _init(
     """The class's `__init__`: a template whose parameters are renamed to the fields, so
     binding (positional, keyword, defaults, errors) is Python's own and as fast as the code
     `dataclass` generates."""
-    if "self" in names or len(names) >= len(_MAKE_INIT):
-        raise TypeError(f"record cannot have the fields {names}")
+    if "self" in names:
+        raise TypeError("a record cannot have a field named `self`")
 
     def fix(obj: Any) -> None:
         for name, factory in factories:
             if getattr(obj, name) is _FACTORY:
                 _set(obj, name, factory())
 
-    init = _MAKE_INIT[len(names)](_set, post_init, fix if factories else None, *names)
+    init = _template(len(names))(_set, fix if factories else None, post_init, *names)
     init.__code__ = init.__code__.replace(co_varnames=("self", *names))
     init.__defaults__ = (
         tuple(
