@@ -89,15 +89,16 @@ def _template(n: int) -> Callable[..., Callable[..., None]]:
 _FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()
 
 
-def _init(
+def make_init(
     names: tuple[str, ...],
     defaults: tuple[tuple[str, Any, Any], ...],
-    post_init: bool,
-    factories: tuple[tuple[str, Callable[[], Any]], ...],
+    post_init: bool = False,
+    factories: tuple[tuple[str, Callable[[], Any]], ...] = (),
 ) -> Callable[..., None]:
-    """The class's `__init__`: a template whose parameters are renamed to the fields, so
-    binding (positional, keyword, defaults, errors) is Python's own and as fast as the code
-    `dataclass` generates."""
+    """An `__init__` setting the fields `names` (with `object.__setattr__`): a template whose
+    parameters are renamed to the fields, so binding (positional, keyword, defaults, errors)
+    is Python's own and as fast as the code `dataclass` generates. `defaults` holds
+    (name, default, default factory) per field, `MISSING` where there is none."""
     if "self" in names:
         raise TypeError("a record cannot have a field named `self`")
 
@@ -131,7 +132,7 @@ def _build(cls: type[T], *, frozen: bool, eq: bool, slots: bool) -> type[T]:
     factories = tuple(
         (f.name, f.default_factory) for f in fields if f.default_factory is not MISSING
     )
-    __init__ = _init(names, defaults, post_init, factories)
+    __init__ = make_init(names, defaults, post_init, factories)
     shown = [f.name for f in fields if f.repr]
 
     @reprlib.recursive_repr()

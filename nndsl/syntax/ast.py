@@ -1,14 +1,17 @@
 """The syntax tree: immutable nodes, every one with the span of its source text.
 
-Nodes are declared like frozen dataclasses but built by one shared `__init__` (see `Node`):
-generating methods for some thirty classes with `dataclass` cost 20 ms of every start-up.
+Nodes are declared like frozen dataclasses; `Node` gives each class an `__init__` from
+`nndsl.records.make_init` (no code compiled per class: `dataclass` cost 20 ms of every
+start-up) and shared equality, hash and repr over the fields.
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import MISSING
 from typing import Any, ClassVar, Union, dataclass_transform
 
+from nndsl.records import make_init
 from nndsl.source import Span
 
 
@@ -23,23 +26,10 @@ class Node:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.FIELDS = tuple(inspect.get_annotations(cls))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self.FIELDS
-        if not kwargs and len(args) == len(fields):  # the parser's case: one dict update
-            self.__dict__.update(zip(fields, args, strict=True))
-            return
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
-        for name, value in zip(fields, args, strict=False):
-            object.__setattr__(self, name, value)
-        for name, value in kwargs.items():
-            if name not in fields:
-                raise TypeError(f"{type(self).__name__} has no field {name!r}")
-            object.__setattr__(self, name, value)
-        for name in fields[len(args) :]:
-            if name not in kwargs and not hasattr(type(self), name):
-                raise TypeError(f"{type(self).__name__} needs {name!r}")
+        defaults = tuple((f, cls.__dict__.get(f, MISSING), MISSING) for f in cls.FIELDS)
+        init = make_init(cls.FIELDS, defaults)
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        setattr(cls, "__init__", init)  # noqa: B010 - mypy sees the dataclass_transform one
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
