@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import import_module
 
 from nndsl.ops.spec import REQUIRED, ArgValue, Configured, OpKind, OpSpec
@@ -12,9 +12,12 @@ REGISTRY: dict[str, OpSpec] = {}
 # Other names a spec answers to (`BatchNorm` for `BatchNormalization`, `MaxPool2D` for
 # `MaxPooling2D`, as Keras has them); the spec's own `name` stays the one in docs and paths.
 ALIASES: dict[str, str] = {}
+# `configured` of a plain name (`"glorot_uniform"`), asked for every weight of every layer.
+_BY_NAME: dict[tuple[str, OpKind], Configured | None] = {}
 
 
 def register(cls: type[OpSpec]) -> type[OpSpec]:
+    _BY_NAME.clear()
     for name in (cls.name, *cls.aliases):
         if name in REGISTRY or name in ALIASES:
             raise RuntimeError(f"spec name {name!r} registered twice")
@@ -35,11 +38,20 @@ def configured(value: ArgValue, kind: OpKind) -> Configured | None:
     be used without arguments."""
     if value is None:
         return None
-    name = value.name if isinstance(value, Configured) else str(value)
+    if isinstance(value, str):
+        key = (value, kind)
+        if key not in _BY_NAME:
+            _BY_NAME[key] = _configured(value, {}, kind)
+        return _BY_NAME[key]
+    if isinstance(value, Configured):
+        return _configured(value.name, value.options, kind)
+    return _configured(str(value), {}, kind)
+
+
+def _configured(name: str, given: Mapping[str, ArgValue], kind: OpKind) -> Configured | None:
     spec = lookup(name)
     if spec is None or spec.kind is not kind:
         return None
-    given = value.options if isinstance(value, Configured) else {}
     attrs: list[tuple[str, ArgValue]] = []
     for a in spec.args:
         if a.name in given:

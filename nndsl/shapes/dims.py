@@ -29,6 +29,8 @@ class FloorDiv:
 
 
 Atom = Union[str, FloorDiv]
+_SHARED = 1 << 16
+_CONSTANTS: dict[int, Dim] = {}  # `Dim.const` of small values, made once
 Monomial = tuple[Atom, ...]
 
 
@@ -55,7 +57,12 @@ class Dim:
 
     @staticmethod
     def const(value: int) -> Dim:
-        return Dim((((), value),)) if value != 0 else Dim(())
+        known = _CONSTANTS.get(value)
+        if known is None:
+            known = Dim((((), value),)) if value != 0 else Dim(())
+            if -_SHARED <= value <= _SHARED:  # shared: most sizes are small constants
+                _CONSTANTS[value] = known
+        return known
 
     @staticmethod
     def sym(name: str) -> Dim:
@@ -104,9 +111,18 @@ class Dim:
                 return coeff
         return 0
 
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Dim and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return hash(self.terms)
+
     # -- arithmetic ---------------------------------------------------------------------
     def __add__(self, other: Dim | int) -> Dim:
         o = Dim.of(other)
+        a, b = self.terms, o.terms
+        if len(a) < 2 and len(b) < 2 and (not a or a[0][0] == ()) and (not b or b[0][0] == ()):
+            return Dim.const((a[0][1] if a else 0) + (b[0][1] if b else 0))  # both constant
         acc: dict[Monomial, int] = dict(self.terms)
         for m, c in o.terms:
             acc[m] = acc.get(m, 0) + c
@@ -115,6 +131,9 @@ class Dim:
     __radd__ = __add__
 
     def __neg__(self) -> Dim:
+        a = self.terms
+        if len(a) == 1 and a[0][0] == ():
+            return Dim.const(-a[0][1])
         return Dim(tuple((m, -c) for m, c in self.terms))
 
     def __sub__(self, other: Dim | int) -> Dim:
@@ -125,6 +144,9 @@ class Dim:
 
     def __mul__(self, other: Dim | int) -> Dim:
         o = Dim.of(other)
+        a, b = self.terms, o.terms
+        if len(a) < 2 and len(b) < 2 and (not a or a[0][0] == ()) and (not b or b[0][0] == ()):
+            return Dim.const((a[0][1] if a else 0) * (b[0][1] if b else 0))  # both constant
         acc: dict[Monomial, int] = {}
         for m1, c1 in self.terms:
             for m2, c2 in o.terms:
