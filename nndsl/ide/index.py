@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from nndsl.ops import lookup
+from nndsl.records import record
 from nndsl.resources import stdlib_dir
 from nndsl.shapes import DType
 from nndsl.source import SourceFile, Span
@@ -38,7 +39,7 @@ DTYPES = frozenset(d.value for d in DType)
 PARAM_TYPES = frozenset({"int", "float", "bool", "str"})
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SymbolKey:
     """A symbol's identity: where it is defined. `scope` is the start offset of the enclosing
     block or model for parameters, tensors and shape symbols, `TOP` for top-level names."""
@@ -50,7 +51,7 @@ class SymbolKey:
     at: int = TOP  # a tensor: the start of its first binding (one body has many `h`s)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Occurrence:
     span: Span
     key: SymbolKey
@@ -58,7 +59,7 @@ class Occurrence:
     scope: int  # the block/model the occurrence lies in (its start offset), or TOP
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Token:
     """A classified identifier for semantic highlighting; `kind` is a semantic token type."""
 
@@ -67,7 +68,7 @@ class Token:
     modifiers: tuple[str, ...] = ()
 
 
-@dataclass
+@record
 class FileIndex:
     file: SourceFile
     module: ast.Module

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
@@ -48,6 +47,7 @@ from nndsl.ide.model import (
 from nndsl.ide.tokens import semantic_tokens
 from nndsl.ops import OpKind, OpSpec, iter_specs, lookup
 from nndsl.ops.spec import format_value
+from nndsl.records import record
 from nndsl.resources import stdlib_dir
 from nndsl.shapes import DType
 from nndsl.source import SourceFile, Span
@@ -81,7 +81,7 @@ def _norm(path: str | Path) -> str:
     return os.path.normpath(os.path.abspath(str(path)))
 
 
-@dataclass
+@record
 class _Snapshot:
     file: SourceFile
     diagnostics: list[Diagnostic]
