@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import MISSING
-from typing import Any, ClassVar, Union, dataclass_transform
+from typing import Any, ClassVar, TypeVar, Union, dataclass_transform
 
 from nndsl.records import make_init
 from nndsl.source import Span
+
+T = TypeVar("T")
 
 
 @dataclass_transform(frozen_default=True, eq_default=True)
@@ -33,6 +35,20 @@ class Node:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __getattr__(self, name: str) -> Any:
+        """Called only for an attribute the instance lacks: a node `shifted` lazily gets its
+        fields (shifted in turn, lazily) on first use; anything else is a plain error."""
+        d = self.__dict__
+        lazy = d.pop(_LAZY, None)
+        if lazy is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        original, delta = lazy
+        source = original.__dict__
+        for field in self.FIELDS:
+            if field not in d:
+                d[field] = shifted(source[field], delta)
+        return getattr(self, name)
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f) for f in self.FIELDS)
@@ -258,3 +274,41 @@ Item = Union[Import, Const, Definition, DataDef, TrainDef]
 class Module(Node):
     items: tuple[Item, ...]
     span: Span
+
+
+_LAZY = "_shifted_from"  # a lazily shifted node's (original node, delta), until first use
+_new = object.__new__
+_set_start = Span.__dict__["start"].__set__
+_set_end = Span.__dict__["end"].__set__
+
+
+def shifted(value: T, delta: int) -> T:
+    """`value` (a syntax tree, or any value in one) with every span moved by `delta`: what
+    parsing the same text `delta` characters later gives.
+
+    An editor re-parses a file after each keystroke and keeps the trees of the items that did
+    not change; an inserted line moves every item below it. Moving ~100 items' trees node by
+    node cost half of such an edit's check, and most of them are never read again before the
+    next edit (their checks are replayed from memos). So a node is copied with only its plain
+    fields (names, numbers); its spans and children are made, shifted likewise, when one of
+    them is first read (`Node.__getattr__`). Shifting a lazy node again adds the deltas."""
+    t = type(value)
+    if t is Span:
+        span = _new(Span)  # no `Span.__init__`: a valid span moved stays valid
+        _set_start(span, value.start + delta)  # type: ignore[attr-defined]
+        _set_end(span, value.end + delta)  # type: ignore[attr-defined]
+        return span  # type: ignore[return-value]
+    if t is tuple:
+        return tuple([shifted(v, delta) for v in value])  # type: ignore[attr-defined, return-value]
+    if isinstance(value, Node):
+        source = value.__dict__
+        copy = _new(t)
+        fields = copy.__dict__
+        lazy = source.get(_LAZY)
+        for name, v in source.items():
+            tv = type(v)
+            if tv is str or tv is int or tv is float or tv is bool or v is None:
+                fields[name] = v
+        fields[_LAZY] = (lazy[0], lazy[1] + delta) if lazy is not None else (value, delta)
+        return copy
+    return value

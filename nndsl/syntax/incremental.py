@@ -134,37 +134,6 @@ def _docs(text: str, start: int) -> str:
     return "\n".join(reversed(doc))
 
 
-_new = object.__new__
-_set_start = Span.__dict__["start"].__set__
-_set_end = Span.__dict__["end"].__set__
-
-
-def shift(node: T, delta: int) -> T:
-    """A copy of a syntax tree (or any value in one) with every span moved by `delta`: what
-    parsing the same text `delta` characters later gives, at a fraction of the cost (spans
-    are built without `Span.__init__`: valid spans moved stay valid)."""
-
-    def move(value: object) -> object:
-        t = type(value)
-        if t is Span:
-            span = _new(Span)
-            _set_start(span, value.start + delta)  # type: ignore[attr-defined]
-            _set_end(span, value.end + delta)  # type: ignore[attr-defined]
-            return span
-        if t is tuple:
-            return tuple([move(v) for v in value])  # type: ignore[attr-defined]
-        if isinstance(value, ast.Node):
-            copy = _new(t)
-            fields = copy.__dict__
-            for name, v in value.__dict__.items():
-                tv = type(v)
-                fields[name] = v if tv is str or tv is int or v is None else move(v)
-            return copy
-        return value
-
-    return move(node)  # type: ignore[return-value]
-
-
 class IncrementalParser:
     """`parse`, with a cache of item trees per file; the results equal `parse(text, path)`."""
 
@@ -208,7 +177,7 @@ class IncrementalParser:
             piece = old.get(key)
             if piece is None and key[1] in moved:  # the same text, shifted by an edit above
                 at, tree = moved[key[1]]
-                piece = tuple(shift(item, start - at) for item in tree)
+                piece = tuple(ast.shifted(item, start - at) for item in tree)
             if piece is None:
                 piece = self._parse_piece(file, repaired, start, end)
                 if piece is None:

@@ -228,3 +228,26 @@ def test_item_starts_after_an_edit_are_those_of_a_full_scan(name: str) -> None:
         expected = item_starts(edited)
         assert item_starts_after_edit(text, starts, edited) == expected, (i, j)
         text, starts = edited, expected
+
+
+def test_moved_item_trees_are_shifted_lazily_and_equal_a_fresh_parse() -> None:
+    """Items below an inserted line keep their trees, moved: a moved tree is made node by node
+    when read (`ast.shifted`), after any number of moves, and then equals a fresh parse."""
+    from nndsl.syntax import ast, parse
+
+    parser = IncrementalParser()
+    text = generate(12)
+    parser.parse(text, "m.nn")
+    for edit in range(3):  # three moves, nothing read in between
+        text = f"# edit {edit}\n" + text
+        result = parser.parse(text, "m.nn")
+    middle = result.module.items[len(result.module.items) // 2]
+    statement = middle.__dict__["body"][0]  # the parser read the item's span, not its body
+    assert ast._LAZY in statement.__dict__  # not read yet: not made yet
+    fresh = parse(text, "m.nn")
+    assert repr(result.module) == repr(fresh.module)
+    assert result.module == fresh.module
+    assert ast._LAZY not in statement.__dict__
+    twin = fresh.module.items[len(result.module.items) // 2]
+    assert isinstance(middle, ast.Definition) and isinstance(twin, ast.Definition)
+    assert middle.doc == twin.doc
