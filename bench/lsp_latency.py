@@ -1,12 +1,13 @@
 """How fast does `nnrun lsp` answer an editor, on a ~2,000-line file?
 
-    python bench/lsp_latency.py [--edits 30] [--queries 50] [--blocks 205]
+    python bench/lsp_latency.py [--edits 30] [--queries 50] [--blocks 220] [--starts 5]
 
 Generates a valid ~2,000-line `.nn` file (the generator of bench/check_speed.py), starts the
 server as an editor does (`python -m nndsl lsp`, stdio) and drives it with a minimal JSON-RPC
 client, timing:
 
     start -> first diagnostics   process spawn, initialize, didOpen, until publishDiagnostics
+                                 (median of --starts fresh servers; the 5-line file likewise)
     didChange -> diagnostics     a one-character edit (a Dropout rate), until the diagnostics of
                                  that version are published; edits are spaced apart, so each is an
                                  isolated edit (no debounce burst); also for a blank line
@@ -158,9 +159,10 @@ async def start_only(text: str) -> float:
         return (at - start) * 1000
 
 
-async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
-    small = [await start_only(SMALL) for _ in range(3)]
+async def run(edits: int, queries: int, blocks: int, starts: int) -> dict[str, Any]:
+    small = [await start_only(SMALL) for _ in range(starts)]
     text = generate(blocks)
+    big = [await start_only(text) for _ in range(starts - 1)]  # and the session's own start
     lines = text.splitlines()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.nn"
@@ -263,7 +265,8 @@ async def run(edits: int, queries: int, blocks: int) -> dict[str, Any]:
         client.reader.cancel()
     return {
         "lines": len(lines),
-        "start_to_first_diagnostics_ms": start_ms,
+        "start_to_first_diagnostics_ms": statistics.median([*big, start_ms]),
+        "start_samples_ms": [round(ms, 1) for ms in [*big, start_ms]],
         "start_small_file_ms": statistics.median(small),
         "diagnostics": _stats(change_ms),
         "diagnostics_samples_ms": [round(ms, 1) for ms in change_ms],
@@ -278,8 +281,9 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=30)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--blocks", type=int, default=220, help="~9 lines per block")
+    parser.add_argument("--starts", type=int, default=5, help="fresh servers per start figure")
     args = parser.parse_args()
-    result = asyncio.run(run(args.edits, args.queries, args.blocks))
+    result = asyncio.run(run(args.edits, args.queries, args.blocks, args.starts))
     result["python"] = platform.python_version()
     result["machine"] = platform.machine()
     result["date"] = time.strftime("%Y-%m-%d")
@@ -296,7 +300,8 @@ def main() -> int:
         shown = f"p95<{target:.0f}" if target else "-"
         print(f"{label:<28}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['max']:>9.1f}{shown:>10}")
     start = result["start_to_first_diagnostics_ms"]
-    print(f"{'start -> first diagnostics':<28}{start:>9.1f}{'':>9}{'':>9}{'<500':>10}")
+    worst = max(result["start_samples_ms"])
+    print(f"{'start -> first diagnostics':<28}{start:>9.1f}{'':>9}{worst:>9.1f}{'<500':>10}")
     small = result["start_small_file_ms"]
     print(f"{'  same, 5-line file (median)':<28}{small:>9.1f}{'':>9}{'':>9}{'<500':>10}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
