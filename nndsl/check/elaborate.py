@@ -1373,8 +1373,8 @@ class Elaborator:
         self, rec: Composite, ref: DefRef, builder: GraphBuilder
     ) -> list[tuple[str, TensorVal]] | None:
         """Redo a recorded top-level instantiation of `ref` on the fresh `builder`: its own work
-        from the record, its block calls for real. None when a call reports a problem or
-        returns other types than recorded: the caller rolls back and elaborates afresh."""
+        from the record, its block calls for real. None when a call cannot be bound as recorded
+        or returns other types than recorded: the caller rolls back and elaborates afresh."""
         keys = self.keys
         assert keys is not None
         d = ref.definition
@@ -1450,8 +1450,9 @@ class Elaborator:
                 for old, t, o in call.inputs
             ]
             out = self._apply_block(frame, layer, inputs, span)
-            if self.rep.attempts != attempts:
-                return None
+            # What the call reported (a block being edited: an unknown name, an unused tensor)
+            # a fresh elaboration reports alike; what follows it is the same while it returns
+            # the recorded types (an erroneous call returns none).
             if call.single is not None:
                 if not isinstance(out, TensorVal) or out.type != call.single[1]:
                     return None

@@ -22,6 +22,7 @@ from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.incremental import IncrementalParser
+from nndsl.syntax.parser import SYNTAX_CODES
 
 
 @record
@@ -57,8 +58,9 @@ class _Memoizer:
     syntax tree, the trees of the definitions it names (transitively), the module's names,
     constants, data sources and imported files, and the problems already reported (the
     reporter drops a problem reported twice). The key holds all of these (trees by their text,
-    position and doc comment), so a replay appends exactly what a fresh check would. A file
-    with syntax errors is never memoized: its trees may depend on the text around them.
+    position and doc comment), so a replay appends exactly what a fresh check would. Nothing is
+    memoized when an item's tree may depend on the text around it (a syntax error whose
+    recovery went past its item).
     """
 
     def __init__(
@@ -85,14 +87,46 @@ class _Memoizer:
     def _closure(self, item: ast.Item) -> tuple[tuple[int, str, str], ...]:
         return self.keys.closure(item)
 
-    def _seen(self, base: int) -> frozenset[tuple[str, str, int, int, str]]:
-        """The problems reported so far, those of this file relative to `base` (the item's
-        start): whether the item's own reports are dropped as duplicates depends on these."""
+    def _reach(self, item: ast.Item) -> tuple[tuple[int, int], ...]:
+        """Where in this file the item's check can report, relative to its start: its own
+        text, the definitions it names and, for a train section, the data sources. (Checked
+        when an entry is stored: an item that reported elsewhere is not memoized.)"""
+        reach = [(rel, rel + len(text)) for rel, text, _ in self._closure(item)]
+        if isinstance(item, ast.TrainDef):
+            base = item.span.start
+            reach += [(start - base, start - base + len(text)) for start, text, _ in self.data]
+        return tuple(reach)
+
+    def _seen(
+        self, base: int, reach: tuple[tuple[int, int], ...]
+    ) -> frozenset[tuple[str, str, int, int, str]]:
+        """The problems reported so far that the item's own reports could repeat (the
+        reporter drops a problem found twice): those in other files, and those of this file
+        within the item's reach, relative to `base` (the item's start). Problems elsewhere in
+        the file (an error in an unrelated block being edited) and syntax errors (codes the
+        checker never reports) cannot, and are left out."""
         path = self.file.path
-        return frozenset(
-            (code, p, start - base, end - base, message) if p == path else key
-            for key in self.rep._seen
-            for code, p, start, end, message in (key,)
+        out = []
+        for key in self.rep._seen:
+            code, p, start, end, message = key
+            if p != path:
+                out.append(key)
+            elif code not in SYNTAX_CODES:
+                s, e = start - base, end - base
+                if any(a <= s and e <= b for a, b in reach):
+                    out.append((code, p, s, e, message))
+        return frozenset(out)
+
+    def _within(
+        self,
+        reports: list[tuple[str, str, int, int, str]],
+        base: int,
+        reach: tuple[tuple[int, int], ...],
+    ) -> bool:
+        path = self.file.path
+        return all(
+            p != path or any(a <= s - base and e - base <= b for a, b in reach)
+            for _, p, s, e, _ in reports
         )
 
     def run(self, item: ast.Item, check: Callable[[], T]) -> T:
@@ -100,7 +134,8 @@ class _Memoizer:
             return check()
         start = item.span.start
         data = self.data if isinstance(item, ast.TrainDef) else ()
-        key = (self.common, self._closure(item), self._seen(start), data)
+        reach = self._reach(item)
+        key = (self.common, self._closure(item), self._seen(start, reach), data)
         hit = self.memo.entries.get(key)
         if hit is not None and hit[3] != start and isinstance(hit[2], TrainConfig):
             hit = None  # moved: its graph may come from another file; checked again
@@ -129,14 +164,23 @@ class _Memoizer:
             result = _rebind_result(result, files)
             self.used[key] = (diagnostics, hover, result, start)
             return result  # type: ignore[return-value]
-        n_diags, n_seen, n_hover = (
+        n_diags, n_seen, n_hover, n_dropped = (
             len(self.rep.diagnostics),
             len(self.rep._seen),
             len(self.elab.hover),
+            len(self.rep.dropped),
         )
         result = check()
         added = self.rep.diagnostics[n_diags:]
-        if len(self.rep._seen) - n_seen == len(added) and all(d.code != "E9999" for d in added):
+        reports = [
+            (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
+            for d in added
+        ]
+        if (
+            len(self.rep._seen) - n_seen == len(added)
+            and all(d.code != "E9999" for d in added)
+            and self._within(reports + self.rep.dropped[n_dropped:], start, reach)
+        ):
             self.used[key] = (list(added), self.elab.hover[n_hover:], result, start)
         return result
 
@@ -217,13 +261,16 @@ def analyze(
     program = Program(scope.file)
     keys = DefinitionKeys(scope, list(loader.cache.values()), instances)
     elab.files = {m.file.path: m.file for m in loader.cache.values()}
-    if reuse and not rep.diagnostics:  # trees after a syntax error depend on the text around
-        elab.keys = keys
-    memoizer = (
-        None
-        if memo is None
-        else _Memoizer(memo, keys, scope, rep, elab, parse_ok=not rep.diagnostics)
+    # Memos are keyed by item texts: valid while each item's tree depends on its own text
+    # (a syntax error recovered within its item keeps that; see `IncrementalParser.isolated`).
+    trees_ok = not rep.diagnostics or (
+        memo is not None
+        and memo.parser.isolated.get(path, False)
+        and not any(d.code in SYNTAX_CODES and d.file.path != path for d in rep.diagnostics)
     )
+    if reuse and trees_ok:
+        elab.keys = keys
+    memoizer = None if memo is None else _Memoizer(memo, keys, scope, rep, elab, parse_ok=trees_ok)
 
     def once(item: ast.Item, check: Callable[[], T]) -> T:
         return check() if memoizer is None else memoizer.run(item, check)

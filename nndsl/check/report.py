@@ -17,6 +17,7 @@ class Reporter:
         self._seen: set[tuple[str, str, int, int, str]] = set()
         self.muted = 0  # >0 while speculatively checking a branch we may discard
         self.attempts = 0  # problems found, kept or not: a memoized check must have found none
+        self.dropped: list[tuple[str, str, int, int, str]] = []  # found again, so not kept
 
     def error(
         self,
@@ -36,6 +37,7 @@ class Reporter:
             return
         key = (code, file.path, span.start, span.end, message)
         if key in self._seen:
+            self.dropped.append(key)
             return
         self._seen.add(key)
         fixes = _fixes(help, file, span)

@@ -6,9 +6,12 @@ that starts at column 0, outside brackets, strings and comments, with a top-leve
 file without syntax errors every such line starts an item, so each piece is a sequence of whole
 items, and LALR parsing (deterministic) gives each item the same tree, spans included, as a
 parse of the whole file does. Each piece is parsed on its own (Lark parses a slice of the text,
-so offsets stay absolute) and cached by its position and text. When any piece has a syntax
-error, or the lexical repairs fire, the whole file is parsed as before: recovery may depend on
-the text around an error, and the diagnostics must be exactly those of a full parse.
+so offsets stay absolute) and cached by its position and text. Lexical repairs run on the whole
+text first, as in `parse`. A piece with a syntax error is parsed again with error recovery on
+its own (`parser.parse_region`), which gives exactly what the whole file's parse gives for it
+unless the recovery reaches the piece's end; then, and only then, the whole file is parsed.
+`isolated` says whether every item's tree depended on its own text only (the checker reuses
+item checks keyed by that text).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from lark import UnexpectedInput
 from lark.exceptions import LarkError
 from lark.utils import TextSlice
 
+from nndsl.diagnostics import Diagnostic
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
-from nndsl.syntax.parser import ParseResult, _lark, parse
+from nndsl.syntax.parser import ParseResult, _lark, parse, parse_region
 from nndsl.syntax.repair import _code_part, repair
 
 T = TypeVar("T")
@@ -120,6 +124,30 @@ def _may_repair(text: str) -> bool:
     return False
 
 
+_ITEM_LINE_START = re.compile(r"\n(?=(?:import|const|block|model|data|train)\b)")
+
+
+def _item_lines(text: str, start: int, end: int) -> list[int]:
+    """The starts of the lines in `text[start:end]`, after its first, that begin with a
+    top-level keyword, inside brackets or not (no valid item has such a line)."""
+    return [m.end() for m in _ITEM_LINE_START.finditer(text, start, end) if m.end() < end]
+
+
+def _repair_crosses(text: str, end: int) -> bool:
+    """Whether a lexical repair ending at `end` (an operator at the end of a line, blanked
+    because the next line with code starts a statement) looked at a line that starts an
+    item: then the piece's tree depends on the next piece. (A quote repair looks at its own
+    line only; erring on the safe side costs reuse, never correctness.)"""
+    at = text.find("\n", end)
+    while at >= 0:
+        line_end = text.find("\n", at + 1)
+        line = text[at + 1 : len(text) if line_end < 0 else line_end]
+        if _code_part(line).strip():
+            return _ITEM_LINE.match(line) is not None
+        at = line_end
+    return False
+
+
 def _docs(text: str, start: int) -> str:
     """The `##` lines right above the line of `start`, as `parser._attach_docs` reads them."""
     line_start = text.rfind("\n", 0, start) + 1
@@ -139,6 +167,10 @@ class IncrementalParser:
 
     def __init__(self) -> None:
         self._pieces: dict[str, dict[tuple[int, str], tuple[ast.Item, ...]]] = {}
+        # Per file: whether the last parse's item trees each depend on their own text and
+        # position only (no syntax error, or each recovered within its item, and no lexical
+        # repair that looked at another item): the checker's memos are keyed so.
+        self.isolated: dict[str, bool] = {}
         # The last result per file: the editor parses the same text for its index and then
         # for its check.
         self._last: dict[str, tuple[str, ParseResult]] = {}
@@ -155,10 +187,11 @@ class IncrementalParser:
     def _parse(self, text: str, path: str) -> ParseResult:
         file = SourceFile(path, text)
         repaired = text
+        diagnostics: list[Diagnostic] = []
+        isolated = True
         if _may_repair(text):
-            repaired, repairs = repair(file)
-            if repairs:
-                return parse(text, path)
+            repaired, diagnostics = repair(file)
+            isolated = not any(_repair_crosses(text, d.primary.span.end) for d in diagnostics)
         previous = self._starts.get(path)
         if previous is not None:
             starts = item_starts_after_edit(previous[0], previous[1], repaired)
@@ -170,9 +203,9 @@ class IncrementalParser:
         moved = {chunk: (at, piece) for (at, chunk), piece in old.items()}
         new: dict[tuple[int, str], tuple[ast.Item, ...]] = {}
         items: list[ast.Item] = []
-        for start, end in itertools.pairwise(bounds):
-            if start == end:
-                continue
+        todo = [(a, b) for a, b in itertools.pairwise(bounds) if a != b][::-1]  # a stack
+        while todo:
+            start, end = todo.pop()
             key = (start, repaired[start:end])
             piece = old.get(key)
             if piece is None and key[1] in moved:  # the same text, shifted by an edit above
@@ -180,19 +213,36 @@ class IncrementalParser:
                 piece = tuple(ast.shifted(item, start - at) for item in tree)
             if piece is None:
                 piece = self._parse_piece(file, repaired, start, end)
-                if piece is None:
-                    self._pieces[path] = {}
-                    return parse(text, path)
-            new[key] = piece
+            if piece is not None:
+                new[key] = piece
+                items.extend(piece)
+                continue
+            # A syntax error: recovered as `parse` recovers it, in the shortest region from
+            # `start` to a line that starts an item (an unclosed bracket no longer hides
+            # those lines from `item_starts`: the rest of the piece is parsed as pieces again).
+            cuts = _item_lines(repaired, start, end)
+            for stop in (*cuts, end):
+                region = parse_region(file, repaired, start, stop, diagnostics)
+                if region is not None:
+                    break
+            else:  # the recovery depends on what follows: the whole file
+                self._pieces[path] = new
+                self.isolated[path] = False
+                return parse(text, path)
+            piece, found = region
+            diagnostics.extend(found)
             items.extend(piece)
+            rest = [c for c in cuts if c > stop]
+            todo.extend(list(itertools.pairwise([stop, *rest, end]))[::-1])
         self._pieces[path] = new
+        self.isolated[path] = isolated
         for item in items:
             if isinstance(item, ast.Definition):
                 doc = _docs(text, item.span.start)  # the `##` lines above may have changed
                 if item.doc != doc:
                     object.__setattr__(item, "doc", doc)
         span = Span(items[0].span.start, items[-1].span.end) if items else Span(0, 0)
-        return ParseResult(file, ast.Module(tuple(items), span), [])
+        return ParseResult(file, ast.Module(tuple(items), span), diagnostics)
 
     def _parse_piece(
         self, file: SourceFile, text: str, start: int, end: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import field
 from functools import cache
@@ -13,6 +14,7 @@ from lark.lexer import ContextualLexer, Lexer, LexerState
 from lark.parse_tree_builder import ExpandSingleChild
 from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_interactive_parser import InteractiveParser
+from lark.utils import TextSlice
 
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.records import record
@@ -23,6 +25,8 @@ from nndsl.syntax.lower import MISSING_NAME, ToAst
 from nndsl.syntax.repair import STATEMENT_LINE, repair
 
 MAX_SYNTAX_ERRORS = 20
+# The codes of syntax errors: the parser and its lexical repairs report these, nothing else does.
+SYNTAX_CODES = frozenset({"E0001", "E0002", "E0003"})
 
 # How each terminal reads in a message.
 DISPLAY: dict[str, str] = {
@@ -248,8 +252,6 @@ class _Scanner:
     }
 
     def __init__(self) -> None:
-        import re
-
         self.match = re.compile(self.PATTERN).match
         self.keywords = {k: k.upper() for k in KEYWORDS}
 
@@ -536,25 +538,19 @@ _STATEMENT_LINE = STATEMENT_LINE
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
 
 
+_BRACKET_SCAN = re.compile(r'#[^\n]*|"[^"]*"?|[()\[\]{}]')
+
+
 def open_brackets(text: str, end: int) -> list[tuple[str, int]]:
-    """Brackets opened before `end` and not yet closed, skipping strings and comments."""
+    """Brackets opened before `end` and not yet closed, skipping strings (which may span
+    lines here) and comments; a closer that does not match the innermost opener is ignored."""
     stack: list[tuple[str, int]] = []
-    i = 0
-    while i < end:
-        ch = text[i]
-        if ch == "#":
-            nl = text.find("\n", i)
-            i = end if nl < 0 else nl
-            continue
-        if ch == '"':
-            close = text.find('"', i + 1)
-            i = end if close < 0 else close + 1
-            continue
+    for m in _BRACKET_SCAN.finditer(text, 0, end):
+        ch = m.group()
         if ch in _BRACKETS:
-            stack.append((ch, i))
+            stack.append((ch, m.start()))
         elif ch in ")]}" and stack and _BRACKETS[stack[-1][0]] == ch:
             stack.pop()
-        i += 1
     return stack
 
 
@@ -571,6 +567,7 @@ class _Recovery:
         self.diagnostics: list[Diagnostic] = []
         self._quiet_until = -1  # errors before this offset are consequences of a skip
         self._reported_brackets: set[int] = set()
+        self.met_end = False  # an error at the end of the input (see `parse_region`)
 
     def _add(self, code: str, message: str, span: Span, label: str, help: str | None) -> None:
         if len(self.diagnostics) < MAX_SYNTAX_ERRORS:
@@ -599,6 +596,7 @@ class _Recovery:
         accepts = set(err.accepts or err.expected)
         ip = err.interactive_parser
         if tok.type == "$END":
+            self.met_end = True
             end = len(self.file.text)
             if end > self._quiet_until:
                 self._report_eof(accepts)
@@ -851,6 +849,34 @@ def parse(text: str, path: str = "<input>") -> ParseResult:
         module = ast.Module((), Span(0, len(text)))
     _attach_docs(file, module)
     return ParseResult(file, module, recovery.diagnostics)
+
+
+def parse_region(
+    file: SourceFile, repaired: str, start: int, end: int, before: list[Diagnostic]
+) -> tuple[tuple[ast.Item, ...], list[Diagnostic]] | None:
+    """The items of `repaired[start:end]` and their syntax diagnostics, exactly as `parse`
+    gives them for that region, when the whole file's parser is between two items at
+    `start` and at `end` (the editor's item pieces: `nndsl.syntax.incremental`); `before`
+    are the diagnostics `parse` has reported before `start` (lexical repairs, earlier
+    regions: they count towards `MAX_SYNTAX_ERRORS`).
+
+    The parser's state at an item boundary is the same wherever it is, and recovery reads no
+    text past the line after an error and, before the region, only the brackets left open,
+    so a region with no bracket open before it whose errors are all recovered before its end
+    parses as in the whole file. None when that does not hold: a bracket open before
+    `start`, an error at the region's end (there `parse` would see the next item, here the
+    end of the input), or a recovery that gave up."""
+    if open_brackets(file.text, start):  # recovery reads brackets left open before `start`
+        return None
+    recovery = _Recovery(file)
+    recovery.diagnostics.extend(before)
+    try:
+        parsed: object = _lark().parse(TextSlice(repaired, start, end), on_error=recovery)
+    except (UnexpectedInput, LarkError, RecursionError):
+        return None
+    if recovery.met_end or not isinstance(parsed, ast.Module):
+        return None
+    return parsed.items, recovery.diagnostics[len(before) :]
 
 
 def _attach_docs(file: SourceFile, module: ast.Module) -> None:

@@ -194,3 +194,35 @@ def test_the_scanner_is_the_one_written_for_this_grammar() -> None:
     be updated (and `_LARK_SCANNER_CRC` with it), or the fused loop is not used at all."""
     root = parser._lark().parser.lexer.inner.root_lexer
     assert parser._Scanner.lark_crc(root) == parser._LARK_SCANNER_CRC
+
+
+def _open_brackets_reference(text: str, end: int) -> list[tuple[str, int]]:
+    """`open_brackets` as first written (a character loop), kept to check the regex one."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while i < end:
+        ch = text[i]
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+            continue
+        if ch == '"':
+            close = text.find('"', i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        if ch in pairs:
+            stack.append((ch, i))
+        elif ch in ")]}" and stack and pairs[stack[-1][0]] == ch:
+            stack.pop()
+        i += 1
+    return stack
+
+
+def test_open_brackets_as_the_character_loop() -> None:
+    rng = random.Random("brackets")
+    alphabet = ["(", ")", "[", "]", "{", "}", '"', "#", "\n", "a", " ", "x = f(", "# (\n"]
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        for end in {0, len(text) // 2, len(text), rng.randint(0, len(text))}:
+            assert parser.open_brackets(text, end) == _open_brackets_reference(text, end), text
