@@ -509,11 +509,12 @@ def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
         assert memo is not None
         rec = memo.used_composites.get(key) or memo.composites.get(key)
         if rec is not None:
-            rep, n_diags, attempts, n_hover = (
+            rep, n_diags, attempts, n_hover, n_dropped = (
                 elab.rep,
                 len(elab.rep.diagnostics),
                 elab.rep.attempts,
                 len(elab.hover),
+                len(elab.rep.dropped),
             )
             builder = GraphBuilder(name, args)  # type: ignore[arg-type]
             outs = elab.replay_composite(rec, ref, builder)
@@ -523,10 +524,12 @@ def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
                         (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
                     )
                 del rep.diagnostics[n_diags:]
+                del rep.dropped[n_dropped:]
                 rep.attempts = attempts
                 del elab.hover[n_hover:]
-            else:
-                memo.used_composites[key] = rec
+            # Kept either way: it records the model's own work, still valid for its text; a
+            # block being edited (errors, other types) only makes this check elaborate afresh.
+            memo.used_composites[key] = rec
     if outs is None:
         builder = GraphBuilder(name, args)  # type: ignore[arg-type]
         recorder = None
