@@ -11,7 +11,9 @@ client, timing:
     didChange -> diagnostics     a one-character edit (a Dropout rate), until the diagnostics of
                                  that version are published; edits are spaced apart, so each is an
                                  isolated edit (no debounce burst); also for a blank line
-                                 inserted in a block and deleted again (moves what follows)
+                                 inserted in a block and deleted again (moves what follows), and
+                                 for each keystroke of typing a statement into a block (most of
+                                 its prefixes are syntax errors or unknown names)
     hover, completion            requests on tensor names / inside a call, on the current text
 
 It prints a table (p50, p95, max, target) and writes bench/results/lsp_latency.json.
@@ -38,6 +40,7 @@ from check_speed import generate  # noqa: E402
 TARGETS_MS = {
     "diagnostics": 50.0,
     "insert": None,
+    "typing": None,
     "hover": 20.0,
     "completion": None,
     "start": 500.0,
@@ -236,6 +239,46 @@ async def run(edits: int, queries: int, blocks: int, starts: int) -> dict[str, A
             assert params["diagnostics"] == [], params["diagnostics"][:2]
             insert_ms.append((at - sent) * 1000)
 
+        # typing a statement into a block, a character at a time: most of its prefixes are
+        # syntax errors (`z =`, `Dense(`) or unknown names (`Den`), each published
+        typed = "    z = x |> Dense(4)"
+        typing_ms: list[float] = []
+        block = targets[len(targets) // 2]
+        line_no = next(i for i in range(block, len(lines)) if "input x" in lines[i]) + 1
+        keys = [((line_no, 0), "\n")] + [((line_no, n), ch) for n, ch in enumerate(typed)]
+        for (line, col), ch in keys:  # Enter, then the statement
+            await asyncio.sleep(0.3)
+            version += 1
+            sent = time.perf_counter()
+            at_pos = {"line": line, "character": col}
+            client.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"range": {"start": at_pos, "end": at_pos}, "text": ch}],
+                },
+            )
+            at, _ = await _published(client, version)
+            typing_ms.append((at - sent) * 1000)
+        version += 1  # and the line removed again
+        client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [
+                    {
+                        "range": {
+                            "start": {"line": line_no, "character": 0},
+                            "end": {"line": line_no + 1, "character": 0},
+                        },
+                        "text": "",
+                    }
+                ],
+            },
+        )
+        at, params = await _published(client, version)
+        assert params["diagnostics"] == [], params["diagnostics"][:2]
+
         # hover on `h<i>` (a tensor: its type), completion inside `Dense(`
         tensors = [i for i, line in enumerate(lines) if line.lstrip().startswith("g")]
         dense = [i for i, line in enumerate(lines) if "|> Dense(units" in line]
@@ -271,6 +314,8 @@ async def run(edits: int, queries: int, blocks: int, starts: int) -> dict[str, A
         "diagnostics": _stats(change_ms),
         "diagnostics_samples_ms": [round(ms, 1) for ms in change_ms],
         "insert": _stats(insert_ms),
+        "typing": _stats(typing_ms),
+        "typing_samples_ms": [round(ms, 1) for ms in typing_ms],
         "hover": _stats(hover_ms),
         "completion": _stats(completion_ms),
     }
@@ -292,6 +337,7 @@ def main() -> int:
     for name, label in (
         ("diagnostics", "didChange -> diagnostics"),
         ("insert", "  same, line in/out"),
+        ("typing", "  typing a statement"),
         ("hover", "hover"),
         ("completion", "completion"),
     ):

@@ -628,12 +628,32 @@ class _Recovery:
             for cand in ("COMMA", "RPAR", "RSQB", "EQUAL", "COLON"):
                 if cand in accepts and self._try_insert(ip, cand, tok):
                     return True
+        elif self._complete_and_feed(ip, tok):
+            return True
         self._skip_to_next_statement(ip, start)
+        return True
+
+    def _complete_and_feed(self, ip: InteractiveParser, tok: Token) -> bool:
+        """A name left alone on its line (`z`, being typed) becomes `z = <missing>`, so the
+        statement on the next line parses as one: skipping it would leave the parser inside
+        the unfinished statement, and every statement after it would be an error."""
+        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
+        fillers = [Token.new_borrow_pos(t, _INSERTABLE[t], tok) for t in ("EQUAL", "NAME")]
+        try:
+            for filler in fillers:
+                trial.feed_token(filler)
+            if tok.type not in trial.accepts():
+                return False
+        except (UnexpectedInput, LarkError, KeyError):
+            return False
+        for filler in fillers:
+            ip.feed_token(filler)
+        ip.feed_token(tok)
         return True
 
     def _try_insert(self, ip: InteractiveParser, cand: str, tok: Token) -> bool:
         inserted = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
-        trial = ip.copy()  # type: ignore[no-untyped-call]
+        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
         try:
             trial.feed_token(inserted)
             trial.feed_token(tok)
@@ -662,7 +682,7 @@ class _Recovery:
 
     def _close_and_feed(self, ip: InteractiveParser, tok: Token) -> list[str] | None:
         """Close open brackets until `tok` (which starts a line) fits; commit if it does."""
-        trial = ip.copy()  # type: ignore[no-untyped-call]
+        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
         closers: list[Token] = []
         for _ in range(32):
             if tok.type in trial.accepts():
@@ -779,7 +799,7 @@ class _Recovery:
         pos = self.file.position(n)
         end = Token("$END", "", n, pos.line, pos.column, pos.line, pos.column, n)
         for _ in range(200):
-            trial = ip.copy()  # type: ignore[no-untyped-call]
+            trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
             try:
                 trial.feed_eof(end)
                 return True

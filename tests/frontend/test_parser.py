@@ -254,3 +254,16 @@ def test_pipeline_may_continue_on_the_next_line() -> None:
         "        relu\n    k = h +\n        x\n    return k\n}\n"
     )
     assert check_source(src, "t.nn").diagnostics == []
+
+
+def test_a_name_alone_on_its_line_is_one_error_not_a_cascade() -> None:
+    """`z` being typed above other statements: one error, and the statements after it (and
+    the items after its block) still parse."""
+    body = "\n".join(f"    h{i} = x |> Dense({i + 1})" for i in range(30))
+    text = f"block B() {{\n    input x: f32[N, 4]\n    z\n{body}\n    return h29\n}}\n"
+    text += "model M() {\n    input x: f32[N, 4]\n    return x |> B()\n}\n"
+    result = parse(text, "t.nn")
+    assert [d.message for d in result.diagnostics] == ["expected `,`, `=` or `:`, found name `h0`"]
+    block, model = result.module.items
+    assert isinstance(block, ast.Definition) and isinstance(model, ast.Definition)
+    assert len(block.body) == 33 and model.name.name == "M"
