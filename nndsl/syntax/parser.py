@@ -8,7 +8,7 @@ from dataclasses import field
 from functools import cache
 from typing import Any
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import LarkError
 from lark.lexer import ContextualLexer, Lexer, LexerState
 from lark.parse_tree_builder import ExpandSingleChild
@@ -554,6 +554,25 @@ def open_brackets(text: str, end: int) -> list[tuple[str, int]]:
     return stack
 
 
+def _trial(ip: InteractiveParser) -> Any:
+    """A copy of `ip` to try tokens on. Lark's own copy deep-copies the value stack, which
+    holds every item parsed so far (seconds per error in a 2,000-line file); the syntax tree
+    nodes and tokens on it are immutable and shared here. Only Lark's trees are copied: its
+    rules for repetitions (`item*`) extend a tree's children list in place."""
+    trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]
+    values = trial.parser_state.value_stack
+    for i, value in enumerate(values):
+        if isinstance(value, Tree):
+            values[i] = _copy_trees(value)
+    return trial
+
+
+def _copy_trees(value: Any) -> Any:
+    if isinstance(value, Tree):
+        return Tree(value.data, [_copy_trees(c) for c in value.children], value._meta)
+    return value
+
+
 class _Recovery:
     """Collects diagnostics and repairs the parser state so parsing goes on.
 
@@ -637,7 +656,7 @@ class _Recovery:
         """A name left alone on its line (`z`, being typed) becomes `z = <missing>`, so the
         statement on the next line parses as one: skipping it would leave the parser inside
         the unfinished statement, and every statement after it would be an error."""
-        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
+        trial = _trial(ip)
         fillers = [Token.new_borrow_pos(t, _INSERTABLE[t], tok) for t in ("EQUAL", "NAME")]
         try:
             for filler in fillers:
@@ -653,7 +672,7 @@ class _Recovery:
 
     def _try_insert(self, ip: InteractiveParser, cand: str, tok: Token) -> bool:
         inserted = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
-        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
+        trial = _trial(ip)
         try:
             trial.feed_token(inserted)
             trial.feed_token(tok)
@@ -682,7 +701,7 @@ class _Recovery:
 
     def _close_and_feed(self, ip: InteractiveParser, tok: Token) -> list[str] | None:
         """Close open brackets until `tok` (which starts a line) fits; commit if it does."""
-        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
+        trial = _trial(ip)
         closers: list[Token] = []
         for _ in range(32):
             if tok.type in trial.accepts():
@@ -799,7 +818,7 @@ class _Recovery:
         pos = self.file.position(n)
         end = Token("$END", "", n, pos.line, pos.column, pos.line, pos.column, n)
         for _ in range(200):
-            trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]  # values are immutable
+            trial = _trial(ip)
             try:
                 trial.feed_eof(end)
                 return True

@@ -267,3 +267,15 @@ def test_a_name_alone_on_its_line_is_one_error_not_a_cascade() -> None:
     block, model = result.module.items
     assert isinstance(block, ast.Definition) and isinstance(model, ast.Definition)
     assert len(block.body) == 33 and model.name.name == "M"
+
+
+def test_recovery_trials_leave_the_parsed_items_alone() -> None:
+    """Recovery tries tokens on a copy of the parser that shares the parsed values; Lark
+    extends its repetition lists in place, so those must not be shared (an item parsed once
+    came out twice)."""
+    text = (
+        "model M() {\n    input x: f32[B, 8]\n    return x |> Dense(2)\n}\n\n"
+        'data d = npz("d.npz"train M on d {\n    optimizer =sgd\n}\n'
+    )
+    items = parse(text, "t.nn").module.items
+    assert [type(i).__name__ for i in items] == ["Definition", "DataDef", "TrainDef"]
