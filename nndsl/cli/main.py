@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt", "repl", "lsp")
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -16,6 +19,8 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # here: `nnrun lsp` starts without it
+
     parser = argparse.ArgumentParser(
         prog="nnrun",
         description="Check, summarise, train and run nndsl models.",
@@ -84,6 +89,13 @@ def _cache_flags(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["lsp"]:  # an editor waits for this one: no argument parser to build
+        import gc
+
+        gc.disable()  # imports too, not only the first check (~10 ms): nndsl.lsp.bootstrap.main
+        from nndsl.lsp.bootstrap import main as serve
+
+        return serve()
     if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
         args_list.insert(0, "train")
     parser = build_parser()
