@@ -260,3 +260,49 @@ async def test_change_in_imported_file_republishes_importer(client: LanguageClie
     await _published(client, URI, lambda ds: len(ds) == 1)
     [d] = client.diagnostics[URI]
     assert "WIDTH" in d.message and d.range.start.line == 3
+
+
+# -- a shadowed binding: rename, references and definition through the server --------
+SHADOW = """\
+model M() {
+    input x: f32[B, 8]
+    h = x |> Dense(4)
+    h = h |> Dropout(0.1)
+    return h |> Dense(2)
+}
+"""
+
+
+def _line_col(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+async def test_rename_of_a_shadowed_binding_edits_only_it_and_its_uses(
+    client: LanguageClient,
+) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=URI, language_id="nn", version=1, text=SHADOW)
+        )
+    )
+    edit = await client.text_document_rename_async(
+        types.RenameParams(text_document=DOC, position=_line_col(2, 4), new_name="dense")
+    )
+    assert edit is not None and edit.changes is not None
+    assert sorted((e.range.start.line, e.range.start.character) for e in edit.changes[URI]) == [
+        (2, 4),  # h = x |> Dense(4)
+        (3, 8),  # h = h |> Dropout(0.1): the read, not the new binding
+    ]
+    refs = await client.text_document_references_async(
+        types.ReferenceParams(
+            text_document=DOC,
+            position=_line_col(4, 11),  # return h
+            context=types.ReferenceContext(include_declaration=True),
+        )
+    )
+    assert refs is not None
+    assert sorted((r.range.start.line, r.range.start.character) for r in refs) == [(3, 4), (4, 11)]
+    loc = await client.text_document_definition_async(
+        types.DefinitionParams(text_document=DOC, position=_line_col(3, 8))
+    )
+    assert isinstance(loc, types.Location) and loc.range.start == _line_col(2, 4)
