@@ -443,6 +443,13 @@ class Elaborator:
         return None
 
     def _assign(self, frame: Frame, stmt: ast.Assign) -> bool:
+        if isinstance(stmt.value, ast.Name) and stmt.value.ident.name == MISSING_NAME:
+            # `z = <missing>`: the parser's recovery completed `z` (reported there). The body
+            # is not failed by it, so what calls the block is checked on, and `z` is no error.
+            for target in stmt.targets:
+                frame.env[target.name.name] = ERROR
+                frame.used.add(target.name.name)
+            return True
         value = self.evaluate(
             frame,
             stmt.value,

@@ -432,3 +432,16 @@ def test_repeat_zero_is_the_identity() -> None:
     assert not result.has_errors, render_plain(result.diagnostics)
     graph = result.graph("M")
     assert graph is not None and graph.nodes == [] and str(graph.outputs[0].type) == "f32[B, 8]"
+
+
+def test_a_name_being_typed_does_not_stop_the_checks_of_what_uses_the_block() -> None:
+    """`z` alone on its line (the parser completes it as `z = <missing>` and reports it):
+    the block still returns its type, so the model using it is checked on."""
+    text = (
+        "block B() {\n    input x: f32[N, 8]\n    z\n    return x |> Dense(4)\n}\n"
+        "model M() {\n    input x: f32[N, 8]\n    y = x |> B()\n    return y + x\n}\n"
+    )
+    result = check_source(text, "t.nn")
+    syntax, shape = result.diagnostics
+    assert syntax.code == "E0001" and shape.code == "E0202"
+    assert text[shape.primary.span.start : shape.primary.span.end] == "y + x"
