@@ -6,14 +6,16 @@ the front end declares some 70 records, so a language server spent ~80 ms of its
 before the first diagnostic, compiling them. `record` lets `dataclasses` do everything else
 (fields, defaults, `__slots__`, `__match_args__`, so `fields`, `replace` and `asdict` work and
 type checkers see a dataclass) and attaches shared methods parameterised by the field list.
+Each `__init__` is a template for its number of fields (`nndsl/record_inits.py`, generated
+source, so nothing is compiled at run time) with its parameters renamed to the fields: binding
+and its errors are Python's own, and construction is as fast as `dataclass`'s.
 
 Behaviour is `dataclass`'s for what this code base uses: positional and keyword construction
 with defaults and `default_factory`, `__post_init__`, `frozen` (FrozenInstanceError),
 `eq` with `compare=False` fields, hashing as `dataclass` decides it (frozen and eq: from the
 `hash`/`compare` fields; eq alone: unhashable; methods written in the class body are kept),
 `repr=False` fields, `slots` (pickling and copying of frozen slotted records included).
-`tests/test_records.py` compares each of these with `dataclass` itself. Construction is a
-little slower than generated code (a loop over the fields), which the checker does not notice.
+`tests/test_records.py` compares each of these with `dataclass` itself.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import dataclasses
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, field
-from functools import cache
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
+
+from nndsl import record_inits
 
 __all__ = ["field", "record"]
 
@@ -65,25 +68,50 @@ def _values(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return get
 
 
-@cache
+MOST_FIELDS = 24  # `nndsl.record_inits` has templates for 0..MOST_FIELDS fields
+
+
 def _template(n: int) -> Callable[..., Callable[..., None]]:
-    """The `__init__` body for `n` fields, compiled once per field count:
-    `make(set, fix, post_init, *names)` returns an `__init__(self, a0, a1, ...)` that sets
-    `names[i]` to `ai`, fills default factories (`fix`) and calls `__post_init__`."""
-    params = "".join(f", a{i}" for i in range(n))
-    names = "".join(f", _name{i}" for i in range(n))
-    sets = "".join(f"        _set(self, _name{i}, a{i})\n" for i in range(n))
-    source = (
-        f"def make(_set, _fix, _post{names}):\n"
-        f"    def __init__(self{params}):\n{sets}"
-        "        if _fix is not None:\n            _fix(self)\n"
-        "        if _post:\n            self.__post_init__()\n"
-        "    return __init__\n"
-    )
-    scope: dict[str, Any] = {}
-    exec(source, scope)  # our own text; shared by every record with `n` fields
-    make: Callable[..., Callable[..., None]] = scope["make"]
+    """The `__init__` template for `n` fields (`nndsl.record_inits`, written out in source so
+    nothing is compiled at run time): `make(set, fix, post_init, *names)` returns an
+    `__init__(self, a0, a1, ...)` that sets `names[i]` to `ai`, fills default factories
+    (`fix`) and calls `__post_init__`."""
+    if n > MOST_FIELDS:
+        raise TypeError(f"a record has at most {MOST_FIELDS} fields, not {n}")
+    make: Callable[..., Callable[..., None]] = getattr(record_inits, f"make{n}")
     return make
+
+
+def init_templates_source(most: int = MOST_FIELDS) -> str:
+    """The text of `nndsl/record_inits.py` (a test requires the file to be this)."""
+    out = [
+        '"""`__init__` templates for `nndsl.records`, one per field count. Generated: edit',
+        "`records.init_templates_source`, then write its text here (tests/test_records.py).",
+        '"""',
+        "",
+        "# ruff: noqa",
+        "# mypy: ignore-errors",
+        "# fmt: off",
+    ]
+    for n in range(most + 1):
+        params = "".join(f", a{i}" for i in range(n))
+        names = "".join(f", _name{i}" for i in range(n))
+        out += [
+            "",
+            "",
+            f"def make{n}(_set, _fix, _post{names}):",
+            f"    def __init__(self{params}):",
+        ]
+        out += [f"        _set(self, _name{i}, a{i})" for i in range(n)]
+        out += [
+            "        if _fix is not None:",
+            "            _fix(self)",
+            "        if _post:",
+            "            self.__post_init__()",
+            "",
+            "    return __init__",
+        ]
+    return "\n".join(out) + "\n"
 
 
 _FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()

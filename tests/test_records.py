@@ -241,3 +241,23 @@ def test_missing_arguments_are_named_as_python_names_them(given: int) -> None:
         return vars_of(cls(*args))
 
     assert _outcome(build, std) == _outcome(build, ours)
+
+
+def test_the_init_templates_are_those_the_generator_writes() -> None:
+    """`nndsl/record_inits.py` is generated (nothing is compiled at run time): regenerate it
+    from `records.init_templates_source` after changing that."""
+    from pathlib import Path
+
+    from nndsl import record_inits, records
+
+    path = Path(record_inits.__file__)
+    assert path.read_text(encoding="utf-8") == records.init_templates_source()
+
+
+def test_a_record_with_more_fields_than_templates_is_refused() -> None:
+    from nndsl.records import MOST_FIELDS
+
+    namespace = {f"f{i}": int for i in range(MOST_FIELDS + 1)}
+    cls = type("Wide", (), {"__annotations__": namespace})
+    with pytest.raises(TypeError, match="at most"):
+        record(cls)
