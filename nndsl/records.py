@@ -118,17 +118,16 @@ _FACTORY: Any = type("_Factory", (), {"__repr__": lambda self: "<factory>"})()
 
 
 def make_init(
-    names: tuple[str, ...],
-    defaults: tuple[tuple[str, Any, Any], ...],
-    post_init: bool = False,
-    factories: tuple[tuple[str, Callable[[], Any]], ...] = (),
+    fields: tuple[tuple[str, Any, Any], ...], post_init: bool = False
 ) -> Callable[..., None]:
-    """An `__init__` setting the fields `names` (with `object.__setattr__`): a template whose
-    parameters are renamed to the fields, so binding (positional, keyword, defaults, errors)
-    is Python's own and as fast as the code `dataclass` generates. `defaults` holds
-    (name, default, default factory) per field, `MISSING` where there is none."""
+    """An `__init__` setting `fields`, given as (name, default, default factory) with
+    `MISSING` where there is none (with `object.__setattr__`): a template whose parameters are
+    renamed to the fields, so binding (positional, keyword, defaults, errors) is Python's own
+    and as fast as the code `dataclass` generates."""
+    names = tuple(name for name, _, _ in fields)
     if "self" in names:
         raise TypeError("a record cannot have a field named `self`")
+    factories = [(name, f) for name, _, f in fields if f is not MISSING]
 
     def fix(obj: Any) -> None:
         for name, factory in factories:
@@ -140,7 +139,7 @@ def make_init(
     init.__defaults__ = (
         tuple(
             _FACTORY if default is MISSING else default
-            for _, default, factory in defaults
+            for _, default, factory in fields
             if default is not MISSING or factory is not MISSING
         )
         or None
@@ -153,14 +152,10 @@ def _build(cls: type[T], *, frozen: bool, eq: bool, slots: bool) -> type[T]:
     new: Any = dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=slots)
     fields = dataclasses.fields(new)
     names = tuple(f.name for f in fields)
-    defaults: tuple[tuple[str, Any, Any], ...] = tuple(
-        (f.name, f.default, f.default_factory) for f in fields
+    __init__ = make_init(
+        tuple((f.name, f.default, f.default_factory) for f in fields),
+        post_init=hasattr(new, "__post_init__"),
     )
-    post_init = hasattr(new, "__post_init__")
-    factories = tuple(
-        (f.name, f.default_factory) for f in fields if f.default_factory is not MISSING
-    )
-    __init__ = make_init(names, defaults, post_init, factories)
     shown = [f.name for f in fields if f.repr]
 
     @reprlib.recursive_repr()

@@ -111,10 +111,8 @@ class _Memoizer:
             code, p, start, end, message = key
             if p != path:
                 out.append(key)
-            elif code not in SYNTAX_CODES:
-                s, e = start - base, end - base
-                if any(a <= s and e <= b for a, b in reach):
-                    out.append((code, p, s, e, message))
+            elif code not in SYNTAX_CODES and _inside(reach, start - base, end - base):
+                out.append((code, p, start - base, end - base, message))
         return frozenset(out)
 
     def _within(
@@ -124,10 +122,7 @@ class _Memoizer:
         reach: tuple[tuple[int, int], ...],
     ) -> bool:
         path = self.file.path
-        return all(
-            p != path or any(a <= s - base and e - base <= b for a, b in reach)
-            for _, p, s, e, _ in reports
-        )
+        return all(p != path or _inside(reach, s - base, e - base) for _, p, s, e, _ in reports)
 
     def run(self, item: ast.Item, check: Callable[[], T]) -> T:
         if not self.enabled:
@@ -187,6 +182,10 @@ class _Memoizer:
     def finish(self) -> None:
         """Keep only the entries of this analysis: the memo follows the current text."""
         self.memo.entries = self.used
+
+
+def _inside(reach: tuple[tuple[int, int], ...], start: int, end: int) -> bool:
+    return any(a <= start and end <= b for a, b in reach)
 
 
 def _rebind_graph(graph: Graph, files: dict[str, SourceFile]) -> Graph:

@@ -28,8 +28,7 @@ class Node:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.FIELDS = tuple(inspect.get_annotations(cls))
-        defaults = tuple((f, cls.__dict__.get(f, MISSING), MISSING) for f in cls.FIELDS)
-        init = make_init(cls.FIELDS, defaults)
+        init = make_init(tuple((f, cls.__dict__.get(f, MISSING), MISSING) for f in cls.FIELDS))
         init.__qualname__ = f"{cls.__qualname__}.__init__"
         setattr(cls, "__init__", init)  # noqa: B010 - mypy sees the dataclass_transform one
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import TypeVar
 
 from lark import UnexpectedInput
 from lark.exceptions import LarkError
@@ -31,15 +30,13 @@ from nndsl.syntax import ast
 from nndsl.syntax.parser import ParseResult, _lark, parse, parse_region
 from nndsl.syntax.repair import _code_part, repair
 
-T = TypeVar("T")
-_ITEM_LINE = re.compile(r"(?:import|const|block|model|data|train)\b")
+_ITEM_KEYWORD = r"(?:import|const|block|model|data|train)\b"  # what starts a line of an item
+_ITEM_LINE = re.compile(_ITEM_KEYWORD)
 
 
 # What `item_starts` must look at: comments and strings (skipped), brackets, and line starts
 # with a top-level keyword. An unterminated string ends at its line, as the lexer reports it.
-_SCAN = re.compile(
-    r'#[^\n]*|"[^"\n]*"?|[(\[{]|[)\]}]|\n(?=(?:import|const|block|model|data|train)\b)'
-)
+_SCAN = re.compile(r'#[^\n]*|"[^"\n]*"?|[(\[{]|[)\]}]|\n(?=' + _ITEM_KEYWORD + ")")
 
 
 def item_starts(text: str) -> list[int]:
@@ -124,7 +121,7 @@ def _may_repair(text: str) -> bool:
     return False
 
 
-_ITEM_LINE_START = re.compile(r"\n(?=(?:import|const|block|model|data|train)\b)")
+_ITEM_LINE_START = re.compile(r"\n(?=" + _ITEM_KEYWORD + ")")
 
 
 def _item_lines(text: str, start: int, end: int) -> list[int]:
