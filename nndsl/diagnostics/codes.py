@@ -1,7 +1,8 @@
 """Every diagnostic code, with a title and the long explanation `nnrun explain` prints.
 
 Groups: E00xx syntax, E01xx names and imports, E02xx shapes, E03xx dtypes and value kinds,
-E04xx call arguments, E05xx statements, E06xx training sections, W01xx warnings, E9999 internal.
+E04xx call arguments, E05xx statements, E06xx training sections, E07xx export, W01xx warnings,
+E9999 internal.
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ _TABLE: list[tuple[str, str, str]] = [
         "must be one of: loss, optimizer, metrics, epochs, batch, seed, validation_split, shuffle.",
     ),
     ("E0602", "invalid data source", "A `data` declaration must call a known data source."),
+    (
+        "E0701",
+        "cannot be exported to ONNX",
+        "`nnrun export --format onnx` (and `nnrun check --target onnx`) lower every layer of\n"
+        "the model to ONNX operators (opset 21). This layer has no ONNX form, or not with these\n"
+        "arguments: typically a size known only at run time where ONNX needs a constant, or\n"
+        "a dtype ONNX Runtime cannot compute with. docs/deploy.md lists every op and its export\n"
+        "status. StableHLO export (`--format stablehlo`) runs the JAX code itself and has no\n"
+        "such limits.\n\n"
+        "    h = x |> Reshape([T, 4])      # error: needs T constant for this reshape\n"
+        "    h = x |> Reshape([-1, 4])     # fixed: the size is inferred at run time",
+    ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
         "E9999",

@@ -12,9 +12,9 @@ from functools import cache
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, Attrs, impl
 from nndsl.ops import lookup
+from nndsl.ops.attrs import to_float, to_int
 
 Fn = Callable[[jax.Array, Attrs], jax.Array]
 ACTIVATIONS: dict[str, Fn] = {}

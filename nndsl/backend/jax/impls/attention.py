@@ -13,9 +13,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops.attention import attention_axes
+from nndsl.ops.attrs import to_float, to_int
 
 _LARGE_NEGATIVE = -1e9
 

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.activation import activate
-from nndsl.backend.jax.impls.attrs import to_int, to_ints
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_int, to_ints
 
 Padding = str | Sequence[tuple[int, int]]
 

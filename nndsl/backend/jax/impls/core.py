@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.activation import activate
-from nndsl.backend.jax.impls.attrs import to_float
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_float
 
 
 @impl("Dense")

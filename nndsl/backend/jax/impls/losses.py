@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.impls.labels import (
     EPSILON,
     is_sparse,
@@ -24,6 +23,7 @@ from nndsl.backend.jax.impls.labels import (
     row_mask,
 )
 from nndsl.backend.jax.registry import LabelCall, impl
+from nndsl.ops.attrs import to_float, to_int
 
 __all__ = ["EPSILON"]
 

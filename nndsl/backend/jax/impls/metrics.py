@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.impls.labels import (
     EPSILON,
     class_ids,
@@ -28,6 +27,7 @@ from nndsl.backend.jax.impls.labels import (
     row_mask,
 )
 from nndsl.backend.jax.registry import Attrs, LabelCall, impl
+from nndsl.ops.attrs import to_float, to_int
 
 Stats = dict[str, jax.Array]
 NEG_INF = -1e10  # Keras's stand-in for -inf in top-k filtering

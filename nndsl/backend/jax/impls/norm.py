@@ -7,9 +7,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops import ArgValue
+from nndsl.ops.attrs import to_float, to_int
 
 
 def _raw_axes(value: ArgValue) -> list[int]:

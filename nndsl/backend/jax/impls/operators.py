@@ -7,8 +7,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_dtype
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_dtype
 
 
 @impl("add")

@@ -32,9 +32,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.impls.schedules import learning_rate
 from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.ops.attrs import to_float, to_int
 
 
 class EmaState(NamedTuple):

@@ -7,8 +7,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_ints
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_ints
 
 
 def _first(call: ApplyCall) -> bool:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops import ArgValue
+from nndsl.ops.attrs import to_float, to_int
 
 EPSILON = 1e-7  # Keras's `backend.epsilon()`, the floor of the standard deviation
 

@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.activation import activate
-from nndsl.backend.jax.impls.attrs import to_float
 from nndsl.backend.jax.registry import ApplyCall, impl, implementation
 from nndsl.ops import Configured, configured, lookup
+from nndsl.ops.attrs import to_float
 from nndsl.ops.spec import OpKind
 
 Params = Mapping[str, jax.Array]

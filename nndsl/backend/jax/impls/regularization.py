@@ -8,8 +8,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_float
 
 # SELU's constants, as in Keras's AlphaDropout.
 _SELU_ALPHA = 1.6732632423543772848170429916717

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_int, to_ints
 from nndsl.backend.jax.registry import ApplyCall, impl
+from nndsl.ops.attrs import to_int, to_ints
 from nndsl.ops.reshaping import pairs
 
 

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.registry import impl, implementation
 from nndsl.ops import ArgValue, Configured
+from nndsl.ops.attrs import to_float, to_int
 
 
 def learning_rate(value: ArgValue) -> float | optax.Schedule:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nndsl.backend.jax.impls.attrs import to_float, to_int
 from nndsl.backend.jax.initializers import (
     flat_draw,
     orthogonal as orthogonal_matrix,
@@ -19,6 +18,7 @@ from nndsl.backend.jax.initializers import (
 )
 from nndsl.backend.jax.registry import impl
 from nndsl.ops import ArgValue, Configured
+from nndsl.ops.attrs import to_float, to_int
 
 Shape = tuple[int, ...]
 

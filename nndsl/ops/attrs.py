@@ -1,4 +1,5 @@
-"""Normalising attribute values (ints given as one int or a tuple, sizes given as `Dim`)."""
+"""Normalising attribute values (ints given as one int or a tuple, sizes given as `Dim`): the
+backends (JAX, ONNX) read attrs through these, so they agree on what a value means."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""ONNX lowerings, one module per op family, mirroring `nndsl/backend/jax/impls/`."""

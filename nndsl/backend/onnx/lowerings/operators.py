@@ -1,0 +1,3 @@
+"""ONNX lowerings of the `operators` family (see `nndsl.ops.operators`)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""ONNX lowerings of the `recurrent` family (see `nndsl.ops.recurrent`)."""
+
+from __future__ import annotations
