@@ -7,6 +7,7 @@ import sys
 
 from nndsl.cli.main import EXIT_ERRORS, EXIT_INTERNAL, EXIT_OK, UsageError, require_file
 from nndsl.cli.output import ErrorStream
+from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import CheckResult, check_file
 from nndsl.ir import Graph
 
@@ -39,7 +40,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         require_file(path)
     for path in args.files:
         results.append(_check(path, err))
-    errors = sum(len(r.errors) for r in results)
+    export_problems: list[Diagnostic] = []
+    if getattr(args, "target", None) == "onnx":
+        from nndsl.cli.export import all_graphs, onnx_problems
+
+        for r in results:
+            if not r.has_errors:
+                problems = onnx_problems(all_graphs(r))
+                err.diagnostics(problems)
+                export_problems.extend(problems)
+    errors = sum(len(r.errors) for r in results) + len(export_problems)
     warnings = sum(len(r.diagnostics) - len(r.errors) for r in results)
     if errors or warnings or not args.quiet:
         files = len(results)
@@ -50,7 +60,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{warnings} warning{'s' if warnings != 1 else ''}",
             ok=not errors,
         )
-    return _exit_code(results)
+    return EXIT_ERRORS if export_problems else _exit_code(results)
 
 
 def _graph_or_fail(result: CheckResult, model: str | None) -> Graph | None:
@@ -181,9 +191,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return run_predict(graph, args)  # its input may be a folder of texts
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from nndsl.cli.export import cmd_export as export
+
+    result = _check(args.file, _stderr())
+    graph = _graph_or_fail(result, args.model)
+    if graph is None:
+        return _exit_code([result])
+    require_file(args.weights)
+    return export(args, result, graph)
+
+
 __all__ = [
     "cmd_check",
     "cmd_explain",
+    "cmd_export",
     "cmd_fmt",
     "cmd_repl",
     "cmd_predict",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("train", "check", "summary", "predict", "explain", "fmt", "repl", "lsp")
+COMMANDS = ("train", "check", "summary", "predict", "export", "explain", "fmt", "repl", "lsp")
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 
@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="report syntax, name, type and shape errors (no JAX)")
     p.add_argument("files", nargs="+", help=".nn files")
     p.add_argument("--quiet", action="store_true", help="print nothing when a file is clean")
+    p.add_argument(
+        "--target",
+        choices=["onnx"],
+        help="also check that every model can be exported to this format (needs `onnx`)",
+    )
 
     p = sub.add_parser("summary", help="print a model's layers, shapes and parameter counts")
     p.add_argument("file", help="the .nn file")
@@ -60,6 +65,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument("--output", help="write predictions to this .npy file instead of printing")
+    _cache_flags(p)
+
+    p = sub.add_parser(
+        "export",
+        help="write a trained model as ONNX, ONNX Runtime's .ort or StableHLO",
+        description="Export a model with its trained weights. ONNX runs in ONNX Runtime "
+        "(servers, Android/iOS, the web, the JVM, .NET); .ort is ONNX Runtime Mobile's format; "
+        "StableHLO runs in JAX/XLA without the .nn file.",
+    )
+    p.add_argument("file", help="the .nn file")
+    p.add_argument("--weights", required=True, help="a .safetensors file written by training")
+    p.add_argument("--format", default="onnx", choices=["onnx", "ort", "stablehlo"])
+    p.add_argument("-o", "--output", help="the artefact (default: beside the weights)")
+    p.add_argument("--model", help="the model to export (default: the trained or only one)")
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="ONNX/ort: int8 weights (dynamic, or static with "
+        "--calibrate); reports the accuracy change on the test split",
+    )
+    p.add_argument(
+        "--calibrate",
+        metavar="DATA",
+        help="static quantization: the name of the file's data declaration or a .npy of inputs",
+    )
+    p.add_argument(
+        "--platforms",
+        default="cpu",
+        help="StableHLO: comma-separated platforms the artefact runs on (cpu,cuda,rocm,tpu)",
+    )
+    p.add_argument(
+        "--weights-separate",
+        action="store_true",
+        help="StableHLO: keep the weights in a .safetensors file beside the artefact",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="reload the artefact in its runtime and compare with nndsl's predict",
+    )
     _cache_flags(p)
 
     p = sub.add_parser("fmt", help="format .nn files in place (comments are kept)")

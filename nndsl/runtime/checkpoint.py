@@ -79,15 +79,16 @@ def save_checkpoint(
     if vectorizer is not None:
         meta[VECTORIZER_KEY] = vectorizer.to_json()
     header = {"format": FORMAT, "model": graph.name, "state": json.dumps(meta["state"])}
-    _atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
-    _atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
+    atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+    atomic_write(metadata_path(path), (json.dumps(meta, indent=2) + "\n").encode())
     return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide artefacts from servers
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -101,6 +102,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

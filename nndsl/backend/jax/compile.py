@@ -146,8 +146,10 @@ class CompiledModel:
         for i in self.graph.inputs:
             for declared, actual in zip(i.type.shape, env[i.value].shape, strict=False):
                 name = declared.as_symbol()
-                if name is not None:
-                    sizes.setdefault(name, Dim.const(int(actual)))
+                # under `jax.export`'s shape polymorphism a size is a symbolic expression:
+                # arguments that need it stay symbolic (and fail there, with the size named)
+                if name is not None and isinstance(actual, int):
+                    sizes.setdefault(name, Dim.const(actual))
         return sizes
 
     def _bind_inputs(self, inputs: Inputs) -> dict[int, jax.Array]:

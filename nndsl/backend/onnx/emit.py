@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -19,7 +20,7 @@ from nndsl.backend.onnx.registry import LowerCall, Unsupported, lowering_of
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.ir import Graph, Node
 
-Weights = Mapping[str, Mapping[str, np.ndarray]]  # node path -> weight name -> array
+Weights = Mapping[str, Mapping[str, Any]]  # node path -> weight name -> array
 
 
 class ExportError(Exception):
