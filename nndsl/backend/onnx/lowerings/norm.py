@@ -128,10 +128,10 @@ def layer_normalization(call: LowerCall) -> str:
         trailing = _weight_shape(call, raw)[first:]
         dt = _compute_dtype(call)
         if call.has("gamma"):
-            gamma = _along(call, "gamma", trailing)
+            scale = _along(call, "gamma", trailing)
         else:
-            gamma = call.g.const(np.ones(trailing, dt), dt)
-        ins = [x, gamma]
+            scale = call.g.const(np.ones(trailing, dt), dt)
+        ins = [x, scale]
         if call.has("beta"):
             ins.append(_along(call, "beta", trailing))
         y = call.op("LayerNormalization", *ins, axis=first, epsilon=eps, stash_type=1)
