@@ -268,13 +268,13 @@ def _export_stablehlo(
         raise ExportFailure(f"cannot export to StableHLO: {err}") from None
     files = []
     sidecar: dict[str, Any] = {
+        **{k: _json_or_text(v) for k, v in meta.items()},
         "format": STABLEHLO_FORMAT,
         "platforms": list(art.platforms),
         "inputs": [_io(i.name, i.type) for i in graph.inputs],
         "outputs": [_io(o.name, o.type) for o in graph.outputs],
         "weights": None,
         "call": "exported.call(*inputs)",
-        **{k: _json_or_text(v) for k, v in meta.items()},
     }
     if art.weights is not None:
         weights_file = out.with_name(out.name + ".safetensors")

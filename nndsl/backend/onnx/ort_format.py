@@ -4,9 +4,11 @@ with ONNX Runtime's own converter (`onnxruntime.tools.convert_onnx_models_to_ort
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import tempfile
+import warnings
 from pathlib import Path
 
 import onnx
@@ -30,9 +32,13 @@ def to_ort(model: onnx.ModelProto) -> bytes:
         logging.disable(logging.INFO)  # the converter logs its config file at INFO
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                convert_onnx_models_to_ort(
-                    src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed]
-                )
+                with warnings.catch_warnings():
+                    # the converter leaves a file object open: collect it here, silently
+                    warnings.simplefilter("ignore", ResourceWarning)
+                    convert_onnx_models_to_ort(
+                        src, output_dir=out_dir, optimization_styles=[OptimizationStyle.Fixed]
+                    )
+                    gc.collect()
         except Exception as exc:  # the converter raises bare exceptions
             raise OrtConversionError(f"ONNX Runtime could not convert the model: {exc}") from None
         finally:
