@@ -92,9 +92,36 @@ class GraphMaker:
         )
         return vid
 
+    def op_outputs(self, name: str, *inputs: int, **attrs: ArgValue) -> list[int]:
+        """`op` for specs with several results (`LSTM(return_state = true)`): every result's
+        value id, the node's `extra_outputs` filled in as the checker does."""
+        first = self.op(name, *inputs, **attrs)
+        node = self.graph.nodes[-1]
+        types = node.op.outputs(node.attrs, [self.graph.values[i] for i in inputs])
+        extra = tuple((self._value(t), t) for t in types[1:])
+        fields = {f: getattr(node, f) for f in _NODE_FIELDS}
+        self.graph.nodes[-1] = Node(**fields, extra_outputs=extra)
+        return [first, *(vid for vid, _ in extra)]
+
     def output(self, name: str, vid: int) -> Graph:
         self.graph.outputs.append(GraphOutput(name, vid, self.graph.values[vid]))
         return self.graph
+
+
+_NODE_FIELDS = (
+    "id",
+    "op",
+    "attrs",
+    "inputs",
+    "output",
+    "type",
+    "path",
+    "scope",
+    "tensor_name",
+    "file",
+    "span",
+    "weights",
+)
 
 
 def _int(d: Dim) -> int:
