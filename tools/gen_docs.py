@@ -1,4 +1,5 @@
-"""Writes docs/layers.md and docs/reference.md from the op registry.
+"""Writes docs/layers.md and docs/reference.md from the op registry, and the table of export
+status in docs/deploy.md from the ONNX backend's lowerings.
 
 python tools/gen_docs.py           # regenerate
 python tools/gen_docs.py --check   # exit 1 if either page is stale
@@ -22,8 +23,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if a page is stale")
     args = parser.parse_args()
+    from nndsl.backend.onnx.status import with_table
+
+    pages = dict(PAGES)
+    pages["deploy.md"] = lambda: with_table((DOCS / "deploy.md").read_text())
     stale = []
-    for name, render in PAGES.items():
+    for name, render in pages.items():
         target = DOCS / name
         text = render()
         if args.check:
