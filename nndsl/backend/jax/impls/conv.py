@@ -1,8 +1,9 @@
 """Convolutions with Keras 3's kernel layouts, as Keras's own JAX backend computes them.
 
 `"same"` pads as TensorFlow/Keras do (the extra cell goes at the end); `"causal"` pads
-`(kernel - 1) * dilation` cells in front. Kernels are `[*window, in, out]`; transposed ones
-`[*window, filters, in]`, flipped and swapped by `conv_transpose(transpose_kernel=True)`.
+`(kernel - 1) * dilation` cells in front (`nndsl.ops.padding`, shared with the ONNX backend).
+Kernels are `[*window, in, out]`; transposed ones `[*window, filters, in]`, flipped and swapped
+by `conv_transpose(transpose_kernel=True)`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import jax.numpy as jnp
 from nndsl.backend.jax.impls.activation import activate
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops.attrs import to_int, to_ints
-
-Padding = str | Sequence[tuple[int, int]]
+from nndsl.ops.padding import transpose_padding, window_padding
 
 
 def dimension_numbers(n: int, data_format: str) -> jax.lax.ConvDimensionNumbers:
@@ -40,11 +40,25 @@ def _channels(call: ApplyCall) -> int:
     return int(call.x.shape[1] if _fmt(call) == "channels_first" else call.x.shape[-1])
 
 
-def _padding(call: ApplyCall, kernel: Sequence[int], dilation: Sequence[int]) -> Padding:
+def _spatial_sizes(call: ApplyCall, x: jax.Array) -> tuple[int, ...]:
+    return tuple(x.shape[2:] if _fmt(call) == "channels_first" else x.shape[1:-1])
+
+
+def _padding(
+    call: ApplyCall,
+    x: jax.Array,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+) -> list[tuple[int, int]]:
+    """Explicit (before, after) cells per spatial axis, from the shared padding rules."""
     padding = str(call.attrs.get("padding", "valid"))
-    if padding == "causal":
-        return [((k - 1) * d, 0) for k, d in zip(kernel, dilation, strict=True)]
-    return padding.upper()
+    pads = []
+    for size, k, s, d in zip(_spatial_sizes(call, x), kernel, strides, dilation, strict=True):
+        pair = window_padding(padding, size, k, s, d)
+        assert pair is not None  # sizes are known here
+        pads.append(pair)
+    return pads
 
 
 def finish(call: ApplyCall, y: jax.Array) -> jax.Array:
@@ -70,7 +84,7 @@ def convolve(
         x,
         kernel,
         window_strides=tuple(strides),
-        padding=_padding(call, kernel.shape[:n], dilation),
+        padding=_padding(call, x, kernel.shape[:n], strides, dilation),
         rhs_dilation=tuple(dilation),
         dimension_numbers=dimension_numbers(n, _fmt(call)),
         feature_group_count=groups,
@@ -89,23 +103,6 @@ def conv(call: ApplyCall) -> jax.Array:
         to_int(call.attrs.get("groups", 1)),
     )
     return finish(call, y)
-
-
-def transpose_padding(
-    kernel: int, stride: int, dilation: int, padding: str, output_padding: int | None
-) -> tuple[int, int]:
-    """Keras's (lo, hi) padding of the dilated input for `conv_transpose`, so lengths agree
-    with the spec's `transpose_out`."""
-    effective = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        extra = max(effective, stride) - effective if output_padding is None else output_padding
-        return effective - 1, effective - 1 + extra
-    if output_padding is None:
-        total = stride + effective - 2
-    else:
-        total = effective + effective % 2 - 2 + output_padding
-    lo = min(total // 2 + total % 2, effective - 1)
-    return lo, total - lo
 
 
 def conv_transpose(call: ApplyCall) -> jax.Array:

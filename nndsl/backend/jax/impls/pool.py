@@ -1,4 +1,8 @@
-"""Max and average pooling (windowed and global) in 1-3 dimensions, channels last or first."""
+"""Max and average pooling (windowed and global) in 1-3 dimensions, channels last or first.
+
+"same" pads by `nndsl.ops.padding` (the rule the ONNX backend uses too); padded cells never
+win a max nor count in a mean.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops.attrs import to_ints
+from nndsl.ops.padding import same_padding
+
+Pads = list[tuple[int, int]]
 
 
 def _first(call: ApplyCall) -> bool:
@@ -20,20 +27,28 @@ def _spatial_axes(call: ApplyCall) -> tuple[int, ...]:
     return tuple(range(2, n + 2)) if _first(call) else tuple(range(1, n + 1))
 
 
-def _window(call: ApplyCall) -> tuple[tuple[int, ...], tuple[int, ...], str]:
-    """Window and strides over every axis (1 on batch and channels), and the padding."""
+def _window(call: ApplyCall) -> tuple[tuple[int, ...], tuple[int, ...], Pads | None]:
+    """Window and strides over every axis (1 on batch and channels), and the explicit padding
+    of every axis ("same"), or None ("valid")."""
     n = call.x.ndim - 2
     pool = to_ints(call.attrs.get("pool_size", 2), n)
     strides_attr = call.attrs.get("strides")
     strides = pool if strides_attr is None else to_ints(strides_attr, n)
-    padding = str(call.attrs.get("padding", "valid")).upper()
+    pads: Pads | None = None
+    if str(call.attrs.get("padding", "valid")) == "same":
+        pads = [(0, 0)] * call.x.ndim
+        for axis, k, s in zip(_spatial_axes(call), pool, strides, strict=True):
+            pair = same_padding(int(call.x.shape[axis]), k, s)
+            assert pair is not None  # sizes are known here
+            pads[axis] = pair
     if _first(call):
-        return (1, 1, *pool), (1, 1, *strides), padding
-    return (1, *pool, 1), (1, *strides, 1), padding
+        return (1, 1, *pool), (1, 1, *strides), pads
+    return (1, *pool, 1), (1, *strides, 1), pads
 
 
 def max_pool(call: ApplyCall) -> jax.Array:
-    dims, strides, padding = _window(call)
+    dims, strides, pads = _window(call)
+    padding = "VALID" if pads is None else pads
     # A Python scalar init lets JAX recognise the max monoid, which autodiff needs.
     out: jax.Array = jax.lax.reduce_window(call.x, -jnp.inf, jax.lax.max, dims, strides, padding)
     return out
@@ -41,9 +56,10 @@ def max_pool(call: ApplyCall) -> jax.Array:
 
 def avg_pool(call: ApplyCall) -> jax.Array:
     """Padding is excluded from the mean, as in Keras: divide by the real window count."""
-    dims, strides, padding = _window(call)
+    dims, strides, pads = _window(call)
+    padding = "VALID" if pads is None else pads
     total: jax.Array = jax.lax.reduce_window(call.x, 0.0, jax.lax.add, dims, strides, padding)
-    if padding == "VALID":
+    if pads is None:
         return total / math.prod(dims)
     spatial = set(_spatial_axes(call))
     ones = jnp.ones(
