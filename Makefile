@@ -3,6 +3,8 @@
 #
 #   make demo    create .venv if missing, install nndsl, train examples/digits_mlp.nn
 #   make test    install nndsl + the `dev` dependency group, run ruff, mypy, lint-imports, pytest
+#   make test-web  install Chromium, Node and examples/web/node_modules if missing, then run the
+#                web/Node export tests (tests/export/test_web.py)
 #   make bench   time `nnrun check` on a generated ~1000-line file (bench/check_speed.py)
 #   make fmt     ruff format + ruff check --fix
 #   make clean   remove caches and build outputs (keeps .venv); `make distclean` removes .venv too
@@ -25,7 +27,7 @@ export PIP_NO_INPUT := 1
 DEMO   ?= examples/digits_mlp.nn
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help demo test lint typecheck imports pytest bench fmt clean distclean install install-dev
+.PHONY: help demo test test-web lint typecheck imports pytest bench fmt clean distclean install install-dev
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -86,6 +88,12 @@ test: $(VENV)/.stamp-dev
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
 	echo "all checks passed"
+
+# The browser and Node tests of the ONNX export; pytest skips them where these are missing, so
+# this target installs them first and makes a missing one fail (NNDSL_REQUIRE_WEB_TESTS).
+test-web: $(VENV)/.stamp-dev
+	examples/web/install_deps.sh
+	NNDSL_REQUIRE_WEB_TESTS=1 $(BIN)/pytest -p no:cacheprovider tests/export/test_web.py
 
 bench: $(VENV)/.stamp-install
 	$(PY) bench/check_speed.py
