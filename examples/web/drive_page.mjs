@@ -27,6 +27,7 @@ if (!args.url || !args.out) {
   process.exit(2);
 }
 const timeout = Number(args.timeout);
+const started = Date.now();
 
 // Playwright gives each launch a fresh temporary profile (--user-data-dir) and adds --headless
 // and, with chromiumSandbox false, --no-sandbox; the rest keep Chromium off the network, which
@@ -46,7 +47,6 @@ const browser = await chromium.launch({
   ],
 });
 
-const started = Date.now();
 const result = { console: [], errors: [], clicks: [], timings: {} };
 const mark = (what) => (result.timings[what] = (Date.now() - started) / 1000);
 mark('launched');

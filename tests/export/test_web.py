@@ -92,6 +92,17 @@ def _build_site_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def node_ready() -> None:
+    """First among a test's fixtures, so a missing piece skips before anything is trained."""
+    _require("node", "onnxruntime-node")
+
+
+@pytest.fixture(scope="module")
+def browser_ready() -> None:
+    _require(*BROWSER_NEEDS)
+
+
+@pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Where the chain's files go. Under xdist both tests of this file may land on different
     workers: a folder shared by the workers, and a lock held while one worker runs them, let
@@ -205,9 +216,8 @@ def reference(weights: Path, inputs: Path) -> np.ndarray:
 
 
 def test_node_predicts_what_nnrun_predicts(
-    onnx_model: Path, inputs: Path, reference: np.ndarray
+    node_ready: None, onnx_model: Path, inputs: Path, reference: np.ndarray
 ) -> None:
-    _require("node", "onnxruntime-node")
     proc = _ok(
         subprocess.run(
             ["node", str(WEB / "node_predict.mjs"), str(onnx_model), str(inputs)],
@@ -224,14 +234,17 @@ def test_node_predicts_what_nnrun_predicts(
 
 
 def test_page_predicts_what_nnrun_predicts(
-    page: dict[str, Any] | None, reference: np.ndarray, tmp_path: Path
+    browser_ready: None, page: dict[str, Any] | None, reference: np.ndarray, tmp_path: Path
 ) -> None:
-    _require(*BROWSER_NEEDS)
     assert page is not None
     context = f"{page['log']}\n{json.dumps(page, indent=1)[:4000]}"
     assert page.get("status") == "ready" and "failure" not in page, context
     assert page["errors"] == [], context
     assert not [m for m in page["console"] if m.startswith("error")], context
+
+    # metadata_props, read from the ONNX bytes by the page (onnx_metadata.js)
+    assert page["metadata"]["model"] == "DigitsMLP"
+    assert json.loads(page["metadata"]["inputs"]) == {"image": "f32[B, 64]"}
 
     expected = np.argmax(reference, axis=1)
     # the grid: every test digit, classified in one batch when the page loads
