@@ -107,7 +107,9 @@ class OnnxGraph:
     def initializer(self, array: np.ndarray, hint: str) -> str:
         """A named tensor stored in the model (weights, tables); never shared."""
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        # `ascontiguousarray` makes a 0-d array 1-d: keep the shape (scalars stay scalars).
+        data = np.ascontiguousarray(array).reshape(np.shape(array))
+        self.initializers.append(numpy_helper.from_array(data, name))
         return name
 
     def const(self, value: Any, dtype: str | np.dtype[Any] = "float32") -> str:
