@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from nndsl.backend.onnx import check_exportable
 from nndsl.ir import Graph
 from nndsl.shapes import DType
 from tests.backend.graphs import GraphMaker, tensor
@@ -135,3 +136,15 @@ def test_luong_attention(name: str, attrs: dict[str, Any]) -> None:
 def test_luong_attention_masks(name: str, query_mask: bool) -> None:
     attrs = {"use_causal_mask": True, "return_attention_scores": True}
     _check(_graph(name, attrs, q=6, v=5, k=6, mask=("B", "S"), query_mask=query_mask))
+
+
+def test_exportable_on_placeholder_weights() -> None:
+    gqa = {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2, "use_gate": True}
+    mha = {"num_heads": 2, "key_dim": 3, "output_shape": (2, 2)}
+    for name, attrs, mask in [
+        ("MultiHeadAttention", mha, ("B", "T", "S")),
+        ("GroupedQueryAttention", gqa, ("B", "T", "S")),
+        ("Attention", {"use_scale": True, "score_mode": "concat"}, ("B", "S")),
+        ("AdditiveAttention", {}, ("B", "S")),
+    ]:
+        assert check_exportable(_graph(name, attrs, q=8, v=8, mask=mask)) == []

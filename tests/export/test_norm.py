@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from nndsl.backend.onnx import check_exportable
 from nndsl.ir import Graph
 from nndsl.ops import ShapeError
 from nndsl.shapes import DType
@@ -112,3 +113,9 @@ def test_property_cases(name: str, data: Any) -> None:
         assume(False)
         return
     assert_onnx_matches(graph, random_inputs(graph, 2))
+
+
+@pytest.mark.parametrize("name", NORMS)
+def test_exportable_on_placeholder_weights(name: str) -> None:
+    attrs = {"groups": 2} if name == "GroupNormalization" else {}
+    assert check_exportable(_sequence_graph(name, ("B", "T", 4), **attrs)) == []
