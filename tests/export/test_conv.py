@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
+from nndsl.backend.onnx import check_exportable
 from nndsl.frontend import check_source
 from nndsl.ops import ShapeError
 from nndsl.ops.spec import ArgError
@@ -164,4 +165,5 @@ def test_checked_source_exports(model: str) -> None:
     assert result.errors == []
     graph = result.graph(model)
     assert graph is not None
+    assert check_exportable(graph) == []  # the same lowerings on placeholder weights
     assert_onnx_matches(graph, [random_inputs(graph, b, seed=t, T=t) for b, t in ((1, 5), (3, 9))])
