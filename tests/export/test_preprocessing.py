@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nndsl.backend.onnx import export_onnx
-from nndsl.backend.onnx.emit import ExportError
+from nndsl.backend.onnx import ExportError, check_exportable, export_onnx
 from nndsl.ir import Graph
 from nndsl.ops import ArgValue
 from nndsl.shapes import DType
@@ -429,3 +428,17 @@ def test_integer_lookup_token_types(dtype: DType) -> None:
 
 def test_integer_lookup_single_token_vocabulary() -> None:
     _check_ids("IntegerLookup", {"vocabulary": 4, "output_mode": "count"}, (2, 3), 0, 8)
+
+
+def test_check_exportable_on_placeholder_weights() -> None:
+    """The adapted statistics work as zero-stride placeholders; a Lanczos resize of an image
+    of run-time size is reported (E0701) before any weight is read."""
+    g = GraphMaker("Op")
+    x = g.input("x0", tensor("B", 5, 6, 3))
+    h = g.op("Normalization", x, axis=(1, -1))
+    ok = g.output("y", g.op("Resizing", h, height=3, width=4, interpolation="lanczos3"))
+    assert check_exportable(ok) == []
+    bad = _symbolic_image_graph({"height": 3, "width": 4, "interpolation": "lanczos3"})
+    (problem,) = check_exportable(bad)
+    assert problem.code == "E0701"
+    assert "no Lanczos kernel" in problem.message

@@ -311,7 +311,7 @@ _KERNELS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def weight_matrix(m: int, n: int, method: str, antialias: bool) -> np.ndarray:
+def _weight_matrix(m: int, n: int, method: str, antialias: bool) -> np.ndarray:
     """JAX's `compute_weight_mat` (no translation, no edge padding): `[m, n]` weights taking
     an axis of size `m` to size `n`, in float32 as JAX computes them."""
     f32 = np.float32
@@ -344,7 +344,7 @@ def _resize_matrices(
         perm = [d for d in range(rank) if d != axis] + [axis]
         inverse = [perm.index(d) for d in range(rank)]
         mat = call.g.initializer(
-            weight_matrix(m, n, method, antialias), f"{call.path}/resize_weights"
+            _weight_matrix(m, n, method, antialias), f"{call.path}/resize_weights"
         )
         moved = call.op("MatMul", call.op("Transpose", x, perm=perm), mat)
         x = call.op("Transpose", moved, perm=inverse)
