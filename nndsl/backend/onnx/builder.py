@@ -54,11 +54,21 @@ def value_info(name: str, type: TensorType) -> onnx.ValueInfoProto:
 class OnnxGraph:
     """The graph under construction: nodes, initializers and the names already taken."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dry_run: bool = False) -> None:
+        self.dry_run = dry_run  # lower to find what cannot be exported, store no weight
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._taken: set[str] = set()
         self._consts: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
+
+    def subgraph(self) -> OnnxGraph:
+        """A builder for a control-flow body (`Scan`, `Loop`): its own nodes, but this graph's
+        names, shared constants and initializers (a body reads outer values by name)."""
+        body = OnnxGraph(dry_run=self.dry_run)
+        body.initializers = self.initializers
+        body._taken = self._taken
+        body._consts = self._consts
+        return body
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet, derived from `hint` (a node path, then a role)."""
@@ -107,6 +117,8 @@ class OnnxGraph:
     def initializer(self, array: np.ndarray, hint: str) -> str:
         """A named tensor stored in the model (weights, tables); never shared."""
         name = self.fresh(hint)
+        if self.dry_run:  # checking only: the placeholders are never copied into a model
+            return name
         # `ascontiguousarray` makes a 0-d array 1-d: keep the shape (scalars stay scalars).
         data = np.ascontiguousarray(array).reshape(np.shape(array))
         self.initializers.append(numpy_helper.from_array(data, name))

@@ -56,8 +56,8 @@ def _placeholders(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def _emit(graph: Graph, weights: Weights) -> _Emitted:
-    g = OnnxGraph()
+def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
+    g = OnnxGraph(dry_run=dry_run)
     env: dict[int, str] = {}
     for i in graph.inputs:
         g.reserve(i.name)
@@ -90,7 +90,7 @@ def _emit(graph: Graph, weights: Weights) -> _Emitted:
         names = (result,) if isinstance(result, str) else result
         for vid, name in zip(node.output_ids, names, strict=True):
             env[vid] = name
-    if problems:
+    if problems or dry_run:
         return _Emitted(None, problems)
     outputs = []
     for o in graph.outputs:
@@ -115,7 +115,7 @@ def _emit(graph: Graph, weights: Weights) -> _Emitted:
 
 def check_exportable(graph: Graph) -> list[Diagnostic]:
     """Diagnostics for every layer that ONNX cannot express; reads no weight."""
-    return _emit(graph, _placeholders(graph)).problems
+    return _emit(graph, _placeholders(graph), dry_run=True).problems
 
 
 def export_onnx(

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from nndsl.backend.onnx.builder import OnnxGraph, onnx_dtype
+from nndsl.backend.onnx.builder import onnx_dtype
 from nndsl.backend.onnx.lowerings.activation import activate
 from nndsl.backend.onnx.registry import LowerCall, Result, Unsupported, lowering
 from nndsl.ops import ArgValue, Configured, lookup
@@ -199,17 +199,6 @@ def _onnx_rnn(call: LowerCall, cells: Sequence[Cell], x: str) -> list[str]:
 # --- Scan over time ------------------------------------------------------------------------
 
 
-class _Body(OnnxGraph):
-    """A subgraph's nodes, sharing the main graph's names, constants and initializers (a
-    Scan body reads the outer graph's values, weights included, by name)."""
-
-    def __init__(self, outer: OnnxGraph) -> None:
-        super().__init__()
-        self.initializers = outer.initializers
-        self._taken = outer._taken
-        self._consts = outer._consts
-
-
 def _body_info(name: str, dtype: DType, width: int | None) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, onnx_dtype(dtype), [None, width])
 
@@ -246,7 +235,7 @@ def _scan(
     n_states = 2 if cell.layer == "LSTM" else 1
     seqs = bool(cell.attrs["return_sequences"])
 
-    body = _Body(call.g)
+    body = call.g.subgraph()
     b = LowerCall(
         g=body,
         attrs=cell.attrs,
