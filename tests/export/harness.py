@@ -56,8 +56,9 @@ def op_graph(
 
 
 def random_weights(graph: Graph, seed: int = 0) -> tuple[Tree, Tree]:
-    """The initialised weights, each moved off its init values: trainable ones get noise
-    added, state (moving means, variances, counts) gets positive noise added."""
+    """The initialised weights, each moved off its init values (so a zero bias or a unit
+    scale cannot hide a layout mistake): trainable ones get noise added, state (moving means,
+    variances, counts) positive noise."""
     params, state = compile_graph(graph).init(jax.random.key(seed))
     rng = np.random.default_rng(seed)
 
@@ -68,7 +69,10 @@ def random_weights(graph: Graph, seed: int = 0) -> tuple[Tree, Tree]:
             for k, v in ws.items():
                 a = np.asarray(v)
                 if a.dtype.kind == "f":
-                    noise = rng.normal(0.0, 0.3, a.shape).astype(a.dtype)
+                    # on the weight's own scale (a kernel's init spread), so activations
+                    # keep their size through deep nets instead of growing per layer
+                    spread = float(np.std(a)) if a.size > 1 and np.std(a) > 0 else 0.1
+                    noise = rng.normal(0.0, 0.5 * spread, a.shape).astype(a.dtype)
                     a = a + (np.abs(noise) if positive else noise)
                 out[path][k] = a
         return out
@@ -76,9 +80,12 @@ def random_weights(graph: Graph, seed: int = 0) -> tuple[Tree, Tree]:
     return jitter(params, False), jitter(state, True)
 
 
-def random_inputs(graph: Graph, batch: int, seed: int = 0, **sizes: int) -> dict[str, np.ndarray]:
+def random_inputs(
+    graph: Graph, batch: int, seed: int = 0, *, ids: int = 2, **sizes: int
+) -> dict[str, np.ndarray]:
     """Inputs for every graph input; symbolic dims take `sizes` (batch for `B`, else 3).
-    Integer inputs draw ids in 0..1 (valid for any table), booleans half true."""
+    Integer inputs draw ids in `0..ids-1` (2: valid for any table of 2 rows), booleans half
+    true."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for i in graph.inputs:
@@ -89,11 +96,11 @@ def random_inputs(graph: Graph, batch: int, seed: int = 0, **sizes: int) -> dict
             shape.append(n if n is not None else batch if sym == "B" else sizes.get(sym or "", 3))
         dtype = np.dtype(i.type.dtype.numpy_name)
         if i.type.dtype is DType.BOOL:
-            out[i.name] = rng.random(shape) < 0.5
+            out[i.name] = np.asarray(rng.random(shape) < 0.5)
         elif dtype.kind in "iu":
-            out[i.name] = rng.integers(0, 2, shape).astype(dtype)
+            out[i.name] = np.asarray(rng.integers(0, ids, shape), dtype=dtype)
         else:
-            out[i.name] = rng.normal(0.0, 1.0, shape).astype(dtype)
+            out[i.name] = np.asarray(rng.normal(0.0, 1.0, shape), dtype=dtype)
     return out
 
 
