@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from nndsl.check.paths import (
+    UnreadableSource,
+    is_inside,
+    outside_allowed,
+    project_root,
+    read_source,
+)
 from nndsl.check.report import Reporter
 from nndsl.check.values import ERROR, DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Label
@@ -16,7 +23,8 @@ Reader = Callable[[Path], str]
 
 
 def read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """A source file: regular files only, size capped (see `nndsl.check.paths`)."""
+    return read_source(path)
 
 
 class ModuleLoader:
@@ -27,8 +35,11 @@ class ModuleLoader:
         self._loading: list[str] = []
         self.const_evaluator: Callable[[ModuleScope, ast.Expr], Value] | None = None
         self.parse: Callable[[str, str], ParseResult] = parse  # the editor's is incremental
+        self.root: Path | None = None  # the entry file's project; set by the first load
 
     def load_text(self, text: str, path: str) -> ModuleScope:
+        if self.root is None:
+            self.root = project_root(Path(path).parent)
         result = self.parse(text, path)
         self.rep.diagnostics.extend(result.diagnostics)
         scope = ModuleScope(result.file, result.module)
@@ -81,6 +92,18 @@ class ModuleLoader:
             return None
         if key in self.cache:
             return self.cache[key]
+        if item.is_file and not self._may_read(target):
+            self.rep.error(
+                "E0802",
+                f"cannot import `{item.path}`: it is outside the project",
+                file,
+                item.span,
+                "outside the project",
+                notes=[f"the project is {self.root}"],
+                help="move the file into the project, or run with `--allow-outside-project` "
+                "if you trust this model file",
+            )
+            return None
         try:
             text = self.read(target)
         except (OSError, UnicodeDecodeError, ValueError) as err:
@@ -90,11 +113,18 @@ class ModuleLoader:
                 f"cannot import `{item.path}`: {_reason(err)}",
                 file,
                 item.span,
-                "not found",
+                "not found" if isinstance(err, FileNotFoundError) else "cannot be read",
                 notes=[f"looked for {shown!s}"] if item.is_file else [f"looked for {target}"],
             )
             return None
         return self.load_text(text, str(target))
+
+    def _may_read(self, target: Path) -> bool:
+        """Imports stay in the project (symlinks resolved) or the standard library; the file
+        is then never opened, so nothing of it reaches a code frame."""
+        if outside_allowed() or self.root is None:
+            return True
+        return is_inside(target, self.root) or is_inside(target, stdlib_dir().resolve())
 
     def _populate(self, scope: ModuleScope) -> None:
         file = scope.file
@@ -182,6 +212,8 @@ def _key(path: str) -> str:
 
 
 def _reason(err: BaseException) -> str:
+    if isinstance(err, UnreadableSource):
+        return str(err)
     if isinstance(err, FileNotFoundError):
         return "no such file"
     if isinstance(err, IsADirectoryError):

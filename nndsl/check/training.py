@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame, article
 from nndsl.check.memo import CompositeRecorder, instance_key
+from nndsl.check.paths import is_inside, outside_allowed, project_root, write_path_problem
 from nndsl.check.report import did_you_mean
 from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorVal, describe
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
-from nndsl.ops import Arg, ArgValue, OpKind, ShapeError, iter_specs, lookup
-from nndsl.ops.callbacks import logged_names, metric_label
+from nndsl.ops import Arg, ArgValue, OpKind, OpSpec, ShapeError, iter_specs, lookup
+from nndsl.ops.callbacks import Callback, logged_names, metric_label
 from nndsl.ops.data import DataSource
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
@@ -323,8 +325,9 @@ class TrainChecker:
             args.append(
                 CallArg(a.name.name if a.name else None, a.name.span if a.name else None, v, a.span)
             )
-        attrs = bind_op_args(spec, args, file, e.span, self.rep)
-        if attrs is None:
+        spans: dict[str, Span] = {}
+        attrs = bind_op_args(spec, args, file, e.span, self.rep, spans)
+        if attrs is None or not self._paths_ok(spec, attrs, spans, file, e.span):
             return None
         if pred is not None:
             from nndsl.shapes import TensorType
@@ -343,6 +346,52 @@ class TrainChecker:
                 )
                 return None
         return OpCall(spec, attrs, e.span)
+
+    def _paths_ok(
+        self,
+        spec: OpSpec,
+        attrs: dict[str, ArgValue],
+        spans: dict[str, Span],
+        file: SourceFile,
+        call: Span,
+    ) -> bool:
+        """Paths a callback writes stay in the run directory (E0801); paths a data source
+        reads stay in the project (E0803). The run repeats both checks with symlinks
+        resolved, before it reads or writes anything."""
+        ok = True
+        for name in spec.writes if isinstance(spec, Callback) else ():
+            value = attrs.get(name)
+            problem = write_path_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                ok = False
+                self.rep.error(
+                    "E0801",
+                    f"`{spec.name}` would write outside the run directory: {problem}",
+                    file,
+                    spans.get(name, call),
+                    "not inside the run directory",
+                    help="give a path relative to the run directory (`--out`), without `..`",
+                )
+        if not isinstance(spec, DataSource) or outside_allowed():
+            return ok
+        root = project_root(Path(self.scope.file.path).parent)
+        base = Path(file.path).parent
+        for name in spec.reads:
+            value = attrs.get(name)
+            if not isinstance(value, str) or "\0" in value or is_inside(base / value, root):
+                continue
+            ok = False
+            self.rep.error(
+                "E0803",
+                f"`{spec.name}` would read `{value}`, outside the project",
+                file,
+                spans.get(name, call),
+                "outside the project",
+                notes=[f"the project is {root}"],
+                help="move the data into the project, or run with `--allow-outside-project` "
+                "if you trust this model file",
+            )
+        return ok
 
     def _callbacks(
         self,

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from the latest checkpoint in the run directory (see `checkpoint(...)`)",
     )
     _cache_flags(p)
+    _project_flag(p)
 
     p = sub.add_parser("check", help="report syntax, name, type and shape errors (no JAX)")
     p.add_argument("files", nargs="+", help=".nn files")
@@ -49,10 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["onnx"],
         help="also check that every model can be exported to this format (needs `onnx`)",
     )
+    _project_flag(p)
 
     p = sub.add_parser("summary", help="print a model's layers, shapes and parameter counts")
     p.add_argument("file", help="the .nn file")
     p.add_argument("--model", help="the model to show (default: the trained or only one)")
+    _project_flag(p)
 
     p = sub.add_parser("predict", help="run a trained model on inputs from a .npy file or text")
     p.add_argument("file", help="the .nn file")
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument("--output", help="write predictions to this .npy file instead of printing")
     _cache_flags(p)
+    _project_flag(p)
 
     p = sub.add_parser(
         "export",
@@ -106,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reload the artefact in its runtime and compare with nndsl's predict",
     )
     _cache_flags(p)
+    _project_flag(p)
 
     p = sub.add_parser("fmt", help="format .nn files in place (comments are kept)")
     p.add_argument("files", nargs="+", help=".nn files")
@@ -116,12 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="interactive session: definitions and shapes as you type")
     p.add_argument("file", nargs="?", help="a .nn file to load first")
+    _project_flag(p)
 
     sub.add_parser("lsp", help="start the language server on stdio (for editors)")
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")
     return parser
+
+
+def _project_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-outside-project",
+        action="store_true",
+        help="let the model file import and read data outside its project (see docs/language.md)",
+    )
 
 
 def _cache_flags(p: argparse.ArgumentParser) -> None:
@@ -152,11 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         import gc
 
         gc.disable()  # imports too, not only the first check (~10 ms): nndsl.lsp.bootstrap.main
+    from nndsl.check.paths import allow_outside_project
     from nndsl.cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:
-        return int(handler(args))
+        with allow_outside_project(bool(getattr(args, "allow_outside_project", False))):
+            return int(handler(args))
     except UsageError as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -172,9 +188,15 @@ def _version() -> str:
 
 
 def require_file(path: str) -> Path:
+    """An existing regular file (stat, never opened here: a FIFO would block)."""
+    from nndsl.check.paths import not_regular
+
     p = Path(path)
-    if not p.exists():
+    problem = not_regular(p)
+    if problem == "no such file":
         raise UsageError(f"no such file: {path}")
-    if p.is_dir():
+    if problem == "is a folder, not a regular file":
         raise UsageError(f"{path} is a directory, not a file")
+    if problem is not None:
+        raise UsageError(f"{path} {problem}")
     return p

@@ -143,6 +143,37 @@ _TABLE: list[tuple[str, str, str]] = [
         "    h = x |> Reshape([T, 4])      # error: needs T constant for this reshape\n"
         "    h = x |> Reshape([-1, 4])     # fixed: the size is inferred at run time",
     ),
+    (
+        "E0801",
+        "writes outside the run directory",
+        "A path a callback writes (`csv_log`, `jsonl_log`, `tensorboard`) is relative to the run\n"
+        "directory (`--out`, default `runs/<model>/`) and must stay inside it: no absolute path,\n"
+        "no `..`. A model file is data anyone may hand over; it must not overwrite other files.\n"
+        "At run time a path that leads outside through a symlink is refused the same way.\n\n"
+        '    callbacks = [csv_log("../results/log.csv")]   # error: leaves the run directory\n'
+        '    callbacks = [csv_log("logs/log.csv")]         # fixed: runs/<model>/logs/log.csv',
+    ),
+    (
+        "E0802",
+        "import outside the project",
+        '`import "file.nn"` reads files of the importing file\'s project only (and the standard\n'
+        "library): the project is the nearest folder, from the entry file's upwards, holding\n"
+        "`nndsl.toml` or `pyproject.toml`, else the entry file's folder. Symlinks are resolved\n"
+        "first. The file is not read, so nothing of it is shown. `--allow-outside-project`\n"
+        "lifts the rule for a model file you trust.\n\n"
+        '    import "../../shared/blocks.nn"   # error: outside the project\n'
+        '    import "shared/blocks.nn"         # fixed: the file copied into the project',
+    ),
+    (
+        "E0803",
+        "data outside the project",
+        "A data source's paths (`npz`, `npy`, `csv`, `image_folder`, `text_folder`,\n"
+        "`text_file`) follow the same rule as imports (E0802): inside the project, symlinks\n"
+        "resolved, unless `--allow-outside-project` is given. The run checks again before\n"
+        "reading, also every file of a folder source.\n\n"
+        '    data d = npz("/home/me/digits.npz")   # error: outside the project\n'
+        '    data d = npz("data/digits.npz")       # fixed: inside the project',
+    ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
         "E9999",

@@ -25,6 +25,8 @@ class Callback(OpSpec):
     inputs = ()
     # Arguments naming a logged value, checked against the section's metrics.
     monitors: tuple[str, ...] = ()
+    # Arguments naming a path the run writes: relative, inside the run directory (E0801).
+    writes: tuple[str, ...] = ()
 
 
 _MODE = Arg(
@@ -137,6 +139,7 @@ class CsvLog(Callback):
         Arg("path", "str", "log.csv", "the file, relative to the run directory"),
         Arg("append", "bool", False, "append to an existing file instead of replacing it"),
     )
+    writes = ("path",)
     example = 'callbacks = [csv_log("log.csv")]'
 
 
@@ -151,6 +154,7 @@ class JsonlLog(Callback):
         Arg("every_steps", "int", 0, "also log every this many steps (0: epochs only)", min=0),
         Arg("append", "bool", False, "append to an existing file instead of replacing it"),
     )
+    writes = ("path",)
     example = 'callbacks = [jsonl_log("log.jsonl")]'
 
 
@@ -180,6 +184,7 @@ class TensorBoard(Callback):
             min=0,
         ),
     )
+    writes = ("path",)
     example = 'callbacks = [tensorboard("logs", update_freq = 100)]'
 
     def validate(self, attrs: Attrs) -> None:

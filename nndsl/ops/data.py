@@ -1,6 +1,7 @@
 """Data sources declared with `data name = source(...)`; the runtime loads them.
 
-Paths are relative to the `.nn` file that declares the source. Each spec also says what one
+Paths are relative to the `.nn` file that declares the source, and stay inside its project
+unless `--allow-outside-project` is given (`nndsl.check.paths`). Each spec also says what one
 example of its inputs looks like as far as that is known without reading any file
 (`DataSource.element`), so `nnrun check` can reject, say, token ids of length 100 fed to a
 model whose input is `i32[B, 200]`; everything that needs the files is checked by the runtime
@@ -40,6 +41,8 @@ class DataSource(OpSpec):
     kind = OpKind.DATA
     family = FAMILY
     inputs = ()
+    # Arguments naming a file or folder to read: inside the project (E0803).
+    reads: tuple[str, ...] = ("path",)
 
     def element(self, attrs: Attrs) -> Element | None:
         """What one input example looks like; None when only the files can tell."""
@@ -245,6 +248,7 @@ class Npy(DataSource):
         _test_split(),
         _sample_weight("a `.npy` file of per-example weights `[N]`"),
     )
+    reads = ("x", "y", "sample_weight")
     example = 'data digits = npy(x = "data/x.npy", y = "data/y.npy")'
 
 
