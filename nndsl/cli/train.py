@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from rich.table import Table
 
 from nndsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
 from nndsl.ir import Graph, TrainConfig
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def _logs(logs: dict[str, float], prefix: str = "") -> str:
@@ -127,10 +130,22 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
     interrupted = False
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
+        # The first Ctrl-C stops at the next step boundary and writes a checkpoint; a second
+        # one ends the process at once. Not with KeyboardInterrupt: raised inside a finalizer
+        # or a callback it prints "Exception ignored ..." with a traceback. A checkpoint being
+        # written is left as a temporary folder, which `--resume` removes.
         nonlocal interrupted
         if interrupted:
-            raise KeyboardInterrupt
+            view._stop_bar()
+            print("nnrun: interrupted again; stopping now", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(EXIT_INTERRUPTED)
         interrupted = True
+        print(
+            "nnrun: interrupted; stopping after this step (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     use_compile_cache(args)
     out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
@@ -146,14 +161,19 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
             stop=lambda: interrupted,
             run_dir=out_dir,
             resume=bool(getattr(args, "resume", False)),
+            checkpoint_on_stop=True,
         )
-    except (DataError, TrainingError, CheckpointError) as err:
-        view._stop_bar()
+    except (DataError, TrainingError, CheckpointError, OSError) as err:
+        view._stop_bar()  # an OSError: a log file on a full disk, say; its str names the file
         print(f"nnrun: error: {err}", file=sys.stderr)
-        return EXIT_ERRORS
+        return EXIT_INTERRUPTED if interrupted else EXIT_ERRORS
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not interrupted:  # after a Ctrl-C, a second one must still end the process quietly
+            signal.signal(signal.SIGINT, previous)
         view._stop_bar()
+    if result.stopped and not result.history:  # stopped before a step: nothing to save
+        print("nnrun: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     target = out_dir / "model.safetensors"
     try:
         metrics = dict(result.test or {})
@@ -177,6 +197,9 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     what = "metadata and text vocabulary" if splits.vectorizer else "metadata"
     console.print(f"Weights saved to [bold]{written}[/] ({what} in {written.with_suffix('.json')})")
+    if result.stopped:
+        print("nnrun: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -47,7 +47,11 @@ from nndsl.backend.jax.training import (
 )
 from nndsl.ir import TrainConfig
 from nndsl.runtime.callbacks import RunState, build_callbacks
-from nndsl.runtime.checkpoint import latest_training_state
+from nndsl.runtime.checkpoint import (
+    CheckpointError,
+    clean_training_debris,
+    latest_training_state,
+)
 from nndsl.runtime.data import (
     Dataset,
     Labels,
@@ -183,13 +187,16 @@ def fit(
     data: Splits | None = None,
     run_dir: Path | None = None,
     resume: bool = False,
+    checkpoint_on_stop: bool = False,
 ) -> FitResult:
     """Train `config.graph` as the train section says; raises `DataError` before any step
     when the data does not fit the model, `TrainingError` when a step is not finite (under
     `on_nonfinite = "stop"`), `CheckpointError` when `resume` finds an unusable checkpoint.
 
     `run_dir` holds checkpoints and logs (default `runs/<model>`); with `resume`, training
-    continues from its latest checkpoint (or starts afresh when there is none)."""
+    continues from its latest checkpoint (or starts afresh when there is none), after removing
+    the debris of a killed run. With `checkpoint_on_stop`, a `stop()` request (Ctrl-C) writes
+    a training checkpoint where the run stopped, so `resume` loses nothing."""
     emit = on_event or (lambda _event: None)
     started = time.perf_counter()
     root = jax.random.key(config.seed)
@@ -217,20 +224,9 @@ def fit(
         vectorizer=splits.vectorizer,  # saved with checkpoints, for predicting from raw text
     )
     result = FitResult(params, state, steps)
-    if resume:
-        latest = latest_training_state(run.run_dir)
-        if latest is None:
-            emit(Note(f"no checkpoint in {run.run_dir / 'checkpoints'}; starting afresh"))
-        else:
-            run.restore(latest)
-            result.resumed_from = latest
-            emit(
-                Note(
-                    f"resuming from {latest} (epoch {run.epoch + 1}, "
-                    f"{run.position} steps in, step {run.global_step} overall)"
-                )
-            )
     n_steps = steps_per_epoch(len(splits.train), config.batch)
+    if resume:
+        _resume(run, result, n_steps, emit)
     per_call = config.steps_per_execution
     if per_call == 0:
         per_call = choose_steps_per_execution(run, splits.train, n_steps)
@@ -298,6 +294,10 @@ def fit(
         logs = {**end.train, **{f"val_{k}": v for k, v in (validation or {}).items()}}
         for cb in run.callbacks:
             cb.on_epoch_end(run, logs)
+    if result.stopped and checkpoint_on_stop and run.global_step > 0:
+        # before `on_train_end`: early stopping's may swap in the best weights
+        saved = run.save_checkpoint(_keep(run))
+        emit(Note(f"checkpoint written to {saved}; continue with --resume"))
     result.early_stopped = run.stop_training
     for cb in run.callbacks:
         cb.on_train_end(run)
@@ -309,6 +309,67 @@ def fit(
         emit(TestEnd(result.test))
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
+
+
+def _resume(run: RunState, result: FitResult, n_steps: int, emit: Callable[[Event], None]) -> None:
+    """Continue `run` from the latest checkpoint in its run directory. The checkpoint's files
+    are checked field by field when read (`load_training_state`); here, what only the
+    section and the data can tell: the position lies inside an epoch, the metric sums fit
+    the metrics."""
+    cleaned = clean_training_debris(run.run_dir)
+    if cleaned:
+        emit(
+            Note(
+                f"removed what an interrupted run left in {run.run_dir / 'checkpoints'}: "
+                + ", ".join(cleaned)
+            )
+        )
+    latest = latest_training_state(run.run_dir)
+    if latest is None:
+        emit(Note(f"no checkpoint in {run.run_dir / 'checkpoints'}; starting afresh"))
+        return
+    try:
+        run.restore(latest)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # a field no schema covers
+        raise CheckpointError(f"{latest}: unusable checkpoint ({exc})") from None
+    meta = latest / "meta.json"
+    if run.position >= n_steps:
+        raise CheckpointError(
+            f"{meta}: position: {run.position} is past the end of an epoch of {n_steps} steps "
+            "(the checkpoint is of other data or was changed)"
+        )
+    names = run.steps.metric_names
+    try:
+        if run.totals is not None and len(run.totals) != len(names):
+            raise ValueError("count")
+        run.steps.metric_values(run.totals or ())
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise CheckpointError(
+            f"{meta}: metric_stats: do not fit the metrics {list(names)}"
+        ) from None
+    result.resumed_from = latest
+    emit(
+        Note(
+            f"resuming from {latest} (epoch {run.epoch + 1}, "
+            f"{run.position} steps in, step {run.global_step} overall)"
+        )
+    )
+    if run.stop_training:
+        emit(Note("that run had stopped early (early_stopping); nothing is left to train"))
+    elif run.epoch >= run.config.epochs:
+        emit(
+            Note(
+                f"that run had completed {run.epoch} epochs of {run.config.epochs}; "
+                "nothing is left to train"
+            )
+        )
+
+
+def _keep(run: RunState) -> int:
+    """How many training checkpoints the section's `checkpoint(...)` keeps (1 without one)."""
+    return max(
+        (int(getattr(cb, "keep", 1)) for cb in run.callbacks if cb.name == "checkpoint"), default=1
+    )
 
 
 def _build_and_init(config: TrainConfig, key: jax.Array) -> tuple[Steps, Tree, Tree]:
