@@ -94,7 +94,7 @@ TRAIN_CASES: dict[str, tuple[Mutation, str | None]] = {
     **{f"missing {k}": (_drop(k), k) for k in REQUIRED},
     **{f"missing {k}": (_drop(k), None) for k in OPTIONAL},
     **{f"{k} a list": (_set(k, [1]), k) for k in REQUIRED + OPTIONAL if k != "metric_stats"},
-    **{f"{k} a string": (_set(k, "abc"), k) for k in INTS + ["seed", "loss_sum"]},
+    **{f"{k} a string": (_set(k, "abc"), k) for k in [*INTS, "seed", "loss_sum"]},
     **{f"{k} 10**30": (_set(k, 10**30), k) for k in INTS},
     **{f"{k} negative": (_set(k, -1), k) for k in INTS},
     **{f"{k} a float": (_set(k, 2.5), k) for k in INTS},
