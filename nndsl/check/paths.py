@@ -117,10 +117,15 @@ def read_source(path: Path, limit: int = MAX_SOURCE_BYTES) -> str:
             raise UnreadableSource(problem)
         if info.st_size > limit:
             raise UnreadableSource(_too_large(limit))
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise UnreadableSource(_too_large(limit))
-    return data.decode("utf-8")
+        chunks: list[bytes] = []
+        total, want = 0, info.st_size + 1  # the size, and one byte more if it grew
+        while chunk := f.read(min(want, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise UnreadableSource(_too_large(limit))
+            want = 2**20
+    return b"".join(chunks).decode("utf-8")
 
 
 def _too_large(limit: int) -> str:

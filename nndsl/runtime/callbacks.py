@@ -20,7 +20,7 @@ import numpy as np
 
 from nndsl.backend.jax import implementation
 from nndsl.backend.jax.compile import Tree
-from nndsl.backend.jax.impls.callbacks import Callback, Logs
+from nndsl.backend.jax.impls.callbacks import Callback, Logs, OutsideRunDir, inside_run_dir
 from nndsl.backend.jax.training import Aux, Metrics, Steps
 from nndsl.ir import TrainConfig
 from nndsl.runtime.checkpoint import (
@@ -46,6 +46,17 @@ def build_callbacks(config: TrainConfig) -> list[Callback]:
         if cb.name == "tensorboard":  # logs the learning rate
             cb.optimizer = config.optimizer.attrs  # type: ignore[attr-defined]
     return sorted(built, key=lambda cb: cb.name == "checkpoint")
+
+
+def check_written_paths(run_dir: Path, callbacks: list[Callback]) -> None:
+    """Every path the callbacks will write, symlinks resolved, lies in the run directory;
+    `CheckpointError` (one line) before anything is written otherwise."""
+    for cb in callbacks:
+        for path in cb.writes():
+            try:
+                inside_run_dir(run_dir, path)
+            except OutsideRunDir as err:
+                raise CheckpointError(f"`{cb.name}`: {err}") from None
 
 
 @dataclass
@@ -77,6 +88,9 @@ class RunState:
     # the status(es) of the last call dispatched, on the device: under `on_nonfinite = "stop"`
     # the next call runs only if it was healthy (not saved: checkpoints follow healthy steps)
     after: jax.Array | None = None
+
+    def __post_init__(self) -> None:
+        check_written_paths(self.run_dir, self.callbacks)
 
     # -- what callbacks call -----------------------------------------------------------------
     def save_checkpoint(self, keep: int) -> Path:

@@ -44,10 +44,33 @@ class Run(Protocol):
     def note(self, message: str) -> None: ...
 
 
+class OutsideRunDir(Exception):
+    """A path a callback writes leads outside the run directory (through a symlink: the
+    checker refuses absolute paths and `..`). One line for the user."""
+
+
+def inside_run_dir(run_dir: Path, path: str) -> Path:
+    """`run_dir / path` with symlinks resolved, or `OutsideRunDir` if that leaves `run_dir`.
+    Callers write to the returned (real) path, so a link swapped in later is not followed."""
+    root = run_dir.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root):
+        raise OutsideRunDir(
+            f"`{path}` in the run directory {run_dir} leads to {target}, outside it "
+            "(a symlink?); nothing was written"
+        )
+    return target
+
+
 class Callback:
     """No-op hooks; subclasses override what they need."""
 
     name = "callback"
+
+    def writes(self) -> tuple[str, ...]:
+        """The paths, relative to the run directory, this callback writes (checked, symlinks
+        resolved, before training starts)."""
+        return ()
 
     def on_train_begin(self, run: Run, resumed: bool) -> None:
         """Called once; `resumed` when the loop continues from a checkpoint."""
@@ -218,6 +241,9 @@ class CheckpointSaver(Callback):
         best = attrs.get("best")
         self.watch = None if best is None else _Watcher(str(best), str(attrs["mode"]), 0.0)
 
+    def writes(self) -> tuple[str, ...]:
+        return ("checkpoints", "best.safetensors") if self.watch else ("checkpoints",)
+
     def on_steps_end(self, run: Run, steps: int, loss: float) -> None:
         n = self.every_steps
         if n and run.global_step // n > (run.global_step - steps) // n:
@@ -257,8 +283,11 @@ class CsvLog(Callback):
         self.file: io.TextIOWrapper | None = None
         self.columns: list[str] | None = None
 
+    def writes(self) -> tuple[str, ...]:
+        return (self.path,)
+
     def on_train_begin(self, run: Run, resumed: bool) -> None:
-        path = run.run_dir / self.path
+        path = inside_run_dir(run.run_dir, self.path)
         done = run.epoch
 
         def keep(i: int, line: str) -> bool:
@@ -297,6 +326,9 @@ class JsonlLog(Callback):
         self.append = bool(attrs["append"])
         self.file: io.TextIOWrapper | None = None
 
+    def writes(self) -> tuple[str, ...]:
+        return (self.path,)
+
     def on_train_begin(self, run: Run, resumed: bool) -> None:
         epoch, step = run.epoch, run.global_step
 
@@ -309,7 +341,7 @@ class JsonlLog(Callback):
                 return int(entry["epoch"]) <= epoch
             return int(entry.get("step", 0)) <= step
 
-        self.file = _open_log(run.run_dir / self.path, self.append, resumed, keep)
+        self.file = _open_log(inside_run_dir(run.run_dir, self.path), self.append, resumed, keep)
 
     def _write(self, entry: dict[str, Any]) -> None:
         assert self.file is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,15 @@ import numpy as np
 
 from nndsl.backend.errors import DataError
 from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.check.paths import (
+    UnreadableSource,
+    is_inside,
+    kind_problem,
+    not_regular,
+    outside_allowed,
+    project_root,
+    read_source as _read_file,
+)
 from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
 
 Arrays = dict[str, np.ndarray]
@@ -29,7 +39,7 @@ Arrays = dict[str, np.ndarray]
 def npz(attrs: Attrs, base_dir: Path) -> Arrays:
     """Returns `{"x": ..., "y": ...}` (and `"sample_weight"` when named); never unpickles
     (object arrays are refused)."""
-    path = base_dir / str(attrs["path"])
+    path = _source(base_dir, str(attrs["path"]))
     _require_file(path, "data file")
     keys = {"x": str(attrs.get("x", "x")), "y": str(attrs.get("y", "y"))}
     if attrs.get("sample_weight") is not None:
@@ -56,7 +66,7 @@ def npy(attrs: Attrs, base_dir: Path) -> Arrays:
     out: Arrays = {}
     roles = ("x", "y", "sample_weight") if attrs.get("sample_weight") is not None else ("x", "y")
     for role in roles:
-        path = base_dir / str(attrs[role])
+        path = _source(base_dir, str(attrs[role]))
         _require_file(path, "data file")
         try:
             out[role] = np.load(path, allow_pickle=False)
@@ -69,7 +79,7 @@ def npy(attrs: Attrs, base_dir: Path) -> Arrays:
 @impl("csv")
 def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
     """Numeric input columns and a label column (numbers, or class names)."""
-    path = base_dir / str(attrs["path"])
+    path = _source(base_dir, str(attrs["path"]))
     _require_file(path, "CSV file")
     header = bool(attrs["header"])
     delimiter = str(attrs["delimiter"])
@@ -218,25 +228,44 @@ def _class_folders(root: Path, attrs: Attrs) -> list[tuple[str, Path]]:
     return [(n, root / n) for n in names]
 
 
-def _files(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    """Files under `folder` (recursively, as Keras), sorted for a deterministic order."""
+def _files(folder: Path, extensions: Sequence[str], project: Path | None) -> list[Path]:
+    """Files under `folder` (recursively, as Keras), sorted for a deterministic order; each
+    a regular file (a FIFO would block the reader) inside the project (a member may be a
+    symlink; folder links are not followed)."""
     found: list[Path] = []
     for parent, dirs, files in os.walk(folder):
         dirs.sort()
-        found.extend(
-            Path(parent) / f for f in sorted(files) if Path(f).suffix.lower() in extensions
-        )
+        for name in sorted(files):
+            if Path(name).suffix.lower() in extensions:
+                found.append(_member(Path(parent) / name, project))
     return found
 
 
-def _labelled_files(root: Path, attrs: Attrs, extensions: Sequence[str], noun: str) -> Arrays:
+def _member(path: Path, root: Path | None) -> Path:
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            if root is not None and not is_inside(path, root):
+                raise DataError(_outside(path, root))
+            mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+    problem = kind_problem(mode)
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
+    return path
+
+
+def _labelled_files(
+    root: Path, attrs: Attrs, extensions: Sequence[str], noun: str, project: Path | None
+) -> Arrays:
     """`{"files", "y", "class_names"}`; an empty class folder is an error (Keras says nothing,
     and the class would silently never be predicted)."""
     files: list[Path] = []
     labels: list[int] = []
     folders = _class_folders(root, attrs)
     for label, (name, folder) in enumerate(folders):
-        found = _files(folder, extensions)
+        found = _files(folder, extensions, project)
         if not found:
             raise DataError(
                 f"{folder}: class {name!r} has no {noun} ({', '.join(extensions)} files)"
@@ -253,8 +282,8 @@ def _labelled_files(root: Path, attrs: Attrs, extensions: Sequence[str], noun: s
 @impl("image_folder")
 def image_folder(attrs: Attrs, base_dir: Path) -> Arrays:
     """Decode every image (threads: Pillow releases the GIL), convert, resize, stack."""
-    root = base_dir / str(attrs["path"])
-    found = _labelled_files(root, attrs, IMAGE_EXTENSIONS, "images")
+    root = _source(base_dir, str(attrs["path"]))
+    found = _labelled_files(root, attrs, IMAGE_EXTENSIONS, "images", _project(base_dir))
     size = attrs["image_size"]
     target = (int(size[0]), int(size[1])) if isinstance(size, tuple) else None  # type: ignore[arg-type]
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[COLOR_MODES[str(attrs["color_mode"])]]
@@ -340,8 +369,8 @@ def _resize_axis(a: np.ndarray, axis: int, size: int, method: str) -> np.ndarray
 @impl("text_folder")
 def text_folder(attrs: Attrs, base_dir: Path) -> Arrays:
     """Each `.txt` file is one example, labelled by its class folder (Keras reads only .txt)."""
-    root = base_dir / str(attrs["path"])
-    found = _labelled_files(root, attrs, (".txt",), "text files")
+    root = _source(base_dir, str(attrs["path"]))
+    found = _labelled_files(root, attrs, (".txt",), "text files", _project(base_dir))
     texts = [read_text(Path(f)) for f in found["files"]]
     return {"x": _strings(texts), "y": found["y"], "class_names": found["class_names"]}
 
@@ -349,7 +378,7 @@ def text_folder(attrs: Attrs, base_dir: Path) -> Arrays:
 @impl("text_file")
 def text_file(attrs: Attrs, base_dir: Path) -> Arrays:
     """`label<delimiter>text` per line; blank lines are skipped."""
-    path = base_dir / str(attrs["path"])
+    path = _source(base_dir, str(attrs["path"]))
     _require_file(path, "text file")
     delimiter = str(attrs["delimiter"])
     labels: list[str] = []
@@ -380,11 +409,14 @@ def text_file(attrs: Attrs, base_dir: Path) -> Arrays:
 
 
 def read_text(path: Path) -> str:
-    """A text file as UTF-8; `DataError` naming the file otherwise (also for `nnrun predict`)."""
+    """A text file as UTF-8; `DataError` naming the file otherwise (also for `nnrun predict`).
+    Regular files only (checked before opening), no size cap."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return _read_file(path, limit=2**62)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
+    except UnreadableSource as exc:
+        raise DataError(f"{path}: {exc}") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
 
@@ -399,11 +431,38 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
+def _source(base_dir: Path, path: str) -> Path:
+    """`base_dir / path`, which must lie in the project (symlinks resolved) unless
+    `--allow-outside-project`: the checker says so first (E0803); this covers links and
+    configs built in code. Nothing outside is opened, so nothing of it is ever shown."""
+    full = base_dir / path
+    if outside_allowed():
+        return full
+    root = project_root(base_dir)
+    if "\0" in path or not is_inside(full, root):
+        raise DataError(_outside(full, root))
+    return full
+
+
+def _project(base_dir: Path) -> Path | None:
+    """The project a folder source's members must stay in; None when anything goes."""
+    return None if outside_allowed() else project_root(base_dir)
+
+
+def _outside(path: Path, root: Path) -> str:
+    return (
+        f"{path}: outside the project {root}; nothing was read (run with "
+        "--allow-outside-project if you trust this model file)"
+    )
+
+
 def _require_file(path: Path, noun: str) -> None:
-    if not path.exists():
+    """A regular file (stat, not open: a FIFO would block, `/dev/zero` never ends)."""
+    problem = not_regular(path)
+    if problem == "no such file":
         raise DataError(f"{path}: {noun} not found")
-    if not path.is_file():
-        raise DataError(f"{path}: is a folder, expected a {noun}")
+    if problem is not None:
+        raise DataError(f"{path}: {problem} (expected a {noun})")
 
 
 __all__ = ["crop_to_aspect", "read_image", "resize"]

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import optax
 
-from nndsl.backend.jax.impls.callbacks import Callback, Logs, Run
+from nndsl.backend.jax.impls.callbacks import Callback, Logs, Run, inside_run_dir
 from nndsl.backend.jax.impls.schedules import learning_rate
 from nndsl.backend.jax.registry import Attrs, impl
 from nndsl.backend.jax.training import lr_factor
@@ -42,6 +42,9 @@ class TensorBoard(Callback):
         self.root = Path(self.path)
         self.summary_writer: Any = None
 
+    def writes(self) -> tuple[str, ...]:
+        return (self.path,)
+
     def on_train_begin(self, run: Run, resumed: bool) -> None:
         try:
             from tensorboardX import SummaryWriter
@@ -50,7 +53,7 @@ class TensorBoard(Callback):
                 f"the tensorboard callback needs {TENSORBOARD_PACKAGE}: "
                 f"pip install '{TENSORBOARD_EXTRA}'"
             ) from None
-        self.root = run.run_dir / self.path
+        self.root = inside_run_dir(run.run_dir, self.path)
         self.summary_writer = SummaryWriter
         for part in ("train", "validation"):
             directory = self.root / part
