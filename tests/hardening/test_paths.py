@@ -10,6 +10,7 @@ what lies above the temporary folder.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -347,7 +348,7 @@ def fifo(project: Path) -> Iterator[Path]:
 
 def test_special_files_as_the_checked_file(fifo: Path) -> None:
     for path, what in [(fifo, "is a FIFO"), (Path("/dev/zero"), "is a device")]:
-        result = _finishes(lambda p=path: check_file(p))
+        result = _finishes(functools.partial(check_file, path))
         assert _codes(result) == ["E0103"] and what in result.diagnostics[0].message
     result = check_file(fifo.parent)
     assert "is a folder, not a regular file" in result.diagnostics[0].message
