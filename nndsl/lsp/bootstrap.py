@@ -22,7 +22,6 @@ import gc
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -30,6 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pygls.uris import from_fs_path, to_fs_path  # stdlib only: pygls/__init__ and urllib
+
+from nndsl.lsp.framing import Framer, FramingError, read_chunks
+from nndsl.lsp.worker import Stopped, Worker
 
 if TYPE_CHECKING:
     from nndsl.diagnostics import Diagnostic
@@ -44,7 +46,6 @@ DATA = Path(__file__).with_name("initialize_result.json")
 ENCODINGS = ("utf-8", "utf-16", "utf-32")  # pygls' supported position encodings
 # What a client may send before its first didOpen without changing the check (replayed later).
 IGNORED = frozenset({"$/setTrace", "$/cancelRequest", "workspace/didChangeConfiguration"})
-_CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")  # pygls' own header pattern
 _PUBLISH = "textDocument/publishDiagnostics"
 
 
@@ -76,27 +77,6 @@ def frame(message: Json) -> bytes:
         b"Content-Length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n"
         % len(body)
     ) + body
-
-
-def read_body(stdin: BinaryIO, raw: bytearray) -> bytes | None:
-    """The next message body, parsed as pygls' reader does; every byte read goes to `raw`.
-    None at end of input."""
-    content_length = 0
-    while True:
-        header = stdin.readline()
-        if not header:
-            return None
-        raw += header
-        if not content_length:
-            match = _CONTENT_LENGTH.fullmatch(header)
-            if match:
-                content_length = int(match.group(1))
-        if content_length and not header.strip():
-            body = stdin.read(content_length)
-            raw += body
-            if len(body) != content_length:
-                return None
-            return body
 
 
 # -- the initialize answer ---------------------------------------------------------------------
@@ -300,16 +280,16 @@ class Bootstrap:
         self.ide: Workspace | None = None
         self.eof = False
         self.handled = 0  # bytes of `raw` fully dealt with (answered or safely ignored)
+        self.framer = Framer()
+        self.worker: Worker | None = None  # the first check's, handed to the server
+        self.stopped: dict[str, tuple[str, str]] = {}  # path -> (text, why its check stopped)
 
     def send(self, message: Json) -> None:
         self.stdout.write(frame(message))
         self.stdout.flush()
 
     def next(self) -> Json:
-        body = read_body(self.stdin, self.raw)
-        if body is None:
-            self.eof = True
-            raise Unsupported("end of input")
+        body = self.read_body()
         try:
             message = json.loads(body)
         except ValueError as e:
@@ -317,6 +297,22 @@ class Bootstrap:
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
             raise Unsupported("not JSON-RPC 2.0")
         return message
+
+    def read_body(self) -> bytes:
+        """The next message body, framed as the server frames it (`nndsl.lsp.framing`); every
+        byte read goes to `raw`. A framing error is the server's to answer."""
+        read = read_chunks(self.stdin)
+        while True:
+            for item in self.framer.items():
+                if isinstance(item, FramingError):
+                    raise Unsupported(f"framing error: {item.message}")
+                return item
+            chunk = read()
+            if not chunk:
+                self.eof = True
+                raise Unsupported("end of input")
+            self.raw += chunk
+            self.framer.feed(chunk)
 
     def run(self) -> None:
         """Returns when the real server must take over (or at end of input: see `eof`)."""
@@ -340,7 +336,7 @@ class Bootstrap:
         log.info("answered initialize (position encoding %s)", encoding)
         roots: list[str] | None = None
         while True:
-            self.handled = len(self.raw)
+            self.handled = self.framer.consumed
             message = self.next()
             method = message.get("method")
             if "id" in message:
@@ -369,11 +365,22 @@ class Bootstrap:
             ide.roots = [to_fs_path(r) or r for r in roots]
         path = to_fs_path(uri) or uri
         log.info("checking %s (%d characters)", uri, len(text))
-        ide.update(path, text)
         convert = Converter(encoding)
-        diagnostics = [convert.diagnostic(d) for d in ide.diagnostics(path)]
-        published: Json = {"uri": uri, "diagnostics": diagnostics, "version": version}
+
+        def check() -> list[Json]:
+            ide.update(path, text)
+            return [convert.diagnostic(d) for d in ide.diagnostics(path)]
+
+        # On the worker, under its budget: a pathological first document must not hold up
+        # the hand-over (the server then publishes why the check stopped).
+        self.worker = Worker()
         self.ide = ide
+        try:
+            diagnostics = self.worker.submit(check, f"checking {uri}").result()
+        except Stopped as e:
+            self.stopped[path] = (text, e.reason)
+            raise Unsupported(f"the check of {uri} stopped: it {e.reason}") from None
+        published: Json = {"uri": uri, "diagnostics": diagnostics, "version": version}
         self.send({"params": published, "method": _PUBLISH, "jsonrpc": "2.0"})
         self.published[uri] = published
         log.info("published %d diagnostics for %s; handing over", len(diagnostics), uri)
@@ -396,6 +403,14 @@ class Replay:
             self._pos = end
             return line if line.endswith(b"\n") else line + self._rest.readline()
         return self._rest.readline()
+
+    def read1(self, n: int) -> bytes:
+        """What the server's reader uses: the replayed bytes first, then what stdin has."""
+        if self._pos < len(self._head):
+            chunk = self._head[self._pos : self._pos + n]
+            self._pos += len(chunk)
+            return chunk
+        return read_chunks(self._rest)()
 
     def read(self, n: int) -> bytes:
         if self._pos < len(self._head):
@@ -476,6 +491,9 @@ def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
     gc.unfreeze()
     if boot.ide is not None:
         real.server.ide = boot.ide  # the replayed didOpen finds its check cached
+    if boot.worker is not None:
+        real.server.worker = boot.worker  # a stopped check's Workspace is replaced first
+    real.server.stopped.update(boot.stopped)
     log.info("server imported; replaying %d bytes", len(boot.raw))
     reader = Replay(bytes(boot.raw), stdin)
     writer = Filter(stdout, boot.init_id, boot.init_result, boot.published)

@@ -5,6 +5,12 @@ once it pauses) and published only if the version is still current; a change als
 open documents that import the changed one. Every handler catches and logs its exceptions: a
 bug in one feature never stops the server.
 
+Every check and query runs on one worker thread under a time and memory budget
+(`nndsl.lsp.worker`): the event loop keeps answering while a pathological document is checked,
+and a check over budget is stopped, the document gets one diagnostic saying so, and its queries
+get empty answers until it (or a document it imports) changes. Malformed messages are answered
+per JSON-RPC before pygls sees them (`nndsl.lsp.transport`).
+
 Python's automatic garbage collection is off from a check until the server is idle: on the heap
 of a large document (its syntax trees, graphs and memos) a collection that fires in the middle of
 a check costs more than the incremental check itself. The server collects `IDLE_GC_S` after the
@@ -18,12 +24,13 @@ import functools
 import gc
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -31,6 +38,8 @@ from pygls.workspace import TextDocument
 from nndsl.ide import Workspace
 from nndsl.ide.model import TOKEN_MODIFIERS, TOKEN_TYPES, FileEdits
 from nndsl.lsp import convert
+from nndsl.lsp.transport import Protocol, configure_logging, one_line, serve_io
+from nndsl.lsp.worker import Stopped, Worker
 from nndsl.source import SourceFile, Span
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,8 @@ DEBOUNCE_S = 0.15
 IDLE_GC_S = 1.0
 GC_EVERY = 25
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+Checked = tuple[int | None, list[types.Diagnostic]]  # a version and its diagnostics
 WATCH_ID = "nndsl/watch-nn-files"  # the id of the request registering the file watcher
 
 COMPLETION_KINDS = {
@@ -87,9 +98,14 @@ class RequestFailed(JsonRpcException):
 class NNLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
-            "nndsl", "0.1.0", text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+            "nndsl",
+            "0.1.0",
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=Protocol,
         )
         self.ide = Workspace()
+        self._worker: Worker | None = None  # the bootstrap may hand over its own
+        self.stopped: dict[str, tuple[str, str]] = {}  # path -> (text, why its check stopped)
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.last_change: dict[str, float] = {}
         self.uris: dict[str, str] = {}  # normalized path -> the uri the client opened it as
@@ -97,11 +113,63 @@ class NNLanguageServer(LanguageServer):
         self.since_gc = 0  # publications since the last collection
         self.watch_pending = False  # a `**/*.nn` watcher to register (see `watch_files`)
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """One log line; never pygls' `window/showMessage` popup (requests are answered with
+        their error, and a broken notification is the client's bug, not the user's)."""
+        log.error("%s: %s", getattr(source, "__name__", source), one_line(error))
+
+    @property
+    def worker(self) -> Worker:
+        if self._worker is None:
+            self._worker = Worker()
+        self._worker.on_stop = self.replace_workspace
+        return self._worker
+
+    @worker.setter
+    def worker(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def replace_workspace(self, reason: str) -> None:
+        """After a stopped job (on the worker): a fresh Workspace with the same documents, as
+        the stopped one may have left its caches half-updated."""
+        old = self.ide
+        ide = Workspace(roots=old.roots)
+        for path, text in list(old.documents.items()):
+            ide.update(path, text)
+        self.ide = ide
+        gc.collect()
+
+    async def run(self, uri: str | None, fn: Callable[[], T], label: str) -> T:
+        """`fn` on the worker. Stopped if it runs over budget, or at once if `uri`'s check
+        was already stopped at this text (recorded here for the queries that follow)."""
+        path = self.path(uri) if uri is not None else None
+        seen: list[str] = []
+
+        def job() -> T:
+            if path is not None and uri is not None:
+                text = self.document(uri).source
+                seen.append(text)
+                record = self.stopped.get(path)
+                if record is not None and record[0] == text:
+                    raise Stopped(record[1])
+            return fn()
+
+        try:
+            return await asyncio.wrap_future(self.worker.submit(job, label))
+        except Stopped as e:
+            if path is not None and seen:
+                self.stopped[path] = (seen[0], e.reason)
+            raise
+
     def path(self, uri: str) -> str:
         return to_fs_path(uri) or uri
 
     def document(self, uri: str) -> TextDocument:
-        return self.workspace.get_text_document(uri)
+        """An open document (pygls would read any other from disk: a FIFO, /dev/zero...)."""
+        doc: TextDocument | None = self.workspace.text_documents.get(uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(f"{uri} is not open")
+        return doc
 
     def sync(self, uri: str) -> tuple[TextDocument, str]:
         doc = self.document(uri)
@@ -113,15 +181,35 @@ class NNLanguageServer(LanguageServer):
     def uri(self, path: str) -> str:
         return self.uris.get(path) or convert.uri_of(path)
 
-    def changed(self, uri: str) -> None:
-        """Re-check `uri` and the open documents importing it."""
-        _, path = self.sync(uri)
+    async def changed(self, uri: str) -> None:
+        """Re-check `uri` and the open documents importing it. An isolated edit is synced and
+        checked in one worker job, so its diagnostics go out before the answers to requests
+        sent after it (what the bootstrap's replay relies on: the same bytes either way)."""
+        self.stopped.clear()  # any edit may be what made a stopped check fast again
         now = time.monotonic()
         burst = now - self.last_change.get(uri, 0.0) < DEBOUNCE_S
         self.last_change[uri] = now
-        delay = DEBOUNCE_S if burst else 0.0
-        self.schedule(uri, delay)
-        for other in self.ide.importers(path):
+        previous = self.pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+
+        def importers() -> list[str]:
+            _, path = self.sync(uri)
+            return self.ide.importers(path)
+
+        def sync_and_check() -> tuple[list[str], Checked]:
+            return importers(), self.check(uri)
+
+        if burst:
+            others = await self.run(None, importers, f"syncing {uri}")
+            self.schedule(uri, DEBOUNCE_S)
+        else:
+            try:
+                others, checked = await self.run(uri, sync_and_check, f"checking {uri}")
+            except Stopped as e:
+                others, checked = [], (self.document(uri).version, [stopped_diagnostic(e.reason)])
+            self.publish(uri, *checked)
+        for other in others:
             self.schedule(self.uri(other), DEBOUNCE_S)
 
     def schedule(self, uri: str, delay: float) -> None:
@@ -144,25 +232,48 @@ class NNLanguageServer(LanguageServer):
     def collect(self) -> None:
         self.idle_gc = None
         self.since_gc = 0
-        gc.collect()
-        gc.enable()  # automatic again while idle (hover, completion); off at the next check
+
+        def collect() -> None:
+            gc.collect()
+            gc.enable()  # automatic again while idle (hover, completion); off at the next check
+
+        self.worker.submit(collect, "collecting garbage")  # not in the middle of a check
+
+    def check(self, uri: str) -> Checked:
+        """On the worker: the document's version and diagnostics."""
+        gc.disable()  # see the module docstring: collected in `collect_when_idle`
+        doc, path = self.sync(uri)
+        version = doc.version
+        codec = doc.position_codec
+        return version, [convert.diagnostic(codec, d) for d in self.ide.diagnostics(path)]
 
     async def publish_later(self, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        gc.disable()  # see the module docstring: collected in `collect_when_idle`
         try:
-            doc, path = self.sync(uri)
-            version = doc.version
-            diagnostics = [
-                convert.diagnostic(doc.position_codec, d) for d in self.ide.diagnostics(path)
-            ]
-            if self.document(uri).version != version:
-                return  # a newer change is on its way
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
-            )
-        except Exception:
-            log.exception("publishing diagnostics for %s failed", uri)
+            try:
+                checked = await self.run(uri, lambda: self.check(uri), f"checking {uri}")
+            except Stopped as e:
+                checked = (self.document(uri).version, [stopped_diagnostic(e.reason)])
+        except JsonRpcInvalidParams:
+            return  # closed meanwhile
+        except Exception as e:
+            log.error("checking %s failed: %s", uri, one_line(e))
+            return
+        self.publish(uri, *checked)
+
+    def publish(self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]) -> None:
+        """Publish, unless a newer change is on its way."""
+        try:
+            if self.document(uri).version == version:
+                self.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(
+                        uri=uri, version=version, diagnostics=diagnostics
+                    )
+                )
+        except JsonRpcInvalidParams:
+            pass  # closed meanwhile
+        except Exception as e:
+            log.error("publishing diagnostics for %s failed: %s", uri, one_line(e))
         finally:
             self.collect_when_idle()
             self.watch_files()
@@ -191,6 +302,18 @@ class NNLanguageServer(LanguageServer):
         future.add_done_callback(_registered)
 
 
+def stopped_diagnostic(reason: str) -> types.Diagnostic:
+    """What the editor shows for a document whose check was stopped (no code: it is not a
+    problem of the model's, but of the check's cost; the reason names the setting)."""
+    start = types.Position(line=0, character=0)
+    return types.Diagnostic(
+        range=types.Range(start=start, end=start),
+        message=f"nndsl stopped checking this file: it {reason}",
+        severity=types.DiagnosticSeverity.Warning,
+        source="nndsl",
+    )
+
+
 def _registered(future: Any) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("the client refused to watch .nn files: %s", future.exception())
@@ -200,13 +323,22 @@ server = NNLanguageServer()
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:
+    """Run the handler on the worker (budgeted); a failure is logged in one line and answered
+    with `default` (an error the handler raises on purpose, a JsonRpcException, is sent)."""
+
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
-        def inner(ls: NNLanguageServer, params: Any) -> Any:
+        async def inner(ls: NNLanguageServer, params: Any) -> Any:
+            doc = getattr(params, "text_document", None)
+            uri = getattr(doc, "uri", None)
             try:
-                return fn(ls, params)
-            except Exception:
-                log.exception("%s failed", fn.__name__)
+                return await ls.run(uri, lambda: fn(ls, params), fn.__name__)
+            except Stopped:
+                return default
+            except JsonRpcException:
+                raise
+            except Exception as e:
+                log.error("%s failed: %s", fn.__name__, one_line(e))
                 return default
 
         return inner  # type: ignore[return-value]
@@ -214,55 +346,93 @@ def guarded(default: Any = None) -> Callable[[F], F]:
     return wrap
 
 
+def notification(fn: Callable[[NNLanguageServer, Any], Any]) -> Callable[..., Any]:
+    """A notification handler: failures logged in one line (nobody to answer)."""
+
+    @functools.wraps(fn)
+    async def inner(ls: NNLanguageServer, params: Any) -> None:
+        try:
+            await fn(ls, params)
+        except (Stopped, JsonRpcInvalidParams) as e:
+            log.warning("%s: %s", fn.__name__, e)
+        except Exception as e:
+            log.error("%s failed: %s", fn.__name__, one_line(e))
+
+    return inner
+
+
+@server.feature(types.EXIT)
+def on_exit(ls: NNLanguageServer, params: Any) -> None:
+    """No publication after `exit` (pygls closes stdout next)."""
+    for task in ls.pending.values():
+        task.cancel()
+    ls.pending.clear()
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-@guarded()
-def did_open(ls: NNLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.changed(params.text_document.uri)
+@notification
+async def did_open(ls: NNLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    await ls.changed(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-@guarded()
-def did_change(ls: NNLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.changed(params.text_document.uri)
+@notification
+async def did_change(ls: NNLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    await ls.changed(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-@guarded()
-def did_close(ls: NNLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+@notification
+async def did_close(ls: NNLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     task = ls.pending.pop(uri, None)
     if task is not None:
         task.cancel()
-    importers = ls.ide.importers(ls.path(uri))
-    ls.ide.close(ls.path(uri))
+    ls.stopped.pop(ls.path(uri), None)
+
+    def close() -> list[str]:
+        importers = ls.ide.importers(ls.path(uri))
+        ls.ide.close(ls.path(uri))
+        return importers
+
+    importers = await ls.run(None, close, f"closing {uri}")
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
     for other in importers:  # they now read the file from disk
         ls.schedule(ls.uri(other), DEBOUNCE_S)
 
 
 @server.feature(types.INITIALIZED)
-@guarded()
-def initialized(ls: NNLanguageServer, params: types.InitializedParams) -> None:
+@notification
+async def initialized(ls: NNLanguageServer, params: types.InitializedParams) -> None:
     roots = [f.uri for f in (ls.workspace.folders or {}).values()]
     if not roots and ls.workspace.root_uri:
         roots = [ls.workspace.root_uri]
-    ls.ide.roots = [ls.path(r) for r in roots]
     caps = ls.client_capabilities.workspace
     watched = caps.did_change_watched_files if caps is not None else None
     ls.watch_pending = bool(watched is not None and watched.dynamic_registration)
 
+    def set_roots() -> None:
+        ls.ide.roots = [ls.path(r) for r in roots]
+
+    await ls.run(None, set_roots, "setting the roots")
+
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-@guarded()
-def did_change_watched_files(
+@notification
+async def did_change_watched_files(
     ls: NNLanguageServer, params: types.DidChangeWatchedFilesParams
 ) -> None:
     """`.nn` files changed on disk (a checkout, another tool): forget what was read from them
     and re-check the open documents that import them (missing imports included)."""
-    stale: set[str] = set()
-    for change in params.changes:
-        stale.update(ls.ide.invalidate(ls.path(change.uri)))
-    for path in sorted(stale):
+    ls.stopped.clear()
+
+    def invalidate() -> set[str]:
+        stale: set[str] = set()
+        for change in params.changes:
+            stale.update(ls.ide.invalidate(ls.path(change.uri)))
+        return stale
+
+    for path in sorted(await ls.run(None, invalidate, "invalidating changed files")):
         ls.schedule(ls.uri(path), DEBOUNCE_S)
 
 
@@ -411,6 +581,7 @@ def references(ls: NNLanguageServer, params: types.ReferenceParams) -> list[type
 
 
 @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+@guarded()
 def prepare_rename(
     ls: NNLanguageServer, params: types.PrepareRenameParams
 ) -> types.PrepareRenamePlaceholder | None:
@@ -427,6 +598,7 @@ def prepare_rename(
 
 
 @server.feature(types.TEXT_DOCUMENT_RENAME, types.RenameOptions(prepare_provider=True))
+@guarded()
 def rename(ls: NNLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
     doc, path = ls.sync(params.text_document.uri)
     offset = convert.offset(doc.position_codec, doc.source, params.position)
@@ -527,5 +699,5 @@ def code_action(ls: NNLanguageServer, params: types.CodeActionParams) -> list[ty
 
 def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
     """Serve on stdio, or on the given streams (the bootstrap's replaying reader)."""
-    logging.basicConfig(level=logging.WARNING)
-    server.start_io(stdin, stdout)
+    configure_logging()
+    serve_io(server, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
