@@ -333,7 +333,7 @@ def _resume(run: RunState, result: FitResult, n_steps: int, emit: Callable[[Even
     except (KeyError, TypeError, ValueError, IndexError) as exc:  # a field no schema covers
         raise CheckpointError(f"{latest}: unusable checkpoint ({exc})") from None
     meta = latest / "meta.json"
-    if run.position >= n_steps:
+    if run.position > n_steps:  # == n_steps: saved after the last step, before the epoch's end
         raise CheckpointError(
             f"{meta}: position: {run.position} is past the end of an epoch of {n_steps} steps "
             "(the checkpoint is of other data or was changed)"

@@ -236,7 +236,7 @@ FIT_CASES: dict[str, tuple[Mutation, str]] = {
     "seed another": (_set("seed", 99), "with seed 99"),
     "callbacks renamed": (lambda m: _cb_names(m), "written with callbacks"),
     "metric_stats missing a metric": (_set("metric_stats", []), "metric_stats"),
-    "position at the epoch's end": (lambda m: {**m, "position": 3, "step": 3}, "position"),
+    "position past the epoch's end": (lambda m: {**m, "position": 4, "step": 4}, "position"),
 }
 
 
