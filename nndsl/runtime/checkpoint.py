@@ -6,6 +6,14 @@ old or the new checkpoint, never a torn one.
 
 A model trained on a text source also keeps its vectorizer (vocabulary, idf weights, sequence
 length) in that JSON, under `text_vectorizer`, so `nnrun predict` can read raw text.
+
+Files read back are untrusted input: every JSON field is checked (`WEIGHTS_META`, `TRAIN_META`:
+types, ranges, required keys), the safetensors header is checked against the model before any
+tensor is read, and the sha256 of the tensor bytes (in the header) is verified; anything else is
+a one-line `CheckpointError` naming the file and the field. Accepted on purpose: unknown keys
+(a newer version's), optional keys missing, weights without a checksum (written before it),
+metrics that are NaN (a report), and a training checkpoint whose run had stopped early or
+finished (resuming it trains nothing, and says so).
 """
 
 from __future__ import annotations
