@@ -378,6 +378,7 @@ class Bootstrap:
         try:
             diagnostics = self.worker.submit(check, f"checking {uri}").result()
         except Stopped as e:
+            self.ide = None  # the stopped check may have left its caches half-updated
             self.stopped[path] = (text, e.reason)
             raise Unsupported(f"the check of {uri} stopped: it {e.reason}") from None
         published: Json = {"uri": uri, "diagnostics": diagnostics, "version": version}

@@ -5,8 +5,8 @@ negative or spelt in lower case left it reading headers out of a body (or a body
 message) for good, silent. `Framer` instead:
 
 - reads header names case-insensitively (HTTP's rule, which the LSP headers follow);
-- reports a header block without a valid `Content-Length` as a `FramingError` and skips to the
-  next header;
+- reports a header block without a valid `Content-Length` (or without one at all) as a
+  `FramingError` and skips to the next header;
 - ends a body early where a header starts inside it: a raw `Content-Length: N` followed by CR LF
   cannot occur in JSON (raw line breaks are only whitespace between tokens, and the name is not
   a JSON token), so the declared length was too large (a `FramingError`, and the next message is
@@ -90,8 +90,13 @@ class Framer:
                 if len(self.buf) > keep:
                     self._drop(len(self.buf) - keep)
             return None
-        garbage = self.buf[: match.start()]
-        if garbage.strip() and not self._skipping and not _only_headers(bytes(garbage)):
+        garbage = bytes(self.buf[: match.start()])
+        if garbage.strip() and not self._skipping and not _only_headers(garbage):
+            end = garbage.find(b"\r\n\r\n")
+            if end >= 0 and _only_headers(garbage[: end + 2]):  # a whole header block, no length
+                self._drop(end + 4)
+                self._skipping = True
+                return FramingError("a header without Content-Length")
             log.warning("skipped %d bytes that are not a message before a header", len(garbage))
         self._skipping = False
         end = self.buf.find(b"\r\n\r\n", match.start())

@@ -115,8 +115,10 @@ class NNLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """One log line; never pygls' `window/showMessage` popup (requests are answered with
-        their error, and a broken notification is the client's bug, not the user's)."""
-        log.error("%s: %s", getattr(source, "__name__", source), one_line(error))
+        their error, and a broken notification is the client's bug, not the user's). A
+        client's mistake (a JsonRpcException: unknown method...) is logged at INFO only."""
+        level = logging.INFO if isinstance(error, JsonRpcException) else logging.ERROR
+        log.log(level, "%s: %s", getattr(source, "__name__", source), one_line(error))
 
     @property
     def worker(self) -> Worker:
@@ -181,11 +183,12 @@ class NNLanguageServer(LanguageServer):
     def uri(self, path: str) -> str:
         return self.uris.get(path) or convert.uri_of(path)
 
-    async def changed(self, uri: str) -> None:
+    async def changed(self, uri: str, edited: bool = True) -> None:
         """Re-check `uri` and the open documents importing it. An isolated edit is synced and
         checked in one worker job, so its diagnostics go out before the answers to requests
         sent after it (what the bootstrap's replay relies on: the same bytes either way)."""
-        self.stopped.clear()  # any edit may be what made a stopped check fast again
+        if edited:
+            self.stopped.clear()  # any edit may be what made a stopped check fast again
         now = time.monotonic()
         burst = now - self.last_change.get(uri, 0.0) < DEBOUNCE_S
         self.last_change[uri] = now
@@ -372,7 +375,7 @@ def on_exit(ls: NNLanguageServer, params: Any) -> None:
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 @notification
 async def did_open(ls: NNLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    await ls.changed(params.text_document.uri)
+    await ls.changed(params.text_document.uri, edited=False)  # keeps the bootstrap's stops
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)

@@ -177,8 +177,8 @@ class Worker:
         error: BaseException | None = None
         try:
             result = job.fn()
-        except Stopped:
-            error = Stopped(job.stop_reason or "stopped")
+        except Stopped as e:  # the watchdog's, or the job's own (a known-slow document)
+            error = Stopped(job.stop_reason) if job.stop_reason is not None else e
         except BaseException as e:  # handed to the caller, as a concurrent future does
             error = e
         finally:
