@@ -167,7 +167,7 @@ def load_vectorizer(path: str | Path) -> TextVectorizer | None:
     try:
         return TextVectorizer.from_json(saved)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise CheckpointError(f"{metadata_path(path)}: {VECTORIZER_KEY}: {exc}") from None
+        raise CheckpointError(f"{metadata_path(path)}: {exc}") from None
 
 
 def load_weights(path: str | Path, graph: Graph | None = None) -> tuple[Tree, Tree]:
