@@ -86,6 +86,21 @@ class GraphBuilder:
         )
         return vid
 
+    @property
+    def node_count(self) -> int:
+        return len(self._pending)
+
+    def parameter_count(self) -> int:
+        """Elements of every weight added so far (each node's own: no sharing in the IR)."""
+        total = 0
+        for p in self._pending:
+            for w in p["weights"]:  # type: ignore[attr-defined]
+                n = 1
+                for d in w.shape:
+                    n *= d
+                total += n
+        return total
+
     def name_value(self, vid: int, name: str) -> None:
         self._tensor_names.setdefault(vid, name)
         self.named.append((vid, name))

@@ -8,6 +8,7 @@ with its parameters as symbols.
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import field, replace
@@ -42,10 +43,27 @@ from nndsl.check.values import (
 )
 from nndsl.diagnostics import Label, Severity
 from nndsl.ir import Graph, Weight
+from nndsl.limits import (
+    MAX_BLOCK_DEPTH,
+    MAX_GRAPH_NODES,
+    MAX_INT,
+    MAX_REPEAT,
+    MAX_TENSOR_ELEMENTS,
+    max_params,
+)
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
 from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.records import record
-from nndsl.shapes import DTYPES, Dim, DimError, DType, TensorType, format_shape, unify_shapes
+from nndsl.shapes import (
+    DTYPES,
+    Dim,
+    DimError,
+    DimRangeError,
+    DType,
+    TensorType,
+    format_shape,
+    unify_shapes,
+)
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.lower import MISSING_NAME
@@ -104,6 +122,7 @@ class Elaborator:
         # Symbols standing for parameter values during a generic check: shapes built from
         # them are unknown, not variables, so a mismatch involving them is not yet an error.
         self.opaque: frozenset[str] = frozenset()
+        self.reported_depth = False  # E0812 said once per analysis
 
     def uncertain(self, frame: Frame, types: Sequence[TensorType]) -> bool:
         """In a generic check, whether these shapes may still agree once parameters are known."""
@@ -191,7 +210,86 @@ class Elaborator:
             return None
         if inputs is None and ok:
             self._warn_unused(frame)
+            if frame.concrete and not self._params_ok(frame):
+                return None
         return frame.outputs if ok else None
+
+    # == limits (nndsl.limits) ==============================================================
+    def _out_of_range(self, frame: Frame, span: Span, message: str) -> Value:
+        self.rep.error(
+            "E0815",
+            message,
+            frame.file,
+            span,
+            "out of range",
+            help="integers must lie within int64, and numbers must be finite",
+        )
+        return ERROR
+
+    def _within_budget(self, frame: Frame, span: Span) -> bool:
+        """Whether the model is still small enough to go on unrolling (E0814 otherwise)."""
+        if frame.builder.node_count <= MAX_GRAPH_NODES:
+            return True
+        self.rep.error(
+            "E0814",
+            f"`{frame.stack[0]}` has more than {MAX_GRAPH_NODES:,} layers and ops here",
+            frame.file,
+            span,
+            "the model grows past the limit here",
+            help="use fewer or smaller `repeat`s; nested counts multiply",
+        )
+        return False
+
+    def _size_ok(
+        self, frame: Frame, t: TensorType, span: Span, what: str, per_example: bool = True
+    ) -> bool:
+        """Known sizes are >= 0 (E0816) and a tensor holds at most `MAX_TENSOR_ELEMENTS` per
+        example (E0817): refused here, before anything could try to allocate it."""
+        elements = 1
+        for d in t.shape:
+            n = d.as_int()
+            if n is None:
+                continue  # a batch or other run-time size: not counted
+            if n < 0:
+                self.rep.error(
+                    "E0816",
+                    f"{what} has the negative size {n} in `{t}`",
+                    frame.file,
+                    span,
+                    "negative size",
+                    help="a size counts elements: it must be 0 or more",
+                )
+                return False
+            elements *= n
+        if elements > MAX_TENSOR_ELEMENTS:
+            self.rep.error(
+                "E0817",
+                f"{what} `{_clipped(str(t))}` has {elements:.3g} elements"
+                f"{' per example' if per_example else ''}, over the limit of 2^32",
+                frame.file,
+                span,
+                "tensor too large",
+                help="no accelerator holds this; use smaller sizes",
+            )
+            return False
+        return True
+
+    def _params_ok(self, frame: Frame) -> bool:
+        """A model within the parameter budget (E0818), counted before anything allocates."""
+        budget = max_params()
+        total = frame.builder.parameter_count()
+        if total <= budget:
+            return True
+        name = frame.definition.name
+        self.rep.error(
+            "E0818",
+            f"model `{name.name}` has {total:,} parameters, over the budget of {budget:,}",
+            frame.file,
+            name.span,
+            "too many parameters",
+            help="use smaller layers, or set NNDSL_MAX_PARAMS to a larger count for this machine",
+        )
+        return False
 
     def _warn_unused(self, frame: Frame) -> None:
         if True:
@@ -409,6 +507,8 @@ class Elaborator:
                 return False
             ok = True
             for _ in range(count):
+                if not self._within_budget(frame, stmt.span):
+                    return False
                 ok = self._run(frame, stmt.body) and ok
                 if not ok:
                     break
@@ -421,6 +521,16 @@ class Elaborator:
             return None
         if isinstance(v, ScalarVal) and v.kind == "int":
             n = v.value.as_int() if isinstance(v.value, Dim) else v.value
+            if isinstance(n, int) and n > MAX_REPEAT:
+                self.rep.error(
+                    "E0813",
+                    f"`repeat` count {n:,} is over the limit of {MAX_REPEAT:,}",
+                    frame.file,
+                    expr.span,
+                    "too many copies",
+                    help="a model this deep does not train; use fewer copies",
+                )
+                return None
             if isinstance(n, int) and n >= 0:
                 return n  # 0 copies: the stage is the identity, the body does not run
             if n is None and not frame.concrete:
@@ -541,11 +651,28 @@ class Elaborator:
             d = self._dim(frame, e, allow_new, bound)
             if d is None:
                 return None
+            n = d.as_int()
+            if n is not None and n < 0:
+                self.rep.error(
+                    "E0816",
+                    f"the size `{_excerpt(frame.file, e.span)}` is {n}",
+                    frame.file,
+                    e.span,
+                    "negative size",
+                    help="a size counts elements: it must be 0 or more",
+                )
+                return None
             dims.append(d)
-        return TensorType(dtype, tuple(dims))
+        result = TensorType(dtype, tuple(dims))
+        if not self._size_ok(frame, result, t.span, "this type"):
+            return None
+        return result
 
     def _dim(self, frame: Frame, e: ast.Expr, allow_new: bool, bound: dict[str, Dim]) -> Dim | None:
         if isinstance(e, ast.IntLit):
+            if not -MAX_INT <= e.value <= MAX_INT:
+                self._out_of_range(frame, e.span, "this size is over 2^63 - 1")
+                return None
             if e.value < 0:
                 self.rep.error(
                     "E0205",
@@ -595,6 +722,9 @@ class Elaborator:
                 if e.op == "/":
                     return left.floordiv(right)
                 return left - left.floordiv(right) * right
+            except DimRangeError as err:
+                self._out_of_range(frame, e.span, f"this size is {err}")
+                return None
             except DimError as err:
                 self.rep.error(
                     "E0205",
@@ -628,8 +758,12 @@ class Elaborator:
             pipe = cast(ast.Pipe, e)
             return self._pipe_stage(frame, self.evaluate(frame, pipe.value), pipe.stage, pipe.span)
         if isinstance(e, ast.IntLit):
+            if not -MAX_INT <= e.value <= MAX_INT:
+                return self._out_of_range(frame, e.span, "this integer is over 2^63 - 1")
             return ScalarVal("int", e.value)
         if isinstance(e, ast.FloatLit):
+            if not math.isfinite(e.value):
+                return self._out_of_range(frame, e.span, "this number is too large for a float")
             return ScalarVal("float", e.value)
         if isinstance(e, ast.BoolLit):
             return ScalarVal("bool", e.value)
@@ -828,6 +962,8 @@ class Elaborator:
                 return ERROR
             current: Value = value
             for _ in range(count):
+                if not self._within_budget(frame, stage.span):
+                    return ERROR
                 current = self._pipe_stage(frame, current, stage.stage, span)
                 if isinstance(current, ErrorVal):
                     return ERROR
@@ -954,6 +1090,21 @@ class Elaborator:
                 "recursive use",
                 notes=[" -> ".join((*frame.stack, name))],
             )
+            return ERROR
+        if len(frame.stack) >= MAX_BLOCK_DEPTH:
+            if not self.reported_depth:  # once: every block of a long chain would say it
+                self.reported_depth = True
+                self.rep.error(
+                    "E0812",
+                    f"blocks nest more than {MAX_BLOCK_DEPTH} deep here: `{name}` inside "
+                    f"{len(frame.stack)} others",
+                    frame.file,
+                    span,
+                    "blocks nest too deeply",
+                    notes=[" -> ".join((*frame.stack[:3], "...", *frame.stack[-2:], name))],
+                )
+            return ERROR
+        if not self._within_budget(frame, span):
             return ERROR
         builder = frame.builder
         path = builder.unique_path(frame.prefix, snake(name))
@@ -1108,8 +1259,14 @@ class Elaborator:
                 return ERROR  # generic check with symbolic arguments: nothing to say
             self.internal_error(frame.file, span, exc)
             return ERROR
+        for produced in (out, *extra):
+            if not self._size_ok(frame, produced, span, f"`{spec.name}`'s output"):
+                return ERROR
         weights: list[Weight] = []
         for wname, w in weight_specs.items():
+            weight_type = TensorType(w.dtype, tuple(w.shape))
+            if not self._size_ok(frame, weight_type, span, f"the weight `{wname}`", False):
+                return ERROR
             dims = [d.as_int() for d in w.shape]
             if any(d is None for d in dims):
                 if frame.concrete:
@@ -1265,6 +1422,8 @@ class Elaborator:
                         if op == "/"
                         else x - x.floordiv(y) * y
                     )
+                except DimRangeError as err:
+                    return self._out_of_range(frame, e.span, f"this result is {err}")
                 except DimError as err:
                     self.rep.error(
                         "E0205",
@@ -1279,7 +1438,7 @@ class Elaborator:
             fa, fb = _as_float(a.value), _as_float(b.value)
             if fa is None or fb is None:
                 return ScalarVal("float", None)
-            if op == "/" and fb == 0:
+            if op in ("/", "%") and fb == 0:
                 self.rep.error("E0205", "division by zero", frame.file, e.span, "divides by 0")
                 return ERROR
             r2 = (
@@ -1293,6 +1452,8 @@ class Elaborator:
                 if op == "/"
                 else fa % fb
             )
+            if not math.isfinite(r2):
+                return self._out_of_range(frame, e.span, "this result is too large for a float")
             return ScalarVal("float", r2)
         if op in ("==", "!=") and a.kind == b.kind:
             if a.value is None or b.value is None:
@@ -1539,6 +1700,15 @@ def _shape_symbols(t: TensorType) -> set[str]:
     return out
 
 
+def _clipped(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _excerpt(file: SourceFile, span: Span) -> str:
+    """The source of `span` on one line, clipped: messages stay short."""
+    return _clipped(" ".join(file.text[span.start : min(span.end, span.start + 200)].split()))
+
+
 def _has_floordiv(d: Dim) -> bool:
     return any(not isinstance(a, str) for mono, _ in d.terms for a in mono)
 
@@ -1559,7 +1729,12 @@ def _as_float(v: object) -> float | None:
 def _compare(op: str, a: object, b: object) -> bool | None:
     if a is None or b is None:
         return None
-    if isinstance(a, Dim) or isinstance(b, Dim):
+    if isinstance(a, float) or isinstance(b, float):
+        fa, fb = _as_float(a), _as_float(b)  # a symbolic size against a float: unknown
+        if fa is None or fb is None:
+            return None
+        a, b = fa, fb
+    elif isinstance(a, Dim) or isinstance(b, Dim):
         da, db = Dim.of(a), Dim.of(b)  # type: ignore[arg-type]
         diff = (da - db).as_int()
         if diff is None:

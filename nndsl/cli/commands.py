@@ -105,18 +105,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_fmt(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nndsl.syntax.printer import format_source
+    from nndsl.syntax.printer import FORMAT_BLOCKERS, format_source
 
     err = _stderr()
     paths = [require_file(f) for f in args.files]
     changed = failed = 0
     for path in paths:
-        text = path.read_text(encoding="utf-8")
-        formatted = format_source(text, str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # reported as `check` reports it (E0103)
+            text = None
+        formatted = None if text is None else format_source(text, str(path))
         if formatted is None:
             failed += 1
             result = check_file(path)
-            err.diagnostics([d for d in result.diagnostics if d.code.startswith("E00")])
+            err.diagnostics([d for d in result.diagnostics if d.code in FORMAT_BLOCKERS])
             continue
         if args.stdout:
             sys.stdout.write(formatted)

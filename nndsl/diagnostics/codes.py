@@ -174,6 +174,87 @@ _TABLE: list[tuple[str, str, str]] = [
         '    data d = npz("/home/me/digits.npz")   # error: outside the project\n'
         '    data d = npz("data/digits.npz")       # fixed: inside the project',
     ),
+    # -- E0810-E0818: limits (nndsl.limits; docs/language.md, "Limits") --------------------
+    (
+        "E0810",
+        "source file too large",
+        "One source text (a file, an import, an editor buffer) may hold at most 512 Ki\n"
+        "characters (524,288), far above any written model; beyond that nothing of it is\n"
+        "parsed, so checking stays within seconds.\n"
+        "Split a generated file into several, or generate less: repeated layers belong in a\n"
+        "`repeat`, not in copies.\n\n"
+        "    const W = [0.1, 0.2, ...]     # error: 1 MB of numbers in the model file\n"
+        '    data w = npy("weights.npy")   # fixed: the numbers in a data file',
+    ),
+    (
+        "E0811",
+        "nesting too deep",
+        "Expressions and statements may nest at most 100 levels inside one another (each `+`,\n"
+        "`|>` stage, call, list or `if` is one level), so that every tool walks them safely.\n"
+        "Name intermediate results, or use `repeat` for long pipelines.\n\n"
+        "    return x |> Dense(8) |> Dense(8) |> ...   # error: 150 stages in one expression\n"
+        "    h = x |> repeat 150 Dense(8)             # fixed\n"
+        "    return h",
+    ),
+    (
+        "E0812",
+        "blocks nest too deeply",
+        "A block may use blocks that use blocks ... at most 32 levels deep (the checker\n"
+        "follows every use; real models nest a few levels).\n\n"
+        "    block B40() { input x: f32[B, 4]; return x |> B39() }   # error: 40 levels\n"
+        "    block B40() { input x: f32[B, 4]; return x |> repeat 40 Dense(4) }   # fixed",
+    ),
+    (
+        "E0813",
+        "repeat count too large",
+        "A `repeat` count may be at most 10,000: the checker unrolls every copy, and a model\n"
+        "with more copies of a layer is far beyond what trains anyway.\n\n"
+        "    h = x |> repeat 1000000 Dense(4)   # error\n"
+        "    h = x |> repeat 100 Dense(4)       # fixed",
+    ),
+    (
+        "E0814",
+        "model too large to check",
+        "One model may instantiate at most 20,000 layers and ops (repeats and block uses\n"
+        "unrolled), so that checking it stays within seconds and memory stays small. Nested\n"
+        "`repeat`s multiply their counts.\n\n"
+        "    repeat 1000 { repeat 1000 { x = x |> Dense(4) } }   # error: 10^6 layers\n"
+        "    repeat 10 { repeat 100 { x = x |> Dense(4) } }      # fixed: 1000 layers",
+    ),
+    (
+        "E0815",
+        "number out of range",
+        "Integers, written or computed, must lie within int64 (|n| < 2^63), and a number must\n"
+        "be finite as a float (below about 1.8e308). Beyond that no size, count or setting\n"
+        "means anything.\n\n"
+        "    const N = 100000000000000000000   # error: over 2^63\n"
+        "    const N = 1000000                 # fixed",
+    ),
+    (
+        "E0816",
+        "negative size",
+        "A size computed from an expression came out negative. Sizes are counts: a computed\n"
+        "size must be 0 or more.\n\n"
+        "    input x: f32[B, 4 - 8]   # error: the size is -4\n"
+        "    input x: f32[B, 8 - 4]   # fixed",
+    ),
+    (
+        "E0817",
+        "tensor too large",
+        "One tensor may have at most 2^32 elements per example (the batch size is not counted).\n"
+        "A larger one fits no accelerator; the check refuses it before anything is allocated.\n\n"
+        "    input x: f32[B, 100000, 100000]   # error: 10^10 elements per example\n"
+        "    input x: f32[B, 1000, 1000]       # fixed",
+    ),
+    (
+        "E0818",
+        "model over the parameter budget",
+        "A model may have at most 2^31 parameters (8 GiB of f32) by default, counted from the\n"
+        "checked shapes before anything is allocated. Set the environment variable\n"
+        "`NNDSL_MAX_PARAMS` to another count for a machine that holds more.\n\n"
+        "    return x |> Dense(100000) |> Dense(100000)   # error: 10^10 parameters\n"
+        "    return x |> Dense(1000) |> Dense(1000)       # fixed",
+    ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
         "E9999",

@@ -37,10 +37,34 @@ def _marks(file: SourceFile, label: Label, primary: bool) -> _Mark:
     return _Mark(start.line, start.column, end_col, label.text, primary)
 
 
+MAX_LINE = 400  # source columns shown in a frame: a longer line is clipped around the caret
+MAX_TEXT = 2000  # characters of a message, label, note or help: a 1 MB name is clipped
+
+
+def _clip(src: str, col: int) -> tuple[str, int]:
+    """`src` cut to `MAX_LINE` columns around the 1-based column `col`, marked with `...`,
+    and how many columns the marks move left. Output stays small whatever the line's length.
+    """
+    if len(src) <= MAX_LINE:
+        return src, 0
+    lo = min(max(col - 1 - MAX_LINE // 3, 0), len(src) - MAX_LINE)
+    hi = lo + MAX_LINE
+    head = "..." if lo > 0 else ""
+    tail = "..." if hi < len(src) else ""
+    return head + src[lo:hi] + tail, lo - len(head)
+
+
+def _short(text: str) -> str:
+    if len(text) <= MAX_TEXT:
+        return text
+    half = MAX_TEXT // 2
+    return f"{text[:half]} ... {text[-half:]}"
+
+
 def render_segments(diag: Diagnostic) -> Iterator[Segment]:
     sev = diag.severity.value
     yield (f"{sev}[{diag.code}]", sev)
-    yield (f": {diag.message}\n", "bold")
+    yield (f": {_short(diag.message)}\n", "bold")
     file = diag.file
     marks = [_marks(file, diag.primary, True)]
     other_files: list[Label] = []
@@ -60,32 +84,34 @@ def render_segments(diag: Diagnostic) -> Iterator[Segment]:
         if previous is not None and line > previous + 1:
             yield ("...\n", "gutter")
         previous = line
-        src = file.line_text(line).replace("\t", " ")
-        yield (f"{line:>{width}} | ", "gutter")
-        yield (f"{src}\n", "")
         line_marks = sorted(
             (m for m in marks if m.line == line), key=lambda m: (not m.primary, m.col_start)
         )
+        src, shift = _clip(file.line_text(line).replace("\t", " "), line_marks[0].col_start)
+        yield (f"{line:>{width}} | ", "gutter")
+        yield (f"{src}\n", "")
         for mark in line_marks:
             yield (f"{pad} | ", "gutter")
-            under = ("^" if mark.primary else "-") * (mark.col_end - mark.col_start)
-            text = f" {mark.text}" if mark.text else ""
+            start = max(mark.col_start - shift, 1)
+            end = min(max(mark.col_end - shift, start + 1), len(src) + 2)
+            under = ("^" if mark.primary else "-") * (end - start)
+            text = f" {_short(mark.text)}" if mark.text else ""
             yield (
-                " " * (mark.col_start - 1) + under + text + "\n",
+                " " * (start - 1) + under + text + "\n",
                 sev if mark.primary else "secondary",
             )
     for lab in other_files:
         assert lab.file is not None
         pos = lab.file.position(lab.span.start)
         yield (f"{pad} = ", "gutter")
-        yield (f"note: {lab.text} ({lab.file.path}:{pos.line}:{pos.column})\n", "")
+        yield (f"note: {_short(lab.text)} ({lab.file.path}:{pos.line}:{pos.column})\n", "")
     for note in diag.notes:
         yield (f"{pad} = ", "gutter")
-        yield (f"note: {note}\n", "")
+        yield (f"note: {_short(note)}\n", "")
     if diag.help:
         yield (f"{pad} = ", "gutter")
         yield ("help", "help")
-        yield (f": {diag.help}\n", "")
+        yield (f": {_short(diag.help)}\n", "")
 
 
 def render_plain(diagnostics: Iterable[Diagnostic]) -> str:

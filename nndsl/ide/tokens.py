@@ -16,7 +16,7 @@ from nndsl.syntax import KEYWORDS
 
 _LEXEME = re.compile(
     r"""(?P<comment>\#[^\n]*)
-      | (?P<string>"(?:[^"\\\n]|\\.)*"?)
+      | (?P<string>"[^"\\\n]*(?:\\.[^"\\\n]*)*"?)
       | (?P<number>(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<operator>\|>)

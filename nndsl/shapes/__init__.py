@@ -1,6 +1,6 @@
 """Symbolic dimensions, shapes, dtypes and tensor types: the algebra the checker runs on."""
 
-from nndsl.shapes.dims import Dim, DimError, FloorDiv
+from nndsl.shapes.dims import Dim, DimError, DimRangeError, FloorDiv
 from nndsl.shapes.types import (
     DTYPES,
     DType,
@@ -16,6 +16,7 @@ __all__ = [
     "DType",
     "Dim",
     "DimError",
+    "DimRangeError",
     "FloorDiv",
     "Shape",
     "TensorType",

@@ -17,6 +17,10 @@ class DimError(ValueError):
     """An operation that has no integer result (division by zero, by a negative size)."""
 
 
+class DimRangeError(DimError):
+    """A result beyond the documented limits: a number over 2^63, a polynomial too large."""
+
+
 @record(frozen=True, slots=True)
 class FloorDiv:
     """An irreducible `num / den` (rounding down); `den` is never 0 or 1."""
@@ -29,9 +33,18 @@ class FloorDiv:
 
 
 Atom = Union[str, FloorDiv]
+MAX_INT = 2**63 - 1  # as `nndsl.limits.MAX_INT`: int64
+MAX_TERMS = 256
+MAX_DEGREE = 32
 _SHARED = 1 << 16
 _CONSTANTS: dict[int, Dim] = {}  # `Dim.const` of small values, made once
 Monomial = tuple[Atom, ...]
+
+
+def _checked(value: int) -> Dim:
+    if not -MAX_INT <= value <= MAX_INT:
+        raise DimRangeError("over 2^63 - 1")
+    return Dim.const(value)
 
 
 def _atom_key(atom: Atom) -> tuple[int, str]:
@@ -52,6 +65,15 @@ class Dim:
     @staticmethod
     def _make(acc: Mapping[Monomial, int]) -> Dim:
         items = [(m, c) for m, c in acc.items() if c != 0]
+        # Bounded, so hostile arithmetic cannot grow numbers or polynomials without end
+        # (`(a + b + c)^k` expands exponentially): beyond these, no result is a size.
+        if len(items) > MAX_TERMS:
+            raise DimRangeError(f"a polynomial of more than {MAX_TERMS} terms")
+        for m, c in items:
+            if not -MAX_INT <= c <= MAX_INT:
+                raise DimRangeError("over 2^63 - 1")
+            if len(m) > MAX_DEGREE:
+                raise DimRangeError(f"a product of more than {MAX_DEGREE} sizes")
         items.sort(key=lambda mc: _mono_key(mc[0]))
         return Dim(tuple(items))
 
@@ -122,7 +144,7 @@ class Dim:
         o = Dim.of(other)
         a, b = self.terms, o.terms
         if len(a) < 2 and len(b) < 2 and (not a or a[0][0] == ()) and (not b or b[0][0] == ()):
-            return Dim.const((a[0][1] if a else 0) + (b[0][1] if b else 0))  # both constant
+            return _checked((a[0][1] if a else 0) + (b[0][1] if b else 0))  # both constant
         acc: dict[Monomial, int] = dict(self.terms)
         for m, c in o.terms:
             acc[m] = acc.get(m, 0) + c
@@ -146,7 +168,7 @@ class Dim:
         o = Dim.of(other)
         a, b = self.terms, o.terms
         if len(a) < 2 and len(b) < 2 and (not a or a[0][0] == ()) and (not b or b[0][0] == ()):
-            return Dim.const((a[0][1] if a else 0) * (b[0][1] if b else 0))  # both constant
+            return _checked((a[0][1] if a else 0) * (b[0][1] if b else 0))  # both constant
         acc: dict[Monomial, int] = {}
         for m1, c1 in self.terms:
             for m2, c2 in o.terms:

@@ -25,8 +25,10 @@ from lark.exceptions import LarkError
 from lark.utils import TextSlice
 
 from nndsl.diagnostics import Diagnostic
+from nndsl.limits import MAX_SOURCE_CHARS
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
+from nndsl.syntax.nesting import too_deep
 from nndsl.syntax.parser import ParseResult, _lark, parse, parse_region
 from nndsl.syntax.repair import _code_part, repair
 
@@ -182,6 +184,9 @@ class IncrementalParser:
         return result
 
     def _parse(self, text: str, path: str) -> ParseResult:
+        if len(text) > MAX_SOURCE_CHARS:
+            self.isolated[path] = False
+            return parse(text, path)
         file = SourceFile(path, text)
         repaired = text
         diagnostics: list[Diagnostic] = []
@@ -249,4 +254,8 @@ class IncrementalParser:
             parsed = _lark().parse(TextSlice(text, start, end))  # no recovery: errors fall back
         except (UnexpectedInput, LarkError, RecursionError):
             return None
-        return parsed.items if isinstance(parsed, ast.Module) else None
+        if not isinstance(parsed, ast.Module):
+            return None
+        if any(too_deep(item) is not None for item in parsed.items):
+            return None  # cut by `parse_region` (or the whole file's parse), with its E0811
+        return parsed.items

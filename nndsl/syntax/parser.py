@@ -17,11 +17,13 @@ from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.utils import TextSlice
 
 from nndsl.diagnostics import Diagnostic, Label
+from nndsl.limits import MAX_SOURCE_CHARS
 from nndsl.records import record
 from nndsl.resources import grammar_path
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.lower import MISSING_NAME, ToAst
+from nndsl.syntax.nesting import limit_nesting, too_deep
 from nndsl.syntax.repair import STATEMENT_LINE, repair
 
 MAX_SYNTAX_ERRORS = 20
@@ -204,7 +206,7 @@ class _FastContextualLexer(Lexer):
 
 
 # The root scanner's pattern the fused loop's own scanner was written for (see `_Scanner`).
-_LARK_SCANNER_CRC = 0x016AC142
+_LARK_SCANNER_CRC = 0x89DD9ACA
 
 
 class _Scanner:
@@ -229,7 +231,7 @@ class _Scanner:
         r"|(?P<FLOAT>(?:[0-9]+[eE][+-]?[0-9]+|[0-9]+\.[0-9]*([eE][+-]?[0-9]+)?"
         r"|\.[0-9]+([eE][+-]?[0-9]+)?))"
         r"|(?P<INT>(?:[0-9]+(_[0-9]+)+|[0-9]+))"
-        r'|(?P<STRING>"([^"\\\n]|\\.)*")'
+        r'|(?P<STRING>"[^"\\\n]*(?:\\.[^"\\\n]*)*")'
         r"|(?P<PIPE_OP>\|>)"
         r"|(?P<COMPARE>(?:==|!=|<=|>=|<|>))"
         r"|(?P<MUL>[*/@%])"
@@ -867,6 +869,8 @@ def _eof_help(accepts: set[str]) -> str | None:
 def parse(text: str, path: str = "<input>") -> ParseResult:
     """Parse `.nn` text; never raises for bad input. Recovered trees contain `<missing>` names."""
     file = SourceFile(path, text)
+    if len(text) > MAX_SOURCE_CHARS:
+        return ParseResult(file, ast.Module((), Span(0, 0)), [_too_large(file)])
     repaired, repairs = repair(file)
     recovery = _Recovery(file)
     recovery.diagnostics.extend(repairs)
@@ -886,8 +890,20 @@ def parse(text: str, path: str = "<input>") -> ParseResult:
                 )
             )
         module = ast.Module((), Span(0, len(text)))
+    module, deep = limit_nesting(file, module)
+    recovery.diagnostics.extend(deep)
     _attach_docs(file, module)
     return ParseResult(file, module, recovery.diagnostics)
+
+
+def _too_large(file: SourceFile) -> Diagnostic:
+    return Diagnostic(
+        "E0810",
+        f"this source has {len(file.text):,} characters, over the limit of {MAX_SOURCE_CHARS:,}",
+        Label(Span(0, 0), "nothing of it is parsed"),
+        file,
+        help="split the file, or move data into a data file",
+    )
 
 
 def parse_region(
@@ -915,6 +931,8 @@ def parse_region(
         return None
     if recovery.met_end or not isinstance(parsed, ast.Module):
         return None
+    if any(too_deep(item) is not None for item in parsed.items):
+        return None  # cut as the whole file's parse cuts it
     return parsed.items, recovery.diagnostics[len(before) :]
 
 

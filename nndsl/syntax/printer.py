@@ -31,7 +31,9 @@ _PREC = {
     "@": 6,
     "%": 6,
 }
-_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
+# What keeps a file from being formatted: unreadable (E0103), syntax errors, limits.
+FORMAT_BLOCKERS = frozenset({"E0103", "E0001", "E0002", "E0003", "E0810", "E0811"})
+_COMMENT = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|#[^\n]*')
 
 
 @record(frozen=True)
@@ -44,7 +46,7 @@ class _Comment:
 def format_source(text: str, path: str = "<input>") -> str | None:
     """The formatted text, or None when the file has syntax errors (nothing to trust)."""
     result = parse(text, path)
-    if any(d.code.startswith("E00") for d in result.diagnostics):
+    if any(d.is_error for d in result.diagnostics):  # syntax errors, or a limit (E0810/E0811)
         return None
     return _Printer(text).module(result.module)
 
@@ -80,6 +82,19 @@ class _Printer:
         if emitted and last_end is not None and before <= len(self.text):
             self._blank_between(last_end, before)
 
+    def _hoist(self, node: ast.Item | ast.Stmt | ast.Setting, indent: str) -> None:
+        """A construct printed on one line: the comments written inside it (a multi-line
+        expression) go above it, one per line. After it they would read back as the next
+        construct's, and formatting would not be idempotent."""
+        if isinstance(node, ast.Definition | ast.TrainDef | ast.If | ast.Repeat):
+            return  # printed over several lines: its comments stay inside
+        while self.next_comment < len(self.comments):
+            c = self.comments[self.next_comment]
+            if c.start >= node.span.end:
+                break
+            self.out.append(indent + c.text)
+            self.next_comment += 1
+
     def _closing_brace(self, start: int) -> int:
         """The offset of the first `}` after `start` outside comments: comments before it
         belong to the block it closes, comments after it to what follows."""
@@ -95,7 +110,9 @@ class _Printer:
         return len(self.text)
 
     def _blank_between(self, start: int, end: int) -> None:
-        if self.text[start:end].count("\n") >= 2 and self.out and self.out[-1] != "":
+        """One blank line where the source has a blank line (not just code) between."""
+        lines = self.text[start:end].split("\n")[1:-1]
+        if any(line.strip() == "" for line in lines) and self.out and self.out[-1] != "":
             self.out.append("")
 
     def _trailing(self, end: int) -> str:
@@ -131,6 +148,7 @@ class _Printer:
                 else:
                     self._blank_before(item.span.start, previous.span.end)
             self._leading(item.span.start, "")
+            self._hoist(item, "")
             self._item(item)
             previous = item
         self._leading(len(self.text) + 1, "")
@@ -166,6 +184,7 @@ class _Printer:
             for s in item.settings:
                 self._blank_before(s.span.start, previous)
                 self._leading(s.span.start, _INDENT)
+                self._hoist(s, _INDENT)
                 line = f"{_INDENT}{s.name.name} = {self.expr(s.value)}"
                 self.out.append(line + self._trailing(s.span.end))
                 previous = s.span.end
@@ -192,6 +211,7 @@ class _Printer:
         for stmt in body:
             self._blank_before(stmt.span.start, previous)
             self._leading(stmt.span.start, indent)
+            self._hoist(stmt, indent)
             self._stmt(stmt, indent)
             previous = stmt.span.end
 

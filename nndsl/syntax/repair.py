@@ -18,22 +18,18 @@ STATEMENT_LINE = re.compile(
 )
 TRAILING_OPERATOR = re.compile(r"(\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[ \t]*$")
 _SINGLE_QUOTED = re.compile(r"'([^'\n\"\\]*)'")
+_CODE = re.compile(r'[^"#]*(?:"[^"]*"?[^"#]*)*')
 
 
 def _code_part(line: str) -> str:
-    """The line without its comment (a `#` outside double-quoted strings)."""
-    in_string = False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            in_string = not in_string
-        elif ch == "#" and not in_string:
-            return line[:i]
-    return line
+    """The line without its comment (a `#` outside double-quoted strings). One regex match:
+    code, then strings (a `"` opens one, the next `"` or the line's end closes it)."""
+    return line[: _CODE.match(line).end()]  # type: ignore[union-attr]  # always matches
 
 
 def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
     text = file.text
-    chars = list(text)
+    edits: list[tuple[int, str]] = []  # (offset, replacement character): applied at the end
     diagnostics: list[Diagnostic] = []
     lines = text.split("\n")
     offset = 0
@@ -46,7 +42,7 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
         for m in _SINGLE_QUOTED.finditer(code):
             start = starts[i] + m.start()
             end = starts[i] + m.end()
-            chars[start] = chars[end - 1] = '"'
+            edits += [(start, '"'), (end - 1, '"')]
             diagnostics.append(
                 Diagnostic(
                     "E0002",
@@ -68,8 +64,7 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
             continue
         start = starts[i] + trailing.start(1)
         end = starts[i] + trailing.end(1)
-        for k in range(start, end):
-            chars[k] = " "
+        edits.extend((k, " ") for k in range(start, end))
         diagnostics.append(
             Diagnostic(
                 "E0001",
@@ -79,4 +74,9 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
                 help="finish the expression, or remove the operator",
             )
         )
+    if not edits:
+        return text, diagnostics
+    chars = list(text)
+    for k, ch in edits:
+        chars[k] = ch
     return "".join(chars), diagnostics
