@@ -1,7 +1,7 @@
 """The documented limits on what the front end accepts (docs/language.md, "Limits").
 
 Each one keeps checking bounded in time and memory on hostile or broken input, and each is
-reported as an ordinary diagnostic (E0810-E0818) naming what crossed it, never as an internal
+reported as an ordinary diagnostic (E0810-E0819) naming what crossed it, never as an internal
 error. All are far above what a real model needs.
 """
 
@@ -12,6 +12,7 @@ import os
 MAX_SOURCE_CHARS = 2**19  # E0810: characters in one source text (a file, an import, a buffer)
 MAX_NESTING = 100  # E0811: expressions and statements nested in one another (`a + b + ...`)
 MAX_BLOCK_DEPTH = 32  # E0812: blocks using blocks using blocks ...
+MAX_IMPORT_DEPTH = 16  # E0819: files importing files importing files ...
 MAX_REPEAT = 10_000  # E0813: the count of one `repeat`
 MAX_GRAPH_NODES = 20_000  # E0814: layers and ops one model instantiates (repeats unrolled)
 MAX_INT = 2**63 - 1  # E0815: integers, literal or computed (int64)

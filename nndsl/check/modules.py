@@ -15,6 +15,7 @@ from nndsl.check.paths import (
 from nndsl.check.report import Reporter
 from nndsl.check.values import ERROR, DefRef, ModuleScope, ScalarVal, Value
 from nndsl.diagnostics import Label
+from nndsl.limits import MAX_IMPORT_DEPTH
 from nndsl.resources import stdlib_dir
 from nndsl.source import Span
 from nndsl.syntax import ParseResult, ast, parse
@@ -92,6 +93,16 @@ class ModuleLoader:
             return None
         if key in self.cache:
             return self.cache[key]
+        if len(self._loading) >= MAX_IMPORT_DEPTH:  # each level recurses: bounded (E0819)
+            self.rep.error(
+                "E0819",
+                f"imports nest more than {MAX_IMPORT_DEPTH} files deep here",
+                file,
+                item.span,
+                "imports nest too deeply",
+                help="import the files from one place rather than in a chain",
+            )
+            return None
         if item.is_file and not self._may_read(target):
             self.rep.error(
                 "E0802",

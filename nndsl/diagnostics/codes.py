@@ -174,7 +174,7 @@ _TABLE: list[tuple[str, str, str]] = [
         '    data d = npz("/home/me/digits.npz")   # error: outside the project\n'
         '    data d = npz("data/digits.npz")       # fixed: inside the project',
     ),
-    # -- E0810-E0818: limits (nndsl.limits; docs/language.md, "Limits") --------------------
+    # -- E0810-E0819: limits (nndsl.limits; docs/language.md, "Limits") --------------------
     (
         "E0810",
         "source file too large",
@@ -254,6 +254,14 @@ _TABLE: list[tuple[str, str, str]] = [
         "`NNDSL_MAX_PARAMS` to another count for a machine that holds more.\n\n"
         "    return x |> Dense(100000) |> Dense(100000)   # error: 10^10 parameters\n"
         "    return x |> Dense(1000) |> Dense(1000)       # fixed",
+    ),
+    (
+        "E0819",
+        "imports nest too deeply",
+        "A file may import a file that imports a file ... at most 16 files deep (each level is\n"
+        "read and checked inside the one importing it).\n\n"
+        '    import "a.nn"   # error: a.nn imports b.nn imports ... 20 files deep\n'
+        '    import "z.nn"   # fixed: the definitions imported where they are used',
     ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (

@@ -15,9 +15,15 @@ import pytest
 
 from nndsl.cli.main import main
 from nndsl.diagnostics import render_plain
-from nndsl.frontend import check_source
+from nndsl.frontend import check_file, check_source
 from nndsl.ide.workspace import Workspace
-from nndsl.limits import MAX_BLOCK_DEPTH, MAX_NESTING, MAX_PARAMS_ENV, MAX_SOURCE_CHARS
+from nndsl.limits import (
+    MAX_BLOCK_DEPTH,
+    MAX_IMPORT_DEPTH,
+    MAX_NESTING,
+    MAX_PARAMS_ENV,
+    MAX_SOURCE_CHARS,
+)
 from nndsl.syntax import parse
 from nndsl.syntax.incremental import IncrementalParser
 from nndsl.syntax.printer import format_source
@@ -121,6 +127,15 @@ def test_block_depth_is_reported_once() -> None:
         text += f"block B{i}() {{ input x: f32[B, 4]; return x |> B{i - 1}() }}\n"
     text += f"model M() {{\n    input x: f32[B, 4]\n    return x |> B{n - 1}()\n}}\n"
     assert [d.code for d in check_source(text).diagnostics] == ["E0812"]
+
+
+def test_a_long_chain_of_imports(tmp_path: Path) -> None:
+    for i in range(300):
+        nxt = f'import "m{i + 1}.nn"\n' if i < 299 else ""
+        (tmp_path / f"m{i}.nn").write_text(nxt + f"const C{i} = {i}\n")
+    diags = check_file(tmp_path / "m0.nn").diagnostics
+    assert [d.code for d in diags] == ["E0819"]
+    assert diags[0].file.path.endswith(f"m{MAX_IMPORT_DEPTH - 1}.nn")
 
 
 # -- nesting ---------------------------------------------------------------------------------
