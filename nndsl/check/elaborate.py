@@ -403,6 +403,9 @@ class Elaborator:
                 ok = self._stmt(frame, stmt) and ok
             except RecursionError:
                 raise
+            except DimRangeError as err:  # a size grown past int64 anywhere in the statement
+                self._out_of_range(frame, stmt.span, f"a size in this statement is {err}")
+                ok = False
             except Exception as exc:  # a bug in nndsl, contained to this statement
                 self.internal_error(frame.file, stmt.span, exc)
                 ok = False
@@ -1253,6 +1256,9 @@ class Elaborator:
                 notes=notes,
                 help=err.help,
             )
+            return ERROR
+        except DimRangeError as err:  # sizes grown past int64 (e.g. upsampling repeated)
+            self._out_of_range(frame, span, f"`{spec.name}` makes a size {err}")
             return ERROR
         except Exception as exc:
             if not frame.concrete and _has_unknowns(attrs):

@@ -61,6 +61,12 @@ def codes(text: str) -> set[str]:
             "    return x |> Dense(40000) |> Dense(40000)\n}\n",
             "E0818",
         ),
+        # T * 2^300 in a shape rule: a size out of range, not an internal error.
+        (
+            "block K() {\n    input x: f32[B, T, 4]\n"
+            "    return x |> repeat 300 UpSampling1D(2)\n}\n",
+            "E0815",
+        ),
         # (c + d + e + f + g)^10 has 1001 terms as a polynomial: refused, not expanded.
         (
             "model M() {\n    input x: f32[B, " + " * ".join(["(C + D + E + F + G)"] * 10) + "]\n"
