@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -52,6 +53,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 NOT_INITIALIZED = -32002
 REQUEST_CANCELLED = -32800
+READER_THREAD = "nndsl-stdin"
 DRAIN_S = 10.0  # at most the worker's budget and grace (5 + 1 s by default), then cancelled
 
 
@@ -239,7 +241,8 @@ async def read_loop(protocol: Protocol, stdin: BinaryIO, stop: threading.Event) 
             if not chunk:
                 return
 
-    threading.Thread(target=reader, name="nndsl-stdin", daemon=True).start()
+    thread = threading.Thread(target=reader, name=READER_THREAD, daemon=True)
+    thread.start()
     framer = Framer()
     while not stop.is_set():
         chunk = await chunks.get()
@@ -272,3 +275,12 @@ def serve_io(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
         pass
     finally:
         server.shutdown()  # type: ignore[no-untyped-call]
+    if any(t.name == READER_THREAD and t.is_alive() for t in threading.enumerate()):
+        # `exit` while the client keeps stdin open: the reader holds stdin's lock in a read,
+        # and the interpreter would abort at shutdown waiting for it. Nothing is left to do.
+        for stream in (stdout, sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(0)

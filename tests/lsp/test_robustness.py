@@ -17,7 +17,7 @@ import pytest
 
 from nndsl.limits import MAX_SOURCE_CHARS
 from nndsl.lsp.bootstrap import frame, parse_frames
-from nndsl.lsp.framing import Framer, FramingError
+from nndsl.lsp.framing import Framer, FramingError, read_chunks
 from nndsl.lsp.worker import Stopped, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,7 +239,8 @@ class Session:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         framer = Framer()
-        while chunk := self.proc.stdout.read1(65536):
+        read = read_chunks(self.proc.stdout)
+        while chunk := read():
             framer.feed(chunk)
             for item in framer.items():
                 assert isinstance(item, bytes)
