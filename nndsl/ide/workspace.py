@@ -10,6 +10,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
@@ -75,6 +76,16 @@ def _safe(default: Callable[[], object]) -> Callable[[Callable[P, R]], Callable[
         return inner
 
     return wrap
+
+
+@cache
+def _op_items() -> tuple[CompletionItem, ...]:
+    """Every op as a completion item: built once (cleaning ~200 docstrings took 12 ms a call)."""
+    return tuple(
+        CompletionItem(spec.name, spec.kind.value, spec.signature().text(), spec.doc())
+        for spec in iter_specs()
+        if spec.kind is not OpKind.OPERATOR
+    )
 
 
 def _norm(path: str | Path) -> str:
@@ -342,12 +353,7 @@ class Workspace:
                     )
                 elif isinstance(value, ScalarVal):
                     items.append(CompletionItem(name, "const", _scalar(value)))
-        for spec in iter_specs():
-            if spec.kind is OpKind.OPERATOR:
-                continue
-            items.append(
-                CompletionItem(spec.name, spec.kind.value, spec.signature().text(), spec.doc())
-            )
+        items.extend(_op_items())
         if call is None:
             items.extend(CompletionItem(k, "keyword") for k in sorted(KEYWORDS))
         return items
