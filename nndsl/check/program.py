@@ -149,6 +149,8 @@ class _Memoizer:
         if hit is not None:
             for d in diagnostics:
                 d = _rebind(d, self.file)
+                if d.code == "E0812":  # said once per analysis: the replay said it
+                    self.elab.reported_depth = True
                 self.rep._seen.add(
                     (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
                 )

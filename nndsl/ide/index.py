@@ -209,6 +209,7 @@ class _Walker:
         self.pending: list[tuple[ast.Ident, int, bool]] = []
         self.mixed: list[tuple[ast.Ident, int, SymbolKey]] = []  # uses also meaning a top name
         self.recording = True  # False while a loop's reaching bindings are being computed
+        self.loops: dict[tuple[int, frozenset[tuple[str, frozenset[int]]]], State] = {}
         self.stdlib = norm(stdlib_dir())
 
     # -- recording ------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class _Walker:
             for k in (keys[self.find(b)], top):
                 self.index.unsafe.setdefault(k, []).append(ident.span)
         self.pending, self.mixed = [], []
-        self.binders, self.parent, self.state = {}, {}, {}
+        self.binders, self.parent, self.state, self.loops = {}, {}, {}, {}
 
     @staticmethod
     def merge(a: State, b: State) -> State:
@@ -392,6 +393,10 @@ class _Walker:
         """The body runs 0..n times, each round seeing the last one's names: its entry state
         is the least fixed point of entry = before | after(body, entry)."""
         before = self.state
+        key = (id(body), frozenset(before.items()))
+        if not self.recording and key in self.loops:  # a trial pass of an enclosing loop:
+            self.state = dict(self.loops[key])  # nested loops would be exponential otherwise
+            return
         entry = before
         recording, self.recording = self.recording, False
         for _ in range(100):  # each round only adds bindings of this body: a few rounds
@@ -405,6 +410,8 @@ class _Walker:
         self.state = dict(entry)
         self.body(body)
         self.state = self.merge(before, self.state)
+        if not recording:  # unions and bindings it made are kept until `finish`, so a cached
+            self.loops[key] = dict(self.state)  # exit needs nothing redone
 
     def type(self, t: ast.TensorTypeExpr, binding: bool = False) -> None:
         self.plain(t.dtype.span, "type")

@@ -206,6 +206,7 @@ class IncrementalParser:
         new: dict[tuple[int, str], tuple[ast.Item, ...]] = {}
         items: list[ast.Item] = []
         todo = [(a, b) for a, b in itertools.pairwise(bounds) if a != b][::-1]  # a stack
+        spent, budget = 0, len(repaired) + 20_000  # characters re-parsed by recoveries
         while todo:
             start, end = todo.pop()
             key = (start, repaired[start:end])
@@ -223,11 +224,15 @@ class IncrementalParser:
             # `start` to a line that starts an item (an unclosed bracket no longer hides
             # those lines from `item_starts`: the rest of the piece is parsed as pieces again).
             cuts = _item_lines(repaired, start, end)
+            region = None
             for stop in (*cuts, end):
+                spent += stop - start  # each try re-parses from `start`: quadratic unbounded
+                if spent > budget:
+                    break
                 region = parse_region(file, repaired, start, stop, diagnostics)
                 if region is not None:
                     break
-            else:  # the recovery depends on what follows: the whole file
+            if region is None:  # the recovery depends on what follows, or it cost too much
                 self._pieces[path] = new
                 self.isolated[path] = False
                 return parse(text, path)

@@ -1,7 +1,7 @@
 """The fast fuzz suite: a few thousand generated and mutated programs through every front-end
 consumer (check, fmt, summary, the editor features), with the oracles of `fuzzing.py`.
 
-Deterministic (fixed seeds) and bounded (about 2,200 cases, under 20 s of CPU besides pytest's
+Deterministic (fixed seeds) and bounded (about 2,000 cases, under 20 s of CPU besides pytest's
 start-up); the long run is `bench/fuzz.py`. The two corpus files whose unmutated check alone
 takes 0.3-2 s (`fuzzing.HEAVY`) are left to the long run. A failure prints the case's kind,
 origin, edits and text.
@@ -15,6 +15,7 @@ import pytest
 
 from tests.hardening.fuzzing import (
     HEAVY,
+    ROOT,
     Case,
     Outcome,
     corpus,
@@ -24,6 +25,8 @@ from tests.hardening.fuzzing import (
     mutate,
     run_case,
 )
+
+FAKE = str(ROOT / "tests" / "hardening" / "fuzz.nn")
 
 
 def _light(case: Case) -> bool:
@@ -63,8 +66,8 @@ def test_mutated_corpus(part: int) -> None:
 
 
 def test_mutated_corpus_check_only() -> None:
-    """600 more mutations through `check` alone (its oracle is the cheapest)."""
-    _run(make_cases(4, 0, 600, ("mutation",)), ("check",))
+    """400 more mutations through `check` alone (its oracle is the cheapest)."""
+    _run(make_cases(4, 0, 400, ("mutation",)), ("check",))
 
 
 def test_every_corpus_file_once_through_everything() -> None:
@@ -105,3 +108,27 @@ def test_oracles_catch_and_minimize_a_crash(monkeypatch: pytest.MonkeyPatch) -> 
     [failure] = run_case(case, ("check",)).failures
     assert failure.oracle == "check/raises" and "ZeroDivisionError" in failure.message
     assert minimize(failure, budget=400) == "Dense("
+
+
+# -- regressions: what the long run found (bench/fuzz.py --seed 0 --case N rebuilds each) --------
+def _nested_repeats(depth: int) -> str:
+    body = "repeat 1 { " * depth + "x = x |> relu" + " }" * depth
+    return f"model M() {{\n    input x: f32[B, 4]\n    {body}\n    return x\n}}\n"
+
+
+def test_nested_repeats_are_linear_in_the_editor_index() -> None:
+    """Semantic tokens (the editor's index) ran each loop's body twice per enclosing loop:
+    2^depth passes, 140 s at depth 22 (seed 0, case 12991 timed out)."""
+    text = _nested_repeats(40)
+    [outcome] = [run_case(Case(0, "regression", "repeats", text, FAKE), timeout=10)]
+    assert outcome.failures == [] and outcome.seconds < 10
+
+
+def test_replayed_block_depth_error_is_said_once() -> None:
+    """E0812 is said once per analysis; an editor re-check that replayed it from the memo
+    said it again for a later block (seed 0, cases 5961 and 9501)."""
+    [(path, base)] = [pt for pt in corpus() if pt[0].endswith("limits_blocks_too_deep.nn")]
+    text = base.replace("block B35() { input x: f32", "block B35() { input x f32")
+    assert text != base
+    case = Case(0, "regression", "blocks", text, path, (), base)
+    assert run_case(case, ("check", "ide")).failures == []
