@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
 
 from nndsl.backend.onnx import check_exportable
 from nndsl.frontend import check_source
 from nndsl.ops import ShapeError
 from nndsl.ops.spec import ArgError
 from tests.backend.graphs import GraphMaker, spec, tensor, with_defaults
-from tests.backend.test_shapes import CASES, Case
+from tests.backend.test_shapes import Case
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs
 
 
@@ -125,16 +124,6 @@ def test_symbolic_length_stays_dynamic(name: str, attrs: dict[str, Any]) -> None
     graph = g.output("y", g.op(name, g.input("x0", tensor("B", "T", 2)), **attrs))
     feeds = [random_inputs(graph, b, seed=t, T=t) for b, t in ((1, 1), (2, 6), (3, 7), (2, 10))]
     assert_onnx_matches(graph, feeds)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_conv_property(name: str) -> None:
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(CASES[name])
-    def check(case: Case) -> None:
-        assume(check_case(name, case))
-
-    check()
 
 
 SOURCE = """

@@ -7,11 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from nndsl.shapes import DType
 from tests.backend.graphs import GraphMaker, tensor
-from tests.backend.test_shapes import Case, case_for
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs
 
 
@@ -125,20 +123,3 @@ SPECS = [
     "AlphaDropout",
     "ActivityRegularization",
 ]
-
-
-@pytest.mark.parametrize("name", SPECS)
-def test_drawn_cases(name: str) -> None:
-    dtype = DType.I32 if name == "Embedding" else DType.F32
-
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(case_for(name))
-    def run(case: Case) -> None:
-        attrs, shapes = case
-        graph = op_graph(name, attrs, shapes, dtype)
-        feed = random_inputs(graph, shapes[0][0])
-        if name == "Embedding":  # ids inside the table (the harness draws 0 or 1)
-            feed = {k: v % attrs["input_dim"] for k, v in feed.items()}
-        assert_onnx_matches(graph, feed)
-
-    run()

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from nndsl.backend.onnx import check_exportable
 from nndsl.shapes import DType
-from tests.backend.test_shapes import Case, case_for
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs
 
 ELEMENTWISE = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]
@@ -81,15 +79,3 @@ def test_dot(attrs: dict[str, Any], shapes: list[tuple[int, ...]], normalize: bo
     feeds = [random_inputs(graph, b, seed=b) for b in (1, 3)]
     feeds[0]["x0"][...] = 0.0  # normalize: rsqrt(0) is capped at 1e7, as in Keras
     assert_onnx_matches(graph, feeds)
-
-
-@pytest.mark.parametrize("name", [*ELEMENTWISE, "Concatenate", "Dot"])
-def test_drawn_cases(name: str) -> None:
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(case_for(name))
-    def run(case: Case) -> None:
-        attrs, shapes = case
-        graph = op_graph(name, attrs, shapes)
-        assert_onnx_matches(graph, random_inputs(graph, shapes[0][0]))
-
-    run()

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
 
 from nndsl.backend.onnx import check_exportable
 from nndsl.ir import Graph
-from nndsl.ops import ShapeError
 from nndsl.shapes import DType
 from tests.backend.graphs import GraphMaker, tensor
-from tests.backend.test_shapes import case_for
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs
 
 NORMS = (
@@ -97,22 +94,6 @@ def test_half_precision(name: str, dtype: DType) -> None:
     if dtype is DType.BF16:
         pytest.skip("ONNX Runtime's CPU provider has few bfloat16 kernels")
     assert_onnx_matches(graph, random_inputs(graph, 2), rtol=1e-3, atol=1e-3)
-
-
-@pytest.mark.parametrize("name", NORMS)
-@settings(max_examples=10, deadline=None)
-@given(data=st.data())
-def test_property_cases(name: str, data: Any) -> None:
-    if name == "UnitNormalization":
-        attrs, shapes = {}, [(2, 3, 4)]
-    else:
-        attrs, shapes = data.draw(case_for(name))
-    try:
-        graph = op_graph(name, attrs, shapes)
-    except ShapeError:
-        assume(False)
-        return
-    assert_onnx_matches(graph, random_inputs(graph, 2))
 
 
 @pytest.mark.parametrize("name", NORMS)

@@ -33,7 +33,7 @@ def test_op_matches_jax_in_onnx_runtime(name: str) -> None:
     """One node per drawn case, batch axis symbolic where the spec allows, batches 1 and 3."""
 
     @settings(
-        max_examples=4,
+        max_examples=6,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )

@@ -7,14 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
 
 from nndsl.backend.onnx import check_exportable
 from nndsl.shapes import DType
 from tests.backend.graphs import GraphMaker, tensor
-from tests.backend.test_shapes import CASES, Case
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs, run_onnx
-from tests.export.test_conv import check_case
 
 NAMES = [
     f"{kind}Pooling{n}D"
@@ -103,13 +100,3 @@ def test_average_excludes_padding() -> None:
     ones = {"x0": np.ones((2, 6, 6, 1), np.float32)}
     (y,) = run_onnx(assert_onnx_matches(graph, ones), ones)
     np.testing.assert_allclose(y, np.ones((2, 3, 3, 1)), rtol=1e-6)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_pool_property(name: str) -> None:
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(CASES[name])
-    def check(case: Case) -> None:
-        assume(check_case(name, case))
-
-    check()

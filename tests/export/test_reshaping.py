@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
 
 from nndsl.backend.onnx import check_exportable
 from nndsl.shapes import Dim, DType
 from tests.backend.graphs import GraphMaker, tensor
-from tests.backend.test_shapes import CASES, Case
 from tests.export.harness import assert_onnx_matches, op_graph, random_inputs
-from tests.export.test_conv import check_case
 
 NAMES = [
     "Flatten",
@@ -105,13 +102,3 @@ def test_lanczos_has_no_onnx_form() -> None:
     problems = check_exportable(graph)
     assert [p.code for p in problems] == ["E0701"]
     assert "lanczos3" in problems[0].message
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reshaping_property(name: str) -> None:
-    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(CASES[name])
-    def check(case: Case) -> None:
-        assume(check_case(name, case))
-
-    check()

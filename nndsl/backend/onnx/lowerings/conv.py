@@ -132,6 +132,11 @@ def conv_transpose(call: LowerCall) -> str:
         begins.append(effective - 1 - lo)
         ends.append(max(effective - 1 - hi, 0))
         extra.append(max(hi - (effective - 1), 0))
+        if extra[-1] >= s:
+            raise Unsupported(
+                f"output_padding {output_padding[i]} is not smaller than the stride {s}: ONNX's "
+                "ConvTranspose requires it (as Keras does)"
+            )
     y = call.op(
         "ConvTranspose",
         enter(call),
