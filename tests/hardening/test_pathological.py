@@ -9,7 +9,6 @@ at a time. `python -m tests.hardening.test_pathological` prints the table with t
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -112,9 +111,15 @@ class Outcome:
     output: str
 
 
-def _limit() -> None:  # in the child: a runaway is stopped well past the asserted bounds
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-    resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+# The limits are set by a small launcher that then execs `nnrun`, not by a `preexec_fn`: that
+# forces a fork of the test process, and the child's peak RSS would then count the parent's
+# pages (a pytest worker that ran JAX holds over 1 GB).
+LAUNCH = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+    "resource.setrlimit(resource.RLIMIT_CPU, (60, 60)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'nndsl', *sys.argv[1:]])"
+)
 
 
 def run_case(case: Case, folder: Path) -> Outcome:
@@ -127,12 +132,11 @@ def run_case(case: Case, folder: Path) -> Outcome:
     start = time.monotonic()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nndsl", *args],
+            [sys.executable, "-c", LAUNCH, *args],
             stdout=out,
             stderr=out,
             env=env,
             cwd=folder,
-            preexec_fn=_limit,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
