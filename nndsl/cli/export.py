@@ -174,9 +174,10 @@ def _print_report(console: Any, report: Any, graph: Graph) -> None:
     if report.comparisons:
         worst = max(report.comparisons, key=lambda c: c.max_abs_diff)
         against = "ONNX Runtime" if report.format != "stablehlo" else "the reloaded artefact"
+        inputs = "random inputs, " if report.quantized else ""
         console.print(
             f"Checked: {against} against nndsl's predict at "
-            f"{', '.join(c.what for c in report.comparisons)}: "
+            f"{', '.join(c.what for c in report.comparisons)} ({inputs}float32 reference): "
             f"max |difference| {worst.max_abs_diff:.2e}"
         )
     if report.accuracy is not None:
