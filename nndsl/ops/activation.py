@@ -15,6 +15,7 @@ from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
     ArgError,
+    ArgValue,
     Attrs,
     OpKind,
     OpSpec,
@@ -216,6 +217,21 @@ ACTIVATION_NAMES: tuple[str, ...] = tuple(
     n for cls in _FUNCTIONS if cls.as_layer_activation for n in (cls.name, *cls.aliases)
 )
 ACTIVATION_FUNCTIONS: tuple[str, ...] = tuple(cls.name for cls in _FUNCTIONS)
+
+
+def activation_defaults(name: str) -> tuple[str, dict[str, ArgValue]] | None:
+    """`activation = "name"` (an alias such as `"swish"` included): the activation spec's own
+    name and its arguments' defaults, which every backend applies; None for an unknown name."""
+    from nndsl.ops.registry import lookup  # the registry imports this module
+
+    spec = lookup(name)
+    if spec is None or spec.name not in ACTIVATION_FUNCTIONS:
+        return None
+    defaults: dict[str, ArgValue] = {}
+    for a in spec.args:
+        if not a.required:
+            defaults[a.name] = a.default  # type: ignore[assignment]
+    return spec.name, defaults
 
 
 # -- activation layers (Keras's `keras.layers.*` activations) --------------------------------

@@ -23,7 +23,7 @@ from nndsl.backend.onnx.builder import OnnxGraph
 from nndsl.backend.table import ImplTable
 from nndsl.ops import ArgValue, OpKind, OpSpec
 from nndsl.ops.attrs import to_int
-from nndsl.ops.registry import ImportOnce
+from nndsl.ops.registry import FAMILIES, ImportOnce
 from nndsl.shapes import Dim, DType, TensorType
 
 Attrs = Mapping[str, ArgValue]
@@ -34,20 +34,16 @@ GRAPH_KINDS = (OpKind.LAYER, OpKind.FUNCTION, OpKind.OPERATOR)
 TABLE: ImplTable[Lowering] = ImplTable("onnx", GRAPH_KINDS)
 
 # The op families that appear in model graphs; one lowering module each.
-GRAPH_FAMILIES = (
-    "activation",
-    "core",
-    "conv",
-    "pool",
-    "norm",
-    "regularization",
-    "reshaping",
-    "merging",
-    "recurrent",
-    "attention",
-    "preprocessing",
-    "operators",
+_TRAINING_FAMILIES = (
+    "weights",
+    "losses",
+    "metrics",
+    "optimizers",
+    "schedules",
+    "callbacks",
+    "data",
 )
+GRAPH_FAMILIES = tuple(f for f in FAMILIES if f not in _TRAINING_FAMILIES)
 
 
 class Unsupported(Exception):

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, Attrs, impl
-from nndsl.ops import lookup
+from nndsl.ops.activation import activation_defaults
 from nndsl.ops.attrs import to_float, to_int
 
 Fn = Callable[[jax.Array, Attrs], jax.Array]
@@ -38,11 +38,10 @@ def _activation(name: str) -> Callable[[Fn], Fn]:
 
 @cache
 def _resolve(name: str) -> tuple[Fn, Attrs]:
-    spec = lookup(name)
-    if spec is None or spec.name not in ACTIVATIONS:
+    found = activation_defaults(name)
+    if found is None or found[0] not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}")
-    defaults = {a.name: a.default for a in spec.args if not a.required}
-    return ACTIVATIONS[spec.name], defaults  # type: ignore[return-value]
+    return ACTIVATIONS[found[0]], found[1]
 
 
 def activate(name: object, x: jax.Array) -> jax.Array:

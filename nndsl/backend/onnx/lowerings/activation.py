@@ -15,7 +15,7 @@ import numpy as np
 
 from nndsl.backend.onnx.builder import onnx_dtype
 from nndsl.backend.onnx.registry import Attrs, LowerCall, Unsupported, lowering
-from nndsl.ops import lookup
+from nndsl.ops.activation import activation_defaults
 from nndsl.ops.attrs import to_float, to_int
 from nndsl.shapes import DType
 
@@ -53,11 +53,10 @@ def _activation(name: str) -> Callable[[Fn], Fn]:
 
 @cache
 def _resolve(name: str) -> tuple[Fn, Attrs]:
-    spec = lookup(name)
-    if spec is None or spec.name not in ACTIVATIONS:
+    found = activation_defaults(name)
+    if found is None or found[0] not in ACTIVATIONS:
         raise Unsupported(f"activation {name!r} has no ONNX lowering")
-    defaults = {a.name: a.default for a in spec.args if not a.required}
-    return ACTIVATIONS[spec.name], defaults  # type: ignore[return-value]
+    return ACTIVATIONS[found[0]], found[1]
 
 
 def activate(call: LowerCall, name: object, x: str) -> str:
