@@ -16,12 +16,14 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+from nndsl.ops.attrs import to_int
 from nndsl.ops.conv import DATA_FORMATS
 from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
     ArgError,
+    ArgValue,
     Attrs,
     Configured,
     ShapeError,
@@ -36,6 +38,13 @@ FAMILY = "preprocessing"
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic")
+
+
+def kept_axes(axis: ArgValue, rank: int) -> tuple[int, ...]:
+    """Keras's `_keep_axis` for a checked `axis`: the axes with their own statistics,
+    normalized and sorted (both backends and the adapt pass read them so)."""
+    raw = () if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(to_int(a) % rank for a in raw))
 
 
 def _data_format() -> Arg:

@@ -20,8 +20,8 @@ import jax
 import numpy as np
 
 from nndsl.backend.jax.compile import CompiledModel, Tree
-from nndsl.backend.jax.impls.preprocessing import kept_axes
 from nndsl.ir import Graph, GraphOutput, Node
+from nndsl.ops.preprocessing import kept_axes
 
 
 class MomentStats:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops import ArgValue
 from nndsl.ops.attrs import to_float, to_int
+from nndsl.ops.preprocessing import kept_axes
 
 EPSILON = 1e-7  # Keras's `backend.epsilon()`, the floor of the standard deviation
 
@@ -60,12 +61,6 @@ def _factor_range(value: ArgValue) -> tuple[float, float]:
 
 
 # -- Normalization ----------------------------------------------------------------------------
-def kept_axes(axis: ArgValue, ndim: int) -> tuple[int, ...]:
-    """Keras's `_keep_axis`: the normalized, sorted axes with their own statistics."""
-    raw = () if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    return tuple(sorted(to_int(a) % ndim for a in raw))
-
-
 @impl("Normalization")
 def normalization(call: ApplyCall) -> jax.Array:
     x = _as_float(call.x)

@@ -22,6 +22,7 @@ from nndsl.backend.onnx.layout import shape_of
 from nndsl.backend.onnx.registry import LowerCall, Unsupported, lowering
 from nndsl.ops import ArgValue
 from nndsl.ops.attrs import to_float, to_int
+from nndsl.ops.preprocessing import kept_axes
 from nndsl.shapes import DType
 
 EPSILON = 1e-7  # Keras's `backend.epsilon()`, the floor of the standard deviation (as in JAX)
@@ -48,18 +49,13 @@ def _hw_axes(call: LowerCall) -> tuple[int, int]:
 
 
 # -- Normalization and Rescaling ---------------------------------------------------------------
-def _kept_axes(axis: ArgValue, ndim: int) -> tuple[int, ...]:
-    raw = () if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    return tuple(sorted(to_int(a) % ndim for a in raw))
-
-
 @lowering("Normalization")
 def normalization(call: LowerCall) -> str:
     """`(x - mean) / std` (or `mean + x * std` inverted), with `std = max(sqrt(variance),
     1e-7)` computed at export time, in the input's dtype, from the attrs or the adapted state."""
     dtype = call.out.dtype
     x = _as_float(call, call.x, call.dtype)
-    kept = _kept_axes(call.attrs["axis"], call.rank)
+    kept = kept_axes(call.attrs["axis"], call.rank)
     shape = tuple(call.dim(d) if d in kept else 1 for d in range(call.rank))
     if call.attrs["mean"] is not None:
         mean, variance = _floats(call.attrs["mean"]), _floats(call.attrs["variance"])
