@@ -8,6 +8,7 @@ at a time. `python -m tests.hardening.test_pathological` prints the table with t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,19 +112,28 @@ class Outcome:
     output: str
 
 
-# The limits are set by a small launcher that then execs `nnrun`, not by a `preexec_fn`: that
-# forces a fork of the test process, and the child's peak RSS would then count the parent's
-# pages (a pytest worker that ran JAX holds over 1 GB).
-LAUNCH = (
-    "import os, resource, sys; "
-    "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
-    "resource.setrlimit(resource.RLIMIT_CPU, (60, 60)); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'nndsl', *sys.argv[1:]])"
-)
+# Peak RSS is measured by a small launcher that forks the real child and reports that child's
+# `wait4` usage. Linux folds the pre-exec address space's high-water mark into `ru_maxrss` at
+# `execve`, so a child spawned straight from a pytest worker that ran JAX (over 1 GB) would read as
+# that big whatever it does; a grandchild forked from the fresh launcher starts from a few MB.
+LAUNCH = """
+import json, os, resource, sys
+report, args = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+    resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+    os.execv(sys.executable, [sys.executable, "-m", "nndsl", *args])
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as f:
+    json.dump({"cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss}, f)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def run_case(case: Case, folder: Path) -> Outcome:
     path = folder / (case.name.replace(" ", "_").replace("/", "_") + ".nn")
+    report = path.with_suffix(".usage.json")
     text = case.text()
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     args = [case.command, str(path)] + (["--check"] if case.command == "fmt" else [])
@@ -131,21 +141,19 @@ def run_case(case: Case, folder: Path) -> Outcome:
     env.pop("NNDSL_MAX_PARAMS", None)
     start = time.monotonic()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, *args],
+        proc = subprocess.run(
+            [sys.executable, "-c", LAUNCH, str(report), *args],
             stdout=out,
             stderr=out,
             env=env,
             cwd=folder,
+            check=False,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - start
         out.seek(0)
         output = out.read(OUTPUT_BOUND + 1).decode(errors="replace")
-    return Outcome(
-        proc.returncode, usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, output
-    )
+    usage = json.loads(report.read_text())
+    return Outcome(proc.returncode, usage["cpu"], wall, usage["rss_kb"] / 1024, output)
 
 
 @pytest.fixture(scope="module")
