@@ -1,7 +1,7 @@
 """`nnrun lsp` start-up: the first exchange is answered before pygls is imported.
 
-Importing pygls and lsprotocol takes about 0.5 s (hundreds of attrs classes), longer than
-checking a typical file, so an editor would wait for it before seeing any diagnostic. This
+Importing pygls and lsprotocol (hundreds of attrs classes) takes longer than checking a
+typical file (bench/README.md), so an editor would wait for it before seeing any diagnostic. This
 module answers `initialize` (a capabilities answer precomputed from the real server, in
 `initialize_result.json`), accepts `initialized`, checks the first `didOpen` document with the
 same `nndsl.ide.Workspace` the server uses and publishes its diagnostics (the JSON the server
@@ -122,7 +122,7 @@ DEPENDENCIES = (
 
 
 def fingerprint() -> str:
-    """A checksum of `DEPENDENCIES` (~1 ms; finding lsprotocol does not import it)."""
+    """A checksum of `DEPENDENCIES` (cheap: finding lsprotocol does not import it)."""
     import importlib.util
     import zlib
 
@@ -481,10 +481,9 @@ def handover(boot: Bootstrap | None, stdin: BinaryIO, stdout: BinaryIO) -> None:
         serve(stdin, stdout)
         return
     # The first check (done with the collector off) stays alive in the server: frozen, the
-    # collections during the import below do not walk it (that made the import 0.1-0.3 s
-    # slower after a 2,000-line file). The import itself leaves ~10 MB of cyclic garbage,
-    # collected as it goes. Unfrozen after: the first check's garbage (after an edit) must
-    # stay collectable (~4 MB for 2,000 lines otherwise).
+    # collections during the import below do not walk it (walking it slowed the import after
+    # a large file; bench/README.md). The import's own cyclic garbage is collected as it goes.
+    # Unfrozen after: the first check's garbage (after an edit) must stay collectable.
     gc.freeze()
     gc.enable()
     from nndsl.lsp import server as real  # pygls + lsprotocol: the slow import

@@ -49,10 +49,11 @@ def flat_draw(
 ) -> jax.Array:
     """`sample(key, shape, *args)` drawn flat, then reshaped: the same values (threefry's
     counters are the elements' flat indices and the rest is elementwise), but XLA:CPU compiles
-    a flat draw in ~0.2 s where some shapes (`[512, 10]`, conv kernels) take ~1 s each, which
-    made weight initialisation most of a small model's start-up. Sizes are rounded up to a
-    few buckets and the draw cut (partitionable threefry only: there the first `n` values of
-    a longer draw are the draw of `n`), so weights of different sizes share compiled draws."""
+    a flat draw several times faster than some shapes (`[512, 10]`, conv kernels), whose
+    compiles made weight initialisation most of a small model's start-up (bench/README.md).
+    Sizes are rounded up to a few buckets and the draw cut (partitionable threefry only: there
+    the first `n` values of a longer draw are the draw of `n`), so weights of different sizes
+    share compiled draws."""
     n = math.prod(shape)
     partitionable = bool(getattr(jax.config, "jax_threefry_partitionable", False))
     size = _bucket(n) if partitionable else n
