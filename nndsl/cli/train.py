@@ -5,99 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from nndsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
+from nndsl.cli.errors import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from nndsl.ir import Graph, TrainConfig
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-
-
-def _logs(logs: dict[str, float], prefix: str = "") -> str:
-    return "  ".join(f"{prefix}{k} {v:.4f}" for k, v in logs.items())
-
-
-class _ProgressView:
-    """Turns training events into a rich progress bar and one line per epoch."""
-
-    def __init__(self, console: Console, quiet: bool) -> None:
-        self.console = console
-        self.quiet = quiet
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, event: object) -> None:
-        from nndsl.runtime import EpochEnd, EpochStart, FitEnd, FitStart, Note, StepEnd, TestEnd
-
-        c = self.console
-        if isinstance(event, Note):
-            c.print(event.message, highlight=False, soft_wrap=True)
-        elif isinstance(event, FitStart):
-            c.print(
-                f"[bold]Training[/] {event.model}: {event.train_size} train, "
-                f"{event.validation_size} validation, {event.test_size} test examples; "
-                f"{event.epochs} epochs of {event.steps_per_epoch} steps"
-            )
-            if not self.quiet:
-                self.progress = Progress(
-                    TextColumn("[bold blue]epoch {task.fields[epoch]}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TextColumn("{task.fields[logs]}"),
-                    TimeElapsedColumn(),
-                    console=c,
-                    transient=True,
-                )
-                self.progress.start()
-        elif isinstance(event, EpochStart) and self.progress is not None:
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-            self.task = self.progress.add_task(
-                "", total=event.steps, epoch=f"{event.epoch}/{event.epochs}", logs=""
-            )
-        elif isinstance(event, StepEnd) and self.progress is not None and self.task is not None:
-            self.progress.update(
-                self.task,
-                completed=event.step,
-                logs=_logs(event.logs),
-            )
-        elif isinstance(event, EpochEnd):
-            line = f"epoch {event.epoch:>3}/{event.epochs}  {_logs(event.train)}"
-            if event.validation:
-                line += "  " + _logs(event.validation, "val_")
-            line += f"  ({event.seconds:.2f}s)"
-            c.print(line, highlight=False, soft_wrap=True)
-        elif isinstance(event, TestEnd):
-            self._stop_bar()
-            table = Table(title="Test", title_justify="left")
-            table.add_column("metric")
-            table.add_column("value", justify="right")
-            for k, v in event.logs.items():
-                table.add_row(k, f"{v:.4f}")
-            c.print(table)
-        elif isinstance(event, FitEnd):
-            self._stop_bar()
-            c.print(f"{'Stopped' if event.stopped else 'Finished'} in {event.seconds:.1f}s")
-
-    def _stop_bar(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+from nndsl.terminal.interrupt import StopOnCtrlC
+from nndsl.terminal.progress import ProgressView
 
 
 def use_compile_cache(args: argparse.Namespace) -> None:
@@ -127,50 +44,43 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
             raise UsageError("--epochs must be at least 1")
         config = dataclasses.replace(config, epochs=args.epochs)
     console = Console(stderr=False, highlight=False)
-    interrupted = False
+    view = ProgressView(console, args.quiet)
 
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        # The first Ctrl-C stops at the next step boundary and writes a checkpoint; a second
-        # one ends the process at once. Not with KeyboardInterrupt: raised inside a finalizer
-        # or a callback it prints "Exception ignored ..." with a traceback. A checkpoint being
-        # written is left as a temporary folder, which `--resume` removes.
-        nonlocal interrupted
-        if interrupted:
-            view._stop_bar()
-            print("nnrun: interrupted again; stopping now", file=sys.stderr, flush=True)
-            sys.stdout.flush()
-            os._exit(EXIT_INTERRUPTED)
-        interrupted = True
+    def on_first() -> None:
         print(
             "nnrun: interrupted; stopping after this step (Ctrl-C again to stop at once)",
             file=sys.stderr,
             flush=True,
         )
 
+    def on_again() -> None:  # a checkpoint being written is left for `--resume` to remove
+        view.stop_bar()
+        print("nnrun: interrupted again; stopping now", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
+
     use_compile_cache(args)
     out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    view = _ProgressView(console, args.quiet)
     splits = None
-    try:
-        splits = load_data(config)  # here, to save a text source's vocabulary with the weights
-        result = fit(
-            config,
-            data=splits,
-            on_event=view,
-            stop=lambda: interrupted,
-            run_dir=out_dir,
-            resume=bool(getattr(args, "resume", False)),
-            checkpoint_on_stop=True,
-        )
-    except (DataError, TrainingError, CheckpointError, OSError) as err:
-        view._stop_bar()  # an OSError: a log file on a full disk, say; its str names the file
-        print(f"nnrun: error: {err}", file=sys.stderr)
-        return EXIT_INTERRUPTED if interrupted else EXIT_ERRORS
-    finally:
-        if not interrupted:  # after a Ctrl-C, a second one must still end the process quietly
-            signal.signal(signal.SIGINT, previous)
-        view._stop_bar()
+    # after a Ctrl-C the handler stays: a second one must still end the process quietly
+    with StopOnCtrlC(on_first=on_first, on_again=on_again, keep_after_stop=True) as ctrl_c:
+        try:
+            splits = load_data(config)  # here, to save a text source's vocabulary with weights
+            result = fit(
+                config,
+                data=splits,
+                on_event=view,
+                stop=lambda: ctrl_c.requested,
+                run_dir=out_dir,
+                resume=bool(getattr(args, "resume", False)),
+                checkpoint_on_stop=True,
+            )
+        except (DataError, TrainingError, CheckpointError, OSError) as err:
+            view.stop_bar()  # an OSError: a log file on a full disk, say; its str names the file
+            print(f"nnrun: error: {err}", file=sys.stderr)
+            return EXIT_INTERRUPTED if ctrl_c.requested else EXIT_ERRORS
+        finally:
+            view.stop_bar()
     if result.stopped and not result.history:  # stopped before a step: nothing to save
         print("nnrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -247,10 +157,10 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         names = [str(n) for n in meta.get("class_names") or []]
         params, state = load_weights(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")
+        y = predict(graph, params, state, x)
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS
-    y = predict(graph, params, state, x)
     if args.output:
         np.save(args.output, y)
         print(f"wrote predictions {list(y.shape)} to {args.output}")

@@ -14,6 +14,7 @@ from nndsl.backend import DataError
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.backend.jax.impls.data import read_text
 from nndsl.ir import Graph
+from nndsl.runtime.budget import check_fits
 from nndsl.runtime.sources import TextVectorizer
 
 _JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = (
@@ -35,6 +36,7 @@ def predict(
     compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
     dtype = compiled.graph.inputs[0].type.dtype.numpy_name
     x = np.asarray(x).astype(dtype, copy=False)
+    check_fits(compiled.graph, [x.shape], batch, "inference")
     run = _inference(compiled)
     parts = []
     for start in range(0, len(x), batch):

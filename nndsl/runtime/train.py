@@ -46,6 +46,7 @@ from nndsl.backend.jax.training import (
     steps_for,
 )
 from nndsl.ir import TrainConfig
+from nndsl.runtime.budget import check_fits
 from nndsl.runtime.callbacks import RunState, build_callbacks
 from nndsl.runtime.checkpoint import (
     CheckpointError,
@@ -207,6 +208,7 @@ def fit(
         # comes first.
         built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0))
         splits = data if data is not None else load_data(config, base_dir=base_dir)
+        check_fits(config.graph, [splits.train.x.shape], config.batch, "training")
         steps, params, state = built.result()
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
     state = adapt_state(steps.model, params, state, [splits.train.x], config.batch)
