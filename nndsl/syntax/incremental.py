@@ -28,11 +28,12 @@ from nndsl.diagnostics import Diagnostic
 from nndsl.limits import MAX_SOURCE_CHARS
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
+from nndsl.syntax.keywords import ITEM_KEYWORDS, alternation
 from nndsl.syntax.nesting import too_deep
-from nndsl.syntax.parser import ParseResult, _lark, parse, parse_region
-from nndsl.syntax.repair import _code_part, repair
+from nndsl.syntax.parser import ParseResult, lark_parser, parse, parse_region
+from nndsl.syntax.repair import code_part, repair
 
-_ITEM_KEYWORD = r"(?:import|const|block|model|data|train)\b"  # what starts a line of an item
+_ITEM_KEYWORD = alternation(ITEM_KEYWORDS)  # what starts the line of an item
 _ITEM_LINE = re.compile(_ITEM_KEYWORD)
 
 
@@ -117,7 +118,7 @@ def _may_repair(text: str) -> bool:
         return True
     for line in text.split("\n"):
         if "#" in line:
-            line = _code_part(line)
+            line = code_part(line)
         if line.rstrip().endswith(_OPERATOR_ENDS):
             return True
     return False
@@ -141,7 +142,7 @@ def _repair_crosses(text: str, end: int) -> bool:
     while at >= 0:
         line_end = text.find("\n", at + 1)
         line = text[at + 1 : len(text) if line_end < 0 else line_end]
-        if _code_part(line).strip():
+        if code_part(line).strip():
             return _ITEM_LINE.match(line) is not None
         at = line_end
     return False
@@ -256,7 +257,8 @@ class IncrementalParser:
     ) -> tuple[ast.Item, ...] | None:
         """The items of `text[start:end]`, or None when it has a syntax error."""
         try:
-            parsed = _lark().parse(TextSlice(text, start, end))  # no recovery: errors fall back
+            # No recovery: a piece with an error falls back to `parse_region`.
+            parsed = lark_parser().parse(TextSlice(text, start, end))
         except (UnexpectedInput, LarkError, RecursionError):
             return None
         if not isinstance(parsed, ast.Module):

@@ -22,6 +22,7 @@ from nndsl.records import record
 from nndsl.resources import grammar_path
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
+from nndsl.syntax.keywords import ITEM_KEYWORDS, KEYWORDS, STATEMENT_KEYWORDS
 from nndsl.syntax.lower import MISSING_NAME, ToAst
 from nndsl.syntax.nesting import limit_nesting, too_deep
 from nndsl.syntax.repair import STATEMENT_LINE, repair
@@ -54,28 +55,6 @@ DISPLAY: dict[str, str] = {
     "STRING": "a string",
     "$END": "end of file",
 }
-KEYWORDS = frozenset(
-    {
-        "import",
-        "const",
-        "block",
-        "model",
-        "input",
-        "return",
-        "if",
-        "else",
-        "repeat",
-        "data",
-        "train",
-        "on",
-        "and",
-        "or",
-        "not",
-        "true",
-        "false",
-        "none",
-    }
-)
 _EXPRESSION_START = {
     "NAME",
     "INT",
@@ -88,8 +67,8 @@ _EXPRESSION_START = {
     "FALSE",
     "NOT",
 }
-_STATEMENT_START = {"INPUT", "RETURN", "IF", "REPEAT"}
-_ITEM_START = {"IMPORT", "CONST", "BLOCK", "MODEL", "DATA", "TRAIN"}
+_STATEMENT_START = {k.upper() for k in STATEMENT_KEYWORDS}
+_ITEM_START = {k.upper() for k in ITEM_KEYWORDS}
 # Tokens the recovery may invent, in order of preference, and the text they stand for.
 _INSERTABLE = {
     "COMMA": ",",
@@ -106,7 +85,7 @@ _CLOSERS = ("RPAR", "RSQB", "RBRACE")
 
 
 @cache
-def _lark() -> Lark:
+def lark_parser() -> Lark:
     lark = Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
@@ -695,7 +674,7 @@ class _Recovery:
 
     def _line_fits(self, trial: InteractiveParser, rest: str) -> bool:
         try:
-            for t in _lark().lex(rest):
+            for t in lark_parser().lex(rest):
                 trial.feed_token(t)
         except (UnexpectedInput, LarkError, KeyError):
             return False
@@ -875,7 +854,7 @@ def parse(text: str, path: str = "<input>") -> ParseResult:
     recovery = _Recovery(file)
     recovery.diagnostics.extend(repairs)
     try:
-        parsed: object = _lark().parse(repaired, on_error=recovery)
+        parsed: object = lark_parser().parse(repaired, on_error=recovery)
         if not isinstance(parsed, ast.Module):
             raise LarkError("the parse produced no module")
         module = parsed
@@ -926,7 +905,7 @@ def parse_region(
     recovery = _Recovery(file)
     recovery.diagnostics.extend(before)
     try:
-        parsed: object = _lark().parse(TextSlice(repaired, start, end), on_error=recovery)
+        parsed: object = lark_parser().parse(TextSlice(repaired, start, end), on_error=recovery)
     except (UnexpectedInput, LarkError, RecursionError):
         return None
     if recovery.met_end or not isinstance(parsed, ast.Module):

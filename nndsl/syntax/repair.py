@@ -10,10 +10,20 @@ import re
 
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.source import SourceFile, Span
+from nndsl.syntax.keywords import (
+    BODY_STATEMENT_KEYWORDS,
+    ITEM_KEYWORDS,
+    STATEMENT_KEYWORDS,
+    alternation,
+)
 
 # A line that can only be the start of a statement: `name =`, `name:`, a keyword, or `}`.
 STATEMENT_LINE = re.compile(
-    r"[ \t]*(?:(?:input|return|model|block|data|train|import|const)\b|(?:if|repeat)\b[^\n]*\{"
+    r"[ \t]*(?:"
+    + alternation(ITEM_KEYWORDS | STATEMENT_KEYWORDS - BODY_STATEMENT_KEYWORDS)
+    + "|"
+    + alternation(BODY_STATEMENT_KEYWORDS)
+    + r"[^\n]*\{"
     r"|[A-Za-z_]\w*[ \t]*(?:=(?!=)|:)|\}|[A-Za-z_]\w*[ \t]*,[ \t]*[A-Za-z_]\w*[ \t]*(?:=|:))"
 )
 TRAILING_OPERATOR = re.compile(r"(\|>|==|!=|<=|>=|[-+*/@%<>]|\band|\bor|\bnot)[ \t]*$")
@@ -21,7 +31,7 @@ _SINGLE_QUOTED = re.compile(r"'([^'\n\"\\]*)'")
 _CODE = re.compile(r'[^"#]*(?:"[^"]*"?[^"#]*)*')
 
 
-def _code_part(line: str) -> str:
+def code_part(line: str) -> str:
     """The line without its comment (a `#` outside double-quoted strings). One regex match:
     code, then strings (a `"` opens one, the next `"` or the line's end closes it)."""
     return line[: _CODE.match(line).end()]  # type: ignore[union-attr]  # always matches
@@ -38,7 +48,7 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
         starts.append(offset)
         offset += len(line) + 1
     for i, line in enumerate(lines):
-        code = _code_part(line)
+        code = code_part(line)
         for m in _SINGLE_QUOTED.finditer(code):
             start = starts[i] + m.start()
             end = starts[i] + m.end()
@@ -55,9 +65,7 @@ def repair(file: SourceFile) -> tuple[str, list[Diagnostic]]:
         trailing = TRAILING_OPERATOR.search(code.rstrip())
         if trailing is None or i + 1 >= len(lines):
             continue
-        following = next(
-            (j for j in range(i + 1, len(lines)) if _code_part(lines[j]).strip()), None
-        )
+        following = next((j for j in range(i + 1, len(lines)) if code_part(lines[j]).strip()), None)
         if following is None or not STATEMENT_LINE.match(lines[following]):
             continue
         if code.rstrip().endswith(("->",)):

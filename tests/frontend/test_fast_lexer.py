@@ -22,7 +22,7 @@ from tests.frontend.mutations import FILES, mutate, outcome
 @contextmanager
 def _lark_lexer() -> Iterator[None]:
     """Parse with Lark's contextual lexer instead of the fast one."""
-    frontend: Any = parser._lark().parser
+    frontend: Any = parser.lark_parser().parser
     fast = frontend.lexer
     frontend.lexer = fast.inner
     try:
@@ -32,7 +32,7 @@ def _lark_lexer() -> Iterator[None]:
 
 
 def test_the_fast_lexer_is_installed() -> None:
-    assert isinstance(parser._lark().parser.lexer, parser._FastContextualLexer)
+    assert isinstance(parser.lark_parser().parser.lexer, parser._FastContextualLexer)
 
 
 @pytest.mark.parametrize("path", FILES[::3], ids=lambda p: p.name)

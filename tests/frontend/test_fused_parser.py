@@ -25,7 +25,7 @@ from tests.frontend.mutations import FILES, ROOT, mutate, outcome
 
 
 def _inner() -> Any:
-    return parser._lark().parser.parser.parser  # lark.parsers.lalr_parser._Parser
+    return parser.lark_parser().parser.parser.parser  # lark.parsers.lalr_parser._Parser
 
 
 @contextmanager
@@ -192,7 +192,7 @@ def test_same_parse_as_lark_loop_on_valid_lexeme_mixes() -> None:
 def test_the_scanner_is_the_one_written_for_this_grammar() -> None:
     """A change to the grammar's terminals changes Lark's root pattern; then `_Scanner` must
     be updated (and `_LARK_SCANNER_CRC` with it), or the fused loop is not used at all."""
-    root = parser._lark().parser.lexer.inner.root_lexer
+    root = parser.lark_parser().parser.lexer.inner.root_lexer
     assert parser._Scanner.lark_crc(root) == parser._LARK_SCANNER_CRC
 
 

@@ -15,12 +15,7 @@ from lark import Lark
 from nndsl.diagnostics import render_plain
 from nndsl.frontend import check_source
 from nndsl.resources import grammar_path
-from nndsl.syntax import parse
-
-KEYWORDS = {
-    "import", "const", "block", "model", "input", "return", "if", "else", "repeat",
-    "data", "train", "on", "and", "or", "not", "true", "false",
-}  # fmt: skip
+from nndsl.syntax import KEYWORDS, parse
 
 
 @cache
