@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar, cast
 
 from nndsl.check import analyze
 from nndsl.check.modules import read_text
+from nndsl.check.paths import is_inside, outside_allowed, project_root
 from nndsl.check.program import CheckMemo
 from nndsl.check.values import DefRef, ModuleScope, ScalarVal
 from nndsl.diagnostics import Diagnostic
@@ -419,7 +420,8 @@ class Workspace:
             file = snap.scope.data_files.get(word, snap.file)
             return Location(file.path, snap.scope.data[word].name.span, file)
         if value is not None:
-            return self._imported_const(snap.file, module, word, set())
+            root = project_root(Path(snap.file.path).parent)
+            return self._imported_const(snap.file, module, word, set(), root)
         return None
 
     def _binding(self, path: str, offset: int) -> Span | None:
@@ -431,13 +433,17 @@ class Workspace:
         return index.binding(occ)
 
     def _imported_const(
-        self, file: SourceFile, module: ast.Module, name: str, seen: set[str]
+        self, file: SourceFile, module: ast.Module, name: str, seen: set[str], root: Path
     ) -> Location | None:
+        """Where an imported constant is defined; imports outside the project are not followed
+        (as the checker refuses them, E0802), so go-to-definition never opens them."""
         for item in module.items:
             if not isinstance(item, ast.Import):
                 continue
             if item.is_file:
                 target = Path(file.path).parent / item.path
+                if not (outside_allowed() or is_inside(target, root)):
+                    continue
             else:
                 target = stdlib_dir().joinpath(*item.path.split(".")[1:]).with_suffix(".nn")
             key = _norm(target)
@@ -451,7 +457,7 @@ class Workspace:
             for other in result.module.items:
                 if isinstance(other, ast.Const) and other.name.name == name:
                     return Location(key, other.name.span, result.file)
-            found = self._imported_const(result.file, result.module, name, seen)
+            found = self._imported_const(result.file, result.module, name, seen, root)
             if found is not None:
                 return found
         return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nndsl.check.paths import read_source
 from nndsl.diagnostics import Diagnostic, Label, render_plain
 from nndsl.diagnostics.model import Fix
 from nndsl.frontend import CheckResult, check_source
@@ -418,7 +419,7 @@ class Session:
 
     def _load(self, arg: str) -> list[Reply]:
         try:
-            text = Path(arg).read_text(encoding="utf-8")
+            text = read_source(Path(arg))  # regular files only, size capped: never /dev/zero
         except (OSError, UnicodeDecodeError) as err:
             return [Reply("error", f"cannot read {arg}: {getattr(err, 'strerror', None) or err}")]
         parsed = parse(text, arg)

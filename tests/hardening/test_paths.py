@@ -411,3 +411,34 @@ def test_the_cli_flag(project: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["check", str(project / "m.nn")]) == 1
     assert "E0802" in capsys.readouterr().err
     assert main(["check", "--allow-outside-project", str(project / "m.nn")]) == 0
+
+
+def test_go_to_definition_does_not_follow_an_import_outside_the_project(project: Path) -> None:
+    from nndsl.ide.workspace import Workspace
+
+    (project.parent / "outside" / "shared.nn").write_text("const K = 3\n")
+    (project / "inside.nn").write_text("const J = 2\n")
+    text = 'import "../outside/shared.nn"\nimport "inside.nn"\nconst L = K + J\n' + MODEL
+    path = str(project / "m.nn")
+    Path(path).write_text(text)
+    ws = Workspace()
+    ws.open(path, text)
+    assert ws.definition(path, text.index("K + J")) is None
+    inside = ws.definition(path, text.index("J\n"))
+    assert inside is not None and inside.path.endswith("inside.nn")
+    with allow_outside_project():
+        ws.close(path)
+        ws.open(path, text)
+        outside = ws.definition(path, text.index("K + J"))
+    assert outside is not None and outside.path.endswith("shared.nn")
+
+
+def test_the_repl_loads_regular_files_only(project: Path, fifo: Path) -> None:
+    from nndsl.repl.session import Session
+
+    session = Session(autorun=False)
+    for special in (str(fifo), "/dev/zero", str(project)):
+        [reply] = _finishes(functools.partial(session.handle, f":load {special}"))
+        assert reply.kind == "error" and reply.text.startswith(f"cannot read {special}: ")
+        assert "\n" not in reply.text
+    assert session.items == {}
