@@ -1,13 +1,20 @@
-"""Builds one IR graph: value ids, unique stable paths, nodes in topological order."""
+"""Builds one IR graph: value ids, unique stable paths, nodes in topological order.
+
+Besides adding nodes one at a time, a builder hands out what was added since a `mark()` as a
+`Delta` (value ids relative to the mark, paths relative to an instance) and `append`s such a
+delta elsewhere, with fresh ids: the checker's memo (`nndsl.check.memo`) records block
+instances and model bodies this way and replays them without reaching into the builder.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
 from nndsl.ops import ArgValue, OpSpec
+from nndsl.records import record
 from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
 
@@ -20,18 +27,97 @@ def snake(name: str) -> str:
     return s.lower()
 
 
+class PendingNode:
+    """A node under construction: `Node` without its id (its position) and tensor name (known
+    once the graph is finished). Inside a `Delta`, value ids and paths are relative (see there).
+
+    A plain slotted class: one is made per node of every analysis, replays included, and a
+    hand-written `__init__` is the cheapest typed object Python builds."""
+
+    __slots__ = (
+        "attrs",
+        "extra_outputs",
+        "file",
+        "inputs",
+        "op",
+        "output",
+        "path",
+        "scope",
+        "span",
+        "type",
+        "weights",
+    )
+
+    def __init__(
+        self,
+        op: OpSpec,
+        attrs: dict[str, ArgValue],
+        inputs: tuple[int, ...],
+        output: int,
+        type: TensorType,
+        path: str,
+        scope: tuple[str, ...],
+        file: SourceFile,
+        span: Span,
+        weights: tuple[Weight, ...],
+        extra_outputs: tuple[tuple[int, TensorType], ...],
+    ) -> None:
+        self.op = op
+        self.attrs = attrs
+        self.inputs = inputs
+        self.output = output
+        self.type = type
+        self.path = path
+        self.scope = scope
+        self.file = file
+        self.span = span
+        self.weights = weights
+        self.extra_outputs = extra_outputs
+
+
+@record(frozen=True, slots=True)
+class Mark:
+    """How much a builder held at one moment (see `GraphBuilder.since`)."""
+
+    values: int
+    nodes: int
+    names: int
+    paths: int
+    inputs: int
+
+
+@record(frozen=True, slots=True)
+class Delta:
+    """What a builder added between a mark and a later moment, relative to both ends.
+
+    Value ids >= 0 are the delta's own values (offsets from its first); an id < 0 stands for
+    `outside[-1 - id]`, a value the delta used but did not make. Node paths, `paths` prefixes
+    and scopes are relative to the `prefix` and `scope` given to `since`."""
+
+    values: tuple[TensorType, ...]  # the types of its own values, in id order
+    outside: tuple[int, ...]  # the absolute ids of the values it used but did not make
+    inputs: tuple[GraphInput, ...]
+    nodes: tuple[PendingNode, ...]
+    names: tuple[tuple[int, str], ...]  # `name_value` calls
+    paths: tuple[tuple[str, str, int], ...]  # `unique_path` calls: prefix suffix, base, count
+
+
+def resolve(vid: int, first: int, outside: Sequence[int]) -> int:
+    """The absolute id of a delta's relative id, appended with its own values from `first`."""
+    return first + vid if vid >= 0 else outside[-1 - vid]
+
+
 class GraphBuilder:
     def __init__(self, name: str, args: dict[str, ArgValue]) -> None:
         self.graph = Graph(name, args)
         self._next_value = 0
         self._counters: dict[tuple[str, str], int] = {}
         self._tensor_names: dict[int, str] = {}
-        self._pending: list[dict[str, object]] = []
-        # Logs for recording block instances (`nndsl.check.memo`): every prefix given to
-        # `unique_path`, its calls in order, and every `name_value` call.
-        self.prefixes: set[str] = set()
-        self.path_log: list[tuple[str, str]] = []
-        self.named: list[tuple[int, str]] = []
+        self._pending: list[PendingNode] = []
+        self.prefixes: set[str] = set()  # every prefix given to `unique_path`
+        # Logs of `unique_path` and `name_value` calls, for `since`.
+        self._path_log: list[tuple[str, str]] = []
+        self._named: list[tuple[int, str]] = []
 
     def new_value(self, type: TensorType) -> int:
         vid = self._next_value
@@ -43,7 +129,7 @@ class GraphBuilder:
         count = self._counters.get((prefix, base), 0)
         self._counters[(prefix, base)] = count + 1
         self.prefixes.add(prefix)
-        self.path_log.append((prefix, base))
+        self._path_log.append((prefix, base))
         name = base if count == 0 else f"{base}_{count}"
         return f"{prefix}/{name}" if prefix else name
 
@@ -69,20 +155,7 @@ class GraphBuilder:
         vid = self.new_value(type)
         extra = tuple((self.new_value(t), t) for t in extra_types)
         self._pending.append(
-            dict(
-                id=len(self._pending),
-                op=op,
-                attrs=dict(attrs),
-                inputs=inputs,
-                output=vid,
-                type=type,
-                path=path,
-                scope=scope,
-                file=file,
-                span=span,
-                weights=weights,
-                extra_outputs=extra,
-            )
+            PendingNode(op, dict(attrs), inputs, vid, type, path, scope, file, span, weights, extra)
         )
         return vid
 
@@ -94,7 +167,7 @@ class GraphBuilder:
         """Elements of every weight added so far (each node's own: no sharing in the IR)."""
         total = 0
         for p in self._pending:
-            for w in p["weights"]:  # type: ignore[attr-defined]
+            for w in p.weights:
                 n = 1
                 for d in w.shape:
                     n *= d
@@ -103,10 +176,154 @@ class GraphBuilder:
 
     def name_value(self, vid: int, name: str) -> None:
         self._tensor_names.setdefault(vid, name)
-        self.named.append((vid, name))
+        self._named.append((vid, name))
 
     def add_output(self, name: str, vid: int) -> None:
         self.graph.outputs.append(GraphOutput(name, vid, self.graph.values[vid]))
+
+    # == deltas =============================================================================
+    def mark(self) -> Mark:
+        return Mark(
+            self._next_value,
+            len(self._pending),
+            len(self._named),
+            len(self._path_log),
+            len(self.graph.inputs),
+        )
+
+    def since(
+        self,
+        mark: Mark,
+        until: Mark | None = None,
+        *,
+        inputs: Sequence[int] | None = None,
+        prefix: str = "",
+        scope: tuple[str, ...] = (),
+    ) -> Delta | None:
+        """What was added since `mark` (until `until`, or now), relative to it, to `prefix`
+        (paths) and to `scope`.
+
+        With `inputs`, the values it may use but not make are those (an id < 0 is an index
+        into them, the first of equal ids); without, whichever it uses. None when it uses
+        another value, or names a path or scope outside `prefix` and `scope`."""
+        v0 = mark.values
+        end = self.mark() if until is None else until
+        outside: dict[int, int] = {}
+        if inputs is not None:
+            for i, vid in enumerate(inputs):
+                outside.setdefault(vid, -1 - i)
+        closed = inputs is not None
+
+        def rel(vid: int) -> int:
+            if vid >= v0:
+                return vid - v0
+            r = outside.get(vid)
+            if r is None:
+                if closed:
+                    raise KeyError(vid)
+                r = outside[vid] = -1 - len(outside)
+            return r
+
+        cut = len(prefix) + 1 if prefix else 0
+        depth = len(scope)
+        try:
+            nodes = []
+            for p in self._pending[mark.nodes : end.nodes]:
+                path = p.path
+                if (prefix and not path.startswith(prefix + "/")) or p.scope[:depth] != scope:
+                    return None
+                nodes.append(
+                    PendingNode(
+                        p.op,
+                        p.attrs,
+                        tuple(rel(v) for v in p.inputs),
+                        rel(p.output),
+                        p.type,
+                        path[cut:],
+                        p.scope[depth:],
+                        p.file,
+                        p.span,
+                        p.weights,
+                        tuple((rel(v), t) for v, t in p.extra_outputs),
+                    )
+                )
+            names = tuple((rel(v), n) for v, n in self._named[mark.names : end.names])
+            graph_inputs = tuple(
+                GraphInput(i.name, rel(i.value), i.type, i.span)
+                for i in self.graph.inputs[mark.inputs : end.inputs]
+            )
+        except KeyError:
+            return None
+        counts: dict[tuple[str, str], int] = {}
+        for used, base in self._path_log[mark.paths : end.paths]:
+            if used != prefix and not used.startswith(prefix + "/"):
+                return None
+            key = (used[len(prefix) :], base)
+            counts[key] = counts.get(key, 0) + 1
+        values = self.graph.values
+        return Delta(
+            tuple(values[v] for v in range(v0, end.values)),
+            tuple(inputs) if inputs is not None else tuple(outside),
+            graph_inputs,
+            tuple(nodes),
+            names,
+            tuple((p, b, n) for (p, b), n in counts.items()),
+        )
+
+    def append(
+        self,
+        delta: Delta,
+        outside: Sequence[int],
+        *,
+        prefix: str = "",
+        scope: tuple[str, ...] = (),
+        files: Mapping[str, SourceFile] | None = None,
+        move: Callable[[SourceFile | None, Span], Span] | None = None,
+    ) -> int:
+        """Add `delta` as if its work were done again at `prefix` and `scope`: its own values
+        get fresh ids, `outside` gives the ids of the values it used (`Delta.outside`'s
+        counterparts). `files` maps a path to its current text; `move` maps a span of a file
+        (None: the graph's own, for its inputs) to where an edit has moved it. Returns the id
+        of its first own value (see `resolve`)."""
+        v0 = self._next_value
+        values = self.graph.values
+        for i, t in enumerate(delta.values):
+            values[v0 + i] = t
+        self._next_value = v0 + len(delta.values)
+        for gi in delta.inputs:
+            span = gi.span if move is None else move(None, gi.span)
+            self.graph.inputs.append(
+                GraphInput(gi.name, resolve(gi.value, v0, outside), gi.type, span)
+            )
+        pending = self._pending
+        head = prefix + "/" if prefix else ""
+        for n in delta.nodes:
+            file = n.file if files is None else files.get(n.file.path, n.file)
+            pending.append(
+                PendingNode(
+                    n.op,
+                    dict(n.attrs),
+                    tuple(v0 + v if v >= 0 else outside[-1 - v] for v in n.inputs),
+                    v0 + n.output,
+                    n.type,
+                    head + n.path,
+                    scope + n.scope if scope else n.scope,
+                    file,
+                    n.span if move is None else move(n.file, n.span),
+                    n.weights,
+                    tuple((v0 + v, t) for v, t in n.extra_outputs) if n.extra_outputs else (),
+                )
+            )
+        for r, name in delta.names:
+            self.name_value(v0 + r if r >= 0 else outside[-1 - r], name)
+        counters = self._counters
+        log = self._path_log
+        for suffix, base, count in delta.paths:
+            p = prefix + suffix
+            counters[(p, base)] = counters.get((p, base), 0) + count
+            self.prefixes.add(p)
+            log.extend([(p, base)] * count)
+        return v0
 
     def finish(self) -> Graph:
         # `Node` is frozen: its `__init__` sets each field through `object.__setattr__`, which
@@ -114,11 +331,23 @@ class GraphBuilder:
         # Filling its `__dict__` gives the same object (all fields set, no `__post_init__`).
         names = self._tensor_names
         nodes = []
-        for p in self._pending:
+        for i, p in enumerate(self._pending):
             node = object.__new__(Node)
-            fields = node.__dict__
-            fields.update(p)
-            fields["tensor_name"] = names.get(p["output"])  # type: ignore[call-overload]
+            node.__dict__.update(
+                id=i,
+                op=p.op,
+                attrs=p.attrs,
+                inputs=p.inputs,
+                output=p.output,
+                type=p.type,
+                path=p.path,
+                scope=p.scope,
+                tensor_name=names.get(p.output),
+                file=p.file,
+                span=p.span,
+                weights=p.weights,
+                extra_outputs=p.extra_outputs,
+            )
             nodes.append(node)
         self.graph.nodes = nodes
         return self.graph

@@ -1557,34 +1557,22 @@ class Elaborator:
         files = self.files
         ids: dict[int, int] = {}
         attempts = self.rep.attempts
-        pending = builder._pending
         delta = d.span.start - rec.start  # an edit above the model moved it (and its spans)
         shift = Shift(module.file.path, delta)
 
         def at(span: Span) -> Span:
             return shift.span(span) if delta else span
 
+        def move(file: SourceFile | None, span: Span) -> Span:
+            return shift.span(span) if file is None else shift.at(file, span)
+
         for i, chunk in enumerate(rec.chunks):
-            for old, t in chunk.values:
-                ids[old] = builder.new_value(t)
-            for gi in chunk.inputs:
-                builder.graph.inputs.append(replace(gi, value=ids[gi.value], span=at(gi.span)))
-            for p in chunk.nodes:
-                node = dict(p)
-                if delta:
-                    node["span"] = shift.at(p["file"], p["span"])  # type: ignore[arg-type]
-                node["id"] = len(pending)
-                node["attrs"] = dict(p["attrs"])  # type: ignore[call-overload]
-                node["inputs"] = tuple(ids[v] for v in p["inputs"])  # type: ignore[attr-defined]
-                node["output"] = ids[p["output"]]  # type: ignore[index]
-                node["extra_outputs"] = tuple((ids[v], t) for v, t in p["extra_outputs"])  # type: ignore[attr-defined]
-                f = p["file"]
-                node["file"] = files.get(f.path, f)  # type: ignore[attr-defined]
-                pending.append(node)
-            for old, name in chunk.names:
-                builder.name_value(ids[old], name)
-            for prefix, base in chunk.paths:
-                builder.unique_path(prefix, base)
+            own = chunk.delta
+            outside = [ids[v] for v in own.outside]
+            v0 = builder.append(own, outside, files=files, move=move if delta else None)
+            first = rec.starts[i]
+            for k in range(len(own.values)):
+                ids[first + k] = v0 + k
             self.hover.extend(
                 (files.get(f.path, f), shift.at(f, s) if delta else s, t) for f, s, t in chunk.hover
             )

@@ -18,11 +18,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import field, replace
 
-from nndsl.check.builder import GraphBuilder
+from nndsl.check.builder import Delta, GraphBuilder, Mark, resolve
 from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, TupleVal, Value
 from nndsl.diagnostics import Diagnostic
-from nndsl.ir import Graph, GraphInput, Weight
-from nndsl.ops import ArgValue, OpSpec
+from nndsl.ir import Graph
 from nndsl.records import record
 from nndsl.shapes import TensorType
 from nndsl.source import SourceFile, Span
@@ -173,31 +172,9 @@ class Shift:
 
 
 @record(frozen=True, slots=True)
-class _Node:
-    """A recorded node, relative to its instance: value ids >= 0 are the instance's own
-    values (offsets from its first), < 0 its inputs (-1 is the first); paths and scopes are
-    suffixes of the instance's."""
-
-    op: OpSpec
-    attrs: dict[str, ArgValue]
-    inputs: tuple[int, ...]
-    output: int
-    type: TensorType
-    path: str
-    scope: tuple[str, ...]
-    file: SourceFile
-    span: Span
-    weights: tuple[Weight, ...]
-    extra: tuple[tuple[int, TensorType], ...]
-
-
-@record(frozen=True, slots=True)
 class _Instance:
     start: int  # the definition's start when recorded (spans of its file move with it)
-    values: tuple[TensorType, ...]  # the types of the instance's own values, in id order
-    nodes: tuple[_Node, ...]
-    names: tuple[tuple[int, str], ...]  # `name_value` calls, relative ids
-    counters: tuple[tuple[str, str, int], ...]  # path counters: prefix suffix, base, count
+    delta: Delta  # what it added, relative to its path and scope; outside: its inputs
     outputs: tuple[tuple[str, int, TensorVal], ...]  # name, relative id, recorded value
     hover: tuple[tuple[SourceFile, Span, str], ...]
 
@@ -281,10 +258,7 @@ class Recording:
         start: int,
     ) -> None:
         self.start = start
-        self.value0 = builder._next_value
-        self.node0 = len(builder._pending)
-        self.name0 = len(builder.named)
-        self.path0 = len(builder.path_log)
+        self.mark = builder.mark()
         self.hover0 = len(hover)
         self.attempts = attempts
         self.path = path
@@ -301,90 +275,18 @@ class Recording:
         """What the instance added, relative to it; None when it cannot be replayed."""
         if outputs is None or attempts != self.attempts:
             return None
-        v0 = self.value0
-        index = {vid: -1 - i for i, vid in reversed(list(enumerate(self.inputs)))}
-
-        def rel(vid: int) -> int:
-            if vid >= v0:
-                return vid - v0
-            return index[vid]  # KeyError: a value from outside the instance
-
-        prefix = self.path + "/"
-        depth = len(self.scope)
-        try:
-            nodes = []
-            for p in builder._pending[self.node0 :]:
-                path = str(p["path"])
-                scope = p["scope"]
-                assert isinstance(scope, tuple)
-                if not path.startswith(prefix) or scope[:depth] != self.scope:
-                    return None
-                nodes.append(
-                    _Node(
-                        p["op"],  # type: ignore[arg-type]
-                        p["attrs"],  # type: ignore[arg-type]
-                        tuple(rel(v) for v in p["inputs"]),  # type: ignore[attr-defined]
-                        rel(p["output"]),  # type: ignore[arg-type]
-                        p["type"],  # type: ignore[arg-type]
-                        path[len(prefix) :],
-                        scope[depth:],
-                        p["file"],  # type: ignore[arg-type]
-                        p["span"],  # type: ignore[arg-type]
-                        p["weights"],  # type: ignore[arg-type]
-                        tuple((rel(v), t) for v, t in p["extra_outputs"]),  # type: ignore[attr-defined]
-                    )
-                )
-            names = tuple((rel(v), n) for v, n in builder.named[self.name0 :])
-            outs = tuple((n, rel(t.value), t) for n, t in outputs)
-        except KeyError:
+        delta = builder.since(self.mark, inputs=self.inputs, prefix=self.path, scope=self.scope)
+        if delta is None:
             return None
-        counters: dict[tuple[str, str], int] = {}
-        for used, base in builder.path_log[self.path0 :]:
-            if used != self.path and not used.startswith(prefix):
+        v0 = self.mark.values
+        index = {vid: -1 - i for i, vid in reversed(list(enumerate(self.inputs)))}
+        outs = []
+        for n, t in outputs:
+            r = t.value - v0 if t.value >= v0 else index.get(t.value)
+            if r is None:
                 return None
-            key = (used[len(self.path) :], base)
-            counters[key] = counters.get(key, 0) + 1
-        values = tuple(builder.graph.values[v] for v in range(v0, builder._next_value))
-        return _Instance(
-            self.start,
-            values,
-            tuple(nodes),
-            names,
-            tuple((p, b, n) for (p, b), n in counters.items()),
-            outs,
-            tuple(hover[self.hover0 :]),
-        )
-
-
-def _replay_moved(
-    rec: _Instance,
-    builder: GraphBuilder,
-    hover: list[tuple[SourceFile, Span, str]],
-    files: dict[str, SourceFile],
-    inputs: Sequence[TensorVal],
-    path: str,
-    scope: tuple[str, ...],
-    shift: Shift,
-) -> list[tuple[str, TensorVal]]:
-    moved = _Instance(
-        rec.start + shift.delta,
-        rec.values,
-        tuple(
-            n if n.file.path != shift.path else _replace_node_span(n, shift.span(n.span))
-            for n in rec.nodes
-        ),
-        rec.names,
-        rec.counters,
-        tuple((name, r, replace(t, origin=shift.origin(t.origin))) for name, r, t in rec.outputs),
-        tuple(shift.hover(rec.hover)),
-    )
-    return replay(moved, builder, hover, files, inputs, path, scope)
-
-
-def _replace_node_span(n: _Node, span: Span) -> _Node:
-    return _Node(
-        n.op, n.attrs, n.inputs, n.output, n.type, n.path, n.scope, n.file, span, n.weights, n.extra
-    )
+            outs.append((n, r, t))
+        return _Instance(self.start, delta, tuple(outs), tuple(hover[self.hover0 :]))
 
 
 def replay(
@@ -399,46 +301,18 @@ def replay(
 ) -> list[tuple[str, TensorVal]]:
     """Add a recorded instance to `builder` at `path`, as a fresh elaboration would (with
     `shift`: for its definition moved since)."""
-    if shift is not None:
-        return _replay_moved(rec, builder, hover, files, inputs, path, scope, shift)
-    v0 = builder._next_value
     ins = [t.value for t in inputs]
-    values = builder.graph.values
-    for i, t in enumerate(rec.values):
-        values[v0 + i] = t
-    builder._next_value = v0 + len(rec.values)
-    pending = builder._pending
-    prefix = path + "/"
-    for n in rec.nodes:
-        pending.append(
-            {
-                "id": len(pending),
-                "op": n.op,
-                "attrs": dict(n.attrs),
-                "inputs": tuple(v0 + v if v >= 0 else ins[-1 - v] for v in n.inputs),
-                "output": v0 + n.output,
-                "type": n.type,
-                "path": prefix + n.path,
-                "scope": scope + n.scope,
-                "file": files.get(n.file.path, n.file),
-                "span": n.span,
-                "weights": n.weights,
-                "extra_outputs": tuple((v0 + v, t) for v, t in n.extra) if n.extra else (),
-            }
+    move = None if shift is None else shift.at
+    v0 = builder.append(rec.delta, ins, prefix=path, scope=scope, files=files, move=move)
+    if shift is None:
+        hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
+        outputs = rec.outputs
+    else:
+        hover.extend((files.get(f.path, f), s, t) for f, s, t in shift.hover(rec.hover))
+        outputs = tuple(
+            (name, r, replace(t, origin=shift.origin(t.origin))) for name, r, t in rec.outputs
         )
-    for r, name in rec.names:
-        builder.name_value(v0 + r if r >= 0 else ins[-1 - r], name)
-    counters = builder._counters
-    for suffix, base, count in rec.counters:
-        p = path + suffix
-        counters[(p, base)] = counters.get((p, base), 0) + count
-        builder.prefixes.add(p)
-        builder.path_log.extend([(p, base)] * count)
-    hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
-    return [
-        (name, TensorVal(v0 + r if r >= 0 else ins[-1 - r], t.type, t.origin))
-        for name, r, t in rec.outputs
-    ]
+    return [(name, TensorVal(resolve(r, v0, ins), t.type, t.origin)) for name, r, t in outputs]
 
 
 # == models: replayed around their block calls ==============================================
@@ -450,16 +324,13 @@ def replay(
 # up (the caller then elaborates afresh) as soon as a call reports something or returns other
 # types than recorded.
 
-Marks = tuple[int, int, int, int, int, int]
-
 
 @record(frozen=True, slots=True)
 class _Chunk:
-    values: tuple[tuple[int, TensorType], ...]  # old id, type: allocated in this order
-    inputs: tuple[GraphInput, ...]  # old ids
-    nodes: tuple[dict[str, object], ...]  # pending node dicts (old ids)
-    names: tuple[tuple[int, str], ...]
-    paths: tuple[tuple[str, str], ...]
+    """The model's own work between two block calls: value ids relative to the chunk's
+    first, those it uses from before it (earlier chunks and calls) in `delta.outside`."""
+
+    delta: Delta
     hover: tuple[tuple[SourceFile, Span, str], ...]
 
 
@@ -481,8 +352,13 @@ class _Call:
 class Composite:
     start: int  # the model's start when recorded (spans of its file move with it)
     chunks: tuple[_Chunk, ...]  # one more than calls: chunk, call, chunk, ..., chunk
+    starts: tuple[int, ...]  # each chunk's first value id when recorded
     calls: tuple[_Call, ...]
     outputs: tuple[tuple[str, int, TensorVal], ...]
+
+
+# A builder mark and the hover list's length then.
+_Marks = tuple[Mark, int]
 
 
 class CompositeRecorder:
@@ -500,24 +376,16 @@ class CompositeRecorder:
         self.hover = hover
         self.keys = keys
         self.ok = True
-        self.bounds: list[tuple[Marks, Marks]] = []
+        self.bounds: list[tuple[_Marks, _Marks]] = []
         self.calls: list[_Call] = []
         self.start = self.mark()  # the hover list already holds other items' types
 
-    def mark(self) -> Marks:
-        b = self.builder
-        return (
-            b._next_value,
-            len(b._pending),
-            len(b.named),
-            len(b.path_log),
-            len(self.hover),
-            len(b.graph.inputs),
-        )
+    def mark(self) -> _Marks:
+        return self.builder.mark(), len(self.hover)
 
     def call(
         self,
-        start: Marks,
+        start: _Marks,
         layer: DefRef,
         inputs: Sequence[TensorVal],
         span: Span,
@@ -564,27 +432,17 @@ class CompositeRecorder:
     def finish(self, outputs: list[tuple[str, TensorVal]] | None) -> Composite | None:
         if not self.ok or outputs is None:
             return None
-        b = self.builder
         chunks = []
         edges = [(self.start, self.start), *self.bounds, (self.mark(), self.mark())]
-        for (_, begin), (end, _) in itertools.pairwise(edges):
-            v0, n0, m0, p0, h0, i0 = begin
-            v1, n1, m1, p1, h1, i1 = end
-            if any(p != "" for p, _ in b.path_log[p0:p1]):
-                return None  # own paths are at the top level; deeper ones belong to calls
-            chunks.append(
-                _Chunk(
-                    tuple((v, b.graph.values[v]) for v in range(v0, v1)),
-                    tuple(b.graph.inputs[i0:i1]),
-                    tuple(dict(p) for p in b._pending[n0:n1]),
-                    tuple(b.named[m0:m1]),
-                    tuple(b.path_log[p0:p1]),
-                    tuple(self.hover[h0:h1]),
-                )
-            )
+        for (_, (begin, h0)), ((end, h1), _) in itertools.pairwise(edges):
+            delta = self.builder.since(begin, end)  # own paths are at the top level (prefix "")
+            if delta is None:
+                return None
+            chunks.append(_Chunk(delta, tuple(self.hover[h0:h1])))
         return Composite(
             self.model_start,
             tuple(chunks),
+            tuple(begin.values for (_, (begin, _)), _ in itertools.pairwise(edges)),
             tuple(self.calls),
             tuple((n, t.value, t) for n, t in outputs),
         )
