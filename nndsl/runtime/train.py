@@ -570,8 +570,8 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     """`steps_per_execution = "auto"`: time `n` single steps against one call of `n` steps on
     copies of the weights (nothing of the run changes), after compiling both; the faster
     wins. A scan helps models whose steps are short (Python dispatch dominates) and can hurt
-    ones whose steps XLA optimises better on their own (on XLA:CPU, a small CNN ran 4.8x
-    slower under a scan)."""
+    ones whose steps XLA optimises better on their own (a small CNN on XLA:CPU: figure in
+    bench/README.md)."""
     n = min(n, n_steps)
     if n < 2:
         return 1
