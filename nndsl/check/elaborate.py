@@ -412,7 +412,6 @@ class Elaborator:
         return ok
 
     def internal_error(self, file: SourceFile, span: Span, exc: BaseException) -> None:
-        tb = "".join(traceback.format_exception(exc))
         self.rep.error(
             "E9999",
             f"internal error while checking this statement: {exc!r}",
@@ -420,10 +419,8 @@ class Elaborator:
             span,
             "nndsl failed here",
             help="this is a bug in nndsl; please report it",
+            traceback="".join(traceback.format_exception(exc)),
         )
-        if self.rep.diagnostics and self.rep.diagnostics[-1].code == "E9999":
-            last = self.rep.diagnostics[-1]
-            self.rep.diagnostics[-1] = replace(last, internal_traceback=tb)
 
     def _stmt(self, frame: Frame, stmt: ast.Stmt) -> bool:
         if isinstance(stmt, ast.InputStmt):
@@ -1135,7 +1132,7 @@ class Elaborator:
             else:
                 memo.misses += 1
                 recording = Recording(
-                    builder, self.hover, self.rep.attempts, path, scope, inputs, d.span.start
+                    builder, self.hover, self.rep.begin(), path, scope, inputs, d.span.start
                 )
                 outs = self.instantiate(
                     layer,
@@ -1147,7 +1144,7 @@ class Elaborator:
                     stack=frame.stack,
                     call=Origin(frame.file, span),
                 )
-                recorded = recording.finish(builder, self.hover, self.rep.attempts, outs)
+                recorded = recording.finish(builder, self.hover, outs)
                 if recorded is not None:
                     memo.used[key] = recorded
         else:
@@ -1556,7 +1553,7 @@ class Elaborator:
         frame = Frame(module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
         files = self.files
         ids: dict[int, int] = {}
-        attempts = self.rep.attempts
+        reports = self.rep.begin()
         delta = d.span.start - rec.start  # an edit above the model moved it (and its spans)
         shift = Shift(module.file.path, delta)
 
@@ -1600,7 +1597,7 @@ class Elaborator:
                     for a in cast(list[CallArg], list(call.call_args))
                 ]
                 bound = self.bind_params(frame, callee, written, call_span or span)
-                if bound is None or self.rep.attempts != attempts:
+                if bound is None or not reports.quiet:
                     return None
             layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
             inputs = [

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import field, replace
 
 from nndsl.check.builder import Delta, GraphBuilder, Mark, resolve
+from nndsl.check.report import Transaction
 from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, TupleVal, Value
 from nndsl.diagnostics import Diagnostic
 from nndsl.ir import Graph
@@ -251,7 +252,7 @@ class Recording:
         self,
         builder: GraphBuilder,
         hover: list[tuple[SourceFile, Span, str]],
-        attempts: int,
+        reports: Transaction,
         path: str,
         scope: tuple[str, ...],
         inputs: Sequence[TensorVal],
@@ -260,7 +261,7 @@ class Recording:
         self.start = start
         self.mark = builder.mark()
         self.hover0 = len(hover)
-        self.attempts = attempts
+        self.reports = reports
         self.path = path
         self.scope = scope
         self.inputs = [t.value for t in inputs]
@@ -269,11 +270,11 @@ class Recording:
         self,
         builder: GraphBuilder,
         hover: list[tuple[SourceFile, Span, str]],
-        attempts: int,
         outputs: list[tuple[str, TensorVal]] | None,
     ) -> _Instance | None:
-        """What the instance added, relative to it; None when it cannot be replayed."""
-        if outputs is None or attempts != self.attempts:
+        """What the instance added, relative to it; None when it cannot be replayed (it
+        found a problem, or used what it was not given)."""
+        if outputs is None or not self.reports.quiet:
             return None
         delta = builder.since(self.mark, inputs=self.inputs, prefix=self.path, scope=self.scope)
         if delta is None:

@@ -42,7 +42,7 @@ class ModuleLoader:
         if self.root is None:
             self.root = project_root(Path(path).parent)
         result = self.parse(text, path)
-        self.rep.diagnostics.extend(result.diagnostics)
+        self.rep.parsed(result.diagnostics)
         scope = ModuleScope(result.file, result.module)
         key = _key(path)
         self.cache[key] = scope

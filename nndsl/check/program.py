@@ -107,7 +107,7 @@ class _Memoizer:
         checker never reports) cannot, and are left out."""
         path = self.file.path
         out = []
-        for key in self.rep._seen:
+        for key in self.rep.seen:
             code, p, start, end, message = key
             if p != path:
                 out.append(key)
@@ -151,32 +151,20 @@ class _Memoizer:
                 d = _rebind(d, self.file)
                 if d.code == "E0812":  # said once per analysis: the replay said it
                     self.elab.reported_depth = True
-                self.rep._seen.add(
-                    (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
-                )
-                self.rep.diagnostics.append(d)
+                self.rep.replayed(d)
             files = self.elab.files
             hover = [(files.get(f.path, f), span, t) for f, span, t in hover]
             self.elab.hover.extend(hover)
             result = _rebind_result(result, files)
             self.used[key] = (diagnostics, hover, result, start)
             return result  # type: ignore[return-value]
-        n_diags, n_seen, n_hover, n_dropped = (
-            len(self.rep.diagnostics),
-            len(self.rep._seen),
-            len(self.elab.hover),
-            len(self.rep.dropped),
-        )
+        reports, n_hover = self.rep.begin(), len(self.elab.hover)
         result = check()
-        added = self.rep.diagnostics[n_diags:]
-        reports = [
-            (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
-            for d in added
-        ]
+        added = reports.commit()
         if (
-            len(self.rep._seen) - n_seen == len(added)
+            reports.all_new
             and all(d.code != "E9999" for d in added)
-            and self._within(reports + self.rep.dropped[n_dropped:], start, reach)
+            and self._within(reports.found, start, reach)
         ):
             self.used[key] = (list(added), self.elab.hover[n_hover:], result, start)
         return result

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Set as AbstractSet
 
 from nndsl.diagnostics import Diagnostic, Fix, Label, Severity
 from nndsl.source import SourceFile, Span
 
+# A problem's identity: code, file, primary span and message.
+Key = tuple[str, str, int, int, str]
+
 
 class Reporter:
-    """Appends diagnostics; the same problem found twice (two instantiations) is kept once."""
+    """Appends diagnostics; the same problem found twice (two instantiations) is kept once.
+
+    What a part of the check reported can be taken back: `begin()` opens a `Transaction`."""
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
-        self._seen: set[tuple[str, str, int, int, str]] = set()
-        self.muted = 0  # >0 while speculatively checking a branch we may discard
-        self.attempts = 0  # problems found, kept or not: a memoized check must have found none
-        self.dropped: list[tuple[str, str, int, int, str]] = []  # found again, so not kept
+        self._seen: set[Key] = set()
+        self._attempts = 0  # problems found, kept or not: a memoized check must have found none
+        self._dropped: list[Key] = []  # found again, so not kept
+
+    @property
+    def seen(self) -> AbstractSet[Key]:
+        """The problems said so far (a problem found again is dropped)."""
+        return self._seen
 
     def error(
         self,
@@ -31,13 +40,12 @@ class Reporter:
         notes: Iterable[str] = (),
         help: str | None = None,
         severity: Severity = Severity.ERROR,
+        traceback: str | None = None,
     ) -> None:
-        self.attempts += 1
-        if self.muted:
-            return
+        self._attempts += 1
         key = (code, file.path, span.start, span.end, message)
         if key in self._seen:
-            self.dropped.append(key)
+            self._dropped.append(key)
             return
         self._seen.add(key)
         fixes = _fixes(help, file, span)
@@ -52,8 +60,69 @@ class Reporter:
                 tuple(notes),
                 None if help is None else str(help),
                 fixes,
+                traceback,
             )
         )
+
+    def parsed(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """The parser's diagnostics, kept as they are (a file is parsed once per analysis)."""
+        self.diagnostics.extend(diagnostics)
+
+    def replayed(self, d: Diagnostic) -> None:
+        """A diagnostic a memoized check said before: said again, as the check would."""
+        self._seen.add(key_of(d))
+        self.diagnostics.append(d)
+
+    def begin(self) -> Transaction:
+        return Transaction(self)
+
+
+def key_of(d: Diagnostic) -> Key:
+    return (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
+
+
+class Transaction:
+    """What the reporter was told from `Reporter.begin()` on: kept (`commit`) or taken back as
+    if never found (`rollback`), e.g. by a memo replay that gave up half-way."""
+
+    def __init__(self, rep: Reporter) -> None:
+        self._rep = rep
+        self._diagnostics = len(rep.diagnostics)
+        self._seen = len(rep._seen)
+        self._dropped = len(rep._dropped)
+        self._attempts = rep._attempts
+
+    @property
+    def quiet(self) -> bool:
+        """Whether nothing was found since, kept or dropped as a repeat."""
+        return self._rep._attempts == self._attempts
+
+    @property
+    def added(self) -> list[Diagnostic]:
+        return self._rep.diagnostics[self._diagnostics :]
+
+    @property
+    def all_new(self) -> bool:
+        """Whether every diagnostic added since is one the reporter had not said before (the
+        parser's are not checked for repeats)."""
+        return len(self._rep._seen) - self._seen == len(self._rep.diagnostics) - self._diagnostics
+
+    @property
+    def found(self) -> list[Key]:
+        """Every problem found since: those kept, then those dropped as repeats."""
+        return [key_of(d) for d in self.added] + self._rep._dropped[self._dropped :]
+
+    def commit(self) -> list[Diagnostic]:
+        """Keep what was reported since; returns the diagnostics added."""
+        return self.added
+
+    def rollback(self) -> None:
+        rep = self._rep
+        for d in rep.diagnostics[self._diagnostics :]:
+            rep._seen.discard(key_of(d))
+        del rep.diagnostics[self._diagnostics :]
+        del rep._dropped[self._dropped :]
+        rep._attempts = self._attempts
 
 
 class Suggestion(str):

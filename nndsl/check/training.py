@@ -534,9 +534,9 @@ def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
             nodes=list(graph.nodes),
             values=dict(graph.values),
         )
-    attempts, n_hover = elab.rep.attempts, len(elab.hover)
+    reports, n_hover = elab.rep.begin(), len(elab.hover)
     built = _instantiate_graph(elab, ref)
-    if key is not None and built is not None and elab.rep.attempts == attempts:
+    if key is not None and built is not None and reports.quiet:
         elab.graphs[key] = (built, elab.hover[n_hover:])
     return built
 
@@ -558,23 +558,11 @@ def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
         assert memo is not None
         rec = memo.used_composites.get(key) or memo.composites.get(key)
         if rec is not None:
-            rep, n_diags, attempts, n_hover, n_dropped = (
-                elab.rep,
-                len(elab.rep.diagnostics),
-                elab.rep.attempts,
-                len(elab.hover),
-                len(elab.rep.dropped),
-            )
+            reports, n_hover = elab.rep.begin(), len(elab.hover)
             builder = GraphBuilder(name, args)  # type: ignore[arg-type]
             outs = elab.replay_composite(rec, ref, builder)
-            if outs is None:  # roll back what the attempt reported and noted
-                for d in rep.diagnostics[n_diags:]:
-                    rep._seen.discard(
-                        (d.code, d.file.path, d.primary.span.start, d.primary.span.end, d.message)
-                    )
-                del rep.diagnostics[n_diags:]
-                del rep.dropped[n_dropped:]
-                rep.attempts = attempts
+            if outs is None:  # take back what the attempt reported and noted
+                reports.rollback()
                 del elab.hover[n_hover:]
             # Kept either way: it records the model's own work, still valid for its text; a
             # block being edited (errors, other types) only makes this check elaborate afresh.
@@ -587,12 +575,12 @@ def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
             recorder = elab.composite = CompositeRecorder(
                 builder, elab.hover, elab.keys, ref.definition.span.start
             )
-        attempts = elab.rep.attempts
+        reports = elab.rep.begin()
         try:
             outs = elab.instantiate(ref, builder, None, prefix="", scope=(name,), concrete=True)
         finally:
             elab.composite = None
-        if recorder is not None and elab.rep.attempts == attempts:
+        if recorder is not None and reports.quiet:
             recorded = recorder.finish(outs)
             if recorded is not None:
                 assert memo is not None
