@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pygments.token import Error
 
-from nndsl.cli.lexer import NNLexer
 from nndsl.resources import grammar_path
 from nndsl.shapes import DTYPES
 from nndsl.syntax import KEYWORDS
+from nndsl.terminal.lexer import NNLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 TM = json.loads((ROOT / "editors/vscode/syntaxes/nndsl.tmLanguage.json").read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nndsl.cli.main import EXIT_ERRORS, EXIT_INTERNAL, EXIT_OK, UsageError, require_file
+from nndsl.cli.errors import EXIT_ERRORS, EXIT_INTERNAL, EXIT_OK, UsageError, require_file
 from nndsl.cli.output import ErrorStream
 from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import CheckResult, check_file
@@ -88,7 +88,7 @@ def _graph_or_fail(result: CheckResult, model: str | None) -> Graph | None:
 def cmd_summary(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from nndsl.cli.render import summary_table, summary_totals
+    from nndsl.cli.summary import summary_table, summary_totals
     from nndsl.ir.summary import summarize
 
     result = _check(args.file, _stderr())

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nndsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
+from nndsl.cli.errors import EXIT_ERRORS, EXIT_OK, UsageError
 from nndsl.cli.output import ErrorStream
 from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import CheckResult

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from nndsl.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:
     import argparse
 
 COMMANDS = ("train", "check", "summary", "predict", "export", "explain", "fmt", "repl", "lsp")
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
-
-
-class UsageError(Exception):
-    """A bad command line or a missing file: one line to the user, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,25 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("nnrun: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _version() -> str:
     from nndsl import __version__
 
     return __version__
-
-
-def require_file(path: str) -> Path:
-    """An existing regular file (stat, never opened here: a FIFO would block)."""
-    from nndsl.check.paths import not_regular
-
-    p = Path(path)
-    problem = not_regular(p)
-    if problem == "no such file":
-        raise UsageError(f"no such file: {path}")
-    if problem == "is a folder, not a regular file":
-        raise UsageError(f"{path} is a directory, not a file")
-    if problem is not None:
-        raise UsageError(f"{path} {problem}")
-    return p

@@ -29,7 +29,7 @@ class ErrorStream:
         if self.colour:
             from rich.console import Console
 
-            from nndsl.cli.render import print_diagnostics
+            from nndsl.terminal.diagnostics import print_diagnostics
 
             print_diagnostics(Console(stderr=True, highlight=False), diags)
         else:

@@ -22,9 +22,9 @@ from prompt_toolkit.lexers import PygmentsLexer
 from rich.console import Console
 from rich.text import Text
 
-from nndsl.cli.lexer import NNLexer
 from nndsl.ide import Workspace
 from nndsl.repl.session import HELP, Reply, Session
+from nndsl.terminal.lexer import NNLexer
 
 BANNER = "nndsl REPL: definitions and statements are checked as you go. :help for commands."
 COMMANDS = tuple(sorted({m.split()[0] for m in re.findall(r"^\s+(:\w+)", HELP, re.M)} | {":help"}))
@@ -123,7 +123,7 @@ def _bindings(session: Session) -> KeyBindings:
 
 
 def render(console: Console, replies: Iterable[Reply]) -> None:
-    from nndsl.cli.render import print_diagnostics
+    from nndsl.terminal.diagnostics import print_diagnostics
 
     for reply in replies:
         if reply.kind in ("error", "warning") and reply.diagnostics:
@@ -151,11 +151,11 @@ def _progress(console: Console) -> Callable[[object], None]:
     views: list[Callable[[object], None]] = []
 
     def on_event(event: object) -> None:
-        from nndsl.cli.train import _ProgressView
         from nndsl.runtime import FitStart
+        from nndsl.terminal.progress import ProgressView
 
         if isinstance(event, FitStart) or not views:
-            views[:] = [_ProgressView(console, quiet=False)]
+            views[:] = [ProgressView(console, quiet=False)]
         views[0](event)
 
     return on_event

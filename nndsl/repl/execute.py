@@ -6,11 +6,9 @@ the backend (`compile_graph`) and the runtime (`fit`), exactly as `nnrun train` 
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import jax
@@ -20,6 +18,7 @@ from nndsl.backend.jax import compile_graph
 from nndsl.ir import Graph, TrainConfig
 from nndsl.runtime import DataError, FitResult, TrainingError, fit
 from nndsl.shapes import Dim
+from nndsl.terminal.interrupt import StopOnCtrlC
 
 
 class RunError(Exception):
@@ -145,23 +144,11 @@ def train(
     config: TrainConfig, base_dir: Path, on_event: Callable[[object], None] | None
 ) -> Trained:
     """`fit` with Ctrl-C stopping after the current step (a second Ctrl-C interrupts)."""
-    interrupted = False
-
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupted
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted = True
-
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread: no handler, Ctrl-C is the caller's
-        previous = None
-    try:
-        result = fit(config, on_event=on_event, stop=lambda: interrupted, base_dir=base_dir)
-    except (DataError, TrainingError) as err:
-        raise RunError(str(err)) from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with StopOnCtrlC() as ctrl_c:
+        try:
+            result = fit(
+                config, on_event=on_event, stop=lambda: ctrl_c.requested, base_dir=base_dir
+            )
+        except (DataError, TrainingError) as err:
+            raise RunError(str(err)) from None
     return Trained(config.graph, result.params, result.state, result)

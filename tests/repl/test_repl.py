@@ -242,7 +242,7 @@ def test_repl_starts_without_jax() -> None:
         "s = Session(); s.handle('input x: f32[B, 2]'); s.handle('h = x |> Dense(3)'); "
         "s.handle(':summary'); s.handle(':params'); "
         "list(app.SessionCompleter(s).get_completions(Document('h |> De'), None)); "
-        "from nndsl.cli.train import _ProgressView; "
+        "from nndsl.terminal.progress import ProgressView; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'optax')]; "
         "assert not bad, bad"
     )

@@ -1,40 +1,11 @@
-"""Diagnostics and summaries through rich: colour on a terminal, plain text in a pipe."""
+"""`nnrun summary` through rich: the layer table and the parameter totals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nndsl.diagnostics import Diagnostic
-from nndsl.diagnostics.render import render_segments
 from nndsl.ir.summary import Summary, readable_bytes
-
-STYLES = {
-    "error": "bold red",
-    "warning": "bold yellow",
-    "bold": "bold",
-    "gutter": "bold blue",
-    "secondary": "bold blue",
-    "help": "bold cyan",
-    "": "",
-}
-
-
-def diagnostic_text(diag: Diagnostic) -> Text:
-    text = Text()
-    for chunk, style in render_segments(diag):
-        text.append(chunk, style=STYLES.get(style, ""))
-    return text
-
-
-def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
-    for i, diag in enumerate(diagnostics):
-        if i:
-            console.print()
-        console.print(diagnostic_text(diag), end="", soft_wrap=True, highlight=False)
 
 
 def summary_table(summary: Summary) -> Table:
