@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nndsl.syntax import parser
+from nndsl.syntax import fastpath, parser
 from tests.frontend.mutations import FILES, mutate, outcome
 
 
@@ -32,7 +32,7 @@ def _lark_lexer() -> Iterator[None]:
 
 
 def test_the_fast_lexer_is_installed() -> None:
-    assert isinstance(parser.lark_parser().parser.lexer, parser._FastContextualLexer)
+    assert isinstance(parser.lark_parser().parser.lexer, fastpath.FastContextualLexer)
 
 
 @pytest.mark.parametrize("path", FILES[::3], ids=lambda p: p.name)

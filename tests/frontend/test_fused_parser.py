@@ -1,6 +1,6 @@
 """The parser's fused LALR loop gives exactly what Lark's own loop gives, on broken text too.
 
-`nndsl.syntax.parser._FusedLALR` replaces Lark's `parse_from_state` (lexing and parsing in one
+`nndsl.syntax.fastpath.FusedLALR` replaces Lark's `parse_from_state` (lexing and parsing in one
 loop, precomputed actions, unit reductions without their callback); these tests compare whole
 parses (tree with spans, syntax diagnostics after error recovery) with Lark's loop on mutated
 copies of every shipped and golden `.nn` file and on the benchmark's generated file.
@@ -19,7 +19,7 @@ import pytest
 from lark import Token
 
 from nndsl.source import Span
-from nndsl.syntax import parser
+from nndsl.syntax import fastpath, parser
 from nndsl.syntax.incremental import IncrementalParser
 from tests.frontend.mutations import FILES, ROOT, mutate, outcome
 
@@ -40,7 +40,7 @@ def _lark_loop() -> Iterator[None]:
 
 
 def test_the_fused_loop_is_installed() -> None:
-    assert isinstance(_inner().parse_from_state.__self__, parser._FusedLALR)
+    assert isinstance(_inner().parse_from_state.__self__, fastpath.FusedLALR)
 
 
 def test_the_fused_loop_is_used_on_valid_text() -> None:
@@ -190,10 +190,10 @@ def test_same_parse_as_lark_loop_on_valid_lexeme_mixes() -> None:
 
 
 def test_the_scanner_is_the_one_written_for_this_grammar() -> None:
-    """A change to the grammar's terminals changes Lark's root pattern; then `_Scanner` must
-    be updated (and `_LARK_SCANNER_CRC` with it), or the fused loop is not used at all."""
+    """A change to the grammar's terminals changes Lark's root pattern; then `fastpath.Scanner` must
+    be updated (and `LARK_SCANNER_CRC` with it), or the fused loop is not used at all."""
     root = parser.lark_parser().parser.lexer.inner.root_lexer
-    assert parser._Scanner.lark_crc(root) == parser._LARK_SCANNER_CRC
+    assert fastpath.Scanner.lark_crc(root) == fastpath.LARK_SCANNER_CRC
 
 
 def _open_brackets_reference(text: str, end: int) -> list[tuple[str, int]]:
