@@ -29,6 +29,7 @@ from nndsl.frontend import CheckResult, check_source
 from nndsl.ir import Graph
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast, parse
+from nndsl.syntax.keywords import ITEM_KEYWORDS, alternation
 from nndsl.syntax.parser import open_brackets
 from nndsl.syntax.repair import TRAILING_OPERATOR
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 SCRATCH = "__repl__"
 _IT = "it"
-_DEFINITION_START = re.compile(r"^\s*(?:(?:#[^\n]*)?\n\s*)*(block|model|const|data|import|train)\b")
+_DEFINITION_START = re.compile(r"^\s*(?:(?:#[^\n]*)?\n\s*)*" + alternation(ITEM_KEYWORDS))
 _TRAIN_ARG = re.compile(
     r"^(?P<model>[A-Za-z_]\w*(?:\(.*\))?)\s+on\s+(?P<data>[A-Za-z_]\w*)"
     r"(?:\s+(?P<epochs>\d+))?\s*$",

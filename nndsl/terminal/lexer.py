@@ -1,7 +1,7 @@
 """A Pygments lexer for `.nn`, for the REPL, rich output and the docs.
 
-Keywords come from the parser and names from the op registry, so highlighting cannot drift
-from the language.
+Keywords come from the grammar (`nndsl.syntax.keywords`) and names from the op registry, so
+highlighting cannot drift from the language.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 
 from nndsl.ops import OpKind, iter_specs
 from nndsl.shapes import DTYPES
-from nndsl.syntax import KEYWORDS
+from nndsl.syntax.keywords import KEYWORDS
 
 _CONSTANTS = ("true", "false", "none")
 _LAYERS = tuple(sorted(s.name for s in iter_specs(OpKind.LAYER)))
