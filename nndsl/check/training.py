@@ -543,7 +543,7 @@ def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
 
 def _instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:
     """The model's graph: replayed around its block calls when its own text, the module's
-    names and its arguments are those of a recorded instantiation (`memo.Composite`)."""
+    names and its arguments are those of a recorded instantiation (`memo.models`)."""
     before = sum(1 for d in elab.rep.diagnostics if d.is_error)
     args = {k: v.value for k, v in (ref.args or {}).items() if isinstance(v, ScalarVal)}
     name = ref.definition.name.name
