@@ -114,7 +114,7 @@ class GraphBuilder:
         self._counters: dict[tuple[str, str], int] = {}
         self._tensor_names: dict[int, str] = {}
         self._pending: list[PendingNode] = []
-        self.prefixes: set[str] = set()  # every prefix given to `unique_path`
+        self._prefixes: set[str] = set()  # every prefix given to `unique_path`
         # Logs of `unique_path` and `name_value` calls, for `since`.
         self._path_log: list[tuple[str, str]] = []
         self._named: list[tuple[int, str]] = []
@@ -128,10 +128,14 @@ class GraphBuilder:
     def unique_path(self, prefix: str, base: str) -> str:
         count = self._counters.get((prefix, base), 0)
         self._counters[(prefix, base)] = count + 1
-        self.prefixes.add(prefix)
+        self._prefixes.add(prefix)
         self._path_log.append((prefix, base))
         name = base if count == 0 else f"{base}_{count}"
         return f"{prefix}/{name}" if prefix else name
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether a path was made under `prefix` (paths made under it again are numbered)."""
+        return prefix in self._prefixes
 
     def add_input(self, name: str, type: TensorType, span: Span) -> int:
         vid = self.new_value(type)
@@ -321,7 +325,7 @@ class GraphBuilder:
         for suffix, base, count in delta.paths:
             p = prefix + suffix
             counters[(p, base)] = counters.get((p, base), 0) + count
-            self.prefixes.add(p)
+            self._prefixes.add(p)
             log.extend([(p, base)] * count)
         return v0
 

@@ -21,10 +21,9 @@ from nndsl.check.memo import (
     CompositeRecorder,
     DefinitionKeys,
     InstanceMemo,
-    Recording,
     Shift,
+    Site,
     instance_key,
-    replay,
 )
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.values import (
@@ -1109,54 +1108,26 @@ class Elaborator:
         builder = frame.builder
         path = builder.unique_path(frame.prefix, snake(name))
         scope = (*frame.scope, path.rsplit("/")[-1])
-        key = None
-        memo = self.instances
-        if memo is not None and self.keys is not None and frame.concrete:
-            if path not in builder.prefixes:  # paths inside it are named as in a fresh one
-                definition = self.keys.definition(layer)
-                if definition is not None:
-                    key = instance_key(definition, layer.args, inputs, frame.stack)
-        if key is not None:
-            assert memo is not None
-            hit = memo.entries.get(key) or memo.used.get(key)
-            if hit is not None:
-                memo.hits += 1
-                memo.used[key] = hit
-                shift = None
-                if hit.start != d.span.start:  # moved by an edit above it (see `closure`)
-                    assert self.keys is not None
-                    shift = Shift(self.keys.scope.file.path, d.span.start - hit.start)
-                outs: list[tuple[str, TensorVal]] | None = replay(
-                    hit, builder, self.hover, self.files, inputs, path, scope, shift
-                )
-            else:
-                memo.misses += 1
-                recording = Recording(
-                    builder, self.hover, self.rep.begin(), path, scope, inputs, d.span.start
-                )
-                outs = self.instantiate(
-                    layer,
-                    builder,
-                    inputs,
-                    prefix=path,
-                    scope=scope,
-                    concrete=True,
-                    stack=frame.stack,
-                    call=Origin(frame.file, span),
-                )
-                recorded = recording.finish(builder, self.hover, outs)
-                if recorded is not None:
-                    memo.used[key] = recorded
-        else:
-            outs = self.instantiate(
+
+        def instantiate(concrete: bool) -> list[tuple[str, TensorVal]] | None:
+            return self.instantiate(
                 layer,
                 builder,
                 inputs,
                 prefix=path,
                 scope=scope,
-                concrete=frame.concrete,
+                concrete=concrete,
                 stack=frame.stack,
                 call=Origin(frame.file, span),
+            )
+
+        key = self._instance_key(frame, layer, inputs, path)
+        if key is None or self.instances is None or self.keys is None:
+            outs = instantiate(frame.concrete)
+        else:  # get (replay) or instantiate (and record)
+            site = Site(builder, self.hover, self.files, inputs, path, scope)
+            outs = self.instances.get_or_instantiate(
+                key, site, self.keys.scope.file.path, d.span.start, self.rep, instantiate
             )
         if outs is None:
             return ERROR
@@ -1164,6 +1135,20 @@ class Elaborator:
         if len(vals) == 1:
             return vals[0]
         return TupleVal(vals)
+
+    def _instance_key(
+        self, frame: Frame, layer: DefRef, inputs: list[TensorVal], path: str
+    ) -> object | None:
+        """The memo key of a block instance at `path`, or None when it is not memoized (a
+        generic check; a path used before, whose paths inside would be named otherwise)."""
+        if self.instances is None or self.keys is None or not frame.concrete:
+            return None
+        if frame.builder.has_prefix(path):
+            return None
+        definition = self.keys.definition(layer)
+        if definition is None:
+            return None
+        return instance_key(definition, layer.args, inputs, frame.stack)
 
     def apply_op(
         self,

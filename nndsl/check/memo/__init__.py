@@ -14,7 +14,7 @@ the reference they are tested against (tests/ide/test_incremental.py).
 - `keys`: what each can depend on, as hashable keys, and moving results by an edit above them.
 """
 
-from nndsl.check.memo.instances import InstanceMemo, Recording, replay
+from nndsl.check.memo.instances import InstanceMemo, Site
 from nndsl.check.memo.items import CheckMemo, ItemMemo
 from nndsl.check.memo.keys import DefinitionKeys, Shift, instance_key
 from nndsl.check.memo.models import Composite, CompositeRecorder
@@ -26,8 +26,7 @@ __all__ = [
     "DefinitionKeys",
     "InstanceMemo",
     "ItemMemo",
-    "Recording",
     "Shift",
+    "Site",
     "instance_key",
-    "replay",
 ]

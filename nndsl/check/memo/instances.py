@@ -9,13 +9,13 @@ are recorded, so a replay never has to reproduce the reporter's de-duplication.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import field, replace
 
 from nndsl.check.builder import Delta, GraphBuilder, resolve
 from nndsl.check.memo.keys import WORD, Shift
 from nndsl.check.memo.models import Composite
-from nndsl.check.report import Transaction
+from nndsl.check.report import Reporter, Transaction
 from nndsl.check.values import TensorVal
 from nndsl.records import record
 from nndsl.source import SourceFile, Span
@@ -67,6 +67,32 @@ class InstanceMemo:
             self.used_words[chunk] = words
         return words
 
+    def get_or_instantiate(
+        self,
+        key: object,
+        site: Site,
+        path: str,
+        start: int,
+        rep: Reporter,
+        instantiate: Callable[[bool], list[tuple[str, TensorVal]] | None],
+    ) -> list[tuple[str, TensorVal]] | None:
+        """The outputs of the instance `key` at `site`: replayed when recorded (moved when its
+        definition, which starts at `start` in the file `path`, has), else
+        `instantiate(True)`, recorded when it reported nothing and can be replayed."""
+        hit = self.entries.get(key) or self.used.get(key)
+        if hit is not None:
+            self.hits += 1
+            self.used[key] = hit
+            shift = None if hit.start == start else Shift(path, start - hit.start)
+            return replay(hit, site, shift)
+        self.misses += 1
+        recording = Recording(site, rep.begin(), start)
+        outs = instantiate(True)
+        recorded = recording.finish(outs)
+        if recorded is not None:
+            self.used[key] = recorded
+        return outs
+
     def finish(self) -> None:
         """Keep what this analysis used: the memo follows the current text."""
         self.entries, self.used = self.used, {}
@@ -75,71 +101,64 @@ class InstanceMemo:
         self.composites, self.used_composites = self.used_composites, {}
 
 
+@record(frozen=True, slots=True)
+class Site:
+    """Where an instance is elaborated or replayed: the caller's builder and hover list, the
+    loaded files (by path, their current texts), the input tensors, its path and scope."""
+
+    builder: GraphBuilder
+    hover: list[tuple[SourceFile, Span, str]]
+    files: dict[str, SourceFile]
+    inputs: Sequence[TensorVal]
+    path: str
+    scope: tuple[str, ...]
+
+
 class Recording:
-    """The builder and elaborator state at the start of an instance, to record what it adds."""
+    """The builder and reporter state at the start of an instance, to record what it adds."""
 
-    def __init__(
-        self,
-        builder: GraphBuilder,
-        hover: list[tuple[SourceFile, Span, str]],
-        reports: Transaction,
-        path: str,
-        scope: tuple[str, ...],
-        inputs: Sequence[TensorVal],
-        start: int,
-    ) -> None:
+    def __init__(self, site: Site, reports: Transaction, start: int) -> None:
+        self.site = site
         self.start = start
-        self.mark = builder.mark()
-        self.hover0 = len(hover)
+        self.mark = site.builder.mark()
+        self.hover0 = len(site.hover)
         self.reports = reports
-        self.path = path
-        self.scope = scope
-        self.inputs = [t.value for t in inputs]
 
-    def finish(
-        self,
-        builder: GraphBuilder,
-        hover: list[tuple[SourceFile, Span, str]],
-        outputs: list[tuple[str, TensorVal]] | None,
-    ) -> _Instance | None:
+    def finish(self, outputs: list[tuple[str, TensorVal]] | None) -> _Instance | None:
         """What the instance added, relative to it; None when it cannot be replayed (it
         found a problem, or used what it was not given)."""
         if outputs is None or not self.reports.quiet:
             return None
-        delta = builder.since(self.mark, inputs=self.inputs, prefix=self.path, scope=self.scope)
+        site = self.site
+        inputs = [t.value for t in site.inputs]
+        delta = site.builder.since(self.mark, inputs=inputs, prefix=site.path, scope=site.scope)
         if delta is None:
             return None
         v0 = self.mark.values
-        index = {vid: -1 - i for i, vid in reversed(list(enumerate(self.inputs)))}
+        index = {vid: -1 - i for i, vid in reversed(list(enumerate(inputs)))}
         outs = []
         for n, t in outputs:
             r = t.value - v0 if t.value >= v0 else index.get(t.value)
             if r is None:
                 return None
             outs.append((n, r, t))
-        return _Instance(self.start, delta, tuple(outs), tuple(hover[self.hover0 :]))
+        return _Instance(self.start, delta, tuple(outs), tuple(site.hover[self.hover0 :]))
 
 
-def replay(
-    rec: _Instance,
-    builder: GraphBuilder,
-    hover: list[tuple[SourceFile, Span, str]],
-    files: dict[str, SourceFile],
-    inputs: Sequence[TensorVal],
-    path: str,
-    scope: tuple[str, ...],
-    shift: Shift | None = None,
-) -> list[tuple[str, TensorVal]]:
-    """Add a recorded instance to `builder` at `path`, as a fresh elaboration would (with
-    `shift`: for its definition moved since)."""
-    ins = [t.value for t in inputs]
+def replay(rec: _Instance, site: Site, shift: Shift | None = None) -> list[tuple[str, TensorVal]]:
+    """Add a recorded instance at `site`, as a fresh elaboration would (with `shift`: for its
+    definition moved since)."""
+    ins = [t.value for t in site.inputs]
+    files = site.files
     move = None if shift is None else shift.at
-    v0 = builder.append(rec.delta, ins, prefix=path, scope=scope, files=files, move=move)
+    v0 = site.builder.append(
+        rec.delta, ins, prefix=site.path, scope=site.scope, files=files, move=move
+    )
     if shift is None:
-        hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
+        site.hover.extend((files.get(f.path, f), s, t) for f, s, t in rec.hover)
         outputs = rec.outputs
     else:
-        hover.extend((files.get(f.path, f), s, t) for f, s, t in shift.hover(rec.hover))
+        site.hover.extend((files.get(f.path, f), s, t) for f, s, t in shift.hover(rec.hover))
         outputs = tuple(
             (name, r, replace(t, origin=shift.origin(t.origin))) for name, r, t in rec.outputs
         )
