@@ -30,7 +30,7 @@ from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.keywords import ITEM_KEYWORDS, alternation
 from nndsl.syntax.nesting import too_deep
-from nndsl.syntax.parser import ParseResult, lark_parser, parse, parse_region
+from nndsl.syntax.parser import ParseResult, doc_comment, lark_parser, parse, parse_region
 from nndsl.syntax.repair import code_part, repair
 
 _ITEM_KEYWORD = alternation(ITEM_KEYWORDS)  # what starts the line of an item
@@ -148,20 +148,6 @@ def _repair_crosses(text: str, end: int) -> bool:
     return False
 
 
-def _docs(text: str, start: int) -> str:
-    """The `##` lines right above the line of `start`, as `parser._attach_docs` reads them."""
-    line_start = text.rfind("\n", 0, start) + 1
-    doc: list[str] = []
-    while line_start > 0:
-        prev = text.rfind("\n", 0, line_start - 1) + 1
-        line = text[prev : line_start - 1].strip()
-        if not line.startswith("##"):
-            break
-        doc.append(line[2:].strip())
-        line_start = prev
-    return "\n".join(reversed(doc))
-
-
 class IncrementalParser:
     """`parse`, with a cache of item trees per file; the results equal `parse(text, path)`."""
 
@@ -246,7 +232,7 @@ class IncrementalParser:
         self.isolated[path] = isolated
         for item in items:
             if isinstance(item, ast.Definition):
-                doc = _docs(text, item.span.start)  # the `##` lines above may have changed
+                doc = doc_comment(text, item.span.start)  # the `##` lines above may have changed
                 if item.doc != doc:
                     object.__setattr__(item, "doc", doc)
         span = Span(items[0].span.start, items[-1].span.end) if items else Span(0, 0)

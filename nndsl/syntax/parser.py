@@ -28,6 +28,7 @@ from nndsl.syntax.repair import repair
 __all__ = [
     "SYNTAX_CODES",
     "ParseResult",
+    "doc_comment",
     "lark_parser",
     "open_brackets",
     "parse",
@@ -130,17 +131,23 @@ def parse_region(
     return parsed.items, recovery.diagnostics[len(before) :]
 
 
+def doc_comment(text: str, start: int) -> str:
+    """The `##` comment lines right above the line of `start`: a definition's documentation."""
+    line_start = text.rfind("\n", 0, start) + 1
+    doc: list[str] = []
+    while line_start > 0:
+        prev = text.rfind("\n", 0, line_start - 1) + 1
+        line = text[prev : line_start - 1].strip()
+        if not line.startswith("##"):
+            break
+        doc.append(line[2:].strip())
+        line_start = prev
+    return "\n".join(reversed(doc))
+
+
 def _attach_docs(file: SourceFile, module: ast.Module) -> None:
-    """`##` comment lines right above a `block` or `model` become its documentation."""
     for item in module.items:
         if isinstance(item, ast.Definition):
-            line = file.position(item.span.start).line - 1
-            doc: list[str] = []
-            while line >= 1:
-                text = file.line_text(line).strip()
-                if not text.startswith("##"):
-                    break
-                doc.append(text[2:].strip())
-                line -= 1
+            doc = doc_comment(file.text, item.span.start)
             if doc:
-                object.__setattr__(item, "doc", "\n".join(reversed(doc)))
+                object.__setattr__(item, "doc", doc)
