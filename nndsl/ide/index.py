@@ -337,10 +337,10 @@ class _Walker:
                 self.expr(p.default)  # defaults see top-level names only
         self.scope = scope
         names = {p.name.name for p in d.params}
-        for stmt in walk(d.body):
+        for stmt in ast.walk_statements(d.body):
             names.update(ident.name for ident in _bound(stmt))
         self.dims = {}
-        for stmt in walk(d.body):  # shape symbols: unknown names in input types
+        for stmt in ast.walk_statements(d.body):  # shape symbols: unknown names in input types
             if isinstance(stmt, ast.InputStmt):
                 for dim in stmt.type.dims:
                     for name in _names(dim):
@@ -494,16 +494,6 @@ class _Walker:
             return None
         key, scope = entry
         return lambda name: SymbolKey(key.path, name, scope, "param")
-
-
-def walk(body: Sequence[ast.Stmt]) -> Iterator[ast.Stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from walk(stmt.then)
-            yield from walk(stmt.orelse or ())
-        elif isinstance(stmt, ast.Repeat):
-            yield from walk(stmt.body)
 
 
 def _bound(stmt: ast.Stmt) -> Iterator[ast.Ident]:

@@ -497,7 +497,7 @@ class Workspace:
         for item in snap.scope.module.items:
             if not isinstance(item, ast.Definition):
                 continue
-            for stmt in _walk(item.body):
+            for stmt in ast.walk_statements(item.body):
                 if isinstance(stmt, ast.Assign):
                     for target in stmt.targets:
                         if target.annotation is not None:
@@ -710,18 +710,8 @@ class Workspace:
 
 
 # -- helpers over the syntax tree ---------------------------------------------------------------
-def _walk(body: Sequence[ast.Stmt]) -> Iterator[ast.Stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _walk(stmt.then)
-            yield from _walk(stmt.orelse or ())
-        elif isinstance(stmt, ast.Repeat):
-            yield from _walk(stmt.body)
-
-
 def _defined_names(body: Sequence[ast.Stmt]) -> Iterator[ast.Ident]:
-    for stmt in _walk(body):
+    for stmt in ast.walk_statements(body):
         if isinstance(stmt, ast.InputStmt):
             yield stmt.name
         elif isinstance(stmt, ast.Assign):

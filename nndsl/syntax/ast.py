@@ -8,6 +8,7 @@ start-up) and shared equality, hash and repr over the fields.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator, Sequence
 from dataclasses import MISSING
 from typing import Any, ClassVar, TypeVar, Union, dataclass_transform
 
@@ -273,6 +274,17 @@ Item = Union[Import, Const, Definition, DataDef, TrainDef]
 class Module(Node):
     items: tuple[Item, ...]
     span: Span
+
+
+def walk_statements(body: Sequence[Stmt]) -> Iterator[Stmt]:
+    """Every statement of `body` in source order, those nested in `if` and `repeat` included."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk_statements(stmt.then)
+            yield from walk_statements(stmt.orelse or ())
+        elif isinstance(stmt, Repeat):
+            yield from walk_statements(stmt.body)
 
 
 _LAZY = "_shifted_from"  # a lazily shifted node's (original node, delta), until first use
