@@ -1,11 +1,11 @@
 """`record`: `dataclasses.dataclass` without compiling code for every class.
 
 `dataclass` writes each class's `__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__` and
-`__delattr__` as source text and compiles it, about 1 ms per class on the machines we measure:
-the front end declares some 70 records, so a language server spent ~80 ms of its start-up,
-before the first diagnostic, compiling them. `record` lets `dataclasses` do everything else
-(fields, defaults, `__slots__`, `__match_args__`, so `fields`, `replace` and `asdict` work and
-type checkers see a dataclass) and attaches shared methods parameterised by the field list.
+`__delattr__` as source text and compiles it, and the front end's records are created at every
+start-up of `nnrun check` and the language server, before the first diagnostic (the cost, both
+ways: bench/README.md, `bench/record_startup.py`). `record` lets `dataclasses` do everything
+else (fields, defaults, `__slots__`, `__match_args__`, so `fields`, `replace` and `asdict` work
+and type checkers see a dataclass) and attaches shared methods parameterised by the field list.
 Each `__init__` is a template for its number of fields (`nndsl/record_inits.py`, generated
 source, so nothing is compiled at run time) with its parameters renamed to the fields: binding
 and its errors are Python's own, and construction is as fast as `dataclass`'s.
@@ -29,7 +29,7 @@ from typing import Any, TypeVar, dataclass_transform, overload
 
 from nndsl import record_inits
 
-__all__ = ["field", "record"]
+__all__ = ["field", "record", "set_frozen_field"]
 
 T = TypeVar("T")
 _set = object.__setattr__
@@ -66,6 +66,18 @@ def _values(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     if len(names) == 1:
         return lambda obj: (get(obj),)
     return get
+
+
+def set_frozen_field(obj: object, name: str, value: object) -> None:
+    """Writes a field of a frozen record or syntax node, which assignment refuses: the one
+    sanctioned way, so every such write can be found.
+
+    Only while no one else holds the object: in its `__post_init__` (a value normalised at
+    construction), or by the code that has just built it (a parser attaching a doc comment to
+    the item it made). Never on an object that may be shared, hashed or memoized: frozen
+    objects are dictionary keys and cache entries, and their hash must not change.
+    """
+    _set(obj, name, value)
 
 
 MOST_FIELDS = 24  # `nndsl.record_inits` has templates for 0..MOST_FIELDS fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import field
 
-from nndsl.records import record
+from nndsl.records import record, set_frozen_field
 
 
 @record(frozen=True, slots=True)
@@ -17,7 +17,7 @@ class Span:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            object.__setattr__(self, "end", self.start)
+            set_frozen_field(self, "end", self.start)
 
     def cover(self, other: Span) -> Span:
         return Span(min(self.start, other.start), max(self.end, other.end))

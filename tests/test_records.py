@@ -261,3 +261,55 @@ def test_a_record_with_more_fields_than_templates_is_refused() -> None:
     cls = type("Wide", (), {"__annotations__": namespace})
     with pytest.raises(TypeError, match="at most"):
         record(cls)
+
+
+@pytest.mark.parametrize("options", [{"frozen": True}, {"frozen": True, "slots": True}])
+def test_set_frozen_field_writes_what_assignment_refuses(options: dict[str, bool]) -> None:
+    from nndsl.records import set_frozen_field
+
+    @record(**options)
+    class Frozen:
+        a: int
+        b: str = "x"
+
+    obj = Frozen(1)
+    with pytest.raises(FrozenInstanceError):
+        obj.a = 2  # type: ignore[misc]
+    set_frozen_field(obj, "a", 2)
+    assert obj == Frozen(2) and obj.a == 2
+
+
+def test_set_frozen_field_writes_a_syntax_node() -> None:
+    from nndsl.records import set_frozen_field
+    from nndsl.source import Span
+    from nndsl.syntax import ast
+
+    node = ast.Ident("a", Span(0, 1))
+    with pytest.raises(AttributeError):
+        node.name = "b"  # type: ignore[misc]
+    set_frozen_field(node, "name", "b")
+    assert node == ast.Ident("b", Span(0, 1))
+
+
+# Writes to frozen objects still made with `object.__setattr__` in nndsl/check/ and
+# nndsl/syntax/ (their owners switch them to `set_frozen_field`); lower this as they go.
+UNSWITCHED_FROZEN_WRITES = 4
+
+
+def test_frozen_objects_are_written_only_through_set_frozen_field() -> None:
+    import re
+    from pathlib import Path
+
+    import nndsl
+
+    root = Path(nndsl.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name in ("records.py", "record_inits.py") and path.parent == root:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"object\.__setattr__\(", line.split("#", 1)[0]):
+                found.append(f"{path.relative_to(root.parent)}:{number}")
+    assert len(found) <= UNSWITCHED_FROZEN_WRITES, (
+        f"write frozen fields with nndsl.records.set_frozen_field, not object.__setattr__: {found}"
+    )

@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list == ["lsp"]:  # an editor waits for this one: no argument parser to build
         import gc
 
-        gc.disable()  # imports too, not only the first check (~10 ms): nndsl.lsp.bootstrap.main
+        gc.disable()  # for imports too, not only the first check: see nndsl.lsp.bootstrap.main
         from nndsl.lsp.bootstrap import main as serve
 
         return serve()
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lsp":
         import gc
 
-        gc.disable()  # imports too, not only the first check (~10 ms): nndsl.lsp.bootstrap.main
+        gc.disable()  # for imports too, not only the first check: see nndsl.lsp.bootstrap.main
     from nndsl.check.paths import allow_outside_project
     from nndsl.cli import commands
 
