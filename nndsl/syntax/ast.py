@@ -1,8 +1,8 @@
 """The syntax tree: immutable nodes, every one with the span of its source text.
 
 Nodes are declared like frozen dataclasses; `Node` gives each class an `__init__` from
-`nndsl.records.make_init` (no code compiled per class: `dataclass` cost 20 ms of every
-start-up) and shared equality, hash and repr over the fields.
+`nndsl.records.make_init` (no code compiled per class, which `dataclass` does at every
+start-up: bench/README.md) and shared equality, hash and repr over the fields.
 """
 
 from __future__ import annotations

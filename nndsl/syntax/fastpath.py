@@ -59,8 +59,8 @@ def install(lark: Lark) -> bool:
 class FastContextualLexer(Lexer):
     """Lark's contextual lexer with a fast path, giving the same tokens and the same errors.
 
-    Lark compiles one scanner regex per distinct parser state (about 30 for this grammar, the
-    largest part of a short check) and goes through several calls per token. Here every token
+    Lark compiles one scanner regex per distinct parser state (the largest part of a short
+    check: bench/README.md) and goes through several calls per token. Here every token
     is matched by the root scanner (all terminals, in Lark's priority order, compiled once) in
     a tight loop. When the root match is a terminal the current parser state accepts, the
     state's own scanner (a subset of the same alternatives in the same order) would have

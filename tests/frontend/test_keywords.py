@@ -63,9 +63,7 @@ def test_other_keyword_lists_are_the_keywords() -> None:
 
 
 def test_the_terminal_lexer_reads_the_keywords() -> None:
-    """The lexer the CLI and the REPL share (wherever it lives) uses this set, not a copy."""
-    try:
-        from nndsl.terminal import lexer
-    except ImportError:
-        from nndsl.cli import lexer  # type: ignore[no-redef]
+    """The lexer the CLI and the REPL share uses this set, not a copy."""
+    from nndsl.terminal import lexer
+
     assert lexer.KEYWORDS is KEYWORDS
