@@ -110,18 +110,18 @@ FRESH = textwrap.dedent(
     import json, sys
     import numpy as np
     from jax import export
-    art, inputs, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    art, pairs = sys.argv[1], sys.argv[2:]
     meta = json.load(open(art + ".json"))
     exported = export.deserialize(bytearray(open(art, "rb").read()))
-    x = np.load(inputs)
+    weights = None
     if meta["weights"]:
         import safetensors.numpy
         weights = safetensors.numpy.load_file(art.rsplit("/", 1)[0] + "/" + meta["weights"])
-        y = exported.call(weights, x)
-    else:
-        y = exported.call(x)
+    for inputs, out in zip(pairs[::2], pairs[1::2]):
+        x = np.load(inputs)
+        y = exported.call(weights, x) if weights is not None else exported.call(x)
+        np.save(out, np.asarray(y[0]))
     assert not any(m.startswith("nndsl") for m in sys.modules), "nndsl was imported"
-    np.save(out, np.asarray(y[0]))
     print(meta["inputs"][0]["shape"], meta["class_names"][0])
     """
 )
@@ -140,25 +140,28 @@ def test_stablehlo_reloads_in_a_fresh_process_bit_for_bit(
     from nndsl.runtime.checkpoint import load_weights
 
     params, state = load_weights(project / "runs/model.safetensors", graph)
-    for batch in (1, 3, 64):
-        x = sample_inputs(graph, batch)[0]
-        np.save(tmp_path / "x.npy", x)
-        script = tmp_path / "consume.py"
-        script.write_text(FRESH)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        done = subprocess.run(
-            [sys.executable, str(script), str(art), str(tmp_path / "x.npy"), str(tmp_path / "y")],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert "['B', 64] digit 0" in done.stdout
-        got = np.load(tmp_path / "y.npy")
+    batches = (1, 3, 64)  # one symbolic batch axis, called at three sizes in one process
+    pairs: list[str] = []
+    for batch in batches:
+        np.save(tmp_path / f"x{batch}.npy", sample_inputs(graph, batch)[0])
+        pairs += [str(tmp_path / f"x{batch}.npy"), str(tmp_path / f"y{batch}.npy")]
+    script = tmp_path / "consume.py"
+    script.write_text(FRESH)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(art), *pairs],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "['B', 64] digit 0" in done.stdout
+    for batch in batches:
+        x = np.load(tmp_path / f"x{batch}.npy")
         want = reference_outputs(graph, params, state, [x])[0]
-        np.testing.assert_array_equal(got, want)  # bit for bit on CPU
+        np.testing.assert_array_equal(np.load(tmp_path / f"y{batch}.npy"), want)  # bit for bit
 
 
 def test_export_errors_are_one_line(project: Path, tmp_path: Path) -> None:
