@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field, replace
-from typing import cast
+from typing import Any, cast
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
 from nndsl.check.builder import GraphBuilder, snake
@@ -58,7 +58,6 @@ from nndsl.shapes import (
     Dim,
     DimError,
     DimRangeError,
-    DType,
     TensorType,
     format_shape,
     unify_shapes,
@@ -291,18 +290,17 @@ class Elaborator:
         return False
 
     def _warn_unused(self, frame: Frame) -> None:
-        if True:
-            for name, span in frame.assigned.items():
-                if name not in frame.used and not name.startswith("_"):
-                    self.rep.error(
-                        "W0101",
-                        f"`{name}` is computed but never used",
-                        frame.file,
-                        span,
-                        "unused",
-                        severity=Severity.WARNING,
-                        help=f"use it, or name it `_{name}` to silence this",
-                    )
+        for name, span in frame.assigned.items():
+            if name not in frame.used and not name.startswith("_"):
+                self.rep.error(
+                    "W0101",
+                    f"`{name}` is computed but never used",
+                    frame.file,
+                    span,
+                    "unused",
+                    severity=Severity.WARNING,
+                    help=f"use it, or name it `_{name}` to silence this",
+                )
 
     def _bind_inputs(
         self,
@@ -422,97 +420,101 @@ class Elaborator:
         )
 
     def _stmt(self, frame: Frame, stmt: ast.Stmt) -> bool:
-        if isinstance(stmt, ast.InputStmt):
-            return True  # bound up front
-        if isinstance(stmt, ast.Assign):
-            return self._assign(frame, stmt)
-        if isinstance(stmt, ast.Return):
-            outs: list[tuple[str, TensorVal]] = []
-            ok = True
-            for i, e in enumerate(stmt.values):
-                v = self.evaluate(frame, e)
-                items = v.items if isinstance(v, TupleVal) else (v,)
-                for j, item in enumerate(items):
-                    if isinstance(item, TensorVal):
-                        name = (
-                            e.ident.name
-                            if isinstance(e, ast.Name)
-                            else (
-                                "output"
-                                if len(stmt.values) == 1 and len(items) == 1
-                                else f"output_{i}"
-                                if len(items) == 1
-                                else f"output_{i}_{j}"
-                            )
+        """Run one statement (see `_STATEMENTS`); False when it failed."""
+        handler = _STATEMENTS.get(type(stmt))
+        if handler is None:
+            raise AssertionError(f"unknown statement {stmt!r}")
+        return handler(self, frame, stmt)
+
+    def _input(self, frame: Frame, stmt: ast.InputStmt) -> bool:
+        return True  # bound up front
+
+    def _return(self, frame: Frame, stmt: ast.Return) -> bool:
+        outs: list[tuple[str, TensorVal]] = []
+        ok = True
+        for i, e in enumerate(stmt.values):
+            v = self.evaluate(frame, e)
+            items = v.items if isinstance(v, TupleVal) else (v,)
+            for j, item in enumerate(items):
+                if isinstance(item, TensorVal):
+                    name = (
+                        e.ident.name
+                        if isinstance(e, ast.Name)
+                        else (
+                            "output"
+                            if len(stmt.values) == 1 and len(items) == 1
+                            else f"output_{i}"
+                            if len(items) == 1
+                            else f"output_{i}_{j}"
                         )
-                        outs.append((name, item))
-                    elif not isinstance(item, ErrorVal):
-                        self.rep.error(
-                            "E0302",
-                            f"`return` needs tensors, found {describe(item)}",
-                            frame.file,
-                            e.span,
-                            "not a tensor",
-                        )
-                        ok = False
-                    else:
-                        ok = False
-            frame.outputs = outs if ok else None
-            if not ok:
-                frame.outputs = []
-            return ok
-        if isinstance(stmt, ast.If):
-            cond = self.evaluate(frame, stmt.cond)
-            if isinstance(cond, ErrorVal):
-                return False
-            if not (isinstance(cond, ScalarVal) and cond.kind == "bool"):
+                    )
+                    outs.append((name, item))
+                elif not isinstance(item, ErrorVal):
+                    self.rep.error(
+                        "E0302",
+                        f"`return` needs tensors, found {describe(item)}",
+                        frame.file,
+                        e.span,
+                        "not a tensor",
+                    )
+                    ok = False
+                else:
+                    ok = False
+        frame.outputs = outs if ok else []  # failed: returned, but with nothing to use
+        return ok
+
+    def _if(self, frame: Frame, stmt: ast.If) -> bool:
+        cond = self.evaluate(frame, stmt.cond)
+        if isinstance(cond, ErrorVal):
+            return False
+        if not (isinstance(cond, ScalarVal) and cond.kind == "bool"):
+            self.rep.error(
+                "E0501",
+                f"`if` needs a boolean condition, found {describe(cond)}",
+                frame.file,
+                stmt.cond.span,
+                "not a boolean",
+            )
+            return False
+        if cond.value is None:
+            if frame.concrete:
                 self.rep.error(
                     "E0501",
-                    f"`if` needs a boolean condition, found {describe(cond)}",
+                    "this condition is not known at check time",
                     frame.file,
                     stmt.cond.span,
-                    "not a boolean",
+                    "depends on a symbolic size",
+                    help="conditions may use parameters and sizes fixed by the input types",
                 )
                 return False
-            if cond.value is None:
-                if frame.concrete:
-                    self.rep.error(
-                        "E0501",
-                        "this condition is not known at check time",
-                        frame.file,
-                        stmt.cond.span,
-                        "depends on a symbolic size",
-                        help="conditions may use parameters and sizes fixed by the input types",
-                    )
-                    return False
-                # Generic check: look at both branches, then continue with names whose
-                # values differ between them made opaque (known only at each use).
-                saved = dict(frame.env)
-                ok = self._run(frame, stmt.then)
-                then_env, then_out = frame.env, frame.outputs
-                other_env = saved
-                if stmt.orelse is not None:
-                    frame.env, frame.outputs = dict(saved), None
-                    ok = self._run(frame, stmt.orelse) and ok
-                    other_env = frame.env
-                frame.env = self._merge_branches(then_env, other_env)
-                frame.outputs = then_out
-                return ok
-            branch = stmt.then if cond.value else stmt.orelse
-            return self._run(frame, branch) if branch is not None else True
-        if isinstance(stmt, ast.Repeat):
-            count = self._static_count(frame, stmt.count)
-            if count is None:
-                return False
-            ok = True
-            for _ in range(count):
-                if not self._within_budget(frame, stmt.span):
-                    return False
-                ok = self._run(frame, stmt.body) and ok
-                if not ok:
-                    break
+            # Generic check: look at both branches, then continue with names whose
+            # values differ between them made opaque (known only at each use).
+            saved = dict(frame.env)
+            ok = self._run(frame, stmt.then)
+            then_env, then_out = frame.env, frame.outputs
+            other_env = saved
+            if stmt.orelse is not None:
+                frame.env, frame.outputs = dict(saved), None
+                ok = self._run(frame, stmt.orelse) and ok
+                other_env = frame.env
+            frame.env = self._merge_branches(then_env, other_env)
+            frame.outputs = then_out
             return ok
-        raise AssertionError(f"unknown statement {stmt!r}")
+        branch = stmt.then if cond.value else stmt.orelse
+        return self._run(frame, branch) if branch is not None else True
+
+    def _repeat(self, frame: Frame, stmt: ast.Repeat) -> bool:
+        count = self._static_count(frame, stmt.count)
+        if count is None:
+            return False
+        ok = True
+        for _ in range(count):
+            if not self._within_budget(frame, stmt.span):
+                return False
+            ok = self._run(frame, stmt.body) and ok
+            if not ok:
+                break
+        return ok
 
     def _static_count(self, frame: Frame, expr: ast.Expr) -> int | None:
         v = self.evaluate(frame, expr)
@@ -559,11 +561,7 @@ class Elaborator:
                 frame.env[target.name.name] = ERROR
                 frame.used.add(target.name.name)
             return True
-        value = self.evaluate(
-            frame,
-            stmt.value,
-            tensor_name=stmt.targets[0].name.name if len(stmt.targets) == 1 else None,
-        )
+        value = self.evaluate(frame, stmt.value)
         targets = stmt.targets
         if len(targets) > 1:
             if isinstance(value, TupleVal) and len(value.items) == len(targets):
@@ -584,8 +582,6 @@ class Elaborator:
         ok = True
         for target, v in zip(targets, values, strict=True):
             name = target.name.name
-            if name in frame.env and isinstance(frame.env[name], DefRef | OpRef):
-                pass
             if target.annotation is not None and isinstance(v, TensorVal):
                 v = self._check_annotation(frame, target, v)
             if isinstance(v, ErrorVal):
@@ -747,74 +743,73 @@ class Elaborator:
         return None
 
     # == expressions ========================================================================
-    def evaluate(self, frame: Frame, e: ast.Expr, tensor_name: str | None = None) -> Value:
-        kind = type(e)  # the common kinds first, by exact type (no subclasses in the tree)
-        if kind is ast.Name:
-            return self.lookup(frame, cast(ast.Name, e).ident)
-        if kind is ast.Call:
-            return self._call(frame, cast(ast.Call, e))
-        if kind is ast.Pipe:
-            pipe = cast(ast.Pipe, e)
-            return self._pipe_stage(frame, self.evaluate(frame, pipe.value), pipe.stage, pipe.span)
-        if isinstance(e, ast.IntLit):
-            if not -MAX_INT <= e.value <= MAX_INT:
-                return self._out_of_range(frame, e.span, "this integer is over 2^63 - 1")
-            return ScalarVal("int", e.value)
-        if isinstance(e, ast.FloatLit):
-            if not math.isfinite(e.value):
-                return self._out_of_range(frame, e.span, "this number is too large for a float")
-            return ScalarVal("float", e.value)
-        if isinstance(e, ast.BoolLit):
-            return ScalarVal("bool", e.value)
-        if isinstance(e, ast.StrLit):
-            return ScalarVal("str", e.value)
-        if isinstance(e, ast.NoneLit):
-            return ScalarVal("none", None)
-        if isinstance(e, ast.ListLit):
-            items = tuple(self.evaluate(frame, i) for i in e.items)
-            if any(isinstance(i, ErrorVal) for i in items):
-                return ERROR
-            return ListVal(items)
-        if isinstance(e, ast.TupleLit):
-            values = [self.evaluate(frame, i) for i in e.items]
-            if any(isinstance(v, ErrorVal) for v in values):
-                return ERROR
-            tensors: list[TensorVal] = []
-            for item, v in zip(e.items, values, strict=True):
-                if not isinstance(v, TensorVal):
-                    self.rep.error(
-                        "E0302",
-                        f"`( , )` groups tensors, found {describe(v)}",
-                        frame.file,
-                        item.span,
-                        "not a tensor",
-                        help="for a list of numbers write `[1, 2]`",
-                    )
-                    return ERROR
-                tensors.append(v)
-            return TupleVal(tuple(tensors))
-        if isinstance(e, ast.Name):
-            return self.lookup(frame, e.ident)
-        if isinstance(e, ast.BinOp):
-            return self._binop(frame, e)
-        if isinstance(e, ast.UnaryOp):
-            return self._unary(frame, e)
-        if isinstance(e, ast.Call):
-            return self._call(frame, e)
-        if isinstance(e, ast.Pipe):
-            value = self.evaluate(frame, e.value)
-            return self._pipe_stage(frame, value, e.stage, e.span)
-        if isinstance(e, ast.RepeatStage):
-            self.rep.error(
-                "E0105",
-                "`repeat N Layer(...)` can only appear after `|>`",
-                frame.file,
-                e.span,
-                "not in a pipeline",
-                help="write `x |> repeat N Layer(...)`",
-            )
+    def evaluate(self, frame: Frame, e: ast.Expr) -> Value:
+        """The value of an expression (see `_EXPRESSIONS`)."""
+        handler = _EXPRESSIONS.get(type(e))  # by exact type: the tree has no subclasses
+        if handler is None:
+            raise AssertionError(f"unknown expression {e!r}")
+        return handler(self, frame, e)
+
+    def _name(self, frame: Frame, e: ast.Name) -> Value:
+        return self.lookup(frame, e.ident)
+
+    def _pipe(self, frame: Frame, e: ast.Pipe) -> Value:
+        return self._pipe_stage(frame, self.evaluate(frame, e.value), e.stage, e.span)
+
+    def _int(self, frame: Frame, e: ast.IntLit) -> Value:
+        if not -MAX_INT <= e.value <= MAX_INT:
+            return self._out_of_range(frame, e.span, "this integer is over 2^63 - 1")
+        return ScalarVal("int", e.value)
+
+    def _float(self, frame: Frame, e: ast.FloatLit) -> Value:
+        if not math.isfinite(e.value):
+            return self._out_of_range(frame, e.span, "this number is too large for a float")
+        return ScalarVal("float", e.value)
+
+    def _bool(self, frame: Frame, e: ast.BoolLit) -> Value:
+        return ScalarVal("bool", e.value)
+
+    def _str(self, frame: Frame, e: ast.StrLit) -> Value:
+        return ScalarVal("str", e.value)
+
+    def _none(self, frame: Frame, e: ast.NoneLit) -> Value:
+        return ScalarVal("none", None)
+
+    def _list(self, frame: Frame, e: ast.ListLit) -> Value:
+        items = tuple(self.evaluate(frame, i) for i in e.items)
+        if any(isinstance(i, ErrorVal) for i in items):
             return ERROR
-        raise AssertionError(f"unknown expression {e!r}")
+        return ListVal(items)
+
+    def _tuple(self, frame: Frame, e: ast.TupleLit) -> Value:
+        values = [self.evaluate(frame, i) for i in e.items]
+        if any(isinstance(v, ErrorVal) for v in values):
+            return ERROR
+        tensors: list[TensorVal] = []
+        for item, v in zip(e.items, values, strict=True):
+            if not isinstance(v, TensorVal):
+                self.rep.error(
+                    "E0302",
+                    f"`( , )` groups tensors, found {describe(v)}",
+                    frame.file,
+                    item.span,
+                    "not a tensor",
+                    help="for a list of numbers write `[1, 2]`",
+                )
+                return ERROR
+            tensors.append(v)
+        return TupleVal(tuple(tensors))
+
+    def _stray_repeat(self, frame: Frame, e: ast.RepeatStage) -> Value:
+        self.rep.error(
+            "E0105",
+            "`repeat N Layer(...)` can only appear after `|>`",
+            frame.file,
+            e.span,
+            "not in a pipeline",
+            help="write `x |> repeat N Layer(...)`",
+        )
+        return ERROR
 
     def lookup(self, frame: Frame, ident: ast.Ident) -> Value:
         name = ident.name
@@ -1651,6 +1646,30 @@ class Elaborator:
         return out if ok else None
 
 
+# One handler per syntax node class (by exact type: the tree has no subclasses).
+_STATEMENTS: dict[type, Callable[[Elaborator, Frame, Any], bool]] = {
+    ast.InputStmt: Elaborator._input,
+    ast.Assign: Elaborator._assign,
+    ast.Return: Elaborator._return,
+    ast.If: Elaborator._if,
+    ast.Repeat: Elaborator._repeat,
+}
+_EXPRESSIONS: dict[type, Callable[[Elaborator, Frame, Any], Value]] = {
+    ast.Name: Elaborator._name,
+    ast.Call: Elaborator._call,
+    ast.Pipe: Elaborator._pipe,
+    ast.IntLit: Elaborator._int,
+    ast.FloatLit: Elaborator._float,
+    ast.BoolLit: Elaborator._bool,
+    ast.StrLit: Elaborator._str,
+    ast.NoneLit: Elaborator._none,
+    ast.ListLit: Elaborator._list,
+    ast.TupleLit: Elaborator._tuple,
+    ast.BinOp: Elaborator._binop,
+    ast.UnaryOp: Elaborator._unary,
+    ast.RepeatStage: Elaborator._stray_repeat,
+}
+
 # Kinds called to make a value (a layer, or an argument such as `l2(1e-4)`): one per
 # configured argument type, so a new type needs no second list here.
 _CONFIGURED_KINDS = frozenset(CONFIGURED_TYPES.values())
@@ -1722,4 +1741,4 @@ def _compare(op: str, a: object, b: object) -> bool | None:
     return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
-__all__ = ["DType", "Elaborator", "Frame", "GraphBuilder", "SourceFile", "Span", "replace"]
+__all__ = ["PARAM_TYPES", "Elaborator", "Frame", "article"]
