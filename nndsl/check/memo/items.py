@@ -14,7 +14,7 @@ from nndsl.check.report import Key, Reporter
 from nndsl.check.values import ModuleScope
 from nndsl.diagnostics import Diagnostic
 from nndsl.ir import Graph, OpCall, TrainConfig
-from nndsl.records import record
+from nndsl.records import record, set_frozen_field
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.incremental import IncrementalParser
@@ -174,7 +174,7 @@ def _rebind_graph(graph: Graph, files: dict[str, SourceFile]) -> Graph:
         file = files.get(n.file.path, n.file)
         if file is not n.file:
             n = copy.copy(n)
-            object.__setattr__(n, "file", file)
+            set_frozen_field(n, "file", file)  # a copy nothing else holds yet
         nodes.append(n)
     return replace(graph, nodes=nodes)
 

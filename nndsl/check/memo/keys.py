@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from nndsl.check.values import DefRef, ModuleScope, Origin, ScalarVal, TensorVal, Value
 from nndsl.diagnostics import Diagnostic
 from nndsl.ir import Graph
+from nndsl.records import set_frozen_field
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 
@@ -157,7 +158,7 @@ class Shift:
         for n in graph.nodes:
             if n.file.path == self.path:
                 n = copy.copy(n)
-                object.__setattr__(n, "span", self.span(n.span))
+                set_frozen_field(n, "span", self.span(n.span))  # a copy nothing else holds yet
             nodes.append(n)
         graph_inputs = (
             [replace(i, span=self.span(i.span)) for i in graph.inputs]
