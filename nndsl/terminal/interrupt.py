@@ -38,7 +38,7 @@ class StopOnCtrlC:
         self._on_first = on_first
         self._on_again = on_again
         self._keep_after_stop = keep_after_stop
-        self._installed = False
+        self._restore = False
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -51,10 +51,12 @@ class StopOnCtrlC:
 
     def __enter__(self) -> StopOnCtrlC:
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            previous = signal.signal(signal.SIGINT, self._handle)
         except ValueError:  # not the main thread
-            self._installed = False
+            return self
+        # None: the previous handler was not set from Python, and cannot be put back
+        self._restore = previous is not None
+        self._previous = previous
         return self
 
     def __exit__(
@@ -63,5 +65,5 @@ class StopOnCtrlC:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._installed and not (self._keep_after_stop and self.requested):
+        if self._restore and not (self._keep_after_stop and self.requested):
             signal.signal(signal.SIGINT, self._previous)
