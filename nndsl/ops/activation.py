@@ -31,7 +31,6 @@ class ActivationFn(OpSpec):
     """Base of the activation functions: element-wise unless they name an `axis`."""
 
     kind = OpKind.FUNCTION
-    family = "activation"
     rule = "`[...]` -> `[...]`, same shape and dtype"
     # Usable as `activation = "name"` in kernel layers: keeps the shape, needs no argument.
     as_layer_activation: ClassVar[bool] = True
@@ -237,7 +236,6 @@ def activation_defaults(name: str) -> tuple[str, dict[str, ArgValue]] | None:
 # -- activation layers (Keras's `keras.layers.*` activations) --------------------------------
 class ActivationLayer(OpSpec):
     kind = OpKind.LAYER
-    family = "activation"
     rule = "`[...]` -> `[...]`, same shape"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -394,7 +392,9 @@ class PReLU(ActivationLayer):
         return x
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
-        from nndsl.ops.core import weight  # core imports this module for ACTIVATION_NAMES
+        # Imported here, not above, so the activations register before the initializers
+        # (the registry lists specs in `FAMILIES` order).
+        from nndsl.ops.weights import weight
 
         x = inputs[0]
         axes = set(_shared_axes(attrs))

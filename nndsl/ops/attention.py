@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nndsl.ops.core import Layer, weight, weight_args
+from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -23,6 +23,7 @@ from nndsl.ops.spec import (
     dim,
     ints,
 )
+from nndsl.ops.weights import weight, weight_args
 from nndsl.shapes import Dim, DType, TensorType, format_shape
 
 DROPOUT = Arg(
@@ -191,7 +192,6 @@ def attention_axes(value: ArgValue, rank: int) -> tuple[int, ...]:
 class _Heads(Layer):
     """Shared parts of MultiHeadAttention and GroupedQueryAttention."""
 
-    family = "attention"
     stochastic = True
     inputs = ("query", "value")
     optional_inputs = ("key", "attention_mask")
@@ -407,7 +407,6 @@ class GroupedQueryAttention(_Heads):
 class _Luong(Layer):
     """Shared parts of the parameter-light Attention and AdditiveAttention."""
 
-    family = "attention"
     stochastic = True
     inputs = ("query", "value")
     # The value mask comes first: it is the common one (padded keys); Keras's `mask` list is

@@ -1,10 +1,17 @@
-"""Normalising attribute values (ints given as one int or a tuple, sizes given as `Dim`): the
-backends (JAX, ONNX) read attrs through these, so they agree on what a value means."""
+"""Reading attrs: the checker binds every argument an op declares (defaults included), so code
+reads `attrs[key]`; `declared` is the one accessor for code shared by ops that do not all
+declare a key. The normalisers (ints given as one int or a tuple, sizes given as `Dim`) are
+what both backends (JAX, ONNX) read values through, so they agree on what a value means."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 from nndsl.ops import ArgValue
 from nndsl.shapes import Dim, DType
+
+T = TypeVar("T")
 
 
 def to_int(value: ArgValue) -> int:
@@ -39,3 +46,14 @@ def to_dtype(value: ArgValue) -> str:
     if isinstance(value, DType):
         return value.numpy_name
     return str(value)
+
+
+def declared(attrs: Mapping[str, T], key: str, otherwise: T) -> T:
+    """`attrs[key]` where the op declares `key`, else `otherwise`.
+
+    The checker binds every argument an op declares (defaults included), so implementations
+    read `attrs[key]`. This is for code shared by sibling ops of which only some declare `key`
+    (`UpSampling1D` has no `data_format`, `f1_score` no `beta`): `otherwise` is what the ops
+    without the argument mean.
+    """
+    return attrs[key] if key in attrs else otherwise

@@ -21,7 +21,6 @@ from nndsl.ops.spec import Arg, ArgError, ArgValue, Attrs, OpKind, OpSpec
 
 class Callback(OpSpec):
     kind = OpKind.CALLBACK
-    family = "callbacks"
     inputs = ()
     # Arguments naming a logged value, checked against the section's metrics.
     monitors: tuple[str, ...] = ()
@@ -91,9 +90,9 @@ class Checkpoint(Callback):
     example = 'callbacks = [checkpoint(every = 1, keep = 3, best = "loss")]'
 
     def validate(self, attrs: Attrs) -> None:
-        if attrs.get("monitor") is not None:
+        if attrs["monitor"] is not None:
             raise ArgError("monitor", "`checkpoint` takes its monitored value as `best`")
-        if attrs.get("every") == 0 and attrs.get("every_steps") == 0 and not attrs.get("best"):
+        if attrs["every"] == 0 and attrs["every_steps"] == 0 and not attrs["best"]:
             raise ArgError(
                 "every",
                 "this checkpoint never saves anything",

@@ -10,15 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from nndsl.ops import padding as padding_rules
 from nndsl.ops.activation import ACTIVATION_NAMES
-from nndsl.ops.core import (
-    ACTIVITY_REGULARIZER,
-    KERNEL_ARGS,
-    Layer,
-    kernel_and_bias,
-    weight,
-    weight_args,
-)
+from nndsl.ops.core import ACTIVITY_REGULARIZER, KERNEL_ARGS, Layer, kernel_and_bias
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -32,6 +26,7 @@ from nndsl.ops.spec import (
     ints,
     require_rank,
 )
+from nndsl.ops.weights import weight, weight_args
 from nndsl.shapes import Dim, TensorType
 
 PADDINGS = ("valid", "same")
@@ -89,23 +84,17 @@ def window_out(
     axis_name: str,
     arg: str,
 ) -> Dim:
-    """Output length of a sliding window: `(size - dilated)/stride + 1` or `ceil(size/stride)`.
-
-    `"causal"` pads `dilated - 1` cells in front, so its length is that of `"same"`.
-    """
-    w = dim(window)
-    s = dim(stride)
-    effective = (w - 1) * dim(dilation) + 1
-    if padding in ("same", "causal"):
-        return size.ceildiv(s)
+    """Output length of a sliding window (`nndsl.ops.padding.window_out`); a "valid" window
+    larger than the input is a shape error blaming `arg`."""
+    effective = (dim(window) - 1) * dim(dilation) + 1
     n, e = size.as_int(), effective.as_int()
-    if n is not None and e is not None and e > n:
+    if padding == "valid" and n is not None and e is not None and e > n:
         raise ShapeError(
             f'the window ({e}) is larger than the input\'s {axis_name} ({n}) with padding "valid"',
             arg=arg,
             help='use padding = "same" or a smaller window',
         )
-    return (size - effective).floordiv(s) + 1
+    return padding_rules.window_out(size, effective, dim(stride), padding)
 
 
 def windows_out(
@@ -184,7 +173,6 @@ def _conv_args(n: int) -> tuple[Arg, ...]:
 class Conv(Layer):
     """Base of Conv1D/2D/3D: `n` spatial axes, kernel `[*kernel_size, in / groups, filters]`."""
 
-    family = "conv"
     n: ClassVar[int]
 
     def validate(self, attrs: Attrs) -> None:
@@ -279,24 +267,9 @@ def _transpose_args(n: int) -> tuple[Arg, ...]:
     )
 
 
-def transpose_out(
-    size: Dim, kernel: int, stride: int, dilation: int, padding: str, output_padding: int | None
-) -> Dim:
-    """Keras's transposed-convolution length: `size * stride` ("same", no output_padding),
-    else `(size - 1) * stride + window + output_padding` ("valid"; "same" keeps `window % 2`)."""
-    effective = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        extra = max(stride - effective, 0) if output_padding is None else output_padding
-        return (size - 1) * stride + effective + extra
-    if output_padding is None:
-        return size * stride
-    return (size - 1) * stride + effective % 2 + output_padding
-
-
 class ConvTranspose(Layer):
     """Base of the transposed convolutions: kernel `[*kernel_size, filters, in]`, as in Keras."""
 
-    family = "conv"
     n: ClassVar[int]
 
     def validate(self, attrs: Attrs) -> None:
@@ -325,7 +298,7 @@ class ConvTranspose(Layer):
         out = []
         for i, size in enumerate(spatial):
             p = pads[i]
-            length = transpose_out(
+            length = padding_rules.transpose_out(
                 size,
                 _static(k[i], "kernel_size"),
                 _static(s[i], "strides"),
@@ -407,7 +380,6 @@ class DepthwiseConv(Layer):
     """Base of the depthwise convolutions: each channel has its own `depth_multiplier` filters;
     kernel `[*kernel_size, in, depth_multiplier]`, bias `[in * depth_multiplier]`."""
 
-    family = "conv"
     n: ClassVar[int]
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -477,7 +449,6 @@ class SeparableConv(Layer):
     """Base of the separable convolutions: a depthwise convolution, then a 1x1 one mixing the
     channels (`depthwise_kernel`, `pointwise_kernel`, `bias`, as Keras names them)."""
 
-    family = "conv"
     n: ClassVar[int]
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:

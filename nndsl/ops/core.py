@@ -1,5 +1,5 @@
-"""Core layers (Dense, Identity, Embedding, EinsumDense, Dropout) and the weight-argument
-helpers every layer with weights shares."""
+"""Core layers (Dense, Identity, Embedding, EinsumDense) and the arguments every
+kernel layer takes after its own."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import re
 from collections.abc import Sequence
 
 from nndsl.ops.activation import ACTIVATION_NAMES
-from nndsl.ops.registry import configured, lookup, register
+from nndsl.ops.registry import configured, register
 from nndsl.ops.spec import (
     Arg,
     ArgError,
-    ArgValue,
     Attrs,
     Configured,
     OpKind,
@@ -22,64 +21,9 @@ from nndsl.ops.spec import (
     dim,
     require_rank,
 )
-from nndsl.ops.weights import Initializer
+from nndsl.ops.weights import weight, weight_args
 from nndsl.records import record
 from nndsl.shapes import Dim, DType, TensorType
-
-
-def weight_args(weight: str, init: str) -> tuple[Arg, ...]:
-    """`{weight}_initializer`, `_regularizer`, `_constraint`, as every Keras layer has them."""
-    return (
-        Arg(
-            f"{weight}_initializer",
-            "initializer",
-            init,
-            f"how the {weight} starts",
-            keyword_only=True,
-        ),
-        Arg(
-            f"{weight}_regularizer",
-            "regularizer",
-            None,
-            f"penalty on the {weight}, added to the loss",
-            nullable=True,
-            keyword_only=True,
-        ),
-        Arg(
-            f"{weight}_constraint",
-            "constraint",
-            None,
-            f"projection of the {weight} after each update",
-            nullable=True,
-            keyword_only=True,
-        ),
-    )
-
-
-def check_initializer(init: ArgValue, shape: tuple[Dim, ...], arg: str) -> None:
-    """Reject an initializer that cannot fill `shape` (`identity` on a bias) in the checker,
-    so the error never waits for JAX."""
-    cfg = configured(init, OpKind.INITIALIZER)
-    spec = lookup(cfg.name) if cfg is not None else None
-    if cfg is not None and isinstance(spec, Initializer):
-        problem = spec.check_shape(cfg.options, shape)
-        if problem is not None:
-            raise ArgError(arg, problem, help="choose an initializer for this weight's rank")
-
-
-def weight(attrs: Attrs, name: str, shape: tuple[Dim, ...], prefix: str = "") -> WeightSpec:
-    """The trainable weight `name` with the initializer, regularizer and constraint the layer's
-    `{prefix or name}_*` arguments give."""
-    key = prefix or name
-    init = attrs[f"{key}_initializer"]
-    check_initializer(init, shape, f"{key}_initializer")
-    return WeightSpec(
-        shape,
-        init,
-        regularizer=attrs.get(f"{key}_regularizer"),
-        constraint=attrs.get(f"{key}_constraint"),
-    )
-
 
 ACTIVITY_REGULARIZER = Arg(
     "activity_regularizer",
@@ -122,7 +66,6 @@ class Dense(Layer):
     """
 
     name = "Dense"
-    family = "core"
     args = (
         Arg("units", "int", doc="size of the output's last axis", min=1),
         *KERNEL_ARGS,
@@ -145,7 +88,6 @@ class Identity(Layer):
     """Returns its input unchanged (a placeholder, as Keras's `Identity`)."""
 
     name = "Identity"
-    family = "core"
     float_inputs = False
     rule = "`[...]` -> `[...]`, unchanged"
     example = "h = x |> Identity()"
@@ -163,7 +105,6 @@ class Embedding(Layer):
     """
 
     name = "Embedding"
-    family = "core"
     float_inputs = False
     args = (
         Arg("input_dim", "int", doc="vocabulary size: ids lie in [0, input_dim)", min=1),
@@ -200,7 +141,6 @@ class PositionEmbedding(Layer):
     """
 
     name = "PositionEmbedding"
-    family = "core"
     args = (
         Arg("sequence_length", "int", doc="the longest sequence the table covers", min=1),
         *weight_args("embeddings", "glorot_uniform"),
@@ -299,7 +239,6 @@ class EinsumDense(Layer):
     `bias_axes` (Keras's `EinsumDense`; multi-head projections are one such layer)."""
 
     name = "EinsumDense"
-    family = "core"
     args = (
         Arg("equation", "str", doc='e.g. "abc,cd->abd"; `...` stands for passed-through axes'),
         Arg(
@@ -425,22 +364,3 @@ class EinsumDense(Layer):
         if bias is not None:
             out["bias"] = weight(attrs, "bias", bias)
         return out
-
-
-@register
-class Dropout(Layer):
-    """Zeroes a random `rate` of the entries while training and rescales the rest."""
-
-    name = "Dropout"
-    family = "regularization"
-    stochastic = True
-    args = (
-        Arg(
-            "rate", "float", doc="fraction of entries dropped", min=0.0, max=1.0, max_exclusive=True
-        ),
-    )
-    rule = "keeps the input's shape"
-    example = "h = x |> Dropout(0.5)"
-
-    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        return inputs[0]

@@ -15,7 +15,6 @@ from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec, ShapeError, as_
 from nndsl.records import record
 from nndsl.shapes import TensorType, format_shape
 
-FAMILY = "data"
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # as Keras's image loader
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -39,7 +38,6 @@ class Element:
 
 class DataSource(OpSpec):
     kind = OpKind.DATA
-    family = FAMILY
     inputs = ()
     # Arguments naming a file or folder to read: inside the project (E0803).
     reads: tuple[str, ...] = ("path",)
@@ -289,7 +287,7 @@ class Csv(DataSource):
                 help='e.g. `delimiter = ";"` or `delimiter = "\\t"`',
             )
         columns = attrs["columns"]
-        weight = attrs.get("sample_weight")
+        weight = attrs["sample_weight"]
         if weight is not None and weight == attrs["label"]:
             raise ArgError(
                 "sample_weight",

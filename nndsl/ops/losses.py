@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from nndsl.ops.attrs import declared
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -41,7 +42,6 @@ AXIS = Arg("axis", "int", -1, "the class axis of the prediction")
 
 class Loss(OpSpec):
     kind = OpKind.LOSS
-    family = "losses"
     inputs = ("y_pred",)
     labels: ClassVar[str] = "same"  # a key of LABEL_KINDS
     # As a metric, the loss is reported times this (Keras's `cosine_similarity` metric is the
@@ -55,7 +55,7 @@ class Loss(OpSpec):
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         pred = inputs[0]
         require_rank(pred, at_least=1, what="the prediction")
-        axis = attrs.get("axis")
+        axis = declared(attrs, "axis", None)
         if isinstance(axis, int) and not isinstance(axis, bool):
             if normalize_axis(axis, pred.rank) == 0 and pred.rank > 1:
                 raise ArgError(
@@ -292,7 +292,7 @@ class CosineSimilarity(Loss):
 
 
 def _check_axes(attrs: Attrs, pred: TensorType) -> None:
-    axes = attrs.get("axis")
+    axes = attrs["axis"]
     if isinstance(axes, tuple):
         seen = set()
         for a in axes:

@@ -47,7 +47,6 @@ def _same_batch(inputs: Sequence[TensorType], at_least: int = 1) -> Dim:
 class _Merge(Layer):
     """Element-wise merge of two or more tensors of one dtype."""
 
-    family = "merging"
     inputs = ("a", "b")
     variadic = True
     float_inputs = False
@@ -133,7 +132,6 @@ class Concatenate(Layer):
     """Joins the inputs along `axis`; every other axis must agree."""
 
     name = "Concatenate"
-    family = "merging"
     inputs = ("a", "b")
     variadic = True
     float_inputs = False
@@ -194,7 +192,6 @@ class Dot(Layer):
     """
 
     name = "Dot"
-    family = "merging"
     inputs = ("a", "b")
     args = (
         Arg("axes", "ints", doc="the summed axis: one for both inputs, or one each", length=2),

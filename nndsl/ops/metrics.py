@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from nndsl.ops.attrs import declared
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -28,7 +29,6 @@ from nndsl.shapes import DType, TensorType
 
 class Metric(OpSpec):
     kind = OpKind.METRIC
-    family = "metrics"
     inputs = ("y_pred",)
     min_rank: ClassVar[int] = 1  # of the prediction, batch axis included
     layout: ClassVar[str] = ""
@@ -48,7 +48,7 @@ def _classes(pred: TensorType) -> int | None:
 
 
 def _check_class_index(attrs: Attrs, arg: str, pred: TensorType, what: str) -> None:
-    value = as_int(attrs.get(arg))
+    value = as_int(attrs[arg])
     classes = _classes(pred)
     if value is not None and classes is not None and value >= classes:
         raise ArgError(arg, f"{arg} = {value} exceeds the {classes} {what} of the prediction")
@@ -194,10 +194,10 @@ class _ConfusionMetric(Metric):
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         pred = inputs[0]
-        if attrs.get("class_id") is not None or attrs.get("top_k") is not None:
+        if attrs["class_id"] is not None or declared(attrs, "top_k", None) is not None:
             require_rank(pred, at_least=2, what="the prediction", layout="[B, ..., classes]")
         _check_class_index(attrs, "class_id", pred, "classes")
-        k = as_int(attrs.get("top_k"))
+        k = as_int(declared(attrs, "top_k", None))
         classes = _classes(pred) if pred.rank >= 2 else None
         if k is not None and classes is not None and k > classes:
             raise ArgError("top_k", f"top_k = {k} exceeds the {classes} classes of the prediction")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nndsl.ops.core import Layer, weight, weight_args
+from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -20,6 +20,7 @@ from nndsl.ops.spec import (
     as_int,
     require_rank,
 )
+from nndsl.ops.weights import weight, weight_args
 from nndsl.shapes import Dim, DType, TensorType, format_shape
 
 
@@ -85,7 +86,6 @@ class BatchNormalization(Layer):
 
     name = "BatchNormalization"
     aliases = ("BatchNorm",)
-    family = "normalization"
     args = (
         Arg("axis", "int", -1, "the feature axis (kept; every other axis is reduced)"),
         Arg("momentum", "float", 0.99, "decay of the moving statistics", min=0.0, max=1.0),
@@ -152,7 +152,6 @@ class LayerNormalization(Layer):
 
     name = "LayerNormalization"
     aliases = ("LayerNorm",)
-    family = "normalization"
     args = (
         Arg("axis", "ints", -1, "the normalized axis or axes"),
         *_AFFINE,
@@ -193,7 +192,6 @@ class GroupNormalization(Layer):
     """
 
     name = "GroupNormalization"
-    family = "normalization"
     args = (
         Arg("groups", "int", 32, "number of channel groups (-1: one per channel)", min=-1),
         Arg("axis", "int", -1, "the channel axis"),
@@ -250,7 +248,6 @@ class UnitNormalization(Layer):
     """Scales each example to unit L2 norm over `axis` (`x * rsqrt(sum(x^2))`, capped at 1e12)."""
 
     name = "UnitNormalization"
-    family = "normalization"
     args = (Arg("axis", "ints", -1, "the axis or axes the norm is taken over"),)
     rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> UnitNormalization()"
@@ -269,7 +266,6 @@ class RMSNormalization(Layer):
     """
 
     name = "RMSNormalization"
-    family = "normalization"
     args = (
         Arg("axis", "ints", -1, "the normalized axis or axes"),
         Arg("epsilon", "float", 1e-6, "added to the mean square", min=0.0, min_exclusive=True),

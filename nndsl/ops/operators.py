@@ -11,7 +11,6 @@ from nndsl.shapes import DType, TensorType, broadcast_shapes, format_shape
 
 class Operator(OpSpec):
     kind = OpKind.OPERATOR
-    family = "operators"
     float_inputs = False
 
 
@@ -218,7 +217,6 @@ class Cast(OpSpec):
 
     name = "cast"
     kind = OpKind.FUNCTION
-    family = "operators"
     float_inputs = False
     args = (Arg("dtype", "dtype", doc="the dtype of the result"),)
     rule = "keeps the input's shape, changes its dtype"

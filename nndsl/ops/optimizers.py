@@ -84,11 +84,10 @@ _COMMON = (
 
 class Optimizer(OpSpec):
     kind = OpKind.OPTIMIZER
-    family = "optimizers"
     inputs = ()
 
     def validate(self, attrs: Attrs) -> None:
-        given = [c for c in _CLIPS if attrs.get(c) is not None]
+        given = [c for c in _CLIPS if attrs[c] is not None]
         if len(given) > 1:
             raise ArgError(
                 given[1],

@@ -1,11 +1,14 @@
-"""Keras's padding arithmetic for sliding windows, shared by the JAX and ONNX backends.
+"""Keras's padding arithmetic for sliding windows: the checker's output lengths (the conv
+specs) and the backends' pads (JAX, ONNX) come from here, so they cannot drift apart.
 
-Every function returns one `(before, after)` pair of cells for one spatial axis. "same" puts
+The pad functions return one `(before, after)` pair of cells for one spatial axis. "same" puts
 the odd cell at the end (TensorFlow's rule, which Keras follows); "causal" pads only in front;
 transposed convolutions pad the stride-dilated input as Keras's JAX backend does.
 """
 
 from __future__ import annotations
+
+from nndsl.shapes import Dim
 
 Pair = tuple[int, int]
 
@@ -49,6 +52,29 @@ def window_padding(
     if padding == "same":
         return same_padding(size, window, stride, dilation)
     raise ValueError(f"unknown padding {padding!r}")
+
+
+def window_out(size: Dim, effective: Dim, stride: Dim, padding: str) -> Dim:
+    """Windows along one axis: `ceil(size / stride)` with "same" or "causal" (both pad
+    `effective - 1` cells in all), else `(size - effective) // stride + 1`."""
+    if padding in ("same", "causal"):
+        return size.ceildiv(stride)
+    return (size - effective).floordiv(stride) + 1
+
+
+def transpose_out(
+    size: Dim, kernel: int, stride: int, dilation: int, padding: str, output_padding: int | None
+) -> Dim:
+    """Keras's transposed-convolution length: `size * stride` ("same", no output_padding),
+    else `(size - 1) * stride + window + output_padding` ("valid"; "same" keeps `window % 2`).
+    `transpose_padding` pads so that a backend's convolution produces exactly this length."""
+    effective = effective_window(kernel, dilation)
+    if padding == "valid":
+        extra = max(stride - effective, 0) if output_padding is None else output_padding
+        return (size - 1) * stride + effective + extra
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + effective % 2 + output_padding
 
 
 def transpose_padding(

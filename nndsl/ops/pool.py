@@ -50,7 +50,6 @@ def _pool_args(n: int, *, size_required: bool = False) -> tuple[Arg, ...]:
 class Pool(Layer):
     """Base of MaxPooling*/AveragePooling*: a window slid over the `n` spatial axes."""
 
-    family = "pooling"
     n: ClassVar[int]
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -150,7 +149,6 @@ GLOBAL_ARGS = (
 class GlobalPool(Layer):
     """Base of the global poolings: one value per channel over all `n` spatial axes."""
 
-    family = "pooling"
     n: ClassVar[int]
     args = GLOBAL_ARGS
 

@@ -34,7 +34,6 @@ from nndsl.ops.spec import (
 )
 from nndsl.shapes import Dim, DType, TensorType
 
-FAMILY = "preprocessing"
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic")
@@ -69,11 +68,11 @@ def _seed() -> Arg:
 
 
 def _hw_axes(attrs: Attrs) -> tuple[int, int]:
-    return (2, 3) if attrs.get("data_format") == "channels_first" else (1, 2)
+    return (2, 3) if attrs["data_format"] == "channels_first" else (1, 2)
 
 
 def _image(attrs: Attrs, x: TensorType) -> TensorType:
-    layout = "[B, C, H, W]" if attrs.get("data_format") == "channels_first" else "[B, H, W, C]"
+    layout = "[B, C, H, W]" if attrs["data_format"] == "channels_first" else "[B, H, W, C]"
     require_rank(x, 4, what="image batch", layout=layout)
     return x
 
@@ -99,7 +98,6 @@ def _factor(name: str, doc: str, low: float, low_open: bool = False) -> Arg:
 
 
 class _Preprocessing(Layer):
-    family = FAMILY
     float_inputs = False  # images may arrive as integers (`u8`); outputs are floats
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -119,7 +117,6 @@ class Normalization(Layer):
     """
 
     name = "Normalization"
-    family = FAMILY
     adapts: ClassVar[bool] = True  # `nndsl.backend.jax.adapt` fills its state from the data
     args = (
         Arg(
@@ -226,7 +223,6 @@ class Rescaling(Layer):
     """`x * scale + offset`, e.g. `Rescaling(1 / 255)` maps `u8` pixels to [0, 1]."""
 
     name = "Rescaling"
-    family = FAMILY
     float_inputs = False
     args = (
         Arg("scale", "floats", doc="the factor (a number, or one per channel)"),
@@ -526,7 +522,6 @@ class CategoryEncoding(Layer):
     the range encode as zeros, as Keras's JAX backend does)."""
 
     name = "CategoryEncoding"
-    family = FAMILY
     float_inputs = False
     args = (
         Arg("num_tokens", "int", doc="number of ids: the size of the output's last axis", min=1),
@@ -552,7 +547,6 @@ class Discretization(Layer):
     """
 
     name = "Discretization"
-    family = FAMILY
     float_inputs = False
     args = (
         Arg("bin_boundaries", "floats", doc="rising boundaries between the buckets"),
@@ -602,7 +596,6 @@ class IntegerLookup(Layer):
     """
 
     name = "IntegerLookup"
-    family = FAMILY
     float_inputs = False
     args = (
         Arg("vocabulary", "ints", doc="the known tokens, in index order"),

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from nndsl.ops.activation import ACTIVATION_NAMES
-from nndsl.ops.core import ACTIVITY_REGULARIZER, Layer, weight, weight_args
+from nndsl.ops.core import ACTIVITY_REGULARIZER, Layer
 from nndsl.ops.registry import lookup, register
 from nndsl.ops.spec import (
     Arg,
@@ -24,7 +24,7 @@ from nndsl.ops.spec import (
     WeightSpec,
     dim,
 )
-from nndsl.ops.weights import Initializer
+from nndsl.ops.weights import Initializer, weight, weight_args
 from nndsl.shapes import Dim, DType, TensorType, format_shape
 
 
@@ -113,7 +113,6 @@ def check_sequence(x: TensorType) -> None:
 class Recurrent(Layer):
     """Shared rule of SimpleRNN, LSTM and GRU; subclasses name their cell and gates."""
 
-    family = "recurrent"
     stochastic = True  # dropout and recurrent_dropout, while training
     optional_inputs = ("mask",)
     keras_name: ClassVar[str]  # Keras's default layer name, prefix of the weights under
@@ -263,7 +262,6 @@ class Bidirectional(Layer):
     """
 
     name = "Bidirectional"
-    family = "recurrent"
     stochastic = True
     optional_inputs = ("mask",)
     args = (
@@ -319,7 +317,6 @@ class LSTMBias(Initializer):
     forget gate (the second quarter), so the cell starts out remembering."""
 
     name = "lstm_bias"
-    family = "recurrent"
     args = (Arg("base", "initializer", "zeros", "how the i, c and o gates' biases start"),)
     example = "h = x |> Dense(64, bias_initializer = lstm_bias)"
 

@@ -1,5 +1,5 @@
-"""Regularization layers: spatial dropout, Gaussian noise and dropout, alpha dropout, and
-activity regularization. (`Dropout` itself lives in `nndsl.ops.core`.)
+"""Regularization layers: dropout (plain and spatial), Gaussian noise and dropout, alpha
+dropout, and activity regularization.
 
 The random layers act only while training (identity at inference), drawing from the key the
 runtime gives stochastic specs; they have no weights.
@@ -26,10 +26,23 @@ _DATA_FORMAT = Arg(
 )
 
 
+@register
+class Dropout(Layer):
+    """Zeroes a random `rate` of the entries while training and rescales the rest."""
+
+    name = "Dropout"
+    stochastic = True
+    args = (_RATE,)
+    rule = "keeps the input's shape"
+    example = "h = x |> Dropout(0.5)"
+
+    def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
+        return inputs[0]
+
+
 class _SpatialDropout(Layer):
     """Shared rule: a fixed rank, the same mask for every position of a channel."""
 
-    family = "regularization"
     stochastic = True
     spatial_rank = 1
     layout = ""
@@ -82,7 +95,6 @@ class GaussianNoise(Layer):
     for real-valued inputs); identity at inference."""
 
     name = "GaussianNoise"
-    family = "regularization"
     stochastic = True
     args = (Arg("stddev", "float", doc="standard deviation of the noise", min=0.0, max=1.0),)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -98,7 +110,6 @@ class GaussianDropout(Layer):
     training: dropout's variance without zeroes; identity at inference."""
 
     name = "GaussianDropout"
-    family = "regularization"
     stochastic = True
     args = (_RATE,)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -114,7 +125,6 @@ class AlphaDropout(Layer):
     result is rescaled so the mean and variance are kept; identity at inference."""
 
     name = "AlphaDropout"
-    family = "regularization"
     stochastic = True
     args = (_RATE,)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -130,7 +140,6 @@ class ActivityRegularization(Layer):
     training loss, as Keras 3 does (the batch size divides the penalty)."""
 
     name = "ActivityRegularization"
-    family = "regularization"
     args = (
         Arg("l1", "float", 0.0, "weight of the sum of absolute values", min=0.0),
         Arg("l2", "float", 0.0, "weight of the sum of squares", min=0.0),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nndsl.ops.attrs import declared
 from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
@@ -48,7 +49,6 @@ class Flatten(Layer):
     """Flattens every axis after the batch axis into one (channels last first, as in Keras)."""
 
     name = "Flatten"
-    family = "reshaping"
     float_inputs = False
     args = (_data_format(),)
     rule = "`[B, d1, d2, ...]` -> `[B, d1*d2*...]`"
@@ -65,7 +65,6 @@ class Reshape(Layer):
     """Reshapes every axis after the batch axis to `target_shape`; one entry may be -1."""
 
     name = "Reshape"
-    family = "reshaping"
     float_inputs = False
     args = (
         Arg(
@@ -120,13 +119,13 @@ class Reshape(Layer):
 
 def _spatial_axes(attrs: Attrs, n: int) -> range:
     """The `n` spatial axes of a `[B, *spatial, C]` (or channels-first) input."""
-    first = 2 if attrs.get("data_format") == "channels_first" else 1
+    first = 2 if declared(attrs, "data_format", "channels_last") == "channels_first" else 1
     return range(first, first + n)
 
 
 def _layout(attrs: Attrs, n: int) -> str:
     spatial = {1: "T", 2: "H, W", 3: "D, H, W"}[n]
-    if attrs.get("data_format") == "channels_first":
+    if declared(attrs, "data_format", "channels_last") == "channels_first":
         return f"[B, C, {spatial}]"
     return f"[B, {spatial}, C]"
 
@@ -136,7 +135,6 @@ class Permute(Layer):
     """Reorders the axes after the batch axis; `dims` numbers them from 1, as in Keras."""
 
     name = "Permute"
-    family = "reshaping"
     float_inputs = False
     args = (
         Arg("dims", "ints", doc="a permutation of 1..rank-1: where each output axis comes from"),
@@ -168,7 +166,6 @@ class RepeatVector(Layer):
     """Repeats a `[B, F]` input `n` times along a new time axis (e.g. to feed a decoder RNN)."""
 
     name = "RepeatVector"
-    family = "reshaping"
     float_inputs = False
     args = (Arg("n", "int", doc="number of repetitions", min=1),)
     rule = "`[B, F]` -> `[B, n, F]`"
@@ -183,7 +180,6 @@ class RepeatVector(Layer):
 class _UpSampling(Layer):
     """Shared rule: each spatial axis is multiplied by its `size`."""
 
-    family = "reshaping"
     float_inputs = False
     spatial: int = 1
 
@@ -282,7 +278,6 @@ def _pairs_forms(arg: str, n: int) -> str:
 class _PadOrCrop(Layer):
     """Shared by ZeroPadding and Cropping: a `(before, after)` amount per spatial axis."""
 
-    family = "reshaping"
     float_inputs = False
     spatial: int = 1
     amount: str = "padding"

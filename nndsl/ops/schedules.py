@@ -30,7 +30,6 @@ def _example(schedule: str) -> str:
 
 class Schedule(OpSpec):
     kind = OpKind.SCHEDULE
-    family = "schedules"
     inputs = ()
 
 
@@ -145,7 +144,7 @@ class CosineDecay(Schedule):
     example = _example("cosine_decay(0.0, 1000, warmup_target = 0.1, warmup_steps = 100)")
 
     def validate(self, attrs: Attrs) -> None:
-        if attrs.get("warmup_steps") and attrs.get("warmup_target") is None:
+        if attrs["warmup_steps"] and attrs["warmup_target"] is None:
             raise ArgError(
                 "warmup_steps",
                 "`warmup_steps` needs `warmup_target`, the rate the warm-up climbs to",

@@ -231,6 +231,8 @@ class OpSpec:
 
     name: ClassVar[str]
     kind: ClassVar[OpKind]
+    # The module the spec is declared in (`nndsl.ops.conv` -> "conv"), set for each subclass:
+    # the backends keep their implementations of a family in modules of the same name.
     family: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()  # other names users may write
     args: ClassVar[tuple[Arg, ...]] = ()
@@ -243,6 +245,10 @@ class OpSpec:
     float_inputs: ClassVar[bool] = True  # inputs must be floating point
     rule: ClassVar[str] = ""  # the shape rule in one line of words, for notes and docs
     example: ClassVar[str] = ""  # a line of nndsl that uses the op, checked by the tests
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.family = cls.__module__.rsplit(".", 1)[-1]
 
     @classmethod
     def doc(cls) -> str:

@@ -8,14 +8,13 @@ l2(1e-4)`, `kernel_constraint = max_norm(3)`), and a bare name means the default
 
 from __future__ import annotations
 
-from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec
+from nndsl.ops.registry import configured, lookup, register
+from nndsl.ops.spec import Arg, ArgError, ArgValue, Attrs, OpKind, OpSpec, WeightSpec
 from nndsl.shapes import Dim, format_shape
 
 
 class Initializer(OpSpec):
     kind = OpKind.INITIALIZER
-    family = "weights"
     inputs = ()
 
     def check_shape(self, attrs: Attrs, shape: tuple[Dim, ...]) -> str | None:
@@ -25,13 +24,11 @@ class Initializer(OpSpec):
 
 class Regularizer(OpSpec):
     kind = OpKind.REGULARIZER
-    family = "weights"
     inputs = ()
 
 
 class Constraint(OpSpec):
     kind = OpKind.CONSTRAINT
-    family = "weights"
     inputs = ()
 
 
@@ -287,3 +284,58 @@ class MinMaxNorm(Constraint):
         _AXIS,
     )
     example = "h = x |> Dense(64, kernel_constraint = min_max_norm(0.5, 2.0))"
+
+
+# -- the weight arguments of layers ----------------------------------------------------------
+def weight_args(weight: str, init: str) -> tuple[Arg, ...]:
+    """`{weight}_initializer`, `_regularizer`, `_constraint`, as every Keras layer has them."""
+    return (
+        Arg(
+            f"{weight}_initializer",
+            "initializer",
+            init,
+            f"how the {weight} starts",
+            keyword_only=True,
+        ),
+        Arg(
+            f"{weight}_regularizer",
+            "regularizer",
+            None,
+            f"penalty on the {weight}, added to the loss",
+            nullable=True,
+            keyword_only=True,
+        ),
+        Arg(
+            f"{weight}_constraint",
+            "constraint",
+            None,
+            f"projection of the {weight} after each update",
+            nullable=True,
+            keyword_only=True,
+        ),
+    )
+
+
+def check_initializer(init: ArgValue, shape: tuple[Dim, ...], arg: str) -> None:
+    """Reject an initializer that cannot fill `shape` (`identity` on a bias) in the checker,
+    so the error never waits for JAX."""
+    cfg = configured(init, OpKind.INITIALIZER)
+    spec = lookup(cfg.name) if cfg is not None else None
+    if cfg is not None and isinstance(spec, Initializer):
+        problem = spec.check_shape(cfg.options, shape)
+        if problem is not None:
+            raise ArgError(arg, problem, help="choose an initializer for this weight's rank")
+
+
+def weight(attrs: Attrs, name: str, shape: tuple[Dim, ...], prefix: str = "") -> WeightSpec:
+    """The trainable weight `name` with the initializer, regularizer and constraint the layer's
+    `{prefix or name}_*` arguments give."""
+    key = prefix or name
+    init = attrs[f"{key}_initializer"]
+    check_initializer(init, shape, f"{key}_initializer")
+    return WeightSpec(
+        shape,
+        init,
+        regularizer=attrs[f"{key}_regularizer"],
+        constraint=attrs[f"{key}_constraint"],
+    )

@@ -39,7 +39,7 @@ def build_callbacks(config: TrainConfig) -> list[Callback]:
     """The declared callbacks in order, checkpoints last, so a checkpoint taken at an epoch's
     end already holds the other callbacks' decisions for that epoch."""
     built: list[Callback] = [implementation(c.op)(c.attrs) for c in config.callbacks]
-    lr = config.optimizer.attrs.get("learning_rate")
+    lr = config.optimizer.attrs["learning_rate"]
     for cb in built:
         if cb.name == "reduce_lr_on_plateau" and isinstance(lr, int | float):
             cb.base_lr = float(lr)  # type: ignore[attr-defined]

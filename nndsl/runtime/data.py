@@ -24,6 +24,7 @@ import numpy as np
 from nndsl.backend import DataError
 from nndsl.backend.jax import implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
+from nndsl.ops.attrs import declared
 from nndsl.runtime.sources import TextVectorizer
 from nndsl.shapes import TensorType, format_shape
 
@@ -100,7 +101,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     y = check_labels(
         config.graph, config.loss, arrays["y"], len(raw_x), names.y_where, "", what=names.y_what
     )
-    test_split = float(attrs.get("test_split", 0.0))  # type: ignore[arg-type]
+    test_split = float(attrs["test_split"])  # type: ignore[arg-type]
     text = raw_x.dtype == object
     x = raw_x if text else check_inputs(config.graph, raw_x, names.x_where, "", what=names.x_what)
     w = None
@@ -139,7 +140,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
 
 
 def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
-    path = str(base / str(attrs.get("path", "")))
+    path = str(base / str(declared(attrs, "path", "")))
     if source == "npy":
         return _Names(str(base / str(attrs["x"])), "array", str(base / str(attrs["y"])), "array")
     if source == "csv":
@@ -149,7 +150,7 @@ def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
         return _Names(path, "the images", path, "the class ids")
     if source in ("text_folder", "text_file"):
         return _Names(path, "the vectorized texts", path, "the labels")
-    x, y = str(attrs.get("x", "x")), str(attrs.get("y", "y"))
+    x, y = str(attrs["x"]), str(attrs["y"])
     return _Names(path, f"array {x!r}", path, f"array {y!r}")
 
 
@@ -203,7 +204,7 @@ def check_sample_weights(
     w: np.ndarray, n: int, where: str, attrs: Mapping[str, object]
 ) -> np.ndarray:
     """One finite, non-negative number per example, as float32."""
-    what = f"sample weights {str(attrs.get('sample_weight'))!r}"
+    what = f"sample weights {str(attrs['sample_weight'])!r}"
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]  # `[N, 1]`, as Keras accepts
     if w.ndim != 1 or w.shape[0] != n:

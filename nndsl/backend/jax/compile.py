@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from nndsl.backend.jax.initializers import initialize
 from nndsl.backend.jax.registry import ApplyCall, implementation
 from nndsl.ir import Graph
-from nndsl.ops import ArgValue, OpKind, configured
+from nndsl.ops import ArgValue, OpKind, attrs as op_attrs, configured
 from nndsl.shapes import Dim
 
 Tree = dict[str, dict[str, jax.Array]]
@@ -104,7 +104,9 @@ class CompiledModel:
             with jax.named_scope(node.scope_name):
                 result = implementation(node.op)(call)
                 results = tuple(result) if node.extra_outputs else (result,)
-                activity = configured(node.attrs.get("activity_regularizer"), OpKind.REGULARIZER)
+                activity = configured(
+                    op_attrs.declared(node.attrs, "activity_regularizer", None), OpKind.REGULARIZER
+                )
                 if activity is not None:
                     penalize = implementation(activity.name)
                     # Keras 3 divides each output's penalty by its batch size.

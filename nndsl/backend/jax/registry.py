@@ -75,4 +75,9 @@ def missing_implementations() -> list[str]:
     return TABLE.missing()
 
 
-_load = ImportOnce(lambda: (f"nndsl.backend.jax.impls.{family}" for family in FAMILIES))
+# Implementation modules beside the families': `tensorboard` (a callback needing an optional
+# package at run time) builds on `callbacks`, so it cannot be imported from there.
+EXTRA_MODULES = ("tensorboard",)
+_load = ImportOnce(
+    lambda: (f"nndsl.backend.jax.impls.{name}" for name in (*FAMILIES, *EXTRA_MODULES))
+)

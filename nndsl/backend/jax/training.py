@@ -23,6 +23,7 @@ from nndsl.backend.jax.impls.optimizers import final_weights
 from nndsl.backend.jax.registry import ApplyCall, LabelCall, implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops import OpKind, callbacks as callback_specs
+from nndsl.ops.attrs import declared
 
 Metrics = tuple[Stats, ...]  # one dict of summed statistics per metric
 Aux = dict[str, jax.Array]  # loop state besides weights: the float16 loss scale
@@ -188,7 +189,7 @@ def build_steps(
         tx = optax.inject_hyperparams(lambda lr_scale: optax.chain(inner, optax.scale(lr_scale)))(
             lr_scale=1.0
         )
-    from_logits = bool(loss.attrs.get("from_logits", False))
+    from_logits = bool(declared(loss.attrs, "from_logits", False))
     compute = COMPUTE_DTYPES[precision]
     weights = None if class_weight is None else jnp.asarray(class_weight, jnp.float32)
     scaling = precision == "float16"

@@ -90,9 +90,9 @@ def _linear(x: jax.Array, attrs: Attrs) -> jax.Array:
 def _relu(x: jax.Array, attrs: Attrs) -> jax.Array:
     return relu_keras(
         x,
-        to_float(attrs.get("negative_slope", 0.0)),
-        _optional_float(attrs.get("max_value")),
-        to_float(attrs.get("threshold", 0.0)),
+        to_float(attrs["negative_slope"]),
+        _optional_float(attrs["max_value"]),
+        to_float(attrs["threshold"]),
     )
 
 
@@ -103,7 +103,7 @@ def _relu6(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("leaky_relu")
 def _leaky_relu(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.leaky_relu(x, to_float(attrs.get("negative_slope", 0.2)))
+    return jax.nn.leaky_relu(x, to_float(attrs["negative_slope"]))
 
 
 @_activation("sigmoid")
@@ -153,7 +153,7 @@ def _softsign(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("squareplus")
 def _squareplus(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.squareplus(x, to_float(attrs.get("b", 4.0)))
+    return jax.nn.squareplus(x, to_float(attrs["b"]))
 
 
 @_activation("sparse_plus")
@@ -173,7 +173,7 @@ def _hard_silu(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("gelu")
 def _gelu(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.gelu(x, approximate=bool(attrs.get("approximate", False)))
+    return jax.nn.gelu(x, approximate=bool(attrs["approximate"]))
 
 
 @_activation("mish")
@@ -183,12 +183,12 @@ def _mish(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("elu")
 def _elu(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.elu(x, to_float(attrs.get("alpha", 1.0)))
+    return jax.nn.elu(x, to_float(attrs["alpha"]))
 
 
 @_activation("celu")
 def _celu(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.celu(x, to_float(attrs.get("alpha", 1.0)))
+    return jax.nn.celu(x, to_float(attrs["alpha"]))
 
 
 @_activation("selu")
@@ -203,13 +203,13 @@ def _exponential(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("soft_shrink")
 def _soft_shrink(x: jax.Array, attrs: Attrs) -> jax.Array:
-    t = to_float(attrs.get("threshold", 0.5))
+    t = to_float(attrs["threshold"])
     return jnp.where(x > t, x - t, jnp.where(x < -t, x + t, 0.0)).astype(x.dtype)
 
 
 @_activation("hard_shrink")
 def _hard_shrink(x: jax.Array, attrs: Attrs) -> jax.Array:
-    t = to_float(attrs.get("threshold", 0.5))
+    t = to_float(attrs["threshold"])
     return jnp.where(jnp.abs(x) > t, x, 0.0).astype(x.dtype)
 
 
@@ -221,18 +221,18 @@ def _threshold(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("softmax")
 def _softmax(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.softmax(x, axis=to_int(attrs.get("axis", -1)))
+    return jax.nn.softmax(x, axis=to_int(attrs["axis"]))
 
 
 @_activation("log_softmax")
 def _log_softmax(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.log_softmax(x, axis=to_int(attrs.get("axis", -1)))
+    return jax.nn.log_softmax(x, axis=to_int(attrs["axis"]))
 
 
 @_activation("sparsemax")
 def _sparsemax(x: jax.Array, attrs: Attrs) -> jax.Array:
     """Keras's JAX sparsemax: sort, cumulative sums, the support's threshold `tau`."""
-    axis = to_int(attrs.get("axis", -1)) % x.ndim
+    axis = to_int(attrs["axis"]) % x.ndim
     ordered = -jnp.sort(-x, axis=axis)
     cumsum = jnp.cumsum(ordered, axis=axis)
     shape = [1] * x.ndim
@@ -246,7 +246,7 @@ def _sparsemax(x: jax.Array, attrs: Attrs) -> jax.Array:
 
 @_activation("glu")
 def _glu(x: jax.Array, attrs: Attrs) -> jax.Array:
-    return jax.nn.glu(x, axis=to_int(attrs.get("axis", -1)))
+    return jax.nn.glu(x, axis=to_int(attrs["axis"]))
 
 
 # -- layers ----------------------------------------------------------------------------------

@@ -15,14 +15,14 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops.attention import attention_axes
-from nndsl.ops.attrs import to_float, to_int
+from nndsl.ops.attrs import declared, to_float, to_int
 
 _LARGE_NEGATIVE = -1e9
 
 
 def _dropout(call: ApplyCall, weights: jax.Array) -> jax.Array:
     """Inverted dropout on the attention weights, while training only (as Keras's Dropout)."""
-    rate = to_float(call.attrs.get("dropout", 0.0))
+    rate = to_float(call.attrs["dropout"])
     if not call.training or rate == 0.0:
         return weights
     if call.key is None:
@@ -36,9 +36,9 @@ def _position_mask(call: ApplyCall, t: int, s: int) -> jax.Array | None:
     rows = jnp.arange(t)[:, None]
     cols = jnp.arange(s)[None, :]
     mask = None
-    if call.attrs.get("use_causal_mask"):
+    if call.attrs["use_causal_mask"]:
         mask = rows >= cols
-    window = call.attrs.get("sliding_window")
+    window = declared(call.attrs, "sliding_window", None)
     if window is not None:
         band = jnp.abs(rows - cols) < to_int(window)
         mask = band if mask is None else mask & band
@@ -118,14 +118,14 @@ def _heads_attention(
     out = jnp.tensordot(heads, kernel, axes=([rank - 1, rank], [0, 1]))
     if "attention_output.bias" in call.params:
         out = out + call.params["attention_output.bias"]
-    if call.attrs.get("return_attention_scores"):
+    if call.attrs["return_attention_scores"]:
         return out, weights
     return out
 
 
 @impl("MultiHeadAttention")
 def multi_head_attention(call: ApplyCall) -> jax.Array | tuple[jax.Array, ...]:
-    axes = attention_axes(call.attrs.get("attention_axes"), call.x.ndim)
+    axes = attention_axes(call.attrs["attention_axes"], call.x.ndim)
     return _heads_attention(call, to_int(call.attrs["key_dim"]), 1, axes)
 
 
@@ -149,7 +149,7 @@ def _luong(call: ApplyCall, scores: jax.Array) -> jax.Array | tuple[jax.Array, .
     out = jnp.einsum("bts,bsd->btd", weights, value)
     if len(call.inputs) > 4:
         out = jnp.where(call.inputs[4][..., None], out, 0.0)
-    if call.attrs.get("return_attention_scores"):
+    if call.attrs["return_attention_scores"]:
         return out, weights
     return out
 
@@ -159,7 +159,7 @@ def attention(call: ApplyCall) -> jax.Array | tuple[jax.Array, ...]:
     query = call.inputs[0]
     key = call.inputs[2] if len(call.inputs) > 2 else call.inputs[1]
     scale = call.params.get("scale")
-    if call.attrs.get("score_mode") == "concat":
+    if call.attrs["score_mode"] == "concat":
         summed = query[:, :, None, :] + key[:, None, :, :]
         if scale is not None:
             summed = scale * summed

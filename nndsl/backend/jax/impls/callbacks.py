@@ -238,7 +238,7 @@ class CheckpointSaver(Callback):
         self.every = int(attrs["every"])  # type: ignore[arg-type]
         self.every_steps = int(attrs["every_steps"])  # type: ignore[arg-type]
         self.keep = int(attrs["keep"])  # type: ignore[arg-type]
-        best = attrs.get("best")
+        best = attrs["best"]
         self.watch = None if best is None else _Watcher(str(best), str(attrs["mode"]), 0.0)
 
     def writes(self) -> tuple[str, ...]:
@@ -367,6 +367,3 @@ impl("reduce_lr_on_plateau")(ReduceLrOnPlateau)
 impl("checkpoint")(CheckpointSaver)
 impl("csv_log")(CsvLog)
 impl("jsonl_log")(JsonlLog)
-
-# `tensorboard` lives in its own module (it needs the optional tensorboardX at run time).
-import nndsl.backend.jax.impls.tensorboard  # noqa: E402, F401

@@ -29,7 +29,7 @@ def dimension_numbers(n: int, data_format: str) -> jax.lax.ConvDimensionNumbers:
 
 
 def _fmt(call: ApplyCall) -> str:
-    return str(call.attrs.get("data_format", "channels_last"))
+    return str(call.attrs["data_format"])
 
 
 def _n(call: ApplyCall) -> int:
@@ -52,7 +52,7 @@ def _padding(
     dilation: Sequence[int],
 ) -> list[tuple[int, int]]:
     """Explicit (before, after) cells per spatial axis, from the shared padding rules."""
-    padding = str(call.attrs.get("padding", "valid"))
+    padding = str(call.attrs["padding"])
     pads = []
     for size, k, s, d in zip(_spatial_sizes(call, x), kernel, strides, dilation, strict=True):
         pair = window_padding(padding, size, k, s, d)
@@ -68,7 +68,7 @@ def finish(call: ApplyCall, y: jax.Array) -> jax.Array:
         if _fmt(call) == "channels_first":
             bias = bias.reshape((-1,) + (1,) * (y.ndim - 2))
         y = y + bias
-    return activate(call.attrs.get("activation", "linear"), y)
+    return activate(call.attrs["activation"], y)
 
 
 def convolve(
@@ -98,9 +98,9 @@ def conv(call: ApplyCall) -> jax.Array:
         call,
         call.x,
         call.params["kernel"],
-        to_ints(call.attrs.get("strides", 1), n),
-        to_ints(call.attrs.get("dilation_rate", 1), n),
-        to_int(call.attrs.get("groups", 1)),
+        to_ints(call.attrs["strides"], n),
+        to_ints(call.attrs["dilation_rate"], n),
+        to_int(call.attrs["groups"]),
     )
     return finish(call, y)
 
@@ -108,11 +108,11 @@ def conv(call: ApplyCall) -> jax.Array:
 def conv_transpose(call: ApplyCall) -> jax.Array:
     n = _n(call)
     kernel = call.params["kernel"]
-    strides = to_ints(call.attrs.get("strides", 1), n)
-    dilation = to_ints(call.attrs.get("dilation_rate", 1), n)
-    op = call.attrs.get("output_padding")
+    strides = to_ints(call.attrs["strides"], n)
+    dilation = to_ints(call.attrs["dilation_rate"], n)
+    op = call.attrs["output_padding"]
     output_padding = (None,) * n if op is None else to_ints(op, n)
-    padding = str(call.attrs.get("padding", "valid"))
+    padding = str(call.attrs["padding"])
     pads = [
         transpose_padding(kernel.shape[i], strides[i], dilation[i], padding, output_padding[i])
         for i in range(n)
@@ -139,8 +139,8 @@ def depthwise(call: ApplyCall, kernel: jax.Array) -> jax.Array:
         call,
         call.x,
         grouped,
-        to_ints(call.attrs.get("strides", 1), n),
-        to_ints(call.attrs.get("dilation_rate", 1), n),
+        to_ints(call.attrs["strides"], n),
+        to_ints(call.attrs["dilation_rate"], n),
         channels,
     )
 

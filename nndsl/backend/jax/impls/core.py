@@ -1,4 +1,4 @@
-"""Dense, Identity, Embedding, EinsumDense, Dropout."""
+"""Dense, Identity, Embedding, EinsumDense."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.impls.activation import activate
 from nndsl.backend.jax.registry import ApplyCall, impl
-from nndsl.ops.attrs import to_float
 
 
 @impl("Dense")
@@ -15,7 +14,7 @@ def dense(call: ApplyCall) -> jax.Array:
     y = call.x @ call.params["kernel"]
     if "bias" in call.params:
         y = y + call.params["bias"]
-    return activate(call.attrs.get("activation", "linear"), y)
+    return activate(call.attrs["activation"], y)
 
 
 @impl("Identity")
@@ -43,16 +42,4 @@ def einsum_dense(call: ApplyCall) -> jax.Array:
     y = jnp.einsum(str(call.attrs["equation"]), call.x, call.params["kernel"])
     if "bias" in call.params:
         y = y + call.params["bias"]
-    return activate(call.attrs.get("activation", "linear"), y)
-
-
-@impl("Dropout")
-def dropout(call: ApplyCall) -> jax.Array:
-    """Inverted dropout as in Keras: kept entries are scaled by `1 / (1 - rate)`."""
-    rate = to_float(call.attrs["rate"])
-    if not call.training or rate == 0.0:
-        return call.x
-    if call.key is None:
-        raise ValueError("Dropout needs a PRNG key while training; pass `key=` to apply")
-    keep = jax.random.bernoulli(call.key, 1.0 - rate, call.x.shape)
-    return jnp.where(keep, call.x / (1.0 - rate), jnp.zeros_like(call.x))
+    return activate(call.attrs["activation"], y)

@@ -41,8 +41,8 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
     (object arrays are refused)."""
     path = _source(base_dir, str(attrs["path"]))
     _require_file(path, "data file")
-    keys = {"x": str(attrs.get("x", "x")), "y": str(attrs.get("y", "y"))}
-    if attrs.get("sample_weight") is not None:
+    keys = {"x": str(attrs["x"]), "y": str(attrs["y"])}
+    if attrs["sample_weight"] is not None:
         keys["sample_weight"] = str(attrs["sample_weight"])
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -64,7 +64,7 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
 def npy(attrs: Attrs, base_dir: Path) -> Arrays:
     """Two `.npy` files (three with `sample_weight`); never unpickles."""
     out: Arrays = {}
-    roles = ("x", "y", "sample_weight") if attrs.get("sample_weight") is not None else ("x", "y")
+    roles = ("x", "y", "sample_weight") if attrs["sample_weight"] is not None else ("x", "y")
     for role in roles:
         path = _source(base_dir, str(attrs[role]))
         _require_file(path, "data file")
@@ -103,7 +103,7 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
     label = _column(path, names, str(attrs["label"]), header, "label column")
     given = attrs["columns"]
     weight = None
-    if attrs.get("sample_weight") is not None:
+    if attrs["sample_weight"] is not None:
         weight = _column(path, names, str(attrs["sample_weight"]), header, "sample weight column")
     if isinstance(given, tuple):
         columns = [_column(path, names, str(c), header, "column") for c in given]
@@ -212,7 +212,7 @@ def _class_folders(root: Path, attrs: Attrs) -> list[tuple[str, Path]]:
     if not root.is_dir():
         raise DataError(f"{root}: is a file, expected a folder with one subfolder per class")
     present = sorted(p.name for p in root.iterdir() if p.is_dir())
-    given = attrs.get("class_names")
+    given = attrs["class_names"]
     if isinstance(given, tuple):
         missing = [str(n) for n in given if str(n) not in present]
         if missing:

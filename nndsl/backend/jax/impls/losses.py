@@ -28,8 +28,8 @@ from nndsl.ops.attrs import to_float, to_int
 __all__ = ["EPSILON"]
 
 
-def _axis(call: LabelCall, default: int = -1) -> int:
-    return to_int(call.attrs.get("axis", default)) % call.y_pred.ndim
+def _axis(call: LabelCall) -> int:
+    return to_int(call.attrs["axis"]) % call.y_pred.ndim
 
 
 def _log_probs(pred: jax.Array, from_logits: bool, axis: int = -1) -> jax.Array:
@@ -50,14 +50,14 @@ def _smooth_binary(y: jax.Array, smoothing: float) -> jax.Array:
 
 
 def _flag(call: LabelCall, name: str) -> bool:
-    return bool(call.attrs.get(name, False))
+    return bool(call.attrs[name])
 
 
 @impl("cross_entropy")
 def cross_entropy(call: LabelCall) -> jax.Array:
     """Integer labels `[B, ...]` use the sparse form; one-hot `[B, ..., C]` the categorical one."""
     logp = _log_probs(call.y_pred, _flag(call, "from_logits"))
-    smoothing = to_float(call.attrs.get("label_smoothing", 0.0))
+    smoothing = to_float(call.attrs["label_smoothing"])
     if is_sparse(call.y_pred, call.y_true) and smoothing == 0.0:
         ids = call.y_true.astype(jnp.int32)
         return per_example(-jnp.take_along_axis(logp, ids[..., None], axis=-1)[..., 0])
@@ -96,9 +96,7 @@ def _bce(y: jax.Array, x: jax.Array, from_logits: bool) -> jax.Array:
 
 @impl("binary_crossentropy")
 def binary_crossentropy(call: LabelCall) -> jax.Array:
-    y = _smooth_binary(
-        like_pred(call.y_pred, call.y_true), to_float(call.attrs.get("label_smoothing", 0.0))
-    )
+    y = _smooth_binary(like_pred(call.y_pred, call.y_true), to_float(call.attrs["label_smoothing"]))
     loss = _bce(y, call.y_pred, _flag(call, "from_logits"))
     if call.y_pred.ndim > 1:
         loss = jnp.mean(loss, axis=_axis(call))
@@ -241,7 +239,7 @@ def _overlap_sums(call: LabelCall) -> tuple[tuple[jax.Array, ...], bool]:
     y = like_pred(call.y_pred, call.y_true)
     p = call.y_pred
     m = row_mask(call, p)
-    axes_attr = call.attrs.get("axis")
+    axes_attr = call.attrs["axis"]
     rank = p.ndim
     axes = (
         tuple(range(rank)) if axes_attr is None else tuple(a % rank for a in _int_list(axes_attr))

@@ -58,7 +58,7 @@ def minimum(call: ApplyCall) -> jax.Array:
 
 @impl("Concatenate")
 def concatenate(call: ApplyCall) -> jax.Array:
-    return jnp.concatenate(call.inputs, axis=to_int(call.attrs.get("axis", -1)))
+    return jnp.concatenate(call.inputs, axis=to_int(call.attrs["axis"]))
 
 
 def _l2_normalize(x: jax.Array, axis: int) -> jax.Array:
@@ -72,7 +72,7 @@ def dot(call: ApplyCall) -> jax.Array:
     """`batch_dot`: batch axis 0 shared; the result keeps `a`'s free axes, then `b`'s."""
     a, b = call.inputs
     ax, bx = dot_axes(call.attrs, (a.ndim, b.ndim))
-    if call.attrs.get("normalize"):
+    if call.attrs["normalize"]:
         a, b = _l2_normalize(a, ax), _l2_normalize(b, bx)
     out = jax.lax.dot_general(a, b, (((ax,), (bx,)), ((0,), (0,))))
     return out[:, None] if out.ndim == 1 else out

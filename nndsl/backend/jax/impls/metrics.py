@@ -27,7 +27,7 @@ from nndsl.backend.jax.impls.labels import (
     row_mask,
 )
 from nndsl.backend.jax.registry import Attrs, LabelCall, impl
-from nndsl.ops.attrs import to_float, to_int
+from nndsl.ops.attrs import declared, to_float, to_int
 
 Stats = dict[str, jax.Array]
 NEG_INF = -1e10  # Keras's stand-in for -inf in top-k filtering
@@ -232,15 +232,15 @@ def _filter_top_k(x: jax.Array, k: int) -> jax.Array:
 
 
 def _precision_recall_update(call: LabelCall) -> Stats:
-    top_k = call.attrs.get("top_k")
+    top_k = call.attrs["top_k"]
     pred = call.y_pred.astype(jnp.float32)
     if top_k is not None:
         pred = _filter_top_k(pred, to_int(top_k))
     y, pred, w = _binary_inputs(
         LabelCall(call.attrs, pred, call.y_true, call.from_logits, call.mask),
-        call.attrs.get("class_id"),
+        call.attrs["class_id"],
     )
-    given = call.attrs.get("thresholds")
+    given = call.attrs["thresholds"]
     threshold = to_float(given) if given is not None else (0.5 if top_k is None else NEG_INF)
     return _threshold_counts(y, pred, w, jnp.array([threshold], jnp.float32))
 
@@ -260,7 +260,7 @@ impl("recall")(Streaming(_precision_recall_update, _recall))
 
 
 def _at_update(call: LabelCall) -> Stats:
-    y, pred, w = _binary_inputs(call, call.attrs.get("class_id"))
+    y, pred, w = _binary_inputs(call, call.attrs["class_id"])
     n = to_int(call.attrs["num_thresholds"])
     if n == 1:
         return _threshold_counts(y, pred, w, jnp.array([0.5], jnp.float32))
@@ -293,14 +293,14 @@ impl("specificity_at_sensitivity")(_at_value("recall", "specificity", "sensitivi
 def _fbeta_update(call: LabelCall) -> Stats:
     pred = call.y_pred.astype(jnp.float32)
     y = one_hot_labels(pred, call.y_true)
-    threshold = call.attrs.get("threshold")
+    threshold = call.attrs["threshold"]
     if threshold is None:
         hit = (pred >= jnp.max(pred, axis=-1, keepdims=True)) & (jnp.abs(pred) > 1e-9)
     else:
         hit = pred > to_float(threshold)
     p = hit.astype(jnp.float32)
     w = row_mask(call, pred)
-    axis = None if call.attrs.get("average") == "micro" else 0
+    axis = None if call.attrs["average"] == "micro" else 0
     return {
         "tp": jnp.sum(p * y * w, axis=axis),
         "fp": jnp.sum(p * (1 - y) * w, axis=axis),
@@ -310,12 +310,12 @@ def _fbeta_update(call: LabelCall) -> Stats:
 
 
 def _fbeta_finalize(s: Mapping[str, jax.Array], attrs: Attrs) -> jax.Array:
-    beta = to_float(attrs.get("beta", 1.0))
+    beta = to_float(declared(attrs, "beta", 1.0))
     tp = s["tp"]
     precision = tp / (tp + s["fp"] + EPSILON)
     recall = tp / (tp + s["fn"] + EPSILON)
     f = precision * recall / (beta**2 * precision + recall + EPSILON) * (1 + beta**2)
-    if attrs.get("average") == "weighted":
+    if attrs["average"] == "weighted":
         weights = s["support"] / (jnp.sum(s["support"]) + EPSILON)
         return jnp.sum(f * weights)
     return jnp.mean(f)
@@ -332,7 +332,7 @@ def _iou_update(call: LabelCall) -> Stats:
     guess = jnp.argmax(call.y_pred, axis=-1).astype(jnp.int32).reshape(-1)
     w = row_mask(call, jnp.zeros(call.y_pred.shape[:-1], jnp.float32)).reshape(-1)
     valid = (truth >= 0) & (truth < n) & (guess >= 0) & (guess < n)
-    ignore = call.attrs.get("ignore_class")
+    ignore = call.attrs["ignore_class"]
     if ignore is not None:
         valid = valid & (truth != to_int(ignore))
     w = jnp.where(valid, w, 0.0)
@@ -345,7 +345,7 @@ def _iou_finalize(s: Mapping[str, jax.Array], attrs: Attrs) -> jax.Array:
     cm = s["cm"]
     tp = jnp.diag(cm)
     denominator = jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp
-    ids = attrs.get("target_class_ids")
+    ids = declared(attrs, "target_class_ids", None)
     if ids is not None:
         index = jnp.array([to_int(i) for i in (ids if isinstance(ids, tuple) else (ids,))])
         tp, denominator = tp[index], denominator[index]

@@ -61,8 +61,8 @@ def batch_normalization(call: ApplyCall) -> jax.Array:
     """Training: batch statistics (over the unmasked entries when a mask is given), and
     `moving = moving * momentum + batch * (1 - momentum)`. Inference: the moving statistics."""
     x = call.x
-    axis = to_int(call.attrs.get("axis", -1)) % x.ndim
-    eps = to_float(call.attrs.get("epsilon", 1e-3))
+    axis = to_int(call.attrs["axis"]) % x.ndim
+    eps = to_float(call.attrs["epsilon"])
     xf = _compute(x)
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
@@ -73,7 +73,7 @@ def batch_normalization(call: ApplyCall) -> jax.Array:
         else:
             mean = jnp.mean(xf, axis=reduce)
             var = jnp.var(xf, axis=reduce)
-        m = to_float(call.attrs.get("momentum", 0.99))
+        m = to_float(call.attrs["momentum"])
         mm, mv = call.state["moving_mean"], call.state["moving_variance"]
         call.new_state["moving_mean"] = (mm * m + mean * (1.0 - m)).astype(mm.dtype)
         call.new_state["moving_variance"] = (mv * m + var * (1.0 - m)).astype(mv.dtype)
@@ -95,8 +95,8 @@ def batch_normalization(call: ApplyCall) -> jax.Array:
 @impl("LayerNormalization")
 def layer_normalization(call: ApplyCall) -> jax.Array:
     x = call.x
-    axes = _raw_axes(call.attrs.get("axis", -1))
-    eps = to_float(call.attrs.get("epsilon", 1e-3))
+    axes = _raw_axes(call.attrs["axis"])
+    eps = to_float(call.attrs["epsilon"])
     xf = _compute(x)
     shape = [1] * x.ndim
     for a in axes:
@@ -105,7 +105,7 @@ def layer_normalization(call: ApplyCall) -> jax.Array:
     g = None if gamma is None else _along(gamma.astype(xf.dtype), shape)
     b = None if beta is None else _along(beta.astype(xf.dtype), shape)
     var = jnp.var(xf, axis=tuple(axes), keepdims=True)
-    if call.attrs.get("rms_scaling", False):
+    if call.attrs["rms_scaling"]:
         y = xf * jax.lax.rsqrt(var + eps)
         if g is not None:
             y = y * g
@@ -119,10 +119,10 @@ def layer_normalization(call: ApplyCall) -> jax.Array:
 def group_normalization(call: ApplyCall) -> jax.Array:
     """Channels `C` at `axis` become `[groups, C / groups]`; statistics per example and group."""
     x = call.x
-    axis = to_int(call.attrs.get("axis", -1)) % x.ndim
-    eps = to_float(call.attrs.get("epsilon", 1e-3))
+    axis = to_int(call.attrs["axis"]) % x.ndim
+    eps = to_float(call.attrs["epsilon"])
     c = x.shape[axis]
-    groups = to_int(call.attrs.get("groups", 32))
+    groups = to_int(call.attrs["groups"])
     groups = c if groups == -1 else groups
     grouped = (*x.shape[:axis], groups, c // groups, *x.shape[axis + 1 :])
     xf = _compute(x).reshape(grouped)
@@ -147,7 +147,7 @@ def group_normalization(call: ApplyCall) -> jax.Array:
 def unit_normalization(call: ApplyCall) -> jax.Array:
     """`x * min(rsqrt(sum(x^2)), 1e12)`, Keras's L2 normalization with epsilon 1e-12."""
     x = call.x
-    axes = tuple(_raw_axes(call.attrs.get("axis", -1)))
+    axes = tuple(_raw_axes(call.attrs["axis"]))
     inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axes, keepdims=True))
     return x * jnp.minimum(inv, 1.0 / 1e-12).astype(x.dtype)
 
@@ -155,8 +155,8 @@ def unit_normalization(call: ApplyCall) -> jax.Array:
 @impl("RMSNormalization")
 def rms_normalization(call: ApplyCall) -> jax.Array:
     x = call.x
-    axes = _raw_axes(call.attrs.get("axis", -1))
-    eps = to_float(call.attrs.get("epsilon", 1e-6))
+    axes = _raw_axes(call.attrs["axis"])
+    eps = to_float(call.attrs["epsilon"])
     xf = _compute(x)
     shape = [1] * x.ndim
     for a in axes:

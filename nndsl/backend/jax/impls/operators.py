@@ -45,7 +45,7 @@ def matmul(call: ApplyCall) -> jax.Array:
 def constant(call: ApplyCall) -> jax.Array:
     value = call.attrs["value"]
     assert isinstance(value, int | float)
-    return jnp.asarray(value, dtype=to_dtype(call.attrs.get("dtype", "float32")))
+    return jnp.asarray(value, dtype=to_dtype(call.attrs["dtype"]))
 
 
 def _binary(name: str, fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:

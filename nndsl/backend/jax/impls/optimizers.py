@@ -89,11 +89,11 @@ def _clip_each(max_norm: float) -> optax.GradientTransformation:
 
 
 def _clipping(attrs: Attrs) -> list[optax.GradientTransformation]:
-    if (v := attrs.get("clipnorm")) is not None:
+    if (v := attrs["clipnorm"]) is not None:
         return [_clip_each(to_float(v))]
-    if (v := attrs.get("global_clipnorm")) is not None:
+    if (v := attrs["global_clipnorm"]) is not None:
         return [optax.clip_by_global_norm(to_float(v))]
-    if (v := attrs.get("clipvalue")) is not None:
+    if (v := attrs["clipvalue"]) is not None:
         return [optax.clip(to_float(v))]
     return []
 
@@ -115,15 +115,15 @@ def _optimizer(
     if cap is not None:
         lr = _capped(lr, cap)
     parts = [*_clipping(attrs), direction]
-    decay = to_float(attrs.get("weight_decay", 0.0) or 0.0)
+    decay = to_float(attrs["weight_decay"] or 0.0)
     if decay:
         parts.append(optax.add_decayed_weights(decay))
     parts.append(optax.scale_by_learning_rate(lr))
     tx = optax.chain(*parts)
-    k = attrs.get("gradient_accumulation_steps")
+    k = attrs["gradient_accumulation_steps"]
     if k is not None:
         tx = optax.MultiSteps(tx, every_k_schedule=to_int(k)).gradient_transformation()
-    if attrs.get("use_ema"):
+    if attrs["use_ema"]:
         tx = optax.chain(tx, weights_ema(to_float(attrs["ema_momentum"]), to_int(k or 1)))
     return tx
 
@@ -150,7 +150,7 @@ def rmsprop(attrs: Attrs) -> optax.GradientTransformation:
 
 def _adam(attrs: Attrs) -> optax.GradientTransformation:
     b1, b2, eps = _f(attrs, "beta_1"), _f(attrs, "beta_2"), _f(attrs, "epsilon")
-    if attrs.get("amsgrad"):
+    if attrs["amsgrad"]:
         return _optimizer(attrs, optax.scale_by_amsgrad(b1, b2, eps))
     return _optimizer(attrs, optax.scale_by_adam(b1, b2, eps))
 

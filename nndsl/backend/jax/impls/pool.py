@@ -19,7 +19,7 @@ Pads = list[tuple[int, int]]
 
 
 def _first(call: ApplyCall) -> bool:
-    return call.attrs.get("data_format", "channels_last") == "channels_first"
+    return call.attrs["data_format"] == "channels_first"
 
 
 def _spatial_axes(call: ApplyCall) -> tuple[int, ...]:
@@ -31,11 +31,11 @@ def _window(call: ApplyCall) -> tuple[tuple[int, ...], tuple[int, ...], Pads | N
     """Window and strides over every axis (1 on batch and channels), and the explicit padding
     of every axis ("same"), or None ("valid")."""
     n = call.x.ndim - 2
-    pool = to_ints(call.attrs.get("pool_size", 2), n)
-    strides_attr = call.attrs.get("strides")
+    pool = to_ints(call.attrs["pool_size"], n)
+    strides_attr = call.attrs["strides"]
     strides = pool if strides_attr is None else to_ints(strides_attr, n)
     pads: Pads | None = None
-    if str(call.attrs.get("padding", "valid")) == "same":
+    if str(call.attrs["padding"]) == "same":
         pads = [(0, 0)] * call.x.ndim
         for axis, k, s in zip(_spatial_axes(call), pool, strides, strict=True):
             pair = same_padding(int(call.x.shape[axis]), k, s)
@@ -70,12 +70,12 @@ def avg_pool(call: ApplyCall) -> jax.Array:
 
 
 def global_max_pool(call: ApplyCall) -> jax.Array:
-    return jnp.max(call.x, axis=_spatial_axes(call), keepdims=bool(call.attrs.get("keepdims")))
+    return jnp.max(call.x, axis=_spatial_axes(call), keepdims=bool(call.attrs["keepdims"]))
 
 
 def global_avg_pool(call: ApplyCall) -> jax.Array:
     """With a mask `[B, T]` (1-D only), masked steps count neither in the sum nor the divisor."""
-    keepdims = bool(call.attrs.get("keepdims"))
+    keepdims = bool(call.attrs["keepdims"])
     axes = _spatial_axes(call)
     if len(call.inputs) < 2:
         return jnp.mean(call.x, axis=axes, keepdims=keepdims)

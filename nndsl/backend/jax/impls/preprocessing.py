@@ -33,7 +33,7 @@ def _as_float(x: jax.Array) -> jax.Array:
 
 
 def _channels_first(call: ApplyCall) -> bool:
-    return call.attrs.get("data_format") == "channels_first"
+    return call.attrs["data_format"] == "channels_first"
 
 
 def _nhwc(call: ApplyCall, fn: Callable[[jax.Array], jax.Array]) -> jax.Array:
@@ -48,7 +48,7 @@ def _key(call: ApplyCall) -> jax.Array | None:
     """The layer's key while training (with `seed` folded in), else None: the identity."""
     if not call.training or call.key is None:
         return None
-    seed = call.attrs.get("seed")
+    seed = call.attrs["seed"]
     return call.key if seed is None else jax.random.fold_in(call.key, to_int(seed))
 
 

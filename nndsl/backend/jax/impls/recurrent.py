@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from nndsl.backend.jax.impls.activation import activate
 from nndsl.backend.jax.registry import ApplyCall, impl, implementation
 from nndsl.ops import Configured, configured, lookup
-from nndsl.ops.attrs import to_float
+from nndsl.ops.attrs import declared, to_float
 from nndsl.ops.spec import OpKind
 
 Params = Mapping[str, jax.Array]
@@ -73,8 +73,8 @@ def _run(
     batch = x.shape[0]
     dtype = x.dtype
     act = str(attrs["activation"])
-    ract = str(attrs.get("recurrent_activation", "sigmoid"))
-    reset_after = bool(attrs.get("reset_after", True))
+    ract = str(declared(attrs, "recurrent_activation", "sigmoid"))
+    reset_after = layer == "GRU" and bool(attrs["reset_after"])
 
     # Dropout masks are drawn once per sequence and shared by every step, as in Keras.
     rate, rrate = to_float(attrs["dropout"]), to_float(attrs["recurrent_dropout"])
@@ -86,7 +86,7 @@ def _run(
     # The input side of every step at once: `[B, T, G*units]`, with the input bias.
     input_bias = recurrent_bias = None
     if bias is not None:
-        if layer == "GRU" and reset_after:
+        if reset_after:
             input_bias, recurrent_bias = bias[0], bias[1]
         else:
             input_bias = bias

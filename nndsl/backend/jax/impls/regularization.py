@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, impl
-from nndsl.ops.attrs import to_float
+from nndsl.ops.attrs import declared, to_float
 
 # SELU's constants, as in Keras's AlphaDropout.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -18,6 +18,18 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def _active(call: ApplyCall, amount: float) -> bool:
     return call.training and call.key is not None and amount > 0.0
+
+
+@impl("Dropout")
+def dropout(call: ApplyCall) -> jax.Array:
+    """Inverted dropout as in Keras: kept entries are scaled by `1 / (1 - rate)`."""
+    rate = to_float(call.attrs["rate"])
+    if not call.training or rate == 0.0:
+        return call.x
+    if call.key is None:
+        raise ValueError("Dropout needs a PRNG key while training; pass `key=` to apply")
+    keep = jax.random.bernoulli(call.key, 1.0 - rate, call.x.shape)
+    return jnp.where(keep, call.x / (1.0 - rate), jnp.zeros_like(call.x))
 
 
 def _spatial_dropout(call: ApplyCall) -> jax.Array:
@@ -30,7 +42,8 @@ def _spatial_dropout(call: ApplyCall) -> jax.Array:
     assert call.key is not None
     noise = [1] * x.ndim
     noise[0] = x.shape[0]
-    channel = 1 if call.attrs.get("data_format") == "channels_first" else x.ndim - 1
+    first = declared(call.attrs, "data_format", "channels_last") == "channels_first"
+    channel = 1 if first else x.ndim - 1
     noise[channel] = x.shape[channel]
     keep = 1.0 - rate
     mask = jax.random.bernoulli(call.key, keep, tuple(noise))
@@ -83,7 +96,7 @@ def alpha_dropout(call: ApplyCall) -> jax.Array:
 def activity_regularization(call: ApplyCall) -> jax.Array:
     """Identity; adds Keras 3's `L1L2(l1, l2)(x) / batch_size` as a loss term."""
     x = call.x
-    l1, l2 = to_float(call.attrs.get("l1", 0.0)), to_float(call.attrs.get("l2", 0.0))
+    l1, l2 = to_float(call.attrs["l1"]), to_float(call.attrs["l2"])
     penalty = jnp.zeros((), x.dtype)
     if l1 != 0.0:
         penalty = penalty + l1 * jnp.sum(jnp.abs(x))

@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, impl
-from nndsl.ops.attrs import to_int, to_ints
+from nndsl.ops.attrs import declared, to_int, to_ints
 from nndsl.ops.reshaping import pairs
 
 
 def _channels_first(call: ApplyCall) -> bool:
-    return call.attrs.get("data_format", "channels_last") == "channels_first"
+    return declared(call.attrs, "data_format", "channels_last") == "channels_first"
 
 
 @impl("Flatten")
@@ -50,9 +50,9 @@ def repeat_vector(call: ApplyCall) -> jax.Array:
 def _upsample(call: ApplyCall, n: int) -> jax.Array:
     """Nearest: each entry repeated (Keras's `ops.repeat`); otherwise `jax.image.resize`."""
     x = call.x
-    sizes = to_ints(call.attrs.get("size", 2), n)
+    sizes = to_ints(call.attrs["size"], n)
     axes = _spatial(call, n)
-    method = str(call.attrs.get("interpolation", "nearest"))
+    method = str(declared(call.attrs, "interpolation", "nearest"))
     if method == "nearest":
         for axis, s in zip(axes, sizes, strict=True):
             x = jnp.repeat(x, s, axis=axis)

@@ -8,6 +8,7 @@ from nndsl.backend.onnx.registry import LowerCall, lowering
 
 
 @lowering(
+    "Dropout",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
