@@ -205,11 +205,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export(args, result, graph)
 
 
+def cmd_import_keras(args: argparse.Namespace) -> int:
+    from nndsl.cli.import_keras import run_import
+
+    result = _check(args.file, _stderr())
+    graph = _graph_or_fail(result, args.model)
+    if graph is None:
+        return _exit_code([result])
+    require_file(args.source)
+    return run_import(graph, args)
+
+
 __all__ = [
     "cmd_check",
     "cmd_explain",
     "cmd_export",
     "cmd_fmt",
+    "cmd_import_keras",
     "cmd_repl",
     "cmd_predict",
     "cmd_summary",

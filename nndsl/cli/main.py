@@ -11,7 +11,18 @@ from nndsl.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("train", "check", "summary", "predict", "export", "explain", "fmt", "repl", "lsp")
+COMMANDS = (
+    "train",
+    "check",
+    "summary",
+    "predict",
+    "export",
+    "import-keras",
+    "explain",
+    "fmt",
+    "repl",
+    "lsp",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="explain a diagnostic code, e.g. E0201")
     p.add_argument("code", help="the code")
+
+    from nndsl.cli.import_keras import add_parser as add_import_keras
+
+    add_import_keras(sub)
     return parser
 
 
@@ -165,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nndsl.check.paths import allow_outside_project
     from nndsl.cli import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         with allow_outside_project(bool(getattr(args, "allow_outside_project", False))):
             return int(handler(args))
