@@ -26,6 +26,7 @@ from lark.utils import TextSlice
 
 from nndsl.diagnostics import Diagnostic
 from nndsl.limits import MAX_SOURCE_CHARS
+from nndsl.records import set_frozen_field
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
 from nndsl.syntax.keywords import ITEM_KEYWORDS, alternation
@@ -234,7 +235,7 @@ class IncrementalParser:
             if isinstance(item, ast.Definition):
                 doc = doc_comment(text, item.span.start)  # the `##` lines above may have changed
                 if item.doc != doc:
-                    object.__setattr__(item, "doc", doc)
+                    set_frozen_field(item, "doc", doc)
         span = Span(items[0].span.start, items[-1].span.end) if items else Span(0, 0)
         return ParseResult(file, ast.Module(tuple(items), span), diagnostics)
 

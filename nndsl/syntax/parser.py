@@ -16,7 +16,7 @@ from lark.utils import TextSlice
 
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.limits import MAX_SOURCE_CHARS
-from nndsl.records import record
+from nndsl.records import record, set_frozen_field
 from nndsl.resources import grammar_path
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast, fastpath
@@ -150,4 +150,4 @@ def _attach_docs(file: SourceFile, module: ast.Module) -> None:
         if isinstance(item, ast.Definition):
             doc = doc_comment(file.text, item.span.start)
             if doc:
-                object.__setattr__(item, "doc", doc)
+                set_frozen_field(item, "doc", doc)

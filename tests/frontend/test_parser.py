@@ -279,3 +279,97 @@ def test_recovery_trials_leave_the_parsed_items_alone() -> None:
     )
     items = parse(text, "t.nn").module.items
     assert [type(i).__name__ for i in items] == ["Definition", "DataDef", "TrainDef"]
+
+
+# Line breaks (and comments) before a line that reads like a statement but continues an
+# expression: `repeat` as a pipeline stage, `name, name =` / `name, name:` inside brackets.
+# The grammar ignores them, so each must parse as its one-line form does.
+_CONTINUED = [
+    "{kw} D(a: A = A |>{br}repeat 0 A) {{ }}",
+    "{kw} D(a: A = x |>{br}repeat (2) f(1), b: B = 1) {{ }}",
+    "{kw} D(a: A = x |>{br}repeat n relu) {{ return a }}",
+    '{kw} D(a: A = x |>{br}repeat "s" f |> repeat 1e-3 g) {{ }}',
+    "{kw} D(a: A = x |>{br}g, b: B) {{ }}",
+    "{kw} D(a: A = x +{br}y, b: B = 2) {{ }}",
+    "{kw} D() {{ h = f(x |>{br}g, k = 3) }}",
+    "{kw} D() {{ h = [x *{br}y, k = 3] }}",
+    "{kw} D() {{ if x |>{br}repeat 2 relu {{ return 1 }} }}",
+    "{kw} D() {{ repeat x |>{br}repeat [1, 2] relu {{ h = 1 }} }}",
+]
+_BREAKS = ["\n", "\n    ", " # c\n ", "\n\n  # a note\n  "]
+
+
+def _shape(node: object) -> object:
+    """A tree without its spans: what a layout must not change."""
+    if isinstance(node, ast.Node):
+        fields = (f for f in node.FIELDS if f != "span")
+        return (type(node).__name__, *(_shape(getattr(node, f)) for f in fields))
+    if isinstance(node, tuple):
+        return tuple(_shape(x) for x in node)
+    return node
+
+
+def _continued_texts(kw: str, template: str) -> list[str]:
+    return [template.format(kw=kw, br=br) for br in _BREAKS]
+
+
+@pytest.mark.parametrize("template", _CONTINUED)
+@pytest.mark.parametrize("kw", ["block", "model"])
+def test_an_expression_continues_on_a_line_that_looks_like_a_statement(
+    kw: str, template: str
+) -> None:
+    from nndsl.syntax.incremental import IncrementalParser
+
+    one_line = parse(template.format(kw=kw, br=" "), "f.nn")
+    assert one_line.diagnostics == []
+    for text in _continued_texts(kw, template):
+        result = parse(text, "f.nn")
+        assert result.diagnostics == [], text
+        assert _shape(result.module) == _shape(one_line.module), text
+        incremental = IncrementalParser().parse(text, "f.nn")
+        assert incremental.diagnostics == [] and incremental.module == result.module, text
+
+
+_SHAPES_CHILD = """
+import json, sys
+from nndsl.syntax import parse
+print(json.dumps([[d.message for d in parse(t, "f.nn").diagnostics] for t in json.load(sys.stdin)]))
+"""
+
+
+def test_an_expression_continues_so_without_the_fast_path_too() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from nndsl.syntax import fastpath
+
+    texts = [t for kw in ("block", "model") for c in _CONTINUED for t in _continued_texts(kw, c)]
+    child = subprocess.run(
+        [sys.executable, "-c", _SHAPES_CHILD],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env={**os.environ, fastpath.ENV: "0"},
+        cwd=ROOT,
+        check=True,
+    )
+    assert json.loads(child.stdout) == [[] for _ in texts]
+
+
+@pytest.mark.parametrize(
+    ("line", "messages"),
+    [
+        ("repeat 3 {\n    }", ["expected an expression after `|>`, found the end of the line"]),
+        ("return h", ["expected an expression after `|>`, found the end of the line"]),
+        ("a, b = g(1)", ["expected an expression after `|>`, found the end of the line"]),
+    ],
+)
+def test_an_operator_before_a_statement_still_has_no_operand(
+    line: str, messages: list[str]
+) -> None:
+    """A line that can only start a statement (`repeat 3 {` is no stage: no name follows
+    its count) still ends the expression before it."""
+    text = f"model M() {{\n    input x: f32[B, 8]\n    h = x |>\n    {line}\n    return h\n}}\n"
+    assert [d.message for d in parse(text, "t.nn").diagnostics] == messages
