@@ -4,7 +4,10 @@
 expression such as `Conv2D(4, 3, padding = "same")`), checks and compiles it through the
 normal front end, copies the Keras layer's weights into the nndsl parameters by name, and
 asserts: same parameter counts, same output shapes, outputs within `atol` (and the updated
-non-trainable state, for layers that have one, in training mode).
+non-trainable state, for layers that have one, in training mode), and the gradients of one
+backward pass: d(sum of each float output times a fixed random cotangent) with respect to the
+float inputs and the trainable weights, within `grad_atol` (`grads=False` skips that for the
+few layers whose outputs are not differentiable the same way in both).
 
 Weight names: a Keras variable `"<layer>/query/kernel"` is nndsl weight `"query.kernel"`
 (`/` is the checkpoint key separator); `rename` maps Keras relative paths when they differ.
@@ -122,6 +125,9 @@ def parity(
     rtol: float = 1e-5,
     prelude: str = "",
     check_state: bool = True,
+    grads: bool = True,
+    grad_atol: float = 1e-4,
+    grad_rtol: float = 1e-4,
 ) -> ParityResult:
     xs = list(inputs) if inputs is not None else random_inputs(shapes)
     graph = nn_graph(model_source(stage, xs, n_outputs, prelude=prelude))
@@ -189,6 +195,21 @@ def parity(
                     rtol=rtol,
                     err_msg=f"state {name} after a training step",
                 )
+    if grads:
+        check_gradients(
+            graph,
+            model,
+            params,
+            state,
+            xs,
+            keras_layer,
+            kw,
+            rename or {},
+            call,
+            training,
+            atol=grad_atol,
+            rtol=grad_rtol,
+        )
     flat_params = (
         {k: np.asarray(v) for k, v in params.get(weighted[0].path, {}).items()} if weighted else {}
     )
@@ -198,3 +219,87 @@ def parity(
         else {}
     )
     return ParityResult(graph, nn_out, keras_out, flat_params, flat_state)
+
+
+def _is_float(x: Any) -> bool:
+    return bool(np.issubdtype(np.asarray(x).dtype, np.floating))
+
+
+def check_gradients(
+    graph: Graph,
+    model: Any,
+    params: dict[str, dict[str, jax.Array]],
+    state: dict[str, dict[str, jax.Array]],
+    xs: Sequence[np.ndarray],
+    keras_layer: Any,
+    kw: Mapping[str, tuple[np.ndarray, bool]],
+    rename: Mapping[str, str],
+    call: Callable[[Any, list[Any], bool], Any],
+    training: bool,
+    *,
+    atol: float,
+    rtol: float,
+) -> None:
+    """One backward pass on each side: the gradient of `sum(output * cotangent)` over the float
+    outputs, with respect to the float inputs and the trainable weights, Keras's through
+    `StatelessScope` (its variables read as the traced values, its state as before the call)."""
+    float_in = [i for i, x in enumerate(xs) if _is_float(x)]
+    weighted = [n for n in graph.nodes if n.weights]
+    path = weighted[0].path if weighted else None
+    trainable = {name: v for name, (v, t) in kw.items() if t}
+    if not float_in and not trainable:
+        return
+    key = jax.random.key(1) if training else None
+    with jax.default_matmul_precision("highest"):
+        probe, _ = model.apply(params, state, list(xs), training=training, key=key)
+        float_out = [i for i, o in enumerate(probe) if _is_float(o)]
+        if not float_out:
+            return
+        rng = np.random.default_rng(7)
+        cotangents = {i: rng.normal(size=np.shape(probe[i])).astype(np.float32) for i in float_out}
+
+        def with_inputs(values: Sequence[Any]) -> list[Any]:
+            out: list[Any] = list(xs)
+            for i, v in zip(float_in, values, strict=True):
+                out[i] = v
+            return out
+
+        def objective(outs: Sequence[Any]) -> jax.Array:
+            return sum(
+                (jax.numpy.sum(outs[i] * cotangents[i]) for i in float_out), jax.numpy.zeros(())
+            )
+
+        def nn_loss(weights: dict[str, jax.Array], inputs: list[jax.Array]) -> jax.Array:
+            p = {**params, path: {**params[path], **weights}} if weights and path else params
+            outs, _ = model.apply(p, state, with_inputs(inputs), training=training, key=key)
+            return objective(outs)
+
+        variables = {
+            rename.get(rel, rel).replace("/", "."): v
+            for v in keras_layer.weights
+            for rel in [v.path.split("/", 1)[1] if "/" in v.path else v.path]
+        }
+        frozen = [(variables[n], jax.numpy.asarray(v)) for n, (v, t) in kw.items() if not t]
+
+        def keras_loss(weights: dict[str, jax.Array], inputs: list[jax.Array]) -> jax.Array:
+            mapping = [(variables[n], w) for n, w in weights.items()] + frozen
+            with keras.StatelessScope(state_mapping=mapping):
+                out = call(keras_layer, with_inputs(inputs), training)
+            return objective(list(out) if isinstance(out, list | tuple) else [out])
+
+        start_w = {n: jax.numpy.asarray(v) for n, v in trainable.items()}
+        start_x = [jax.numpy.asarray(xs[i]) for i in float_in]
+        nn_w, nn_x = jax.grad(nn_loss, argnums=(0, 1))(start_w, start_x)
+        k_w, k_x = jax.grad(keras_loss, argnums=(0, 1))(start_w, start_x)
+    for i, a, b in zip(float_in, nn_x, k_x, strict=True):
+        np.testing.assert_allclose(
+            np.asarray(a), np.asarray(b), atol=atol, rtol=rtol, err_msg=f"d/d input {i}"
+        )
+    for name in trainable:
+        np.testing.assert_allclose(
+            np.asarray(nn_w[name]),
+            np.asarray(k_w[name]),
+            atol=atol,
+            rtol=rtol,
+            err_msg=f"d/d weight {name}",
+        )

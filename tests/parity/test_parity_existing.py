@@ -1,7 +1,11 @@
-"""Parity of the layers that predate the full catalogue (a smoke test of the harness)."""
+"""Parity of the layers that predate the full catalogue (a smoke test of the harness, outputs
+and gradients)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import jax
 import keras
 import pytest
 
@@ -33,3 +37,14 @@ def test_batch_norm(training: bool) -> None:
 def test_parity_catches_a_wrong_layer() -> None:
     with pytest.raises(AssertionError, match="output 0"):
         parity("Dense(5)", keras.layers.Dense(5, activation="relu"), [(3, 4)])
+
+
+def test_parity_catches_a_wrong_backward_pass() -> None:
+    """Equal outputs, different gradients (Keras's cut by `stop_gradient`): the backward pass
+    every `parity` call runs must notice."""
+
+    def no_gradient(layer: Any, xs: list[Any], training: bool) -> Any:
+        return jax.lax.stop_gradient(layer(xs[0], training=training))
+
+    with pytest.raises(AssertionError, match="d/d"):
+        parity("Dense(5)", keras.layers.Dense(5), [(3, 4)], keras_call=no_gradient)
