@@ -6,8 +6,10 @@ normal front end, copies the Keras layer's weights into the nndsl parameters by 
 asserts: same parameter counts, same output shapes, outputs within `atol` (and the updated
 non-trainable state, for layers that have one, in training mode), and the gradients of one
 backward pass: d(sum of each float output times a fixed random cotangent) with respect to the
-float inputs and the trainable weights, within `grad_atol` (`grads=False` skips that for the
-few layers whose outputs are not differentiable the same way in both).
+float inputs and the trainable weights, within `grad_atol`. The backward pass runs once per
+Keras layer class and mode in a process (the forward cases vary arguments; a backward pass per
+case doubled the parity suite's time); `grads=True` forces it, `grads=False` skips it for the
+few layers whose outputs are not differentiable the same way in both.
 
 Weight names: a Keras variable `"<layer>/query/kernel"` is nndsl weight `"query.kernel"`
 (`/` is the checkpoint key separator); `rename` maps Keras relative paths when they differ.
@@ -111,6 +113,10 @@ def keras_weights(layer: Any, rename: Mapping[str, str]) -> dict[str, tuple[np.n
     return out
 
 
+# Layer classes (and training modes) whose backward pass this process has compared already.
+_GRADIENTS_CHECKED: set[tuple[str, bool]] = set()
+
+
 def parity(
     stage: str,
     keras_layer: Any,
@@ -125,7 +131,7 @@ def parity(
     rtol: float = 1e-5,
     prelude: str = "",
     check_state: bool = True,
-    grads: bool = True,
+    grads: bool | None = None,
     grad_atol: float = 1e-4,
     grad_rtol: float = 1e-4,
 ) -> ParityResult:
@@ -195,6 +201,10 @@ def parity(
                     rtol=rtol,
                     err_msg=f"state {name} after a training step",
                 )
+    if grads is None:  # one backward pass per layer class and mode: the forward cases vary args
+        key = (type(keras_layer).__name__, training)
+        grads = key not in _GRADIENTS_CHECKED
+        _GRADIENTS_CHECKED.add(key)
     if grads:
         check_gradients(
             graph,
