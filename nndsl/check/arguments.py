@@ -225,6 +225,7 @@ def _type_words(arg: Arg) -> str:
         "floats": f"a number or a list of {arg.length or 'some'} numbers",
         "pads": "an integer, or a list of integers or of [before, after] pairs",
         "strs": "a list of strings",
+        "names": "a string or a list of strings",
         "initializer": "an initializer such as `he_normal` or `truncated_normal(stddev = 0.02)`",
         "regularizer": "a regularizer such as `l2(1e-4)`",
         "constraint": "a constraint such as `max_norm(3)`",
@@ -259,7 +260,7 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
             return float(v) if isinstance(v, int | float) else None
         if arg.type == "bool" and kind == "bool":
             return v if isinstance(v, bool) else None
-        if arg.type == "str" and kind == "str":
+        if arg.type in ("str", "names") and kind == "str":
             return v if isinstance(v, str) else None
         if arg.type == "dtype" and kind == "dtype":
             return v if isinstance(v, DType) else None
@@ -306,7 +307,7 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
                 else:
                     return INVALID
             return tuple(pads)
-        if arg.type == "strs":
+        if arg.type in ("strs", "names"):
             strs: list[ArgValue] = []
             for item in value.items:
                 if not (isinstance(item, ScalarVal) and item.kind == "str"):

@@ -70,7 +70,18 @@ SCALAR_SETTINGS = (
         min=1,
     ),
 )
-SETTINGS = ("loss", "optimizer", "metrics", "callbacks", *(a.name for a in SCALAR_SETTINGS))
+SETTINGS = (
+    "loss",
+    "loss_weights",
+    "optimizer",
+    "metrics",
+    "callbacks",
+    *(a.name for a in SCALAR_SETTINGS),
+)
+# `loss = per_output(price = mse, label = cross_entropy(from_logits = true))`: a value for each
+# named output of a model with several outputs (Keras's `loss = {"price": ...}`).
+PER_OUTPUT = "per_output"
+LOSS_WEIGHT = Arg("loss_weights", "float", 1.0, "the weight of an output's loss", min=0.0)
 # `steps_per_execution = "auto"`: decided by measurement at start-up (0 in the TrainConfig).
 AUTO = "auto"
 
@@ -166,37 +177,56 @@ class TrainChecker:
                     f"`{required}` missing",
                     help=f"add e.g. `{_example(required)}`",
                 )
-        if graph is not None and len(graph.outputs) != 1:
-            self.rep.error(
-                "E0601",
-                f"training needs a model with one output; `{graph.name}` has {len(graph.outputs)}",
-                self.file,
-                item.model.span,
-                "several outputs",
-            )
-            graph = None
-        pred = graph.outputs[0].type if graph is not None else None
-        if graph is not None and data_call is not None:
-            self._check_data_fits(item, data_call, graph)
-        loss = self._op(values.get("loss"), OpKind.LOSS, pred)
+        multi = graph is not None and len(graph.outputs) > 1
+        pred = graph.outputs[0].type if graph is not None and not multi else None
         optimizer = self._op(values.get("optimizer"), OpKind.OPTIMIZER, None)
         metrics: list[OpCall] = []
-        if "metrics" in values:
-            m = values["metrics"].value
-            items = m.items if isinstance(m, ast.ListLit) else (m,)
-            for e in items:
-                call = self._op_expr(e, OpKind.METRIC, pred)
-                if call is not None:
-                    metrics.append(call)
+        outputs = _PerOutput()
+        if multi:
+            assert graph is not None
+            outputs = self._per_output(graph, values)
+            loss = next(iter(outputs.losses.values()), None)
+            labels = outputs.log_labels()
+        else:
+            loss = self._op(values.get("loss"), OpKind.LOSS, pred)
+            if "metrics" in values:
+                m = values["metrics"].value
+                items = m.items if isinstance(m, ast.ListLit) else (m,)
+                for e in items:
+                    call = self._op_expr(e, OpKind.METRIC, pred)
+                    if call is not None:
+                        metrics.append(call)
+            labels = [metric_label(m.op.name, m.attrs, m.op.args) for m in metrics]
+            if "loss_weights" in values:
+                self.rep.error(
+                    "E0601",
+                    "`loss_weights` weighs the losses of a model with several outputs",
+                    self.file,
+                    values["loss_weights"].name.span,
+                    f"`{graph.name}` has one output" if graph is not None else "one output",
+                    help="remove it, or scale the loss with the learning rate",
+                )
+        if graph is not None and data_call is not None:
+            self._check_data_fits(item, data_call, graph)
+            self._check_data_keys(item, data_call, graph, outputs, multi)
         scalars = {
             arg.name: self._scalar_setting(arg, values.get(arg.name)) for arg in SCALAR_SETTINGS
         }
         callbacks = self._callbacks(
             values.get("callbacks"),
-            metrics,
+            labels,
             float(scalars["validation_split"]),  # type: ignore[arg-type]
             optimizer,
         )
+        if multi and "class_weight" in values:
+            self.rep.error(
+                "E0601",
+                "`class_weight` needs a model with one output (as in Keras)",
+                self.file,
+                values["class_weight"].name.span,
+                "several outputs",
+                help="weigh the outputs' losses with `loss_weights` instead",
+            )
         class_weight = self._class_weight(
             values.get("class_weight"), scalars["class_weight"], loss, pred
         )
@@ -227,6 +257,9 @@ class TrainChecker:
             steps_per_execution=int(scalars["steps_per_execution"]),  # type: ignore[arg-type]
             file=self.file,
             span=item.span,
+            losses=outputs.losses,
+            loss_weights=outputs.weights,
+            output_metrics=outputs.metrics,
         )
 
     def _data(self, item: ast.TrainDef) -> OpCall | None:
@@ -393,19 +426,260 @@ class TrainChecker:
             )
         return ok
 
+    def _per_output(self, graph: Graph, values: dict[str, ast.Setting]) -> _PerOutput:
+        """`loss`, `loss_weights` and `metrics` of a model with several outputs, each keyed by
+        output name with `per_output(name = ...)`. An output without a loss is not trained (and
+        needs no labels); naming one that does not exist is an error."""
+        names = [o.name for o in graph.outputs]
+        types = {o.name: o.type for o in graph.outputs}
+        out = _PerOutput()
+        setting = values.get("loss")
+        keyed: list[str] = []  # outputs given a loss, whether or not it checked
+        if setting is not None:
+            entries = self._entries(setting, "loss")
+            if entries is None:
+                self.rep.error(
+                    "E0601",
+                    f"`{graph.name}` has {len(names)} outputs ({_listed(names)}); give each "
+                    "output that trains its own loss",
+                    self.file,
+                    setting.value.span,
+                    "one loss for several outputs",
+                    help=f"e.g. `loss = {PER_OUTPUT}("
+                    + ", ".join(f"{n} = mse" for n in names[:2])
+                    + ")`; an output without a loss is not trained",
+                )
+            else:
+                found: dict[str, OpCall] = {}
+                valid = self._keyed(entries, names, "loss", graph)
+                out.misnamed = len(valid) < len(entries)
+                for ident, expr in valid:
+                    keyed.append(ident.name)
+                    call = self._op_expr(expr, OpKind.LOSS, types[ident.name])
+                    if call is not None:
+                        found[ident.name] = call
+                out.losses = {n: found[n] for n in names if n in found}
+                if not entries:
+                    self.rep.error(
+                        "E0601",
+                        f"`{PER_OUTPUT}()` names no output, so nothing would train",
+                        self.file,
+                        setting.value.span,
+                        "no loss",
+                        help=f"name the outputs that train: `{PER_OUTPUT}({names[0]} = mse)`",
+                    )
+        weights = values.get("loss_weights")
+        given: dict[str, float] = {}
+        if weights is not None:
+            entries = self._entries(weights, "loss_weights")
+            if entries is None:
+                self.rep.error(
+                    "E0601",
+                    f"`loss_weights` needs a weight per output: `{PER_OUTPUT}(name = weight)`",
+                    self.file,
+                    weights.value.span,
+                    "not keyed by output",
+                    help=f"e.g. `loss_weights = {PER_OUTPUT}({names[0]} = 0.5)`",
+                )
+            for ident, expr in self._keyed(entries or [], names, "loss_weights", graph):
+                if not self._has_loss(ident, keyed, setting, "to weigh", out.misnamed):
+                    continue
+                value = self.elab.evaluate(self._frame(), expr)
+                w = convert(LOSS_WEIGHT, value, self.file, expr.span, "train", self.rep, "setting")
+                if isinstance(w, int | float) and not isinstance(w, bool):
+                    given[ident.name] = float(w)
+        out.weights = {n: given.get(n, 1.0) for n in out.losses}
+        metrics = values.get("metrics")
+        if metrics is not None:
+            entries = self._entries(metrics, "metrics")
+            if entries is None:  # one list for every trained output (as Keras 2)
+                entries = [(ast.Ident(n, metrics.name.span), metrics.value) for n in out.losses]
+            for ident, expr in self._keyed(entries, names, "metrics", graph):
+                if not self._has_loss(
+                    ident, keyed, setting, "to measure against labels", out.misnamed
+                ):
+                    continue
+                items = expr.items if isinstance(expr, ast.ListLit) else (expr,)
+                for e in items:
+                    call = self._op_expr(e, OpKind.METRIC, types[ident.name])
+                    if call is not None:
+                        out.metrics.setdefault(ident.name, []).append(call)
+        out.metrics = {n: out.metrics[n] for n in names if n in out.metrics}
+        return out
+
+    def _has_loss(
+        self, ident: ast.Ident, keyed: list[str], loss: ast.Setting | None, why: str, quiet: bool
+    ) -> bool:
+        if ident.name in keyed:
+            return True
+        if loss is not None and not quiet:  # without a `loss` at all, that is the error reported
+            self.rep.error(
+                "E0601",
+                f"output `{ident.name}` has no loss {why}",
+                self.file,
+                ident.span,
+                "no loss for this output",
+                secondary=[Label(loss.value.span, "the losses")],
+                help=f"give `{ident.name}` a loss in `loss`, or remove it here",
+            )
+        return False
+
+    def _entries(self, setting: ast.Setting, what: str) -> list[tuple[ast.Ident, ast.Expr]] | None:
+        """The `name = value` pairs of a `per_output(...)` value; None when it is not one."""
+        v = setting.value
+        if not (
+            isinstance(v, ast.Call)
+            and isinstance(v.func, ast.Name)
+            and v.func.ident.name == PER_OUTPUT
+        ):
+            return None
+        entries = []
+        for a in v.args:
+            if a.name is None:
+                self.rep.error(
+                    "E0601",
+                    f"`{PER_OUTPUT}` in `{what}` takes `output = value` pairs",
+                    self.file,
+                    a.span,
+                    "no output named",
+                    help=f"write `{PER_OUTPUT}(output_name = ...)`",
+                )
+                continue
+            entries.append((a.name, a.value))
+        return entries
+
+    def _keyed(
+        self,
+        entries: list[tuple[ast.Ident, ast.Expr]],
+        names: list[str],
+        what: str,
+        graph: Graph,
+    ) -> list[tuple[ast.Ident, ast.Expr]]:
+        """The entries that name an output of `graph`, each once; the others are errors."""
+        seen: dict[str, Span] = {}
+        out = []
+        for ident, expr in entries:
+            if ident.name not in names:
+                self.rep.error(
+                    "E0601",
+                    f"`{graph.name}` has no output `{ident.name}`",
+                    self.file,
+                    ident.span,
+                    f"not an output (in `{what}`)",
+                    help=did_you_mean(ident.name, names) or f"its outputs are {_listed(names)}",
+                )
+                continue
+            if ident.name in seen:
+                self.rep.error(
+                    "E0601",
+                    f"output `{ident.name}` is named twice in `{what}`",
+                    self.file,
+                    ident.span,
+                    "named again here",
+                    secondary=[Label(seen[ident.name], "first named here")],
+                )
+                continue
+            seen[ident.name] = ident.span
+            out.append((ident, expr))
+        return out
+
+    def _check_data_keys(
+        self, item: ast.TrainDef, data: OpCall, graph: Graph, outputs: _PerOutput, multi: bool
+    ) -> None:
+        """Each array of the data matched by name to a model input or a trained output: the
+        same names, no more, no fewer. Their shapes and dtypes need the files: the run checks
+        them before the first step."""
+        decl = self.scope.data.get(item.data.name)
+        file = self.scope.data_files.get(item.data.name, self.file)
+        spans = _arg_spans(decl.source if decl is not None else None)
+        inputs = [i.name for i in graph.inputs]
+        trained = list(outputs.losses) if multi else [graph.outputs[0].name]
+        for role, names, noun in (("x", inputs, "input"), ("y", trained, "output")):
+            given = data.attrs.get(role)
+            where, items = spans.get(role, (data.span, []))
+            if isinstance(given, tuple):
+                quiet = outputs.misnamed and role == "y"
+                self._match_keys(item, graph, role, given, names, noun, file, where, items, quiet)
+                continue
+            if len(names) <= 1:
+                continue
+            source = data.op.name
+            self.rep.error(
+                "E0601",
+                f"`{graph.name}` has {len(names)} {noun}s to feed ({_listed(names)}), but data "
+                f"`{item.data.name}` gives one array",
+                file,
+                where,
+                "one array" if source == "npz" else f"`{source}` gives one array",
+                help=f"name one array per {noun}, each key the {noun}'s name: `{role} = [\""
+                + '", "'.join(names)
+                + '"]`'
+                + ("" if source == "npz" else " in an `npz` file"),
+            )
+
+    def _match_keys(
+        self,
+        item: ast.TrainDef,
+        graph: Graph,
+        role: str,
+        given: tuple[ArgValue, ...],
+        names: list[str],
+        noun: str,
+        file: SourceFile,
+        where: Span,
+        items: list[Span],
+        quiet: bool,
+    ) -> None:
+        keys = [str(k) for k in given]
+        for i, key in enumerate(keys):
+            if key in names:
+                continue
+            span = items[i] if i < len(items) else where
+            other = [o.name for o in graph.outputs] if noun == "output" else []
+            untrained = key in other
+            if untrained and quiet:
+                continue
+            self.rep.error(
+                "E0601",
+                f"data `{item.data.name}` labels output `{key}`, which has no loss"
+                if untrained
+                else f"data `{item.data.name}` has array `{key}`, but `{graph.name}` has no "
+                f"{noun} `{key}`",
+                file,
+                span,
+                "no loss for this output" if untrained else f"not an {noun} of `{graph.name}`",
+                help=f"give `{key}` a loss, or remove it from `{role}`"
+                if untrained
+                else did_you_mean(key, names)
+                or f"each key is the name of the {noun} it feeds: {_listed(names)}",
+            )
+        missing = [n for n in names if n not in keys]
+        if missing:
+            self.rep.error(
+                "E0601",
+                f"data `{item.data.name}` has no array for {noun} "
+                + ", ".join(f"`{n}`" for n in missing)
+                + (" (it has a loss)" if noun == "output" else ""),
+                file,
+                where,
+                f"missing {_listed(missing)}",
+                help=f"add the key{'s' if len(missing) > 1 else ''} to `{role}`, an array of "
+                f"that name in the file",
+            )
+
     def _callbacks(
         self,
         setting: ast.Setting | None,
-        metrics: list[OpCall],
+        labels: list[str],
         validation_split: float,
         optimizer: OpCall | None,
     ) -> list[OpCall]:
-        """The `callbacks` list; every monitor must name a value the loop logs."""
+        """The `callbacks` list; every monitor must name a value the loop logs (`labels`:
+        what is logged besides `loss`)."""
         if setting is None:
             return []
         v = setting.value
         out: list[OpCall] = []
-        labels = [metric_label(m.op.name, m.attrs, m.op.args) for m in metrics]
         logged = logged_names(labels, validation_split > 0)
         seen: dict[str, Span] = {}
         for e in v.items if isinstance(v, ast.ListLit) else (v,):
@@ -510,6 +784,39 @@ class TrainChecker:
         if converted is INVALID or converted is None or isinstance(converted, Dim):
             return arg.default  # type: ignore[return-value]
         return converted  # type: ignore[return-value]
+
+
+class _PerOutput:
+    """What `per_output` settings give: losses, weights and metrics by output name."""
+
+    def __init__(self) -> None:
+        self.losses: dict[str, OpCall] = {}
+        self.weights: dict[str, float] = {}
+        self.metrics: dict[str, list[OpCall]] = {}
+        self.misnamed = False  # a loss named no output: "no loss" errors would be its echo
+
+    def log_labels(self) -> list[str]:
+        """What the loop logs besides `loss`: `<output>_loss`, `<output>_<metric>` (Keras)."""
+        labels = [f"{n}_loss" for n in self.losses]
+        for n, calls in self.metrics.items():
+            labels += [f"{n}_{metric_label(m.op.name, m.attrs, m.op.args)}" for m in calls]
+        return labels
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _arg_spans(call: ast.Expr | None) -> dict[str, tuple[Span, list[Span]]]:
+    """Each keyword argument's span in a data source call, and its list items' spans."""
+    if not isinstance(call, ast.Call):
+        return {}
+    out: dict[str, tuple[Span, list[Span]]] = {}
+    for a in call.args:
+        if a.name is not None:
+            items = [e.span for e in a.value.items] if isinstance(a.value, ast.ListLit) else []
+            out[a.name.name] = (a.value.span, items)
+    return out
 
 
 def instantiate_graph(elab: Elaborator, ref: DefRef) -> Graph | None:

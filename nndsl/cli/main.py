@@ -70,11 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input",
         required=True,
+        action="append",
         help="a .npy array of inputs; for a model trained on text, also a .txt file with one "
-        "text per line or a folder of .txt files",
+        "text per line or a folder of .txt files; for a model with several inputs, "
+        "NAME=FILE once per input",
     )
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
-    p.add_argument("--output", help="write predictions to this .npy file instead of printing")
+    p.add_argument(
+        "--output",
+        help="write predictions to this .npy file instead of printing; a folder: one "
+        "<output>.npy per output of the model",
+    )
     _cache_flags(p)
     _project_flag(p)
 

@@ -124,6 +124,11 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     from nndsl.runtime.data import check_inputs
     from nndsl.runtime.predict import check_token_ids, is_text_input, read_texts
 
+    given = args.input if isinstance(args.input, list) else [args.input]
+    named = _named_inputs(graph, given)
+    if named is not None or len(graph.outputs) > 1:
+        return _predict_named(graph, args, named or {graph.inputs[0].name: given[0]})
+    args.input = given[0]
     source = Path(args.input)
     if not source.exists():
         raise UsageError(f"no such file or folder: {args.input}")
@@ -171,6 +176,105 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         if len(names) == y.shape[1]:
             print("class name:", " ".join(names[int(i)] for i in np.argmax(y, axis=-1)))
     print(y)
+    return EXIT_OK
+
+
+def _named_inputs(graph: Graph, given: list[str]) -> dict[str, str] | None:
+    """`--input NAME=FILE` for each input by name; None for one `--input FILE` of a model with
+    one input. Every mistake (an unknown, repeated or missing name) is a `UsageError`."""
+    names = [i.name for i in graph.inputs]
+    listed = ", ".join(f"`{n}`" for n in names)
+    if len(given) == 1 and not _is_named(given[0], names):
+        if len(names) == 1:
+            return None
+        raise UsageError(
+            f"{graph.name} has {len(names)} inputs ({listed}); give each as --input NAME=FILE"
+        )
+    out: dict[str, str] = {}
+    for spec in given:
+        if not _is_named(spec, names) and "=" not in spec:
+            raise UsageError(
+                f"--input {spec}: with several --input, name each: --input NAME=FILE "
+                f"(inputs of {graph.name}: {listed})"
+            )
+        name, _, path = spec.partition("=")
+        if name not in names:
+            from nndsl.check.report import did_you_mean
+
+            hint = did_you_mean(name, names)
+            raise UsageError(
+                f"--input {spec}: {graph.name} has no input `{name}`; "
+                + (str(hint) if hint else f"its inputs are {listed}")
+            )
+        if name in out:
+            raise UsageError(f"--input {spec}: input `{name}` is given twice")
+        out[name] = path
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise UsageError(
+            f"{graph.name} needs --input for "
+            + ", ".join(f"`{n}`" for n in missing)
+            + f" (its inputs are {listed})"
+        )
+    return out
+
+
+def _is_named(spec: str, names: list[str]) -> bool:
+    name, eq, _ = spec.partition("=")
+    return bool(eq) and (name in names or name.isidentifier()) and not Path(spec).exists()
+
+
+def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str]) -> int:
+    """Arrays by input name in, every output out: printed, or one `<output>.npy` each in the
+    `--output` folder (a `.npy` file for a model with one output)."""
+    import numpy as np
+
+    from nndsl.runtime import CheckpointError, DataError, load_weights
+    from nndsl.runtime.data import check_inputs
+    from nndsl.runtime.predict import predict_outputs
+
+    outputs = [o.name for o in graph.outputs]
+    target = Path(args.output) if args.output else None
+    if target is not None and len(outputs) > 1 and target.suffix.lower() == ".npy":
+        raise UsageError(
+            f"{graph.name} has {len(outputs)} outputs; give --output a folder, to hold one "
+            "<output>.npy each"
+        )
+    arrays = {}
+    for name, file in inputs.items():
+        if not Path(file).is_file():
+            raise UsageError(f"no such file: {file} (--input {name})")
+        arrays[name] = _read_npy(Path(file))
+    use_compile_cache(args)
+    try:
+        params, state = load_weights(args.weights, graph)
+        checked = {n: check_inputs(graph, a, inputs[n], n, name=n) for n, a in arrays.items()}
+        rows = {n: len(a) for n, a in checked.items()}
+        if len(set(rows.values())) > 1:
+            raise DataError(
+                "the inputs have different numbers of rows: "
+                + ", ".join(f"{n} {r}" for n, r in rows.items())
+            )
+        ys = predict_outputs(graph, params, state, checked)
+    except (CheckpointError, DataError) as err:
+        print(f"nnrun: error: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    if target is not None and (len(outputs) > 1 or target.is_dir()):
+        target.mkdir(parents=True, exist_ok=True)
+        for name, y in ys.items():
+            np.save(target / f"{name}.npy", y)
+            print(f"wrote {name} {list(y.shape)} to {target / f'{name}.npy'}")
+        return EXIT_OK
+    if target is not None:
+        y = ys[outputs[0]]
+        np.save(target, y)
+        print(f"wrote predictions {list(y.shape)} to {target}")
+        return EXIT_OK
+    np.set_printoptions(precision=4, suppress=True, threshold=200)
+    for name, y in ys.items():
+        if len(ys) > 1:
+            print(f"{name}:")
+        print(y)
     return EXIT_OK
 
 

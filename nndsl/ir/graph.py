@@ -143,6 +143,12 @@ class TrainConfig:
     steps_per_execution: int = 1  # 0: decided by measurement ("auto")
     file: SourceFile | None = None
     span: Span = field(default_factory=lambda: Span(0, 0))
+    # A model with several outputs: the loss, its weight and the metrics of each trained output,
+    # by output name, in output order (`loss` is then the first one's, `metrics` empty). Empty
+    # for a model with one output, which `loss` and `metrics` train.
+    losses: dict[str, OpCall] = field(default_factory=dict)
+    loss_weights: dict[str, float] = field(default_factory=dict)
+    output_metrics: dict[str, list[OpCall]] = field(default_factory=dict)
 
 
 @record

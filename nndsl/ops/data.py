@@ -227,12 +227,35 @@ class Npz(DataSource):
     name = "npz"
     args = (
         Arg("path", "str", doc="the .npz file, relative to this .nn file"),
-        Arg("x", "str", "x", "key of the inputs array"),
-        Arg("y", "str", "y", "key of the labels array"),
+        Arg(
+            "x",
+            "names",
+            "x",
+            "key of the inputs array; a list of keys for a model with several inputs, each key "
+            "the name of the input it feeds",
+        ),
+        Arg(
+            "y",
+            "names",
+            "y",
+            "key of the labels array; a list of keys for a model with several outputs, each key "
+            "the name of the output it labels",
+        ),
         _test_split(),
         _sample_weight("key of a per-example weights array `[N]`"),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'
+
+    def validate(self, attrs: Attrs) -> None:
+        for role in ("x", "y"):
+            keys = attrs[role]
+            if not isinstance(keys, tuple):
+                continue
+            if not keys:
+                raise ArgError(role, f"`{role}` is an empty list", help="name at least one array")
+            repeated = [k for i, k in enumerate(keys) if k in keys[:i]]
+            if repeated:
+                raise ArgError(role, f'array "{repeated[0]}" is listed twice')
 
 
 @register

@@ -88,6 +88,7 @@ class Arg:
     `type` is one of: int, float, bool, str, dtype, ints (a tuple of ints, or one int broadcast
     to `length` entries), pads (an int, or a list of ints or of [before, after] pairs, as
     Keras's padding and cropping take; the spec checks the lengths), strs (a list of names),
+    names (one name, kept as a str, or a list of names, kept as a tuple),
     floats (one number, kept as a float, or a list of `length` numbers, kept as a tuple).
     """
 
@@ -114,6 +115,8 @@ class Arg:
             return f"int | [{', '.join(['int'] * (self.length or 1))}]" if self.length else "[int]"
         if self.type == "strs":
             return "[name]"
+        if self.type == "names":
+            return "name | [name]"
         if self.type == "floats":
             inner = ", ".join(["float"] * self.length) if self.length else "float, ..."
             return f"float | [{inner}]"

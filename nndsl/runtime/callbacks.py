@@ -83,7 +83,7 @@ class RunState:
     totals: Metrics | None = None
     skipped: int = 0  # non-finite steps skipped (`on_nonfinite = "skip"`) and float16 overflows
     stop_training: bool = False
-    last_x: np.ndarray | None = None  # the inputs of the last call, to diagnose a bad step
+    last_x: Any = None  # the inputs (array or dict) of the last call, to diagnose a bad step
     last_stacked: bool = False  # `last_x` holds one batch per step of the call
     # the status(es) of the last call dispatched, on the device: under `on_nonfinite = "stop"`
     # the next call runs only if it was healthy (not saved: checkpoints follow healthy steps)

@@ -31,6 +31,7 @@ from nndsl.shapes import TensorType, format_shape
 _T = TypeVar("_T")
 
 __all__ = [
+    "Arrays",
     "DataError",
     "Dataset",
     "Splits",
@@ -41,25 +42,51 @@ __all__ = [
 ]
 
 
+# A model's inputs (or a trained model's labels): one array, or one per input (trained
+# output) by name when there are several.
+Arrays = np.ndarray | dict[str, np.ndarray]
+
+
+def tree_map(f: Callable[[np.ndarray], np.ndarray], arrays: Arrays) -> Arrays:
+    """`f` applied to the array, or to each array of a dict."""
+    return {k: f(v) for k, v in arrays.items()} if isinstance(arrays, dict) else f(arrays)
+
+
+def first_array(arrays: Arrays) -> np.ndarray:
+    return next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
+
+
+def input_list(graph: Graph, x: Arrays) -> list[np.ndarray]:
+    """The inputs in the model's input order."""
+    return [x[i.name] for i in graph.inputs] if isinstance(x, dict) else [x]
+
+
 @dataclass(frozen=True)
 class Dataset:
-    x: np.ndarray
-    y: np.ndarray
+    x: Arrays
+    y: Arrays
     w: np.ndarray | None = None  # per-example loss weights `[N]` float32 (`sample_weight`)
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(first_array(self.x).shape[0])
 
     def take(self, index: np.ndarray) -> Dataset:
-        return Dataset(self.x[index], self.y[index], None if self.w is None else self.w[index])
+        def pick(a: np.ndarray) -> np.ndarray:
+            return np.asarray(a[index])
+
+        return Dataset(
+            tree_map(pick, self.x),
+            tree_map(pick, self.y),
+            None if self.w is None else self.w[index],
+        )
 
 
 # What a step takes as `y`: the labels, or `(labels, weights)` with sample weights (the steps
 # weight the loss when their `y` is a pair).
-Labels = np.ndarray | tuple[np.ndarray, np.ndarray]
+Labels = Arrays | tuple[Arrays, np.ndarray]
 
 
-def step_labels(y: np.ndarray, w: np.ndarray | None) -> Labels:
+def step_labels(y: Arrays, w: np.ndarray | None) -> Labels:
     return y if w is None else (y, w)
 
 
@@ -95,6 +122,8 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     attrs = config.data.attrs
     arrays = implementation(config.data.op)(attrs, base)
     names = _names_of(config.data.op.name, attrs, base)
+    if any(k.startswith(("x/", "y/")) for k in arrays):  # arrays named by input and output
+        return _split_named(config, arrays, names)
     raw_x = arrays["x"]
     classes = tuple(str(c) for c in arrays.get("class_names", ()))
     _check_class_count(config, classes, names)
@@ -139,6 +168,56 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     )
 
 
+def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _Names) -> Splits:
+    """Arrays keyed by the names of the inputs and trained outputs they feed (an `npz` with
+    lists of keys), each checked against its input or output; one input (output) gets a plain
+    array, as a source of one array gives it."""
+    graph, where = config.graph, names.x_where
+    xs = {k[2:]: v for k, v in arrays.items() if k.startswith("x/")}
+    if not xs:
+        xs = {graph.inputs[0].name: arrays["x"]}
+    n = len(first_array(xs))
+    for key, a in xs.items():
+        if a.ndim == 0 or a.shape[0] != n:
+            first = next(iter(xs))
+            raise DataError(
+                f"{where}: array {key!r} has {a.shape[0] if a.ndim else 0} rows, but array "
+                f"{first!r} has {n}"
+            )
+    x: Arrays = {k: check_inputs(graph, a, where, k, name=k) for k, a in xs.items()}
+    if len(graph.inputs) == 1:
+        x = first_array(x)
+    ys = {k[2:]: v for k, v in arrays.items() if k.startswith("y/")}
+    if not config.losses:  # one output, labelled by `y = "key"` or `y = ["name"]`
+        label = ys[graph.outputs[0].name] if ys else arrays["y"]
+        y: Arrays = check_labels(graph, config.loss, label, n, where, graph.outputs[0].name)
+    else:
+        y = {
+            name: check_labels(graph, loss, ys[name], n, where, name, output=name)
+            for name, loss in config.losses.items()
+        }
+    w = None
+    if "sample_weight" in arrays:
+        if config.losses:
+            raise DataError(
+                f"{where}: `sample_weight` is not supported yet for a model with several "
+                "outputs; weigh the outputs with `loss_weights`"
+            )
+        w = check_sample_weights(arrays["sample_weight"], n, where, config.data.attrs)
+        if config.class_weight is not None:
+            raise DataError(
+                f"{where}: `class_weight` and `sample_weight` cannot be used together "
+                "(as in Keras's `fit`)",
+            )
+    return split(
+        Dataset(x, y, w),
+        test_split=float(config.data.attrs["test_split"]),  # type: ignore[arg-type]
+        validation_split=config.validation_split,
+        seed=config.seed,
+        where=where,
+    )
+
+
 def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
     path = str(base / str(declared(attrs, "path", "")))
     if source == "npy":
@@ -150,8 +229,8 @@ def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
         return _Names(path, "the images", path, "the class ids")
     if source in ("text_folder", "text_file"):
         return _Names(path, "the vectorized texts", path, "the labels")
-    x, y = str(attrs["x"]), str(attrs["y"])
-    return _Names(path, f"array {x!r}", path, f"array {y!r}")
+    x, y = attrs["x"], attrs["y"]
+    return _Names(path, f"array {str(x)!r}", path, f"array {str(y)!r}")
 
 
 def _check_class_count(config: TrainConfig, classes: tuple[str, ...], names: _Names) -> None:
@@ -175,21 +254,29 @@ def _dims_match(expected: TensorType, found: tuple[int, ...]) -> bool:
 
 
 def check_inputs(
-    graph: Graph, x: np.ndarray, where: str, key: str, *, what: str | None = None
+    graph: Graph,
+    x: np.ndarray,
+    where: str,
+    key: str,
+    *,
+    what: str | None = None,
+    name: str | None = None,
 ) -> np.ndarray:
-    """Shape and dtype against the model's one input; cast to its dtype. `what` names the
-    data in messages (default: `array 'key'`)."""
+    """Shape and dtype against the model's input `name` (default: its one input); cast to its
+    dtype. `what` names the data in messages (default: `array 'key'`)."""
     what = what or f"array {key!r}"
-    if len(graph.inputs) != 1:
+    if name is None and len(graph.inputs) != 1:
+        names = ", ".join(f"`{i.name}`" for i in graph.inputs)
         raise DataError(
-            f"{where}: model {graph.name} has {len(graph.inputs)} inputs; "
-            "a data source feeds exactly one"
+            f"{where}: model {graph.name} has {len(graph.inputs)} inputs ({names}); "
+            "give one array per input, by name"
         )
-    expected = graph.inputs[0].type
+    graph_input = next(i for i in graph.inputs if name is None or i.name == name)
+    expected = graph_input.type
     if not _dims_match(expected, x.shape):
         raise DataError(
             f"{where}: {what} has shape {list(x.shape)}, but input "
-            f"`{graph.inputs[0].name}` of {graph.name} expects "
+            f"`{graph_input.name}` of {graph.name} expects "
             f"{format_shape(expected.shape)}"
         )
     if x.dtype.kind not in "biuf":
@@ -230,8 +317,10 @@ def check_labels(
     key: str,
     *,
     what: str | None = None,
+    output: str | None = None,
 ) -> np.ndarray:
-    """Labels against the loss's label kind and the model's output; `what` as for inputs."""
+    """Labels against the loss's label kind and the model's output `output` (default: the
+    first); `what` as for inputs."""
     what = what or f"array {key!r}"
     if y.ndim == 0 or y.shape[0] != n:
         raise DataError(
@@ -242,9 +331,10 @@ def check_labels(
         raise DataError(f"{where}: {what} has dtype {y.dtype}, not numeric")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise DataError(f"{where}: {what} contains NaN or infinite values")
-    pred = graph.outputs[0].type
+    pred = next(o for o in graph.outputs if output is None or o.name == output).type
     rule = _LABEL_RULES[getattr(loss.op, "labels", "same")]
-    return np.ascontiguousarray(rule(pred, y, f"{where}: {what} (labels for {loss.op.name})"))
+    of = f" of output `{output}`" if output is not None else ""
+    return np.ascontiguousarray(rule(pred, y, f"{where}: {what} (labels{of} for {loss.op.name})"))
 
 
 def _per_example(shape: tuple[int | None, ...]) -> int | None:
@@ -377,7 +467,7 @@ def train_batches(
     shuffle: bool = True,
     prefetch: int = 2,
     start: int = 0,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[Arrays, Arrays]]:
     """Full batches in a per-epoch order drawn from `(seed, epoch)`; see the module doc.
 
     Gathered `prefetch` batches ahead on a background thread (0: on the caller's). `start`
@@ -387,13 +477,13 @@ def train_batches(
 
 def _train_batches(
     data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[Arrays, Arrays]]:
     n = len(data)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     order = np.resize(order, steps_per_epoch(n, batch) * batch)  # wrap-around fill
     for first in range(start * batch, len(order), batch):
         index = order[first : first + batch]
-        yield data.x[index], data.y[index]
+        yield _rows(data.x, index), _rows(data.y, index)
 
 
 # Single-step calls are gathered this many batches at a time: one NumPy gather and one queue
@@ -412,7 +502,7 @@ def train_calls(
     shuffle: bool = True,
     prefetch: int = 2,
     start: int = 0,
-) -> Generator[tuple[int, np.ndarray, Labels], None, None]:
+) -> Generator[tuple[int, Arrays, Labels], None, None]:
     """The inputs of each call of an epoch from batch `start`, as `(steps, x, y)`: batches
     stacked `[per_call, batch, ...]` while at least `per_call` remain (when `per_call > 1`),
     then single batches `[batch, ...]`. The same batches, in the same order, as
@@ -425,7 +515,7 @@ def train_calls(
 
 def _train_calls(
     data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int, per_call: int
-) -> Iterator[list[tuple[int, np.ndarray, Labels]]]:
+) -> Iterator[list[tuple[int, Arrays, Labels]]]:
     n = len(data)
     steps = steps_per_epoch(n, batch)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
@@ -435,14 +525,21 @@ def _train_calls(
         stacked = per_call > 1 and steps - at >= per_call
         k = per_call if stacked else min(SINGLE_GROUP, steps - at)
         index = order[at * batch : (at + k) * batch]
-        x = data.x[index].reshape(k, batch, *data.x.shape[1:])
-        y = data.y[index].reshape(k, batch, *data.y.shape[1:])
+
+        def stack(a: np.ndarray, index: np.ndarray = index, k: int = k) -> np.ndarray:
+            return np.asarray(a[index]).reshape(k, batch, *a.shape[1:])
+
+        x = tree_map(stack, data.x)
+        y = tree_map(stack, data.y)
         w = None if data.w is None else data.w[index].reshape(k, batch)
         at += k
         if stacked:
             yield [(k, x, step_labels(y, w))]
         else:
-            yield [(1, x[i], step_labels(y[i], None if w is None else w[i])) for i in range(k)]
+            yield [
+                (1, _row(x, i), step_labels(_row(y, i), None if w is None else w[i]))
+                for i in range(k)
+            ]
 
 
 def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
@@ -457,22 +554,30 @@ def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
 
 def eval_batches(
     data: Dataset, batch: int, *, prefetch: int = 2
-) -> Iterator[tuple[np.ndarray, Labels, np.ndarray]]:
+) -> Iterator[tuple[Arrays, Labels, np.ndarray]]:
     """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows; `y`
     as `step_labels` gives it."""
     return _prefetched(_eval_batches(data, batch), prefetch)
 
 
-def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[np.ndarray, Labels, np.ndarray]]:
+def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[Arrays, Labels, np.ndarray]]:
     for start in range(0, len(data), batch):
-        x, y = data.x[start : start + batch], data.y[start : start + batch]
+
+        def part(a: np.ndarray, start: int = start) -> np.ndarray:
+            return a[start : start + batch]
+
+        x, y = tree_map(part, data.x), tree_map(part, data.y)
         w = None if data.w is None else data.w[start : start + batch]
-        real = len(x)
+        real = len(first_array(x))
         mask = np.ones(batch, np.float32)
         if real < batch:
             mask[real:] = 0.0
-            x = _pad(x, batch)
-            y = _pad(y, batch)
+
+            def pad(a: np.ndarray) -> np.ndarray:
+                return _pad(a, batch)
+
+            x = tree_map(pad, x)
+            y = tree_map(pad, y)
             w = None if w is None else _pad(w, batch)
         yield x, step_labels(y, w), mask
 
@@ -525,6 +630,14 @@ def _prefetched(items: Iterable[_T], depth: int) -> Generator[_T, None, None]:
 @dataclass(frozen=True)
 class _Raised:
     exc: BaseException
+
+
+def _rows(arrays: Arrays, index: np.ndarray) -> Arrays:
+    return {k: v[index] for k, v in arrays.items()} if isinstance(arrays, dict) else arrays[index]
+
+
+def _row(arrays: Arrays, i: int) -> Arrays:
+    return {k: v[i] for k, v in arrays.items()} if isinstance(arrays, dict) else arrays[i]
 
 
 def _pad(a: np.ndarray, rows: int) -> np.ndarray:

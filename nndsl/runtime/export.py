@@ -171,7 +171,7 @@ def _test_accuracy(
     if len(out) != 2 or (out[1].as_int() or 0) < 2:
         return None
     splits = load_data(config)
-    x, y = splits.test.x, np.asarray(splits.test.y)
+    x, y = np.asarray(splits.test.x), np.asarray(splits.test.y)  # one input: an array
     if len(x) == 0:
         return None
     labels = y if y.ndim == 1 else np.argmax(y, axis=-1)

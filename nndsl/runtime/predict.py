@@ -4,7 +4,7 @@ raw text inputs of a model trained on a text source."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jax
@@ -27,6 +27,47 @@ def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
     if model not in _JITTED:
         _JITTED[model] = jax.jit(lambda p, s, xb: model.apply(p, s, [xb], training=False)[0][0])
     return _JITTED[model]
+
+
+_ALL_OUTPUTS: weakref.WeakKeyDictionary[CompiledModel, Callable[..., list[jax.Array]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def predict_outputs(
+    model: Graph | CompiledModel,
+    params: Tree,
+    state: Tree,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    batch: int = 32,
+) -> dict[str, np.ndarray]:
+    """Every output, by name, for every row of the inputs (given by input name, each cast to
+    its input's dtype), in inference mode; the last batch zero-padded as `predict` does."""
+    compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
+    graph = compiled.graph
+    xs = [np.asarray(inputs[i.name]).astype(i.type.dtype.numpy_name) for i in graph.inputs]
+    check_fits(graph, [a.shape for a in xs], batch, "inference")
+    if compiled not in _ALL_OUTPUTS:
+        _ALL_OUTPUTS[compiled] = jax.jit(
+            lambda p, s, xb: compiled.apply(p, s, xb, training=False)[0]
+        )
+    run = _ALL_OUTPUTS[compiled]
+    n = len(xs[0]) if xs else 0
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, n, batch):
+        xb = [a[start : start + batch] for a in xs]
+        real = len(xb[0])
+        if real < batch:
+            xb = [np.concatenate([a, np.zeros((batch - real, *a.shape[1:]), a.dtype)]) for a in xb]
+        parts.append([np.asarray(o)[:real] for o in run(params, state, xb)])
+    names = [o.name for o in graph.outputs]
+    if not parts:
+        shapes = jax.eval_shape(
+            run, params, state, [np.zeros((batch, *a.shape[1:]), a.dtype) for a in xs]
+        )
+        return {k: np.zeros((0, *o.shape[1:]), o.dtype) for k, o in zip(names, shapes, strict=True)}
+    return {k: np.concatenate([p[i] for p in parts]) for i, k in enumerate(names)}
 
 
 def predict(

@@ -54,14 +54,17 @@ from nndsl.runtime.checkpoint import (
     latest_training_state,
 )
 from nndsl.runtime.data import (
+    Arrays,
     Dataset,
     Labels,
     Splits,
     eval_batches,
+    input_list,
     load_data,
     step_labels,
     steps_per_epoch,
     train_calls,
+    tree_map,
 )
 
 
@@ -208,10 +211,11 @@ def fit(
         # comes first.
         built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0))
         splits = data if data is not None else load_data(config, base_dir=base_dir)
-        check_fits(config.graph, [splits.train.x.shape], config.batch, "training")
+        inputs = input_list(config.graph, splits.train.x)
+        check_fits(config.graph, [a.shape for a in inputs], config.batch, "training")
         steps, params, state = built.result()
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
-    state = adapt_state(steps.model, params, state, [splits.train.x], config.batch)
+    state = adapt_state(steps.model, params, state, inputs, config.batch)
     run = RunState(
         config,
         steps,
@@ -400,7 +404,7 @@ class _Call:
 
     epoch: int
     take: int
-    x: np.ndarray  # its inputs (stacked under `take > 1`), to diagnose a non-finite step
+    x: Arrays  # its inputs (stacked under `take > 1`), to diagnose a non-finite step
     loss: jax.Array
     status: jax.Array
     metrics: Metrics
@@ -508,7 +512,7 @@ def _applied_on_device() -> jax.Array:
 
 
 def _dispatch(
-    run: RunState, x: np.ndarray, y: Labels, take: int, epoch: int, *, stop_mode: bool
+    run: RunState, x: Arrays, y: Labels, take: int, epoch: int, *, stop_mode: bool
 ) -> _Call:
     """Start `take` steps in one call (`run` gets the new weights, still being computed).
 
@@ -545,11 +549,11 @@ def _nonfinite_message(run: RunState, epoch: int, loss: float, index: int) -> st
     the weights the step started from), or the weights whose gradients did."""
     step = run.global_step + 1 + index
     assert run.last_x is not None
-    x = run.last_x[index] if run.last_stacked else run.last_x
+    x = jax.tree.map(lambda a: a[index], run.last_x) if run.last_stacked else run.last_x
     key = jax.random.fold_in(run.step_root, step - 1)
     where = ""
     try:
-        layer = first_nonfinite(run.steps, run.params, run.state, jnp.asarray(x), key)
+        layer = first_nonfinite(run.steps, run.params, run.state, jax.tree.map(jnp.asarray, x), key)
         if layer is not None:
             where = f"; the first non-finite output is of `{layer}`"
         elif bool(jnp.isfinite(loss)):
@@ -576,8 +580,12 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     if n < 2:
         return 1
     batch = run.config.batch
-    x = np.resize(data.x, (n * batch, *data.x.shape[1:])).reshape(n, batch, *data.x.shape[1:])
-    labels = np.resize(data.y, (n * batch, *data.y.shape[1:])).reshape(n, batch, *data.y.shape[1:])
+
+    def stacked(a: np.ndarray) -> np.ndarray:
+        return np.resize(a, (n * batch, *a.shape[1:])).reshape(n, batch, *a.shape[1:])
+
+    x = tree_map(stacked, data.x)
+    labels = tree_map(stacked, data.y)
     weights = None if data.w is None else np.resize(data.w, n * batch).reshape(n, batch)
     y = step_labels(labels, weights)
     steps = run.steps
@@ -592,9 +600,10 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     def single() -> None:
         p, s, o, a = fresh()
         for i in range(n):
+            x_i = jax.tree.map(operator.itemgetter(i), x)
             y_i = jax.tree.map(operator.itemgetter(i), y)
             p, s, o, a, loss, _, _ = steps.train_step(
-                p, s, o, a, x[i], y_i, run.step_root, zero, _APPLIED
+                p, s, o, a, x_i, y_i, run.step_root, zero, _APPLIED
             )
         np.asarray(loss)  # waits for the steps
 

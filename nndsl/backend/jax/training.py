@@ -8,7 +8,7 @@ and `Steps.metric_values` turns the totals into the reported values, as Keras's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +159,21 @@ def metric_label(call: OpCall) -> str:
     return callback_specs.metric_label(call.op.name, call.attrs, call.op.args)
 
 
+@dataclass(frozen=True)
+class _Head:
+    """One trained output: its index among the outputs, name (None: the model's only trained
+    output, whose labels are a plain array), loss and the loss's weight."""
+
+    index: int
+    name: str | None
+    loss: OpCall
+    weight: float = 1.0
+
+    @property
+    def from_logits(self) -> bool:
+        return bool(declared(self.loss.attrs, "from_logits", False))
+
+
 def build_steps(
     graph: Graph,
     loss: OpCall,
@@ -168,28 +183,52 @@ def build_steps(
     class_weight: Sequence[float] | None = None,
     precision: str = "float32",
     scaled_lr: bool = False,
+    losses: Mapping[str, OpCall] | None = None,
+    loss_weights: Mapping[str, float] | None = None,
+    output_metrics: Mapping[str, Sequence[OpCall]] | None = None,
 ) -> Steps:
-    """The model must have one input and trains on its first output.
+    """The model trains on its first output with `loss` and `metrics`; or, given `losses` (by
+    output name), on each output named there, the loss the sum of theirs times `loss_weights`,
+    with `output_metrics` by output name. Then `y` is a dict of labels by output name, and the
+    metrics are each output's loss (`<output>_loss`) then its metrics (`<output>_<metric>`), as
+    Keras logs them. With several inputs, `x` is a dict of arrays by input name.
 
     `precision` is the compute dtype: trainable weights and float inputs are cast to it at the
     model's boundary (so every op computes in it, whatever the `f32` annotations say), the
     prediction is cast back to float32 for the loss and the metrics, and the weights, their
     gradients, the optimizer state and non-trainable state stay float32. `scaled_lr` wraps
     the optimizer so a callback can scale its learning rate (`optax.inject_hyperparams`)."""
-    if len(graph.inputs) != 1:
-        raise ValueError(
-            f"training needs a model with one input; {graph.name} has {len(graph.inputs)}"
-        )
     model = compile_graph(graph)
-    loss_fn = implementation(loss.op)
-    metric_fns = [(metric_streaming(m), m.attrs) for m in metrics]
+    input_names = [i.name for i in graph.inputs]
+    index = {o.name: i for i, o in enumerate(graph.outputs)}
+    weights_by_name = loss_weights or {}
+    heads = (
+        [_Head(index[n], n, c, float(weights_by_name.get(n, 1.0))) for n, c in losses.items()]
+        if losses
+        else [_Head(0, None, loss)]
+    )
+    loss_fns = [implementation(h.loss.op) for h in heads]
+    # (streaming metric, attrs, head): the head gives the prediction, labels and from_logits
+    metric_fns: list[tuple[Streaming, Any, _Head]] = []
+    names: list[str] = []
+    if losses:
+        for h, fn in zip(heads, loss_fns, strict=True):
+            metric_fns.append((loss_metric(fn), h.loss.attrs, h))
+            names.append(f"{h.name}_loss")
+        by_name = {h.name: h for h in heads}
+        for out, calls in (output_metrics or {}).items():
+            for m in calls:
+                metric_fns.append((metric_streaming(m), m.attrs, by_name[out]))
+                names.append(f"{out}_{metric_label(m)}")
+    else:
+        metric_fns = [(metric_streaming(m), m.attrs, heads[0]) for m in metrics]
+        names = [metric_label(m) for m in metrics]
     inner: optax.GradientTransformation = implementation(optimizer.op)(optimizer.attrs)
     tx = inner
     if scaled_lr:
         tx = optax.inject_hyperparams(lambda lr_scale: optax.chain(inner, optax.scale(lr_scale)))(
             lr_scale=1.0
         )
-    from_logits = bool(declared(loss.attrs, "from_logits", False))
     compute = COMPUTE_DTYPES[precision]
     weights = None if class_weight is None else jnp.asarray(class_weight, jnp.float32)
     scaling = precision == "float16"
@@ -200,10 +239,23 @@ def build_steps(
     def step_key(step_root: jax.Array, step: jax.Array) -> jax.Array | None:
         return jax.random.fold_in(step_root, step) if stochastic else None
 
-    def loss_values(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> jax.Array:
-        """Per-example values `[B]`, or one value for the batch (`dice` and such)."""
-        values: jax.Array = loss_fn(LabelCall(loss.attrs, pred, y, from_logits, mask))
-        return values.astype(jnp.float32)
+    def pick(tree: Any, head: _Head) -> jax.Array:
+        """The head's prediction or labels: by name from several trained outputs."""
+        picked: jax.Array = tree if head.name is None else tree[head.name]
+        return picked
+
+    def loss_values(preds: list[jax.Array], y: Any, mask: jax.Array | None) -> jax.Array:
+        """Per-example values `[B]`, or one value for the batch (`dice` and such); with several
+        trained outputs, the weighted sum of theirs."""
+        total: jax.Array | None = None
+        for h, fn in zip(heads, loss_fns, strict=True):
+            call = LabelCall(h.loss.attrs, preds[h.index], pick(y, h), h.from_logits, mask)
+            values: jax.Array = fn(call).astype(jnp.float32)
+            if h.name is not None:
+                values = values * h.weight
+            total = values if total is None else total + values
+        assert total is not None
+        return total
 
     def example_weights(y: jax.Array) -> jax.Array:
         """`class_weight` of each example's class (ids or one-hot), averaged over extra axes."""
@@ -230,34 +282,37 @@ def build_steps(
             values = values * w.astype(jnp.float32)
         return values
 
-    def metric_stats(pred: jax.Array, y: jax.Array, mask: jax.Array | None) -> Metrics:
+    def metric_stats(preds: list[jax.Array], y: Any, mask: jax.Array | None) -> Metrics:
         return tuple(
-            fn.update(LabelCall(attrs, pred, y, from_logits, mask)) for fn, attrs in metric_fns
+            fn.update(LabelCall(attrs, preds[h.index], pick(y, h), h.from_logits, mask))
+            for fn, attrs, h in metric_fns
         )
 
     def finalize(totals: Metrics) -> tuple[jax.Array, ...]:
         return tuple(
-            fn.finalize(t, attrs) for (fn, attrs), t in zip(metric_fns, totals, strict=True)
+            fn.finalize(t, attrs) for (fn, attrs, _), t in zip(metric_fns, totals, strict=True)
         )
 
     def forward(
-        p: Tree, state: Tree, x: jax.Array, training: bool, key: jax.Array | None
-    ) -> tuple[jax.Array, Tree, jax.Array]:
-        """The model in the compute dtype; prediction and added losses back in float32."""
+        p: Tree, state: Tree, x: Any, training: bool, key: jax.Array | None
+    ) -> tuple[list[jax.Array], Tree, jax.Array]:
+        """The model in the compute dtype; predictions and added losses back in float32. `x`:
+        the one input's array, or a dict of arrays by input name."""
+        xs = [x[n] for n in input_names] if isinstance(x, dict) else [x]
         if compute is not jnp.float32:
             p = _cast_floats(p, compute)
-            x = x.astype(compute) if jnp.issubdtype(x.dtype, jnp.floating) else x
-        outs, new_state, added = model.apply_with_losses(p, state, [x], training=training, key=key)
+            xs = [a.astype(compute) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in xs]
+        outs, new_state, added = model.apply_with_losses(p, state, xs, training=training, key=key)
         if compute is not jnp.float32:  # state keeps its own dtype (float32 statistics)
             new_state = jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, state)
-        return outs[0].astype(jnp.float32), new_state, added.astype(jnp.float32)
+        return [o.astype(jnp.float32) for o in outs], new_state, added.astype(jnp.float32)
 
     def one_step(
         params: Tree,
         state: Tree,
         opt_state: Any,
         aux: Aux,
-        x: jax.Array,
+        x: Any,
         y: Any,
         key: jax.Array | None,
         active: jax.Array,
@@ -266,7 +321,7 @@ def build_steps(
 
         labels, sample_w = split_labels(y)
 
-        def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, jax.Array]]:
+        def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, list[jax.Array]]]:
             pred, new_state, added = forward(p, state, x, True, key)
             values = weighted(loss_values(pred, labels, None), labels, sample_w, True)
             value = jnp.mean(values) + added + model.penalty(p)
@@ -319,8 +374,8 @@ def build_steps(
         state: Tree,
         opt_state: Any,
         aux: Aux,
-        x: jax.Array,
-        y: jax.Array,
+        x: Any,
+        y: Any,
         step_root: jax.Array,
         step: jax.Array,
         after: Any = APPLIED,
@@ -333,8 +388,8 @@ def build_steps(
         state: Tree,
         opt_state: Any,
         aux: Aux,
-        xs: jax.Array,
-        ys: jax.Array,
+        xs: Any,
+        ys: Any,
         step_root: jax.Array,
         step: jax.Array,
         stop_on_nonfinite: bool,
@@ -361,7 +416,7 @@ def build_steps(
         return params, state, opt_state, aux, values, summed, statuses
 
     def eval_step(
-        params: Tree, state: Tree, x: jax.Array, y: Any, mask: jax.Array
+        params: Tree, state: Tree, x: Any, y: Any, mask: jax.Array
     ) -> tuple[jax.Array, Metrics, jax.Array]:
         pred, _, _ = forward(params, state, x, False, None)
         labels, sample_w = split_labels(y)
@@ -371,13 +426,13 @@ def build_steps(
         loss_sum = jnp.sum(jnp.where(m > 0, values, 0.0)) if values.ndim else values * jnp.sum(m)
         return loss_sum, metric_stats(pred, labels, m), jnp.sum(m)
 
-    def predict(params: Tree, state: Tree, x: jax.Array) -> jax.Array:
-        return forward(params, state, x, False, None)[0]
+    def predict(params: Tree, state: Tree, x: Any) -> jax.Array:
+        return forward(params, state, x, False, None)[0][0]
 
     return Steps(
         model=model,
         optimizer=tx,
-        metric_names=tuple(metric_label(m) for m in metrics),
+        metric_names=tuple(names),
         train_step=jax.jit(train_step, donate_argnums=(0, 1, 2, 3)),
         train_steps=jax.jit(train_steps, donate_argnums=(0, 1, 2, 3), static_argnums=(8,)),
         eval_step=jax.jit(eval_step),
@@ -388,15 +443,13 @@ def build_steps(
     )
 
 
-def first_nonfinite(
-    steps: Steps, params: Tree, state: Tree, x: jax.Array, key: jax.Array
-) -> str | None:
+def first_nonfinite(steps: Steps, params: Tree, state: Tree, x: Any, key: jax.Array) -> str | None:
     """Re-run the forward pass node by node, un-jitted, in training mode: the scope name
     (`Model/block/dense[h]@L12`) of the first layer whose output is not finite, or None."""
     model = steps.model
     compute = COMPUTE_DTYPES[steps.precision]
     p = _cast_floats(params, compute) if compute is not jnp.float32 else params
-    env = model._bind_inputs([x])
+    env = model._bind_inputs(x if isinstance(x, dict) else [x])
     if compute is not jnp.float32:
         env = {k: _cast_floats(v, compute) for k, v in env.items()}
     sizes = model._symbol_sizes(env)
@@ -430,4 +483,7 @@ def steps_for(config: TrainConfig) -> Steps:
         class_weight=config.class_weight,
         precision=config.precision,
         scaled_lr=any(c.op.name == "reduce_lr_on_plateau" for c in config.callbacks),
+        losses=config.losses or None,
+        loss_weights=config.loss_weights,
+        output_metrics=config.output_metrics,
     )

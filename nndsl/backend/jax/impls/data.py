@@ -38,10 +38,15 @@ Arrays = dict[str, np.ndarray]
 @impl("npz")
 def npz(attrs: Attrs, base_dir: Path) -> Arrays:
     """Returns `{"x": ..., "y": ...}` (and `"sample_weight"` when named); never unpickles
-    (object arrays are refused)."""
+    (object arrays are refused). Lists of keys give `"x/<key>"` and `"y/<key>"` instead."""
     path = _source(base_dir, str(attrs["path"]))
     _require_file(path, "data file")
-    keys = {"x": str(attrs["x"]), "y": str(attrs["y"])}
+    keys: dict[str, str] = {}
+    for role in ("x", "y"):  # a list of keys: one array per model input or output, by name
+        given = attrs[role]
+        names = given if isinstance(given, tuple) else (given,)
+        for key in names:
+            keys[f"{role}/{key}" if isinstance(given, tuple) else role] = str(key)
     if attrs["sample_weight"] is not None:
         keys["sample_weight"] = str(attrs["sample_weight"])
     try:
@@ -50,8 +55,11 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
             out: Arrays = {}
             for role, key in keys.items():
                 if key not in present:
+                    what = role
+                    if "/" in role:
+                        what = ("input" if role[0] == "x" else "the labels of output") + f" {key!r}"
                     raise DataError(
-                        f"{path}: no array {key!r} for {role} "
+                        f"{path}: no array {key!r} for {what} "
                         f"(the file has: {', '.join(present) or 'nothing'})"
                     )
                 out[role] = np.asarray(archive[key])
