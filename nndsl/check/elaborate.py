@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field, replace
 from typing import Any, cast
 
-from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
+from nndsl.check.applicable import CONFIGURED_KINDS, Use, applicable, article
+from nndsl.check.arguments import INVALID, CallArg, convert, match_args
 from nndsl.check.builder import GraphBuilder, snake
 from nndsl.check.memo import (
     Composite,
@@ -51,7 +52,6 @@ from nndsl.limits import (
     max_params,
 )
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
-from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.records import record
 from nndsl.shapes import (
     DTYPES,
@@ -833,7 +833,7 @@ class Elaborator:
 
         # Argument values (initializers, regularizers, ...) are rare and short names; as
         # suggestions for a missing layer or tensor they are noise.
-        values = _CONFIGURED_KINDS - {OpKind.LAYER}
+        values = CONFIGURED_KINDS - {OpKind.LAYER}
         ops = [n for n in all_names() if (s := lookup(n)) and s.kind not in values]
         candidates = [*frame.env, *frame.module.names, *ops]
         self.rep.error(
@@ -862,73 +862,19 @@ class Elaborator:
         args = self._call_args(frame, e.args)
         if any(isinstance(a.value, ErrorVal) for a in args):
             return ERROR
-        return self.call_value(frame, callee, args, e.span, e.func.span)
+        return self.apply(frame, callee, Use(args, None, e.span, e.func.span))
 
-    def call_value(
-        self,
-        frame: Frame,
-        callee: Value,
-        args: list[CallArg],
-        span: Span,
-        func_span: Span,
-        piped: TensorVal | None = None,
-    ) -> Value:
-        if isinstance(callee, OpRef) and callee.attrs is None:
-            spec = callee.spec
-            if spec.kind in _CONFIGURED_KINDS:  # a layer, or `l2(1e-4)` for an argument
-                spans: dict[str, Span] = {}
-                attrs = bind_op_args(spec, args, frame.file, span, self.rep, spans)
-                if attrs is None:
-                    return ERROR
-                return OpRef(spec, attrs, call_span=span, arg_spans=spans)
-            if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
-                tensors: list[TensorVal] = [piped] if piped is not None else []
-                rest: list[CallArg] = []
-                for a in args:
-                    if a.name is None and isinstance(a.value, TensorVal) and not rest:
-                        tensors.append(a.value)
-                    else:
-                        rest.append(a)
-                arg_spans: dict[str, Span] = {}
-                attrs = bind_op_args(spec, rest, frame.file, span, self.rep, arg_spans)
-                if attrs is None:
-                    return ERROR
-                return self.apply_op(frame, spec, attrs, tensors, span, arg_spans)
-            self.rep.error(
-                "E0105",
-                f"`{spec.name}` is {article(spec.kind.value)} {spec.kind.value}; it "
-                "belongs in a `train` section",
-                frame.file,
-                func_span,
-                "not a layer",
-                help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`",
-            )
-            return ERROR
-        if isinstance(callee, DefRef) and callee.args is None:
-            bound = self.bind_params(frame, callee, args, span)
-            if bound is None:
-                return ERROR
-            return DefRef(callee.definition, callee.module, bound, span, tuple(args))
-        if isinstance(callee, OpRef | DefRef):
-            # `Dense(4)(x)`: applying a configured layer to tensors.
-            tensors = []
-            for a in args:
-                if a.name is not None or not isinstance(a.value, TensorVal):
-                    self.rep.error(
-                        "E0302",
-                        f"a layer is applied to tensors, found {describe(a.value)}",
-                        frame.file,
-                        a.span,
-                        "not a tensor",
-                    )
-                    return ERROR
-                tensors.append(a.value)
-            return self.apply_layer(frame, callee, tensors, span)
+    def apply(self, frame: Frame, callee: Value, use: Use) -> Value:
+        """Apply `callee` as a call or pipeline stage says (`use`): the one path of both, see
+        `check.applicable`."""
+        target = applicable(callee)
+        if target is not None:
+            return target.apply(self, frame, use)
         self.rep.error(
             "E0105",
             f"{describe(callee)} cannot be called",
             frame.file,
-            func_span,
+            use.func_span,
             "not a layer or function",
         )
         return ERROR
@@ -962,79 +908,26 @@ class Elaborator:
                 if isinstance(current, ErrorVal):
                     return ERROR
             return current
-        if isinstance(stage, ast.Call):
-            callee = self.evaluate(frame, stage.func)
+        if isinstance(stage, ast.Call | ast.Name):
+            func = stage.func if isinstance(stage, ast.Call) else stage
+            callee = self.evaluate(frame, func)
             if isinstance(callee, ErrorVal):
                 return ERROR
+            if isinstance(stage, ast.Name):  # `x |> f`: no arguments, not even `()`
+                if applicable(callee) is None:
+                    self.rep.error(
+                        "E0105",
+                        f"`{stage.ident.name}` is {describe(callee)}, not a layer or function",
+                        frame.file,
+                        stage.span,
+                        "cannot be applied",
+                    )
+                    return ERROR
+                return self.apply(frame, callee, Use(None, inputs, stage.span, stage.span))
             args = self._call_args(frame, stage.args)
             if any(isinstance(a.value, ErrorVal) for a in args):
                 return ERROR
-            if (
-                isinstance(callee, OpRef)
-                and callee.attrs is None
-                and callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR)
-            ):
-                if len(inputs) != 1:
-                    return self.call_value(
-                        frame,
-                        callee,
-                        [*(CallArg(None, None, t, span) for t in inputs[1:]), *args],
-                        stage.span,
-                        stage.func.span,
-                        piped=inputs[0],
-                    )
-                return self.call_value(
-                    frame, callee, args, stage.span, stage.func.span, piped=inputs[0]
-                )
-            layer = self.call_value(frame, callee, args, stage.span, stage.func.span)
-            if isinstance(layer, ErrorVal):
-                return ERROR
-            if isinstance(layer, OpRef | DefRef):
-                return self.apply_layer(frame, layer, inputs, stage.span)
-            return layer
-        if isinstance(stage, ast.Name):
-            callee = self.evaluate(frame, stage)
-            if isinstance(callee, ErrorVal):
-                return ERROR
-            if isinstance(callee, OpRef) and callee.attrs is None:
-                if callee.spec.kind not in (OpKind.FUNCTION, OpKind.OPERATOR, OpKind.LAYER):
-                    return self.call_value(frame, callee, [], stage.span, stage.span)
-                if callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
-                    return self.call_value(
-                        frame,
-                        callee,
-                        [CallArg(None, None, t, span) for t in inputs[1:]],
-                        stage.span,
-                        stage.span,
-                        piped=inputs[0],
-                    )
-                if callee.spec.kind is OpKind.LAYER:
-                    attrs = bind_op_args(callee.spec, [], frame.file, stage.span, self.rep)
-                    if attrs is None:
-                        return ERROR
-                    return self.apply_layer(
-                        frame, OpRef(callee.spec, attrs, call_span=stage.span), inputs, stage.span
-                    )
-            if isinstance(callee, DefRef) and callee.args is None:
-                bound = self.bind_params(frame, callee, [], stage.span)
-                if bound is None:
-                    return ERROR
-                return self.apply_layer(
-                    frame,
-                    DefRef(callee.definition, callee.module, bound, stage.span, ()),
-                    inputs,
-                    stage.span,
-                )
-            if isinstance(callee, OpRef | DefRef):
-                return self.apply_layer(frame, callee, inputs, stage.span)
-            self.rep.error(
-                "E0105",
-                f"`{stage.ident.name}` is {describe(callee)}, not a layer or function",
-                frame.file,
-                stage.span,
-                "cannot be applied",
-            )
-            return ERROR
+            return self.apply(frame, callee, Use(args, inputs, stage.span, stage.func.span))
         self.rep.error(
             "E0105",
             "after `|>` comes a layer, a block or a function",
@@ -1669,23 +1562,6 @@ _EXPRESSIONS: dict[type, Callable[[Elaborator, Frame, Any], Value]] = {
     ast.UnaryOp: Elaborator._unary,
     ast.RepeatStage: Elaborator._stray_repeat,
 }
-
-# Kinds called to make a value (a layer, or an argument such as `l2(1e-4)`): one per
-# configured argument type, so a new type needs no second list here.
-_CONFIGURED_KINDS = frozenset(CONFIGURED_TYPES.values())
-
-
-def article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def _setting_for(kind: OpKind) -> str:
-    return {
-        OpKind.LOSS: "loss",
-        OpKind.METRIC: "metrics",
-        OpKind.OPTIMIZER: "optimizer",
-        OpKind.DATA: "data",
-    }.get(kind, "loss")
 
 
 def _shape_symbols(t: TensorType) -> set[str]:

@@ -1,0 +1,185 @@
+"""What `f(...)`, `x |> f(...)` and `x |> f` apply: ops, blocks and models, configured layers.
+
+A call and a pipeline stage take one path: the elaborator evaluates the callee and the arguments
+of either syntax into a `Use`, and `applicable(callee).apply(elab, frame, use)` does the rest.
+The kinds differ only in what the piped tensors and the arguments become:
+
+- `Function`: a function or operator op (`relu`, `add`); piped tensors come first, then the
+  leading positional tensor arguments, the rest are its attributes;
+- `Configurable`: a layer op or an argument value (`Dense`, `l2`); the arguments configure it,
+  and piped tensors go through the configured layer;
+- `Definition`: a block or model before its parameters are bound; likewise;
+- `Layer`: a configured layer or block (`Dense(4)`, `d = MyBlock(2)`), applied to the piped
+  tensors or, in a call, to its tensor arguments;
+- `TrainOnly`: a loss, metric, optimizer, data source or callback, refused outside `train`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from nndsl.check.arguments import CallArg, bind_op_args
+from nndsl.check.values import ERROR, DefRef, OpRef, TensorVal, Value, describe
+from nndsl.ops import OpKind, OpSpec
+from nndsl.ops.spec import CONFIGURED_TYPES
+from nndsl.records import record
+from nndsl.source import Span
+
+if TYPE_CHECKING:
+    from nndsl.check.elaborate import Elaborator, Frame
+
+# Kinds called to make a value (a layer, or an argument such as `l2(1e-4)`): one per
+# configured argument type, so a new type needs no second list here.
+CONFIGURED_KINDS = frozenset(CONFIGURED_TYPES.values())
+_FUNCTION_KINDS = (OpKind.FUNCTION, OpKind.OPERATOR)
+
+
+@record(frozen=True, slots=True)
+class Use:
+    """One application: `f(args)` has no `inputs`; `x |> f(args)` has both; `x |> f` (a bare
+    name after `|>`) has no `args`."""
+
+    args: list[CallArg] | None
+    inputs: list[TensorVal] | None
+    span: Span  # the call, or the stage
+    func_span: Span  # the callee as written
+
+
+class Applicable(Protocol):
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value: ...
+
+
+def applicable(value: Value) -> Applicable | None:
+    """`value` as something to apply; None for a tensor, scalar, list or error."""
+    if isinstance(value, OpRef):
+        if value.attrs is not None:
+            return Layer(value)
+        kind = value.spec.kind
+        if kind in _FUNCTION_KINDS:
+            return Function(value.spec)
+        if kind in CONFIGURED_KINDS:
+            return Configurable(value.spec)
+        return TrainOnly(value.spec)
+    if isinstance(value, DefRef):
+        return Layer(value) if value.args is not None else Definition(value)
+    return None
+
+
+class Function:
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: OpSpec) -> None:
+        self.spec = spec
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        tensors: list[TensorVal] = list(use.inputs or ())
+        rest: list[CallArg] = []
+        for a in use.args or ():
+            if a.name is None and isinstance(a.value, TensorVal) and not rest:
+                tensors.append(a.value)
+            else:
+                rest.append(a)
+        spans: dict[str, Span] = {}
+        attrs = bind_op_args(self.spec, rest, frame.file, use.span, elab.rep, spans)
+        if attrs is None:
+            return ERROR
+        return elab.apply_op(frame, self.spec, attrs, tensors, use.span, spans)
+
+
+class Configurable:
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: OpSpec) -> None:
+        self.spec = spec
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        spans: dict[str, Span] = {}
+        attrs = bind_op_args(self.spec, use.args or [], frame.file, use.span, elab.rep, spans)
+        if attrs is None:
+            return ERROR
+        layer = OpRef(self.spec, attrs, call_span=use.span, arg_spans=spans)
+        # `x |> glorot_uniform` (an argument value, bare) is that value, as it always was;
+        # `x |> glorot_uniform()` applies it, and the op says it takes no tensors.
+        if use.inputs is None or (use.args is None and self.spec.kind is not OpKind.LAYER):
+            return layer
+        return elab.apply_layer(frame, layer, use.inputs, use.span)
+
+
+class Definition:
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: DefRef) -> None:
+        self.ref = ref
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        ref, args = self.ref, use.args or []
+        bound = elab.bind_params(frame, ref, args, use.span)
+        if bound is None:
+            return ERROR
+        layer = DefRef(ref.definition, ref.module, bound, use.span, tuple(args))
+        if use.inputs is None:
+            return layer
+        return elab.apply_layer(frame, layer, use.inputs, use.span)
+
+
+class Layer:
+    __slots__ = ("layer",)
+
+    def __init__(self, layer: OpRef | DefRef) -> None:
+        self.layer = layer
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        if use.args is None:
+            assert use.inputs is not None
+            return elab.apply_layer(frame, self.layer, use.inputs, use.span)
+        # `Dense(4)(x)`: applied to its tensor arguments. After `|>` too (`x |> d(y)` is
+        # `d(y)`): the piped tensors are not its inputs then.
+        tensors = []
+        for a in use.args:
+            if a.name is not None or not isinstance(a.value, TensorVal):
+                elab.rep.error(
+                    "E0302",
+                    f"a layer is applied to tensors, found {describe(a.value)}",
+                    frame.file,
+                    a.span,
+                    "not a tensor",
+                )
+                return ERROR
+            tensors.append(a.value)
+        return elab.apply_layer(frame, self.layer, tensors, use.span)
+
+
+class TrainOnly:
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: OpSpec) -> None:
+        self.spec = spec
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        spec = self.spec
+        elab.rep.error(
+            "E0105",
+            f"`{spec.name}` is {article(spec.kind.value)} {spec.kind.value}; it "
+            "belongs in a `train` section",
+            frame.file,
+            use.func_span,
+            "not a layer",
+            help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`",
+        )
+        return ERROR
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _setting_for(kind: OpKind) -> str:
+    return {
+        OpKind.LOSS: "loss",
+        OpKind.METRIC: "metrics",
+        OpKind.OPTIMIZER: "optimizer",
+        OpKind.DATA: "data",
+    }.get(kind, "loss")
+
+
+__all__ = ["CONFIGURED_KINDS", "Applicable", "Use", "applicable", "article"]
