@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field, replace
-from typing import Any, cast
+from dataclasses import field
+from typing import Any
 
 from nndsl.check.applicable import CONFIGURED_KINDS, Use, applicable, article
 from nndsl.check.arguments import INVALID, CallArg, convert, match_args
@@ -22,9 +22,9 @@ from nndsl.check.memo import (
     CompositeRecorder,
     DefinitionKeys,
     InstanceMemo,
-    Shift,
     Site,
     instance_key,
+    replay,
 )
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.values import (
@@ -1416,91 +1416,18 @@ class Elaborator:
     def replay_composite(
         self, rec: Composite, ref: DefRef, builder: GraphBuilder
     ) -> list[tuple[str, TensorVal]] | None:
-        """Redo a recorded top-level instantiation of `ref` on the fresh `builder`: its own work
-        from the record, its block calls for real. None when a call cannot be bound as recorded
-        or returns other types than recorded: the caller rolls back and elaborates afresh."""
-        keys = self.keys
-        assert keys is not None
+        """A recorded model redone around its block calls (`memo.models.replay`); they are
+        bound and applied in the model's frame. None: the caller elaborates afresh."""
         d = ref.definition
-        module = ref.module
-        frame = Frame(module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
-        files = self.files
-        ids: dict[int, int] = {}
-        reports = self.rep.begin()
-        delta = d.span.start - rec.start  # an edit above the model moved it (and its spans)
-        shift = Shift(module.file.path, delta)
-
-        def at(span: Span) -> Span:
-            return shift.span(span) if delta else span
-
-        def move(file: SourceFile | None, span: Span) -> Span:
-            return shift.span(span) if file is None else shift.at(file, span)
-
-        for i, chunk in enumerate(rec.chunks):
-            own = chunk.delta
-            outside = [ids[v] for v in own.outside]
-            v0 = builder.append(own, outside, files=files, move=move if delta else None)
-            first = rec.starts[i]
-            for k in range(len(own.values)):
-                ids[first + k] = v0 + k
-            self.hover.extend(
-                (files.get(f.path, f), shift.at(f, s) if delta else s, t) for f, s, t in chunk.hover
-            )
-            if i == len(rec.calls):
-                break
-            call = rec.calls[i]
-            call_span = None if call.call_span is None else at(call.call_span)
-            span = at(call.span)
-            callee = module.names.get(call.name)
-            if (
-                not isinstance(callee, DefRef)
-                or callee.definition.name.name != call.name
-                or callee.module.file.path != call.module
-            ):
-                return None
-            if keys.definition(callee) == call.token:
-                bound: dict[str, Value] | None = call.args
-            else:  # the block changed: its defaults may have
-                written = [
-                    replace(
-                        a,
-                        span=at(a.span),
-                        name_span=None if a.name_span is None else at(a.name_span),
-                    )
-                    for a in cast(list[CallArg], list(call.call_args))
-                ]
-                bound = self.bind_params(frame, callee, written, call_span or span)
-                if bound is None or not reports.quiet:
-                    return None
-            layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
-            inputs = [
-                TensorVal(
-                    ids[old],
-                    t,
-                    Origin(files.get(o.file.path, o.file), shift.at(o.file, o.span)),
-                )
-                for old, t, o in call.inputs
-            ]
-            out = self._apply_block(frame, layer, inputs, span)
-            # What the call reported (a block being edited: an unknown name, an unused tensor)
-            # a fresh elaboration reports alike; what follows it is the same while it returns
-            # the recorded types (an erroneous call returns none).
-            if call.single is not None:
-                if not isinstance(out, TensorVal) or out.type != call.single[1]:
-                    return None
-                ids[call.single[0]] = out.value
-            else:
-                assert call.outputs is not None
-                if not isinstance(out, TupleVal) or len(out.items) != len(call.outputs):
-                    return None
-                for (old, t), new in zip(call.outputs, out.items, strict=True):
-                    if new.type != t:
-                        return None
-                    ids[old] = new.value
-        return [
-            (n, TensorVal(ids[old], t.type, shift.origin(t.origin) if delta else t.origin))
-            for n, old, t in rec.outputs
-        ]
+        frame = Frame(ref.module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
+        return replay(
+            rec,
+            ref,
+            builder,
+            self,
+            lambda callee, args, span: self.bind_params(frame, callee, args, span),
+            lambda layer, inputs, span: self._apply_block(frame, layer, inputs, span),
+        )
 
     # == parameters =========================================================================
     def bind_params(

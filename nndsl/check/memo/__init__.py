@@ -17,7 +17,7 @@ the reference they are tested against (tests/ide/test_incremental.py).
 from nndsl.check.memo.instances import InstanceMemo, Site
 from nndsl.check.memo.items import CheckMemo, ItemMemo
 from nndsl.check.memo.keys import DefinitionKeys, Shift, instance_key
-from nndsl.check.memo.models import Composite, CompositeRecorder
+from nndsl.check.memo.models import Composite, CompositeRecorder, replay
 
 __all__ = [
     "CheckMemo",
@@ -29,4 +29,5 @@ __all__ = [
     "Shift",
     "Site",
     "instance_key",
+    "replay",
 ]

@@ -3,19 +3,23 @@
 A model chaining many blocks is re-elaborated when one of them changes, although its own
 statements do the same thing as long as every block call returns the same types. A
 `Composite` records a top-level instantiation as the model's own work (values, nodes, names,
-paths and types, in chunks) between its block calls; a replay (`Elaborator.replay_composite`)
-redoes the own work from the record and each block call for real (most of them replay from
-the instance memo), and gives up (the caller then elaborates afresh) as soon as a call reports
-something or returns other types than recorded.
+paths and types, in chunks) between its block calls; a replay (`replay`) redoes the own work
+from the record and each block call for real (most of them replay from the instance memo), and
+gives up (the caller then elaborates afresh) as soon as a call reports something or returns
+other types than recorded.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Protocol, cast
 
+from nndsl.check.arguments import CallArg
 from nndsl.check.builder import Delta, GraphBuilder, Mark
-from nndsl.check.memo.keys import DefinitionKeys
+from nndsl.check.memo.keys import DefinitionKeys, Shift
+from nndsl.check.report import Reporter
 from nndsl.check.values import DefRef, Origin, ScalarVal, TensorVal, TupleVal, Value
 from nndsl.records import record
 from nndsl.shapes import TensorType
@@ -143,3 +147,106 @@ class CompositeRecorder:
             tuple(self.calls),
             tuple((n, t.value, t) for n, t in outputs),
         )
+
+
+class ReplayHost(Protocol):
+    """The elaborator's state a replay reads and extends (it imports this package, so it is
+    named by what it has)."""
+
+    keys: DefinitionKeys | None
+    files: dict[str, SourceFile]
+    hover: list[tuple[SourceFile, Span, str]]
+    rep: Reporter
+
+
+# A block call's parameters bound again, and the block applied, in the model's frame.
+Bind = Callable[[DefRef, list[CallArg], Span], dict[str, Value] | None]
+Apply = Callable[[DefRef, list[TensorVal], Span], Value]
+
+
+def replay(
+    rec: Composite, ref: DefRef, builder: GraphBuilder, host: ReplayHost, bind: Bind, apply: Apply
+) -> list[tuple[str, TensorVal]] | None:
+    """Redo a recorded top-level instantiation of `ref` on the fresh `builder`: its own work
+    from the record, its block calls for real. None when a call cannot be bound as recorded
+    or returns other types than recorded: the caller rolls back and elaborates afresh."""
+    keys = host.keys
+    assert keys is not None
+    module = ref.module
+    files = host.files
+    ids: dict[int, int] = {}
+    reports = host.rep.begin()
+    delta = ref.definition.span.start - rec.start  # an edit above the model moved it
+    shift = Shift(module.file.path, delta)
+
+    def at(span: Span) -> Span:
+        return shift.span(span) if delta else span
+
+    def move(file: SourceFile | None, span: Span) -> Span:
+        return shift.span(span) if file is None else shift.at(file, span)
+
+    for i, chunk in enumerate(rec.chunks):
+        own = chunk.delta
+        outside = [ids[v] for v in own.outside]
+        v0 = builder.append(own, outside, files=files, move=move if delta else None)
+        first = rec.starts[i]
+        for k in range(len(own.values)):
+            ids[first + k] = v0 + k
+        host.hover.extend(
+            (files.get(f.path, f), shift.at(f, s) if delta else s, t) for f, s, t in chunk.hover
+        )
+        if i == len(rec.calls):
+            break
+        call = rec.calls[i]
+        call_span = None if call.call_span is None else at(call.call_span)
+        span = at(call.span)
+        callee = module.names.get(call.name)
+        if (
+            not isinstance(callee, DefRef)
+            or callee.definition.name.name != call.name
+            or callee.module.file.path != call.module
+        ):
+            return None
+        if keys.definition(callee) == call.token:
+            bound: dict[str, Value] | None = call.args
+        else:  # the block changed: its defaults may have
+            written = [
+                replace(
+                    a,
+                    span=at(a.span),
+                    name_span=None if a.name_span is None else at(a.name_span),
+                )
+                for a in cast(list[CallArg], list(call.call_args))
+            ]
+            bound = bind(callee, written, call_span or span)
+            if bound is None or not reports.quiet:
+                return None
+        layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
+        inputs = [
+            TensorVal(
+                ids[old],
+                t,
+                Origin(files.get(o.file.path, o.file), shift.at(o.file, o.span)),
+            )
+            for old, t, o in call.inputs
+        ]
+        out = apply(layer, inputs, span)
+        # What the call reported (a block being edited: an unknown name, an unused tensor)
+        # a fresh elaboration reports alike; what follows it is the same while it returns
+        # the recorded types (an erroneous call returns none).
+        if call.single is not None:
+            if not isinstance(out, TensorVal) or out.type != call.single[1]:
+                return None
+            ids[call.single[0]] = out.value
+        else:
+            assert call.outputs is not None
+            if not isinstance(out, TupleVal) or len(out.items) != len(call.outputs):
+                return None
+            for (old, t), new in zip(call.outputs, out.items, strict=True):
+                if new.type != t:
+                    return None
+                ids[old] = new.value
+    return [
+        (n, TensorVal(ids[old], t.type, shift.origin(t.origin) if delta else t.origin))
+        for n, old, t in rec.outputs
+    ]
