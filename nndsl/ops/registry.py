@@ -92,6 +92,7 @@ FAMILIES = (
     "attention",
     "preprocessing",
     "operators",
+    "numeric",
     "losses",
     "metrics",
     "optimizers",

@@ -246,6 +246,7 @@ class OpSpec:
     variadic: ClassVar[bool] = False  # takes any number (>= len(inputs)) of tensors
     stochastic: ClassVar[bool] = False  # draws random numbers while training
     float_inputs: ClassVar[bool] = True  # inputs must be floating point
+    mixed_dtypes: ClassVar[bool] = False  # inputs may differ in dtype (`where`'s bool mask)
     rule: ClassVar[str] = ""  # the shape rule in one line of words, for notes and docs
     example: ClassVar[str] = ""  # a line of nndsl that uses the op, checked by the tests
 
