@@ -11,19 +11,20 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field, replace
-from typing import Any, cast
+from dataclasses import field
+from typing import Any
 
-from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert, match_args
+from nndsl.check.applicable import CONFIGURED_KINDS, Use, applicable, article
+from nndsl.check.arguments import INVALID, CallArg, convert, match_args
 from nndsl.check.builder import GraphBuilder, snake
 from nndsl.check.memo import (
     Composite,
     CompositeRecorder,
     DefinitionKeys,
     InstanceMemo,
-    Shift,
     Site,
     instance_key,
+    replay,
 )
 from nndsl.check.report import Reporter, did_you_mean
 from nndsl.check.static import STATIC_FUNCTIONS, call_static, is_number
@@ -52,7 +53,6 @@ from nndsl.limits import (
     max_params,
 )
 from nndsl.ops import REQUIRED, Arg, ArgValue, OpKind, OpSpec, ShapeError, lookup
-from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.records import record
 from nndsl.shapes import (
     DTYPES,
@@ -834,7 +834,7 @@ class Elaborator:
 
         # Argument values (initializers, regularizers, ...) are rare and short names; as
         # suggestions for a missing layer or tensor they are noise.
-        values = _CONFIGURED_KINDS - {OpKind.LAYER}
+        values = CONFIGURED_KINDS - {OpKind.LAYER}
         ops = [n for n in all_names() if (s := lookup(n)) and s.kind not in values]
         candidates = [*frame.env, *frame.module.names, *ops, *STATIC_FUNCTIONS]
         self.rep.error(
@@ -871,7 +871,7 @@ class Elaborator:
             return ERROR
         if static is not None and args and all(is_number(a.value) for a in args):
             return call_static(static, args, frame.file, e.span, self.rep)  # `max(8, n)`
-        return self.call_value(frame, callee, args, e.span, e.func.span)
+        return self.apply(frame, callee, Use(args, None, e.span, e.func.span))
 
     def _static_name(self, frame: Frame, func: ast.Expr) -> str | None:
         """The static function `func` names (`int`, `max`, ...), unless a name shadows it."""
@@ -880,71 +880,17 @@ class Elaborator:
         name = func.ident.name
         return None if name in frame.env or name in frame.module.names else name
 
-    def call_value(
-        self,
-        frame: Frame,
-        callee: Value,
-        args: list[CallArg],
-        span: Span,
-        func_span: Span,
-        piped: TensorVal | None = None,
-    ) -> Value:
-        if isinstance(callee, OpRef) and callee.attrs is None:
-            spec = callee.spec
-            if spec.kind in _CONFIGURED_KINDS:  # a layer, or `l2(1e-4)` for an argument
-                spans: dict[str, Span] = {}
-                attrs = bind_op_args(spec, args, frame.file, span, self.rep, spans)
-                if attrs is None:
-                    return ERROR
-                return OpRef(spec, attrs, call_span=span, arg_spans=spans)
-            if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
-                tensors: list[TensorVal] = [piped] if piped is not None else []
-                rest: list[CallArg] = []
-                for a in args:
-                    if a.name is None and isinstance(a.value, TensorVal) and not rest:
-                        tensors.append(a.value)
-                    else:
-                        rest.append(a)
-                arg_spans: dict[str, Span] = {}
-                attrs = bind_op_args(spec, rest, frame.file, span, self.rep, arg_spans)
-                if attrs is None:
-                    return ERROR
-                return self.apply_op(frame, spec, attrs, tensors, span, arg_spans)
-            self.rep.error(
-                "E0105",
-                f"`{spec.name}` is {article(spec.kind.value)} {spec.kind.value}; it "
-                "belongs in a `train` section",
-                frame.file,
-                func_span,
-                "not a layer",
-                help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`",
-            )
-            return ERROR
-        if isinstance(callee, DefRef) and callee.args is None:
-            bound = self.bind_params(frame, callee, args, span)
-            if bound is None:
-                return ERROR
-            return DefRef(callee.definition, callee.module, bound, span, tuple(args))
-        if isinstance(callee, OpRef | DefRef):
-            # `Dense(4)(x)`: applying a configured layer to tensors.
-            tensors = []
-            for a in args:
-                if a.name is not None or not isinstance(a.value, TensorVal):
-                    self.rep.error(
-                        "E0302",
-                        f"a layer is applied to tensors, found {describe(a.value)}",
-                        frame.file,
-                        a.span,
-                        "not a tensor",
-                    )
-                    return ERROR
-                tensors.append(a.value)
-            return self.apply_layer(frame, callee, tensors, span)
+    def apply(self, frame: Frame, callee: Value, use: Use) -> Value:
+        """Apply `callee` as a call or pipeline stage says (`use`): the one path of both, see
+        `check.applicable`."""
+        target = applicable(callee)
+        if target is not None:
+            return target.apply(self, frame, use)
         self.rep.error(
             "E0105",
             f"{describe(callee)} cannot be called",
             frame.file,
-            func_span,
+            use.func_span,
             "not a layer or function",
         )
         return ERROR
@@ -978,79 +924,26 @@ class Elaborator:
                 if isinstance(current, ErrorVal):
                     return ERROR
             return current
-        if isinstance(stage, ast.Call):
-            callee = self.evaluate(frame, stage.func)
+        if isinstance(stage, ast.Call | ast.Name):
+            func = stage.func if isinstance(stage, ast.Call) else stage
+            callee = self.evaluate(frame, func)
             if isinstance(callee, ErrorVal):
                 return ERROR
+            if isinstance(stage, ast.Name):  # `x |> f`: no arguments, not even `()`
+                if applicable(callee) is None:
+                    self.rep.error(
+                        "E0105",
+                        f"`{stage.ident.name}` is {describe(callee)}, not a layer or function",
+                        frame.file,
+                        stage.span,
+                        "cannot be applied",
+                    )
+                    return ERROR
+                return self.apply(frame, callee, Use(None, inputs, stage.span, stage.span))
             args = self._call_args(frame, stage.args)
             if any(isinstance(a.value, ErrorVal) for a in args):
                 return ERROR
-            if (
-                isinstance(callee, OpRef)
-                and callee.attrs is None
-                and callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR)
-            ):
-                if len(inputs) != 1:
-                    return self.call_value(
-                        frame,
-                        callee,
-                        [*(CallArg(None, None, t, span) for t in inputs[1:]), *args],
-                        stage.span,
-                        stage.func.span,
-                        piped=inputs[0],
-                    )
-                return self.call_value(
-                    frame, callee, args, stage.span, stage.func.span, piped=inputs[0]
-                )
-            layer = self.call_value(frame, callee, args, stage.span, stage.func.span)
-            if isinstance(layer, ErrorVal):
-                return ERROR
-            if isinstance(layer, OpRef | DefRef):
-                return self.apply_layer(frame, layer, inputs, stage.span)
-            return layer
-        if isinstance(stage, ast.Name):
-            callee = self.evaluate(frame, stage)
-            if isinstance(callee, ErrorVal):
-                return ERROR
-            if isinstance(callee, OpRef) and callee.attrs is None:
-                if callee.spec.kind not in (OpKind.FUNCTION, OpKind.OPERATOR, OpKind.LAYER):
-                    return self.call_value(frame, callee, [], stage.span, stage.span)
-                if callee.spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR):
-                    return self.call_value(
-                        frame,
-                        callee,
-                        [CallArg(None, None, t, span) for t in inputs[1:]],
-                        stage.span,
-                        stage.span,
-                        piped=inputs[0],
-                    )
-                if callee.spec.kind is OpKind.LAYER:
-                    attrs = bind_op_args(callee.spec, [], frame.file, stage.span, self.rep)
-                    if attrs is None:
-                        return ERROR
-                    return self.apply_layer(
-                        frame, OpRef(callee.spec, attrs, call_span=stage.span), inputs, stage.span
-                    )
-            if isinstance(callee, DefRef) and callee.args is None:
-                bound = self.bind_params(frame, callee, [], stage.span)
-                if bound is None:
-                    return ERROR
-                return self.apply_layer(
-                    frame,
-                    DefRef(callee.definition, callee.module, bound, stage.span, ()),
-                    inputs,
-                    stage.span,
-                )
-            if isinstance(callee, OpRef | DefRef):
-                return self.apply_layer(frame, callee, inputs, stage.span)
-            self.rep.error(
-                "E0105",
-                f"`{stage.ident.name}` is {describe(callee)}, not a layer or function",
-                frame.file,
-                stage.span,
-                "cannot be applied",
-            )
-            return ERROR
+            return self.apply(frame, callee, Use(args, inputs, stage.span, stage.func.span))
         self.rep.error(
             "E0105",
             "after `|>` comes a layer, a block or a function",
@@ -1539,91 +1432,18 @@ class Elaborator:
     def replay_composite(
         self, rec: Composite, ref: DefRef, builder: GraphBuilder
     ) -> list[tuple[str, TensorVal]] | None:
-        """Redo a recorded top-level instantiation of `ref` on the fresh `builder`: its own work
-        from the record, its block calls for real. None when a call cannot be bound as recorded
-        or returns other types than recorded: the caller rolls back and elaborates afresh."""
-        keys = self.keys
-        assert keys is not None
+        """A recorded model redone around its block calls (`memo.models.replay`); they are
+        bound and applied in the model's frame. None: the caller elaborates afresh."""
         d = ref.definition
-        module = ref.module
-        frame = Frame(module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
-        files = self.files
-        ids: dict[int, int] = {}
-        reports = self.rep.begin()
-        delta = d.span.start - rec.start  # an edit above the model moved it (and its spans)
-        shift = Shift(module.file.path, delta)
-
-        def at(span: Span) -> Span:
-            return shift.span(span) if delta else span
-
-        def move(file: SourceFile | None, span: Span) -> Span:
-            return shift.span(span) if file is None else shift.at(file, span)
-
-        for i, chunk in enumerate(rec.chunks):
-            own = chunk.delta
-            outside = [ids[v] for v in own.outside]
-            v0 = builder.append(own, outside, files=files, move=move if delta else None)
-            first = rec.starts[i]
-            for k in range(len(own.values)):
-                ids[first + k] = v0 + k
-            self.hover.extend(
-                (files.get(f.path, f), shift.at(f, s) if delta else s, t) for f, s, t in chunk.hover
-            )
-            if i == len(rec.calls):
-                break
-            call = rec.calls[i]
-            call_span = None if call.call_span is None else at(call.call_span)
-            span = at(call.span)
-            callee = module.names.get(call.name)
-            if (
-                not isinstance(callee, DefRef)
-                or callee.definition.name.name != call.name
-                or callee.module.file.path != call.module
-            ):
-                return None
-            if keys.definition(callee) == call.token:
-                bound: dict[str, Value] | None = call.args
-            else:  # the block changed: its defaults may have
-                written = [
-                    replace(
-                        a,
-                        span=at(a.span),
-                        name_span=None if a.name_span is None else at(a.name_span),
-                    )
-                    for a in cast(list[CallArg], list(call.call_args))
-                ]
-                bound = self.bind_params(frame, callee, written, call_span or span)
-                if bound is None or not reports.quiet:
-                    return None
-            layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
-            inputs = [
-                TensorVal(
-                    ids[old],
-                    t,
-                    Origin(files.get(o.file.path, o.file), shift.at(o.file, o.span)),
-                )
-                for old, t, o in call.inputs
-            ]
-            out = self._apply_block(frame, layer, inputs, span)
-            # What the call reported (a block being edited: an unknown name, an unused tensor)
-            # a fresh elaboration reports alike; what follows it is the same while it returns
-            # the recorded types (an erroneous call returns none).
-            if call.single is not None:
-                if not isinstance(out, TensorVal) or out.type != call.single[1]:
-                    return None
-                ids[call.single[0]] = out.value
-            else:
-                assert call.outputs is not None
-                if not isinstance(out, TupleVal) or len(out.items) != len(call.outputs):
-                    return None
-                for (old, t), new in zip(call.outputs, out.items, strict=True):
-                    if new.type != t:
-                        return None
-                    ids[old] = new.value
-        return [
-            (n, TensorVal(ids[old], t.type, shift.origin(t.origin) if delta else t.origin))
-            for n, old, t in rec.outputs
-        ]
+        frame = Frame(ref.module, d, {}, builder, "", (d.name.name,), True, (d.name.name,))
+        return replay(
+            rec,
+            ref,
+            builder,
+            self,
+            lambda callee, args, span: self.bind_params(frame, callee, args, span),
+            lambda layer, inputs, span: self._apply_block(frame, layer, inputs, span),
+        )
 
     # == parameters =========================================================================
     def bind_params(
@@ -1685,23 +1505,6 @@ _EXPRESSIONS: dict[type, Callable[[Elaborator, Frame, Any], Value]] = {
     ast.UnaryOp: Elaborator._unary,
     ast.RepeatStage: Elaborator._stray_repeat,
 }
-
-# Kinds called to make a value (a layer, or an argument such as `l2(1e-4)`): one per
-# configured argument type, so a new type needs no second list here.
-_CONFIGURED_KINDS = frozenset(CONFIGURED_TYPES.values())
-
-
-def article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def _setting_for(kind: OpKind) -> str:
-    return {
-        OpKind.LOSS: "loss",
-        OpKind.METRIC: "metrics",
-        OpKind.OPTIMIZER: "optimizer",
-        OpKind.DATA: "data",
-    }.get(kind, "loss")
 
 
 def _shape_symbols(t: TensorType) -> set[str]:
