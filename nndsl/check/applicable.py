@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from nndsl.check.arguments import CallArg, bind_op_args
 from nndsl.check.values import ERROR, DefRef, OpRef, TensorVal, Value, describe
 from nndsl.ops import OpKind, OpSpec
+from nndsl.ops.registry import lookup
 from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.records import record
 from nndsl.source import Span
@@ -58,6 +59,11 @@ def applicable(value: Value) -> Applicable | None:
         if kind in _FUNCTION_KINDS:
             return Function(value.spec)
         if kind in CONFIGURED_KINDS:
+            from nndsl.ops.sampling import TENSOR_FORMS  # loaded with the registry, in order
+
+            form = TENSOR_FORMS.get(value.spec.name)
+            if form is not None:  # `random_normal(z)`: a draw; `random_normal()`: an initializer
+                return TensorForm(value.spec, lookup(form))
             return Configurable(value.spec)
         return TrainOnly(value.spec)
     if isinstance(value, DefRef):
@@ -79,11 +85,46 @@ class Function:
                 tensors.append(a.value)
             else:
                 rest.append(a)
+        named = [a for a in rest if a.name in self.spec.inputs and isinstance(a.value, TensorVal)]
+        if named:  # `random_normal(shape_like = z_mean)`: tensors by their names
+            rest = [a for a in rest if a not in named]
+            for a in sorted(named, key=lambda a: self.spec.inputs.index(a.name or "")):
+                if self.spec.inputs.index(a.name or "") != len(tensors):
+                    elab.rep.error(
+                        "E0406",
+                        f"tensor `{a.name}` of `{self.spec.name}` is given twice or out of order",
+                        frame.file,
+                        a.span,
+                        "given here",
+                        help=f"`{self.spec.name}` takes ({', '.join(self.spec.inputs)})",
+                    )
+                    return ERROR
+                assert isinstance(a.value, TensorVal)
+                tensors.append(a.value)
         spans: dict[str, Span] = {}
         attrs = bind_op_args(self.spec, rest, frame.file, use.span, elab.rep, spans)
         if attrs is None:
             return ERROR
         return elab.apply_op(frame, self.spec, attrs, tensors, use.span, spans)
+
+
+class TensorForm:
+    """An initializer name that, given a tensor, is a sampling function (`random_normal(z)`,
+    `z |> random_normal`); otherwise the initializer (`random_normal(stddev = 0.02)`)."""
+
+    __slots__ = ("function", "spec")
+
+    def __init__(self, spec: OpSpec, function: OpSpec | None) -> None:
+        self.spec = spec
+        self.function = function
+
+    def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
+        tensor = use.inputs is not None or any(
+            isinstance(a.value, TensorVal) for a in use.args or ()
+        )
+        if tensor and self.function is not None:
+            return Function(self.function).apply(elab, frame, use)
+        return Configurable(self.spec).apply(elab, frame, use)
 
 
 class Configurable:

@@ -93,6 +93,7 @@ FAMILIES = (
     "preprocessing",
     "operators",
     "numeric",
+    "sampling",
     "losses",
     "metrics",
     "optimizers",

@@ -240,6 +240,7 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     },
     "clip": one_input(st.just({"min": -0.5, "max": 0.5})),
     **{n: broadcasting() for n in ("power", "maximum", "minimum")},
+    "random_categorical": one_input(st.fixed_dictionaries({"num_samples": st.integers(1, 3)})),
 }
 # Masks: these take `bool` tensors.
 BOOL_CASES: dict[str, st.SearchStrategy[Case]] = {
@@ -331,5 +332,7 @@ def test_every_graph_op_is_drawn_somewhere() -> None:
         "square",
         "abs",
         "stop_gradient",
+        "sample_normal",
+        "sample_uniform",
     } | set(ACTIVATION_FUNCTIONS)
     assert set(GRAPH_SPECS) == set(CASES) | set(BOOL_CASES) | shape_keeping
