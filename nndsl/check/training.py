@@ -8,6 +8,7 @@ from pathlib import Path
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame, article
+from nndsl.check.loss_expr import check_setting as loss_setting, is_expression, label_names
 from nndsl.check.memo import CompositeRecorder, instance_key
 from nndsl.check.paths import is_inside, outside_allowed, project_root, write_path_problem
 from nndsl.check.report import did_you_mean
@@ -182,7 +183,14 @@ class TrainChecker:
         optimizer = self._op(values.get("optimizer"), OpKind.OPTIMIZER, None)
         metrics: list[OpCall] = []
         outputs = _PerOutput()
-        if multi:
+        loss_expr = None
+        if "loss" in values and is_expression(values["loss"].value):
+            loss, loss_expr = loss_setting(self, values, graph, data_call)
+            labels = []
+            if graph is not None and loss is not None:  # y keys: outputs the expression reads
+                outputs.losses = dict.fromkeys(label_names(graph, data_call).values(), loss)
+            multi = True
+        elif multi:
             assert graph is not None
             outputs = self._per_output(graph, values)
             loss = next(iter(outputs.losses.values()), None)
@@ -257,9 +265,10 @@ class TrainChecker:
             steps_per_execution=int(scalars["steps_per_execution"]),  # type: ignore[arg-type]
             file=self.file,
             span=item.span,
-            losses=outputs.losses,
+            losses=outputs.losses if loss_expr is None else {},
             loss_weights=outputs.weights,
             output_metrics=outputs.metrics,
+            loss_expr=loss_expr,
         )
 
     def _data(self, item: ast.TrainDef) -> OpCall | None:

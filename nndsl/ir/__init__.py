@@ -10,11 +10,13 @@ from nndsl.ir.graph import (
     TrainConfig,
     Weight,
 )
+from nndsl.ir.loss import LossExpr
 
 __all__ = [
     "Graph",
     "GraphInput",
     "GraphOutput",
+    "LossExpr",
     "Node",
     "OpCall",
     "Program",

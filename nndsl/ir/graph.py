@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 
+from nndsl.ir.loss import LossExpr
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.records import record
 from nndsl.shapes import DType, TensorType
@@ -149,6 +150,9 @@ class TrainConfig:
     losses: dict[str, OpCall] = field(default_factory=dict)
     loss_weights: dict[str, float] = field(default_factory=dict)
     output_metrics: dict[str, list[OpCall]] = field(default_factory=dict)
+    # `loss = <expression>`: the objective, a checked expression; `loss` is then a placeholder
+    # (`mse`) nothing trains with, and `metrics`, `losses` are empty.
+    loss_expr: LossExpr | None = None
 
 
 @record

@@ -25,6 +25,7 @@ from nndsl.backend import DataError
 from nndsl.backend.jax import implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops.attrs import declared
+from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
 from nndsl.shapes import TensorType, format_shape
 
@@ -120,6 +121,8 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     (as adapting Keras's `TextVectorization` on the training set does)."""
     base = base_dir if base_dir is not None else base_dir_of(config)
     attrs = config.data.attrs
+    if config.loss_expr is not None and config.data.op.name == "npz":
+        attrs = without_unread_labels(config, attrs)
     arrays = implementation(config.data.op)(attrs, base)
     names = _names_of(config.data.op.name, attrs, base)
     if any(k.startswith(("x/", "y/")) for k in arrays):  # arrays named by input and output
@@ -127,9 +130,12 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     raw_x = arrays["x"]
     classes = tuple(str(c) for c in arrays.get("class_names", ()))
     _check_class_count(config, classes, names)
-    y = check_labels(
-        config.graph, config.loss, arrays["y"], len(raw_x), names.y_where, "", what=names.y_what
-    )
+    if config.loss_expr is not None:
+        y: Arrays = expression_labels(config, arrays, len(raw_x), names.y_where)
+    else:
+        y = check_labels(
+            config.graph, config.loss, arrays["y"], len(raw_x), names.y_where, "", what=names.y_what
+        )
     test_split = float(attrs["test_split"])  # type: ignore[arg-type]
     text = raw_x.dtype == object
     x = raw_x if text else check_inputs(config.graph, raw_x, names.x_where, "", what=names.x_what)
@@ -188,9 +194,11 @@ def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _
     if len(graph.inputs) == 1:
         x = first_array(x)
     ys = {k[2:]: v for k, v in arrays.items() if k.startswith("y/")}
-    if not config.losses:  # one output, labelled by `y = "key"` or `y = ["name"]`
+    if config.loss_expr is not None:
+        y: Arrays = expression_labels(config, arrays, n, where)
+    elif not config.losses:  # one output, labelled by `y = "key"` or `y = ["name"]`
         label = ys[graph.outputs[0].name] if ys else arrays["y"]
-        y: Arrays = check_labels(graph, config.loss, label, n, where, graph.outputs[0].name)
+        y = check_labels(graph, config.loss, label, n, where, graph.outputs[0].name)
     else:
         y = {
             name: check_labels(graph, loss, ys[name], n, where, name, output=name)

@@ -20,8 +20,9 @@ import optax
 from nndsl.backend.jax.compile import CompiledModel, Tree, _concrete_attrs, compile_graph
 from nndsl.backend.jax.impls.metrics import Stats, Streaming, loss_metric
 from nndsl.backend.jax.impls.optimizers import final_weights
+from nndsl.backend.jax.loss_expr import CompiledLoss
 from nndsl.backend.jax.registry import ApplyCall, LabelCall, implementation
-from nndsl.ir import Graph, OpCall, TrainConfig
+from nndsl.ir import Graph, LossExpr, OpCall, TrainConfig
 from nndsl.ops import OpKind, callbacks as callback_specs
 from nndsl.ops.attrs import declared
 
@@ -186,6 +187,7 @@ def build_steps(
     losses: Mapping[str, OpCall] | None = None,
     loss_weights: Mapping[str, float] | None = None,
     output_metrics: Mapping[str, Sequence[OpCall]] | None = None,
+    loss_expr: LossExpr | None = None,
 ) -> Steps:
     """The model trains on its first output with `loss` and `metrics`; or, given `losses` (by
     output name), on each output named there, the loss the sum of theirs times `loss_weights`,
@@ -197,7 +199,10 @@ def build_steps(
     model's boundary (so every op computes in it, whatever the `f32` annotations say), the
     prediction is cast back to float32 for the loss and the metrics, and the weights, their
     gradients, the optimizer state and non-trainable state stay float32. `scaled_lr` wraps
-    the optimizer so a callback can scale its learning rate (`optax.inject_hyperparams`)."""
+    the optimizer so a callback can scale its learning rate (`optax.inject_hyperparams`).
+
+    `loss_expr` (`loss = <expression>`) replaces `loss`: the objective is its value on the
+    batch, `y` a dict of the labels it reads (`backend.jax.loss_expr`)."""
     model = compile_graph(graph)
     input_names = [i.name for i in graph.inputs]
     index = {o.name: i for i, o in enumerate(graph.outputs)}
@@ -244,9 +249,15 @@ def build_steps(
         picked: jax.Array = tree if head.name is None else tree[head.name]
         return picked
 
-    def loss_values(preds: list[jax.Array], y: Any, mask: jax.Array | None) -> jax.Array:
+    expression = CompiledLoss(loss_expr, graph) if loss_expr is not None else None
+
+    def loss_values(
+        preds: list[jax.Array], y: Any, mask: jax.Array | None, x: Any = None
+    ) -> jax.Array:
         """Per-example values `[B]`, or one value for the batch (`dice` and such); with several
-        trained outputs, the weighted sum of theirs."""
+        trained outputs, the weighted sum of theirs; a loss expression's value."""
+        if expression is not None:
+            return expression(preds, x, y, mask)
         total: jax.Array | None = None
         for h, fn in zip(heads, loss_fns, strict=True):
             call = LabelCall(h.loss.attrs, preds[h.index], pick(y, h), h.from_logits, mask)
@@ -323,7 +334,7 @@ def build_steps(
 
         def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, list[jax.Array]]]:
             pred, new_state, added = forward(p, state, x, True, key)
-            values = weighted(loss_values(pred, labels, None), labels, sample_w, True)
+            values = weighted(loss_values(pred, labels, None, x), labels, sample_w, True)
             value = jnp.mean(values) + added + model.penalty(p)
             return value * scale, (value, new_state, pred)
 
@@ -421,7 +432,7 @@ def build_steps(
         pred, _, _ = forward(params, state, x, False, None)
         labels, sample_w = split_labels(y)
         m = mask.astype(jnp.float32)
-        values = weighted(loss_values(pred, labels, m), labels, sample_w, False)
+        values = weighted(loss_values(pred, labels, m, x), labels, sample_w, False)
         # `where`, not a product: padded rows may give NaN (0/0 on all-zero rows)
         loss_sum = jnp.sum(jnp.where(m > 0, values, 0.0)) if values.ndim else values * jnp.sum(m)
         return loss_sum, metric_stats(pred, labels, m), jnp.sum(m)
@@ -486,4 +497,5 @@ def steps_for(config: TrainConfig) -> Steps:
         losses=config.losses or None,
         loss_weights=config.loss_weights,
         output_metrics=config.output_metrics,
+        loss_expr=config.loss_expr,
     )
