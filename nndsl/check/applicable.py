@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from nndsl.check.arguments import CallArg, bind_op_args
+from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.values import ERROR, DefRef, OpRef, TensorVal, Value, describe
-from nndsl.ops import OpKind, OpSpec
+from nndsl.ops import Arg, OpKind, OpSpec
 from nndsl.ops.registry import lookup
 from nndsl.ops.spec import CONFIGURED_TYPES
 from nndsl.records import record
@@ -135,10 +135,17 @@ class Configurable:
 
     def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
         spans: dict[str, Span] = {}
-        attrs = bind_op_args(self.spec, use.args or [], frame.file, use.span, elab.rep, spans)
+        args, trainable = (
+            _split_trainable(elab, frame, use.args, self.spec.name)
+            if self.spec.kind is OpKind.LAYER and not self.spec.arg("trainable")
+            else (use.args, True)
+        )
+        if trainable is None:
+            return ERROR
+        attrs = bind_op_args(self.spec, args or [], frame.file, use.span, elab.rep, spans)
         if attrs is None:
             return ERROR
-        layer = OpRef(self.spec, attrs, call_span=use.span, arg_spans=spans)
+        layer = OpRef(self.spec, attrs, call_span=use.span, arg_spans=spans, trainable=trainable)
         # `x |> glorot_uniform` (an argument value, bare) is that value, as it always was;
         # `x |> glorot_uniform()` applies it, and the op says it takes no tensors.
         if use.inputs is None or (use.args is None and self.spec.kind is not OpKind.LAYER):
@@ -154,10 +161,14 @@ class Definition:
 
     def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
         ref, args = self.ref, use.args or []
+        trainable: bool | None = True
+        if not any(p.name.name == "trainable" for p in ref.definition.params):
+            split, trainable = _split_trainable(elab, frame, args, ref.definition.name.name)
+            args = split or []
         bound = elab.bind_params(frame, ref, args, use.span)
-        if bound is None:
+        if bound is None or trainable is None:
             return ERROR
-        layer = DefRef(ref.definition, ref.module, bound, use.span, tuple(args))
+        layer = DefRef(ref.definition, ref.module, bound, use.span, tuple(args), trainable)
         if use.inputs is None:
             return layer
         return elab.apply_layer(frame, layer, use.inputs, use.span)
@@ -208,6 +219,25 @@ class TrainOnly:
             help=f"write `{_setting_for(spec.kind)} = {spec.name}(...)` in `train`",
         )
         return ERROR
+
+
+_TRAINABLE = Arg("trainable", "bool", True, "false: the weights are frozen", keyword_only=True)
+
+
+def _split_trainable(
+    elab: Elaborator, frame: Frame, args: list[CallArg] | None, callee: str
+) -> tuple[list[CallArg] | None, bool | None]:
+    """The arguments without `trainable = ...`, which any layer or block application takes
+    (Keras's `trainable`), and its value; None for the value when it is not a boolean."""
+    given = [a for a in args or () if a.name == _TRAINABLE.name]
+    if not given:
+        return args, True
+    rest = [a for a in args or () if a.name != _TRAINABLE.name]
+    a = given[-1]
+    value = convert(_TRAINABLE, a.value, frame.file, a.span, callee, elab.rep)
+    if value is INVALID:
+        return rest, None
+    return rest, bool(value)
 
 
 def article(word: str) -> str:

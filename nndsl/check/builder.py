@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
@@ -162,6 +163,28 @@ class GraphBuilder:
             PendingNode(op, dict(attrs), inputs, vid, type, path, scope, file, span, weights, extra)
         )
         return vid
+
+    def freeze_since(self, mark: Mark) -> None:
+        """Freeze the weights of the nodes added since `mark` (`trainable = false` on the
+        application that added them). The nodes are replaced, not changed: a memo's `Delta`
+        may share their weights."""
+        pending = self._pending
+        for i in range(mark.nodes, len(pending)):
+            p = pending[i]
+            if p.weights and not all(w.frozen for w in p.weights):
+                pending[i] = PendingNode(
+                    p.op,
+                    p.attrs,
+                    p.inputs,
+                    p.output,
+                    p.type,
+                    p.path,
+                    p.scope,
+                    p.file,
+                    p.span,
+                    tuple(replace(w, frozen=True) for w in p.weights),
+                    p.extra_outputs,
+                )
 
     @property
     def node_count(self) -> int:

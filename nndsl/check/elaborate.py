@@ -970,7 +970,12 @@ class Elaborator:
     ) -> Value:
         if isinstance(layer, OpRef):
             assert layer.attrs is not None
-            return self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
+            if layer.trainable:
+                return self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
+            mark = frame.builder.mark()  # `Dense(4, trainable = false)`
+            out = self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
+            frame.builder.freeze_since(mark)
+            return out
         recorder = self.composite
         if recorder is not None and frame.builder is recorder.builder and frame.prefix == "":
             start = recorder.mark()  # a block call of the recorded model's own body
@@ -1026,6 +1031,7 @@ class Elaborator:
             )
 
         key = self._instance_key(frame, layer, inputs, path)
+        start = None if layer.trainable else builder.mark()
         if key is None or self.instances is None or self.keys is None:
             outs = instantiate(frame.concrete)
         else:  # get (replay) or instantiate (and record)
@@ -1033,6 +1039,8 @@ class Elaborator:
             outs = self.instances.get_or_instantiate(
                 key, site, self.keys.scope.file.path, d.span.start, self.rep, instantiate
             )
+        if start is not None:  # frozen after the memo recorded the instance as it is
+            builder.freeze_since(start)
         if outs is None:
             return ERROR
         vals = tuple(TensorVal(v.value, v.type, Origin(frame.file, span)) for _, v in outs)

@@ -8,6 +8,7 @@ from pathlib import Path
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
 from nndsl.check.elaborate import Elaborator, Frame, article
+from nndsl.check.finetune import SETTINGS as FINETUNE_SETTINGS, check_finetune
 from nndsl.check.loss_expr import check_setting as loss_setting, is_expression, label_names
 from nndsl.check.memo import CompositeRecorder, instance_key
 from nndsl.check.paths import is_inside, outside_allowed, project_root, write_path_problem
@@ -78,6 +79,7 @@ SETTINGS = (
     "metrics",
     "callbacks",
     *(a.name for a in SCALAR_SETTINGS),
+    *FINETUNE_SETTINGS,
 )
 # `loss = per_output(price = mse, label = cross_entropy(from_logits = true))`: a value for each
 # named output of a model with several outputs (Keras's `loss = {"price": ...}`).
@@ -238,6 +240,12 @@ class TrainChecker:
         class_weight = self._class_weight(
             values.get("class_weight"), scalars["class_weight"], loss, pred
         )
+        tuning = None  # `freeze`, `init`, `strict`
+        if graph is not None:
+            tuning = check_finetune(
+                self.rep, self.file, graph, values, lambda e: self.elab.evaluate(self._frame(), e)
+            )
+            graph = tuning.graph if tuning is not None else graph
         if (
             graph is None
             or data_call is None
@@ -268,6 +276,7 @@ class TrainChecker:
             losses=outputs.losses if loss_expr is None else {},
             loss_weights=outputs.weights,
             output_metrics=outputs.metrics,
+            init=tuning.init if tuning is not None else None,
             loss_expr=loss_expr,
         )
 

@@ -59,6 +59,7 @@ class DefRef:
     # The arguments as written (`nndsl.check.arguments.CallArg`s), to bind them again
     # when a memoized caller is replayed against an edited definition (`check.memo`).
     call_args: tuple[object, ...] | None = None
+    trainable: bool = True  # `MyBlock(2, trainable = false)`: its weights are frozen
 
 
 @record(frozen=True)
@@ -70,6 +71,7 @@ class OpRef:
     extra_inputs: tuple[TensorVal, ...] = ()  # tensors passed to a function in a pipeline
     call_span: Span | None = None
     arg_spans: Mapping[str, Span] = field(default_factory=dict)  # where each arg was written
+    trainable: bool = True  # `Dense(4, trainable = false)`: its weights are frozen
 
 
 @record(frozen=True, slots=True)

@@ -265,6 +265,15 @@ _TABLE: list[tuple[str, str, str]] = [
     ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
+        "W0601",
+        "freeze pattern matches no weight",
+        "A `freeze` pattern in `train` names weights by path (`layer/weight`, as the saved\n"
+        "weights name them; `*` matches any characters, `/` included) or a layer or block\n"
+        "instance around them. One that matches nothing freezes nothing: most likely a typo.\n\n"
+        '    freeze = ["trnk/*"]   # warning: the block instance is `trunk`\n'
+        '    freeze = ["trunk"]    # fixed: every weight inside `trunk`',
+    ),
+    (
         "E9999",
         "internal error",
         "nndsl itself failed. This is a bug: please report it with the file that triggers it.",

@@ -19,7 +19,11 @@ from nndsl.source import SourceFile, Span
 
 @record(frozen=True, slots=True)
 class Weight:
-    """A weight with a concrete shape; `trainable = False` for state such as moving means."""
+    """A weight with a concrete shape; `trainable = False` for state such as moving means.
+
+    `frozen`: a parameter that training leaves as it is (`trainable = false` on its layer, or
+    `freeze` in `train`); it stays a parameter (the layer reads it as one) but counts as
+    non-trainable, gets no gradient update and no optimizer state."""
 
     name: str
     shape: tuple[int, ...]
@@ -28,6 +32,12 @@ class Weight:
     dtype: DType = DType.F32
     regularizer: ArgValue = None  # penalty added to the training loss
     constraint: ArgValue = None  # projection applied after each optimizer update
+    frozen: bool = False
+
+    @property
+    def updated(self) -> bool:
+        """Whether training changes it by gradient steps (Keras's `trainable_weights`)."""
+        return self.trainable and not self.frozen
 
     @property
     def size(self) -> int:
@@ -53,6 +63,12 @@ class Node:
     weights: tuple[Weight, ...] = ()
     # Results after the first, for ops with several (`LSTM(return_state = true)`).
     extra_outputs: tuple[tuple[int, TensorType], ...] = ()
+
+    @property
+    def frozen(self) -> bool:
+        """A frozen layer (`trainable = false`) runs in inference mode, as in Keras: a frozen
+        BatchNormalization normalises with its moving statistics and leaves them unchanged."""
+        return any(w.frozen for w in self.weights)
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -103,13 +119,13 @@ class Graph:
 
     def param_counts(self) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, as Keras counts them."""
-        trainable = sum(w.size for _, w in self.weights() if w.trainable)
-        frozen = sum(w.size for _, w in self.weights() if not w.trainable)
+        trainable = sum(w.size for _, w in self.weights() if w.updated)
+        frozen = sum(w.size for _, w in self.weights() if not w.updated)
         return trainable, frozen
 
     def param_bytes(self) -> tuple[int, int]:
-        trainable = sum(w.size * w.dtype.itemsize for _, w in self.weights() if w.trainable)
-        frozen = sum(w.size * w.dtype.itemsize for _, w in self.weights() if not w.trainable)
+        trainable = sum(w.size * w.dtype.itemsize for _, w in self.weights() if w.updated)
+        frozen = sum(w.size * w.dtype.itemsize for _, w in self.weights() if not w.updated)
         return trainable, frozen
 
 
@@ -120,6 +136,16 @@ class OpCall:
     op: OpSpec
     attrs: Mapping[str, ArgValue]
     span: Span
+
+
+@record(frozen=True, slots=True)
+class InitWeights:
+    """`init = "runs/Pre/model.safetensors"` in `train`: the weights training starts from,
+    matched by path; `strict = false` skips a weight whose shape differs instead of failing."""
+
+    path: str  # as written: relative to the model file's folder
+    strict: bool = True
+    span: Span = field(default_factory=lambda: Span(0, 0))
 
 
 @record
@@ -150,6 +176,7 @@ class TrainConfig:
     losses: dict[str, OpCall] = field(default_factory=dict)
     loss_weights: dict[str, float] = field(default_factory=dict)
     output_metrics: dict[str, list[OpCall]] = field(default_factory=dict)
+    init: InitWeights | None = None  # start from saved weights (fine-tuning)
     # `loss = <expression>`: the objective, a checked expression; `loss` is then a placeholder
     # (`mse`) nothing trains with, and `metrics`, `losses` are empty.
     loss_expr: LossExpr | None = None

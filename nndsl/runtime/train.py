@@ -58,6 +58,7 @@ from nndsl.runtime.data import (
     Dataset,
     Labels,
     Splits,
+    base_dir_of,
     eval_batches,
     input_list,
     load_data,
@@ -66,6 +67,7 @@ from nndsl.runtime.data import (
     train_calls,
     tree_map,
 )
+from nndsl.runtime.pretrained import load_init
 
 
 class TrainingError(Exception):
@@ -216,6 +218,10 @@ def fit(
         steps, params, state = built.result()
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
     state = adapt_state(steps.model, params, state, inputs, config.batch)
+    if config.init is not None:  # saved weights win over fresh and adapted ones
+        base = base_dir if base_dir is not None else base_dir_of(config)
+        params, state, loaded = load_init(config.init, config.graph, params, state, base)
+        emit(Note(loaded.message(sum(1 for _ in config.graph.weights()))))
     run = RunState(
         config,
         steps,

@@ -98,7 +98,7 @@ class CompiledModel:
                 inputs=[env[v] for v in node.inputs],
                 params=params.get(node.path, {}),
                 state=state.get(node.path, {}),
-                training=training,
+                training=training and not node.frozen,  # a frozen layer: inference mode
                 key=node_key,
             )
             with jax.named_scope(node.scope_name):
@@ -126,7 +126,7 @@ class CompiledModel:
         terms: list[jax.Array] = []
         for node, w in self.graph.weights():
             reg = configured(w.regularizer, OpKind.REGULARIZER)
-            if reg is not None and w.trainable:
+            if reg is not None and w.updated:  # as Keras: a frozen layer's weights add none
                 terms.append(implementation(reg.name)(reg, params[node.path][w.name]))
         return sum(terms, jnp.zeros((), jnp.float32))
 
@@ -135,7 +135,7 @@ class CompiledModel:
         out = params
         for node, w in self.graph.weights():
             con = configured(w.constraint, OpKind.CONSTRAINT)
-            if con is not None and w.trainable:
+            if con is not None and w.updated:
                 if out is params:
                     out = {path: dict(ws) for path, ws in params.items()}
                 out[node.path][w.name] = implementation(con.name)(con, params[node.path][w.name])

@@ -76,7 +76,15 @@ class Steps:
         """The weights training ends with: the optimizer's EMA under `use_ema` (as Keras's
         `fit` ends with `finalize_variable_values`), else `params`."""
         final: Tree = final_weights(params, opt_state)
-        return final
+        if final is params:
+            return final
+        # The EMA covers the updated weights only: frozen ones are masked out (`MaskedNode`).
+        return {
+            path: {
+                k: params[path][k] if isinstance(v, optax.MaskedNode) else v for k, v in ws.items()
+            }
+            for path, ws in final.items()
+        }
 
     def init_aux(self) -> Aux:
         if self.precision != "float16":
@@ -229,6 +237,7 @@ def build_steps(
         metric_fns = [(metric_streaming(m), m.attrs, heads[0]) for m in metrics]
         names = [metric_label(m) for m in metrics]
     inner: optax.GradientTransformation = implementation(optimizer.op)(optimizer.attrs)
+    inner = frozen_masked(graph, inner)
     tx = inner
     if scaled_lr:
         tx = optax.inject_hyperparams(lambda lr_scale: optax.chain(inner, optax.scale(lr_scale)))(
@@ -454,6 +463,18 @@ def build_steps(
     )
 
 
+def frozen_masked(graph: Graph, tx: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`tx` on the weights training updates; frozen ones (`trainable = false`, `freeze`) get
+    a zero update and no optimizer state (`optax.multi_transform`'s masking)."""
+    labels: dict[str, dict[str, str]] = {}
+    for node, w in graph.weights():
+        if w.trainable:  # a parameter (the params tree), frozen or not
+            labels.setdefault(node.path, {})[w.name] = "frozen" if w.frozen else "train"
+    if not any(v == "frozen" for ws in labels.values() for v in ws.values()):
+        return tx
+    return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
 def first_nonfinite(steps: Steps, params: Tree, state: Tree, x: Any, key: jax.Array) -> str | None:
     """Re-run the forward pass node by node, un-jitted, in training mode: the scope name
     (`Model/block/dense[h]@L12`) of the first layer whose output is not finite, or None."""
@@ -473,7 +494,7 @@ def first_nonfinite(steps: Steps, params: Tree, state: Tree, x: Any, key: jax.Ar
             inputs=[env[v] for v in node.inputs],
             params=p.get(node.path, {}),
             state=state.get(node.path, {}),
-            training=True,
+            training=not node.frozen,
             key=node_key,
         )
         result = implementation(node.op)(call)

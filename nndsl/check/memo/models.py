@@ -47,6 +47,7 @@ class _Call:
     inputs: tuple[tuple[int, TensorType, Origin], ...]  # old id, type, origin
     outputs: tuple[tuple[int, TensorType], ...] | None  # None: a single tensor, not a tuple
     single: tuple[int, TensorType] | None
+    trainable: bool = True  # `trainable = false` on the call
 
 
 @record(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class CompositeRecorder:
                 tuple((t.value, t.type, t.origin) for t in inputs),
                 outputs,
                 single,
+                layer.trainable,
             )
         )
 
@@ -221,7 +223,9 @@ def replay(
             bound = bind(callee, written, call_span or span)
             if bound is None or not reports.quiet:
                 return None
-        layer = DefRef(callee.definition, callee.module, bound, call_span, call.call_args)
+        layer = DefRef(
+            callee.definition, callee.module, bound, call_span, call.call_args, call.trainable
+        )
         inputs = [
             TensorVal(
                 ids[old],
