@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from nndsl.ops.core import Layer
 from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, Attrs, require_rank
+from nndsl.ops.spec import Arg, Attrs, ShapeError, as_int, dim, require_rank
 from nndsl.shapes import TensorType
 
 _RATE = Arg(
@@ -28,16 +28,52 @@ _DATA_FORMAT = Arg(
 
 @register
 class Dropout(Layer):
-    """Zeroes a random `rate` of the entries while training and rescales the rest."""
+    """Zeroes a random `rate` of the entries while training and rescales the rest.
+
+    With `noise_shape`, one keep/drop draw is shared along each axis given as 1: EfficientNet's
+    drop-connect (stochastic depth) drops whole examples with `noise_shape = [B, 1, 1, 1]`.
+    """
 
     name = "Dropout"
     stochastic = True
-    args = (_RATE,)
+    args = (
+        _RATE,
+        Arg(
+            "noise_shape",
+            "ints",
+            None,
+            "the shape of the keep/drop mask: per axis the input's size, or 1 to share one "
+            "draw along it (`[B, 1, 1, 1]`); none: the input's shape",
+            nullable=True,
+        ),
+    )
     rule = "keeps the input's shape"
     example = "h = x |> Dropout(0.5)"
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
-        return inputs[0]
+        x = inputs[0]
+        shape = attrs["noise_shape"]
+        if shape is None:
+            return x
+        assert isinstance(shape, tuple)
+        if len(shape) != x.rank:
+            raise ShapeError(
+                f"`noise_shape` has {len(shape)} entries for `{x}` of rank {x.rank}",
+                arg="noise_shape",
+                help=f"give one size per axis, 1 where the draw is shared: {_example(x)}",
+            )
+        for i, (n, d) in enumerate(zip(shape, x.shape, strict=True)):
+            if as_int(n) != 1 and dim(n) != d:
+                raise ShapeError(
+                    f"`noise_shape` entry {i} is {n}; axis {i} of `{x}` has size {d}",
+                    arg="noise_shape",
+                    help=f"each entry is 1 or the input's size: {_example(x)}",
+                )
+        return x
+
+
+def _example(x: TensorType) -> str:
+    return "`[" + ", ".join([str(x.shape[0]), *["1"] * (x.rank - 1)]) + "]`" if x.rank else "`[]`"
 
 
 class _SpatialDropout(Layer):

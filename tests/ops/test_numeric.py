@@ -198,3 +198,33 @@ def test_suggestions(typo: str, meant: str) -> None:
     src = f"model M() {{\n    input x: f32[B, 3]\n    return {typo}(x)\n}}\n"
     result = check_source(src, "m.nn")
     assert meant in render_plain(result.diagnostics)
+
+
+def test_dropout_noise_shape_drops_whole_examples() -> None:
+    """Drop-connect as EfficientNet has it: one draw per example."""
+    graph = graph_of("return x |> Dropout(0.5, noise_shape = [B, 1, 1])")
+    model = compile_graph(graph)
+    x = np.ones((64, 3, 4), np.float32)
+    (out,), _ = model.apply({}, {}, [x], training=True, key=jax.random.key(0))
+    per_example = np.asarray(out).reshape(64, -1)
+    assert set(np.unique(per_example)) <= {0.0, 2.0}
+    assert np.all(per_example.min(axis=1) == per_example.max(axis=1))  # all or nothing
+    assert 10 < int((per_example[:, 0] == 0).sum()) < 54
+    (same,), _ = model.apply({}, {}, [x])
+    np.testing.assert_array_equal(same, x)  # identity at inference
+
+
+@pytest.mark.parametrize(
+    ("noise", "words"),
+    [("[B, 1]", "has 2 entries"), ("[B, 2, 1]", "entry 1 is 2"), ("[7, 1, 1]", "entry 0 is 7")],
+)
+def test_dropout_noise_shape_diagnostics(noise: str, words: str) -> None:
+    src = (
+        "model M() {\n    input x: f32[B, 3, 4]\n"
+        f"    return x |> Dropout(0.5, noise_shape = {noise})\n}}\n"
+    )
+    errors = [d for d in check_source(src, "m.nn").diagnostics if d.is_error]
+    assert errors and words in errors[0].message, render_plain(errors)
+    assert errors[0].primary.span.start == src.index(noise) or errors[
+        0
+    ].primary.span.start >= src.index("Dropout")

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.registry import ApplyCall, impl
 from nndsl.ops.attrs import declared, to_float
+from nndsl.ops.spec import as_int
 
 # SELU's constants, as in Keras's AlphaDropout.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -28,7 +29,11 @@ def dropout(call: ApplyCall) -> jax.Array:
         return call.x
     if call.key is None:
         raise ValueError("Dropout needs a PRNG key while training; pass `key=` to apply")
-    keep = jax.random.bernoulli(call.key, 1.0 - rate, call.x.shape)
+    shape = call.x.shape
+    noise = call.attrs["noise_shape"]
+    if isinstance(noise, tuple):  # 1: one draw shared along the axis (the checker vouched)
+        shape = tuple(1 if as_int(n) == 1 else d for n, d in zip(noise, shape, strict=True))
+    keep = jax.random.bernoulli(call.key, 1.0 - rate, shape)
     return jnp.where(keep, call.x / (1.0 - rate), jnp.zeros_like(call.x))
 
 
