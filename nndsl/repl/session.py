@@ -395,7 +395,7 @@ class Session:
                 f"{node.path}/{w.name}",
                 str(list(w.shape)),
                 f"{w.size:,}",
-                "" if w.trainable else "frozen",
+                "" if w.updated else "frozen",
             )
             for node, w in graph.weights()
         ]
