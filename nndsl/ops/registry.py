@@ -94,6 +94,7 @@ FAMILIES = (
     "operators",
     "numeric",
     "sampling",
+    "added_loss",
     "losses",
     "metrics",
     "optimizers",

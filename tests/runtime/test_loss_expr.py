@@ -170,3 +170,45 @@ def test_labels_must_fit_the_loss_and_settings_that_need_a_built_in_loss(tmp_pat
     assert errors == [
         "E0601 `metrics` cannot be used with a loss expression (not supported yet) @ metrics"
     ]
+
+
+ADDED = """
+block Enc(units: int) {
+  input x: f32[B, 8]
+  h = x |> Dense(units, activation = "relu")
+  h = h |> add_loss(0.5 * mean(square(h)))
+  return h
+}
+model Ae() {
+  input x: f32[B, 8]
+  x_hat = x |> Enc(4) |> Dense(8)
+  return x_hat
+}
+data d = npz("d.npz", x = "x")
+"""
+
+
+def test_a_block_adds_its_own_loss_to_the_objective(tmp_path: Path) -> None:
+    config = _config(tmp_path, ADDED, "Ae", "mse(x, x_hat)")
+    steps = steps_for(config)
+    params, state = steps.model.init(jax.random.key(0))
+    x = np.load(tmp_path / "d.npz")["x"][:16]
+    (x_hat,), _, added = steps.model.apply_with_losses(params, state, [x], training=True)
+    dense = params["enc/dense"]
+    h = np.maximum(x @ np.asarray(dense["kernel"]) + np.asarray(dense["bias"]), 0.0)
+    assert float(added) == pytest.approx(0.5 * np.mean(h**2), rel=1e-5)
+    opt = steps.init_opt_state(params)
+    out = steps.train_step(
+        params, state, opt, steps.init_aux(), x, {}, jax.random.key(1), np.int32(0)
+    )
+    expected = np.mean((x - np.asarray(x_hat)) ** 2) + 0.5 * np.mean(h**2)
+    assert float(out[4]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_an_added_loss_that_is_not_a_scalar_is_a_diagnostic(tmp_path: Path) -> None:
+    model = ADDED.replace("0.5 * mean(square(h))", "square(h)")
+    errors = _errors(tmp_path, model, "Ae", "mse(x, x_hat)")
+    assert errors == [
+        "E0201 `add_loss`: the added loss must be a float scalar `f32[]`, found `f32[B, 4]` "
+        "@ add_loss(square(h))"
+    ]
