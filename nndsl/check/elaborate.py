@@ -74,6 +74,7 @@ _BINOP_SPECS = {
     "*": "mul",
     "/": "div",
     "@": "matmul",
+    "**": "power",
     "==": "equal",
     "!=": "not_equal",
     "<": "less",
@@ -1306,6 +1307,8 @@ class Elaborator:
             if op == "@":
                 self.rep.error("E0302", "`@` needs tensors", frame.file, e.op_span, "scalars here")
                 return ERROR
+            if op == "**":
+                return self._scalar_power(frame, e, a, b)
             if a.kind == "int" and b.kind == "int":
                 if a.value is None or b.value is None:
                     return ScalarVal("int", None)
@@ -1367,6 +1370,41 @@ class Elaborator:
             "unsupported operands",
         )
         return ERROR
+
+    def _scalar_power(self, frame: Frame, e: ast.BinOp, a: ScalarVal, b: ScalarVal) -> Value:
+        """`a ** b` of static numbers: an int for ints with a non-negative exponent (a size,
+        `2 ** depth`), else a float; unknown when either is."""
+        x = a.value.as_int() if isinstance(a.value, Dim) else a.value
+        y = b.value.as_int() if isinstance(b.value, Dim) else b.value
+        ints = a.kind == "int" and b.kind == "int" and isinstance(y, int) and y >= 0
+        if not isinstance(x, int | float) or not isinstance(y, int | float):
+            return ScalarVal("int" if ints else "float", None)
+        if ints and abs(x) > 1 and y > 63:  # past int64 before computing it
+            return self._out_of_range(frame, e.span, "this result is over 2^63 - 1")
+        try:
+            r = x**y if ints else float(x) ** float(y)
+        except (ZeroDivisionError, OverflowError) as err:
+            self.rep.error(
+                "E0205", f"`**` cannot be computed: {err}", frame.file, e.span, "no result"
+            )
+            return ERROR
+        if isinstance(r, complex):
+            self.rep.error(
+                "E0205",
+                "a negative number to a fractional power is not a real number",
+                frame.file,
+                e.span,
+                "no real result",
+            )
+            return ERROR
+        if ints:
+            assert isinstance(r, int)
+            if not -MAX_INT <= r <= MAX_INT:
+                return self._out_of_range(frame, e.span, "this result is over 2^63 - 1")
+            return ScalarVal("int", r)
+        if not math.isfinite(r):
+            return self._out_of_range(frame, e.span, "this result is too large for a float")
+        return ScalarVal("float", r)
 
     def _logic(self, frame: Frame, e: ast.BinOp, a: Value, b: Value) -> Value:
         if isinstance(a, ErrorVal) or isinstance(b, ErrorVal):

@@ -137,7 +137,7 @@ class FastContextualLexer(Lexer):
 
 
 # The root scanner's pattern the fused loop's own scanner was written for (see `Scanner`).
-LARK_SCANNER_CRC = 0x89DD9ACA
+LARK_SCANNER_CRC = 0x9921ECFC
 
 
 class Scanner:
@@ -165,6 +165,7 @@ class Scanner:
         r'|(?P<STRING>"[^"\\\n]*(?:\\.[^"\\\n]*)*")'
         r"|(?P<PIPE_OP>\|>)"
         r"|(?P<COMPARE>(?:==|!=|<=|>=|<|>))"
+        r"|(?P<POW>\*\*)"
         r"|(?P<MUL>[*/@%])"
         r"|(?P<PUNCT>[-+:,.={}()\[\];]))?"
     )

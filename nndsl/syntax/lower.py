@@ -110,6 +110,7 @@ def _is_syntax(c: Any) -> bool:
         "ADD",
         "SUB",
         "MUL",
+        "POW",
     )
 
 

@@ -23,6 +23,7 @@ DISPLAY: dict[str, str] = {
     "ADD": "`+`",
     "SUB": "`-`",
     "MUL": "an operator",
+    "POW": "an operator",
     "COMPARE": "a comparison",
     "NAME": "a name",
     "INT": "an integer",
@@ -77,7 +78,7 @@ def describe_expected(accepts: set[str]) -> str:
         rest -= _STATEMENT_START
         rest.discard("NAME")
         rest.discard("SEMICOLON")
-    operators = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "PIPE_OP"}
+    operators = {"ADD", "SUB", "MUL", "POW", "COMPARE", "AND", "OR", "PIPE_OP"}
     if len(rest & operators) >= 3:
         rest -= operators
         rest.discard("LPAR")
@@ -101,7 +102,7 @@ def _order(t: str) -> tuple[int, str]:
 
 def expected_context(accepts: set[str]) -> str:
     """Where the parser is, in words: "expected `)` or `,` after the argument"."""
-    core = accepts - {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "PIPE_OP", "LPAR"}
+    core = accepts - {"ADD", "SUB", "MUL", "POW", "COMPARE", "AND", "OR", "PIPE_OP", "LPAR"}
     if core == {"COMMA", "RPAR"}:
         return " after the argument"
     if core == {"COMMA", "RSQB"}:

@@ -30,6 +30,7 @@ _PREC = {
     "/": 6,
     "@": 6,
     "%": 6,
+    "**": 7,
 }
 # What keeps a file from being formatted: unreadable (E0103), syntax errors, limits.
 FORMAT_BLOCKERS = frozenset({"E0103", "E0001", "E0002", "E0003", "E0810", "E0811"})
@@ -306,6 +307,8 @@ class _Printer:
             prec = _PREC[e.op]
             if prec == 4:  # comparisons do not chain
                 return f"{self.expr(e.left, 5)} {e.op} {self.expr(e.right, 5)}", 4
+            if e.op == "**":  # binds tighter than unary `-` on its left, right-associative
+                return f"{self.expr(e.left, 8)} ** {self.expr(e.right, 7)}", 7
             return f"{self.expr(e.left, prec)} {e.op} {self.expr(e.right, prec + 1)}", prec
         raise AssertionError(e)
 

@@ -228,3 +228,47 @@ def test_dropout_noise_shape_diagnostics(noise: str, words: str) -> None:
     assert errors[0].primary.span.start == src.index(noise) or errors[
         0
     ].primary.span.start >= src.index("Dropout")
+
+
+def test_power_operator_on_tensors_and_numbers() -> None:
+    np.testing.assert_allclose(run("return x ** 2 - -x ** 2"), 2 * X**2, rtol=1e-6)
+    np.testing.assert_allclose(run("return abs(x) ** 0.5"), np.abs(X) ** 0.5, rtol=1e-6)
+    src = "const D = 2 ** 3\nmodel M() {\n    input x: f32[B, 2]\n"
+    src += "    return x |> Dense(D + int(10 ** 0.5) + int(2 ** -1 * 4.0) + 2 ** 2 ** 2)\n}\n"
+    result = check_source(src, "m.nn")
+    assert not result.has_errors, render_plain(result.diagnostics)
+    graph = result.graph("M")
+    assert graph is not None and graph.outputs[0].type.shape[-1].as_int() == 8 + 3 + 2 + 16
+
+
+@pytest.mark.parametrize(
+    ("text", "printed"),
+    [
+        ("-x**2", "-x ** 2"),
+        ("(-x)**2", "(-x) ** 2"),
+        ("(a**b)**c", "(a ** b) ** c"),
+        ("a**b**c", "a ** b ** c"),
+        ("a*b**-1", "a * b ** -1"),
+        ("(-2)**2", "(-2) ** 2"),
+    ],
+)
+def test_power_prints_as_it_parses(text: str, printed: str) -> None:
+    from nndsl.syntax.printer import format_source
+
+    out = format_source(f"const c = {text}\n")
+    assert out == f"const c = {printed}\n"
+
+
+@pytest.mark.parametrize(
+    ("expr", "words"),
+    [
+        ("0.0 ** -1", "cannot be computed"),
+        ("(-8.0) ** 0.5", "not a real number"),
+        ("10 ** 30", "over 2^63 - 1"),
+    ],
+)
+def test_power_of_numbers_diagnostics(expr: str, words: str) -> None:
+    src = f"const c = {expr}\nmodel M() {{\n    input x: f32[B, 3]\n    return x\n}}\n"
+    errors = [d for d in check_source(src, "m.nn").diagnostics if d.is_error]
+    assert errors and words in errors[0].message, render_plain(errors)
+    assert src.index(expr) <= errors[0].primary.span.start < src.index("\n")
