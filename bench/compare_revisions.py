@@ -118,6 +118,7 @@ def main() -> int:
                             continue
                         for metric, value in measured.items():
                             samples[side].setdefault(metric, []).append(value)
+                            print(f"  {metric}: {value:.3f}", file=sys.stderr, flush=True)
         finally:
             for tree in trees.values():
                 if tree != ROOT:
