@@ -249,6 +249,15 @@ def test_a_clash_with_another_local_name_is_refused() -> None:
 
 
 # -- every tensor binding of the examples and the standard library ------------------------------
+# Inputs and outputs that a `train` section names (its loss expression, `per_output`, npz key
+# lists): a rename does not follow into the train section (npz keys name the file's arrays), so
+# renaming them alone changes the diagnostics.
+NAMED_BY_TRAIN = {
+    "vae_digits.nn": {"image", "x_hat", "kl"},
+    "multi_task.nn": {"image", "profile", "digit", "center"},
+}
+
+
 def _files() -> list[Path]:
     return sorted((ROOT / "examples").glob("*.nn")) + sorted(stdlib_dir().glob("*.nn"))
 
@@ -279,6 +288,8 @@ def test_renaming_any_binding_keeps_the_diagnostics(nn: Path) -> None:
     )
     assert bindings or nn.name in ("blocks.nn",)
     for key, offset in bindings:
+        if key.name in NAMED_BY_TRAIN.get(nn.name, set()):
+            continue
         ws.update(path, src)
         result = ws.rename(path, offset, f"{key.name}_r{offset}")
         assert result.error is None, (key, result.error)
