@@ -123,6 +123,9 @@ class Elaborator:
         # them are unknown, not variables, so a mismatch involving them is not yet an error.
         self.opaque: frozenset[str] = frozenset()
         self.reported_depth = False  # E0812 said once per analysis
+        # Per model graph: its node count at the last `repeat` copy, and the copies so far
+        # that added no node (see `_within_budget`).
+        self.iterations: dict[GraphBuilder, tuple[int, int]] = {}
 
     def uncertain(self, frame: Frame, types: Sequence[TensorType]) -> bool:
         """In a generic check, whether these shapes may still agree once parameters are known."""
@@ -226,13 +229,23 @@ class Elaborator:
         )
         return ERROR
 
-    def _within_budget(self, frame: Frame, span: Span) -> bool:
-        """Whether the model is still small enough to go on unrolling (E0814 otherwise)."""
-        if frame.builder.node_count <= MAX_GRAPH_NODES:
+    def _within_budget(self, frame: Frame, span: Span, iteration: bool = False) -> bool:
+        """Whether the model is still small enough to go on unrolling (E0814 otherwise).
+        `iteration`: one more `repeat` copy is about to run. Copies that added no node since
+        the previous one count against the same limit, so that time stays bounded when a body
+        adds nothing (an empty or broken body nested 1000 x 1000 deep)."""
+        nodes = frame.builder.node_count
+        idle = 0
+        if iteration:
+            last_nodes, idle = self.iterations.get(frame.builder, (-1, 0))
+            idle += nodes == last_nodes
+            self.iterations[frame.builder] = (nodes, idle)
+        if nodes <= MAX_GRAPH_NODES and idle <= MAX_GRAPH_NODES:
             return True
+        what = "layers and ops" if nodes > MAX_GRAPH_NODES else "repeated copies"
         self.rep.error(
             "E0814",
-            f"`{frame.stack[0]}` has more than {MAX_GRAPH_NODES:,} layers and ops here",
+            f"`{frame.stack[0]}` has more than {MAX_GRAPH_NODES:,} {what} here",
             frame.file,
             span,
             "the model grows past the limit here",
@@ -511,7 +524,7 @@ class Elaborator:
             return False
         ok = True
         for _ in range(count):
-            if not self._within_budget(frame, stmt.span):
+            if not self._within_budget(frame, stmt.span, iteration=True):
                 return False
             ok = self._run(frame, stmt.body) and ok
             if not ok:
@@ -919,7 +932,7 @@ class Elaborator:
                 return ERROR
             current: Value = value
             for _ in range(count):
-                if not self._within_budget(frame, stage.span):
+                if not self._within_budget(frame, stage.span, iteration=True):
                     return ERROR
                 current = self._pipe_stage(frame, current, stage.stage, span)
                 if isinstance(current, ErrorVal):

@@ -77,6 +77,16 @@ CASES = [
         _body("    repeat 1000 { repeat 1000 { x = relu(x) } }\n    return x"),
         "E0814",
     ),
+    Case(  # found by bench/fuzz.py: a body that adds no node ran a million times (40 s)
+        "nested repeats 10^6, empty body",
+        _body("    repeat 1000 { repeat 1000 { } }\n    return x"),
+        "E0814",
+    ),
+    Case(
+        "nested repeats 10^6, broken body",
+        _body("    repeat 1000 { repeat 1000 {\n  = x |y Dense(4)\n    }}\n    return x"),
+        "E0814",
+    ),
     Case("f32[B, 0 - 5]", _text(NEG), "E0816"),
     Case("f32[B, 0 - 5] summary", _text(NEG), "E0816", "summary"),
     Case("dim 10^400 summary", _text(HUGE_DIM), "E0815", "summary"),
