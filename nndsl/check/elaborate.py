@@ -31,6 +31,7 @@ from nndsl.check.static import STATIC_FUNCTIONS, call_static, is_number
 from nndsl.check.values import (
     ERROR,
     DefRef,
+    DictVal,
     ErrorVal,
     ListVal,
     ModuleScope,
@@ -796,6 +797,35 @@ class Elaborator:
             return ERROR
         return ListVal(items)
 
+    def _dict(self, frame: Frame, e: ast.DictLit) -> Value:
+        """The entries in order; a key given twice is E0106 on the second (both are read:
+        every error in the values is reported)."""
+        seen: dict[str, Span] = {}
+        items: list[tuple[str, Value]] = []
+        ok = True
+        for entry in e.entries:
+            key = entry.key
+            value = self.evaluate(frame, entry.value)
+            if key.name in seen:
+                self.rep.error(
+                    "E0106",
+                    f"key `{key.name}` is given twice",
+                    frame.file,
+                    key.span,
+                    "given again here",
+                    secondary=[Label(seen[key.name], "first given here")],
+                    help="remove one of the two entries",
+                )
+                ok = False
+                continue
+            seen[key.name] = key.span
+            if isinstance(value, ErrorVal):
+                ok = False
+            items.append((key.name, value))
+        if not ok:
+            return ERROR
+        return DictVal(tuple(items), tuple(seen.values()))
+
     def _tuple(self, frame: Frame, e: ast.TupleLit) -> Value:
         values = [self.evaluate(frame, i) for i in e.items]
         if any(isinstance(v, ErrorVal) for v in values):
@@ -1560,6 +1590,7 @@ _EXPRESSIONS: dict[type, Callable[[Elaborator, Frame, Any], Value]] = {
     ast.NoneLit: Elaborator._none,
     ast.ListLit: Elaborator._list,
     ast.TupleLit: Elaborator._tuple,
+    ast.DictLit: Elaborator._dict,
     ast.BinOp: Elaborator._binop,
     ast.UnaryOp: Elaborator._unary,
     ast.RepeatStage: Elaborator._stray_repeat,

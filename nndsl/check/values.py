@@ -42,6 +42,18 @@ class ListVal:
 
 
 @record(frozen=True, slots=True)
+class DictVal:
+    """`{key: value, ...}`: values keyed by name, in the order written; each key's span, for
+    diagnostics that blame one entry (`keys` and `items` line up)."""
+
+    items: tuple[tuple[str, Value], ...]
+    key_spans: tuple[Span, ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.items)
+
+
+@record(frozen=True, slots=True)
 class TupleVal:
     """Several tensors, as returned by a block with several outputs."""
 
@@ -81,7 +93,7 @@ class ErrorVal:
 
 ERROR = ErrorVal()
 
-Value = Union[TensorVal, ScalarVal, ListVal, TupleVal, DefRef, OpRef, ErrorVal]
+Value = Union[TensorVal, ScalarVal, ListVal, DictVal, TupleVal, DefRef, OpRef, ErrorVal]
 
 
 @record
@@ -117,6 +129,8 @@ def describe(value: Value) -> str:
         }.get(value.kind, "a value")
     if isinstance(value, ListVal):
         return "a list"
+    if isinstance(value, DictVal):
+        return "a dict" if value.items else "an empty dict"
     if isinstance(value, TupleVal):
         return f"{len(value.items)} tensors"
     if isinstance(value, DefRef):

@@ -60,6 +60,12 @@ _TABLE: list[tuple[str, str, str]] = [
         "is expected, a model where a tensor is expected, and so on.",
     ),
     (
+        "E0106",
+        "duplicate key",
+        "A dict literal names the same key twice; `price` and `\"price\"` are the same key.\n\n"
+        "    loss = {price: mse, price: mae}",
+    ),
+    (
         "E0201",
         "shape mismatch",
         "A tensor's inferred shape differs from the shape it was declared or required to have.\n\n"

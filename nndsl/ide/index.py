@@ -328,6 +328,15 @@ class _Walker:
                 for s in item.settings:
                     self.plain(s.name.span, "property")
                     self.expr(s.value)
+                for section in item.sections:
+                    self.section(section)
+
+    def section(self, section: ast.Section) -> None:
+        """`distribute { ... }`: its name and keys are properties, its values expressions."""
+        self.plain(section.name.span, "property")
+        for s in section.settings:
+            self.plain(s.name.span, "property")
+            self.expr(s.value)
 
     def definition(self, d: ast.Definition) -> None:
         self.occ(d.name, SymbolKey(self.path, d.name.name, TOP, d.kind), True)
@@ -471,6 +480,10 @@ class _Walker:
         elif isinstance(e, ast.ListLit | ast.TupleLit):
             for item in e.items:
                 self.expr(item)
+        elif isinstance(e, ast.DictLit):
+            for entry in e.entries:  # keys are names, not references: colored as properties
+                self.plain(entry.key.span, "property")
+                self.expr(entry.value)
         elif isinstance(e, ast.BinOp):
             self.expr(e.left)
             self.expr(e.right)

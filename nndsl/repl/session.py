@@ -512,7 +512,8 @@ class Session:
         out = []
         for item in module.items:
             if isinstance(item, ast.TrainDef):
-                out = [piece.text[s.span.start : s.span.end] for s in item.settings]
+                entries = sorted((*item.settings, *item.sections), key=lambda n: n.span.start)
+                out = [piece.text[s.span.start : s.span.end] for s in entries]
         return out or list(_TRAIN_DEFAULTS)
 
     def cmd_predict(self, arg: str) -> list[Reply]:

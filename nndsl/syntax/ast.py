@@ -113,6 +113,22 @@ class TupleLit(Node):
     span: Span
 
 
+class DictEntry(Node):
+    """`key: value` in a dict literal; `key` is a name, written bare or quoted (`"my-key"`)."""
+
+    key: Ident
+    value: Expr
+    span: Span
+
+
+class DictLit(Node):
+    """`{price: mse, label: accuracy}`: values keyed by name, in the order written (Keras's
+    `loss = {...}`, a CSV source's column groups). Keys are names, never evaluated."""
+
+    entries: tuple[DictEntry, ...]
+    span: Span
+
+
 class Argument(Node):
     """A call argument; `name` is set for `key = value`."""
 
@@ -164,6 +180,7 @@ Expr = Union[
     NoneLit,
     ListLit,
     TupleLit,
+    DictLit,
     Call,
     BinOp,
     UnaryOp,
@@ -261,11 +278,20 @@ class Setting(Node):
     span: Span
 
 
+class Section(Node):
+    """`name { settings }` inside `train` (`distribute { ... }`); one level, never nested."""
+
+    name: Ident
+    settings: tuple[Setting, ...]
+    span: Span
+
+
 class TrainDef(Node):
     model: Expr  # Name or Call
     data: Ident
     settings: tuple[Setting, ...]
     span: Span
+    sections: tuple[Section, ...] = ()
 
 
 Item = Union[Import, Const, Definition, DataDef, TrainDef]

@@ -170,10 +170,16 @@ class ToAst(Transformer[Token, ast.Module]):
     def train_item(self, ch: list[Any]) -> ast.TrainDef:
         # train callee on NAME { setting* }
         settings = tuple(s for s in ch[5:] if isinstance(s, ast.Setting))
-        return ast.TrainDef(ch[1], _ident(ch[3]), settings, _span(ch))
+        sections = tuple(s for s in ch[5:] if isinstance(s, ast.Section))
+        return ast.TrainDef(ch[1], _ident(ch[3]), settings, _span(ch), sections)
 
     def setting(self, ch: list[Any]) -> ast.Setting:
         return ast.Setting(_ident(ch[0]), ch[2], _span(ch))
+
+    def section(self, ch: list[Any]) -> ast.Section:
+        # NAME { setting* }
+        settings = tuple(s for s in ch[2:] if isinstance(s, ast.Setting))
+        return ast.Section(_ident(ch[0]), settings, _span(ch))
 
     # -- statements --------------------------------------------------------------------
     def input_stmt(self, ch: list[Any]) -> ast.InputStmt:
@@ -295,6 +301,21 @@ class ToAst(Transformer[Token, ast.Module]):
     def tuple_lit(self, ch: list[Any]) -> ast.TupleLit:
         items = tuple(c for c in ch[1:-1] if not isinstance(c, Token) and c is not None)
         return ast.TupleLit(items, _span(ch))
+
+    def dict_lit(self, ch: list[Any]) -> ast.DictLit:
+        # { [dict_entries] }
+        entries = ch[1] or ()
+        return ast.DictLit(tuple(entries), _span(ch))
+
+    def dict_entries(self, ch: list[Any]) -> Seq:
+        return _seq([e for e in ch if isinstance(e, ast.DictEntry)], _span(ch))
+
+    def dict_entry(self, ch: list[Any]) -> ast.DictEntry:
+        # (NAME | STRING) : expr
+        key = ch[0]
+        span = _tok_span(key)
+        name = _unquote(str(key)) if key.type == "STRING" else str(key)
+        return ast.DictEntry(ast.Ident(name, span), ch[2], _span(ch))
 
     def paren(self, ch: list[Any]) -> ast.Expr:
         return ch[1]  # type: ignore[no-any-return]

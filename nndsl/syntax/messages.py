@@ -38,6 +38,7 @@ _EXPRESSION_START = {
     "STRING",
     "LPAR",
     "LSQB",
+    "LBRACE",
     "SUB",
     "TRUE",
     "FALSE",
@@ -107,6 +108,8 @@ def expected_context(accepts: set[str]) -> str:
         return " after the argument"
     if core == {"COMMA", "RSQB"}:
         return " after the item"
+    if core == {"COMMA", "RBRACE"}:
+        return " after the entry"
     if core == {"RPAR"}:
         return " to close the parenthesis"
     return ""
@@ -116,7 +119,9 @@ def token_help(tok: Token, accepts: set[str]) -> str | None:
     if str(tok) == ":" and "EQUAL" in accepts:
         return "use `=` to give a value; `:` introduces a type"
     if str(tok) == "=" and "COLON" in accepts:
-        return "parameters are written `name: type = default`"
+        return "parameters are written `name: type = default`, dict entries `key: value`"
+    if accepts == {"COMMA", "RBRACE"}:
+        return "separate entries with `,` and close the dict with `}`"
     if accepts == {"COMMA", "RPAR"} or accepts == {"RPAR", "COMMA"}:
         return "separate arguments with `,` and close the call with `)`"
     return None

@@ -22,6 +22,7 @@ from nndsl.syntax.lower import MISSING_NAME
 _LEVEL = (
     ast.ListLit,
     ast.TupleLit,
+    ast.DictLit,
     ast.Call,
     ast.BinOp,
     ast.UnaryOp,

@@ -12,6 +12,7 @@ import re
 from nndsl.records import record
 from nndsl.source import Span
 from nndsl.syntax import ast
+from nndsl.syntax.keywords import KEYWORDS
 from nndsl.syntax.parser import parse
 
 _INDENT = "    "
@@ -34,6 +35,7 @@ _PREC = {
 }
 # What keeps a file from being formatted: unreadable (E0103), syntax errors, limits.
 FORMAT_BLOCKERS = frozenset({"E0103", "E0001", "E0002", "E0003", "E0810", "E0811"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMENT = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|#[^\n]*')
 
 
@@ -181,16 +183,27 @@ class _Printer:
                 f"train {self.expr(item.model)} on {item.data.name} {{"
                 + self._trailing_before(first)
             )
-            previous = None
-            for s in item.settings:
-                self._blank_before(s.span.start, previous)
-                self._leading(s.span.start, _INDENT)
-                self._hoist(s, _INDENT)
-                line = f"{_INDENT}{s.name.name} = {self.expr(s.value)}"
-                self.out.append(line + self._trailing(s.span.end))
-                previous = s.span.end
+            self._settings((*item.settings, *item.sections), _INDENT)
             self._leading(item.span.end - 1, _INDENT)
             self.out.append("}" + self._trailing(item.span.end))
+
+    def _settings(self, entries: tuple[ast.Setting | ast.Section, ...], indent: str) -> None:
+        """The settings and sections of a `train` section or of a section, in source order."""
+        previous = None
+        for s in sorted(entries, key=lambda n: n.span.start):
+            self._blank_before(s.span.start, previous)
+            self._leading(s.span.start, indent)
+            if isinstance(s, ast.Section):
+                first = s.settings[0].span.start if s.settings else s.span.end
+                self.out.append(f"{indent}{s.name.name} {{" + self._trailing_before(first))
+                self._settings(s.settings, indent + _INDENT)
+                self._leading(s.span.end - 1, indent + _INDENT)
+                self.out.append(indent + "}" + self._trailing(s.span.end))
+            else:
+                self._hoist(s, indent)
+                line = f"{indent}{s.name.name} = {self.expr(s.value)}"
+                self.out.append(line + self._trailing(s.span.end))
+            previous = s.span.end
 
     def _trailing_before(self, limit: int) -> str:
         if self.next_comment < len(self.comments):
@@ -293,6 +306,10 @@ class _Printer:
             return "[" + ", ".join(self.expr(i) for i in e.items) + "]", 9
         if isinstance(e, ast.TupleLit):
             return "(" + ", ".join(self.expr(i) for i in e.items) + ")", 9
+        if isinstance(e, ast.DictLit):
+            return "{" + ", ".join(
+                f"{_key(d.key.name)}: {self.expr(d.value)}" for d in e.entries
+            ) + "}", 9
         if isinstance(e, ast.Call):
             return f"{self.expr(e.func, 8)}({self._args(e.args)})", 8
         if isinstance(e, ast.Pipe):
@@ -321,6 +338,11 @@ class _Printer:
         return ", ".join(
             (f"{a.name.name} = " if a.name is not None else "") + self.expr(a.value) for a in args
         )
+
+
+def _key(name: str) -> str:
+    """A dict key as written canonically: bare when it reads back as a name, else quoted."""
+    return name if _NAME.fullmatch(name) and name not in KEYWORDS else _quote(name)
 
 
 def _quote(value: str) -> str:
