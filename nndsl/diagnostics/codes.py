@@ -269,6 +269,16 @@ _TABLE: list[tuple[str, str, str]] = [
         '    import "a.nn"   # error: a.nn imports b.nn imports ... 20 files deep\n'
         '    import "z.nn"   # fixed: the definitions imported where they are used',
     ),
+    (
+        "E0820",
+        "remat needs one tensor in and one out",
+        "`remat = true` on a block application recomputes the block's activations in the\n"
+        "backward pass instead of keeping them (`jax.checkpoint`), trading compute for memory.\n"
+        "It applies to a block that takes one tensor and returns one.\n\n"
+        "    h = h |> Res(64, remat = true)              # a block: [B, 64] -> [B, 64]\n"
+        "    h = h |> repeat 24 Res(64, remat = true)    # each of the 24 copies\n"
+        "    y = Split2(remat = true)(h)                 # error: the block returns two tensors",
+    ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
         "W0601",
