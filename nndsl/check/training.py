@@ -198,8 +198,21 @@ class TrainChecker:
             loss = next(iter(outputs.losses.values()), None)
             labels = outputs.log_labels()
         else:
-            loss = self._op(values.get("loss"), OpKind.LOSS, pred)
-            if "metrics" in values:
+            keyed = [n for n in ("loss", "metrics") if n in values and self._is_keyed(values[n])]
+            for name in keyed:
+                self.rep.error(
+                    "E0601",
+                    f"`{name}` is keyed by output, but `{graph.name}` has one output"
+                    if graph is not None
+                    else f"`{name}` is keyed by output",
+                    self.file,
+                    values[name].value.span,
+                    "one output",
+                    help=f"give the value alone: `{name} = "
+                    + ("mse`" if name == "loss" else "[accuracy]`"),
+                )
+            loss = self._op(values.get("loss"), OpKind.LOSS, pred) if "loss" not in keyed else None
+            if "metrics" in values and "metrics" not in keyed:
                 m = values["metrics"].value
                 items = m.items if isinstance(m, ast.ListLit) else (m,)
                 for e in items:
@@ -463,13 +476,13 @@ class TrainChecker:
                     self.file,
                     setting.value.span,
                     "one loss for several outputs",
-                    help=f"e.g. `loss = {PER_OUTPUT}("
-                    + ", ".join(f"{n} = mse" for n in names[:2])
-                    + ")`; an output without a loss is not trained",
+                    help="e.g. `loss = {"
+                    + ", ".join(f"{n}: mse" for n in names[:2])
+                    + "}`; an output without a loss is not trained",
                 )
             else:
                 found: dict[str, OpCall] = {}
-                valid = self._keyed(entries, names, "loss", graph)
+                valid = self._keyed(entries, names, "loss", graph, setting)
                 out.misnamed = len(valid) < len(entries)
                 for ident, expr in valid:
                     keyed.append(ident.name)
@@ -480,11 +493,11 @@ class TrainChecker:
                 if not entries:
                     self.rep.error(
                         "E0601",
-                        f"`{PER_OUTPUT}()` names no output, so nothing would train",
+                        f"`{_spelled(setting.value)}` names no output, so nothing would train",
                         self.file,
                         setting.value.span,
                         "no loss",
-                        help=f"name the outputs that train: `{PER_OUTPUT}({names[0]} = mse)`",
+                        help=f"name the outputs that train: `{{{names[0]}: mse}}`",
                     )
         weights = values.get("loss_weights")
         given: dict[str, float] = {}
@@ -493,13 +506,13 @@ class TrainChecker:
             if entries is None:
                 self.rep.error(
                     "E0601",
-                    f"`loss_weights` needs a weight per output: `{PER_OUTPUT}(name = weight)`",
+                    "`loss_weights` needs a weight per output: `{name: weight, ...}`",
                     self.file,
                     weights.value.span,
                     "not keyed by output",
-                    help=f"e.g. `loss_weights = {PER_OUTPUT}({names[0]} = 0.5)`",
+                    help=f"e.g. `loss_weights = {{{names[0]}: 0.5}}`",
                 )
-            for ident, expr in self._keyed(entries or [], names, "loss_weights", graph):
+            for ident, expr in self._keyed(entries or [], names, "loss_weights", graph, weights):
                 if not self._has_loss(ident, keyed, setting, "to weigh", out.misnamed):
                     continue
                 value = self.elab.evaluate(self._frame(), expr)
@@ -512,7 +525,7 @@ class TrainChecker:
             entries = self._entries(metrics, "metrics")
             if entries is None:  # one list for every trained output (as Keras 2)
                 entries = [(ast.Ident(n, metrics.name.span), metrics.value) for n in out.losses]
-            for ident, expr in self._keyed(entries, names, "metrics", graph):
+            for ident, expr in self._keyed(entries, names, "metrics", graph, metrics):
                 if not self._has_loss(
                     ident, keyed, setting, "to measure against labels", out.misnamed
                 ):
@@ -542,9 +555,22 @@ class TrainChecker:
             )
         return False
 
-    def _entries(self, setting: ast.Setting, what: str) -> list[tuple[ast.Ident, ast.Expr]] | None:
-        """The `name = value` pairs of a `per_output(...)` value; None when it is not one."""
+    @staticmethod
+    def _is_keyed(setting: ast.Setting) -> bool:
         v = setting.value
+        return isinstance(v, ast.DictLit) or (
+            isinstance(v, ast.Call)
+            and isinstance(v.func, ast.Name)
+            and v.func.ident.name == PER_OUTPUT
+        )
+
+    def _entries(self, setting: ast.Setting, what: str) -> list[tuple[ast.Ident, ast.Expr]] | None:
+        """The `name: value` pairs of a dict (`{price: mse}`, Keras's spelling) or the
+        `name = value` pairs of `per_output(...)`, the same thing; None when it is neither.
+        Keys are checked against the outputs by `_keyed` (a key given twice included)."""
+        v = setting.value
+        if isinstance(v, ast.DictLit):
+            return [(d.key, d.value) for d in v.entries]
         if not (
             isinstance(v, ast.Call)
             and isinstance(v.func, ast.Name)
@@ -572,8 +598,11 @@ class TrainChecker:
         names: list[str],
         what: str,
         graph: Graph,
+        setting: ast.Setting,
     ) -> list[tuple[ast.Ident, ast.Expr]]:
-        """The entries that name an output of `graph`, each once; the others are errors."""
+        """The entries that name an output of `graph`, each once; the others are errors (a
+        dict's key given twice is E0106, as anywhere else)."""
+        twice = "E0106" if isinstance(setting.value, ast.DictLit) else "E0601"
         seen: dict[str, Span] = {}
         out = []
         for ident, expr in entries:
@@ -589,7 +618,7 @@ class TrainChecker:
                 continue
             if ident.name in seen:
                 self.rep.error(
-                    "E0601",
+                    twice,
                     f"output `{ident.name}` is named twice in `{what}`",
                     self.file,
                     ident.span,
@@ -819,6 +848,11 @@ class _PerOutput:
         for n, calls in self.metrics.items():
             labels += [f"{n}_{metric_label(m.op.name, m.attrs, m.op.args)}" for m in calls]
         return labels
+
+
+def _spelled(e: ast.Expr) -> str:
+    """How an empty keyed value was written, for messages: `{}` or `per_output()`."""
+    return "{}" if isinstance(e, ast.DictLit) else f"{PER_OUTPUT}()"
 
 
 def _listed(names: list[str]) -> str:
