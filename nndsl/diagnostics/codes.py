@@ -1,8 +1,8 @@
 """Every diagnostic code, with a title and the long explanation `nnrun explain` prints.
 
 Groups: E00xx syntax, E01xx names and imports, E02xx shapes, E03xx dtypes and value kinds,
-E04xx call arguments, E05xx statements, E06xx training sections, E07xx export, W01xx warnings,
-E9999 internal.
+E04xx call arguments, E05xx statements, E06xx training sections, E07xx export, E08xx files
+and limits, E09xx distribution, W01xx warnings, E9999 internal.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ _TABLE: list[tuple[str, str, str]] = [
     (
         "E0106",
         "duplicate key",
-        "A dict literal names the same key twice; `price` and `\"price\"` are the same key.\n\n"
+        'A dict literal names the same key twice; `price` and `"price"` are the same key.\n\n'
         "    loss = {price: mse, price: mae}",
     ),
     (
@@ -279,6 +279,56 @@ _TABLE: list[tuple[str, str, str]] = [
         "    h = h |> repeat 24 Res(64, remat = true)    # each of the 24 copies\n"
         "    y = Split2(remat = true)(h)                 # error: the block returns two tensors",
     ),
+    # -- E0901-E0909, W0901: the `distribute` section of `train` (issue 16) -------------------
+    (
+        "E0901",
+        "invalid distribute setting",
+        "`distribute { ... }` inside `train` lays training out over several devices. It takes\n"
+        '`mesh` (axis name -> size) or `devices = "all"`, `batch` (the axis the batch is split\n'
+        "over), `shard` (weight pattern -> one axis or `_` per dimension), `preset` and\n"
+        "`device_memory`; see docs/distributed.md.\n\n"
+        '    distribute {\n        mesh = {"data": 4, "model": 2}\n        batch = "data"\n    }\n'
+        '    distribute { devices = "all" }          # one axis, "data", over every device',
+    ),
+    (
+        "E0902",
+        "unknown mesh axis",
+        "An axis named in `batch` or `shard` that the `mesh` does not declare.\n\n"
+        '    mesh  = {"data": 4, "model": 2}\n'
+        '    shard = {"*/kernel": [_, "modle"]}   # error: no axis `modle`',
+    ),
+    (
+        "E0903",
+        "dimension not divisible by its mesh axis",
+        "A weight dimension sharded over a mesh axis is split into equal blocks, one per device\n"
+        "along that axis, so its size must be a multiple of the axis size.\n\n"
+        '    mesh  = {"data": 2, "model": 4}\n'
+        '    shard = {"*/dense/kernel": [_, "model"]}   # error for a Dense(10): 10 % 4 != 0',
+    ),
+    (
+        "E0904",
+        "batch not divisible over the data axis",
+        "The global batch (`batch = N` in `train`) is split into equal parts over the mesh axis\n"
+        "named by `batch` in `distribute` (every device a slice): N must be a multiple of that\n"
+        "axis's size.\n\n"
+        '    batch = 30\n    distribute { mesh = {"data": 4} }   # error: 30 % 4 != 0',
+    ),
+    (
+        "E0905",
+        "layout does not fit device memory",
+        '`device_memory = "16GB"` declares what one device holds. The parameters, optimizer\n'
+        "state and activation estimate each device holds under the layout exceed it; shard more\n"
+        '(`preset = "fsdp"`, `shard`), use more devices or a smaller batch. `nnrun summary\n'
+        "--distribute` prints the figures.",
+    ),
+    (
+        "E0906",
+        "shard spec does not fit the weight",
+        "A `shard` entry gives one mesh axis (or `_`, not sharded) per dimension of every weight\n"
+        "its pattern matches, and uses each axis at most once.\n\n"
+        '    shard = {"*/dense/kernel": ["model"]}   # error: a kernel has two dimensions\n'
+        '    shard = {"*/dense/kernel": [_, "model"]}   # fixed',
+    ),
     ("W0101", "unused tensor", "A named tensor is computed but never used nor returned."),
     (
         "W0601",
@@ -288,6 +338,14 @@ _TABLE: list[tuple[str, str, str]] = [
         "instance around them. One that matches nothing freezes nothing: most likely a typo.\n\n"
         '    freeze = ["trnk/*"]   # warning: the block instance is `trunk`\n'
         '    freeze = ["trunk"]    # fixed: every weight inside `trunk`',
+    ),
+    (
+        "W0901",
+        "shard pattern matches no weight",
+        "A `shard` pattern in `distribute` names weights by path, as `freeze` does (`*` matches\n"
+        "any characters, `/` included). One that matches nothing shards nothing: most likely a\n"
+        "typo.\n\n"
+        '    shard = {"*/dnse*/kernel": [_, "model"]}   # warning: the layers are `dense...`',
     ),
     (
         "E9999",
