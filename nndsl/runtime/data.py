@@ -7,6 +7,8 @@ Batching policy:
   is seen at least once per epoch and BatchNorm never sees padding rows.
 - Evaluation batches are zero-padded to the batch size with a 0/1 mask, so averages are exact.
 - Both are gathered on a background thread a couple of batches ahead (`_prefetched`).
+- A streamed source's inputs are `nndsl.runtime.streaming.Rows`, read as they are indexed:
+  everything here indexes rows, so the same code serves both, with the same batches.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops.attrs import declared
 from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
+from nndsl.runtime.streaming import Rows, open_image_folder, open_npy_source, wants_stream
 from nndsl.shapes import TensorType, format_shape
 
 _T = TypeVar("_T")
@@ -73,6 +76,8 @@ class Dataset:
 
     def take(self, index: np.ndarray) -> Dataset:
         def pick(a: np.ndarray) -> np.ndarray:
+            if isinstance(a, Rows):  # a view: nothing is read
+                return a.take(index)
             return np.asarray(a[index])
 
         return Dataset(
@@ -123,7 +128,11 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     attrs = config.data.attrs
     if config.loss_expr is not None and config.data.op.name == "npz":
         attrs = without_unread_labels(config, attrs)
-    arrays = implementation(config.data.op)(attrs, base)
+    streamed = _STREAMED.get(config.data.op.name)
+    if streamed is not None and wants_stream(config.data.op.name, attrs, base):
+        arrays = streamed(attrs, base)
+    else:
+        arrays = implementation(config.data.op)(attrs, base)
     names = _names_of(config.data.op.name, attrs, base)
     if any(k.startswith(("x/", "y/")) for k in arrays):  # arrays named by input and output
         return _split_named(config, arrays, names)
@@ -172,6 +181,13 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
         classes,
         vectorizer,
     )
+
+
+# Sources that can be read batch by batch from disk (`stream = true`).
+_STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
+    "npy": open_npy_source,
+    "image_folder": open_image_folder,
+}
 
 
 def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _Names) -> Splits:
@@ -289,6 +305,8 @@ def check_inputs(
         )
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: {what} has dtype {x.dtype}, not numeric")
+    if isinstance(x, Rows):  # cast and checked for NaN batch by batch, as they are read
+        return x.cast(expected.dtype.numpy_name)
     x = np.ascontiguousarray(x.astype(expected.dtype.numpy_name, copy=False))
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise DataError(f"{where}: {what} contains NaN or infinite values")
@@ -498,6 +516,20 @@ def _train_batches(
 # hand-off between the threads per group instead of per batch (each hand-off can cost a GIL
 # switch, which dominated the loop of small models).
 SINGLE_GROUP = 16
+# ... and at most this many bytes of inputs at a time, so that large examples (images of a
+# streamed folder) are not gathered 16 batches ahead.
+GROUP_BYTES = 16 << 20
+
+# What moves a call's `(x, y)` to the device ahead of the step, on the prefetch thread (e.g.
+# `jax.device_put`, or a sharded put).
+Put = Callable[[list[tuple[Arrays, Labels]]], list[tuple[Arrays, Labels]]]
+
+
+def group_size(data: Dataset, batch: int) -> int:
+    """Single-step batches gathered per group: `SINGLE_GROUP`, fewer for large examples."""
+    arrays = data.x.values() if isinstance(data.x, dict) else [data.x]
+    row = sum(a.dtype.itemsize * math.prod(a.shape[1:]) for a in arrays)
+    return max(1, min(SINGLE_GROUP, GROUP_BYTES // max(1, row * batch)))
 
 
 def train_calls(
@@ -510,15 +542,26 @@ def train_calls(
     shuffle: bool = True,
     prefetch: int = 2,
     start: int = 0,
+    put: Put | None = None,
 ) -> Generator[tuple[int, Arrays, Labels], None, None]:
     """The inputs of each call of an epoch from batch `start`, as `(steps, x, y)`: batches
     stacked `[per_call, batch, ...]` while at least `per_call` remain (when `per_call > 1`),
     then single batches `[batch, ...]`. The same batches, in the same order, as
     `train_batches`; each stack is one gather (no per-batch copies, no `np.stack`). With sample
-    weights, `y` is `(labels, weights)` (`step_labels`)."""
-    return _flattened(
-        _prefetched(_train_calls(data, batch, seed, epoch, shuffle, start, per_call), prefetch)
-    )
+    weights, `y` is `(labels, weights)` (`step_labels`). With `put`, each group is also moved
+    to the device on the prefetch thread, overlapping the transfer with the running step."""
+    groups = _train_calls(data, batch, seed, epoch, shuffle, start, per_call)
+    if put is not None:
+        groups = _put_groups(groups, put)
+    return _flattened(_prefetched(groups, prefetch))
+
+
+def _put_groups(
+    groups: Iterator[list[tuple[int, Arrays, Labels]]], put: Put
+) -> Iterator[list[tuple[int, Arrays, Labels]]]:
+    for group in groups:
+        moved = put([(x, y) for _, x, y in group])  # one call per group
+        yield [(k, x, y) for (k, _, _), (x, y) in zip(group, moved, strict=True)]
 
 
 def _train_calls(
@@ -529,9 +572,10 @@ def _train_calls(
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     order = np.resize(order, steps * batch)  # wrap-around fill
     at = start
+    single_group = group_size(data, batch)
     while at < steps:
         stacked = per_call > 1 and steps - at >= per_call
-        k = per_call if stacked else min(SINGLE_GROUP, steps - at)
+        k = per_call if stacked else min(single_group, steps - at)
         index = order[at * batch : (at + k) * batch]
 
         def stack(a: np.ndarray, index: np.ndarray = index, k: int = k) -> np.ndarray:

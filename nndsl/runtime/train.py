@@ -271,6 +271,7 @@ def fit(
             per_call=per_call,
             shuffle=config.shuffle,
             start=run.position,
+            put=jax.device_put,  # on the prefetch thread, ahead of the step
         )
         dispatched = run.position  # steps handed to the device this epoch
         for take, x, y in calls:
@@ -588,7 +589,8 @@ def choose_steps_per_execution(run: RunState, data: Dataset, n_steps: int, n: in
     batch = run.config.batch
 
     def stacked(a: np.ndarray) -> np.ndarray:
-        return np.resize(a, (n * batch, *a.shape[1:])).reshape(n, batch, *a.shape[1:])
+        rows = np.arange(n * batch) % len(a)  # as np.resize, reading only these rows
+        return np.asarray(a[rows]).reshape(n, batch, *a.shape[1:])
 
     x = tree_map(stacked, data.x)
     labels = tree_map(stacked, data.y)

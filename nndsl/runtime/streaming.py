@@ -1,0 +1,309 @@
+"""Data sets read from disk batch by batch, with bounded memory (`stream = true`).
+
+A streamed input is a `Rows`: an array-like of known shape and dtype that reads only the rows
+it is indexed with. The rest of the data path (`nndsl.runtime.data`) is unchanged: the split
+and each epoch's shuffle are permutations of row *indices* (`Rows.take` composes them, nothing
+is read), and a batch is `rows[index]`, so a streamed source yields exactly the batches the
+in-memory one does for the same seed, and a checkpoint's data position (epoch, step) resumes
+it bit-identically.
+
+- `.npy`: memory-mapped (`np.load(mmap_mode="r")`); a batch is a gather from the map in file
+  order. Mapped pages that were read count towards the process's resident memory until the
+  kernel needs them back, so after every `RELEASE_BYTES` read the mapping is dropped from the
+  page tables (`madvise(MADV_DONTNEED)`; the page cache keeps the data, so nothing is read
+  twice from disk while it fits).
+- image folders: each batch's files are decoded and resized by a pool of worker threads
+  (Pillow and the NumPy resize release the GIL). The files' headers are checked before the
+  first step; a file that cannot be decoded later stops training with one line naming it.
+
+Labels stay in memory: one number (or a short vector) per example.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nndsl.backend.errors import DataError
+from nndsl.backend.jax.registry import Attrs
+from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+
+# `stream = none` (the default) streams a source whose inputs would take more than this in
+# memory: an `.npy` file's size, or images x height x width x channels x 4 bytes.
+AUTO_STREAM_BYTES = 1 << 30
+# Bytes gathered from a mapping between two releases of its pages.
+RELEASE_BYTES = 32 << 20
+# Threads decoding images.
+DECODE_WORKERS = min(4, os.cpu_count() or 1)
+
+Index = np.ndarray | slice | int
+
+
+class Rows:
+    """Rows `index` of a source, read on demand, cast to `dtype`.
+
+    `rows[k]` (an int array, a slice or an int) reads and returns a NumPy array;
+    `rows.take(index)` is a view of some rows that reads nothing. `np.asarray(rows)` reads
+    every row: meant for small splits (the test split, a few calibration rows)."""
+
+    def __init__(
+        self,
+        source: _Reader,
+        index: np.ndarray,
+        dtype: np.dtype[Any],
+    ) -> None:
+        self._source = source
+        self._index = index
+        self.dtype = dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self._index), *self._source.row_shape)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self._source.row_shape)
+
+    @property
+    def where(self) -> str:
+        return self._source.where
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, key: Index) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            row: np.ndarray = self._read(self._index[[int(key)]])[0]
+            return row
+        return self._read(np.asarray(self._index[key]).reshape(-1))
+
+    def _read(self, index: np.ndarray) -> np.ndarray:
+        rows = self._source.read(index)
+        out = rows.astype(self.dtype, copy=False)
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            bad = int(index[np.flatnonzero(~np.isfinite(out.reshape(len(out), -1)).all(1))[0]])
+            raise DataError(f"{self._source.describe(bad)} contains NaN or infinite values")
+        return out
+
+    def take(self, index: np.ndarray) -> Rows:
+        return Rows(self._source, self._index[index], self.dtype)
+
+    def cast(self, dtype: str | np.dtype[Any]) -> Rows:
+        return Rows(self._source, self._index, np.dtype(dtype))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out: np.ndarray = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+class _Reader:
+    """Reads rows of a source by index (in any order, repeats allowed)."""
+
+    where: str
+    row_shape: tuple[int, ...]
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self, row: int) -> str:
+        return f"{self.where}: row {row}"
+
+
+class _MappedNpy(_Reader):
+    def __init__(self, path: Path, array: np.memmap[Any, Any]) -> None:
+        self.where = str(path)
+        self.row_shape = tuple(array.shape[1:])
+        self._array = array
+        self._pages: mmap.mmap | None = getattr(array, "_mmap", None)
+        self._row_bytes = int(np.prod(self.row_shape)) * array.dtype.itemsize
+        self._read_since_release = 0
+        self._lock = threading.Lock()
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        order = np.argsort(index, kind="stable")  # in file order: sequential reads
+        out = np.empty((len(index), *self.row_shape), self._array.dtype)
+        out[order] = self._array[index[order]]
+        self._released(len(index) * self._row_bytes)
+        return out
+
+    def _released(self, nbytes: int) -> None:
+        with self._lock:
+            self._read_since_release += nbytes
+            if self._read_since_release < RELEASE_BYTES or self._pages is None:
+                return
+            self._read_since_release = 0
+            advise = getattr(self._pages, "madvise", None)
+            if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
+                advise(mmap.MADV_DONTNEED)
+
+
+def open_npy(path: Path) -> Rows:
+    """A memory-mapped `.npy` file as `Rows`; refused in one line like the in-memory reader
+    (pickled object arrays included: they cannot be mapped and are never unpickled)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.memmap) or array.ndim == 0:
+        raise DataError(f"{path}: a .npy array with one row per example is needed to stream")
+    return Rows(_MappedNpy(path, array), np.arange(len(array)), array.dtype)
+
+
+def open_npy_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
+    """`npy(...)` with its inputs mapped; the labels (and sample weights) read into memory."""
+    from nndsl.backend.jax.impls import data as readers
+
+    out: dict[str, Any] = {}
+    roles = ("x", "y", "sample_weight") if attrs.get("sample_weight") is not None else ("x", "y")
+    for role in roles:
+        path = readers._source(base_dir, str(attrs[role]))
+        readers._require_file(path, "data file")
+        if role == "x":
+            out[role] = open_npy(path)
+            continue
+        try:
+            out[role] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    return out
+
+
+class _DecodedImages(_Reader):
+    def __init__(
+        self,
+        root: Path,
+        files: list[str],
+        decode: Callable[[str], np.ndarray],
+        row_shape: tuple[int, ...],
+    ) -> None:
+        self.where = str(root)
+        self.row_shape = row_shape
+        self._files = files
+        self._decode = decode
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="nndsl-decode")
+            return self._pool
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        files = [self._files[i] for i in index]
+        images = list(self._workers().map(self._decode, files))
+        for file, image in zip(files, images, strict=True):
+            if image.shape != self.row_shape:
+                raise DataError(
+                    f"{file}: image of size {list(image.shape[:2])} (height, width), but "
+                    f"{self._files[0]} is {list(self.row_shape[:2])}; set `image_size = "
+                    "[height, width]` to resize them all"
+                )
+        if not images:
+            return np.empty((0, *self.row_shape), np.float32)
+        return np.stack(images)
+
+    def describe(self, row: int) -> str:
+        return self._files[row]
+
+
+def open_image_folder(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
+    """The labelled files of an image folder, decoded batch by batch; every file's header is
+    read first (threads), so an unreadable image is still reported before the first step."""
+    from nndsl.backend.jax.impls import data as readers
+
+    root = readers._source(base_dir, str(attrs["path"]))
+    found = readers._labelled_files(
+        root, attrs, IMAGE_EXTENSIONS, "images", readers._project(base_dir)
+    )
+    size = attrs["image_size"]
+    target = (int(size[0]), int(size[1])) if isinstance(size, tuple) else None  # type: ignore[arg-type]
+    channels = COLOR_MODES[str(attrs["color_mode"])]
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    files = [str(f) for f in found["files"]]
+
+    def decode(file: str) -> np.ndarray:
+        image = readers.read_image(Path(file), mode)
+        if target is None:
+            return image
+        if attrs["crop_to_aspect_ratio"]:
+            image = readers.crop_to_aspect(image, target)
+        return readers.resize(image, target, str(attrs["interpolation"]))
+
+    with ThreadPoolExecutor(DECODE_WORKERS) as pool:
+        sizes = list(pool.map(_image_size, files))
+    if target is None:
+        first = sizes[0]
+        for file, found_size in zip(files, sizes, strict=True):
+            if found_size != first:
+                raise DataError(
+                    f"{file}: image of size {list(found_size)} (height, width), but "
+                    f"{files[0]} is {list(first)}; set `image_size = [height, width]` "
+                    "to resize them all"
+                )
+        target_shape = (*first, channels)
+    else:
+        target_shape = (*target, channels)
+    reader = _DecodedImages(root, files, decode, target_shape)
+    return {
+        "x": Rows(reader, np.arange(len(files)), np.dtype(np.float32)),
+        "y": found["y"],
+        "class_names": found["class_names"],
+    }
+
+
+def _image_size(file: str) -> tuple[int, int]:
+    """(height, width) from the header alone; `DataError` naming an unreadable file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{file}: not a readable image ({exc})") from None
+    return height, width
+
+
+def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
+    """`stream = true / false` as written; `none`: stream inputs above `AUTO_STREAM_BYTES`."""
+    given = attrs.get("stream")
+    if given is not None:
+        return bool(given)
+    try:
+        if source == "npy":
+            return (base_dir / str(attrs["x"])).stat().st_size > AUTO_STREAM_BYTES
+        if source == "image_folder" and isinstance(attrs.get("image_size"), tuple):
+            h, w = (int(v) for v in attrs["image_size"])  # type: ignore[arg-type,union-attr]
+            pixels = h * w * COLOR_MODES[str(attrs["color_mode"])] * 4
+            root = base_dir / str(attrs["path"])
+            files = sum(
+                1
+                for _, _, names in os.walk(root)
+                for name in names
+                if Path(name).suffix.lower() in IMAGE_EXTENSIONS
+            )
+            return files * pixels > AUTO_STREAM_BYTES
+    except OSError:
+        return False  # the reader reports the missing file
+    return False
+
+
+__all__ = [
+    "AUTO_STREAM_BYTES",
+    "Rows",
+    "open_image_folder",
+    "open_npy",
+    "open_npy_source",
+    "wants_stream",
+]

@@ -1,0 +1,169 @@
+"""Streamed sources (`stream = true`): the same batches as in memory for the same seed, the
+same trained weights, a resumed run bit-identical, image folders decoded on the fly with
+augmentation, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from nndsl.backend import DataError
+from nndsl.frontend import check_source
+from nndsl.ir import TrainConfig
+from nndsl.runtime import fit, load_data
+from nndsl.runtime.data import Dataset, eval_batches, train_calls
+from nndsl.runtime.streaming import Rows
+
+NPY_MODEL = """
+model Tiny() {{
+    input x: f32[B, 6]
+    return x |> Dense(8, activation = "relu") |> Dropout(0.1) |> Dense(3)
+}}
+data d = npy(x = "x.npy", y = "y.npy", test_split = 0.25{stream})
+train Tiny on d {{
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(learning_rate = 0.01)
+    epochs = {epochs}
+    batch = 8
+    seed = 3
+    validation_split = 0.2
+    steps_per_execution = {spe}
+    callbacks = [checkpoint(every = 1, every_steps = 5, keep = 10)]
+}}
+"""
+
+
+def _config(folder: Path, text: str) -> TrainConfig:
+    path = folder / "model.nn"
+    path.write_text(text)
+    result = check_source(text, str(path))
+    assert not result.has_errors, [d.message for d in result.diagnostics]
+    assert result.program is not None and result.program.train is not None
+    return result.program.train
+
+
+def _npy_data(folder: Path, n: int = 75) -> None:
+    rng = np.random.default_rng(0)
+    np.save(folder / "x.npy", rng.normal(size=(n, 6)).astype(np.float64))  # cast when read
+    np.save(folder / "y.npy", rng.integers(0, 3, n).astype(np.int64))
+
+
+def _npy_config(folder: Path, stream: bool, epochs: int = 2, spe: int = 1) -> TrainConfig:
+    flag = f", stream = {'true' if stream else 'false'}"
+    return _config(folder, NPY_MODEL.format(stream=flag, epochs=epochs, spe=spe))
+
+
+def _batches(data: Dataset, per_call: int) -> list[np.ndarray]:
+    out = []
+    for epoch in (1, 2):
+        for _, x, y in train_calls(data, 8, seed=3, epoch=epoch, per_call=per_call, start=1):
+            out += [np.asarray(x), np.asarray(y)]
+    return out
+
+
+def test_streamed_npy_gives_the_in_memory_batches(tmp_path: Path) -> None:
+    _npy_data(tmp_path)
+    memory = load_data(_npy_config(tmp_path, False))
+    mapped = load_data(_npy_config(tmp_path, True))
+    assert isinstance(mapped.train.x, Rows) and not isinstance(memory.train.x, Rows)
+    assert mapped.train.x.shape == memory.train.x.shape
+    assert mapped.train.x.dtype == memory.train.x.dtype == np.float32
+    for per_call in (1, 3):
+        for a, b in zip(
+            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    for part in ("validation", "test"):
+        mine, theirs = getattr(mapped, part), getattr(memory, part)
+        for (x1, _, m1), (x2, _, m2) in zip(
+            eval_batches(mine, 8), eval_batches(theirs, 8), strict=True
+        ):
+            np.testing.assert_array_equal(x1, x2)
+            np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_array_equal(np.asarray(mine.x), theirs.x)
+
+
+def _weights(params: object) -> list[np.ndarray]:
+    return [np.asarray(a) for a in jax.tree.leaves(params)]
+
+
+def test_streamed_training_and_resume_are_bit_identical(tmp_path: Path) -> None:
+    _npy_data(tmp_path)
+    memory = fit(_npy_config(tmp_path, False), run_dir=tmp_path / "a")
+    calls = iter(range(1000))  # 6 steps an epoch: stopped at epoch 2, step 5, after a checkpoint
+    stopped = fit(
+        _npy_config(tmp_path, True), run_dir=tmp_path / "b", stop=lambda: next(calls) > 10
+    )
+    assert stopped.stopped
+    resumed = fit(_npy_config(tmp_path, True), run_dir=tmp_path / "b", resume=True)
+    assert resumed.resumed_from is not None and resumed.resumed_from.name == "step-000000010"
+    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert memory.history[-1].train == resumed.history[-1].train
+    assert memory.test == resumed.test
+
+
+def test_streamed_npy_errors_are_one_line(tmp_path: Path) -> None:
+    _npy_data(tmp_path)
+    np.save(tmp_path / "x.npy", np.array([{"a": 1}] * 75, dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"x\.npy: not a readable \.npy file"):
+        load_data(_npy_config(tmp_path, True))
+    np.save(tmp_path / "x.npy", np.zeros((75, 5), np.float32))
+    with pytest.raises(DataError, match=r"x\.npy: array has shape \[75, 5\], but input `x`"):
+        load_data(_npy_config(tmp_path, True))
+    bad = np.zeros((75, 6), np.float32)
+    bad[40, 2] = np.nan
+    np.save(tmp_path / "x.npy", bad)
+    splits = load_data(_npy_config(tmp_path, True))
+    with pytest.raises(DataError, match=r"x\.npy: row 40 contains NaN") as info:
+        for _ in train_calls(splits.train, 8, seed=3, epoch=1):
+            pass
+    assert "\n" not in str(info.value)
+
+
+IMAGE_MODEL = """
+model Net() {{
+    input image: f32[B, 8, 8, 3]
+    return image |> Rescaling(1 / 255) |> RandomFlip("horizontal") |> RandomRotation(0.1)
+        |> Conv2D(4, 3, activation = "relu") |> GlobalAveragePooling2D() |> Dense(2)
+}}
+data pics = image_folder("pics", image_size = [8, 8], test_split = 0.2{stream})
+train Net on pics {{
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(learning_rate = 0.01)
+    epochs = 2
+    batch = 4
+    seed = 1
+}}
+"""
+
+
+def _image_tree(root: Path) -> None:
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(("cat", "dog")):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            size = (10 + i, 12)  # resized to 8 x 8
+            pixels = rng.integers(0, 256, (*size, 3)).astype(np.uint8) // (c + 1)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+
+
+def test_image_folder_streams_with_augmentation(tmp_path: Path) -> None:
+    _image_tree(tmp_path / "pics")
+    memory_config = _config(tmp_path, IMAGE_MODEL.format(stream=", stream = false"))
+    stream_config = _config(tmp_path, IMAGE_MODEL.format(stream=", stream = true"))
+    memory, streamed = load_data(memory_config), load_data(stream_config)
+    assert isinstance(streamed.train.x, Rows) and streamed.class_names == ("cat", "dog")
+    np.testing.assert_array_equal(np.asarray(streamed.train.x), memory.train.x)
+    a = fit(memory_config, run_dir=tmp_path / "a", data=memory)
+    b = fit(stream_config, run_dir=tmp_path / "b")
+    for p, q in zip(_weights(a.params), _weights(b.params), strict=True):
+        np.testing.assert_array_equal(p, q)
+    (tmp_path / "pics" / "dog" / "3.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"3\.png: not a readable image"):
+        load_data(stream_config)  # headers are read before the first step
