@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write predictions to this .npy file instead of printing; a folder: one "
         "<output>.npy per output of the model",
     )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        help='seeds the draws of sampling layers kept on at inference (inference = "sample"): '
+        "the same seed gives the same output (default: each layer's own `seed` argument)",
+    )
     _cache_flags(p)
     _project_flag(p)
 
@@ -153,6 +159,19 @@ def _project_flag(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the model file import and read data outside its project (see docs/language.md)",
     )
+
+
+def _seed(text: str) -> int:
+    """A PRNG seed: a whole number from 0 to 2**32 - 1 (what `jax.random.key` takes)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value} is not in 0..{2**32 - 1}")
+    return value
 
 
 def _cache_flags(p: argparse.ArgumentParser) -> None:

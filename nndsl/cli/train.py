@@ -119,7 +119,7 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     vocabulary saved beside its weights."""
     import numpy as np
 
-    from nndsl.runtime import CheckpointError, DataError, load_weights, predict, read_metadata
+    from nndsl.runtime import CheckpointError, DataError, predict, read_metadata
     from nndsl.runtime.checkpoint import load_vectorizer, metadata_path
     from nndsl.runtime.data import check_inputs
     from nndsl.runtime.predict import check_token_ids, is_text_input, read_texts
@@ -160,9 +160,9 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     try:
         meta = read_metadata(args.weights) if metadata_path(args.weights).is_file() else {}
         names = [str(n) for n in meta.get("class_names") or []]
-        params, state = load_weights(args.weights, graph)
+        params, state = _load_for_prediction(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")
-        y = predict(graph, params, state, x)
+        y = predict(graph, params, state, x, seed=getattr(args, "seed", None))
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS
@@ -229,7 +229,7 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
     `--output` folder (a `.npy` file for a model with one output)."""
     import numpy as np
 
-    from nndsl.runtime import CheckpointError, DataError, load_weights
+    from nndsl.runtime import CheckpointError, DataError
     from nndsl.runtime.data import check_inputs
     from nndsl.runtime.predict import predict_outputs
 
@@ -247,7 +247,7 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
         arrays[name] = _read_npy(Path(file))
     use_compile_cache(args)
     try:
-        params, state = load_weights(args.weights, graph)
+        params, state = _load_for_prediction(args.weights, graph)
         checked = {n: check_inputs(graph, a, inputs[n], n, name=n) for n, a in arrays.items()}
         rows = {n: len(a) for n, a in checked.items()}
         if len(set(rows.values())) > 1:
@@ -255,7 +255,7 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
                 "the inputs have different numbers of rows: "
                 + ", ".join(f"{n} {r}" for n, r in rows.items())
             )
-        ys = predict_outputs(graph, params, state, checked)
+        ys = predict_outputs(graph, params, state, checked, seed=getattr(args, "seed", None))
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS
@@ -276,6 +276,25 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
             print(f"{name}:")
         print(y)
     return EXIT_OK
+
+
+def _load_for_prediction(path: str, graph: Graph) -> tuple[Any, Any]:
+    """The model's weights from `path`, matched by path. A larger model's file serves a
+    sub-model that applies the same blocks (a VAE's decoder): what the model does not have is
+    left out, with a note naming it; a weight the model needs and the file lacks is an error."""
+    from nndsl.runtime import load_weights
+
+    ignored: list[str] = []
+    params, state = load_weights(path, graph, ignored=ignored)
+    if ignored:
+        print(
+            f"note: {path}: ignored {len(ignored)} weight{'s' if len(ignored) > 1 else ''} "
+            f"that {graph.name} does not have: "
+            + ", ".join(ignored[:5])
+            + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""),
+            file=sys.stderr,
+        )
+    return params, state
 
 
 def _read_npy(path: Path) -> Any:

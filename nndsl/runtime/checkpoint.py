@@ -170,12 +170,21 @@ def load_vectorizer(path: str | Path) -> TextVectorizer | None:
         raise CheckpointError(f"{metadata_path(path)}: {exc}") from None
 
 
-def load_weights(path: str | Path, graph: Graph | None = None) -> tuple[Tree, Tree]:
+def load_weights(
+    path: str | Path, graph: Graph | None = None, *, ignored: list[str] | None = None
+) -> tuple[Tree, Tree]:
     """(params, state) from `path`; with `graph`, every weight must be present with the
-    shape and dtype the graph lists, and nothing else may be there."""
+    shape and dtype the graph lists, and nothing else may be there. Given an `ignored` list,
+    the file may hold more (a larger model's weights, for a sub-model that applies the same
+    blocks under the same paths): those are left out and their names added to the list."""
     path = Path(path)
-    expect = None if graph is None else (lambda found: _validate(path, graph, found))
+    extra = ignored is not None
+    expect = None if graph is None else (lambda found: _validate(path, graph, found, extra))
     tensors, header = read_tensors(path, expect)
+    if graph is not None and ignored is not None:
+        wanted = {f"{n.path}/{w.name}" for n, w in graph.weights()}
+        ignored.extend(sorted(k for k in tensors if k not in wanted))
+        tensors = {k: v for k, v in tensors.items() if k in wanted}
     if graph is None:
         try:
             state_keys = set(s.list_of(s.string)(json.loads(header.get("state", "[]")), ""))
@@ -201,14 +210,19 @@ def read_tensors(path: Path, expect: Any = None) -> tuple[dict[str, np.ndarray],
         raise CheckpointError(f"{path}: not a readable .safetensors file: {exc}") from None
 
 
-def _validate(path: Path, graph: Graph, tensors: Mapping[str, Entry]) -> None:
-    """The header's entries against the graph's weights, before any tensor is read."""
+def _validate(path: Path, graph: Graph, tensors: Mapping[str, Entry], extra: bool = False) -> None:
+    """The header's entries against the graph's weights, before any tensor is read; `extra`:
+    weights the graph lacks are allowed (left out by `load_weights`)."""
     expected = {f"{n.path}/{w.name}": w for n, w in graph.weights()}
     missing = sorted(expected.keys() - tensors.keys())
     if missing:
-        raise CheckpointError(f"{path}: missing weights for {graph.name}: {_few(missing)}")
+        have = len(expected) - len(missing)
+        raise CheckpointError(
+            f"{path}: missing weights for {graph.name}: {_few(missing)}"
+            + (f" (found {have} of its {len(expected)} by path)" if extra and have else "")
+        )
     unexpected = sorted(tensors.keys() - expected.keys())
-    if unexpected:
+    if unexpected and not extra:
         raise CheckpointError(f"{path}: weights not in {graph.name}: {_few(unexpected)}")
     for key, w in expected.items():
         found = tensors[key]

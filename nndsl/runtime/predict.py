@@ -25,13 +25,25 @@ _JITTED: weakref.WeakKeyDictionary[CompiledModel, Callable[..., jax.Array]] = (
 def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
     """One jitted inference function per compiled model, so repeated calls reuse it."""
     if model not in _JITTED:
-        _JITTED[model] = jax.jit(lambda p, s, xb: model.apply(p, s, [xb], training=False)[0][0])
+        _JITTED[model] = jax.jit(
+            lambda p, s, xb, key: model.apply(p, s, [xb], training=False, key=key)[0][0]
+        )
     return _JITTED[model]
 
 
 _ALL_OUTPUTS: weakref.WeakKeyDictionary[CompiledModel, Callable[..., list[jax.Array]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def batch_key(seed: int | None, index: int) -> jax.Array | None:
+    """The key of the `index`th batch under `predict --seed`: a sampling layer kept on at
+    inference (`inference = "sample"`) draws from it (folded with the layer's node id), so
+    the same seed gives the same output and every batch draws afresh. None without a seed:
+    each such layer draws from its own `seed` argument, as `evaluate` and ONNX do."""
+    if seed is None:
+        return None
+    return jax.random.fold_in(jax.random.key(seed), index)
 
 
 def predict_outputs(
@@ -41,16 +53,18 @@ def predict_outputs(
     inputs: Mapping[str, np.ndarray],
     *,
     batch: int = 32,
+    seed: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every output, by name, for every row of the inputs (given by input name, each cast to
-    its input's dtype), in inference mode; the last batch zero-padded as `predict` does."""
+    its input's dtype), in inference mode; the last batch zero-padded as `predict` does;
+    `seed`: the draws of sampling layers kept on at inference (`batch_key`)."""
     compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
     graph = compiled.graph
     xs = [np.asarray(inputs[i.name]).astype(i.type.dtype.numpy_name) for i in graph.inputs]
     check_fits(graph, [a.shape for a in xs], batch, "inference")
     if compiled not in _ALL_OUTPUTS:
         _ALL_OUTPUTS[compiled] = jax.jit(
-            lambda p, s, xb: compiled.apply(p, s, xb, training=False)[0]
+            lambda p, s, xb, key: compiled.apply(p, s, xb, training=False, key=key)[0]
         )
     run = _ALL_OUTPUTS[compiled]
     n = len(xs[0]) if xs else 0
@@ -60,20 +74,28 @@ def predict_outputs(
         real = len(xb[0])
         if real < batch:
             xb = [np.concatenate([a, np.zeros((batch - real, *a.shape[1:]), a.dtype)]) for a in xb]
-        parts.append([np.asarray(o)[:real] for o in run(params, state, xb)])
+        key = batch_key(seed, start // batch)
+        parts.append([np.asarray(o)[:real] for o in run(params, state, xb, key)])
     names = [o.name for o in graph.outputs]
     if not parts:
         shapes = jax.eval_shape(
-            run, params, state, [np.zeros((batch, *a.shape[1:]), a.dtype) for a in xs]
+            run, params, state, [np.zeros((batch, *a.shape[1:]), a.dtype) for a in xs], None
         )
         return {k: np.zeros((0, *o.shape[1:]), o.dtype) for k, o in zip(names, shapes, strict=True)}
     return {k: np.concatenate([p[i] for p in parts]) for i, k in enumerate(names)}
 
 
 def predict(
-    model: Graph | CompiledModel, params: Tree, state: Tree, x: np.ndarray, *, batch: int = 32
+    model: Graph | CompiledModel,
+    params: Tree,
+    state: Tree,
+    x: np.ndarray,
+    *,
+    batch: int = 32,
+    seed: int | None = None,
 ) -> np.ndarray:
-    """The first output for every row of `x`, cast to the input dtype, in inference mode."""
+    """The first output for every row of `x`, cast to the input dtype, in inference mode;
+    `seed`: the draws of sampling layers kept on at inference (`batch_key`)."""
     compiled = model if isinstance(model, CompiledModel) else compile_graph(model)
     dtype = compiled.graph.inputs[0].type.dtype.numpy_name
     x = np.asarray(x).astype(dtype, copy=False)
@@ -85,9 +107,9 @@ def predict(
         real = len(xb)
         if real < batch:
             xb = np.concatenate([xb, np.zeros((batch - real, *xb.shape[1:]), xb.dtype)])
-        parts.append(np.asarray(run(params, state, xb))[:real])
+        parts.append(np.asarray(run(params, state, xb, batch_key(seed, start // batch)))[:real])
     if not parts:
-        out = jax.eval_shape(run, params, state, np.zeros((batch, *x.shape[1:]), dtype))
+        out = jax.eval_shape(run, params, state, np.zeros((batch, *x.shape[1:]), dtype), None)
         return np.zeros((0, *out.shape[1:]), out.dtype)
     return np.concatenate(parts)
 

@@ -91,7 +91,12 @@ class CompiledModel:
         new_state: Tree = {path: dict(ws) for path, ws in state.items()}
         for node in self.graph.nodes:
             node_key = None
-            if node.op.stochastic and training and key is not None:
+            # At inference only a draw kept on (`inference = "sample"`) takes the key.
+            if (
+                node.op.stochastic
+                and key is not None
+                and (training or node.attrs.get("inference") == "sample")
+            ):
                 node_key = jax.random.fold_in(key, node.id)
             call = ApplyCall(
                 attrs=_concrete_attrs(node.attrs, sizes) if sizes else node.attrs,
