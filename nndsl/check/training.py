@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nndsl.check.arguments import INVALID, CallArg, bind_op_args, convert
 from nndsl.check.builder import GraphBuilder
+from nndsl.check.distribute import SECTION as DISTRIBUTE, check_distribute
 from nndsl.check.elaborate import Elaborator, Frame, article
 from nndsl.check.finetune import SETTINGS as FINETUNE_SETTINGS, check_finetune
 from nndsl.check.loss_expr import check_setting as loss_setting, is_expression, label_names
@@ -16,6 +17,7 @@ from nndsl.check.report import did_you_mean
 from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorVal, describe
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
+from nndsl.ir.distribute import Distribution
 from nndsl.ops import Arg, ArgValue, OpKind, OpSpec, ShapeError, iter_specs, lookup
 from nndsl.ops.callbacks import Callback, logged_names, metric_label
 from nndsl.ops.data import DataSource
@@ -253,6 +255,7 @@ class TrainChecker:
         class_weight = self._class_weight(
             values.get("class_weight"), scalars["class_weight"], loss, pred
         )
+        distribution = self._sections(item, graph, values, scalars, optimizer)
         tuning = None  # `freeze`, `init`, `strict`
         if graph is not None:
             tuning = check_finetune(
@@ -291,7 +294,54 @@ class TrainChecker:
             output_metrics=outputs.metrics,
             init=tuning.init if tuning is not None else None,
             loss_expr=loss_expr,
+            distribute=distribution,
         )
+
+    def _sections(
+        self,
+        item: ast.TrainDef,
+        graph: Graph | None,
+        values: dict[str, ast.Setting],
+        scalars: dict[str, ArgValue],
+        optimizer: OpCall | None,
+    ) -> Distribution | None:
+        """`distribute { ... }`, the one section a `train` takes (E0601 for others)."""
+        distribution = None
+        seen: ast.Section | None = None
+        for section in item.sections:
+            name = section.name.name
+            if name != DISTRIBUTE:
+                self.rep.error(
+                    "E0601",
+                    f"unknown section `{name}` in `train`",
+                    self.file,
+                    section.name.span,
+                    "not a section",
+                    help=f"the section is `{DISTRIBUTE} {{ ... }}`",
+                )
+            elif seen is not None:
+                self.rep.error(
+                    "E0601",
+                    f"`{DISTRIBUTE}` is given twice",
+                    self.file,
+                    section.name.span,
+                    "given again here",
+                    secondary=[Label(seen.name.span, "first given here")],
+                )
+            else:
+                seen = section
+                batch = values.get("batch")
+                distribution = check_distribute(
+                    self.rep,
+                    self.file,
+                    section,
+                    graph,
+                    int(scalars["batch"]),  # type: ignore[arg-type]
+                    batch.value.span if batch is not None else section.name.span,
+                    optimizer,
+                    lambda e: self.elab.evaluate(self._frame(), e),
+                )
+        return distribution
 
     def _data(self, item: ast.TrainDef) -> OpCall | None:
         name = item.data.name

@@ -99,6 +99,17 @@ def cmd_summary(args: argparse.Namespace) -> int:
     summary = summarize(graph)
     out.print(summary_table(summary))
     out.print(summary_totals(summary), end="")
+    if getattr(args, "distribute", False):
+        from nndsl.cli.summary import distribute_report
+
+        train = result.program.train if result.program is not None else None
+        if train is None or train.distribute is None:
+            raise UsageError(
+                f"{result.file.path} has no `distribute {{ ... }}` in its train section"
+            )
+        if train.graph.name != graph.name:
+            raise UsageError(f"the train section trains `{train.graph.name}`, not `{graph.name}`")
+        out.print(distribute_report(train, args.devices))
     return EXIT_OK
 
 

@@ -62,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print a model's layers, shapes and parameter counts")
     p.add_argument("file", help="the .nn file")
     p.add_argument("--model", help="the model to show (default: the trained or only one)")
+    p.add_argument(
+        "--distribute",
+        action="store_true",
+        help="also what each device holds under the train section's `distribute` layout",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help='with --distribute: the device count `devices = "all"` means (default 1)',
+    )
     _project_flag(p)
 
     p = sub.add_parser("predict", help="run a trained model on inputs from a .npy file or text")

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from nndsl.ir import TrainConfig
+from nndsl.ir.distribute import (
+    optimizer_slots,
+    per_device,
+    split_factor,
+    weight_path,
+    weight_spec,
+)
 from nndsl.ir.summary import Summary, readable_bytes
 
 
@@ -35,3 +45,60 @@ def summary_totals(summary: Summary) -> Text:
         text.append(f" {label}: ", style="bold")
         text.append(f"{count:,} ({readable_bytes(size)})\n")
     return text
+
+
+def distribute_report(train: TrainConfig, devices: int | None) -> Group:
+    """Each weight's layout and what one device holds (`nnrun summary --distribute`)."""
+    dist = train.distribute
+    assert dist is not None
+    sizes = dist.sizes(devices)
+    mesh = ", ".join(f"{a}: {n}" for a, n in sizes.items())
+    table = Table(
+        title=escape(f"Layout: mesh [{mesh}], batch over `{dist.batch_axis}`, {dist.preset}"),
+        title_justify="left",
+    )
+    table.add_column("Weight", overflow="fold", ratio=3)
+    table.add_column("Shape", overflow="fold", ratio=1)
+    table.add_column("Split over", overflow="fold", ratio=2)
+    table.add_column("Per device", justify="right", no_wrap=True)
+    for node, w in train.graph.weights():
+        path = weight_path(node, w)
+        spec = weight_spec(dist, path, w.shape, sizes)
+        n = 1
+        for d in w.shape:
+            n *= d
+        share = -(-n * w.dtype.itemsize // split_factor(spec, sizes))
+        where = ", ".join(a or "_" for a in spec) if spec else "replicated"
+        table.add_row(
+            escape(path),
+            escape(str(list(w.shape))),
+            escape(f"[{where}]" if spec else where),
+            readable_bytes(share),
+        )
+    opt = train.optimizer
+    need = per_device(
+        train.graph,
+        dist,
+        train.batch,
+        optimizer_slots(opt.op.name, bool(opt.attrs.get("momentum"))),
+        devices,
+    )
+    largest = (
+        f"{readable_bytes(need.largest[2])} (`{need.largest[0]}`, {need.largest[1]} "
+        f"at {max(1, train.batch // sizes[dist.batch_axis])} examples)"
+        if need.largest
+        else "unknown"
+    )
+    lines = [
+        f"Devices: {need.n_devices}",
+        f"Parameters per device: {readable_bytes(need.params)}",
+        f"Optimizer state per device: {readable_bytes(need.optimizer)} ({opt.op.name})",
+        f"Largest activation per device: {largest}",
+        f"At least per device: {readable_bytes(need.total)}"
+        + (
+            f" of the declared {readable_bytes(dist.device_memory)}"
+            if dist.device_memory is not None
+            else ""
+        ),
+    ]
+    return Group(table, Text("\n".join(f" {line}" for line in lines)))

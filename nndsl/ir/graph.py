@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from nndsl.ir.loss import LossExpr
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.records import record
 from nndsl.shapes import DType, TensorType
 from nndsl.source import SourceFile, Span
+
+if TYPE_CHECKING:
+    from nndsl.ir.distribute import Distribution
 
 
 @record(frozen=True, slots=True)
@@ -180,6 +184,8 @@ class TrainConfig:
     # `loss = <expression>`: the objective, a checked expression; `loss` is then a placeholder
     # (`mse`) nothing trains with, and `metrics`, `losses` are empty.
     loss_expr: LossExpr | None = None
+    # `distribute { ... }`: the device mesh and the weights' layout (None: one device)
+    distribute: Distribution | None = None
 
 
 @record
