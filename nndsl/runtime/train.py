@@ -67,6 +67,7 @@ from nndsl.runtime.data import (
     train_calls,
     tree_map,
 )
+from nndsl.runtime.distribute import Layout
 from nndsl.runtime.pretrained import load_init
 
 
@@ -207,11 +208,12 @@ def fit(
     started = time.perf_counter()
     root = jax.random.key(config.seed)
     implementation(config.data.op)  # the data reader; fails early on a broken install
+    layout = Layout(config.graph, config.distribute) if config.distribute is not None else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nndsl-init") as pool:
         # The weights do not depend on the data: they are initialised (mostly small XLA
         # compilations, which release the GIL) while the data loads. A data error still
         # comes first.
-        built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0))
+        built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0), layout)
         splits = data if data is not None else load_data(config, base_dir=base_dir)
         inputs = input_list(config.graph, splits.train.x)
         check_fits(config.graph, [a.shape for a in inputs], config.batch, "training")
@@ -222,12 +224,15 @@ def fit(
         base = base_dir if base_dir is not None else base_dir_of(config)
         params, state, loaded = load_init(config.init, config.graph, params, state, base)
         emit(Note(loaded.message(sum(1 for _ in config.graph.weights()))))
+    if layout is not None:  # weights on the mesh, before the optimizer state follows them
+        params, state = layout.place(params), layout.place(state)
+        emit(Note(layout.describe()))
     run = RunState(
         config,
         steps,
         params,
         state,
-        _init_opt_state(steps, params),
+        _init_opt_state(steps, params, layout),
         steps.init_aux(),
         jax.random.fold_in(root, 1),
         Path(run_dir) if run_dir is not None else Path("runs") / config.graph.name,
@@ -239,6 +244,9 @@ def fit(
     n_steps = steps_per_epoch(len(splits.train), config.batch)
     if resume:
         _resume(run, result, n_steps, emit)
+        if layout is not None:  # a checkpoint's arrays, whatever device count wrote them
+            run.params, run.state = layout.place(run.params), layout.place(run.state)
+            run.opt_state = layout.place(run.opt_state)
     per_call = config.steps_per_execution
     if per_call == 0:
         per_call = choose_steps_per_execution(run, splits.train, n_steps)
@@ -271,7 +279,8 @@ def fit(
             per_call=per_call,
             shuffle=config.shuffle,
             start=run.position,
-            put=jax.device_put,  # on the prefetch thread, ahead of the step
+            # on the prefetch thread, ahead of the step; split over the mesh under a layout
+            put=jax.device_put if layout is None else layout.put_calls(config.batch, per_call),
         )
         dispatched = run.position  # steps handed to the device this epoch
         for take, x, y in calls:
@@ -385,16 +394,22 @@ def _keep(run: RunState) -> int:
     )
 
 
-def _build_and_init(config: TrainConfig, key: jax.Array) -> tuple[Steps, Tree, Tree]:
-    steps = steps_for(config)
+def _build_and_init(
+    config: TrainConfig, key: jax.Array, layout: Layout | None = None
+) -> tuple[Steps, Tree, Tree]:
+    steps = steps_for(config, layout.constrain if layout is not None else None)
     params, state = steps.model.init(key)
     return steps, params, state
 
 
-def _init_opt_state(steps: Steps, params: Tree) -> Any:
+def _init_opt_state(steps: Steps, params: Tree, layout: Layout | None = None) -> Any:
     """The optimizer's initial state in one compiled program (zeros, counters): eagerly, each
-    distinct weight shape compiled its own `zeros_like`."""
-    return jax.jit(steps.init_opt_state)(params)
+    distinct weight shape compiled its own `zeros_like`. Under a layout, each moment is born
+    sharded as its weight (`fsdp`: never whole on one device)."""
+    if layout is None:
+        return jax.jit(steps.init_opt_state)(params)
+    shapes = jax.eval_shape(steps.init_opt_state, params)
+    return jax.jit(steps.init_opt_state, out_shardings=layout.shardings(shapes))(params)
 
 
 def _stops(config: TrainConfig) -> bool:

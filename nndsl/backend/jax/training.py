@@ -196,6 +196,7 @@ def build_steps(
     loss_weights: Mapping[str, float] | None = None,
     output_metrics: Mapping[str, Sequence[OpCall]] | None = None,
     loss_expr: LossExpr | None = None,
+    constrain: Callable[[Any], Any] | None = None,
 ) -> Steps:
     """The model trains on its first output with `loss` and `metrics`; or, given `losses` (by
     output name), on each output named there, the loss the sum of theirs times `loss_weights`,
@@ -210,7 +211,10 @@ def build_steps(
     the optimizer so a callback can scale its learning rate (`optax.inject_hyperparams`).
 
     `loss_expr` (`loss = <expression>`) replaces `loss`: the objective is its value on the
-    batch, `y` a dict of the labels it reads (`backend.jax.loss_expr`)."""
+    batch, `y` a dict of the labels it reads (`backend.jax.loss_expr`).
+
+    `constrain` (a `distribute` layout's, `nndsl.runtime.distribute`) keeps each step's new
+    weights, state and optimizer state on the shardings their inputs had."""
     model = compile_graph(graph)
     input_names = [i.name for i in graph.inputs]
     index = {o.name: i for i, o in enumerate(graph.outputs)}
@@ -369,6 +373,8 @@ def build_steps(
         # `cond`, not a select: a normal step costs no extra pass over the weights, and a
         # dropped one leaves them exactly as the step found them (for the diagnosis).
         new_params, new_state_out, new_opt = jax.lax.cond(apply, update, keep, None)
+        if constrain is not None:
+            new_params, new_state_out, new_opt = constrain((new_params, new_state_out, new_opt))
         new_aux = aux
         if scaling:
             good = jnp.where(apply, aux["good_steps"] + 1, 0)
@@ -506,7 +512,7 @@ def first_nonfinite(steps: Steps, params: Tree, state: Tree, x: Any, key: jax.Ar
     return None
 
 
-def steps_for(config: TrainConfig) -> Steps:
+def steps_for(config: TrainConfig, constrain: Callable[[Any], Any] | None = None) -> Steps:
     return build_steps(
         config.graph,
         config.loss,
@@ -519,4 +525,5 @@ def steps_for(config: TrainConfig) -> Steps:
         loss_weights=config.loss_weights,
         output_metrics=config.output_metrics,
         loss_expr=config.loss_expr,
+        constrain=constrain,
     )

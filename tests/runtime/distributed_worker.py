@@ -1,0 +1,148 @@
+"""Run by tests/runtime/test_distribute.py in a subprocess with simulated CPU devices
+(`XLA_FLAGS=--xla_force_host_platform_device_count=4` must be set before JAX is imported).
+
+`python distributed_worker.py layouts DIR`: trains a tiny digits MLP on one device and under
+data-parallel, 2x2 data x model and fsdp layouts; `resume DIR`: 4 devices for one epoch, then
+resumed on 2 devices and on 1. Prints one JSON object: losses, weight differences against the
+reference run and the partition spec each weight ended with.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from nndsl.frontend import check_source
+from nndsl.ir.distribute import FSDP, Distribution, ShardRule
+from nndsl.runtime.data import load_data
+from nndsl.runtime.train import fit
+
+SOURCE = """
+model Net() {
+    input x: f32[B, 64]
+    return x |> Dense(8) |> relu |> Dense(10)
+}
+data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.0)
+train Net on digits {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(0.01)
+    batch = 32
+    epochs = EPOCHS
+    validation_split = 0.0
+    callbacks = [checkpoint(every = 1, keep = 2)]
+}
+"""
+
+LAYOUTS = {
+    "dp": Distribution((("data", 4),), "data"),
+    "dp_model": Distribution(
+        (("data", 2), ("model", 2)),
+        "data",
+        (ShardRule("dense*/kernel", (None, "model")),),
+    ),
+    "fsdp": Distribution((("data", 4),), "data", preset=FSDP),
+}
+
+
+def _config(root: Path, epochs: int):  # type: ignore[no-untyped-def]
+    text = SOURCE.replace("EPOCHS", str(epochs))
+    path = root / "net.nn"
+    path.write_text(text)
+    result = check_source(text, str(path))
+    assert not result.has_errors, result.diagnostics
+    return result.program.train
+
+
+def _flat(params: dict) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    return {f"{n}/{k}": np.asarray(v) for n, ws in params.items() for k, v in ws.items()}
+
+
+def _specs(params: dict) -> dict[str, list[str | None]]:  # type: ignore[type-arg]
+    out = {}
+    for n, ws in params.items():
+        for k, v in ws.items():
+            spec = getattr(v.sharding, "spec", ())
+            out[f"{n}/{k}"] = [None if a is None else str(a) for a in spec]
+    return out
+
+
+def _diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
+def layouts(root: Path) -> dict[str, object]:
+    config = _config(root, 2)
+    splits = load_data(config, base_dir=root)
+    base = fit(config, data=splits, base_dir=root, run_dir=root / "runs/base")
+    ref = _flat(base.params)
+    out: dict[str, object] = {
+        "devices": jax.device_count(),
+        "base": [e.train["loss"] for e in base.history],
+    }
+    for name, dist in LAYOUTS.items():
+        r = fit(
+            replace(config, distribute=dist),
+            data=splits,
+            base_dir=root,
+            run_dir=root / f"runs/{name}",
+        )
+        opt_specs = [
+            [None if a is None else str(a) for a in getattr(leaf.sharding, "spec", ())]
+            for leaf in jax.tree.leaves(r.opt_state)
+            if getattr(leaf, "ndim", 0) == 2
+        ]
+        out[name] = {
+            "losses": [e.train["loss"] for e in r.history],
+            "max_param_diff": _diff(_flat(r.params), ref),
+            "specs": _specs(r.params),
+            "opt_specs": opt_specs,
+            "n_devices": len(next(iter(jax.tree.leaves(r.params))).sharding.device_set),
+        }
+    return out
+
+
+def resume(root: Path) -> dict[str, object]:
+    whole = _config(root, 2)
+    splits = load_data(whole, base_dir=root)
+    four = LAYOUTS["dp"]
+    full = fit(
+        replace(whole, distribute=four), data=splits, base_dir=root, run_dir=root / "runs/full"
+    )
+    ref = _flat(full.params)
+    first = fit(
+        replace(_config(root, 1), distribute=four),
+        data=splits,
+        base_dir=root,
+        run_dir=root / "runs/r",
+    )
+    assert first.global_steps > 0
+    out: dict[str, object] = {}
+    for name, dist in (("two", Distribution((("data", 2),), "data")), ("one", None)):
+        run_dir = root / f"runs/{name}"
+        shutil.copytree(root / "runs/r", run_dir)
+        r = fit(
+            replace(whole, distribute=dist),
+            data=splits,
+            base_dir=root,
+            run_dir=run_dir,
+            resume=True,
+        )
+        out[name] = {
+            "resumed": r.resumed_from is not None,
+            "max_param_diff": _diff(_flat(r.params), ref),
+        }
+    return out
+
+
+if __name__ == "__main__":
+    what, root = sys.argv[1], Path(sys.argv[2])
+    shutil.copy(
+        Path(__file__).resolve().parents[2] / "examples/data/digits.npz", root / "digits.npz"
+    )
+    print(json.dumps(layouts(root) if what == "layouts" else resume(root)))

@@ -1,0 +1,61 @@
+"""`distribute { ... }` at run time on 4 simulated CPU devices, each scenario in a subprocess
+(the device count is fixed before JAX is imported): data parallel, 2x2 data x model and fsdp
+train to the losses of one device, and the arrays are really sharded; a 4-device run resumes
+on 2 devices and on 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORKER = Path(__file__).with_name("distributed_worker.py")
+# Summing over devices reorders float additions: losses agree to float32 rounding, weights
+# after ~110 Adam steps to a few ulps of their size.
+LOSS_TOL, PARAM_TOL = 1e-5, 1e-4
+
+
+def _run(what: str, tmp_path: Path) -> dict[str, Any]:
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    done = subprocess.run(
+        [sys.executable, str(WORKER), what, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_layouts_train_as_one_device_and_shard(tmp_path: Path) -> None:
+    out = _run("layouts", tmp_path)
+    assert out["devices"] == 4
+    for name in ("dp", "dp_model", "fsdp"):
+        run = out[name]
+        assert run["losses"] == pytest.approx(out["base"], abs=LOSS_TOL), name
+        assert run["max_param_diff"] < PARAM_TOL, name
+        assert run["n_devices"] == 4, name
+    assert all(s == [] for s in out["dp"]["specs"].values())  # replicated
+    model = out["dp_model"]["specs"]
+    assert model["dense/kernel"] == [None, "model"] and model["dense_1/kernel"] == [None, "model"]
+    assert model["dense/bias"] == []
+    assert all(s == [None, "model"] for s in out["dp_model"]["opt_specs"])
+    fsdp = out["fsdp"]["specs"]
+    assert fsdp["dense/kernel"] == ["data"] and fsdp["dense/bias"] == ["data"]
+    assert fsdp["dense_1/bias"] == []  # 10 does not split over 4: replicated
+    assert all(s == ["data"] for s in out["fsdp"]["opt_specs"])  # Adam's moments sharded
+
+
+@pytest.mark.slow
+def test_resume_on_fewer_devices(tmp_path: Path) -> None:
+    out = _run("resume", tmp_path)
+    for name in ("two", "one"):
+        assert out[name]["resumed"], name
+        assert out[name]["max_param_diff"] < PARAM_TOL, name
