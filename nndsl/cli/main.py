@@ -46,6 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from the latest checkpoint in the run directory (see `checkpoint(...)`)",
     )
+    g = p.add_argument_group("several processes (jax.distributed; see docs/distributed.md)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    g.add_argument("--num-processes", type=int, metavar="N", help="processes in the run")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run the environment describes (SLURM, TPU pod, Open MPI)",
+    )
+    g.add_argument(
+        "--peer-timeout",
+        type=int,
+        default=30,
+        metavar="S",
+        help="give up on a silent peer after S seconds (default 30)",
+    )
     _cache_flags(p)
     _project_flag(p)
 

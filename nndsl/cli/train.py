@@ -43,8 +43,23 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise UsageError("--epochs must be at least 1")
         config = dataclasses.replace(config, epochs=args.epochs)
+    writer = True
+    if getattr(args, "distributed", False) or getattr(args, "coordinator", None) is not None:
+        from nndsl.runtime.multihost import initialize, is_writer
+
+        try:
+            initialize(
+                args.coordinator,
+                args.num_processes,
+                args.process_id,
+                heartbeat_s=args.peer_timeout,
+            )
+        except DataError as err:
+            print(f"nnrun: error: {err}", file=sys.stderr)
+            return EXIT_ERRORS
+        writer = is_writer()
     console = Console(stderr=False, highlight=False)
-    view = ProgressView(console, args.quiet)
+    view = ProgressView(console, args.quiet or not writer)
 
     def on_first() -> None:
         print(
@@ -61,6 +76,10 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
 
     use_compile_cache(args)
     out_dir = Path(args.out) if args.out else Path("runs") / config.graph.name
+    if not writer:  # only process 0 writes; the others' files go to a scratch folder
+        import tempfile
+
+        out_dir = Path(tempfile.mkdtemp(prefix="nndsl-peer-"))
     splits = None
     # after a Ctrl-C the handler stays: a second one must still end the process quietly
     with StopOnCtrlC(on_first=on_first, on_again=on_again, keep_after_stop=True) as ctrl_c:
@@ -85,6 +104,18 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
         print("nnrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     target = out_dir / "model.safetensors"
+    if getattr(args, "distributed", False) or getattr(args, "coordinator", None) is not None:
+        # the gather is collective: every process takes part, in the same order
+        import jax
+
+        from nndsl.runtime.checkpoint import host_array
+
+        result.params, result.state = jax.tree.map(host_array, (result.params, result.state))
+    if not writer:  # process 0 writes the weights
+        import shutil
+
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return EXIT_OK
     try:
         metrics = dict(result.test or {})
         written = save_checkpoint(

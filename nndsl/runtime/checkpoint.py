@@ -52,7 +52,7 @@ def metadata_path(path: str | Path) -> Path:
 
 def _flatten(tree: Tree) -> dict[str, np.ndarray]:
     return {
-        f"{node}/{name}": np.asarray(value, order="C")  # keeps 0-d (ascontiguousarray: 1-d)
+        f"{node}/{name}": np.asarray(host_array(value), order="C")  # keeps 0-d
         for node, weights in tree.items()
         for name, value in weights.items()
     }
@@ -262,13 +262,26 @@ TRAIN_FORMAT = "nndsl-training-state-1"
 _PREFIX = "step-"
 
 
+def host_array(value: Any) -> Any:
+    """`value` whole on the host: an array split over several processes (`jax.distributed`)
+    is gathered from all of them (every process must call this), so checkpoints load on any
+    device count."""
+    if type(value).__module__.startswith("jax") and not getattr(
+        value, "is_fully_addressable", True
+    ):
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
+    return value
+
+
 def flatten_tree(tree: Any, prefix: str) -> dict[str, np.ndarray]:
     """Every leaf of a pytree (optax states included) under `prefix/<key path>`."""
     import jax
 
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {
-        f"{prefix}/{jax.tree_util.keystr(path)}": np.asarray(leaf, order="C")
+        f"{prefix}/{jax.tree_util.keystr(path)}": np.asarray(host_array(leaf), order="C")
         for path, leaf in leaves
     }
 

@@ -51,9 +51,9 @@ class Layout:
         self.mesh = Mesh(grid, dist.axis_names)
         self.specs: dict[str, Spec] = specs(graph, dist, len(devices))
         self.shapes = {f"{n.path}/{w.name}": w.shape for n, w in graph.weights()}
-        self.replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.batch = NamedSharding(self.mesh, PartitionSpec(dist.batch_axis))
-        self.stacked = NamedSharding(self.mesh, PartitionSpec(None, dist.batch_axis))
+        self.replicated = NamedSharding(self.mesh, _spec())
+        self.batch = NamedSharding(self.mesh, _spec(dist.batch_axis))
+        self.stacked = NamedSharding(self.mesh, _spec(None, dist.batch_axis))
 
     def describe(self) -> str:
         mesh = ", ".join(
@@ -72,7 +72,7 @@ class Layout:
             path = f"{keys[-2]}/{keys[-1]}"
             spec = self.specs.get(path)
             if spec is not None and tuple(shape) == tuple(self.shapes[path]):
-                return NamedSharding(self.mesh, PartitionSpec(*spec))
+                return NamedSharding(self.mesh, _spec(*spec))
         return self.replicated
 
     def shardings(self, tree: Tree) -> Tree:
@@ -90,7 +90,7 @@ class Layout:
     def constrain(self, tree: Tree) -> Tree:
         """Inside jit: keep `tree` where `place` put it (the step's outputs)."""
         return jax.tree_util.tree_map_with_path(
-            lambda p, leaf: jax.lax.with_sharding_constraint(
+            lambda p, leaf: jax.lax.with_sharding_constraint(  # type: ignore[no-untyped-call]
                 leaf, self.sharding_at(_keys(p), np.shape(leaf))
             ),
             tree,
@@ -119,7 +119,8 @@ def put(value: Any, sharding: NamedSharding) -> jax.Array:
     """`value` (host or device) as a global array with `sharding`, each process putting only
     the pieces its devices hold."""
     if isinstance(value, jax.Array) and jax.process_count() == 1:
-        return jax.device_put(value, sharding)
+        moved: jax.Array = jax.device_put(value, sharding)
+        return moved
     host = np.asarray(value)
     pieces = [
         jax.device_put(host[index], device)
@@ -139,6 +140,10 @@ def to_host(tree: Tree) -> Tree:
         return a
 
     return jax.tree.map(one, tree)
+
+
+def _spec(*axes: str | None) -> PartitionSpec:
+    return PartitionSpec(*axes)  # type: ignore[no-untyped-call]
 
 
 def _keys(path: tuple[Any, ...]) -> tuple[str, ...]:
