@@ -7,11 +7,11 @@ is read), and a batch is `rows[index]`, so a streamed source yields exactly the 
 in-memory one does for the same seed, and a checkpoint's data position (epoch, step) resumes
 it bit-identically.
 
-- `.npy`: memory-mapped (`np.load(mmap_mode="r")`); a batch is a gather from the map in file
-  order. Mapped pages that were read count towards the process's resident memory until the
-  kernel needs them back, so after every `RELEASE_BYTES` read the mapping is dropped from the
-  page tables (`madvise(MADV_DONTNEED)`; the page cache keeps the data, so nothing is read
-  twice from disk while it fits).
+- `.npy`: opened with `np.load(mmap_mode="r")` (header, dtype and size checked, nothing
+  read); a batch's rows are read in file order with positioned reads (`_MappedNpy`). Pages of
+  a map that were read would count towards the process's resident memory until the kernel
+  needs them back; positioned reads into the batch keep only the batch resident (and the
+  page cache, which is not the process's, still spares a second read from disk).
 - image folders: each batch's files are decoded and resized by a pool of worker threads
   (Pillow and the NumPy resize release the GIL). The files' headers are checked before the
   first step; a file that cannot be decoded later stops training with one line naming it.
@@ -21,9 +21,11 @@ Labels stay in memory: one number (or a short vector) per example.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +46,7 @@ RELEASE_BYTES = 32 << 20
 DECODE_WORKERS = min(4, os.cpu_count() or 1)
 
 Index = np.ndarray | slice | int
+_IOV_MAX = 1024  # buffers per `preadv` (Linux's IOV_MAX)
 
 
 class Rows:
@@ -121,6 +124,12 @@ class _Reader:
 
 
 class _MappedNpy(_Reader):
+    """Rows of a mapped `.npy` array. A C-ordered array's rows are read with positioned reads
+    (`os.preadv`, one per run of consecutive rows, in file order) into the batch: nothing is
+    mapped, so resident memory stays at the batch, and it measured 3.6 times faster than
+    gathering from the map (bench/README.md). Other layouts gather from the map and drop its
+    pages every `RELEASE_BYTES`."""
+
     def __init__(self, path: Path, array: np.memmap[Any, Any]) -> None:
         self.where = str(path)
         self.row_shape = tuple(array.shape[1:])
@@ -129,13 +138,38 @@ class _MappedNpy(_Reader):
         self._row_bytes = int(np.prod(self.row_shape)) * array.dtype.itemsize
         self._read_since_release = 0
         self._lock = threading.Lock()
+        self._fd: int | None = None
+        if array.flags.c_contiguous and hasattr(os, "preadv") and self._row_bytes > 0:
+            self._fd = os.open(path, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._fd)
 
     def read(self, index: np.ndarray) -> np.ndarray:
         order = np.argsort(index, kind="stable")  # in file order: sequential reads
         out = np.empty((len(index), *self.row_shape), self._array.dtype)
-        out[order] = self._array[index[order]]
-        self._released(len(index) * self._row_bytes)
+        if self._fd is not None and len(index):
+            self._pread(index[order], order, out)
+        else:
+            out[order] = self._array[index[order]]
+            self._released(len(index) * self._row_bytes)
         return out
+
+    def _pread(self, rows: np.ndarray, places: np.ndarray, out: np.ndarray) -> None:
+        """File rows `rows` (sorted) into rows `places` of `out`: one scattering read per run
+        of consecutive file rows (at most `_IOV_MAX` buffers each)."""
+        assert self._fd is not None
+        size = self._row_bytes
+        view = out.reshape(-1).view(np.uint8).data  # a view: `out` is new, C-ordered
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        bounds = [0, *breaks.tolist(), len(rows)]
+        base = self._array.offset
+        targets = places.tolist()
+        for first, end in itertools.pairwise(bounds):
+            for lo in range(first, end, _IOV_MAX):
+                hi = min(end, lo + _IOV_MAX)
+                buffers = [view[t * size : (t + 1) * size] for t in targets[lo:hi]]
+                got = os.preadv(self._fd, buffers, base + int(rows[lo]) * size)
+                if got != (hi - lo) * size:
+                    raise DataError(f"{self.where}: the file ends before row {int(rows[hi - 1])}")
 
     def _released(self, nbytes: int) -> None:
         with self._lock:
