@@ -113,6 +113,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from nndsl.cli.plot import run_plot
+
+    result = _check(args.file, _stderr())
+    graph = _graph_or_fail(result, args.model)
+    if graph is None:
+        return _exit_code([result])
+    return run_plot(graph, args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nndsl.cli.plot import run_report
+
+    return run_report(args)
+
+
 def cmd_fmt(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -233,8 +249,10 @@ __all__ = [
     "cmd_export",
     "cmd_fmt",
     "cmd_import_keras",
+    "cmd_plot",
     "cmd_repl",
     "cmd_predict",
+    "cmd_report",
     "cmd_summary",
     "cmd_train",
     "sys",

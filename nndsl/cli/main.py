@@ -15,6 +15,8 @@ COMMANDS = (
     "train",
     "check",
     "summary",
+    "plot",
+    "report",
     "predict",
     "export",
     "import-keras",
@@ -178,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nndsl.cli.import_keras import add_parser as add_import_keras
 
     add_import_keras(sub)
+    from nndsl.cli.plot import add_parsers as add_plot
+
+    add_plot(sub)
     return parser
 
 
