@@ -195,6 +195,7 @@ def fit(
     run_dir: Path | None = None,
     resume: bool = False,
     checkpoint_on_stop: bool = False,
+    report: bool = False,
 ) -> FitResult:
     """Train `config.graph` as the train section says; raises `DataError` before any step
     when the data does not fit the model, `TrainingError` when a step is not finite (under
@@ -203,7 +204,8 @@ def fit(
     `run_dir` holds checkpoints and logs (default `runs/<model>`); with `resume`, training
     continues from its latest checkpoint (or starts afresh when there is none), after removing
     the debris of a killed run. With `checkpoint_on_stop`, a `stop()` request (Ctrl-C) writes
-    a training checkpoint where the run stopped, so `resume` loses nothing."""
+    a training checkpoint where the run stopped, so `resume` loses nothing. With `report`,
+    the run directory gets history.json after each epoch and report.html at the end."""
     emit = on_event or (lambda _event: None)
     started = time.perf_counter()
     root = jax.random.key(config.seed)
@@ -240,6 +242,10 @@ def fit(
         note=lambda message: emit(Note(message)),
         vectorizer=splits.vectorizer,  # saved with checkpoints, for predicting from raw text
     )
+    if report:  # the run's log and training report (nndsl.runtime.report), from the events
+        from nndsl.runtime.report import RunLog
+
+        emit = RunLog(run, splits).listen(emit)
     result = FitResult(params, state, steps)
     n_steps = steps_per_epoch(len(splits.train), config.batch)
     if resume:
