@@ -93,6 +93,7 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
                 run_dir=out_dir,
                 resume=bool(getattr(args, "resume", False)),
                 checkpoint_on_stop=True,
+                report=True,  # runs/<Model>/history.json and report.html
             )
         except (DataError, TrainingError, CheckpointError, OSError) as err:
             view.stop_bar()  # an OSError: a log file on a full disk, say; its str names the file
@@ -138,6 +139,8 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     what = "metadata and text vocabulary" if splits.vectorizer else "metadata"
     console.print(f"Weights saved to [bold]{written}[/] ({what} in {written.with_suffix('.json')})")
+    if (out_dir / "report.html").is_file():
+        console.print(f"Training report: [bold]{out_dir / 'report.html'}[/]")
     if result.stopped:
         print("nnrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
