@@ -52,7 +52,8 @@ _MIN_DELTA = Arg("min_delta", "float", 0.0, "smaller changes do not count as imp
 @register
 class EarlyStopping(Callback):
     """Stop training when the monitored value has not improved for `patience` epochs
-    (Keras's EarlyStopping); `restore_best` puts back the weights of the best epoch."""
+    (Keras's EarlyStopping, stopping at the same epoch); `restore_best` puts back the weights
+    of the best epoch; with `baseline`, only epochs better than it reset the count."""
 
     name = "early_stopping"
     args = (
@@ -62,6 +63,13 @@ class EarlyStopping(Callback):
         _MODE,
         Arg("restore_best", "bool", False, "end with the weights of the best epoch"),
         Arg("start_from_epoch", "int", 0, "epochs to wait before watching", min=0),
+        Arg(
+            "baseline",
+            "float",
+            None,
+            "a value to beat: stop after `patience` epochs that do not",
+            nullable=True,
+        ),
     )
     monitors = ("monitor",)
     example = 'callbacks = [early_stopping(monitor = "loss", patience = 3, restore_best = true)]'

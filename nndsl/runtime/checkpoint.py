@@ -315,7 +315,12 @@ STATE_FILES = ("meta.json", "state.safetensors")
 
 _CALLBACK_STATE = s.obj(  # what the callbacks' `state()` hold (`_Watcher` and the plateau's)
     {},
-    {"best": s.optional(s.number()), "wait": s.integer(), "cooling": s.integer()},
+    {
+        "best": s.optional(s.number()),
+        "wait": s.integer(),
+        "cooling": s.integer(),
+        "best_epoch": s.integer(),
+    },
 )
 TRAIN_META = s.obj(
     {

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nndsl.backend.jax.registry import Attrs, impl
 from nndsl.backend.jax.training import lr_factor, with_lr_factor
@@ -99,38 +100,50 @@ class Callback:
 
 
 class _Watcher:
-    """The monitored value's best so far, by Keras's rule: an improvement beats the best by
-    more than `min_delta` in the right direction."""
+    """The monitored value's best so far, by Keras 3's rule (`MonitorCallback`): a value
+    improves on a reference when it beats it by more than `min_delta` in the right direction;
+    the first value is the first best. One difference: a value that is not finite (NaN, inf)
+    never improves (Keras takes a NaN first value as its best, and nothing beats it later)."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         self.monitor = monitor
         self.sign = 1.0 if monitor_mode(monitor, mode) == "min" else -1.0
-        self.min_delta = min_delta
-        self.best = math.inf
+        self.min_delta = abs(min_delta)
+        self.best: float | None = None  # as logged (not signed)
         self.wait = 0
 
-    def improved(self, logs: Logs) -> bool | None:
-        """True (and the best moves) on improvement, False otherwise, None when not logged."""
+    def value(self, logs: Logs) -> float | None:
+        """The monitored value in `logs`, or None when it is not logged."""
         value = logs.get(self.monitor)
-        if value is None or not math.isfinite(value):
-            return None
-        if self.sign * value < self.best - self.min_delta:
-            self.best = self.sign * value
-            self.wait = 0
+        return None if value is None else float(value)
+
+    def beats(self, value: float, reference: float | None) -> bool:
+        """Keras's `_is_improvement(value, reference)`."""
+        if not math.isfinite(value):
+            return False
+        if reference is None:
             return True
-        self.wait += 1
-        return False
+        return self.sign * value + self.min_delta < self.sign * reference
+
+    def improved(self, logs: Logs) -> bool:
+        """Whether `logs` holds a new best (which then becomes the best)."""
+        value = self.value(logs)
+        if value is None or not self.beats(value, self.best):
+            return False
+        self.best = value
+        return True
 
     @property
     def best_value(self) -> float:
-        return self.sign * self.best
+        return math.nan if self.best is None else self.best
 
     def state(self) -> dict[str, Any]:
-        return {"best": None if math.isinf(self.best) else self.best, "wait": self.wait}
+        # stored signed (smaller is better), as checkpoints have always held it
+        return {"best": None if self.best is None else self.sign * self.best, "wait": self.wait}
 
     def load_state(self, state: dict[str, Any]) -> None:
         best = state.get("best")
-        self.best = math.inf if best is None else float(best)
+        self.best = None if best is None else self.sign * float(best)
         self.wait = int(state.get("wait", 0))
 
 
@@ -140,6 +153,10 @@ def _copy(tree: Any) -> Any:
 
 
 class EarlyStopping(Callback):
+    """Keras 3's `EarlyStopping.on_epoch_end`, decision for decision: every watched epoch
+    counts toward `patience` unless it improves on the best (and on `baseline`, when given);
+    training stops at the epoch where the count reaches `patience`."""
+
     name = "early_stopping"
 
     def __init__(self, attrs: Attrs) -> None:
@@ -151,33 +168,51 @@ class EarlyStopping(Callback):
         self.patience = int(attrs["patience"])  # type: ignore[arg-type]
         self.restore_best = bool(attrs["restore_best"])
         self.start_from_epoch = int(attrs["start_from_epoch"])  # type: ignore[arg-type]
+        baseline = attrs.get("baseline")
+        self.baseline = None if baseline is None else float(baseline)  # type: ignore[arg-type]
         self.best_weights: Any = None
+        self.best_epoch = 0
         self.stopped_epoch = 0
 
     def on_epoch_end(self, run: Run, logs: Logs) -> None:
-        if run.epoch <= self.start_from_epoch:
+        value = self.watch.value(logs)
+        if value is None or run.epoch <= self.start_from_epoch:
             return
-        better = self.watch.improved(logs)
-        if better and self.restore_best:
+        if self.restore_best and self.best_weights is None:
             self.best_weights = _copy((run.params, run.state))
-        if better is False and self.watch.wait > self.patience:
+            self.best_epoch = run.epoch
+        self.watch.wait += 1
+        if self.watch.beats(value, self.watch.best):
+            self.watch.best, self.best_epoch = value, run.epoch
+            if self.restore_best:
+                self.best_weights = _copy((run.params, run.state))
+            if self.baseline is None or self.watch.beats(value, self.baseline):
+                self.watch.wait = 0
+            return
+        if self.watch.wait >= self.patience and run.epoch > 1:
             run.stop_training = True
             self.stopped_epoch = run.epoch
-            run.note(
-                f"early stopping at epoch {run.epoch}: `{self.watch.monitor}` has not improved "
-                f"for {self.watch.wait} epochs (best {self.watch.best_value:.4f})"
+            what = (
+                f"has not improved for {self.watch.wait} epochs "
+                f"(best {self.watch.best_value:.4f} at epoch {self.best_epoch})"
+                if self.baseline is None
+                else f"has not beaten the baseline {self.baseline:g} in {self.watch.wait} epochs"
             )
+            run.note(f"early stopping at epoch {run.epoch}: `{self.watch.monitor}` {what}")
 
     def on_train_end(self, run: Run) -> None:
         if self.restore_best and self.best_weights is not None:
             run.params, run.state = _copy(self.best_weights)
-            run.note(f"restored the weights of the best `{self.watch.monitor}`")
+            run.note(
+                f"restored the weights of epoch {self.best_epoch}, the best `{self.watch.monitor}`"
+            )
 
     def state(self) -> dict[str, Any]:
-        return self.watch.state()
+        return {**self.watch.state(), "best_epoch": self.best_epoch}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.watch.load_state(state)
+        self.best_epoch = int(state.get("best_epoch", 0))
 
     def tensors(self) -> Any:
         return self.best_weights
@@ -187,7 +222,10 @@ class EarlyStopping(Callback):
 
 
 class ReduceLrOnPlateau(Callback):
-    """Scales the optimizer's learning rate through its `inject_hyperparams` factor."""
+    """Scales the optimizer's learning rate through its `inject_hyperparams` factor, deciding
+    as Keras 3's `ReduceLROnPlateau.on_epoch_end`: epochs in cooldown neither count nor
+    reset the best; a reduction needs `patience` epochs without improvement and a rate above
+    `min_lr` (else nothing changes and the next epoch tries again)."""
 
     name = "reduce_lr_on_plateau"
 
@@ -205,23 +243,35 @@ class ReduceLrOnPlateau(Callback):
         self.base_lr: float | None = None  # the declared rate, to apply `min_lr`
 
     def on_epoch_end(self, run: Run, logs: Logs) -> None:
+        value = self.watch.value(logs)
+        if value is None:
+            return
         if self.cooling > 0:
             self.cooling -= 1
             self.watch.wait = 0
-        better = self.watch.improved(logs)
-        if better is False and self.watch.wait >= self.patience and self.cooling == 0:
-            old = lr_factor(run.opt_state)
-            new = old * self.factor
-            if self.base_lr and self.min_lr:
-                new = max(new, self.min_lr / self.base_lr)
-            if new < old:
-                run.opt_state = with_lr_factor(run.opt_state, new)
-                run.note(
-                    f"epoch {run.epoch}: `{self.watch.monitor}` has not improved for "
-                    f"{self.watch.wait} epochs; learning rate x{new:g} of the declared one"
-                )
-            self.cooling = self.cooldown
+        if self.watch.beats(value, self.watch.best):
+            self.watch.best = value
             self.watch.wait = 0
+            return
+        if self.cooling > 0:
+            return
+        self.watch.wait += 1
+        if self.watch.wait < self.patience:
+            return
+        old = lr_factor(run.opt_state)
+        if self.base_lr and old * self.base_lr <= float(np.float32(self.min_lr)):
+            return  # at `min_lr` already (Keras compares with float32(min_lr) too)
+        new = old * self.factor
+        if self.base_lr and self.min_lr:
+            new = max(new, self.min_lr / self.base_lr)
+        run.opt_state = with_lr_factor(run.opt_state, new)
+        rate = f"{new * self.base_lr:g}" if self.base_lr else f"x{new:g} of the declared one"
+        run.note(
+            f"epoch {run.epoch}: `{self.watch.monitor}` has not improved for "
+            f"{self.watch.wait} epochs; learning rate {rate}"
+        )
+        self.cooling = self.cooldown
+        self.watch.wait = 0
 
     def state(self) -> dict[str, Any]:
         return {**self.watch.state(), "cooling": self.cooling}
