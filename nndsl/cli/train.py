@@ -45,6 +45,10 @@ def run_training(config: TrainConfig, args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, epochs=args.epochs)
     writer = True
     if getattr(args, "distributed", False) or getattr(args, "coordinator", None) is not None:
+        from nndsl.cli.supervise import is_supervised, supervise
+
+        if not is_supervised():  # a dead peer aborts from C++: train in a watched child
+            return supervise(sys.argv[1:])
         from nndsl.runtime.multihost import initialize, is_writer
 
         try:

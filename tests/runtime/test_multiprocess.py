@@ -1,0 +1,121 @@
+"""Two processes on 127.0.0.1 as one JAX program (`nnrun train --coordinator`), each with two
+simulated CPU devices: the weights process 0 writes equal a one-process run on four devices,
+and when one process dies the other stops with one clear line within a bounded time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = """
+model Net() {
+    input x: f32[B, 64]
+    return x |> Dense(8) |> relu |> Dense(10)
+}
+data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.0)
+train Net on digits {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(0.01)
+    batch = 32
+    epochs = EPOCHS
+    validation_split = 0.0
+    distribute {
+        devices = "all"
+    }
+}
+"""
+NNRUN = [sys.executable, "-c", "import sys; from nndsl.cli.main import main; sys.exit(main())"]
+
+
+def _project(tmp_path: Path, epochs: int) -> Path:
+    shutil.copy(ROOT / "examples/data/digits.npz", tmp_path / "digits.npz")
+    (tmp_path / "pyproject.toml").write_text("")
+    path = tmp_path / "net.nn"
+    path.write_text(SOURCE.replace("EPOCHS", str(epochs)))
+    return path
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(devices: int) -> dict[str, str]:
+    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+
+
+def _start(path: Path, port: int, i: int, out: str, *extra: str) -> subprocess.Popen[str]:
+    cmd = [*NNRUN, str(path), "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
+    return subprocess.Popen(
+        [*cmd, "--process-id", str(i), "--out", out, "--no-cache", *extra],
+        cwd=path.parent,
+        env=_env(2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group: the test can kill a process with its child
+    )
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one(tmp_path: Path) -> None:
+    path = _project(tmp_path, 1)
+    port = _port()
+    procs = [_start(path, port, i, "runs/multi") for i in (0, 1)]
+    single = subprocess.run(
+        [*NNRUN, str(path), "--out", "runs/single", "--no-cache", "--quiet"],
+        cwd=tmp_path,
+        env=_env(4),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert not (tmp_path / "runs/multi/model.safetensors").with_suffix(".tmp").exists()
+    multi = load_file(tmp_path / "runs/multi/model.safetensors")
+    one = load_file(tmp_path / "runs/single/model.safetensors")
+    assert multi.keys() == one.keys()
+    for k in one:
+        np.testing.assert_allclose(multi[k], one[k], atol=1e-5, err_msg=k)
+    assert "Weights saved" in outs[0][0] and "Weights saved" not in outs[1][0]  # process 0 writes
+
+
+@pytest.mark.slow
+def test_a_dead_peer_stops_the_other(tmp_path: Path) -> None:
+    path = _project(tmp_path, 500)
+    port = _port()
+    procs = [_start(path, port, i, "runs/k", "--peer-timeout", "3") for i in (0, 1)]
+    try:
+        assert procs[0].stdout is not None
+        deadline = time.monotonic() + 240
+        for line in procs[0].stdout:  # wait for training to run
+            if line.startswith("epoch") or time.monotonic() > deadline:
+                break
+        os.killpg(procs[1].pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = procs[0].communicate(timeout=90)
+        took = time.monotonic() - killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()  # closes the pipes
+    assert procs[0].returncode == 1, err[-2000:]
+    assert "nnrun: error: process 1 of the distributed run stopped responding" in err, err[-2000:]
+    assert "Check failure" not in err and "0x" not in err  # no C++ stack trace shown
+    assert took < 60
