@@ -188,9 +188,12 @@ class TrainChecker:
         metrics: list[OpCall] = []
         outputs = _PerOutput()
         loss_expr = None
+        expr_settings = None
         if "loss" in values and is_expression(values["loss"].value):
-            loss, loss_expr = loss_setting(self, values, graph, data_call)
-            labels = []
+            expr_settings = loss_setting(self, values, graph, data_call, item.data.name)
+            loss, loss_expr = expr_settings.loss, expr_settings.expr
+            metrics, outputs.metrics = expr_settings.metrics, expr_settings.output_metrics
+            labels = expr_settings.log_labels()
             if graph is not None and loss is not None:  # y keys: outputs the expression reads
                 outputs.losses = dict.fromkeys(label_names(graph, data_call).values(), loss)
             multi = True
@@ -255,6 +258,8 @@ class TrainChecker:
         class_weight = self._class_weight(
             values.get("class_weight"), scalars["class_weight"], loss, pred
         )
+        if expr_settings is not None:
+            class_weight = expr_settings.class_weight
         distribution = self._sections(item, graph, values, scalars, optimizer)
         tuning = None  # `freeze`, `init`, `strict`
         if graph is not None:
@@ -868,6 +873,14 @@ class TrainChecker:
             )
             return None
         return tuple(float(w) for w in weights)  # type: ignore[arg-type]
+
+    def _class_weight_value(self, s: ast.Setting) -> tuple[float, ...] | None:
+        """`class_weight`'s weights, checked as the setting is (None after an error)."""
+        arg = next(a for a in SCALAR_SETTINGS if a.name == "class_weight")
+        value = self._scalar_setting(arg, s)
+        if value is None:
+            return None
+        return tuple(float(w) for w in (value if isinstance(value, tuple) else (value,)))  # type: ignore[arg-type]
 
     def _scalar_setting(self, arg: Arg, s: ast.Setting | None) -> ArgValue:
         """A number or flag of the section, checked against its declaration like an argument."""

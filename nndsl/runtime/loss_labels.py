@@ -22,14 +22,11 @@ def expression_labels(
     config: TrainConfig, arrays: Mapping[str, np.ndarray], n: int, where: str
 ) -> dict[str, np.ndarray]:
     """The labels the expression reads, by its names for them; `{}` when it reads none."""
+    from nndsl.runtime.data import check_labels  # data.py imports this module
+
     expr = config.loss_expr
     assert expr is not None
-    if "sample_weight" in arrays:
-        raise DataError(
-            f"{where}: `sample_weight` is not supported yet with a loss expression; weigh the "
-            "terms in the expression"
-        )
-    named = isinstance(config.data.attrs.get("y"), tuple)
+    named = any(k.startswith("y/") for k in arrays)  # labels keyed by output (lists, groups)
     types = {o.name: o.type for o in config.graph.outputs}
     out: dict[str, np.ndarray] = {}
     for name, output in expr.labels().items():
@@ -46,6 +43,12 @@ def expression_labels(
             raise DataError(f"{where}: {what} have dtype {y.dtype}, not numeric")
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise DataError(f"{where}: {what} contain NaN or infinite values")
+        rule = expr.label_losses.get(name)
+        if rule is not None:  # read as that loss's labels: class ids or one-hot, ...
+            out[name] = check_labels(
+                config.graph, rule, y, n, where, key, what=f"the labels `{name}`", output=output
+            )
+            continue
         t = types[output]
         dims = [d.as_int() for d in t.shape[1:]]
         known = all(d is not None for d in dims)

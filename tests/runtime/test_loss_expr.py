@@ -143,7 +143,11 @@ def test_labels_of_a_named_output_are_y_and_its_name(tmp_path: Path) -> None:
 def test_missing_labels_are_one_line_before_training(tmp_path: Path) -> None:
     config = _config(tmp_path, TWO, "Two", "mse(y, p)")
     np.savez(tmp_path / "d.npz", x=np.zeros((8, 8), np.float32), y=np.zeros((8, 5), np.float32))
-    with pytest.raises(DataError, match=r"labels `y` \(of output `p`\) have shape \[8, 5\]"):
+    with pytest.raises(
+        DataError,
+        match=r"the labels `y` \(labels of output `p` for mean_squared_error\): expected labels "
+        r"shaped like the prediction \[B, 3\], found shape \[8, 5\]",
+    ):
         fit(config, run_dir=tmp_path / "run")
 
 
@@ -166,9 +170,10 @@ def test_unknown_names_suggest_outputs_and_functions(tmp_path: Path) -> None:
 def test_labels_must_fit_the_loss_and_settings_that_need_a_built_in_loss(tmp_path: Path) -> None:
     errors = _errors(tmp_path, VAE, "Vae", "mse(x, z_mean)")
     assert len(errors) == 1 and errors[0].startswith("E0201 `mean_squared_error`: labels `[B, 8]`")
-    errors = _errors(tmp_path, AE, "Ae", "mse(x, x_hat)", "  metrics = [mae]\n")
+    ae = AE.replace('x = "x")', 'x = "x", y = [])')
+    errors = _errors(tmp_path, ae, "Ae", "mse(x, x_hat)", "  metrics = [mae]\n")
     assert errors == [
-        "E0601 `metrics` cannot be used with a loss expression (not supported yet) @ metrics"
+        "E0601 `metrics` compare an output with its labels, but data `d` gives none @ metrics"
     ]
 
 

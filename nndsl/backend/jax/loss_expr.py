@@ -32,11 +32,30 @@ class CompiledLoss:
             for n in expr.graph.nodes
         ]
 
+    def from_logits(self, label: str, output: str) -> bool:
+        """Whether the built-in loss comparing `output` with the labels `label` in the
+        expression reads logits (what a metric on that output then assumes too)."""
+        names = {i.value: i.name for i in self.expr.graph.inputs}
+        for node in self.expr.graph.nodes:
+            if isinstance(node.op, LossFunction) and len(node.inputs) == 2:
+                truth, pred = (names.get(v) for v in node.inputs)
+                if truth == label and self.expr.sources.get(pred or "") == ("output", output):
+                    return bool(declared(node.attrs, "from_logits", False))
+        return False
+
     def __call__(
-        self, preds: Sequence[jax.Array], x: Any, y: Mapping[str, jax.Array], mask: Any = None
+        self,
+        preds: Sequence[jax.Array],
+        x: Any,
+        y: Mapping[str, jax.Array],
+        mask: Any = None,
+        weights: jax.Array | None = None,
     ) -> jax.Array:
         """The objective for this batch: `preds` in output order, `x` the one input's array or
-        arrays by input name, `y` the labels by graph input name (`LossExpr.labels`)."""
+        arrays by input name, `y` the labels by graph input name (`LossExpr.labels`).
+        `weights` (`sample_weight`, `class_weight`): per-example weights `[B]` multiplying each
+        built-in loss's per-example values before its batch mean, as Keras weighs its compiled
+        losses; the rest of the expression is not weighted (as Keras's `add_loss` terms)."""
         xs = x if isinstance(x, dict) else {self.inputs[0]: x}
         env: dict[int, jax.Array] = {}
         for i in self.expr.graph.inputs:
@@ -52,7 +71,10 @@ class CompiledLoss:
             if isinstance(node.op, LossFunction):
                 from_logits = bool(declared(node.attrs, "from_logits", False))
                 values = fn(LabelCall(node.attrs, args[1], args[0], from_logits, mask))
-                env[node.output] = _batch_mean(values.astype(jnp.float32), mask)
+                values = values.astype(jnp.float32)
+                if weights is not None and values.ndim:
+                    values = values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
+                env[node.output] = _batch_mean(values, mask)
             else:
                 env[node.output] = fn(ApplyCall(attrs=node.attrs, inputs=args))
         out = self.expr.graph.outputs[0].value

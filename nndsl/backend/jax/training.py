@@ -22,6 +22,7 @@ from nndsl.backend.jax.impls.metrics import Stats, Streaming, loss_metric
 from nndsl.backend.jax.impls.optimizers import final_weights
 from nndsl.backend.jax.loss_expr import CompiledLoss
 from nndsl.backend.jax.registry import ApplyCall, LabelCall, implementation
+from nndsl.check.loss_expr import LABEL
 from nndsl.ir import Graph, LossExpr, OpCall, TrainConfig
 from nndsl.ops import OpKind, callbacks as callback_specs
 from nndsl.ops.attrs import declared
@@ -183,6 +184,11 @@ class _Head:
         return bool(declared(self.loss.attrs, "from_logits", False))
 
 
+def _with_logits(call: OpCall) -> OpCall:
+    """`call` read as taking logits (for a metric of an output its loss reads as logits)."""
+    return OpCall(call.op, {**call.attrs, "from_logits": True}, call.span)
+
+
 def build_steps(
     graph: Graph,
     loss: OpCall,
@@ -228,7 +234,23 @@ def build_steps(
     # (streaming metric, attrs, head): the head gives the prediction, labels and from_logits
     metric_fns: list[tuple[Streaming, Any, _Head]] = []
     names: list[str] = []
-    if losses:
+    expression = CompiledLoss(loss_expr, graph) if loss_expr is not None else None
+    if expression is not None:
+        # Metrics of a loss expression: each output against the labels the data gives it
+        # (`y` for the first output, else `y_<output>`), from_logits as its built-in loss.
+        label_of = {out: name for name, out in expression.expr.labels().items()}
+        keyed = [(graph.outputs[0].name, m, metric_label(m)) for m in metrics] + [
+            (out, m, f"{out}_{metric_label(m)}")
+            for out, calls in (output_metrics or {}).items()
+            for m in calls
+        ]
+        for out, m, label in keyed:
+            head = _Head(index[out], label_of[out], loss)
+            if expression.from_logits(label_of[out], out):
+                head = _Head(index[out], label_of[out], _with_logits(loss))
+            metric_fns.append((metric_streaming(m), m.attrs, head))
+            names.append(label)
+    elif losses:
         for h, fn in zip(heads, loss_fns, strict=True):
             metric_fns.append((loss_metric(fn), h.loss.attrs, h))
             names.append(f"{h.name}_loss")
@@ -262,15 +284,11 @@ def build_steps(
         picked: jax.Array = tree if head.name is None else tree[head.name]
         return picked
 
-    expression = CompiledLoss(loss_expr, graph) if loss_expr is not None else None
-
     def loss_values(
         preds: list[jax.Array], y: Any, mask: jax.Array | None, x: Any = None
     ) -> jax.Array:
         """Per-example values `[B]`, or one value for the batch (`dice` and such); with several
-        trained outputs, the weighted sum of theirs; a loss expression's value."""
-        if expression is not None:
-            return expression(preds, x, y, mask)
+        trained outputs, the weighted sum of theirs."""
         total: jax.Array | None = None
         for h, fn in zip(heads, loss_fns, strict=True):
             call = LabelCall(h.loss.attrs, preds[h.index], pick(y, h), h.from_logits, mask)
@@ -305,6 +323,24 @@ def build_steps(
         if w is not None:
             values = values * w.astype(jnp.float32)
         return values
+
+    def objective_values(
+        preds: list[jax.Array],
+        y: Any,
+        w: jax.Array | None,
+        mask: jax.Array | None,
+        x: Any,
+        training: bool,
+    ) -> jax.Array:
+        """The weighted per-example losses (see `weighted`), or a loss expression's value with
+        the example weights (`sample_weight`, and `class_weight` of the labels `y` in training)
+        applied to its built-in losses."""
+        if expression is None:
+            return weighted(loss_values(preds, y, mask, x), y, w, training)
+        if weights is not None and training:
+            by_class = example_weights(y[LABEL])
+            w = by_class if w is None else w.astype(jnp.float32) * by_class
+        return expression(preds, x, y, mask, None if w is None else w.astype(jnp.float32))
 
     def metric_stats(preds: list[jax.Array], y: Any, mask: jax.Array | None) -> Metrics:
         return tuple(
@@ -347,7 +383,7 @@ def build_steps(
 
         def objective(p: Tree) -> tuple[jax.Array, tuple[jax.Array, Tree, list[jax.Array]]]:
             pred, new_state, added = forward(p, state, x, True, key)
-            values = weighted(loss_values(pred, labels, None, x), labels, sample_w, True)
+            values = objective_values(pred, labels, sample_w, None, x, True)
             value = jnp.mean(values) + added + model.penalty(p)
             return value * scale, (value, new_state, pred)
 
@@ -447,7 +483,7 @@ def build_steps(
         pred, _, _ = forward(params, state, x, False, None)
         labels, sample_w = split_labels(y)
         m = mask.astype(jnp.float32)
-        values = weighted(loss_values(pred, labels, m, x), labels, sample_w, False)
+        values = objective_values(pred, labels, sample_w, m, x, False)
         # `where`, not a product: padded rows may give NaN (0/0 on all-zero rows)
         loss_sum = jnp.sum(jnp.where(m > 0, values, 0.0)) if values.ndim else values * jnp.sum(m)
         return loss_sum, metric_stats(pred, labels, m), jnp.sum(m)
