@@ -118,6 +118,20 @@ class WorkspaceSymbol:
 
 
 @record(frozen=True)
+class CodeLens:
+    """A command shown above `span` (a model's name): `command` with `arguments` is what
+    the editor sends back to run it (`SHOW_GRAPH`: the file's path and the model)."""
+
+    span: Span
+    title: str
+    command: str
+    arguments: tuple[str, ...] = ()
+
+
+SHOW_GRAPH = "nndsl.showGraph"
+
+
+@record(frozen=True)
 class SemanticToken:
     """`kind` is one of `TOKEN_TYPES`; offsets are characters; a token never spans lines."""
 

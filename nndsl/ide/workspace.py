@@ -29,9 +29,12 @@ from nndsl.ide.index import (
     SymbolKey,
     build_index,
     import_target,
+    interface_keys,
 )
 from nndsl.ide.model import (
+    SHOW_GRAPH,
     CodeAction,
+    CodeLens,
     CompletionItem,
     FileEdits,
     Hover,
@@ -47,6 +50,7 @@ from nndsl.ide.model import (
     WorkspaceSymbol,
 )
 from nndsl.ide.tokens import semantic_tokens
+from nndsl.ir import Graph
 from nndsl.ops import OpKind, OpSpec, iter_specs, lookup
 from nndsl.ops.spec import format_value
 from nndsl.records import record
@@ -489,6 +493,31 @@ class Workspace:
         return symbols
 
     @_safe(list)
+    def code_lenses(self, path: str) -> list[CodeLens]:
+        """ "show graph" above each model's name (`nnrun plot`'s picture, written by the
+        client's side of `SHOW_GRAPH`)."""
+        tree = self._tree(path)
+        if tree is None:
+            return []
+        _, module = tree
+        return [
+            CodeLens(item.name.span, "show graph", SHOW_GRAPH, (path, item.name.name))
+            for item in module.items
+            if isinstance(item, ast.Definition) and item.kind == "model"
+        ]
+
+    def model_graph(self, path: str, model: str) -> Graph | str:
+        """The checked graph of `model` (its default arguments) in the document as open, or
+        one line saying why there is none."""
+        result = check_source(self.text(path), path, read=self._read)
+        if result.has_errors:
+            return f"{Path(path).name} has errors; fix them to draw `{model}`"
+        graph = result.graph(model)
+        if graph is None:
+            return f"no model `{model}` with default arguments in {Path(path).name}"
+        return graph
+
+    @_safe(list)
     def inlay_hints(self, path: str) -> list[InlayHint]:
         snap = self._snapshot(path)
         if snap.scope is None:
@@ -524,8 +553,12 @@ class Workspace:
         ]
 
     def _files(self, key: SymbolKey) -> list[str]:
-        """The files where `key` can occur."""
+        """The files where `key` can occur: a model's input or output also in the `train`
+        sections of any file (its loss expression, `per_output` keys)."""
         local = key.scope != TOP and key.kind != "param"  # a parameter is also a keyword
+        if local and key.kind == "tensor":
+            index = self._index(key.path)
+            local = index is None or key not in interface_keys(index)
         return [key.path] if local else sorted({key.path, *self._universe()})
 
     def _occurrences(
@@ -583,6 +616,12 @@ class Workspace:
         if problem is not None:
             return RenameResult(error=problem)
         key = occ.key
+        home = self._index(key.path) if key.kind == "tensor" else None
+        if home is not None and key in interface_keys(home) and new_name == "y":
+            return RenameResult(
+                error="`y` names the labels in a `train` section's loss expression; choose "
+                "another name"
+            )
         if new_name == key.name:
             return RenameResult()
         files = self._files(key)

@@ -25,8 +25,10 @@ import gc
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
@@ -36,7 +38,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from nndsl.ide import Workspace
-from nndsl.ide.model import TOKEN_MODIFIERS, TOKEN_TYPES, FileEdits
+from nndsl.ide.model import SHOW_GRAPH, TOKEN_MODIFIERS, TOKEN_TYPES, FileEdits
 from nndsl.lsp import convert
 from nndsl.lsp.transport import Protocol, configure_logging, one_line, serve_io
 from nndsl.lsp.worker import Stopped, Worker
@@ -698,6 +700,66 @@ def code_action(ls: NNLanguageServer, params: types.CodeActionParams) -> list[ty
             )
         )
     return out
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+@guarded([])
+def code_lens(ls: NNLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    uri = params.text_document.uri
+    doc, path = ls.sync(uri)
+    file = SourceFile(path, doc.source)
+    return [
+        types.CodeLens(
+            range=convert.span_range(doc.position_codec, file, lens.span),
+            # the workspace names the file by path; the client knows it by uri
+            command=types.Command(lens.title, lens.command, arguments=[uri, *lens.arguments[1:]]),
+        )
+        for lens in ls.ide.code_lenses(path)
+    ]
+
+
+@server.command(SHOW_GRAPH)
+async def show_graph(ls: NNLanguageServer, *args: Any) -> dict[str, str] | None:
+    """Write the model's graph page (`nnrun plot`'s HTML) and ask the client to open it;
+    answers its path and uri (for clients that open it themselves), or shows why not."""
+    if len(args) != 2 or not all(isinstance(a, str) for a in args):
+        raise JsonRpcInvalidParams(f"{SHOW_GRAPH} takes a document uri and a model name")
+    uri, model = args
+
+    def write() -> str:
+        from nndsl.plot import write_model_picture
+
+        _, path = ls.sync(uri)
+        graph = ls.ide.model_graph(path, model)
+        if isinstance(graph, str):
+            return graph
+        folder = graph_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{graph.name}.html"
+        write_model_picture(graph, out)
+        return str(out)
+
+    try:
+        written = await ls.run(uri, write, "show_graph")
+    except (Stopped, OSError) as e:
+        written = f"could not draw `{model}`: {e}"
+    if not written.endswith(".html"):
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, written))
+        return None
+    target = convert.uri_of(written)
+    window = ls.client_capabilities.window
+    if window is not None and window.show_document is not None and window.show_document.support:
+        ls.window_show_document(types.ShowDocumentParams(target, external=True))
+    return {"path": written, "uri": target}
+
+
+def graph_folder() -> Path:
+    """Where "show graph" writes its pages: a folder of the user's temporary directory (the
+    project stays as it is)."""
+    return (
+        Path(tempfile.gettempdir())
+        / f"nndsl-graphs-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    )
 
 
 def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:

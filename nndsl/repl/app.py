@@ -28,7 +28,7 @@ from nndsl.terminal.lexer import NNLexer
 
 BANNER = "nndsl REPL: definitions and statements are checked as you go. :help for commands."
 COMMANDS = tuple(sorted({m.split()[0] for m in re.findall(r"^\s+(:\w+)", HELP, re.M)} | {":help"}))
-_NAME_COMMANDS = (":doc", ":summary", ":params", ":train", ":predict")
+_NAME_COMMANDS = (":doc", ":summary", ":plot", ":params", ":train", ":predict")
 
 
 def history_path() -> Path:

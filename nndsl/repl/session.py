@@ -378,6 +378,31 @@ class Session:
         )
         return [Reply("info", "\n".join(lines))]
 
+    def cmd_plot(self, arg: str) -> list[Reply]:
+        """The model graph as a file (`nnrun plot`'s picture): HTML unless `-o` says .svg/.png."""
+        words = arg.split()
+        out = None
+        if "-o" in words:
+            at = words.index("-o")
+            if at + 1 >= len(words):
+                return [Reply("error", "usage: :plot [MODEL] [-o FILE.html|.svg|.png]")]
+            out = words[at + 1]
+            del words[at : at + 2]
+        if len(words) > 1:
+            return [Reply("error", "usage: :plot [MODEL] [-o FILE.html|.svg|.png]")]
+        graph = self._graph(words[0] if words else "")
+        if not isinstance(graph, Graph):
+            return graph
+        from nndsl.plot import write_model_picture
+        from nndsl.plot.browser import BrowserError
+
+        target = Path(out or f"{graph.name}.html")
+        try:
+            pic = write_model_picture(graph, target)
+        except (ValueError, BrowserError, OSError) as err:
+            return [Reply("error", str(err))]
+        return [Reply("ok", f"wrote {target}: {pic.boxes} boxes; open it in a browser")]
+
     def cmd_params(self, arg: str) -> list[Reply]:
         """Weights by layer; with values' statistics once the model is trained."""
         if not arg:
@@ -559,6 +584,7 @@ on concrete inputs (random, seed 0, B = 2) and shows its values.
   :shape EXPR            the type of an expression, without keeping it
   :doc NAME              a layer's or definition's documentation
   :summary [MODEL]       layers, shapes and parameter counts
+  :plot [MODEL] [-o F]   draw the model graph (F.html, .svg or .png; default MODEL.html)
   :params MODEL          weights (with statistics once trained)
   :input NAME = X.npy    feed a file to an input (NAME = random to undo; SYMBOL = N sizes a dim)
   :train MODEL on DATA [EPOCHS]   train (Ctrl-C stops after the current step)
