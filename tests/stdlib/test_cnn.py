@@ -23,7 +23,16 @@ from keras import layers
 
 from nndsl.frontend import check_file, check_source
 from nndsl.resources import stdlib_dir
-from tests.stdlib.support import Namer, block_outputs, dims, forward_parity, keras_counts, probe
+from tests.stdlib.support import (
+    Namer,
+    block_outputs,
+    dims,
+    forward_parity,
+    keras_counts,
+    numpy_initializers,
+    probe,
+    randomize_statistics,
+)
 
 IMAGE = "f32[B, {size}, {size}, 3]"
 # Building a keras.applications model takes seconds (one symbolic call per layer).
@@ -308,3 +317,88 @@ def test_unet_size_not_multiple_of_8_is_reported_at_the_skip_connection() -> Non
     [error] = result.errors
     assert error.code == "E0201"
     assert "`Up` expects input `skip` of type `f32[B, 14, 14, 64]`" in error.message
+
+
+# == EfficientNet ===========================================================================
+
+# keras.applications.EfficientNetB0..B7 (Keras 3.15, weights=None), (trainable,
+# non-trainable): literals, because building B1..B7 in Keras takes minutes on CI's cores
+# (B0 is built in Keras by tests/runtime/test_keras_import.py, whose output parity covers it).
+# Regenerate: `keras_counts(getattr(keras.applications, name)(weights=None))` per name.
+EFFICIENTNET_COUNTS = {
+    "EfficientNetB0": (5_288_548, 42_023),
+    "EfficientNetB1": (7_794_184, 62_055),
+    "EfficientNetB2": (9_109_994, 67_575),
+    "EfficientNetB3": (12_233_232, 87_303),
+    "EfficientNetB4": (19_341_616, 125_207),
+    "EfficientNetB5": (30_389_784, 172_743),
+    "EfficientNetB6": (43_040_704, 224_439),
+    "EfficientNetB7": (66_347_960, 310_727),
+}
+
+
+@pytest.mark.parametrize("model", list(EFFICIENTNET_COUNTS))
+def test_efficientnet_counts_equal_keras(model: str) -> None:
+    # the size does not change the count (global pooling): 224 keeps the check fast
+    graph = probe("efficientnet", model, IMAGE.format(size=224), size=224)
+    assert graph.param_counts() == EFFICIENTNET_COUNTS[model]
+
+
+def test_efficientnet_b0_blocks_follow_keras() -> None:
+    graph = probe("efficientnet", "EfficientNetB0", IMAGE.format(size=224))
+    assert sum(graph.param_counts()) == 5_330_571  # Keras's published figure
+    stages = list(block_outputs(graph, 3).values())
+    # the seven stages' outputs (Keras's block1a_project_bn, block2b_add, block3b_add,
+    # block4c_add, block5c_add, block6d_add, block7a_project_bn)
+    assert stages == [
+        (None, 112, 112, 16),
+        (None, 56, 56, 24),
+        (None, 28, 28, 40),
+        (None, 14, 14, 80),
+        (None, 14, 14, 112),
+        (None, 7, 7, 192),
+        (None, 7, 7, 320),
+    ]
+    drops = [n.attrs["rate"] for n in graph.nodes if n.op.name == "Dropout"]
+    # drop-connect at 0.2 * b / 16 on the 9 blocks with a skip connection, then the top's 0.2
+    assert drops == pytest.approx([0.2 * b / 16 for b in (2, 4, 6, 7, 9, 10, 12, 13, 14)] + [0.2])
+
+
+@pytest.mark.parametrize(("pooling", "spatial"), [("none", (2, 2)), ("avg", ()), ("max", ())])
+def test_applications_without_top_pool_as_keras(pooling: str, spatial: tuple[int, ...]) -> None:
+    # keras.applications' include_top=False: the last feature map, or its global pooling
+    for module, model, channels in [
+        ("efficientnet", "EfficientNetB0", 1280),
+        ("mobilenet", "MobileNetV2", 1280),
+        ("resnet", "ResNet50", 2048),
+        ("densenet", "DenseNet121", 1024),
+    ]:
+        graph = probe(
+            module, model, IMAGE.format(size=64), size=64, include_top=False, pooling=pooling
+        )
+        assert dims(graph.outputs[0].type.shape) == (None, *spatial, channels), model
+        assert not any(n.op.name == "Dense" for n in graph.nodes), model
+
+
+def test_tiny_efficientnet_forward_matches_keras() -> None:
+    """Keras's own `EfficientNet` builder at small width and depth (one block per stage, 8 to
+    32 channels), an odd size (the stride-2 paddings differ), the statistics randomized."""
+    from keras.src.applications.efficientnet import EfficientNet
+
+    size = 33
+    graph = probe(
+        "efficientnet",
+        "EfficientNet",
+        IMAGE.format(size=size),
+        width=0.1,
+        depth=0.1,
+        classes=3,
+        size=size,
+    )
+    with numpy_initializers():
+        kmodel = EfficientNet(0.1, 0.1, size, weights=None, input_shape=(size, size, 3), classes=3)
+    assert graph.param_counts() == keras_counts(kmodel)
+    randomize_statistics(kmodel)
+    x = np.random.default_rng(5).uniform(0, 255, size=(2, size, size, 3)).astype(np.float32)
+    out = forward_parity(graph, kmodel, x, jit=True)
+    np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)  # softmax classifier
