@@ -19,7 +19,7 @@ from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ir.distribute import Distribution
 from nndsl.ops import Arg, ArgValue, OpKind, OpSpec, ShapeError, iter_specs, lookup
-from nndsl.ops.callbacks import Callback, logged_names, metric_label
+from nndsl.ops.callbacks import Callback, logged_names, metric_labels, monitor_spelling
 from nndsl.ops.data import DataSource
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
@@ -224,7 +224,7 @@ class TrainChecker:
                     call = self._op_expr(e, OpKind.METRIC, pred)
                     if call is not None:
                         metrics.append(call)
-            labels = [metric_label(m.op.name, m.attrs, m.op.args) for m in metrics]
+            labels = metric_labels((m.op.name, m.attrs, m.op.args) for m in metrics)
             if "loss_weights" in values:
                 self.rep.error(
                     "E0601",
@@ -403,6 +403,9 @@ class TrainChecker:
             ident, args_ast = e.func.ident, e.args
         elif isinstance(e, ast.Name):
             ident, args_ast = e.ident, ()
+        elif isinstance(e, ast.StrLit) and kind in _BY_STRING:
+            # Keras's string spellings: metrics = ["accuracy"], loss = "mse", optimizer = "adam"
+            ident, args_ast = ast.Ident(e.value, e.span), ()
         else:
             self.rep.error(
                 bad_code or "E0601",
@@ -804,6 +807,10 @@ class TrainChecker:
                 monitor = call.attrs.get(arg_name)
                 if monitor is None or monitor in logged:
                     continue
+                meant = monitor_spelling(str(monitor), logged, _metric_aliases())
+                if meant is not None:  # `val_acc` for `val_accuracy`: what the loop logs
+                    call = OpCall(call.op, {**call.attrs, arg_name: meant}, call.span)
+                    continue
                 ok = False
                 name = str(monitor)
                 why = (
@@ -909,8 +916,25 @@ class _PerOutput:
         """What the loop logs besides `loss`: `<output>_loss`, `<output>_<metric>` (Keras)."""
         labels = [f"{n}_loss" for n in self.losses]
         for n, calls in self.metrics.items():
-            labels += [f"{n}_{metric_label(m.op.name, m.attrs, m.op.args)}" for m in calls]
+            labels += [
+                f"{n}_{label}"
+                for label in metric_labels((m.op.name, m.attrs, m.op.args) for m in calls)
+            ]
         return labels
+
+
+def _metric_aliases() -> dict[str, str]:
+    """`acc` -> `accuracy`: other spellings of the metrics (and losses listed as metrics)."""
+    return {
+        alias: spec.name
+        for kind in (OpKind.METRIC, OpKind.LOSS)
+        for spec in iter_specs(kind)
+        for alias in spec.aliases
+    }
+
+
+# The kinds a string may name, as Keras's `compile(loss="mse", metrics=["acc"])`.
+_BY_STRING = (OpKind.LOSS, OpKind.METRIC, OpKind.OPTIMIZER)
 
 
 def _spelled(e: ast.Expr) -> str:

@@ -6,8 +6,8 @@ the editor read the same declarations; the runtime builds each from its JAX impl
 (`nndsl/backend/jax/impls/callbacks.py`).
 
 A `monitor` names a value the loop logs after every epoch: `loss` and each metric (training
-means), `val_loss` and `val_<metric>` (validation). Metrics are named as the progress line
-shows them: `accuracy`, `top_k_accuracy(k=3)` when arguments differ from the defaults.
+means), `val_loss` and `val_<metric>` (validation). Metrics are named as Keras logs them:
+`accuracy`, `auc`, whatever their arguments (see `metric_labels` for two of one name).
 """
 
 from __future__ import annotations
@@ -218,12 +218,63 @@ def monitor_mode(monitor: str, mode: ArgValue = "auto") -> str:
 
 
 def metric_label(name: str, attrs: Attrs, args: Sequence[Arg]) -> str:
-    """`accuracy`, or `top_k_accuracy(k=3)` when arguments differ from the defaults: how the
-    runtime names a metric in its logs, and so what a `monitor` must say."""
+    """How one metric is logged when no other of its name is listed: its name (Keras's
+    spelling, without arguments). A list of metrics goes through `metric_labels`."""
+    return name
+
+
+def _label_with_args(name: str, attrs: Attrs, args: Sequence[Arg]) -> str:
+    """`top_k_accuracy_k3`: the metric's name with the arguments that differ from their
+    defaults, how a metric is logged when another of the same name is listed too."""
     changed = [
-        f"{a.name}={attrs[a.name]}" for a in args if a.name in attrs and attrs[a.name] != a.default
+        f"{a.name}{_plain(attrs[a.name])}"
+        for a in args
+        if a.name in attrs and attrs[a.name] != a.default
     ]
-    return f"{name}({', '.join(changed)})" if changed else name
+    return "_".join([name, *changed])
+
+
+def _plain(value: ArgValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "-".join(_plain(v) for v in value)
+    return str(value)
+
+
+def metric_labels(calls: Iterable[tuple[str, Attrs, Sequence[Arg]]]) -> list[str]:
+    """How the runtime names each metric in its logs, and so what a `monitor` says: the
+    metric's own name, as Keras logs it (`auc`, `top_k_accuracy`; an alias such as `acc` is
+    logged under the name it stands for); when two metrics share a name, each with its
+    arguments that differ from the defaults (`top_k_accuracy_k3`, `top_k_accuracy_k5`), then
+    numbered if that is still not enough (`auc`, `auc_1`)."""
+    listed = list(calls)
+    names = [name for name, _, _ in listed]
+    labels = [
+        _label_with_args(name, attrs, args) if names.count(name) > 1 else name
+        for name, attrs, args in listed
+    ]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        n = seen.get(label, 0)
+        seen[label] = n + 1
+        out.append(label if n == 0 else f"{label}_{n}")
+    return out
+
+
+def monitor_spelling(monitor: str, logged: Iterable[str], aliases: dict[str, str]) -> str | None:
+    """The logged name `monitor` means when it spells a metric by an alias (`val_acc` for
+    `val_accuracy`) or by its old logged form with arguments (`auc(from_logits=True)`), or
+    None."""
+    base = monitor.split("(", 1)[0]
+    for name in logged:
+        if base == name:
+            return name
+        for alias, target in aliases.items():
+            if name.endswith(target) and base == name[: len(name) - len(target)] + alias:
+                return name
+    return None
 
 
 def logged_names(metrics: Iterable[str], validation: bool) -> list[str]:

@@ -61,6 +61,7 @@ class Accuracy(Metric):
     (labels as class ids or one-hot), a 0.5 threshold (0 for logits) for `[B]` or `[B, 1]`."""
 
     name = "accuracy"
+    aliases = ("acc",)  # Keras's short spelling, logged as `accuracy`
     rule = "`[B, classes]`, `[B, 1]` or `[B]` predictions"
     example = "metrics = [accuracy]"
 

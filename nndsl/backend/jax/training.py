@@ -165,8 +165,13 @@ def metric_streaming(call: OpCall) -> Streaming:
 
 
 def metric_label(call: OpCall) -> str:
-    """`accuracy`, or `top_k_accuracy(k=3)` when arguments differ from the defaults."""
+    """`accuracy`, `auc`: how a metric is logged when no other of its name is listed."""
     return callback_specs.metric_label(call.op.name, call.attrs, call.op.args)
+
+
+def metric_labels(calls: Sequence[OpCall]) -> list[str]:
+    """`accuracy`, `auc`: how each metric is logged (`ops.callbacks.metric_labels`)."""
+    return callback_specs.metric_labels((c.op.name, c.attrs, c.op.args) for c in calls)
 
 
 @dataclass(frozen=True)
@@ -258,10 +263,10 @@ def build_steps(
         for out, calls in (output_metrics or {}).items():
             for m in calls:
                 metric_fns.append((metric_streaming(m), m.attrs, by_name[out]))
-                names.append(f"{out}_{metric_label(m)}")
+            names += [f"{out}_{label}" for label in metric_labels(calls)]
     else:
         metric_fns = [(metric_streaming(m), m.attrs, heads[0]) for m in metrics]
-        names = [metric_label(m) for m in metrics]
+        names = metric_labels(metrics)
     inner: optax.GradientTransformation = implementation(optimizer.op)(optimizer.attrs)
     inner = frozen_masked(graph, inner)
     tx = inner
