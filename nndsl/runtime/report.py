@@ -121,7 +121,8 @@ class RunLog:
         elif isinstance(event, FitEnd):
             self.doc["stopped"] = event.stopped
             self.doc["seconds"] = round(event.seconds, 3)
-            if self.doc["test"] is not None:
+            if self.doc["test"] is not None and jax.process_count() == 1:
+                # (several processes: predicting here alone could wait on the others forever)
                 self.doc["confusion"] = self._confusion()
             self.finish()
 
@@ -194,6 +195,8 @@ class RunLog:
 
     def _write(self, name: str, text: str) -> None:
         """Atomically; a failure becomes one note (the weights matter more than the log)."""
+        if jax.process_index() != 0:  # in a multi-process run only process 0 writes files
+            return
         path = self.dir / name
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
