@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from nndsl.check.report import Reporter, did_you_mean
-from nndsl.check.values import ScalarVal, Value
+from nndsl.check.values import ErrorVal, ScalarVal, Value
 from nndsl.diagnostics import Label, Severity
 from nndsl.ir import Graph, OpCall
 from nndsl.ir.distribute import (
@@ -66,6 +66,9 @@ class _Checker:
 
     def int_value(self, e: ast.Expr, what: str) -> int | None:
         v = self.evaluate(e)
+        if isinstance(v, ErrorVal):  # already reported
+            self.ok = False
+            return None
         if isinstance(v, ScalarVal) and v.kind == "int" and isinstance(v.value, int):
             if v.value >= 1:
                 return v.value
@@ -85,7 +88,18 @@ class _Checker:
             )
             return None
         axes = []
+        seen: dict[str, Span] = {}
         for entry in s.value.entries:
+            if entry.key.name in seen:  # E0106 in an expression; here the dict is read as is
+                self.error(
+                    "E0901",
+                    f"axis `{entry.key.name}` is declared twice",
+                    entry.key.span,
+                    "declared again here",
+                    secondary=[Label(seen[entry.key.name], "first declared here")],
+                )
+                continue
+            seen[entry.key.name] = entry.key.span
             n = self.int_value(entry.value, f"the size of axis `{entry.key.name}`")
             if n is not None:
                 axes.append((entry.key.name, n, entry.key.span))

@@ -16,14 +16,17 @@ import pytest
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 # Summing over devices reorders float additions: losses agree to float32 rounding, weights
-# after ~110 Adam steps to a few ulps of their size.
+# after 16 Adam steps to a few ulps of their size.
 LOSS_TOL, PARAM_TOL = 1e-5, 1e-4
 
 
-def _run(what: str, tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every scenario in one subprocess: JAX starts once."""
+    root = tmp_path_factory.mktemp("distribute")
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     done = subprocess.run(
-        [sys.executable, str(WORKER), what, str(tmp_path)],
+        [sys.executable, str(WORKER), str(root)],
         capture_output=True,
         text=True,
         env=env,
@@ -34,8 +37,8 @@ def _run(what: str, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_layouts_train_as_one_device_and_shard(tmp_path: Path) -> None:
-    out = _run("layouts", tmp_path)
+def test_layouts_train_as_one_device_and_shard(worker: dict[str, Any]) -> None:
+    out = worker["layouts"]
     assert out["devices"] == 4
     for name in ("dp", "dp_model", "fsdp"):
         run = out[name]
@@ -54,8 +57,8 @@ def test_layouts_train_as_one_device_and_shard(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_resume_on_fewer_devices(tmp_path: Path) -> None:
-    out = _run("resume", tmp_path)
+def test_resume_on_fewer_devices(worker: dict[str, Any]) -> None:
+    out = worker["resume"]
     for name in ("two", "one"):
         assert out[name]["resumed"], name
         assert out[name]["max_param_diff"] < PARAM_TOL, name
