@@ -225,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve()
     if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
+        unknown = _unknown_command(args_list[0])
+        if unknown is not None:
+            print(f"nnrun: error: {unknown}", file=sys.stderr)
+            return EXIT_USAGE
         args_list.insert(0, "train")
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -248,6 +252,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _unknown_command(word: str) -> str | None:
+    """The error for a first word that is neither a command nor a model file (`nnrun sumary
+    x.nn`), or None when it may be a file (`nnrun model.nn` trains it)."""
+    from pathlib import Path
+
+    if "." in word or "/" in word or "\\" in word or Path(word).exists():
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    if close:
+        return f"unknown command `{word}`, did you mean `{close[0]}`?"
+    return (
+        f"unknown command `{word}` (and no such file); the commands are "
+        + ", ".join(COMMANDS)
+        + "; see `nnrun --help`"
+    )
 
 
 def _version() -> str:

@@ -360,7 +360,26 @@ def check_labels(
     pred = next(o for o in graph.outputs if output is None or o.name == output).type
     rule = _LABEL_RULES[getattr(loss.op, "labels", "same")]
     of = f" of output `{output}`" if output is not None else ""
-    return np.ascontiguousarray(rule(pred, y, f"{where}: {what} (labels{of} for {loss.op.name})"))
+    try:
+        checked = rule(pred, y, f"{where}: {what} (labels{of} for {loss.op.name})")
+    except DataError as err:
+        if "found shape" not in str(err):
+            raise
+        raise DataError(f"{err}; {_output_hint(pred, y, output)}") from None
+    return np.ascontiguousarray(checked)
+
+
+def _output_hint(pred: TensorType, y: np.ndarray, output: str | None) -> str:
+    """What the model returns, and the likely slip when it keeps spatial axes the labels lack
+    (`the model returns [B, 8, 8, 10]; did you forget Flatten?`)."""
+    what = f"output `{output}`" if output is not None else "the model"
+    hint = f"{what} returns {format_shape(pred.shape)}"
+    if pred.rank > 2 and y.ndim <= 2:
+        hint += (
+            "; did you forget `Flatten()` (or `GlobalAveragePooling2D()`) before the last "
+            "layer?"
+        )
+    return hint
 
 
 def _per_example(shape: tuple[int | None, ...]) -> int | None:
@@ -390,7 +409,7 @@ def _class_labels(pred: TensorType, y: np.ndarray, what: str) -> np.ndarray:
     if y.ndim == pred.rank and all(e in (None, f) for e, f in zip(dims, y.shape[1:], strict=True)):
         return y.astype(np.float32)
     raise DataError(
-        f"{what}: expected class ids [{pred.shape[0]}] or one-hot {shown}, "
+        f"{what}: expected class ids {format_shape(pred.shape[:-1])} or one-hot {shown}, "
         f"found shape {list(y.shape)}"
     )
 
