@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nndsl.check.report import Reporter, did_you_mean
-from nndsl.check.values import ERROR, ListVal, OpRef, ScalarVal, Value, describe
+from nndsl.check.values import ERROR, DictVal, ListVal, OpRef, ScalarVal, Value, describe
 from nndsl.ops import Arg, ArgError, ArgValue, Configured, OpSpec, configured, format_value
-from nndsl.ops.spec import CONFIGURED_TYPES
+from nndsl.ops.spec import CONFIGURED_TYPES, Keyed
 from nndsl.records import record
 from nndsl.shapes import Dim, DType
 from nndsl.source import SourceFile, Span
@@ -226,6 +226,7 @@ def _type_words(arg: Arg) -> str:
         "pads": "an integer, or a list of integers or of [before, after] pairs",
         "strs": "a list of strings",
         "names": "a string or a list of strings",
+        "groups": 'a dict of column groups such as `{numeric: ["a", "b"], category: "c"}`',
         "initializer": "an initializer such as `he_normal` or `truncated_normal(stddev = 0.02)`",
         "regularizer": "a regularizer such as `l2(1e-4)`",
         "constraint": "a constraint such as `max_norm(3)`",
@@ -272,6 +273,16 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
         if arg.type == "floats" and kind in ("int", "float") and isinstance(v, int | float):
             return float(v)  # one number: the spec decides what it stands for
         return INVALID
+    if isinstance(value, DictVal):
+        if arg.type != "groups":
+            return INVALID
+        groups: list[tuple[str, ArgValue]] = []
+        for key, item in value.items:
+            names = _strings(item)
+            if names is None:
+                return INVALID
+            groups.append((key, names))
+        return Keyed(tuple(groups))
     if isinstance(value, ListVal):
         if arg.type == "ints":
             items: list[ArgValue] = []
@@ -315,6 +326,17 @@ def _convert_type(arg: Arg, value: Value) -> ArgValue | _Invalid:
                 strs.append(item.value)
             return tuple(strs)
     return INVALID
+
+
+def _strings(value: Value) -> ArgValue:
+    """A string, or a list of strings as a tuple; None for anything else."""
+    if isinstance(value, ScalarVal) and value.kind == "str" and isinstance(value.value, str):
+        return value.value
+    if isinstance(value, ListVal) and all(
+        isinstance(i, ScalarVal) and i.kind == "str" for i in value.items
+    ):
+        return tuple(str(i.value) for i in value.items)  # type: ignore[union-attr]
+    return None
 
 
 def _as_int_or_dim(v: object) -> ArgValue:

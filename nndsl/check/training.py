@@ -18,9 +18,9 @@ from nndsl.check.values import DefRef, ErrorVal, ModuleScope, ScalarVal, TensorV
 from nndsl.diagnostics import Label
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ir.distribute import Distribution
-from nndsl.ops import Arg, ArgValue, OpKind, OpSpec, ShapeError, iter_specs, lookup
+from nndsl.ops import Arg, ArgValue, Configured, OpKind, OpSpec, ShapeError, iter_specs, lookup
 from nndsl.ops.callbacks import Callback, logged_names, metric_labels, monitor_spelling
-from nndsl.ops.data import DataSource
+from nndsl.ops.data import ZIP, DataSource, Element, check_element, lookup_source
 from nndsl.shapes import Dim
 from nndsl.source import SourceFile, Span
 from nndsl.syntax import ast
@@ -204,18 +204,17 @@ class TrainChecker:
             labels = outputs.log_labels()
         else:
             keyed = [n for n in ("loss", "metrics") if n in values and self._is_keyed(values[n])]
-            for name in keyed:
-                self.rep.error(
-                    "E0601",
-                    f"`{name}` is keyed by output, but `{graph.name}` has one output"
-                    if graph is not None
-                    else f"`{name}` is keyed by output",
-                    self.file,
-                    values[name].value.span,
-                    "one output",
-                    help=f"give the value alone: `{name} = "
-                    + ("mse`" if name == "loss" else "[accuracy]`"),
-                )
+            if graph is not None:  # else: the model's errors are the story
+                for name in keyed:
+                    self.rep.error(
+                        "E0601",
+                        f"`{name}` is keyed by output, but `{graph.name}` has one output",
+                        self.file,
+                        values[name].value.span,
+                        "one output",
+                        help=f"give the value alone: `{name} = "
+                        + ("mse`" if name == "loss" else "[accuracy]`"),
+                    )
             loss = self._op(values.get("loss"), OpKind.LOSS, pred) if "loss" not in keyed else None
             if "metrics" in values and "metrics" not in keyed:
                 m = values["metrics"].value
@@ -367,7 +366,13 @@ class TrainChecker:
     def _check_data_fits(self, item: ast.TrainDef, data: OpCall, graph: Graph) -> None:
         """What the declaration alone tells of the data (token ids' length, image size) against
         the model's input; the files are checked by the runtime."""
-        if len(graph.inputs) != 1 or not isinstance(data.op, DataSource):
+        if not isinstance(data.op, DataSource):
+            return
+        elements = data.op.elements(data.attrs)
+        if elements:  # column groups by input name, of one source or of a zip's
+            self._check_named_fits(item, data, graph, elements)
+            return
+        if len(graph.inputs) != 1:
             return
         try:
             data.op.check_input(data.attrs, graph.inputs[0].type)
@@ -381,9 +386,211 @@ class TrainChecker:
                 help=err.help,
             )
 
+    def _check_named_fits(
+        self, item: ast.TrainDef, data: OpCall, graph: Graph, elements: dict[str, Element]
+    ) -> None:
+        """Each column group against the input of its name (unknown names are reported by
+        `_check_data_keys`), with the group's key as the span."""
+        assert isinstance(data.op, DataSource)
+        key_spans = self._data_spans(item.data.name).get("x_keys", (data.span, []))[1]
+        named = dict(zip(data.op.names(data.attrs, "x") or (), key_spans, strict=False))
+        file = self._data_file(item.data.name)
+        for graph_input in graph.inputs:
+            el = elements.get(graph_input.name)
+            if el is None:
+                continue
+            name = graph_input.name
+
+            def fix(axis: int, want: int, name: str = name) -> str:
+                return f"list {want} columns in group `{name}`"
+
+            try:
+                check_element(el, graph_input.type, fix)
+            except ShapeError as err:
+                self.rep.error(
+                    err.code,
+                    f"data `{item.data.name}` does not fit model `{graph.name}`: {err.message}",
+                    file,
+                    named.get(name, data.span),
+                    f"feeds input `{name}: {graph_input.type}`",
+                    help=err.help,
+                )
+
     def check_data(self, data: ast.DataDef, file: SourceFile) -> OpCall | None:
         """A `data` declaration: a known source with valid arguments (E0602 otherwise)."""
-        return self._op_expr(data.source, OpKind.DATA, None, file)
+        source = data.source
+        if isinstance(source.func, ast.Name) and source.func.ident.name == ZIP:
+            return self._zip(data, file)
+        return self._op_expr(source, OpKind.DATA, None, file)
+
+    def _zip(self, data: ast.DataDef, file: SourceFile) -> OpCall | None:
+        """`zip(a, b, ...)`: each `a` a data source of this file that names what it feeds; the
+        checked sources go into the call's attrs (`ops.data.zip_members`)."""
+        call = data.source
+        spec = lookup(ZIP)
+        assert spec is not None
+        members: list[Configured] = []
+        names: list[str] = []
+        spans: list[Span] = []
+        ok = True
+        positional = [a for a in call.args if a.name is None]
+        for a in positional:
+            if not isinstance(a.value, ast.Name):
+                ok = self._zip_error(
+                    file,
+                    a.span,
+                    "`zip` takes the names of data sources",
+                    "not a data name",
+                    help="declare the source with `data name = ...` and give its name",
+                )
+                continue
+            name = a.value.ident.name
+            decl = self.scope.data.get(name)
+            if decl is None:
+                ok = self._zip_error(
+                    file,
+                    a.span,
+                    f"unknown data source `{name}`",
+                    "no `data` with this name",
+                    help=did_you_mean(name, self.scope.data),
+                    code="E0101",
+                )
+                continue
+            inner = decl.source.func
+            if name == data.name.name or (isinstance(inner, ast.Name) and inner.ident.name == ZIP):
+                ok = self._zip_error(
+                    file,
+                    a.span,
+                    "a `zip` reads plain sources, not a `zip`",
+                    "a zip",
+                    help="list the sources of the inner `zip` here",
+                )
+                continue
+            if name in names:
+                ok = self._zip_error(
+                    file,
+                    a.span,
+                    f"`{name}` is zipped twice",
+                    "again here",
+                    secondary=[Label(spans[names.index(name)], "first here")],
+                )
+                continue
+            member_file = self.scope.data_files.get(name, self.file)
+            if member_file.path != file.path:
+                ok = self._zip_error(
+                    file,
+                    a.span,
+                    f"`{name}` is declared in another file",
+                    "imported",
+                    help="declare the zipped sources next to the `zip`: paths are relative to it",
+                )
+                continue
+            reports = self.rep.begin()
+            member = self.check_data(decl, member_file)
+            if member is None:  # reported at its own declaration
+                reports.rollback()
+                ok = False
+                continue
+            members.append(Configured(member.op.name, tuple(member.attrs.items())))
+            names.append(name)
+            spans.append(a.span)
+        if len(positional) < 2:
+            ok = self._zip_error(
+                file,
+                call.span,
+                f"`zip` reads two sources or more, found {len(positional)}",
+                "too few sources",
+                help="e.g. `zip(images, features)`",
+            )
+        if ok:
+            ok = self._zip_names(file, members, names, spans)
+        args = [
+            CallArg(a.name.name, a.name.span, self.elab.evaluate(self._frame(), a.value), a.span)
+            for a in call.args
+            if a.name is not None
+        ]
+        attrs = bind_op_args(spec, args, file, call.span, self.rep)
+        if attrs is None or not ok:
+            return None
+        attrs["sources"] = tuple(members)
+        attrs["names"] = tuple(names)
+        return OpCall(spec, attrs, call.span)
+
+    def _zip_names(
+        self, file: SourceFile, members: list[Configured], names: list[str], spans: list[Span]
+    ) -> bool:
+        """Every zipped source names what it feeds, and no two feed the same input or output."""
+        ok = True
+        for role, noun in (("x", "input"), ("y", "output")):
+            fed: dict[str, int] = {}
+            for i, member in enumerate(members):
+                given = lookup_source(member.name).names(member.options, role)
+                if given is None:
+                    how = {
+                        "npz": f'`{role} = ["name", ...]`, each key the name of the {noun} it '
+                        f"feeds{'' if role == 'x' else ', or `y = []` for none'}",
+                        "csv": f'`{role} = {{name: "column", ...}}`, each group named after '
+                        f"the {noun} it feeds",
+                    }.get(member.name, "an `npz` with key lists or a `csv` with column groups")
+                    ok = self._zip_error(
+                        file,
+                        spans[i],
+                        f"`{names[i]}` gives one unnamed "
+                        f"{'inputs' if role == 'x' else 'labels'} array; in a `zip` each source "
+                        f"names the {noun}s it feeds",
+                        f"unnamed {'inputs' if role == 'x' else 'labels'}",
+                        help=f"write {how}",
+                    )
+                    continue
+                for key in given:
+                    if key in fed:
+                        ok = self._zip_error(
+                            file,
+                            spans[i],
+                            f"{noun} `{key}` is fed by both `{names[fed[key]]}` and `{names[i]}`",
+                            f"also feeds `{key}`",
+                            secondary=[Label(spans[fed[key]], f"feeds `{key}`")],
+                        )
+                        continue
+                    fed[key] = i
+        return ok
+
+    def _zip_error(
+        self,
+        file: SourceFile,
+        span: Span,
+        message: str,
+        label: str,
+        *,
+        help: str | None = None,
+        code: str = "E0602",
+        secondary: list[Label] | None = None,
+    ) -> bool:
+        self.rep.error(code, message, file, span, label, help=help, secondary=secondary or [])
+        return False
+
+    def _data_file(self, name: str) -> SourceFile:
+        return self.scope.data_files.get(name, self.file)
+
+    def _data_spans(self, name: str) -> dict[str, tuple[Span, list[Span]]]:
+        """Where each argument of data `name` is written (`_arg_spans`); for a `zip`, the key
+        spans of its sources' `x` and `y`, in the order of `Zip.names`."""
+        decl = self.scope.data.get(name)
+        if decl is None:
+            return {}
+        func = decl.source.func
+        if not (isinstance(func, ast.Name) and func.ident.name == ZIP):
+            return _arg_spans(decl.source)
+        out: dict[str, tuple[Span, list[Span]]] = {}
+        for a in decl.source.args:
+            if a.name is not None or not isinstance(a.value, ast.Name):
+                continue
+            inner = self._data_spans(a.value.ident.name) if a.value.ident.name != name else {}
+            for role in ("x", "y", "x_keys", "y_keys"):
+                if role in inner:
+                    where, items = out.get(role, (decl.source.span, []))
+                    out[role] = (where, items + inner[role][1])
+        return out
 
     def _op(self, setting: ast.Setting | None, kind: OpKind, pred: object) -> OpCall | None:
         if setting is None:
@@ -694,17 +901,19 @@ class TrainChecker:
         """Each array of the data matched by name to a model input or a trained output: the
         same names, no more, no fewer. Their shapes and dtypes need the files: the run checks
         them before the first step."""
-        decl = self.scope.data.get(item.data.name)
-        file = self.scope.data_files.get(item.data.name, self.file)
-        spans = _arg_spans(decl.source if decl is not None else None)
+        file = self._data_file(item.data.name)
+        spans = self._data_spans(item.data.name)
         inputs = [i.name for i in graph.inputs]
         trained = list(outputs.losses) if multi else [graph.outputs[0].name]
         for role, names, noun in (("x", inputs, "input"), ("y", trained, "output")):
-            given = data.attrs.get(role)
+            given = data.op.names(data.attrs, role) if isinstance(data.op, DataSource) else None
             where, items = spans.get(role, (data.span, []))
-            if isinstance(given, tuple):
+            if given is not None:
+                items = spans.get(f"{role}_keys", (where, items))[1] or items
                 quiet = outputs.misnamed and role == "y"
-                self._match_keys(item, graph, role, given, names, noun, file, where, items, quiet)
+                self._match_keys(
+                    item, graph, role, given, names, noun, file, where, items, quiet, data.op.name
+                )
                 continue
             if len(names) <= 1:
                 continue
@@ -716,7 +925,11 @@ class TrainChecker:
                 file,
                 where,
                 "one array" if source == "npz" else f"`{source}` gives one array",
-                help=f"name one array per {noun}, each key the {noun}'s name: `{role} = [\""
+                help=f"name one column group per {noun}, each after its {noun}: `{role} = {{"
+                + ", ".join(f'{n}: ["..."]' for n in names)
+                + "}`"
+                if source == "csv"
+                else f"name one array per {noun}, each key the {noun}'s name: `{role} = [\""
                 + '", "'.join(names)
                 + '"]`'
                 + ("" if source == "npz" else " in an `npz` file"),
@@ -734,6 +947,7 @@ class TrainChecker:
         where: Span,
         items: list[Span],
         quiet: bool,
+        source: str,
     ) -> None:
         keys = [str(k) for k in given]
         for i, key in enumerate(keys):
@@ -768,8 +982,14 @@ class TrainChecker:
                 file,
                 where,
                 f"missing {_listed(missing)}",
-                help=f"add the key{'s' if len(missing) > 1 else ''} to `{role}`, an array of "
-                f"that name in the file",
+                help={
+                    "csv": f"add a column group of that name to `{role}`",
+                    "zip": f"name it in the `{role}` of one of the zipped sources",
+                }.get(
+                    source,
+                    f"add the key{'s' if len(missing) > 1 else ''} to `{role}`, an array of "
+                    "that name in the file",
+                ),
             )
 
     def _callbacks(
@@ -954,6 +1174,8 @@ def _arg_spans(call: ast.Expr | None) -> dict[str, tuple[Span, list[Span]]]:
     for a in call.args:
         if a.name is not None:
             items = [e.span for e in a.value.items] if isinstance(a.value, ast.ListLit) else []
+            if isinstance(a.value, ast.DictLit):  # column groups: each group's key
+                out[f"{a.name.name}_keys"] = (a.value.span, [e.key.span for e in a.value.entries])
             out[a.name.name] = (a.value.span, items)
     return out
 

@@ -10,8 +10,21 @@ before the first step.
 
 from __future__ import annotations
 
-from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, ArgError, Attrs, OpKind, OpSpec, ShapeError, as_int
+from collections.abc import Callable
+
+from nndsl.ops.registry import REGISTRY, register
+from nndsl.ops.spec import (
+    Arg,
+    ArgError,
+    Attrs,
+    Configured,
+    Keyed,
+    OpKind,
+    OpSpec,
+    ShapeError,
+    Signature,
+    as_int,
+)
 from nndsl.records import record
 from nndsl.shapes import TensorType, format_shape
 
@@ -46,44 +59,67 @@ class DataSource(OpSpec):
         """What one input example looks like; None when only the files can tell."""
         return None
 
+    def names(self, attrs: Attrs, role: str) -> tuple[str, ...] | None:
+        """The inputs (`role` "x") or outputs ("y") the source feeds by name, each array keyed
+        by the name of what it feeds; None when it gives one unnamed array."""
+        given = attrs.get(role)
+        if isinstance(given, Keyed):
+            return given.keys()
+        if isinstance(given, tuple):
+            return tuple(str(k) for k in given)
+        return None
+
+    def elements(self, attrs: Attrs) -> dict[str, Element]:
+        """What one example of each named input looks like, where the declaration tells."""
+        return {}
+
     def check_input(self, attrs: Attrs, expected: TensorType) -> None:
         """Raise `ShapeError` when the declared data cannot feed an input of type `expected`."""
         el = self.element(attrs)
         if el is None:
             return
-        if el.kind == "int" and not expected.dtype.is_int:
-            raise ShapeError(
-                f"{el.what} are integers, but the model's input is `{expected}`",
-                help=f"declare the input as `i32{format_shape(expected.shape)}`",
-                code="E0301",
-            )
-        if el.kind == "float" and not expected.dtype.is_float:
-            raise ShapeError(
-                f"{el.what} are floating point, but the model's input is `{expected}`",
-                help=f"declare the input as `f32{format_shape(expected.shape)}`",
-                code="E0301",
-            )
-        if el.dims is None:
-            return
-        shown = "[B, " + ", ".join("?" if d is None else str(d) for d in el.dims) + "]"
-        if expected.rank != len(el.dims) + 1:
-            raise ShapeError(
-                f"{el.what} are `{shown}` (rank {len(el.dims) + 1}), but the model's input "
-                f"is `{expected}`",
-                help=f"declare the input with rank {len(el.dims) + 1} and reshape in the model",
-            )
-        for axis, (d, e) in enumerate(zip(el.dims, expected.shape[1:], strict=True), 1):
-            want = e.as_int()
-            if d is not None and want is not None and d != want:
-                raise ShapeError(
-                    f"{el.what} are `{shown}`, but the model's input is `{expected}`: "
-                    f"{d} against {want} on axis {axis}",
-                    help=self.fix(attrs, expected, axis, want),
-                )
+        check_element(el, expected, lambda axis, want: self.fix(attrs, expected, axis, want))
 
     def fix(self, attrs: Attrs, expected: TensorType, axis: int, want: int) -> str | None:
         """The argument change that makes axis `axis` (1-based, after the batch) `want`."""
         return None
+
+
+def check_element(el: Element, expected: TensorType, fix: Callable[[int, int], str | None]) -> None:
+    """Raise `ShapeError` when examples like `el` cannot feed an input of type `expected`; `fix`
+    gives the change that makes axis `axis` `want`. One value per example (`dims` `()`) feeds
+    `[B]` or `[B, 1]`."""
+    if el.kind == "int" and not expected.dtype.is_int:
+        raise ShapeError(
+            f"{el.what} are integers, but the model's input is `{expected}`",
+            help=f"declare the input as `i32{format_shape(expected.shape)}`",
+            code="E0301",
+        )
+    if el.kind == "float" and not expected.dtype.is_float:
+        raise ShapeError(
+            f"{el.what} are floating point, but the model's input is `{expected}`",
+            help=f"declare the input as `f32{format_shape(expected.shape)}`",
+            code="E0301",
+        )
+    if el.dims is None:
+        return
+    if el.dims == () and expected.rank == 2 and expected.shape[1].as_int() == 1:
+        return
+    shown = "[B" + "".join(", ?" if d is None else f", {d}" for d in el.dims) + "]"
+    if expected.rank != len(el.dims) + 1:
+        raise ShapeError(
+            f"{el.what} are `{shown}` (rank {len(el.dims) + 1}), but the model's input "
+            f"is `{expected}`",
+            help=f"declare the input with rank {len(el.dims) + 1} and reshape in the model",
+        )
+    for axis, (d, e) in enumerate(zip(el.dims, expected.shape[1:], strict=True), 1):
+        want = e.as_int()
+        if d is not None and want is not None and d != want:
+            raise ShapeError(
+                f"{el.what} are `{shown}`, but the model's input is `{expected}`: "
+                f"{d} against {want} on axis {axis}",
+                help=fix(axis, want),
+            )
 
 
 def _test_split() -> Arg:
@@ -251,7 +287,7 @@ class Npz(DataSource):
             "names",
             "y",
             "key of the labels array; a list of keys for a model with several outputs, each key "
-            "the name of the output it labels",
+            "the name of the output it labels (`[]`: no labels)",
         ),
         _test_split(),
         _sample_weight("key of a per-example weights array `[N]`"),
@@ -263,8 +299,8 @@ class Npz(DataSource):
             keys = attrs[role]
             if not isinstance(keys, tuple):
                 continue
-            if not keys:
-                raise ArgError(role, f"`{role}` is an empty list", help="name at least one array")
+            if not keys and role == "x":
+                raise ArgError(role, "`x` is an empty list", help="name at least one array")
             repeated = [k for i, k in enumerate(keys) if k in keys[:i]]
             if repeated:
                 raise ArgError(role, f'array "{repeated[0]}" is listed twice')
@@ -291,17 +327,27 @@ class Npy(DataSource):
 
 @register
 class Csv(DataSource):
-    """Numeric columns of a CSV file as the inputs, one column as the labels.
+    """Numeric columns of a CSV file as the inputs, one column as the labels; or column groups
+    feeding several inputs and outputs by name.
 
     Each row is an example. A label column of numbers gives the labels as they are; one of
     words gives class ids, the names sorted. Without a header, columns are named by their
-    0-based position: `label = "4"`.
+    0-based position: `label = "4"`. With `x = {name: columns, ...}` (and `y = {...}`), each
+    group feeds the model input (labels the output) of its name: a list of columns is stacked
+    into one float vector per row `[B, k]`, one column gives one value per row (`[B]` or
+    `[B, 1]`, as the input is declared), its words as class ids like a label column.
     """
 
     name = "csv"
     args = (
         Arg("path", "str", doc="the .csv file, relative to this .nn file"),
-        Arg("label", "str", doc="the label column: its header name, or its position as text"),
+        Arg(
+            "label",
+            "str",
+            None,
+            "the label column: its header name, or its position as text (or `y` groups)",
+            nullable=True,
+        ),
         Arg("header", "bool", True, "whether the first row names the columns"),
         Arg(
             "columns",
@@ -313,6 +359,22 @@ class Csv(DataSource):
         Arg("delimiter", "str", ",", "the one character between cells"),
         _test_split(),
         _sample_weight("a column of per-example weights (not an input column)"),
+        Arg(
+            "x",
+            "groups",
+            None,
+            "column groups by model input: `{input: column or [columns], ...}`",
+            nullable=True,
+            keyword_only=True,
+        ),
+        Arg(
+            "y",
+            "groups",
+            None,
+            "label columns by model output: `{output: column, ...}` (`{}`: no labels)",
+            nullable=True,
+            keyword_only=True,
+        ),
     )
     example = 'data iris = csv("data/iris.csv", label = "species")'
 
@@ -327,7 +389,25 @@ class Csv(DataSource):
             )
         columns = attrs["columns"]
         weight = attrs["sample_weight"]
-        if weight is not None and weight == attrs["label"]:
+        label = attrs["label"]
+        xg, yg = attrs["x"], attrs["y"]
+        if label is None and yg is None:
+            raise ArgError(
+                "label",
+                "no labels: give the label column, or label columns by output",
+                help='e.g. `label = "species"`, or `y = {price: "p"}`',
+            )
+        if label is not None and yg is not None:
+            raise ArgError(
+                "y", "`label` and `y` both name labels", help="keep one: `y` for several outputs"
+            )
+        if columns is not None and xg is not None:
+            raise ArgError(
+                "x",
+                "`columns` and `x` both name input columns",
+                help="keep one: `x` groups columns by model input",
+            )
+        if weight is not None and weight == label:
             raise ArgError(
                 "sample_weight",
                 f'the label column "{weight}" cannot also be the sample weights',
@@ -336,10 +416,10 @@ class Csv(DataSource):
         if isinstance(columns, tuple):
             if not columns:
                 raise ArgError("columns", "`columns` is empty", help="name at least one column")
-            if attrs["label"] in columns:
+            if label in columns:
                 raise ArgError(
                     "columns",
-                    f'the label column "{attrs["label"]}" is also an input column',
+                    f'the label column "{label}" is also an input column',
                     help="remove it from `columns`",
                 )
             if weight is not None and weight in columns:
@@ -351,17 +431,23 @@ class Csv(DataSource):
             repeated = sorted({c for c in columns if columns.count(c) > 1}, key=str)
             if repeated:
                 raise ArgError("columns", f'column "{repeated[0]}" is listed twice')
+        used = _check_groups(attrs, weight, label)
         if not attrs["header"]:
             listed = columns if isinstance(columns, tuple) else ()
             extra = (weight,) if weight is not None else ()
-            for name in (attrs["label"], *listed, *extra):
+            labels = (label,) if label is not None else ()
+            for name in (*labels, *listed, *extra, *used):
                 if not str(name).lstrip("-").isdigit():
                     raise ArgError(
                         "label"
-                        if name == attrs["label"]
+                        if name == label
                         else "sample_weight"
                         if name == weight and name not in listed
-                        else "columns",
+                        else "columns"
+                        if name in listed
+                        else "x"
+                        if name in used and used[name][0] == "x"
+                        else "y",
                         f'without a header, columns are named by position, not "{name}"',
                         help='write the 0-based position as text, e.g. `label = "4"`',
                     )
@@ -373,6 +459,60 @@ class Csv(DataSource):
         columns = attrs["columns"]
         width = len(columns) if isinstance(columns, tuple) else None
         return Element("CSV rows", (width,))
+
+    def elements(self, attrs: Attrs) -> dict[str, Element]:
+        groups = attrs["x"]
+        if not isinstance(groups, Keyed):
+            return {}
+        out = {}
+        for name, cols in groups.items:
+            if isinstance(cols, tuple):
+                out[name] = Element(f"columns {_quoted(cols)}", (len(cols),), "float")
+            else:
+                out[name] = Element(f'the values of column "{cols}"', ())
+        return out
+
+
+def _quoted(names: tuple[object, ...]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def _check_groups(attrs: Attrs, weight: object, label: object) -> dict[str, tuple[str, str]]:
+    """Every column of the `x` and `y` groups once, none of them the sample weights or the
+    label column; the columns used -> (role, group)."""
+    used: dict[str, tuple[str, str]] = {}
+    if label is not None:
+        used[str(label)] = ("y", "label")
+    for role in ("x", "y"):
+        groups = attrs[role]
+        if not isinstance(groups, Keyed):
+            continue
+        if role == "x" and not groups.items:
+            raise ArgError("x", "`x` has no groups", help="name at least one input's columns")
+        for name, cols in groups.items:
+            listed = cols if isinstance(cols, tuple) else (cols,)
+            if not listed:
+                raise ArgError(role, f"group `{name}` has no columns", help="name at least one")
+            if role == "y" and isinstance(cols, tuple):
+                raise ArgError(
+                    "y",
+                    f"the labels of `{name}` are a list of columns; labels are one column",
+                    help=f'e.g. `y = {{{name}: "{listed[0]}"}}`',
+                )
+            for col in listed:
+                c = str(col)
+                if c == weight:
+                    raise ArgError(
+                        role,
+                        f'the sample weight column "{c}" is also in group `{name}`',
+                        help="remove it from the group",
+                    )
+                if c in used:
+                    other = used[c][1]
+                    where = "twice" if other == name else f"in `{other}` and in `{name}`"
+                    raise ArgError(role, f'column "{c}" is used {where}')
+                used[c] = (role, name)
+    return used
 
 
 @register
@@ -507,3 +647,63 @@ def _distinct_classes(attrs: Attrs) -> None:
     repeated = [n for i, n in enumerate(names) if n in names[:i]]
     if repeated:
         raise ArgError("class_names", f'class "{repeated[0]}" is listed twice')
+
+
+ZIP = "zip"
+
+
+@register
+class Zip(DataSource):
+    """Several data sources read side by side, row i of each making example i: `zip(photos,
+    table)` with each source a `data` name declared in the same file.
+
+    Each source feeds the inputs and labels it names (an `npz` with key lists, a `csv` with
+    column groups); together they must feed every input and every output that has a loss,
+    each once. Their row counts must agree. The rows are shuffled and split once, with the same
+    permutation for every source (the sources' own `test_split` is not used).
+    """
+
+    name = ZIP
+    args = (_test_split(),)
+    reads = ()
+    example = (
+        'data images = npz("images.npz", x = ["image"], y = ["label"])\n'
+        'data table = csv("table.csv", x = {static: ["age", "income"]}, y = {})\n'
+        "data both = zip(images, table)"
+    )
+
+    @classmethod
+    def signature(cls) -> Signature:
+        return _ZipSignature(cls.name, cls.args, cls.inputs, cls.doc(), cls.kind)
+
+    def names(self, attrs: Attrs, role: str) -> tuple[str, ...] | None:
+        out: list[str] = []
+        for member in zip_members(attrs):
+            spec = lookup_source(member.name)
+            out += spec.names(member.options, role) or ()
+        return tuple(out)
+
+    def elements(self, attrs: Attrs) -> dict[str, Element]:
+        out: dict[str, Element] = {}
+        for member in zip_members(attrs):
+            out.update(lookup_source(member.name).elements(member.options))
+        return out
+
+
+class _ZipSignature(Signature):
+    """`zip(source, source, ..., test_split = 0.2)`: the sources are data names, not values."""
+
+    def text(self) -> str:
+        return "zip(source, source, ..., " + super().text().removeprefix("zip(")
+
+
+def zip_members(attrs: Attrs) -> list[Configured]:
+    """The sources of a `zip`, each its spec's name with its arguments bound (the checker puts
+    them in `attrs["sources"]`, their `data` names in `attrs["names"]`)."""
+    return [m for m in attrs.get("sources") or () if isinstance(m, Configured)]  # type: ignore[union-attr]
+
+
+def lookup_source(name: str) -> DataSource:
+    spec = REGISTRY[name]
+    assert isinstance(spec, DataSource)
+    return spec

@@ -32,7 +32,29 @@ class OpKind(Enum):
     CALLBACK = "callback"  # `callbacks = [early_stopping(patience = 3)]`
 
 
-ArgValue = Union[int, float, bool, str, Dim, DType, "Configured", tuple["ArgValue", ...], None]
+ArgValue = Union[
+    int, float, bool, str, Dim, DType, "Configured", "Keyed", tuple["ArgValue", ...], None
+]
+
+
+@record(frozen=True, slots=True)
+class Keyed:
+    """A dict literal given as an argument (`x = {numeric: ["a", "b"], category: "c"}`): values
+    by name, in the order written. Hashable, so attrs holding one stay usable as static data."""
+
+    items: tuple[tuple[str, ArgValue], ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.items)
+
+    def __getitem__(self, key: str) -> ArgValue:
+        for k, v in self.items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __str__(self) -> str:
+        return format_value(self)
 
 
 @record(frozen=True, slots=True)
@@ -88,7 +110,9 @@ class Arg:
     `type` is one of: int, float, bool, str, dtype, ints (a tuple of ints, or one int broadcast
     to `length` entries), pads (an int, or a list of ints or of [before, after] pairs, as
     Keras's padding and cropping take; the spec checks the lengths), strs (a list of names),
-    names (one name, kept as a str, or a list of names, kept as a tuple),
+    names (one name, kept as a str, or a list of names, kept as a tuple), groups (a dict of
+    names, each a name or a list of names: `{numeric: ["a", "b"], category: "c"}`, kept as
+    `Keyed` with str and tuple values),
     floats (one number, kept as a float, or a list of `length` numbers, kept as a tuple).
     """
 
@@ -117,6 +141,9 @@ class Arg:
             return "[name]"
         if self.type == "names":
             return "name | [name]"
+        if self.type == "groups":
+            text = "{name: column | [column], ...}"
+            return f"{text} | none" if self.nullable else text
         if self.type == "floats":
             inner = ", ".join(["float"] * self.length) if self.length else "float, ..."
             return f"float | [{inner}]"
@@ -226,6 +253,8 @@ def format_value(value: object) -> str:
     if isinstance(value, Configured):
         inner = ", ".join(f"{k} = {format_value(v)}" for k, v in value.attrs)
         return f"{value.name}({inner})"
+    if isinstance(value, Keyed):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items) + "}"
     return str(value)
 
 

@@ -206,7 +206,9 @@ def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _
                 f"{where}: array {key!r} has {a.shape[0] if a.ndim else 0} rows, but array "
                 f"{first!r} has {n}"
             )
-    x: Arrays = {k: check_inputs(graph, a, where, k, name=k) for k, a in xs.items()}
+    x: Arrays = {
+        k: check_inputs(graph, _column_fit(graph, k, a), where, k, name=k) for k, a in xs.items()
+    }
     if len(graph.inputs) == 1:
         x = first_array(x)
     ys = {k[2:]: v for k, v in arrays.items() if k.startswith("y/")}
@@ -242,10 +244,22 @@ def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _
     )
 
 
+def _column_fit(graph: Graph, name: str, a: np.ndarray) -> np.ndarray:
+    """One value per example (a CSV column) `[N]` fed to an input declared `[B, 1]`."""
+    declared_input = next((i for i in graph.inputs if i.name == name), None)
+    t = declared_input.type if declared_input is not None else None
+    if a.ndim == 1 and t is not None and t.rank == 2 and t.shape[1].as_int() == 1:
+        return a[:, None]
+    return a
+
+
 def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
     path = str(base / str(declared(attrs, "path", "")))
     if source == "npy":
         return _Names(str(base / str(attrs["x"])), "array", str(base / str(attrs["y"])), "array")
+    if source == "zip":
+        names = ", ".join(f"`{n}`" for n in attrs["names"])  # type: ignore[attr-defined]
+        return _Names(f"zip({names})", "the inputs", f"zip({names})", "the labels")
     if source == "csv":
         label = f"label column {str(attrs['label'])!r}"
         return _Names(path, "the input columns", path, f"the {label}")
@@ -376,8 +390,7 @@ def _output_hint(pred: TensorType, y: np.ndarray, output: str | None) -> str:
     hint = f"{what} returns {format_shape(pred.shape)}"
     if pred.rank > 2 and y.ndim <= 2:
         hint += (
-            "; did you forget `Flatten()` (or `GlobalAveragePooling2D()`) before the last "
-            "layer?"
+            "; did you forget `Flatten()` (or `GlobalAveragePooling2D()`) before the last layer?"
         )
     return hint
 

@@ -51,6 +51,47 @@ def open_brackets(text: str, end: int) -> list[tuple[str, int]]:
     return stack
 
 
+def is_dict_brace(text: str, pos: int) -> bool:
+    """Whether the `{` at `pos` opens a dict literal rather than a body: a dict stands where a
+    value does, after `=`, `(`, `[`, `,` or `:`; a body follows a header (`)`, a name, a
+    count). The recovery closes a dict's `{` as it closes `(` and `[`."""
+    i = pos - 1
+    while i >= 0:
+        ch = text[i]
+        if ch in " \t\r\n":
+            i -= 1
+            continue
+        line_start = text.rfind("\n", 0, i) + 1
+        hash_at = _comment_start(text, line_start, i)
+        if hash_at is not None:  # the end of a comment: look before it
+            i = hash_at - 1
+            continue
+        return ch in "=([,:"
+    return False
+
+
+def _matching(text: str, pos: int) -> int | None:
+    """The offset of the bracket closing the one at `pos`, skipping strings and comments."""
+    depth = 0
+    for m in _BRACKET_SCAN.finditer(text, pos):
+        ch = m.group()
+        if ch in _BRACKETS:
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return m.start()
+    return None
+
+
+def _comment_start(text: str, line_start: int, end: int) -> int | None:
+    """The `#` starting a comment that covers `end` on its line, outside strings."""
+    for m in _BRACKET_SCAN.finditer(text, line_start, end + 1):
+        if m.group().startswith("#"):
+            return m.start()
+    return None
+
+
 def _trial(ip: InteractiveParser) -> Any:
     """A copy of `ip` to try tokens on. Lark's own copy deep-copies the value stack, which
     holds every item parsed so far (slow on a long file: bench/README.md); the syntax tree
@@ -125,12 +166,17 @@ class Recovery:
             closers = self._close_and_feed(ip, tok)
             if closers is not None:
                 if not quiet:
-                    self._report_unclosed(tok, accepts, missing_expression="NAME" in closers)
+                    self._report_unclosed(
+                        tok,
+                        accepts,
+                        missing_expression="NAME" in closers and "RBRACE" not in closers,
+                    )
                 return True
         if not first_on_line and self._unclosed_before_statement(tok):
             if not quiet:
                 self._report_unclosed(tok, accepts, missing_expression=False)
             self._skip_to_next_statement(ip, start)
+            self._close_dicts(ip, tok)  # the dict ends where the statement line starts
             return True
         if not quiet:
             self._add(
@@ -145,6 +191,8 @@ class Recovery:
             for cand in ("COMMA", "RPAR", "RSQB", "EQUAL", "COLON"):
                 if cand in accepts and self._try_insert(ip, cand, tok):
                     return True
+            if self._skip_in_dict(ip, tok):
+                return True
         elif self._complete_and_feed(ip, tok):
             return True
         self._skip_to_next_statement(ip, start)
@@ -184,6 +232,78 @@ class Recovery:
         ip.feed_token(tok)
         return True
 
+    def _skip_in_dict(self, ip: InteractiveParser, tok: Token) -> bool:
+        """An error inside a dict literal whose `}` is written: the entry is finished with
+        `<missing>` parts, the dict closed at its `}`, and parsing goes on after it (instead of
+        skipping the line, which would leave the dict open)."""
+        text = self.file.text
+        start = tok.start_pos or 0
+        opened = open_brackets(text, start)
+        if not opened or opened[-1][0] != "{" or not is_dict_brace(text, opened[-1][1]):
+            return False
+        close = _matching(text, opened[-1][1])
+        if close is None or close < start:
+            return False
+        at = Token("RBRACE", "}", close, *self._line_col(close), end_pos=close + 1)
+        trial = _trial(ip)
+        fillers = self._dict_fillers(trial, at)
+        if fillers is None:
+            return False
+        for f in fillers:
+            ip.feed_token(f)
+        ip.feed_token(at)
+        state = ip.lexer_thread.state
+        assert state is not None
+        current = state.line_ctr.char_pos
+        if close + 1 > current:
+            state.line_ctr.feed(text[current : close + 1])
+        elif tok.type != "RBRACE" or start != close:
+            return True  # cannot happen: the lexer is past the `}` only when `tok` is it
+        self._quiet_until = max(self._quiet_until, close + 1)
+        return True
+
+    def _dict_fillers(self, trial: Any, at: Token) -> list[Token] | None:
+        """The tokens that let `trial` take `at` (a `}`): a `:` and a `<missing>` value for an
+        unfinished entry, closers of brackets left open inside it."""
+        fillers: list[Token] = []
+        for _ in range(16):
+            accepts = trial.accepts()
+            if "RBRACE" in accepts:
+                try:
+                    trial.feed_token(at)
+                except (UnexpectedInput, LarkError, KeyError):
+                    return None
+                return fillers
+            cand = next((c for c in ("RPAR", "RSQB", "COLON", "NAME") if c in accepts), None)
+            if cand is None:
+                return None
+            filler = Token.new_borrow_pos(cand, _INSERTABLE[cand], at)
+            try:
+                trial.feed_token(filler)
+            except (UnexpectedInput, LarkError, KeyError):
+                return None
+            fillers.append(filler)
+        return None
+
+    def _close_dicts(self, ip: InteractiveParser, tok: Token) -> None:
+        """Close the dict literals left open before `tok`'s line (their `}` never written)."""
+        text = self.file.text
+        line_start = text.rfind("\n", 0, tok.start_pos or 0) + 1
+        opened = open_brackets(text, line_start)
+        while opened and opened[-1][0] == "{" and is_dict_brace(text, opened[-1][1]):
+            at = Token.new_borrow_pos("RBRACE", "}", tok)
+            fillers = self._dict_fillers(_trial(ip), at)
+            if fillers is None:
+                return
+            for f in fillers:
+                ip.feed_token(f)
+            ip.feed_token(at)
+            opened.pop()
+
+    def _line_col(self, offset: int) -> tuple[int, int]:
+        pos = self.file.position(offset)
+        return pos.line, pos.column
+
     def _rest_of_line(self, tok: Token) -> str:
         end = tok.end_pos if tok.end_pos is not None else (tok.start_pos or 0) + len(tok)
         nl = self.file.text.find("\n", end)
@@ -201,15 +321,28 @@ class Recovery:
         """Close open brackets until `tok` (which starts a line) fits; commit if it does."""
         trial = _trial(ip)
         closers: list[Token] = []
+        text = self.file.text
+        opened = open_brackets(text, tok.start_pos or 0)
         for _ in range(32):
-            if tok.type in trial.accepts():
+            # a statement line ends an open dict: `tok` must not become its value
+            in_dict = bool(opened) and opened[-1][0] == "{" and is_dict_brace(text, opened[-1][1])
+            if tok.type in trial.accepts() and not in_dict:
                 break
             accepts = trial.accepts()
             cand = next((c for c in ("RPAR", "RSQB") if c in accepts), None)
-            if cand is None and "NAME" in accepts and not closers:
-                cand = "NAME"  # `h =` with nothing after it
+            if cand is None and in_dict:  # `{key` or `{key:` left unfinished: finish, close
+                cand = next((c for c in ("RBRACE", "COLON") if c in accepts), None)
+            if cand is None and "NAME" in accepts and (not closers or closers[-1].type == "COLON"):
+                cand = "NAME"  # `h =` (or a dict's `key:`) with nothing after it
             if cand is None:
                 return None
+            if cand in ("RPAR", "RSQB", "RBRACE"):
+                bracket = {"RPAR": "(", "RSQB": "[", "RBRACE": "{"}[cand]
+                at = next(
+                    (k for k in range(len(opened) - 1, -1, -1) if opened[k][0] == bracket), None
+                )
+                if at is not None:
+                    del opened[at:]
             closer = Token.new_borrow_pos(cand, _INSERTABLE[cand], tok)
             try:
                 trial.feed_token(closer)
@@ -237,7 +370,7 @@ class Recovery:
         if not STATEMENT_LINE.match(text, line_start):
             return False
         return any(
-            b != "{" and i not in self._reported_brackets
+            (b != "{" or is_dict_brace(text, i)) and i not in self._reported_brackets
             for b, i in open_brackets(text, line_start)
         )
 
@@ -257,7 +390,7 @@ class Recovery:
         open_before = [
             (b, i)
             for b, i in open_brackets(self.file.text, line_start)
-            if b != "{" and i not in self._reported_brackets
+            if (b != "{" or is_dict_brace(self.file.text, i)) and i not in self._reported_brackets
         ]
         if open_before:
             bracket, pos = open_before[-1]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from nndsl.backend.errors import DataError
-from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.backend.jax.registry import Attrs, impl, implementation
 from nndsl.check.paths import (
     UnreadableSource,
     is_inside,
@@ -30,7 +30,8 @@ from nndsl.check.paths import (
     project_root,
     read_source as _read_file,
 )
-from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS, zip_members
+from nndsl.ops.spec import Keyed
 
 Arrays = dict[str, np.ndarray]
 
@@ -108,6 +109,8 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
     if not rows:
         raise DataError(f"{path}: no data rows")
     width = len(names)
+    if isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed):
+        return _csv_groups(attrs, path, names, rows, header, delimiter)
     label = _column(path, names, str(attrs["label"]), header, "label column")
     given = attrs["columns"]
     weight = None
@@ -140,6 +143,67 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
         out["sample_weight"] = w
     if class_names is not None:
         out["class_names"] = class_names
+    return out
+
+
+def _csv_groups(
+    attrs: Attrs,
+    path: Path,
+    names: list[str],
+    rows: list[tuple[int, list[str]]],
+    header: bool,
+    delimiter: str,
+) -> Arrays:
+    """Column groups by input and output name: `x/<name>` and `y/<name>`. A list of columns
+    is stacked into `[N, k]` numbers; one column is `[N]`, numbers as they are or words as
+    class ids (sorted), as a label column. `x` not given: every other column, as `x`."""
+    width = len(names)
+    for line, row in rows:
+        if len(row) != width:
+            first = "the header" if header else "the first row"
+            raise DataError(
+                f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
+                f"(delimiter {delimiter!r})"
+            )
+    out: Arrays = {}
+    used: set[int] = set()
+    weight = attrs["sample_weight"]
+    if weight is not None:
+        w = _column(path, names, str(weight), header, "sample weight column")
+        used.add(w)
+        out["sample_weight"] = np.asarray([_number(path, ln, names[w], r[w]) for ln, r in rows])
+    label = attrs["label"]
+    if label is not None:  # `label` with `x` groups: one unnamed labels array
+        c = _column(path, names, str(label), header, "label column")
+        used.add(c)
+        out["y"], classes = _csv_labels(path, rows, names[c], [r[c].strip() for _, r in rows])
+        if classes is not None:
+            out["class_names"] = classes
+    for role in ("y", "x"):
+        groups = attrs[role]
+        if not isinstance(groups, Keyed):
+            continue
+        for group, cols in groups.items:
+            what = "column" if role == "x" else "label column"
+            if isinstance(cols, tuple):
+                index = [_column(path, names, str(c), header, what) for c in cols]
+                used.update(index)
+                out[f"{role}/{group}"] = np.asarray(
+                    [[_number(path, ln, names[i], r[i]) for i in index] for ln, r in rows],
+                    np.float64,
+                ).reshape(len(rows), len(index))
+            else:
+                i = _column(path, names, str(cols), header, what)
+                used.add(i)
+                values, _ = _csv_labels(path, rows, names[i], [r[i].strip() for _, r in rows])
+                out[f"{role}/{group}"] = values
+    if not isinstance(attrs["x"], Keyed):
+        rest = [i for i in range(width) if i not in used]
+        if not rest:
+            raise DataError(f"{path}: no input columns besides the label columns")
+        out["x"] = np.asarray(
+            [[_number(path, ln, names[i], r[i]) for i in rest] for ln, r in rows], np.float64
+        ).reshape(len(rows), len(rest))
     return out
 
 
@@ -210,6 +274,40 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- several sources side by side ---------------------------------------------------------
+@impl("zip")
+def zipped(attrs: Attrs, base_dir: Path) -> Arrays:
+    """Each source's named arrays (`x/<name>`, `y/<name>`) in one dict, row i of each making
+    example i: the runtime then splits and shuffles them with one permutation. Row counts must
+    agree; a source's sample weights (one source at most) weigh the examples."""
+    out: Arrays = {}
+    counts: list[tuple[str, int]] = []
+    names = [str(n) for n in attrs["names"] or ()]  # type: ignore[union-attr]
+    for name, member in zip(names, zip_members(attrs), strict=True):
+        arrays = implementation(member.name)(member.options, base_dir)
+        arrays.pop("class_names", None)
+        rows = {len(a) for k, a in arrays.items() if "/" in k or k == "sample_weight"}
+        n = min(rows) if rows else 0
+        for key, a in arrays.items():
+            if a.ndim == 0 or len(a) != n:
+                raise DataError(
+                    f"data `{name}`: array {key!r} has {len(a) if a.ndim else 0} rows, others {n}"
+                )
+        if counts and n != counts[0][1]:
+            first, m = counts[0]
+            raise DataError(
+                f"zip: data `{first}` has {m} rows but data `{name}` has {n}; zipped sources "
+                "must have the same number of rows"
+            )
+        counts.append((name, n))
+        if "sample_weight" in arrays and "sample_weight" in out:
+            raise DataError(
+                f"zip: data `{counts[0][0]}` and data `{name}` both give sample weights; keep one"
+            )
+        out.update((k, v) for k, v in arrays.items() if "/" in k or k == "sample_weight")
+    return out
 
 
 # -- folders of classes ------------------------------------------------------------------------
