@@ -62,3 +62,20 @@ def test_resume_on_fewer_devices(worker: dict[str, Any]) -> None:
     for name in ("two", "one"):
         assert out[name]["resumed"], name
         assert out[name]["max_param_diff"] < PARAM_TOL, name
+
+
+def test_a_mesh_larger_than_the_devices_is_one_line() -> None:
+    """This process has one CPU device (no XLA_FLAGS here)."""
+    import jax
+
+    from nndsl.backend import DataError
+    from nndsl.frontend import check_source
+    from nndsl.ir.distribute import Distribution
+    from nndsl.runtime.distribute import Layout
+
+    text = "model M() {\n    input x: f32[B, 4]\n    return x |> Dense(2)\n}\n"
+    graph = check_source(text, "m.nn").graph("M")
+    assert graph is not None
+    n = jax.device_count()
+    with pytest.raises(DataError, match=rf"needs {n + 1} devices; {n} (is|are) available"):
+        Layout(graph, Distribution((("data", n + 1),), "data"))
