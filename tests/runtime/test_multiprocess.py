@@ -56,10 +56,18 @@ def _env(devices: int) -> dict[str, str]:
     return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
 
 
-def _start(path: Path, port: int, i: int, out: str, *extra: str) -> subprocess.Popen[str]:
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One compilation cache for the module: later runs of the same programs skip compiling."""
+    return str(tmp_path_factory.mktemp("jax-cache"))
+
+
+def _start(
+    path: Path, port: int, i: int, out: str, cache: str, *extra: str
+) -> subprocess.Popen[str]:
     cmd = [*NNRUN, str(path), "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
     return subprocess.Popen(
-        [*cmd, "--process-id", str(i), "--out", out, "--no-cache", *extra],
+        [*cmd, "--process-id", str(i), "--out", out, "--cache-dir", cache, *extra],
         cwd=path.parent,
         env=_env(2),
         stdout=subprocess.PIPE,
@@ -70,12 +78,12 @@ def _start(path: Path, port: int, i: int, out: str, *extra: str) -> subprocess.P
 
 
 @pytest.mark.slow
-def test_two_processes_train_as_one(tmp_path: Path) -> None:
+def test_two_processes_train_as_one(tmp_path: Path, cache: str) -> None:
     path = _project(tmp_path, 1)
     port = _port()
-    procs = [_start(path, port, i, "runs/multi") for i in (0, 1)]
+    procs = [_start(path, port, i, "runs/multi", cache) for i in (0, 1)]
     single = subprocess.run(
-        [*NNRUN, str(path), "--out", "runs/single", "--no-cache", "--quiet"],
+        [*NNRUN, str(path), "--out", "runs/single", "--cache-dir", cache, "--quiet"],
         cwd=tmp_path,
         env=_env(4),
         capture_output=True,
@@ -96,15 +104,15 @@ def test_two_processes_train_as_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_dead_peer_stops_the_other(tmp_path: Path) -> None:
+def test_a_dead_peer_stops_the_other(tmp_path: Path, cache: str) -> None:
     path = _project(tmp_path, 500)
     port = _port()
-    procs = [_start(path, port, i, "runs/k", "--peer-timeout", "3") for i in (0, 1)]
+    procs = [_start(path, port, i, "runs/k", cache, "--peer-timeout", "3") for i in (0, 1)]
     try:
         assert procs[0].stdout is not None
         deadline = time.monotonic() + 240
-        for line in procs[0].stdout:  # wait for training to run
-            if line.startswith("epoch") or time.monotonic() > deadline:
+        for line in procs[0].stdout:  # wait until the processes have joined and train
+            if line.startswith("Training") or time.monotonic() > deadline:
                 break
         os.killpg(procs[1].pid, signal.SIGKILL)
         killed = time.monotonic()
