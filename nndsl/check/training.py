@@ -196,6 +196,7 @@ class TrainChecker:
             labels = expr_settings.log_labels()
             if graph is not None and loss is not None:  # y keys: outputs the expression reads
                 outputs.losses = dict.fromkeys(label_names(graph, data_call).values(), loss)
+            outputs.misnamed = loss is None  # its errors say why; "no loss" would echo them
             multi = True
         elif multi:
             assert graph is not None

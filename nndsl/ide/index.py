@@ -81,6 +81,9 @@ class FileIndex:
     reaching: dict[int, tuple[Span, ...]] = field(default_factory=dict)
     # symbols a use also means on a path no local binding reaches -> where (see the docstring)
     unsafe: dict[SymbolKey, list[Span]] = field(default_factory=dict)
+    # each model's inputs and outputs by name -> their symbols, as a `train` section reads them
+    # (the bool: an output, whose labels a loss expression names `y_<output>`)
+    interfaces: dict[str, dict[str, tuple[SymbolKey, bool]]] = field(default_factory=dict)
 
     def at(self, offset: int) -> Occurrence | None:
         for occ in self.occurrences:
@@ -162,8 +165,16 @@ def _data_names(path: str, parsed: Parsed, seen: set[str]) -> dict[str, SymbolKe
     return out
 
 
-def build_index(path: str, file: SourceFile, module: ast.Module, parsed: Parsed) -> FileIndex:
-    """Resolve every name in `module` (the tree of `file`, at normalized `path`)."""
+def build_index(
+    path: str,
+    file: SourceFile,
+    module: ast.Module,
+    parsed: Parsed,
+    building: frozenset[str] = frozenset(),
+) -> FileIndex:
+    """Resolve every name in `module` (the tree of `file`, at normalized `path`). `building`:
+    the files whose indexes are being built around this one (a `train` section of one reads
+    the interface of a model in another; an import cycle must not recurse forever)."""
     index = FileIndex(file, module)
     top: dict[str, tuple[SymbolKey, int]] = {}
     for item in module.items:
@@ -177,9 +188,41 @@ def build_index(path: str, file: SourceFile, module: ast.Module, parsed: Parsed)
     top.update(_own_names(path, module))
     data = _data_names(path, parsed, set())
     index.top_names = set(top) | set(data)
-    _Walker(index, path, top, data).module()
+    _Walker(index, path, top, data, parsed, building | {path}).module()
     index.occurrences.sort(key=lambda o: o.span.start)
     return index
+
+
+def interface_keys(index: FileIndex) -> set[SymbolKey]:
+    """The symbols of the inputs and outputs of the file's models: a `train` section in any
+    file may name them."""
+    return {k for names in index.interfaces.values() for k, _ in names.values()}
+
+
+def _interfaces(index: FileIndex) -> dict[str, dict[str, tuple[SymbolKey, bool]]]:
+    """Each model's inputs then outputs (an output wins over an input of its name, as in a
+    loss expression), by name, from the occurrences the walk recorded."""
+    at = {(o.span.start, o.span.end): o.key for o in index.occurrences}
+    out: dict[str, dict[str, tuple[SymbolKey, bool]]] = {}
+    for item in index.module.items:
+        if not isinstance(item, ast.Definition) or item.kind != "model":
+            continue
+        names: dict[str, tuple[SymbolKey, bool]] = {}
+        returns: list[ast.Return] = []
+        for stmt in ast.walk_statements(item.body):
+            if isinstance(stmt, ast.InputStmt):
+                key = at.get((stmt.name.span.start, stmt.name.span.end))
+                if key is not None:
+                    names[stmt.name.name] = (key, False)
+            elif isinstance(stmt, ast.Return):
+                returns.append(stmt)
+        for stmt in returns[-1:]:
+            for v in stmt.values:
+                key = at.get((v.span.start, v.span.end)) if isinstance(v, ast.Name) else None
+                if isinstance(v, ast.Name) and key is not None:
+                    names[v.ident.name] = (key, True)
+        out.setdefault(item.name.name, names)
+    return out
 
 
 State = dict[str, frozenset[int]]  # local name -> the bindings (their starts) that reach here
@@ -194,11 +237,15 @@ class _Walker:
         path: str,
         top: dict[str, tuple[SymbolKey, int]],
         data: dict[str, SymbolKey],
+        parsed: Parsed | None = None,
+        building: frozenset[str] = frozenset(),
     ) -> None:
         self.index = index
         self.path = path
         self.top = top
         self.data = data
+        self.parsed = parsed
+        self.building = building
         self.scope = TOP
         self.dims: dict[str, SymbolKey] = {}
         # per body: the reaching bindings, each binding's identifier, merged groups (union-find
@@ -304,6 +351,7 @@ class _Walker:
 
     # -- items ----------------------------------------------------------------------------------
     def module(self) -> None:
+        trains: list[ast.TrainDef] = []
         for item in self.index.module.items:
             if isinstance(item, ast.Import):
                 target = import_target(self.index.file.path, item)
@@ -321,15 +369,85 @@ class _Walker:
                 self.occ(item.name, SymbolKey(self.path, item.name.name, TOP, "data"), True)
                 self.expr(item.source)
             elif isinstance(item, ast.TrainDef):
-                self.expr(item.model)
-                data = self.data.get(item.data.name)
-                if data is not None:
-                    self.occ(item.data, data)
-                for s in item.settings:
-                    self.plain(s.name.span, "property")
-                    self.expr(s.value)
-                for section in item.sections:
-                    self.section(section)
+                trains.append(item)
+        # After every body: a train section names its model's inputs and outputs.
+        self.index.interfaces = _interfaces(self.index)
+        for item in trains:
+            self.expr(item.model)
+            data = self.data.get(item.data.name)
+            if data is not None:
+                self.occ(item.data, data)
+            names = self.model_names(item.model)
+            for s in item.settings:
+                self.plain(s.name.span, "property")
+                self.train_expr(s.value, names)
+            for section in item.sections:
+                self.section(section)
+
+    def model_names(self, e: ast.Expr) -> dict[str, tuple[SymbolKey, bool]]:
+        """The inputs and outputs of the model a `train` section trains, by name."""
+        func = e.func if isinstance(e, ast.Call) else e
+        entry = self.top.get(func.ident.name) if isinstance(func, ast.Name) else None
+        if entry is None or entry[0].kind != "model":
+            return {}
+        key = entry[0]
+        if key.path == self.path:
+            return self.index.interfaces.get(key.name, {})
+        if self.parsed is None or key.path in self.building:
+            return {}
+        tree = self.parsed(key.path)
+        if tree is None:
+            return {}
+        other = build_index(key.path, tree[0], tree[1], self.parsed, self.building)
+        return other.interfaces.get(key.name, {})
+
+    def train_expr(self, e: ast.Expr, names: dict[str, tuple[SymbolKey, bool]]) -> None:
+        """A `train` setting's value: a loss expression's names of the model's inputs and
+        outputs (and `y_<output>`, the labels of an output), and `per_output(...)` / dict keys
+        naming outputs, are occurrences of those symbols; the rest as any expression."""
+        if not names:
+            self.expr(e)
+            return
+        if isinstance(e, ast.Name):
+            ident = e.ident
+            label = ident.name.removeprefix("y_")
+            if ident.name in names:
+                self.occ(ident, names[ident.name][0])
+            elif label != ident.name and label in names and names[label][1]:
+                start = ident.span.start + 2
+                self.occ(ast.Ident(label, Span(start, ident.span.end)), names[label][0])
+            else:
+                self.name(ident)
+        elif isinstance(e, ast.Call):
+            self.train_expr(e.func, names)
+            keyed = isinstance(e.func, ast.Name) and e.func.ident.name == "per_output"
+            for a in e.args:
+                if a.name is not None:
+                    if keyed and names.get(a.name.name, (None, False))[1]:
+                        self.occ(a.name, names[a.name.name][0])
+                    else:
+                        self.plain(a.name.span, "property")
+                self.train_expr(a.value, names)
+        elif isinstance(e, ast.DictLit):
+            for entry in e.entries:
+                if names.get(entry.key.name, (None, False))[1]:
+                    self.occ(entry.key, names[entry.key.name][0])
+                else:
+                    self.plain(entry.key.span, "property")
+                self.train_expr(entry.value, names)
+        elif isinstance(e, ast.ListLit | ast.TupleLit):
+            for item in e.items:
+                self.train_expr(item, names)
+        elif isinstance(e, ast.BinOp):
+            self.train_expr(e.left, names)
+            self.train_expr(e.right, names)
+        elif isinstance(e, ast.UnaryOp):
+            self.train_expr(e.operand, names)
+        elif isinstance(e, ast.Pipe):
+            self.train_expr(e.value, names)
+            self.train_expr(e.stage, names)
+        else:
+            self.expr(e)
 
     def section(self, section: ast.Section) -> None:
         """`distribute { ... }`: its name and keys are properties, its values expressions."""

@@ -616,12 +616,6 @@ class Workspace:
         if problem is not None:
             return RenameResult(error=problem)
         key = occ.key
-        home = self._index(key.path) if key.kind == "tensor" else None
-        if home is not None and key in interface_keys(home) and new_name == "y":
-            return RenameResult(
-                error="`y` names the labels in a `train` section's loss expression; choose "
-                "another name"
-            )
         if new_name == key.name:
             return RenameResult()
         files = self._files(key)
@@ -634,6 +628,11 @@ class Workspace:
                     error=f"`{key.name}` on line {line} of {Path(f).name} is a local binding on "
                     f"some paths and the top-level `{key.name}` on others: rename it by hand"
                 )
+        if new_name == "y" and key.kind == "tensor" and self._in_train(key, files):
+            return RenameResult(
+                error="`y` names the labels in a `train` section's loss expression; choose "
+                "another name"
+            )
         found = self._occurrences(key, files)
         by_file: dict[str, list[Location]] = {}
         for loc, _ in found:
@@ -649,6 +648,17 @@ class Workspace:
             for f, locs in sorted(by_file.items())
         )
         return RenameResult(changes)
+
+    def _in_train(self, key: SymbolKey, files: list[str]) -> bool:
+        """Whether a `train` section names the model input or output `key` (an occurrence of
+        a body's name outside any body)."""
+        for f in files:
+            index = self._index(f)
+            if index is not None and any(
+                o.key == key and o.scope == TOP for o in index.occurrences
+            ):
+                return True
+        return False
 
     def _clash(self, path: str, key: SymbolKey, new: str, locs: list[Location]) -> str | None:
         index = self._index(path)
