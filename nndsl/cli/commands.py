@@ -195,8 +195,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
     entry = CODES[code]
     out = Console(highlight=False)
     out.print(f"[bold]{entry.id}: {entry.title}[/]\n")
-    out.print(entry.explanation, markup=False)
+    out.print(entry.explanation, markup=False, soft_wrap=True)
+    out.print(_example_text(code), markup=False, soft_wrap=True, end="")
     return EXIT_OK
+
+
+def _example_text(code: str) -> str:
+    """The failing example and its fix (`nndsl.diagnostics.examples`), indented as code."""
+    from nndsl.diagnostics.examples import EXAMPLES, NO_EXAMPLE
+
+    def block(text: str) -> str:
+        return "".join(f"    {line}\n" if line else "\n" for line in text.splitlines())
+
+    if code not in EXAMPLES:
+        return f"\nNo example: {NO_EXAMPLE.get(code, 'none yet')}.\n"
+    ex = EXAMPLES[code]
+    text = f"\nExample (fails with {code}):\n\n" + block(ex.shown or ex.broken)
+    if ex.shown_fixed:
+        fixed = ex.shown_fixed
+    else:
+        fixed = ex.shown.replace(ex.old, ex.new, 1) if ex.shown else ex.fixed()
+    return text + "\nFixed:\n\n" + block(fixed)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
