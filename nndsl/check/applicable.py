@@ -162,13 +162,18 @@ class Definition:
     def apply(self, elab: Elaborator, frame: Frame, use: Use) -> Value:
         ref, args = self.ref, use.args or []
         trainable: bool | None = True
+        remat: bool | None = False
+        name = ref.definition.name.name
         if not any(p.name.name == "trainable" for p in ref.definition.params):
-            split, trainable = _split_trainable(elab, frame, args, ref.definition.name.name)
+            split, trainable = _split_trainable(elab, frame, args, name)
+            args = split or []
+        if not any(p.name.name == "remat" for p in ref.definition.params):
+            split, remat = _split_flag(_REMAT, elab, frame, args, name)
             args = split or []
         bound = elab.bind_params(frame, ref, args, use.span)
-        if bound is None or trainable is None:
+        if bound is None or trainable is None or remat is None:
             return ERROR
-        layer = DefRef(ref.definition, ref.module, bound, use.span, tuple(args), trainable)
+        layer = DefRef(ref.definition, ref.module, bound, use.span, tuple(args), trainable, remat)
         if use.inputs is None:
             return layer
         return elab.apply_layer(frame, layer, use.inputs, use.span)
@@ -224,17 +229,34 @@ class TrainOnly:
 _TRAINABLE = Arg("trainable", "bool", True, "false: the weights are frozen", keyword_only=True)
 
 
+_REMAT = Arg(
+    "remat",
+    "bool",
+    False,
+    "true: recompute the block's activations in the backward pass (less memory)",
+    keyword_only=True,
+)
+
+
 def _split_trainable(
     elab: Elaborator, frame: Frame, args: list[CallArg] | None, callee: str
 ) -> tuple[list[CallArg] | None, bool | None]:
     """The arguments without `trainable = ...`, which any layer or block application takes
     (Keras's `trainable`), and its value; None for the value when it is not a boolean."""
-    given = [a for a in args or () if a.name == _TRAINABLE.name]
+    return _split_flag(_TRAINABLE, elab, frame, args, callee)
+
+
+def _split_flag(
+    flag: Arg, elab: Elaborator, frame: Frame, args: list[CallArg] | None, callee: str
+) -> tuple[list[CallArg] | None, bool | None]:
+    """The arguments without the keyword `flag` (`trainable`, or `remat` on a block), and its
+    value; None for the value when it is not a boolean."""
+    given = [a for a in args or () if a.name == flag.name]
     if not given:
-        return args, True
-    rest = [a for a in args or () if a.name != _TRAINABLE.name]
+        return args, flag.default is True
+    rest = [a for a in args or () if a.name != flag.name]
     a = given[-1]
-    value = convert(_TRAINABLE, a.value, frame.file, a.span, callee, elab.rep)
+    value = convert(flag, a.value, frame.file, a.span, callee, elab.rep)
     if value is INVALID:
         return rest, None
     return rest, bool(value)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
+from nndsl.ir.graph import REPEAT, Repeat
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.records import record
 from nndsl.shapes import TensorType
@@ -43,6 +44,7 @@ class PendingNode:
         "op",
         "output",
         "path",
+        "repeat",
         "scope",
         "span",
         "type",
@@ -62,6 +64,7 @@ class PendingNode:
         span: Span,
         weights: tuple[Weight, ...],
         extra_outputs: tuple[tuple[int, TensorType], ...],
+        repeat: Repeat | None = None,
     ) -> None:
         self.op = op
         self.attrs = attrs
@@ -74,6 +77,7 @@ class PendingNode:
         self.span = span
         self.weights = weights
         self.extra_outputs = extra_outputs
+        self.repeat = repeat
 
 
 @record(frozen=True, slots=True)
@@ -116,8 +120,9 @@ class GraphBuilder:
         self._tensor_names: dict[int, str] = {}
         self._pending: list[PendingNode] = []
         self._prefixes: set[str] = set()  # every prefix given to `unique_path`
-        # Logs of `unique_path` and `name_value` calls, for `since`.
-        self._path_log: list[tuple[str, str]] = []
+        # Logs of `unique_path` and `name_value` calls, for `since` (prefix, base, how many:
+        # a collapsed `repeat` takes its count of names at once).
+        self._path_log: list[tuple[str, str, int]] = []
         self._named: list[tuple[int, str]] = []
 
     def new_value(self, type: TensorType) -> int:
@@ -130,7 +135,7 @@ class GraphBuilder:
         count = self._counters.get((prefix, base), 0)
         self._counters[(prefix, base)] = count + 1
         self._prefixes.add(prefix)
-        self._path_log.append((prefix, base))
+        self._path_log.append((prefix, base, 1))
         name = base if count == 0 else f"{base}_{count}"
         return f"{prefix}/{name}" if prefix else name
 
@@ -171,7 +176,23 @@ class GraphBuilder:
         pending = self._pending
         for i in range(mark.nodes, len(pending)):
             p = pending[i]
-            if p.weights and not all(w.frozen for w in p.weights):
+            if p.repeat is not None:
+                frozen = replace(p.repeat, body=_frozen(p.repeat.body))
+                pending[i] = PendingNode(
+                    p.op,
+                    p.attrs,
+                    p.inputs,
+                    p.output,
+                    p.type,
+                    p.path,
+                    p.scope,
+                    p.file,
+                    p.span,
+                    p.weights,
+                    p.extra_outputs,
+                    frozen,
+                )
+            elif p.weights and not all(w.frozen for w in p.weights):
                 pending[i] = PendingNode(
                     p.op,
                     p.attrs,
@@ -194,6 +215,8 @@ class GraphBuilder:
         """Elements of every weight added so far (each node's own: no sharing in the IR)."""
         total = 0
         for p in self._pending:
+            if p.repeat is not None:
+                total += sum(p.repeat.body.param_counts()) * p.repeat.count
             for w in p.weights:
                 n = 1
                 for d in w.shape:
@@ -272,6 +295,7 @@ class GraphBuilder:
                         p.span,
                         p.weights,
                         tuple((rel(v), t) for v, t in p.extra_outputs),
+                        p.repeat,
                     )
                 )
             names = tuple((rel(v), n) for v, n in self._named[mark.names : end.names])
@@ -282,11 +306,11 @@ class GraphBuilder:
         except KeyError:
             return None
         counts: dict[tuple[str, str], int] = {}
-        for used, base in self._path_log[mark.paths : end.paths]:
+        for used, base, n in self._path_log[mark.paths : end.paths]:
             if used != prefix and not used.startswith(prefix + "/"):
                 return None
             key = (used[len(prefix) :], base)
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + n
         values = self.graph.values
         return Delta(
             tuple(values[v] for v in range(v0, end.values)),
@@ -339,6 +363,7 @@ class GraphBuilder:
                     n.span if move is None else move(n.file, n.span),
                     n.weights,
                     tuple((v0 + v, t) for v, t in n.extra_outputs) if n.extra_outputs else (),
+                    n.repeat,
                 )
             )
         for r, name in delta.names:
@@ -349,7 +374,7 @@ class GraphBuilder:
             p = prefix + suffix
             counters[(p, base)] = counters.get((p, base), 0) + count
             self._prefixes.add(p)
-            log.extend([(p, base)] * count)
+            log.append((p, base, count))
         return v0
 
     def finish(self) -> Graph:
@@ -374,7 +399,114 @@ class GraphBuilder:
                 span=p.span,
                 weights=p.weights,
                 extra_outputs=p.extra_outputs,
+                repeat=p.repeat,
             )
             nodes.append(node)
         self.graph.nodes = nodes
         return self.graph
+
+    # == collapsed repeats ==================================================================
+    def collapse_repeat(
+        self,
+        mark: Mark,
+        inp: int,
+        out: int,
+        count: int,
+        scope: tuple[str, ...],
+        block: str,
+        remat: bool = False,
+    ) -> int | None:
+        """Replace the one block instance added since `mark` (from `inp` to `out`, of equal
+        types) by a repeat node of `count` instances, and number names as if the other
+        `count - 1` had been made. Returns the node's output value; None, changing nothing,
+        when what was added is not exactly one instance closed over `inp`."""
+        log = self._path_log
+        if mark.paths >= len(log) or log[mark.paths][2] != 1:
+            return None
+        prefix, base, _ = log[mark.paths]
+        number = self._counters[(prefix, base)] - 1
+        name = base if number == 0 else f"{base}_{number}"
+        path = f"{prefix}/{name}" if prefix else name
+        after = replace(mark, paths=mark.paths + 1)
+        delta = self.since(after, inputs=[inp], prefix=path, scope=(*scope, name))
+        if (
+            delta is None
+            or delta.inputs
+            or not delta.nodes
+            or out < mark.values
+            or (count != 1 and self.graph.values[out] != self.graph.values[inp])
+        ):
+            return None
+        first = delta.nodes[0]
+        t_in, t = self.graph.values[inp], self.graph.values[out]
+        body = _body_graph(name, delta, out - mark.values, t_in, t, first)
+        # Forget the instance: its values, nodes and names now live in the body.
+        for vid in range(mark.values, self._next_value):
+            self.graph.values.pop(vid, None)
+            self._tensor_names.pop(vid, None)
+        self._next_value = mark.values
+        del self._pending[mark.nodes :]
+        del self._named[mark.names :]
+        self._counters[(prefix, base)] += count - 1
+        if count > 1:
+            log.append((prefix, base, count - 1))
+        repeat = Repeat(body, count, base, number, block, remat)
+        vid = self.new_value(t)
+        self._pending.append(
+            PendingNode(
+                REPEAT, {}, (inp,), vid, t, path, scope, first.file, first.span, (), (), repeat
+            )
+        )
+        return vid
+
+
+def _body_graph(
+    name: str, delta: Delta, out: int, t_in: TensorType, t: TensorType, first: PendingNode
+) -> Graph:
+    """One instance's `Delta` as a graph: its own values keep their relative ids, its one
+    outside value (the input) takes the next."""
+    inp = len(delta.values)
+
+    def fix(v: int) -> int:
+        return v if v >= 0 else inp
+
+    graph = Graph(name, {})
+    graph.values = dict(enumerate(delta.values))
+    graph.values[inp] = t_in
+    graph.inputs = [GraphInput("x", inp, t_in, first.span)]
+    graph.outputs = [GraphOutput("y", out, t)]
+    names = dict(reversed([(fix(v), n) for v, n in delta.names]))
+    nodes = []
+    for i, p in enumerate(delta.nodes):
+        nodes.append(
+            Node(
+                i,
+                p.op,
+                p.attrs,
+                tuple(fix(v) for v in p.inputs),
+                p.output,
+                p.type,
+                p.path,
+                p.scope,
+                names.get(p.output),
+                p.file,
+                p.span,
+                p.weights,
+                p.extra_outputs,
+                p.repeat,
+            )
+        )
+    graph.nodes = nodes
+    return graph
+
+
+def _frozen(graph: Graph) -> Graph:
+    """The graph with every weight frozen (`trainable = false` on a repeated block)."""
+    nodes = []
+    for n in graph.nodes:
+        if n.repeat is not None:
+            n = replace(n, repeat=replace(n.repeat, body=_frozen(n.repeat.body)))
+        elif n.weights:
+            n = replace(n, weights=tuple(replace(w, frozen=True) for w in n.weights))
+        nodes.append(n)
+    return replace(graph, nodes=nodes)

@@ -127,6 +127,10 @@ class Elaborator:
         # Per model graph: its node count at the last `repeat` copy, and the copies so far
         # that added no node (see `_within_budget`).
         self.iterations: dict[GraphBuilder, tuple[int, int]] = {}
+        # Set while the first copy of `repeat N Block(...)` is checked: a `remat = true`
+        # block application then leaves rematerialisation to the repeat (`remat_seen`).
+        self.repeating = False
+        self.remat_seen = False
 
     def uncertain(self, frame: Frame, types: Sequence[TensorType]) -> bool:
         """In a generic check, whether these shapes may still agree once parameters are known."""
@@ -521,7 +525,7 @@ class Elaborator:
 
     def _repeat(self, frame: Frame, stmt: ast.Repeat) -> bool:
         count = self._static_count(frame, stmt.count)
-        if count is None:
+        if count is None or not self._unroll_ok(frame, stmt.count, count):
             return False
         ok = True
         for _ in range(count):
@@ -532,22 +536,89 @@ class Elaborator:
                 break
         return ok
 
+    def _unroll_ok(self, frame: Frame, expr: ast.Expr, n: int) -> bool:
+        """A `repeat` that is unrolled copy by copy stays within MAX_REPEAT (E0813); one
+        collapsed into a single node (`_repeat_stage`) has no such limit."""
+        if n <= MAX_REPEAT:
+            return True
+        self.rep.error(
+            "E0813",
+            f"`repeat` count {n:,} is over the limit of {MAX_REPEAT:,}",
+            frame.file,
+            expr.span,
+            "too many copies",
+            help="a model this deep does not train; use fewer copies",
+            notes=[
+                "`x |> repeat N Block(...)` of a block that returns its input's type has no "
+                "such limit; other repeats are checked copy by copy"
+            ],
+        )
+        return False
+
+    def _repeat_stage(
+        self, frame: Frame, value: Value, stage: ast.RepeatStage, span: Span
+    ) -> Value:
+        """`x |> repeat N Stage`. The first copy is checked; when it is one block instance
+        whose output type equals its input type, it becomes the body of one repeat node
+        (`GraphBuilder.collapse_repeat`) and checking is done, whatever N is (the parameter
+        budget, E0818, then bounds N). Otherwise the other copies are checked one by one."""
+        count = self._static_count(frame, stage.count)
+        if count is None:
+            return ERROR
+        if count == 0:
+            return value  # 0 copies: the stage is the identity, the body does not run
+        builder = frame.builder
+        mark = builder.mark()
+        outer = self.repeating
+        self.repeating = True
+        self.remat_seen = False
+        try:
+            current = self._pipe_stage(frame, value, stage.stage, span)
+        finally:
+            self.repeating = outer
+        remat, self.remat_seen = self.remat_seen, False
+        if isinstance(current, ErrorVal):
+            return ERROR
+        if count == 1 and not remat:
+            return current
+        if isinstance(value, TensorVal) and isinstance(current, TensorVal) and frame.concrete:
+            vid = builder.collapse_repeat(
+                mark, value.value, current.value, count, frame.scope, _stage_name(stage), remat
+            )
+            if vid is not None:
+                recorder = self.composite
+                if recorder is not None and builder is recorder.builder:
+                    recorder.ok = False  # the recorded block call is gone into the node
+                return TensorVal(vid, current.type, current.origin)
+        if remat:
+            self._remat_unsupported(frame, stage.span)
+            return ERROR
+        if not self._unroll_ok(frame, stage.count, count):
+            return ERROR
+        for _ in range(count - 1):
+            if not self._within_budget(frame, stage.span, iteration=True):
+                return ERROR
+            current = self._pipe_stage(frame, current, stage.stage, span)
+            if isinstance(current, ErrorVal):
+                return ERROR
+        return current
+
+    def _remat_unsupported(self, frame: Frame, span: Span) -> None:
+        self.rep.error(
+            "E0820",
+            "`remat = true` needs a block that takes one tensor and returns one",
+            frame.file,
+            span,
+            "cannot be rematerialised",
+            help="remove `remat = true`, or wrap the layers in a block with one input and output",
+        )
+
     def _static_count(self, frame: Frame, expr: ast.Expr) -> int | None:
         v = self.evaluate(frame, expr)
         if isinstance(v, ErrorVal):
             return None
         if isinstance(v, ScalarVal) and v.kind == "int":
             n = v.value.as_int() if isinstance(v.value, Dim) else v.value
-            if isinstance(n, int) and n > MAX_REPEAT:
-                self.rep.error(
-                    "E0813",
-                    f"`repeat` count {n:,} is over the limit of {MAX_REPEAT:,}",
-                    frame.file,
-                    expr.span,
-                    "too many copies",
-                    help="a model this deep does not train; use fewer copies",
-                )
-                return None
             if isinstance(n, int) and n >= 0:
                 return n  # 0 copies: the stage is the identity, the body does not run
             if n is None and not frame.concrete:
@@ -957,17 +1028,7 @@ class Elaborator:
             )
             return ERROR
         if isinstance(stage, ast.RepeatStage):
-            count = self._static_count(frame, stage.count)
-            if count is None:
-                return ERROR
-            current: Value = value
-            for _ in range(count):
-                if not self._within_budget(frame, stage.span, iteration=True):
-                    return ERROR
-                current = self._pipe_stage(frame, current, stage.stage, span)
-                if isinstance(current, ErrorVal):
-                    return ERROR
-            return current
+            return self._repeat_stage(frame, value, stage, span)
         if isinstance(stage, ast.Call | ast.Name):
             func = stage.func if isinstance(stage, ast.Call) else stage
             callee = self.evaluate(frame, func)
@@ -1020,6 +1081,8 @@ class Elaborator:
             out = self.apply_op(frame, layer.spec, layer.attrs, inputs, span, layer.arg_spans)
             frame.builder.freeze_since(mark)
             return out
+        if layer.remat:
+            return self._apply_remat(frame, layer, inputs, span)
         recorder = self.composite
         if recorder is not None and frame.builder is recorder.builder and frame.prefix == "":
             start = recorder.mark()  # a block call of the recorded model's own body
@@ -1027,6 +1090,36 @@ class Elaborator:
             recorder.call(start, layer, inputs, span, out)
             return out
         return self._apply_block(frame, layer, inputs, span)
+
+    def _apply_remat(
+        self, frame: Frame, layer: DefRef, inputs: list[TensorVal], span: Span
+    ) -> Value:
+        """`Block(..., remat = true)`: the instance becomes a repeat node of one copy whose
+        activations the backend recomputes in the backward pass (`jax.checkpoint`)."""
+        if self.repeating:
+            self.repeating = False  # blocks inside this one are not the repeated stage
+            try:
+                out = self._apply_block(frame, layer, inputs, span)
+            finally:
+                self.repeating = True
+            self.remat_seen = True
+            return out
+        mark = frame.builder.mark()
+        out = self._apply_block(frame, layer, inputs, span)
+        if isinstance(out, ErrorVal) or not frame.concrete:
+            return out
+        if len(inputs) == 1 and isinstance(out, TensorVal):
+            name = layer.definition.name.name
+            vid = frame.builder.collapse_repeat(
+                mark, inputs[0].value, out.value, 1, frame.scope, name, remat=True
+            )
+            if vid is not None:
+                recorder = self.composite
+                if recorder is not None and frame.builder is recorder.builder:
+                    recorder.ok = False
+                return TensorVal(vid, out.type, out.origin)
+        self._remat_unsupported(frame, span)
+        return ERROR
 
     def _apply_block(
         self, frame: Frame, layer: DefRef, inputs: list[TensorVal], span: Span
@@ -1651,3 +1744,10 @@ def _compare(op: str, a: object, b: object) -> bool | None:
 
 
 __all__ = ["PARAM_TYPES", "Elaborator", "Frame", "article"]
+
+
+def _stage_name(stage: ast.RepeatStage) -> str:
+    """The repeated block's name as written (`Res` in `repeat 8 Res(64)`), for summaries."""
+    inner = stage.stage
+    func = inner.func if isinstance(inner, ast.Call) else inner
+    return func.ident.name if isinstance(func, ast.Name) else "block"

@@ -126,7 +126,21 @@ def matches(pattern: str, node: Node, weight: str) -> bool:
 
 
 def _frozen(rep: Reporter, file: SourceFile, graph: Graph, patterns: list[ast.StrLit]) -> Graph:
-    """A copy of `graph` with the matched parameters frozen; a warning per idle pattern."""
+    """A copy of `graph` with the matched parameters frozen; a warning per idle pattern.
+    A repeat with a matched weight is unrolled first: its copies then differ (the body is
+    shared only by copies trained alike)."""
+    hit_repeats = [
+        n.id
+        for n in graph.nodes
+        if n.repeat is not None
+        and any(
+            matches(p.value, inner, w.name)
+            for inner, w in Graph(graph.name, {}, nodes=[n]).weights()
+            for p in patterns
+        )
+    ]
+    if hit_repeats:
+        graph = graph.unrolled(only=hit_repeats)
     used: set[int] = set()
     nodes = []
     for node in graph.nodes:

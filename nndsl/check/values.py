@@ -72,6 +72,7 @@ class DefRef:
     # when a memoized caller is replayed against an edited definition (`check.memo`).
     call_args: tuple[object, ...] | None = None
     trainable: bool = True  # `MyBlock(2, trainable = false)`: its weights are frozen
+    remat: bool = False  # `MyBlock(2, remat = true)`: activations recomputed when training
 
 
 @record(frozen=True)

@@ -10,6 +10,7 @@ from nndsl.cli.output import ErrorStream
 from nndsl.diagnostics import Diagnostic
 from nndsl.frontend import CheckResult, check_file
 from nndsl.ir import Graph
+from nndsl.limits import MAX_GRAPH_NODES
 
 
 def _stderr() -> ErrorStream:
@@ -96,7 +97,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if graph is None:
         return _exit_code([result])
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    summary = summarize(graph)
+    expand = bool(getattr(args, "expand", False))
+    if expand and graph.node_total() > MAX_GRAPH_NODES:
+        raise UsageError(
+            f"`--expand` would list {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}; "
+            "without it each repeat is one row"
+        )
+    summary = summarize(graph, expand=expand)
     out.print(summary_table(summary))
     out.print(summary_totals(summary), end="")
     if getattr(args, "distribute", False):

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the .nn file")
     p.add_argument("--model", help="the model to show (default: the trained or only one)")
     p.add_argument(
+        "--expand",
+        action="store_true",
+        help="list every copy of a repeated block (by default one row: `Res × 64`)",
+    )
+    p.add_argument(
         "--distribute",
         action="store_true",
         help="also what each device holds under the train section's `distribute` layout",

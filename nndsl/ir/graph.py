@@ -7,12 +7,12 @@ its weights, and the source span it came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import field
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import field, replace
+from typing import TYPE_CHECKING, ClassVar
 
 from nndsl.ir.loss import LossExpr
-from nndsl.ops import ArgValue, OpSpec
+from nndsl.ops import ArgValue, OpKind, OpSpec
 from nndsl.records import record
 from nndsl.shapes import DType, TensorType
 from nndsl.source import SourceFile, Span
@@ -67,6 +67,24 @@ class Node:
     weights: tuple[Weight, ...] = ()
     # Results after the first, for ops with several (`LSTM(return_state = true)`).
     extra_outputs: tuple[tuple[int, TensorType], ...] = ()
+    # A collapsed `repeat` (op `REPEAT`): its body and count; `path` is its first instance's.
+    repeat: Repeat | None = None
+
+    def instance_path(self, i: int) -> str:
+        """The path of a repeat node's `i`-th instance (0-based): `res_3` for the fourth of
+        `repeat 4 Res(...)`."""
+        assert self.repeat is not None
+        head, _, _ = self.path.rpartition("/")
+        name = self.repeat.name(i)
+        return f"{head}/{name}" if head else name
+
+    def instances(self) -> Iterator[tuple[int, str]]:
+        """(index, path) of each instance; for a plain node, (0, its path) once."""
+        if self.repeat is None:
+            yield 0, self.path
+            return
+        for i in range(self.repeat.count):
+            yield i, self.instance_path(i)
 
     @property
     def frozen(self) -> bool:
@@ -88,6 +106,37 @@ class Node:
         line = self.file.position(self.span.start).line
         tensor = f"[{self.tensor_name}]" if self.tensor_name else ""
         return f"{'/'.join(self.scope)}/{self.path.rsplit('/', 1)[-1]}{tensor}@L{line}"
+
+
+class _RepeatSpec(OpSpec):
+    """The op of a collapsed `repeat`: no backend implements it by name; each one lowers the
+    node's `Repeat` (a scan or an unrolled loop in JAX, unrolled copies in ONNX)."""
+
+    name: ClassVar[str] = "Repeat"
+    kind: ClassVar[OpKind] = OpKind.LAYER
+
+
+REPEAT: OpSpec = _RepeatSpec()
+
+
+@record(frozen=True, slots=True)
+class Repeat:
+    """`repeat N Block(...)` whose block maps a type to itself, held once with its count.
+
+    `body` is one instance: one input, one output of the same type, node paths and scopes
+    relative to the instance. Instance `i` is named `base` numbered `start + i` (`base`,
+    `base_1`, ...), as the unrolled copies were, so weight paths are per instance."""
+
+    body: Graph
+    count: int
+    base: str
+    start: int
+    block: str  # the block's name, for summaries: "Res x 64"
+    remat: bool = False
+
+    def name(self, i: int) -> str:
+        n = self.start + i
+        return self.base if n == 0 else f"{self.base}_{n}"
 
 
 @record(frozen=True, slots=True)
@@ -117,20 +166,142 @@ class Graph:
     values: dict[int, TensorType] = field(default_factory=dict)
 
     def weights(self) -> Iterator[tuple[Node, Weight]]:
+        """Every weight with the node that owns it; a repeat's per instance, with the
+        instance's node (its path: `res_3/dense`). Linear in the instances that have weights."""
         for node in self.nodes:
+            if node.repeat is None:
+                for w in node.weights:
+                    yield node, w
+                continue
+            body = node.repeat.body
+            if not body.has_weights():
+                continue
+            for i, path in node.instances():
+                for inner, w in body.weights():
+                    yield instance_node(inner, path, (*node.scope, node.repeat.name(i))), w
+
+    def has_weights(self) -> bool:
+        return any(
+            n.weights or (n.repeat is not None and n.repeat.body.has_weights()) for n in self.nodes
+        )
+
+    def walk(self) -> Iterator[Node]:
+        """Every node, a repeat's body nodes once (after the repeat node)."""
+        for node in self.nodes:
+            yield node
+            if node.repeat is not None:
+                yield from node.repeat.body.walk()
+
+    @property
+    def stochastic(self) -> bool:
+        return any(n.op.stochastic for n in self.walk())
+
+    @property
+    def has_repeats(self) -> bool:
+        return any(n.repeat is not None for n in self.nodes)
+
+    def _sizes(self, itemsize: bool) -> tuple[int, int]:
+        """(updated, not updated) parameter elements or bytes; a repeat's body times its
+        count, so a repeat of 10**12 copies costs no more to count than one of 8."""
+        updated = other = 0
+        for node in self.nodes:
+            if node.repeat is not None:
+                u, o = node.repeat.body._sizes(itemsize)
+                updated += u * node.repeat.count
+                other += o * node.repeat.count
+                continue
             for w in node.weights:
-                yield node, w
+                n = w.size * (w.dtype.itemsize if itemsize else 1)
+                if w.updated:
+                    updated += n
+                else:
+                    other += n
+        return updated, other
 
     def param_counts(self) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, as Keras counts them."""
-        trainable = sum(w.size for _, w in self.weights() if w.updated)
-        frozen = sum(w.size for _, w in self.weights() if not w.updated)
-        return trainable, frozen
+        return self._sizes(False)
 
     def param_bytes(self) -> tuple[int, int]:
-        trainable = sum(w.size * w.dtype.itemsize for _, w in self.weights() if w.updated)
-        frozen = sum(w.size * w.dtype.itemsize for _, w in self.weights() if not w.updated)
-        return trainable, frozen
+        return self._sizes(True)
+
+    def node_total(self) -> int:
+        """Nodes of the graph with every repeat unrolled (arithmetic, not by unrolling)."""
+        return sum(
+            1 if n.repeat is None else n.repeat.count * n.repeat.body.node_total()
+            for n in self.nodes
+        )
+
+    def unrolled(self, only: Sequence[int] | None = None) -> Graph:
+        """The same graph with its repeats (or those of `only`, by node id) as copies of
+        their bodies: plain nodes with per-instance paths, fresh value ids after the graph's
+        own, numbered in order. For consumers that need every node (ONNX export, a summary
+        with `--expand`); linear in the unrolled size, which the caller bounds."""
+        if not self.has_repeats:
+            return self
+        values = dict(self.values)
+        counter = [max(values, default=-1) + 1]
+        nodes: list[Node] = []
+        select = None if only is None else set(only)
+
+        def run(
+            body: list[Node], env: dict[int, int], prefix: str, scope: tuple[str, ...], top: bool
+        ) -> None:
+            for node in body:
+                path = _join(prefix, node.path)
+                sc = (*scope, *node.scope)
+                rep = node.repeat
+                if rep is not None and (select is None or not top or node.id in select):
+                    carry = env[node.inputs[0]]
+                    head = path.rpartition("/")[0]
+                    for i in range(rep.count):
+                        inner = {rep.body.inputs[0].value: carry}
+                        run(
+                            rep.body.nodes,
+                            inner,
+                            _join(head, rep.name(i)),
+                            (*sc, rep.name(i)),
+                            False,
+                        )
+                        carry = inner[rep.body.outputs[0].value]
+                    env[node.output] = carry
+                    continue
+                outs = list(node.output_ids)
+                if not top:
+                    for k, t in enumerate(node.output_types):
+                        outs[k] = counter[0]
+                        values[counter[0]] = t
+                        counter[0] += 1
+                env.update(zip(node.output_ids, outs, strict=True))
+                nodes.append(
+                    replace(
+                        node,
+                        id=len(nodes),
+                        inputs=tuple(env.get(v, v) for v in node.inputs),
+                        output=outs[0],
+                        extra_outputs=tuple(
+                            (o, t) for o, (_, t) in zip(outs[1:], node.extra_outputs, strict=True)
+                        ),
+                        path=path,
+                        scope=sc,
+                    )
+                )
+
+        top: dict[int, int] = {i.value: i.value for i in self.inputs}
+        run(self.nodes, top, "", (), True)
+        outputs = [replace(o, value=top.get(o.value, o.value)) for o in self.outputs]
+        return replace(self, nodes=nodes, values=values, outputs=outputs)
+
+
+def _join(head: str, tail: str) -> str:
+    if not head:
+        return tail
+    return f"{head}/{tail}" if tail else head
+
+
+def instance_node(node: Node, prefix: str, scope: tuple[str, ...]) -> Node:
+    """A body node as one instance of its repeat: path and scope made absolute."""
+    return replace(node, path=_join(prefix, node.path), scope=(*scope, *node.scope))
 
 
 @record(frozen=True)

@@ -44,25 +44,40 @@ class Summary:
         return self.trainable_bytes + self.non_trainable_bytes
 
 
-def summarize(graph: Graph) -> Summary:
+def summarize(graph: Graph, expand: bool = False) -> Summary:
+    """The rows of `graph`; a repeat is one row ("Res x 64", its instances' parameters
+    together) unless `expand`, which lists every copy's layers (the caller bounds the size:
+    `Graph.node_total`)."""
+    totals = graph  # counted as declared: a repeat's parameters arithmetically
+    if expand:
+        graph = graph.unrolled()
     producer: dict[int, str] = {i.value: i.name for i in graph.inputs}
     rows = [SummaryRow(i.name, "Input", format_shape(i.type.shape), 0, "") for i in graph.inputs]
     for node in graph.nodes:
+        name, kind, params = node.path, node.op.name, sum(w.size for w in node.weights)
+        rep = node.repeat
+        if rep is not None:
+            if rep.count > 1:
+                last = node.instance_path(rep.count - 1).rpartition("/")[2]
+                name = f"{node.path} … {last}"
+            kind = f"{rep.block} × {rep.count:,}" + (", remat" if rep.remat else "")  # noqa: RUF001
+            params = sum(rep.body.param_counts()) * rep.count
         for i, vid in enumerate(node.output_ids):  # `lstm[1]`: the second result of `lstm`
-            producer[vid] = node.path if i == 0 else f"{node.path}[{i}]"
+            producer[vid] = name if i == 0 else f"{name}[{i}]"
         if node.op.name == "constant":
             continue
         sources = [producer.get(v, "") for v in node.inputs]
         shapes = ", ".join(format_shape(t.shape) for t in node.output_types)
         rows.append(
             SummaryRow(
-                node.path,
-                node.op.name,
+                name,
+                kind,
                 shapes if len(node.output_types) == 1 else f"({shapes})",
-                sum(w.size for w in node.weights),
+                params,
                 ", ".join(s for s in sources if s),
             )
         )
+    graph = totals
     trainable, frozen = graph.param_counts()
     tb, fb = graph.param_bytes()
     return Summary(graph.name, tuple(rows), trainable, frozen, tb, fb)

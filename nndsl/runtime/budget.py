@@ -90,7 +90,7 @@ def estimate(graph: Graph, sizes: Mapping[str, Dim]) -> Estimate:
     """Weights plus the largest activation, with `sizes` bound (batch included)."""
     trainable, frozen = graph.param_bytes()
     largest: Largest | None = None
-    for node in graph.nodes:
+    for node in graph.walk():  # a repeat's body once: each copy has the same types
         for t in node.output_types:
             n = _bytes(t, sizes)
             if n is not None and (largest is None or n > largest.bytes):

@@ -338,6 +338,7 @@ def convert(graph: Graph, source: KerasSource) -> dict[str, dict[str, np.ndarray
     """The nndsl weights `{node path: {weight name: array}}` from `source`, every one of them
     matched to a Keras variable of the same shape, every Keras variable used; otherwise a
     `KerasImportError` listing what did not match (names and shapes on both sides)."""
+    graph = graph.unrolled()  # Keras has a layer per copy of a repeated block
     match = _match_graph(graph, source) if source.graph is not None else _match_order(graph, source)
     problems: list[str] = []
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -352,7 +353,8 @@ def convert(graph: Graph, source: KerasSource) -> dict[str, dict[str, np.ndarray
                     f"{source.path}: {layer.group}: variables of dtype {array.dtype} cannot be "
                     f"read into {node.path}/{w.name}"
                 )
-            weights[w.name] = np.ascontiguousarray(array, dtype=w.dtype.numpy_name)
+            # np.array, not ascontiguousarray: that makes a 0-d variable (a count) 1-d
+            weights[w.name] = np.array(array, dtype=w.dtype.numpy_name, order="C")
     if problems or match.keras_left or match.nndsl_left:
         raise KerasImportError(_mismatch_line(source.path, graph, match, problems))
     return out

@@ -100,10 +100,16 @@ def test_the_graph_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     diags = check_source(text).diagnostics
     assert [d.code for d in diags] == ["E0814"]
     assert diags[0].message == "`M` has more than 300 layers and ops here"
-    text = MODEL.format(body="    return x |> repeat 100 R()") + (
-        "block R() {\n    input x: f32[B, 4]\n    return x |> repeat 100 relu\n}\n"
-    )
+    block = "block R() {\n    input x: f32[B, 4]\n    return x |> repeat 100 relu\n}\n"
+    # Copies of an op are unrolled and counted ...
+    text = MODEL.format(body="    return x |> repeat 2 R() |> repeat 400 relu") + block
     assert [d.code for d in check_source(text).diagnostics] == ["E0814"]
+    # ... a block mapping a type to itself is one repeat node, its body counted once.
+    text = MODEL.format(body="    return x |> repeat 100 R()") + block
+    result = check_source(text)
+    assert result.diagnostics == []
+    assert result.program is not None
+    assert result.program.graphs["M"].node_total() == 100 * 100
 
 
 def test_the_parameter_budget_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from nndsl.backend.jax.initializers import initialize
 from nndsl.backend.jax.registry import ApplyCall, implementation
+from nndsl.backend.jax.repeat import run_repeat
 from nndsl.ir import Graph
 from nndsl.ops import ArgValue, OpKind, attrs as op_attrs, configured
 from nndsl.shapes import Dim
@@ -87,44 +88,8 @@ class CompiledModel:
         """`apply`, plus the sum of the layers' added losses (activity penalties, ...)."""
         env = self._bind_inputs(inputs)
         sizes = self._symbol_sizes(env)
-        added: list[jax.Array] = []
-        new_state: Tree = {path: dict(ws) for path, ws in state.items()}
-        for node in self.graph.nodes:
-            node_key = None
-            # At inference only a draw kept on (`inference = "sample"`) takes the key.
-            if (
-                node.op.stochastic
-                and key is not None
-                and (training or node.attrs.get("inference") == "sample")
-            ):
-                node_key = jax.random.fold_in(key, node.id)
-            call = ApplyCall(
-                attrs=_concrete_attrs(node.attrs, sizes) if sizes else node.attrs,
-                inputs=[env[v] for v in node.inputs],
-                params=params.get(node.path, {}),
-                state=state.get(node.path, {}),
-                training=training and not node.frozen,  # a frozen layer: inference mode
-                key=node_key,
-            )
-            with jax.named_scope(node.scope_name):
-                result = implementation(node.op)(call)
-                results = tuple(result) if node.extra_outputs else (result,)
-                activity = configured(
-                    op_attrs.declared(node.attrs, "activity_regularizer", None), OpKind.REGULARIZER
-                )
-                if activity is not None:
-                    penalize = implementation(activity.name)
-                    # Keras 3 divides each output's penalty by its batch size.
-                    call.add_loss(
-                        sum(penalize(activity, r) / (r.shape[0] if r.ndim else 1) for r in results)
-                    )
-            for vid, value in zip(node.output_ids, results, strict=True):
-                env[vid] = value
-            if call.new_state:
-                new_state.setdefault(node.path, {}).update(call.new_state)
-            added.extend(call.losses)
-        total = sum(added, jnp.zeros((), jnp.float32))
-        return [env[o.value] for o in self.graph.outputs], new_state, total
+        outputs, new_state, total = run_graph(self.graph, params, state, env, sizes, training, key)
+        return outputs, new_state, total
 
     def penalty(self, params: Tree) -> jax.Array:
         """The weight regularizers' penalties, summed (zero when there are none)."""
@@ -178,6 +143,64 @@ class CompiledModel:
         return {i.value: jnp.asarray(v) for i, v in zip(declared, values, strict=True)}
 
 
+def run_graph(
+    graph: Graph,
+    params: Tree,
+    state: Tree,
+    env: dict[int, jax.Array],
+    sizes: Mapping[str, Dim],
+    training: bool,
+    key: jax.Array | None,
+) -> tuple[list[jax.Array], Tree, jax.Array]:
+    """Run `graph`'s nodes on `env` (its inputs' values by id): (outputs, updated state, sum
+    of added losses). A repeat node runs its body per instance (`backend.jax.repeat`)."""
+    added: list[jax.Array] = []
+    new_state: Tree = {path: dict(ws) for path, ws in state.items()}
+    for node in graph.nodes:
+        if node.repeat is not None:
+            out, losses = run_repeat(
+                node, params, state, new_state, env, sizes, training, key, run_graph
+            )
+            env[node.output] = out
+            added.extend(losses)
+            continue
+        node_key = None
+        # At inference only a draw kept on (`inference = "sample"`) takes the key.
+        if (
+            node.op.stochastic
+            and key is not None
+            and (training or node.attrs.get("inference") == "sample")
+        ):
+            node_key = jax.random.fold_in(key, node.id)
+        call = ApplyCall(
+            attrs=_concrete_attrs(node.attrs, sizes) if sizes else node.attrs,
+            inputs=[env[v] for v in node.inputs],
+            params=params.get(node.path, {}),
+            state=state.get(node.path, {}),
+            training=training and not node.frozen,  # a frozen layer: inference mode
+            key=node_key,
+        )
+        with jax.named_scope(node.scope_name):
+            result = implementation(node.op)(call)
+            results = tuple(result) if node.extra_outputs else (result,)
+            activity = configured(
+                op_attrs.declared(node.attrs, "activity_regularizer", None), OpKind.REGULARIZER
+            )
+            if activity is not None:
+                penalize = implementation(activity.name)
+                # Keras 3 divides each output's penalty by its batch size.
+                call.add_loss(
+                    sum(penalize(activity, r) / (r.shape[0] if r.ndim else 1) for r in results)
+                )
+        for vid, value in zip(node.output_ids, results, strict=True):
+            env[vid] = value
+        if call.new_state:
+            new_state.setdefault(node.path, {}).update(call.new_state)
+        added.extend(call.losses)
+    total = sum(added, jnp.zeros((), jnp.float32))
+    return [env[o.value] for o in graph.outputs], new_state, total
+
+
 def _concrete(value: ArgValue, sizes: Mapping[str, Dim]) -> ArgValue:
     if isinstance(value, Dim):
         n = value.subst(sizes).as_int()
@@ -193,6 +216,7 @@ def _concrete_attrs(attrs: Mapping[str, ArgValue], sizes: Mapping[str, Dim]) -> 
 
 def compile_graph(graph: Graph) -> CompiledModel:
     """Check every op has a JAX implementation now, rather than mid-trace."""
-    for node in graph.nodes:
-        implementation(node.op)
+    for node in graph.walk():
+        if node.repeat is None:
+            implementation(node.op)
     return CompiledModel(graph)

@@ -279,7 +279,7 @@ def build_steps(
     scaling = precision == "float16"
     # No per-step key unless a layer draws from it: deriving one costs a threefry per step,
     # and leaving `step_root`/`step` unused lets jit drop them from the call.
-    stochastic = any(node.op.stochastic for node in graph.nodes)
+    stochastic = graph.stochastic
 
     def step_key(step_root: jax.Array, step: jax.Array) -> jax.Array | None:
         return jax.random.fold_in(step_root, step) if stochastic else None

@@ -19,6 +19,7 @@ from nndsl.backend.onnx.builder import IR_VERSION, OPSET, OnnxGraph, value_info
 from nndsl.backend.onnx.registry import LowerCall, Unsupported, lowering_of
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.ir import Graph, Node
+from nndsl.limits import MAX_GRAPH_NODES
 
 Weights = Mapping[str, Mapping[str, Any]]  # node path -> weight name -> array
 
@@ -57,6 +58,13 @@ def _placeholders(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
+    # A repeat is exported as its copies, one after the other (what ONNX Runtime runs
+    # fastest: bench/README.md, "repeat"); the checker's budgets bound their number.
+    if graph.node_total() > MAX_GRAPH_NODES:
+        node = next(n for n in graph.nodes if n.repeat is not None)
+        message = f"the model unrolls to {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}"
+        return _Emitted(None, [_problem(node, message)])
+    graph = graph.unrolled()
     g = OnnxGraph(dry_run=dry_run)
     env: dict[int, str] = {}
     for i in graph.inputs:

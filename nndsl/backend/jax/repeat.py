@@ -1,0 +1,132 @@
+"""Lowering a collapsed `repeat` node: `jax.lax.scan` over stacked weights, or unrolled.
+
+Weights stay stored per instance (`res_3/dense/kernel`), as the checker names them and as
+checkpoints, `init`, `freeze` and exports address them; a scan stacks them on a leading axis
+of length N inside the traced step (and the gradient splits back). A scan traces and compiles
+the body once, so compile time does not grow with N; unrolled, XLA optimises across copies,
+which on XLA:CPU runs convolutions much faster (figures in bench/README.md, "repeat").
+
+The rule (`lowering`), overridden by `NNDSL_REPEAT_LOWERING=scan|unroll`:
+- unroll a single copy (`remat = true` on one block application);
+- scan when unrolling would trace more than `UNROLL_LIMIT` nodes (whatever the platform);
+- on XLA:CPU, unroll a body with a convolution (a scanned convolution is several times
+  slower there), scan any other body;
+- on other platforms (GPU, TPU), scan: the usual choice for deep stacks there.
+Random draws are keyed per instance the same way in both lowerings, so they agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nndsl.ir import Graph, Node
+from nndsl.ir.graph import Repeat
+from nndsl.shapes import Dim
+
+Tree = dict[str, dict[str, jax.Array]]
+Run = Callable[
+    [Graph, Tree, Tree, dict[int, jax.Array], Mapping[str, Dim], bool, "jax.Array | None"],
+    tuple[list[jax.Array], Tree, jax.Array],
+]
+
+LOWERING_ENV = "NNDSL_REPEAT_LOWERING"
+UNROLL_LIMIT = 4096  # nodes an unrolled repeat may trace; beyond, it is scanned
+_CONV_FAMILIES = frozenset({"conv"})
+
+
+def lowering(rep: Repeat, platform: str | None = None) -> str:
+    """ "scan" or "unroll" for this repeat on `platform` (default: JAX's default backend)."""
+    if rep.count == 1:
+        return "unroll"
+    if rep.count * rep.body.node_total() > UNROLL_LIMIT:
+        return "scan"
+    forced = os.environ.get(LOWERING_ENV, "").strip().lower()
+    if forced in ("scan", "unroll"):
+        return forced
+    platform = platform or jax.default_backend()
+    if platform == "cpu" and any(n.op.family in _CONV_FAMILIES for n in rep.body.walk()):
+        return "unroll"
+    return "scan"
+
+
+def _keys(body: Graph) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(params, state) entries of one instance: (path relative to it, weight name)."""
+    params: list[tuple[str, str]] = []
+    state: list[tuple[str, str]] = []
+    for n, w in body.weights():
+        (params if w.trainable else state).append((n.path, w.name))
+    return params, state
+
+
+def _sub(tree: Tree, prefix: str, keys: list[tuple[str, str]]) -> Tree:
+    out: Tree = {}
+    for rel, name in keys:
+        out.setdefault(rel, {})[name] = tree[f"{prefix}/{rel}"][name]
+    return out
+
+
+def _stacked(tree: Tree, paths: list[str], keys: list[tuple[str, str]]) -> Tree:
+    out: Tree = {}
+    for rel, name in keys:
+        out.setdefault(rel, {})[name] = jnp.stack([tree[f"{p}/{rel}"][name] for p in paths])
+    return out
+
+
+def run_repeat(
+    node: Node,
+    params: Tree,
+    state: Tree,
+    new_state: Tree,
+    env: Mapping[int, jax.Array],
+    sizes: Mapping[str, Dim],
+    training: bool,
+    key: jax.Array | None,
+    run: Run,
+) -> tuple[jax.Array, list[jax.Array]]:
+    """The repeat's output and added losses; its instances' state updates go to `new_state`."""
+    rep = node.repeat
+    assert rep is not None
+    body = rep.body
+    x = env[node.inputs[0]]
+    p_keys, s_keys = _keys(body)
+    paths = [node.instance_path(i) for i in range(rep.count)] if p_keys or s_keys else []
+    root = None if key is None else jax.random.fold_in(key, node.id)
+    first = body.inputs[0].value
+
+    def one(h: jax.Array, p: Tree, s: Tree, i: Any) -> tuple[jax.Array, Tree, jax.Array]:
+        k = None if root is None else jax.random.fold_in(root, i)
+        outs, ns, loss = run(body, p, s, {first: h}, sizes, training, k)
+        return outs[0], ns, loss
+
+    if rep.remat:
+        one = jax.checkpoint(one)
+
+    if lowering(rep) == "unroll":
+        losses = []
+        for i in range(rep.count):
+            p = _sub(params, paths[i], p_keys) if paths else {}
+            s = _sub(state, paths[i], s_keys) if paths else {}
+            x, ns, loss = one(x, p, s, jnp.uint32(i))
+            for rel, ws in ns.items():
+                new_state.setdefault(f"{paths[i]}/{rel}", {}).update(ws)
+            losses.append(loss)
+        return x, losses
+
+    def step(carry: tuple[jax.Array, jax.Array], xs: Any) -> tuple[Any, Any]:
+        h, i = carry
+        p, s = xs if xs is not None else ({}, {})
+        h, ns, loss = one(h, p, s, i)
+        return (h, i + 1), (ns, loss)
+
+    xs = (_stacked(params, paths, p_keys), _stacked(state, paths, s_keys)) if paths else None
+    (x, _), (ns, scanned) = jax.lax.scan(step, (x, jnp.uint32(0)), xs, length=rep.count)
+    for rel, ws in ns.items():
+        for name, stacked in ws.items():
+            for i, path in enumerate(paths):
+                new_state.setdefault(f"{path}/{rel}", {})[name] = stacked[i]
+    return x, [jnp.sum(scanned)]
