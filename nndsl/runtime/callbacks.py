@@ -74,6 +74,7 @@ class RunState:
     callbacks: list[Callback] = field(default_factory=list)
     note: Callable[[str], None] = lambda _message: None
     vectorizer: TextVectorizer | None = None  # a text source's, adapted on the training split
+    class_names: tuple[str, ...] = ()  # what each class id means (folder, named labels)
     _vectorizer_json: dict[str, Any] | None = field(default=None, init=False, repr=False)
     epoch: int = 0  # epochs completed
     global_step: int = 0  # batches consumed (applied or skipped)
@@ -107,6 +108,7 @@ class RunState:
             seed=self.config.seed,
             epochs=self.epoch,
             metrics=metrics,
+            extra={"class_names": list(self.class_names)} if self.class_names else None,
             vectorizer=self.vectorizer,
         )
 

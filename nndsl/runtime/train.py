@@ -241,6 +241,7 @@ def fit(
         build_callbacks(config),
         note=lambda message: emit(Note(message)),
         vectorizer=splits.vectorizer,  # saved with checkpoints, for predicting from raw text
+        class_names=splits.class_names,  # saved with weights, for predict and evaluate
     )
     if report:  # the run's log and training report (nndsl.runtime.report), from the events
         from nndsl.runtime.report import RunLog

@@ -12,7 +12,7 @@ import pytest
 
 from nndsl.backend.jax.training import lr_factor
 from nndsl.ir import TrainConfig
-from nndsl.runtime import Note, TrainingError, enable_compile_cache, fit
+from nndsl.runtime import Note, TrainingError, enable_compile_cache, fit, load_data
 from nndsl.runtime.checkpoint import latest_training_state, load_training_state
 from tests.backend.graphs import call, mlp
 from tests.runtime.helpers import blobs, config_for, write_npz
@@ -79,7 +79,15 @@ def test_csv_and_jsonl_logs(data_dir: Path) -> None:
 
 def test_checkpoints_keep_the_last_k_and_the_best_weights(data_dir: Path) -> None:
     cb = call("checkpoint", every=1, every_steps=4, keep=2, best="val_accuracy")
-    fit(_with(config_for(data_dir, epochs=3), callbacks=[cb]), run_dir=data_dir / "r")
+    cfg = _with(config_for(data_dir, epochs=3), callbacks=[cb])
+    named = dataclasses.replace(load_data(cfg), class_names=("ant", "bee", "cow"))
+    fit(cfg, data=named, run_dir=data_dir / "r")
+    # the best weights carry the class names, as the final ones do (issue 18)
+    assert json.loads((data_dir / "r/best.json").read_text())["class_names"] == [
+        "ant",
+        "bee",
+        "cow",
+    ]
     dirs = sorted(p.name for p in (data_dir / "r/checkpoints").iterdir())
     assert dirs == ["step-000000032", "step-000000033"]  # 11 steps an epoch
     assert (data_dir / "r/best.safetensors").exists()
