@@ -23,8 +23,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from nndsl.backend import DataError
-from nndsl.ir import Graph
-from nndsl.ir.distribute import Distribution, Spec, specs
+from nndsl.ir import Graph, TrainConfig
+from nndsl.ir.distribute import Distribution, Spec, optimizer_slots, per_device, specs
+from nndsl.ir.summary import readable_bytes
+from nndsl.runtime.budget import DEVICE_MEMORY_ENV, device_memory
 
 Tree = Any
 
@@ -62,6 +64,27 @@ class Layout:
         return (
             f"distributed over {self.mesh.size} {jax.default_backend()} devices, mesh [{mesh}], "
             f"batch over `{self.dist.batch_axis}`, {self.dist.preset}"
+        )
+
+    def check_fits(self, config: TrainConfig) -> None:
+        """Raise `DataError` (one line) when one device cannot hold its share: parameters,
+        optimizer state and the largest activation for its part of the batch (a lower
+        bound, as `nndsl.runtime.budget.check_fits` for one device)."""
+        memory = device_memory()
+        if memory is None:
+            return
+        limit, source = memory
+        opt = config.optimizer
+        slots = optimizer_slots(opt.op.name, bool(opt.attrs.get("momentum")))
+        need = per_device(config.graph, self.dist, config.batch, slots, self.mesh.size)
+        if need.total <= limit:
+            return
+        raise DataError(
+            f"training `{config.graph.name}` needs at least {readable_bytes(need.total)} per "
+            f"device under its `distribute` layout (parameters {readable_bytes(need.params)}, "
+            f"optimizer state {readable_bytes(need.optimizer)}), over the "
+            f"{readable_bytes(limit)} of {source}: shard more, use more devices or lower "
+            f"`batch` (or set {DEVICE_MEMORY_ENV})"
         )
 
     # -- weights and optimizer state ---------------------------------------------------------

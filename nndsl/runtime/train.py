@@ -218,7 +218,10 @@ def fit(
         built = pool.submit(_build_and_init, config, jax.random.fold_in(root, 0), layout)
         splits = data if data is not None else load_data(config, base_dir=base_dir)
         inputs = input_list(config.graph, splits.train.x)
-        check_fits(config.graph, [a.shape for a in inputs], config.batch, "training")
+        if layout is None:
+            check_fits(config.graph, [a.shape for a in inputs], config.batch, "training")
+        else:  # what one device holds under the layout
+            layout.check_fits(config)
         steps, params, state = built.result()
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
     state = adapt_state(steps.model, params, state, inputs, config.batch)

@@ -79,3 +79,23 @@ def test_a_mesh_larger_than_the_devices_is_one_line() -> None:
     n = jax.device_count()
     with pytest.raises(DataError, match=rf"needs {n + 1} devices; {n} (is|are) available"):
         Layout(graph, Distribution((("data", n + 1),), "data"))
+
+
+def test_the_memory_preflight_counts_one_device_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nndsl.backend import DataError
+    from nndsl.frontend import check_source
+    from nndsl.runtime.distribute import Layout
+
+    text = (
+        "model M() {\n    input x: f32[B, 64]\n    return x |> Dense(64)\n}\n"
+        'data d = npz("d.npz")\ntrain M on d {\n    loss = mse\n    optimizer = adam\n'
+        '    distribute {\n        mesh = {"data": 1}\n        preset = "fsdp"\n    }\n}\n'
+    )
+    config = check_source(text, "m.nn").program.train
+    assert config is not None and config.distribute is not None
+    layout = Layout(config.graph, config.distribute)
+    monkeypatch.setenv("NNDSL_DEVICE_MEMORY", "32KB")
+    with pytest.raises(DataError, match=r"needs at least [\d.]+ KB per device"):
+        layout.check_fits(config)  # 16.25 KB of weights and twice that of Adam
+    monkeypatch.setenv("NNDSL_DEVICE_MEMORY", "1GB")
+    layout.check_fits(config)
