@@ -367,7 +367,7 @@ class _Walker:
                 self.definition(item)
             elif isinstance(item, ast.DataDef):
                 self.occ(item.name, SymbolKey(self.path, item.name.name, TOP, "data"), True)
-                self.expr(item.source)
+                self.data_source(item.source)
             elif isinstance(item, ast.TrainDef):
                 trains.append(item)
         # After every body: a train section names its model's inputs and outputs.
@@ -455,6 +455,22 @@ class _Walker:
         for s in section.settings:
             self.plain(s.name.span, "property")
             self.expr(s.value)
+
+    def data_source(self, call: ast.Call) -> None:
+        """A source's call; the arguments of `zip(a, b)` name other `data` sources."""
+        func = call.func
+        if not (isinstance(func, ast.Name) and func.ident.name == "zip"):
+            self.expr(call)
+            return
+        self.expr(func)
+        for a in call.args:
+            key = self.data.get(a.value.ident.name) if isinstance(a.value, ast.Name) else None
+            if a.name is None and key is not None and isinstance(a.value, ast.Name):
+                self.occ(a.value.ident, key)
+            else:
+                if a.name is not None:
+                    self.plain(a.name.span, "property")
+                self.expr(a.value)
 
     def definition(self, d: ast.Definition) -> None:
         self.occ(d.name, SymbolKey(self.path, d.name.name, TOP, d.kind), True)
