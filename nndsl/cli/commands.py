@@ -236,6 +236,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_training(result.program.train, args)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nndsl.cli.evaluate import run_evaluate
+
+    result = _check(args.file, _stderr())
+    if result.has_errors or result.program is None:
+        return _exit_code([result])
+    if result.program.train is None:
+        raise UsageError(f"{args.file} has no `train` section (its loss and metrics evaluate)")
+    require_file(args.weights)
+    return run_evaluate(result.program.train, args)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from nndsl.cli.train import run_predict
 

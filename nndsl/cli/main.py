@@ -18,6 +18,7 @@ COMMANDS = (
     "plot",
     "report",
     "predict",
+    "evaluate",
     "export",
     "import-keras",
     "explain",
@@ -121,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seed,
         help='seeds the draws of sampling layers kept on at inference (inference = "sample"): '
         "the same seed gives the same output (default: each layer's own `seed` argument)",
+    )
+    _cache_flags(p)
+    _project_flag(p)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="the test metrics and confusion matrix of trained weights (Keras's evaluate)",
+        description="The loss and metrics of the train section on the test split training "
+        "held out, or on every row of --data (read by the same source with the same "
+        "settings); for a classifier, the confusion matrix.",
+    )
+    p.add_argument("file", help="the .nn file")
+    p.add_argument("--weights", required=True, help="a .safetensors file written by training")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="labelled data to evaluate on instead: a file or folder the train section's "
+        "data source reads in place of its path (all rows)",
     )
     _cache_flags(p)
     _project_flag(p)

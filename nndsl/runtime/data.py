@@ -331,7 +331,8 @@ def check_sample_weights(
     w: np.ndarray, n: int, where: str, attrs: Mapping[str, object]
 ) -> np.ndarray:
     """One finite, non-negative number per example, as float32."""
-    what = f"sample weights {str(attrs['sample_weight'])!r}"
+    named = attrs.get("sample_weight")  # a zip's come from one of its sources
+    what = f"sample weights {str(named)!r}" if named is not None else "the sample weights"
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]  # `[N, 1]`, as Keras accepts
     if w.ndim != 1 or w.shape[0] != n:

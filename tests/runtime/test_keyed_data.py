@@ -178,3 +178,19 @@ def test_a_keyed_loss_for_one_output_is_a_diagnostic(tmp_path: Path) -> None:
     )
     _, errors = _check(tmp_path, text)
     assert any("`loss` is keyed by output, but `One` has one output" in e for e in errors)
+
+
+def test_a_zipped_source_may_weigh_the_examples(tmp_path: Path) -> None:
+    _files(tmp_path)
+    text = (
+        ZIP.replace('y = ["price"]', "y = []")
+        .replace('y = {label: "kind"}', 'y = {label: "kind"}, sample_weight = "f"')
+        .replace("{price: mse, label: cross_entropy(from_logits = true)}", "cross_entropy")
+        .replace("return price, label", "return label")
+    )
+    config, errors = _check(tmp_path, text)
+    assert config is not None, errors
+    splits = load_data(config)
+    x, w = splits.train.x, splits.train.w
+    assert isinstance(x, dict) and w is not None
+    np.testing.assert_array_equal(w, x["flag"][:, 0] % 2)  # `f` is `id % 2`, row by row
