@@ -14,7 +14,8 @@ from tests.cli import ROOT, nnrun
 
 pytestmark = pytest.mark.slow
 
-EPOCH = re.compile(r"^epoch\s+\d+/\d+\s+loss (\S+)", re.MULTILINE)
+# "epoch 1/2  21/21  8.07s  2.6 steps/s  loss 2.4980  ..." (the steps and timings optional)
+EPOCH = re.compile(r"^epoch\s+\d+/\d+\b.*?\sloss (\S+)", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
