@@ -202,5 +202,7 @@ def test_metrics_per_labelled_output_are_logged_by_output(tmp_path: Path) -> Non
     assert [m.op.name for m in config.output_metrics["code"]] == ["accuracy"]
     steps = steps_for(config)
     assert steps.metric_names == ("code_accuracy",)
+    keras = _config(tmp_path, HEADS.replace("per_output(code = [accuracy])", "{code: [accuracy]}"))
+    assert [m.op.name for m in keras.output_metrics["code"]] == ["accuracy"]
     errors = _errors(tmp_path, HEADS.replace('"code_accuracy"', '"accuracy"'))
     assert len(errors) == 1 and "monitors `accuracy`, which training does not log" in errors[0]
