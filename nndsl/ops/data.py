@@ -146,13 +146,13 @@ def _sample_weight(what: str) -> Arg:
     )
 
 
-def _stream() -> Arg:
+def _stream(auto: bool = True) -> Arg:
     return Arg(
         "stream",
         "bool",
         None,
-        "read the inputs from disk batch by batch, with bounded memory; none: when they would "
-        "take more than 1 GiB in memory",
+        "read the inputs from disk batch by batch, with bounded memory; none: "
+        + ("when they would take more than 1 GiB in memory" if auto else "false"),
         nullable=True,
         keyword_only=True,
     )
@@ -594,7 +594,7 @@ class TextFolder(TextSource):
     Each `.txt` file (UTF-8) is one example; its label is its folder's class id. The texts
     are vectorized like Keras's `TextVectorization`, the vocabulary adapted from the training
     split only: in "int" mode 0 is padding and 1 out-of-vocabulary, then tokens by decreasing
-    frequency.
+    frequency. With `stream`, the files are read and vectorized batch by batch.
     """
 
     name = "text_folder"
@@ -603,6 +603,7 @@ class TextFolder(TextSource):
         *TEXT_ARGS,
         _class_names(),
         _test_split(),
+        _stream(auto=False),
     )
     example = 'data reviews = text_folder("data/reviews", output_sequence_length = 200)'
 

@@ -29,7 +29,13 @@ from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops.attrs import declared
 from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
-from nndsl.runtime.streaming import Rows, open_image_folder, open_npy_source, wants_stream
+from nndsl.runtime.streaming import (
+    Rows,
+    open_image_folder,
+    open_npy_source,
+    open_text_folder,
+    wants_stream,
+)
 from nndsl.shapes import TensorType, format_shape
 
 _T = TypeVar("_T")
@@ -166,10 +172,14 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     if not text:
         return Splits(splits.train, splits.validation, splits.test, classes)
     vectorizer = TextVectorizer.from_attrs(attrs)
-    vectorizer.adapt([str(t) for t in splits.train.x])
+    train_x = splits.train.x
+    vectorizer.adapt(train_x.texts() if isinstance(train_x, Rows) else [str(t) for t in train_x])
 
     def encode(part: Dataset) -> Dataset:
-        ids = vectorizer([str(t) for t in part.x])
+        if isinstance(part.x, Rows):  # vectorized batch by batch
+            ids: np.ndarray = part.x.vectorized(vectorizer)
+        else:
+            ids = vectorizer([str(t) for t in part.x])
         return Dataset(
             check_inputs(config.graph, ids, names.x_where, "", what=names.x_what), part.y, part.w
         )
@@ -187,6 +197,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
 _STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
     "npy": open_npy_source,
     "image_folder": open_image_folder,
+    "text_folder": open_text_folder,
 }
 
 

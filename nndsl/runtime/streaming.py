@@ -12,6 +12,8 @@ it bit-identically.
   a map that were read would count towards the process's resident memory until the kernel
   needs them back; positioned reads into the batch keep only the batch resident (and the
   page cache, which is not the process's, still spares a second read from disk).
+- text folders: each batch's files are read and vectorized as they are indexed; the vocabulary
+  is adapted in one pass over the training split that keeps only the token counts.
 - image folders: each batch's files are decoded and resized by a pool of worker threads
   (Pillow and the NumPy resize release the GIL). The files' headers are checked before the
   first step; a file that cannot be decoded later stops training with one line naming it.
@@ -26,7 +28,7 @@ import mmap
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ import numpy as np
 from nndsl.backend.errors import DataError
 from nndsl.backend.jax.registry import Attrs
 from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+from nndsl.runtime.sources.text import TextVectorizer
 
 # `stream = none` (the default) streams a source whose inputs would take more than this in
 # memory: an `.npy` file's size, or images x height x width x channels x 4 bytes.
@@ -104,6 +107,17 @@ class Rows:
 
     def cast(self, dtype: str | np.dtype[Any]) -> Rows:
         return Rows(self._source, self._index, np.dtype(dtype))
+
+    def vectorized(self, vectorizer: TextVectorizer) -> Rows:
+        """These rows of texts as the numbers `vectorizer` turns them into, batch by batch."""
+        reader = _Vectorized(self._source, vectorizer)
+        kind = np.int32 if vectorizer.output_mode == "int" else np.float32
+        return Rows(reader, self._index, np.dtype(kind))
+
+    def texts(self, chunk: int = 256) -> Iterator[str]:
+        """Every row as a string, read `chunk` rows at a time (adapting a vocabulary)."""
+        for start in range(0, len(self), chunk):
+            yield from (str(t) for t in self[start : start + chunk])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out: np.ndarray = self[:]
@@ -252,6 +266,58 @@ class _DecodedImages(_Reader):
         return self._files[row]
 
 
+class _Texts(_Reader):
+    """`.txt` files read as they are indexed (threads), an object array of `str`."""
+
+    def __init__(self, root: Path, files: list[str]) -> None:
+        self.where = str(root)
+        self.row_shape = ()
+        self._files = files
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        from nndsl.backend.jax.impls.data import read_text
+
+        files = [self._files[i] for i in index]
+        out = np.empty(len(files), dtype=object)
+        with ThreadPoolExecutor(DECODE_WORKERS) as pool:
+            out[:] = list(pool.map(lambda f: read_text(Path(f)), files))
+        return out
+
+    def describe(self, row: int) -> str:
+        return self._files[row]
+
+
+class _Vectorized(_Reader):
+    def __init__(self, texts: _Reader, vectorizer: TextVectorizer) -> None:
+        self.where = texts.where
+        self.row_shape = (vectorizer.width,)
+        self._texts = texts
+        self._vectorizer = vectorizer
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        return self._vectorizer([str(t) for t in self._texts.read(index)])
+
+    def describe(self, row: int) -> str:
+        return self._texts.describe(row)
+
+
+def open_text_folder(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
+    """The labelled `.txt` files of a text folder, read batch by batch (and once before the
+    first step, to adapt the vocabulary on the training split)."""
+    from nndsl.backend.jax.impls import data as readers
+
+    root = readers._source(base_dir, str(attrs["path"]))
+    found = readers._labelled_files(
+        root, attrs, (".txt",), "text files", readers._project(base_dir)
+    )
+    files = [str(f) for f in found["files"]]
+    return {
+        "x": Rows(_Texts(root, files), np.arange(len(files)), np.dtype(object)),
+        "y": found["y"],
+        "class_names": found["class_names"],
+    }
+
+
 def open_image_folder(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
     """The labelled files of an image folder, decoded batch by batch; every file's header is
     read first (threads), so an unreadable image is still reported before the first step."""
@@ -339,5 +405,6 @@ __all__ = [
     "open_image_folder",
     "open_npy",
     "open_npy_source",
+    "open_text_folder",
     "wants_stream",
 ]

@@ -167,3 +167,33 @@ def test_image_folder_streams_with_augmentation(tmp_path: Path) -> None:
     (tmp_path / "pics" / "dog" / "3.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match=r"3\.png: not a readable image"):
         load_data(stream_config)  # headers are read before the first step
+
+
+TEXT_MODEL = """
+model Reviews() {{
+    input tokens: i32[B, 6]
+    return tokens |> Embedding(40, 4) |> GlobalAveragePooling1D() |> Dense(2)
+}}
+data d = text_folder("texts", max_tokens = 40, output_sequence_length = 6{stream})
+"""
+
+
+def test_text_folder_streams_with_the_same_vocabulary_and_ids(tmp_path: Path) -> None:
+    words = "the cat sat on a mat dog ran far away good bad very much".split()
+    rng = np.random.default_rng(2)
+    for c, name in enumerate(("neg", "pos")):
+        (tmp_path / "texts" / name).mkdir(parents=True)
+        for i in range(12):
+            text = " ".join(rng.choice(words, 3 + i % 5)) + (" good" if c else " bad")
+            (tmp_path / "texts" / name / f"{i}.txt").write_text(text.title() + "!")
+    train = "train Reviews on d {\n    loss = cross_entropy(from_logits = true)\n"
+    train += "    optimizer = adam()\n}\n"
+    memory = load_data(_config(tmp_path, TEXT_MODEL.format(stream="") + train))
+    streamed = load_data(_config(tmp_path, TEXT_MODEL.format(stream=", stream = true") + train))
+    assert isinstance(streamed.train.x, Rows) and streamed.train.x.dtype == np.int32
+    assert streamed.vectorizer is not None and memory.vectorizer is not None
+    assert streamed.vectorizer.vocabulary == memory.vectorizer.vocabulary
+    for part in ("train", "validation", "test"):
+        np.testing.assert_array_equal(
+            np.asarray(getattr(streamed, part).x), getattr(memory, part).x
+        )

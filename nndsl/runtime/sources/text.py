@@ -25,7 +25,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,12 +146,19 @@ class TextVectorizer:
             out.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
         return out
 
-    def adapt(self, texts: Sequence[str]) -> None:
-        """Learn the vocabulary (and idf weights, sequence length) from the training texts."""
-        docs = [self.tokens(t) for t in texts]
+    def adapt(self, texts: Iterable[str]) -> None:
+        """Learn the vocabulary (and idf weights, sequence length) from the training texts, in
+        one pass that keeps only the counts (a streamed text folder is read once here)."""
         counts: Counter[str] = Counter()
-        for d in docs:
+        in_docs: Counter[str] = Counter()
+        n_docs = longest = 0
+        for text in texts:
+            d = self.tokens(text)
             counts.update(d)
+            if self.output_mode == "tf_idf":
+                in_docs.update(set(d))
+            n_docs += 1
+            longest = max(longest, len(d))
         counts.pop(PAD_TOKEN, None)
         counts.pop(OOV_TOKEN, None)
         ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
@@ -161,12 +168,9 @@ class TextVectorizer:
         self.vocabulary = [*self._specials, *learned]
         self._index = {token: i for i, token in enumerate(self.vocabulary)}
         if self.output_mode == "int" and self.output_sequence_length is None:
-            self.output_sequence_length = max((len(d) for d in docs), default=0) or 1
+            self.output_sequence_length = longest or 1
         if self.output_mode == "tf_idf":
-            in_docs: Counter[str] = Counter()
-            for d in docs:
-                in_docs.update(set(d))
-            weights = [math.log(1 + len(docs) / (1 + in_docs[t])) for t in learned]
+            weights = [math.log(1 + n_docs / (1 + in_docs[t])) for t in learned]
             mean = float(np.mean(weights)) if weights else 0.0
             self.idf = np.zeros(self.width, np.float32)
             self.idf[: len(self.vocabulary)] = [mean, *weights]
