@@ -3,7 +3,6 @@ and both pages (report, model graph) opened in headless Chromium."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import http.server
 import json
@@ -21,39 +20,68 @@ from nndsl.plot.browser import find_chromium, run_chromium
 from nndsl.plot.report import ReportError, load_history, render_run, report_html
 
 ROOT = Path(__file__).resolve().parents[2]
-DIGITS = ROOT / "examples" / "digits_mlp.nn"
 TRANSFORMER = ROOT / "stdlib" / "transformer.nn"
+
+
+TINY = """\
+model Tiny() {
+    input x: f32[B, 4]
+    return x |> Dense(3)
+}
+
+data points = npz("points.npz", x = "x", y = "y", test_split = 0.25)
+
+train Tiny on points {
+    loss = cross_entropy(from_logits = true)
+    optimizer = sgd(learning_rate = exponential_decay(0.5, 2, 0.5))
+    metrics = [accuracy]
+    epochs = 2
+    batch = 16
+    validation_split = 0.25
+}
+"""
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real two-epoch run of the digits MLP with `report=True`, as `nnrun train` runs it."""
+    """A real run of a tiny classifier with `report=True`, as `nnrun train` runs it."""
+    import numpy as np
+
     from nndsl.runtime import fit
 
-    config = check_file(DIGITS).program.train  # type: ignore[union-attr]
+    folder = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    np.savez(folder / "points.npz", x=x, y=np.argmax(x[:, :3], axis=1).astype(np.int32))
+    (folder / "tiny.nn").write_text(TINY)
+    config = check_file(folder / "tiny.nn").program.train  # type: ignore[union-attr]
     assert config is not None
-    out = tmp_path_factory.mktemp("run") / "DigitsMLP"
-    fit(dataclasses.replace(config, epochs=2), run_dir=out, report=True)
+    out = folder / "runs" / "Tiny"
+    fit(config, run_dir=out, report=True)
     return out
 
 
 def test_training_writes_history_and_report(run_dir: Path) -> None:
     doc = json.loads((run_dir / "history.json").read_text())
-    assert doc["model"] == "DigitsMLP" and [e["epoch"] for e in doc["epochs"]] == [1, 2]
+    assert doc["model"] == "Tiny" and [e["epoch"] for e in doc["epochs"]] == [1, 2]
     assert set(doc["epochs"][0]["train"]) == {"loss", "accuracy"}
     assert set(doc["epochs"][0]["validation"]) == {"loss", "accuracy"}
-    assert doc["epochs"][-1]["learning_rate"] == pytest.approx(1e-3)
+    # 36 training rows in batches of 16: 3 steps an epoch; the rate halves every 2 steps
+    rates = dict((int(s), r) for s, r in doc["learning_rate"])
+    assert sorted(rates) == list(range(6))
+    assert rates[0] == pytest.approx(0.5) and rates[4] == pytest.approx(0.5 * 0.5**2)
+    assert doc["epochs"][-1]["learning_rate"] == pytest.approx(rates[5])
     assert (
         doc["learning_rate"][0][0] == 0
         and doc["learning_rate"][-1][0] == doc["epochs"][-1]["step"] - 1
     )
     confusion = doc["confusion"]
-    assert confusion["labels"] == [str(i) for i in range(10)]
+    assert confusion["labels"] == ["0", "1", "2"]
     total = sum(map(sum, confusion["matrix"]))
     assert total == doc["sizes"]["test"]
-    correct = sum(confusion["matrix"][i][i] for i in range(10))
+    correct = sum(confusion["matrix"][i][i] for i in range(3))
     assert correct / total == pytest.approx(doc["test"]["accuracy"], abs=1e-6)
-    assert doc["summary"]["trainable"] == 26_122
+    assert doc["summary"]["trainable"] == 15
     page = (run_dir / "report.html").read_text()
     for part in ("Training curves", "Learning rate", "Test metrics", "Confusion matrix", "summary"):
         assert part in page
@@ -118,17 +146,17 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def _dom_data(url: str, key: str) -> dict[str, object]:
-    proc = run_chromium(["--dump-dom", url])
+def _dom_data(url: str, key: str, screenshot: Path | None = None) -> dict[str, object]:
+    """What the page wrote into `<body data-KEY>` once loaded (and a screenshot of it, taken
+    by the same Chromium)."""
+    shot = [f"--screenshot={screenshot}", "--window-size=1000,1400"] if screenshot else []
+    proc = run_chromium([*shot, "--dump-dom", url])
     found = re.search(rf'data-{key}="([^"]*)"', proc.stdout)
     assert found, f"the page wrote no data-{key}: {proc.stderr[-500:]}"
+    if screenshot is not None:
+        assert screenshot.is_file() and screenshot.stat().st_size > 5000, "no screenshot"
     data: dict[str, object] = json.loads(unescape(found.group(1)))
     return data
-
-
-def _screenshot(url: str, png: Path, width: int, height: int) -> None:
-    run_chromium([f"--screenshot={png}", f"--window-size={width},{height}", url])
-    assert png.is_file() and png.stat().st_size > 5000, "no screenshot"
 
 
 @needs_chromium
@@ -136,11 +164,10 @@ def test_pages_render_in_headless_chromium(run_dir: Path, served: tuple[str, Pat
     base, folder = served
     (folder / "report.html").write_text((run_dir / "report.html").read_text())
     assert main(["plot", str(TRANSFORMER), "-o", str(folder / "graph.html")]) == 0
-    drawn = _dom_data(f"{base}/report.html", "rendered")
+    drawn = _dom_data(f"{base}/report.html", "rendered", folder / "report.png")  # kept
     # loss, accuracy, learning rate, confusion matrix: all drawn with marks
     assert drawn == {"charts": 4, "drawn": 4}
     check = _dom_data(f"{base}/graph.html#selftest", "selftest")
     assert check["rendered"] is True and check["boxes"] == 18
     assert check["same"] is True  # folding all and unfolding gives back Python's drawing
     assert float(check["foldedHeight"]) < float(check["height"])  # type: ignore[arg-type]
-    _screenshot(f"{base}/report.html", folder / "report.png", 1000, 1400)  # kept in tmp_path
