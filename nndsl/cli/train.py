@@ -200,6 +200,7 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         names = [str(n) for n in meta.get("class_names") or []]
         params, state = _load_for_prediction(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")
+        _note_unused_seed(graph, getattr(args, "seed", None))
         y = predict(graph, params, state, x, seed=getattr(args, "seed", None))
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
@@ -293,6 +294,7 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
                 "the inputs have different numbers of rows: "
                 + ", ".join(f"{n} {r}" for n, r in rows.items())
             )
+        _note_unused_seed(graph, getattr(args, "seed", None))
         ys = predict_outputs(graph, params, state, checked, seed=getattr(args, "seed", None))
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
@@ -314,6 +316,18 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
             print(f"{name}:")
         print(y)
     return EXIT_OK
+
+
+def _note_unused_seed(graph: Graph, seed: int | None) -> None:
+    """`--seed` seeds only sampling layers kept on at inference; say so when there is none."""
+    if seed is not None and not any(
+        n.op.stochastic and n.attrs.get("inference") == "sample" for n in graph.nodes
+    ):
+        print(
+            f"note: --seed has no effect: no sampling layer of {graph.name} draws at inference "
+            '(`inference = "sample"`)',
+            file=sys.stderr,
+        )
 
 
 def _load_for_prediction(path: str, graph: Graph) -> tuple[Any, Any]:

@@ -79,6 +79,11 @@ def test_a_sub_model_predicts_from_the_larger_models_file(
     err = capsys.readouterr().err
     assert rc == EXIT_OK, err
     assert "ignored 2 weights that Small does not have: dense/bias, dense/kernel" in err
+    assert "--seed" not in err
+    _predict(
+        project, "--model", "Small", "--weights", str(project / "big.safetensors"), "--seed", "1"
+    )
+    assert "note: --seed has no effect: no sampling layer of Small draws" in capsys.readouterr().err
     weights = load_file(project / "big.safetensors")
     kernel, bias = weights["gen/dense/kernel"], weights["gen/dense/bias"]
     z = np.load(project / "z.npy")
