@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -153,3 +155,28 @@ def test_show_graph_lens_on_each_model() -> None:
     assert "no model `Bottleneck`" in str(ws.model_graph(path, "Bottleneck"))
     ws.open(path, text + "\nmodel Broken() { return y }\n")
     assert "has errors" in str(ws.model_graph(path, "ResNet50"))
+
+
+NO_JAX = """
+import contextlib, io, sys
+from nndsl.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["plot", sys.argv[1], "-o", sys.argv[2] + "/t.html"]) == 0
+    (open(sys.argv[2] + "/history.json", "w")).write('{"model": "M", "epochs": []}')
+    assert main(["report", sys.argv[2]]) == 0
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "jaxlib", "optax", "numpy"))
+assert not bad, bad
+print("NO-JAX-OK")
+"""
+
+
+def test_plot_and_report_do_not_import_jax(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_JAX, str(TRANSFORMER), str(tmp_path)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "NO-JAX-OK" in proc.stdout, proc.stdout + proc.stderr

@@ -171,3 +171,6 @@ def test_pages_render_in_headless_chromium(run_dir: Path, served: tuple[str, Pat
     assert check["rendered"] is True and check["boxes"] == 18
     assert check["same"] is True  # folding all and unfolding gives back Python's drawing
     assert float(check["foldedHeight"]) < float(check["height"])  # type: ignore[arg-type]
+    png = folder / "graph.png"  # `nnrun plot -o x.png` goes through the same Chromium
+    assert main(["plot", str(TRANSFORMER), "-o", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5000
