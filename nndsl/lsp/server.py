@@ -726,24 +726,25 @@ async def show_graph(ls: NNLanguageServer, *args: Any) -> dict[str, str] | None:
         raise JsonRpcInvalidParams(f"{SHOW_GRAPH} takes a document uri and a model name")
     uri, model = args
 
-    def write() -> str:
+    def write() -> tuple[bool, str]:
+        """(True, the page's path) or (False, why there is none)."""
         from nndsl.plot import write_model_picture
 
         _, path = ls.sync(uri)
         graph = ls.ide.model_graph(path, model)
         if isinstance(graph, str):
-            return graph
+            return False, graph
         folder = graph_folder()
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"{graph.name}.html"
         write_model_picture(graph, out)
-        return str(out)
+        return True, str(out)
 
     try:
-        written = await ls.run(uri, write, "show_graph")
+        ok, written = await ls.run(uri, write, "show_graph")
     except (Stopped, OSError) as e:
-        written = f"could not draw `{model}`: {e}"
-    if not written.endswith(".html"):
+        ok, written = False, f"could not draw `{model}`: {e}"
+    if not ok:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, written))
         return None
     target = convert.uri_of(written)

@@ -108,6 +108,12 @@ class RunLog:
         return both
 
     def on_event(self, event: Event) -> None:
+        try:
+            self._on_event(event)
+        except Exception as err:  # the report is a by-product: training goes on without it
+            self.run.note(f"training report not written: {type(err).__name__}: {err}")
+
+    def _on_event(self, event: Event) -> None:
         from nndsl.runtime.train import EpochEnd, EpochStart, FitEnd, Note, TestEnd
 
         if isinstance(event, EpochStart):
