@@ -17,11 +17,17 @@ import safetensors.numpy
 ROOT = Path(__file__).resolve().parents[2]
 
 # Dropout (PRNG per step), BatchNorm (state), Adam (optimizer state), a plateau callback
-# (learning-rate factor in the optimizer state, callback memory in the checkpoint).
+# (learning-rate factor in the optimizer state, callback memory in the checkpoint), a repeated
+# block (one scanned node, with a Dropout drawing per copy).
 MODEL = """
+block Res(width: int) {
+    input x: f32[B, width]
+    return x + (x |> Dense(width, activation = "relu") |> Dropout(0.1))
+}
 model Tiny(hidden: int = 32) {
     input x: f32[B, 4]
     h = x |> Dense(hidden, activation = "relu") |> BatchNorm() |> Dropout(0.2)
+    h = h |> repeat 2 Res(hidden)
     return h |> Dense(3)
 }
 data blobs = npz("blobs.npz", x = "features", y = "labels", test_split = 0.2)
