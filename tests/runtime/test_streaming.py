@@ -197,3 +197,21 @@ def test_text_folder_streams_with_the_same_vocabulary_and_ids(tmp_path: Path) ->
         np.testing.assert_array_equal(
             np.asarray(getattr(streamed, part).x), getattr(memory, part).x
         )
+
+
+def test_fortran_ordered_npy_and_unsized_images(tmp_path: Path) -> None:
+    x = np.random.default_rng(4).normal(size=(40, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", np.asfortranarray(x))  # read from the map, not with preadv
+    np.save(tmp_path / "y.npy", np.zeros(40, np.int64))
+    splits = load_data(_npy_config(tmp_path, True))
+    memory = load_data(_npy_config(tmp_path, False))
+    for (_, a, _), (_, b, _) in zip(
+        train_calls(splits.train, 8, seed=3, epoch=2),
+        train_calls(memory.train, 8, seed=3, epoch=2),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    _image_tree(tmp_path / "pics")  # sizes differ, and no image_size
+    text = IMAGE_MODEL.format(stream=", stream = true").replace("image_size = [8, 8], ", "")
+    with pytest.raises(DataError, match=r"image of size \[1\d, 12\] .* set `image_size"):
+        load_data(_config(tmp_path, text))
