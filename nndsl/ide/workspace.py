@@ -336,7 +336,9 @@ class Workspace:
         items: list[CompletionItem] = []
         call = _enclosing_call(text, offset)
         if call is not None:
-            items.extend(_keyword_items(snap, call[0], text[call[1] : offset]))
+            items.extend(
+                _keyword_items(snap, call[0], text[call[1] : offset], _rest_of_call(text, offset))
+            )
         module = snap.scope.module if snap.scope else parse(text, path).module
         definition = _enclosing(module, offset)
         if definition is not None:
@@ -362,7 +364,8 @@ class Workspace:
         items.extend(_op_items())
         if call is None:
             items.extend(CompletionItem(k, "keyword") for k in sorted(KEYWORDS))
-        return items
+        typed = re.search(r"[A-Za-z_]\w*$", text[line_start:offset])
+        return _matching(items, typed.group() if typed else "")
 
     @_safe(lambda: None)
     def signature_help(self, path: str, offset: int) -> SignatureHelp | None:
@@ -849,13 +852,75 @@ def _is_keyword_at(text: str, end: int) -> bool:
     return re.match(r"\s*=(?!=)", text[end:]) is not None
 
 
-def _keyword_items(snap: _Snapshot, callee: str, inner: str) -> list[CompletionItem]:
-    given = set(re.findall(r"([A-Za-z_]\w*)\s*=(?!=)", _mask(inner)))
+def _matching(items: list[CompletionItem], prefix: str) -> list[CompletionItem]:
+    """The items whose label starts with the word typed before the cursor (case-insensitive),
+    those matching its case first; each label once (the first, most local, wins)."""
+    if not prefix:
+        return items
+    low = prefix.lower()
+    seen: set[str] = set()
+    exact: list[CompletionItem] = []
+    other: list[CompletionItem] = []
+    for item in items:
+        if item.label in seen or not item.label.lower().startswith(low):
+            continue
+        seen.add(item.label)
+        (exact if item.label.startswith(prefix) else other).append(item)
+    return exact + other
+
+
+def _given_arguments(inner: str) -> tuple[int, set[str]]:
+    """How many arguments before the cursor are positional, and the keywords given, in the
+    text of a call from its `(` to the cursor."""
+    masked = _mask(inner)
+    depth, start, parts = 0, 0, []
+    for i, ch in enumerate(masked):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(masked[start:i])
+            start = i + 1
+    given = set(re.findall(r"([A-Za-z_]\w*)\s*=(?!=)", masked))
+    positional = 0
+    for part in parts:  # finished arguments only: the one being typed is not given yet
+        if re.match(r"\s*[A-Za-z_]\w*\s*=(?!=)", part) or not part.strip():
+            break
+        positional += 1
+    return positional, given
+
+
+def _rest_of_call(text: str, offset: int) -> str:
+    """The call's text from the cursor to its closing `)` (or the line's end)."""
+    masked = _mask(text[offset : offset + 2000])
+    depth = 0
+    for i, ch in enumerate(masked):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return masked[:i]
+            depth -= 1
+        elif ch == "\n" and depth == 0:
+            return masked[:i]
+    return masked
+
+
+def _keyword_items(
+    snap: _Snapshot, callee: str, inner: str, rest: str = ""
+) -> list[CompletionItem]:
+    positional, given = _given_arguments(inner)
+    given |= set(re.findall(r"([A-Za-z_]\w*)\s*=(?!=)", rest))  # after the cursor too
     spec = lookup(callee)
     items: list[CompletionItem] = []
     if spec is not None:
+        taken = (
+            len(spec.signature().inputs) if spec.kind in (OpKind.FUNCTION, OpKind.OPERATOR) else 0
+        )
+        by_position = {a.name for a in spec.args[: max(0, positional - taken)]}
         for a in spec.args:
-            if a.name in given:
+            if a.name in given or a.name in by_position:
                 continue
             default = "" if a.required else f" = {format_value(a.default)}"
             items.append(
@@ -866,8 +931,10 @@ def _keyword_items(snap: _Snapshot, callee: str, inner: str) -> list[CompletionI
         return items
     value = snap.scope.names.get(callee) if snap.scope else None
     if isinstance(value, DefRef):
-        for p in value.definition.params:
-            if p.name.name not in given:
+        params = value.definition.params
+        by_position = {p.name.name for p in params[:positional]}
+        for p in params:
+            if p.name.name not in given and p.name.name not in by_position:
                 items.append(
                     CompletionItem(
                         f"{p.name.name}=",
