@@ -28,13 +28,14 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
 
-SIZE, CLASSES, BATCH = 32, 3, 2  # the smallest input all three accept; few classes, two images
+SIZE, CLASSES, BATCH = 32, 3, 2  # the smallest input all four accept; few classes, two images
 
 # (Keras builder, stdlib module, nndsl model)
 MODELS = {
     "ResNet50": ("resnet", "ResNet50"),
     "MobileNetV2": ("mobilenet", "MobileNetV2"),
     "DenseNet121": ("densenet", "DenseNet121"),
+    "EfficientNetB0": ("efficientnet", "EfficientNetB0"),
 }
 
 
@@ -68,10 +69,13 @@ def _randomize(model: Any, seed: int = 1) -> None:
     for v in model.weights:
         name = v.path.rsplit("/", 1)[-1]
         shape = tuple(v.shape)
-        if name in ("gamma", "moving_variance"):
+        if name in ("gamma", "moving_variance", "variance"):  # `variance`: Normalization's
             v.assign(rng.uniform(0.5, 1.5, size=shape).astype("float32"))
-        elif name in ("beta", "moving_mean", "bias"):
+        elif name in ("beta", "moving_mean", "bias", "mean"):
             v.assign(rng.normal(0.0, 0.1, size=shape).astype("float32"))
+    for layer in model.layers:  # Normalization computes with a copy made when it was built
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()
 
 
 def _nn_file(tmp: Path, module: str, model: str) -> Path:
@@ -140,6 +144,8 @@ def test_keras_application_imports_and_predicts_as_keras(
     _randomize(k)
     k.save(tmp_path / "k.keras")
     x = np.random.default_rng(2).normal(size=(BATCH, SIZE, SIZE, 3)).astype("float32")
+    if name == "EfficientNetB0":  # pixels in [0, 255]: its stem rescales them itself
+        x = (127.5 + 60 * x).astype("float32")
     expected = _keras_predict(k, x)
 
     nn = _nn_file(tmp_path, module, model)

@@ -143,6 +143,8 @@ def randomize_statistics(model: Any, seed: int = 1) -> None:
     """Give a fresh Keras model's batch-norm and `Normalization` statistics, gammas and biases
     values other than zeros and ones, so that a swapped pair (mean and variance, gamma and
     beta) or a skipped layer cannot pass a forward comparison."""
+    import keras
+
     rng = np.random.default_rng(seed)
     for v in model.weights:
         name = v.path.rsplit("/", 1)[-1]
@@ -151,6 +153,9 @@ def randomize_statistics(model: Any, seed: int = 1) -> None:
             v.assign(rng.uniform(0.5, 1.5, size=shape).astype("float32"))
         elif name in ("beta", "moving_mean", "bias", "mean"):
             v.assign(rng.normal(0.0, 0.1, size=shape).astype("float32"))
+    for layer in model.layers:  # Normalization computes with a copy made when it was built
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()
 
 
 # XLA's CPU compiler at its lowest optimization level: compiling is most of a deep model's time
