@@ -69,6 +69,7 @@ from nndsl.runtime.data import (
 )
 from nndsl.runtime.distribute import Layout
 from nndsl.runtime.pretrained import load_init
+from nndsl.runtime.streaming import Rows
 
 
 class TrainingError(Exception):
@@ -223,6 +224,9 @@ def fit(
         else:  # what one device holds under the layout
             layout.check_fits(config)
         steps, params, state = built.result()
+    given: list[object] = list(inputs)
+    for streamed in (a for a in given if isinstance(a, Rows)):  # said: the default may choose it
+        emit(Note(f"streaming {streamed.where}: {len(streamed):,} training rows read as needed"))
     # Preprocessing layers that learn from the data (Normalization's mean and variance).
     state = adapt_state(steps.model, params, state, inputs, config.batch)
     if config.init is not None:  # saved weights win over fresh and adapted ones
