@@ -366,3 +366,67 @@ def test_missing_file(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture
         code=2,
     )
     assert "no such file: nowhere.keras" in line
+
+
+# -- the docs' example: a pretrained MobileNetV2 fine-tuned on an image folder ----------------
+
+
+def _docs_example() -> str:
+    """The `nn` block after "Fine-tune a pretrained MobileNetV2" in docs/language.md."""
+    from tests.cli import ROOT
+
+    text = (ROOT / "docs" / "language.md").read_text()
+    start = text.index("**Fine-tune a pretrained MobileNetV2 on an image folder.**")
+    block = text.index("```nn\n", start) + len("```nn\n")
+    return text[block : text.index("```", block)]
+
+
+def test_docs_example_fine_tunes_a_keras_mobilenet_on_an_image_folder(
+    tmp_path: Path, cheap_init: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a user runs it, without a download: Keras-saved `.weights.h5` (random, statistics
+    randomized) through `import-keras` into `Trunk`, then `train` with `init`: the trunk is
+    loaded and stays as imported (frozen, batch norms in inference mode), the head learns.
+    Small: alpha 0.35, 32x32 images, one epoch."""
+    from PIL import Image
+    from safetensors.numpy import load_file
+
+    source = _docs_example()
+    for old, new in [
+        ("const SIZE = 160", "const SIZE = 32"),
+        ("const ALPHA = 100", "const ALPHA = 35"),
+        ("epochs = 5", "epochs = 1"),
+        ("batch = 32", "batch = 8"),
+    ]:
+        assert old in source
+        source = source.replace(old, new)
+    nn = tmp_path / "flowers.nn"
+    nn.write_text(source)
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["daisy", "rose", "tulip"]):
+        folder = tmp_path / "data" / "flowers" / name
+        folder.mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 256, size=(40, 40, 3)).astype(np.uint8)
+            pixels[..., c] = 255  # a class's colour, so the head has something to learn
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+
+    k = keras.applications.MobileNetV2(
+        include_top=False, pooling="avg", weights=None, alpha=0.35, input_shape=(32, 32, 3)
+    )
+    _randomize(k)
+    k.save_weights(tmp_path / "mobilenet_v2.weights.h5")
+    trunk = tmp_path / "mobilenet_v2.safetensors"
+    argv = ["import-keras", str(nn), "--model", "Trunk", str(tmp_path / "mobilenet_v2.weights.h5")]
+    assert main([*argv, "-o", str(trunk)]) == 0
+
+    run = tmp_path / "runs" / "Flowers"
+    assert main(["train", str(nn), "--quiet", "--no-cache", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "init from" in out and "skipped" in out, out
+    imported, trained = load_file(str(trunk)), load_file(str(run / "model.safetensors"))
+    assert set(imported) < set(trained)
+    for key, value in imported.items():  # frozen: weights and moving statistics untouched
+        np.testing.assert_array_equal(trained[key], value, err_msg=key)
+    head = sorted(set(trained) - set(imported))
+    assert head == ["dense/bias", "dense/kernel"], head
