@@ -73,13 +73,13 @@ def cmd_export(args: argparse.Namespace, result: CheckResult, graph: Graph) -> i
         raise UsageError("--calibrate goes with --quantize int8")
     out = _output_path(args, fmt)
 
-    from nndsl.cli.train import use_compile_cache
-    from nndsl.runtime import CheckpointError, DataError, load_weights
+    from nndsl.cli.train import load_model_weights, use_compile_cache
+    from nndsl.runtime import CheckpointError, DataError
     from nndsl.runtime.export import ExportFailure, export
 
     use_compile_cache(args)
     try:
-        params, state = load_weights(args.weights, graph)
+        params, state = load_model_weights(args.weights, graph)
         calibration = _calibration(args, result, graph) if args.calibrate else None
         config = result.program.train if result.program is not None else None
         report = export(

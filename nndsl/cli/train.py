@@ -198,7 +198,7 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     try:
         meta = read_metadata(args.weights) if metadata_path(args.weights).is_file() else {}
         names = [str(n) for n in meta.get("class_names") or []]
-        params, state = _load_for_prediction(args.weights, graph)
+        params, state = load_model_weights(args.weights, graph)
         x = check_inputs(graph, x, args.input, "input")
         _note_unused_seed(graph, getattr(args, "seed", None))
         y = predict(graph, params, state, x, seed=getattr(args, "seed", None))
@@ -286,7 +286,7 @@ def _predict_named(graph: Graph, args: argparse.Namespace, inputs: dict[str, str
         arrays[name] = _read_npy(Path(file))
     use_compile_cache(args)
     try:
-        params, state = _load_for_prediction(args.weights, graph)
+        params, state = load_model_weights(args.weights, graph)
         checked = {n: check_inputs(graph, a, inputs[n], n, name=n) for n, a in arrays.items()}
         rows = {n: len(a) for n, a in checked.items()}
         if len(set(rows.values())) > 1:
@@ -330,10 +330,11 @@ def _note_unused_seed(graph: Graph, seed: int | None) -> None:
         )
 
 
-def _load_for_prediction(path: str, graph: Graph) -> tuple[Any, Any]:
-    """The model's weights from `path`, matched by path. A larger model's file serves a
-    sub-model that applies the same blocks (a VAE's decoder): what the model does not have is
-    left out, with a note naming it; a weight the model needs and the file lacks is an error."""
+def load_model_weights(path: str, graph: Graph) -> tuple[Any, Any]:
+    """The model's weights from `path`, matched by path (for `predict` and `export`). A larger
+    model's file serves a sub-model that applies the same blocks (a VAE's decoder): what the
+    model does not have is left out, with a note naming it; a weight the model needs and the
+    file lacks is an error."""
     from nndsl.runtime import load_weights
 
     ignored: list[str] = []

@@ -91,6 +91,18 @@ def test_a_sub_model_predicts_from_the_larger_models_file(
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_a_sub_model_exports_from_the_larger_models_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = project / "small.onnx"
+    big = str(project / "big.safetensors")
+    args = ["export", str(project / "m.nn"), "--model", "Small", "--weights", big, "-o", str(out)]
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc == EXIT_OK, err
+    assert "ignored 2 weights that Small does not have" in err and out.is_file()
+
+
 def test_a_weight_the_sub_model_needs_and_the_file_lacks_is_one_line(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
