@@ -40,7 +40,8 @@ def test_textmate_dtypes_match_the_language() -> None:
 def test_vscode_manifest_points_at_existing_files() -> None:
     manifest = json.loads((ROOT / "editors/vscode/package.json").read_text())
     base = ROOT / "editors/vscode"
-    assert (base / manifest["main"]).exists()
+    assert manifest["main"] == "./dist/extension.js"  # esbuild's bundle of extension.js
+    assert (base / "extension.js").exists() and "build" in manifest["scripts"]
     assert (base / manifest["contributes"]["grammars"][0]["path"]).exists()
     assert (base / manifest["contributes"]["languages"][0]["configuration"]).exists()
 
