@@ -256,7 +256,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if graph is None:
         return _exit_code([result])
     require_file(args.weights)
-    return run_predict(graph, args)  # its input may be a folder of texts
+    train = result.program.train if result.program is not None else None
+    # image inputs are read with the training source's settings (size, colour mode)
+    args.train_data = train.data if train is not None and train.graph.name == graph.name else None
+    return run_predict(graph, args)  # its input may be a folder of texts or images
 
 
 def cmd_export(args: argparse.Namespace) -> int:

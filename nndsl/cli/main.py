@@ -107,15 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--input",
         required=True,
         action="append",
-        help="a .npy array of inputs; for a model trained on text, also a .txt file with one "
+        help="a .npy array of inputs; an image file or a folder of images (read as the "
+        "training source reads them); for a model trained on text, also a .txt file with one "
         "text per line or a folder of .txt files; for a model with several inputs, "
         "NAME=FILE once per input",
     )
     p.add_argument("--model", help="the model to run (default: the trained or only one)")
     p.add_argument(
         "--output",
-        help="write predictions to this .npy file instead of printing; a folder: one "
+        help="write predictions to this .npy file (images: or a .csv of the top classes per "
+        "file) instead of printing; a folder: one "
         "<output>.npy per output of the model",
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        metavar="K",
+        help="image inputs: the K best classes of each file, with their scores (default 1)",
     )
     p.add_argument(
         "--seed",

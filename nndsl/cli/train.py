@@ -170,6 +170,12 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise UsageError(f"no such file or folder: {args.input}")
+    from nndsl.runtime.predict_files import is_image_input
+
+    if is_image_input(source):  # read as the training source read its images
+        from nndsl.cli.predict_images import run_predict_images
+
+        return run_predict_images(graph, args, source)
     try:
         vectorizer = load_vectorizer(args.weights)
         if is_text_input(source):
