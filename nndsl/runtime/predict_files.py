@@ -60,13 +60,14 @@ def image_settings(graph: Graph, data: OpCall | None) -> ImageSettings:
         )
     shape = graph.inputs[0].type.shape
     dims = [d.as_int() for d in shape[1:]]
-    if len(dims) != 3 or dims[2] not in _MODES:
+    mode = _MODES.get(dims[2]) if len(dims) == 3 and dims[2] is not None else None
+    if mode is None:
         raise DataError(
             f"`{graph.name}` takes {graph.inputs[0].type}, not images [B, height, width, "
             "1|3|4]; pass a .npy array of inputs"
         )
-    h, w, c = dims
-    return ImageSettings((h, w) if h is not None and w is not None else None, _MODES[c])
+    h, w = dims[0], dims[1]
+    return ImageSettings((h, w) if h is not None and w is not None else None, mode)
 
 
 def read_images(source: Path, settings: ImageSettings) -> tuple[list[str], np.ndarray]:
