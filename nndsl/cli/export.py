@@ -180,6 +180,14 @@ def _print_report(console: Any, report: Any, graph: Graph) -> None:
             f"{', '.join(c.what for c in report.comparisons)} ({inputs}float32 reference): "
             f"max |difference| {worst.max_abs_diff:.2e}"
         )
+        if len(graph.outputs) > 1:  # every output compared: each one's worst
+            each = {
+                o.name: max(c.outputs.get(o.name, 0.0) for c in report.comparisons)
+                for o in graph.outputs
+            }
+            console.print(
+                "  per output: " + ", ".join(f"{name} {d:.2e}" for name, d in each.items())
+            )
     if report.accuracy is not None:
         a = report.accuracy
         change = (a.int8 - a.float32) * 100

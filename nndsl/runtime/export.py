@@ -39,7 +39,8 @@ class Comparison:
     """The artefact run by its own runtime against nndsl's JAX `predict`."""
 
     what: str  # "batch 3", "batch 3, T = 7"
-    max_abs_diff: float
+    max_abs_diff: float  # over every output
+    outputs: dict[str, float] = field(default_factory=dict)  # each output's, by name
 
 
 @dataclass
@@ -135,18 +136,22 @@ def _verify(
         for length in lengths:
             inputs = sample_inputs(graph, batch, seed=batch, length=length)
             want = reference_outputs(graph, params, state, inputs)
-            got = run(inputs)
-            diff = 0.0
-            for w, g in zip(want, got, strict=True):
+            got = list(run(inputs))
+            if len(got) != len(want):
+                raise ExportFailure(
+                    f"the artefact returned {len(got)} outputs where {graph.name} has {len(want)}"
+                )
+            diffs: dict[str, float] = {}
+            for o, w, g in zip(graph.outputs, want, got, strict=True):
                 g = np.asarray(g)
                 if g.shape != w.shape:
                     raise ExportFailure(
-                        f"the artefact returned shape {list(g.shape)} where nndsl returns "
-                        f"{list(w.shape)}"
+                        f"the artefact returned shape {list(g.shape)} for output `{o.name}` "
+                        f"where nndsl returns {list(w.shape)}"
                     )
-                diff = max(diff, float(np.max(np.abs(g.astype(np.float64) - w), initial=0.0)))
+                diffs[o.name] = float(np.max(np.abs(g.astype(np.float64) - w), initial=0.0))
             what = f"batch {batch}" + (f", length {length}" if len(lengths) > 1 else "")
-            out.append(Comparison(what, diff))
+            out.append(Comparison(what, max(diffs.values(), default=0.0), diffs))
     return out
 
 
