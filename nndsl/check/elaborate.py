@@ -581,7 +581,7 @@ class Elaborator:
             return ERROR
         if count == 1 and not remat:
             return current
-        if isinstance(value, TensorVal) and isinstance(current, TensorVal) and frame.concrete:
+        if isinstance(value, TensorVal) and isinstance(current, TensorVal):
             vid = builder.collapse_repeat(
                 mark, value.value, current.value, count, frame.scope, _stage_name(stage), remat
             )

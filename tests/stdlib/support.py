@@ -112,7 +112,7 @@ def forward_parity(
     is faster for deep models."""
     model = compile_graph(graph)
     params, state = model.init(jax.random.key(0))
-    nn_weights = [(node, w) for node in graph.nodes for w in node.weights]
+    nn_weights = list(graph.weights())  # a repeat's per copy, in order
     k_layers = [layer for layer in kmodel.layers if layer.weights]
     if by_name:
         k_layers.sort(key=lambda layer: layer.name)
