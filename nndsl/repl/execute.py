@@ -152,3 +152,21 @@ def train(
         except (DataError, TrainingError) as err:
             raise RunError(str(err)) from None
     return Trained(config.graph, result.params, result.state, result)
+
+
+def save_weights(trained: Trained, path: Path, *, source: str = "") -> Path:
+    """A trained model's weights as `nnrun train` writes them (with their `.json`)."""
+    from nndsl.runtime import CheckpointError, save_checkpoint
+
+    try:
+        return save_checkpoint(
+            path,
+            trained.graph,
+            trained.params,
+            trained.state,
+            epochs=len(trained.result.history),
+            metrics=dict(trained.result.test or {}),
+            extra={"source": source},
+        )
+    except (CheckpointError, OSError) as err:
+        raise RunError(f"cannot save weights: {err}") from None

@@ -16,6 +16,7 @@ Nothing here imports JAX; `nndsl.repl.execute` does, and only when something run
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -466,15 +467,40 @@ class Session:
     def cmd_save(self, arg: str) -> list[Reply]:
         from nndsl.syntax.printer import format_source
 
-        if not arg:
-            return [Reply("error", "usage: :save FILE")]
-        text = "\n\n".join(p.text for p in self.items.values()) + "\n"
+        parts = arg.split()
+        weights = "--weights" in parts
+        parts = [p for p in parts if p != "--weights"]
+        if len(parts) != 1:
+            return [Reply("error", "usage: :save FILE [--weights]")]
+        target = Path(parts[0])
+        new_dir = target.resolve().parent
+        text = "\n\n".join(_rebased(p, new_dir) for p in self.items.values()) + "\n"
         formatted = format_source(text) or text
         try:
-            Path(arg).write_text(formatted, encoding="utf-8")
+            target.write_text(formatted, encoding="utf-8")
         except OSError as err:
-            return [Reply("error", f"cannot write {arg}: {err.strerror or err}")]
-        return [Reply("ok", f"wrote {len(self.items)} definitions to {arg}")]
+            return [Reply("error", f"cannot write {target}: {err.strerror or err}")]
+        replies = [Reply("ok", f"wrote {len(self.items)} definitions to {target}")]
+        if weights:
+            replies += self._save_weights(target)
+        return replies
+
+    def _save_weights(self, target: Path) -> list[Reply]:
+        """`:save FILE --weights`: each trained model's weights beside FILE, as
+        `FILE-stem.MODEL.safetensors` (what `nnrun predict --weights` reads)."""
+        if not self.trained:
+            return [Reply("warning", "no trained model: no weights written (:train first)")]
+        from nndsl.repl import execute
+
+        replies: list[Reply] = []
+        for name, trained in self.trained.items():
+            path = target.with_name(f"{target.stem}.{name}.safetensors")
+            try:
+                written = execute.save_weights(trained, path, source=str(target))
+            except execute.RunError as err:
+                return [*replies, Reply("error", str(err))]
+            replies.append(Reply("ok", f"wrote the weights of {name} to {written}"))
+        return replies
 
     def cmd_input(self, arg: str) -> list[Reply]:
         """`:input x = FILE.npy` feeds a file to input `x`; `:input D = 8` sizes a symbol;
@@ -522,12 +548,13 @@ class Session:
         base = Path(data.origin.path).parent if data and _is_file(data.origin.path) else Path.cwd()
         from nndsl.repl import execute
 
+        used = Reply("info", text)  # the settings this run uses, as a train section
         try:
             trained = execute.train(config, base, self.on_event)
         except execute.RunError as err:
-            return [Reply("error", str(err))]
+            return [used, Reply("error", str(err))]
         self.trained[config.graph.name] = trained
-        return [Reply("ok", trained.report())]
+        return [used, Reply("ok", trained.report())]
 
     def _train_settings(self) -> list[str]:
         piece = self.items.get("train")
@@ -590,7 +617,8 @@ on concrete inputs (random, seed 0, B = 2) and shows its values.
   :train MODEL on DATA [EPOCHS]   train (Ctrl-C stops after the current step)
   :predict [MODEL] [X.npy]        run the (trained) model
   :load FILE  :reload    add a file's definitions; read loaded files again
-  :save FILE             write the definitions, formatted
+  :save FILE [--weights] write the definitions, formatted (data paths still valid there);
+                         --weights: also each trained model's, as FILE.MODEL.safetensors
   :reset                 forget everything      :quit   leave (or Ctrl-D)"""
 
 
@@ -642,6 +670,43 @@ def _item_key(item: ast.Item) -> str:
     if isinstance(item, ast.Import):
         return f"import {item.path}"
     return "train"
+
+
+def _rebased(piece: Piece, new_dir: Path) -> str:
+    """`piece`'s text with the relative paths its data source reads (`npz("d.npz")`) made
+    relative to `new_dir` instead of the folder they were written for (the loaded file's,
+    or the working folder for typed definitions), so a saved file reads the same data."""
+    from nndsl.ops import lookup
+
+    if not piece.text.lstrip().startswith("data"):
+        return piece.text
+    module = parse(piece.text, "<save>").module
+    item = next((i for i in module.items if isinstance(i, ast.DataDef)), None)
+    if item is None or not isinstance(item.source.func, ast.Name):
+        return piece.text
+    spec = lookup(item.source.func.ident.name)
+    reads = getattr(spec, "reads", ())
+    if spec is None or not reads:
+        return piece.text
+    old_dir = (
+        Path(piece.origin.path).resolve().parent if _is_file(piece.origin.path) else Path.cwd()
+    )
+    if old_dir == new_dir:
+        return piece.text
+    edits: list[tuple[Span, str]] = []
+    for i, a in enumerate(item.source.args):
+        name = a.name.name if a.name else (spec.args[i].name if i < len(spec.args) else "")
+        if name not in reads:
+            continue
+        values = a.value.items if isinstance(a.value, ast.ListLit) else (a.value,)
+        for v in values:
+            if isinstance(v, ast.StrLit) and v.value and not Path(v.value).is_absolute():
+                moved = os.path.relpath(old_dir / v.value, new_dir)
+                edits.append((v.span, '"' + Path(moved).as_posix().replace('"', '\\"') + '"'))
+    text = piece.text
+    for span, new in sorted(edits, key=lambda e: -e[0].start):
+        text = text[: span.start] + new + text[span.end :]
+    return text
 
 
 def _is_file(path: str) -> bool:

@@ -153,13 +153,15 @@ def test_bare_expressions_run_on_concrete_inputs(tmp_path: Path) -> None:
     assert s.handle(":input x = nope.npy")[0].kind == "error"
 
 
-def test_train_params_predict() -> None:
+def test_train_params_predict(tmp_path: Path) -> None:
     s = Session(autorun=False)
     s.handle(f'data digits = npz("{DIGITS}", x = "images", y = "labels", test_split = 0.2)')
     s.handle("model Tiny() {\n    input image: f32[B, 64]\n    return image |> Dense(10)\n}")
     events: list[object] = []
     s.on_event = events.append
-    [reply] = s.handle(":train Tiny on digits 1")
+    [used, reply] = s.handle(":train Tiny on digits 1")
+    assert used.kind == "info" and used.text.startswith("train Tiny on digits {")  # the settings
+    assert "loss = " in used.text and "epochs = 1" in used.text
     assert reply.kind == "ok", reply.text
     assert reply.text.startswith("trained Tiny: 1 epoch(s)") and "test loss" in reply.text
     assert type(events[0]).__name__ == "FitStart" and type(events[-1]).__name__ == "FitEnd"
@@ -168,6 +170,26 @@ def test_train_params_predict() -> None:
     assert value.kind == "value" and "class: [" in value.text
     assert s.handle(":train Nope on digits")[0].kind == "error"
     assert s.handle(":train Tiny")[0].text.startswith("usage")
+    saved = _texts(s, f":save {tmp_path / 'tiny.nn'} --weights")
+    assert saved[1] == f"wrote the weights of Tiny to {tmp_path / 'tiny.Tiny.safetensors'}"
+    assert (tmp_path / "tiny.Tiny.json").is_file()
+
+
+def test_save_keeps_data_paths_valid_from_the_new_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    source = tmp_path / "a/m.nn"
+    source.write_text(
+        'data d = npz("d.npz", x = "xs")\ndata e = csv(path = "t/e.csv", label = "y")\n'
+    )
+    s = Session(autorun=False)
+    s.handle(f":load {source}")
+    out = tmp_path / "b/saved.nn"
+    assert _texts(s, f":save {out}")[0].startswith("wrote")
+    text = out.read_text()
+    assert 'npz("../a/d.npz", x = "xs")' in text and 'path = "../a/t/e.csv"' in text
+    assert s.handle(f":save {out} --weights")[1].kind == "warning"  # nothing trained
 
 
 def test_completion_and_signature_help_come_from_the_ide_layer() -> None:
