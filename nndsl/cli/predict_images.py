@@ -1,5 +1,6 @@
-"""`nnrun predict` on image files and folders: one row per file with its best classes by name
-(`--top-k`), or a CSV / .npy file (`--output`). The JAX side of the CLI, imported when used."""
+"""`nnrun predict` on image files, folders and CSV files: one row per file (or CSV row) with
+its best classes by name (`--top-k`), or a CSV / .npy file (`--output`). The JAX side of the
+CLI, imported when used."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from nndsl.cli.errors import EXIT_ERRORS, EXIT_OK
 from nndsl.ir import Graph
 
 
-def run_predict_images(graph: Graph, args: argparse.Namespace, source: Path) -> int:
+def run_predict_images(
+    graph: Graph, args: argparse.Namespace, source: Path, *, table: bool = False
+) -> int:
+    """Images (`table`: a CSV file read as the training `csv(...)` read its inputs)."""
     import numpy as np
 
     from nndsl.cli.train import load_model_weights, use_compile_cache
@@ -20,6 +24,7 @@ def run_predict_images(graph: Graph, args: argparse.Namespace, source: Path) -> 
     from nndsl.runtime.data import check_inputs
     from nndsl.runtime.predict_files import (
         image_settings,
+        read_csv_inputs,
         read_images,
         rows_csv,
         rows_text,
@@ -29,7 +34,10 @@ def run_predict_images(graph: Graph, args: argparse.Namespace, source: Path) -> 
     data = getattr(args, "train_data", None)
     use_compile_cache(args)
     try:
-        names, x = read_images(source, image_settings(graph, data))
+        if table and data is not None:
+            names, x = read_csv_inputs(source, data)
+        else:
+            names, x = read_images(source, image_settings(graph, data))
         meta = read_metadata(args.weights) if metadata_path(args.weights).is_file() else {}
         classes = [str(n) for n in meta.get("class_names") or []]
         params, state = load_model_weights(args.weights, graph)

@@ -176,6 +176,11 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
         from nndsl.cli.predict_images import run_predict_images
 
         return run_predict_images(graph, args, source)
+    data = getattr(args, "train_data", None)
+    if source.suffix.lower() == ".csv" and data is not None and data.op.name == "csv":
+        from nndsl.cli.predict_images import run_predict_images  # the same columns as training
+
+        return run_predict_images(graph, args, source, table=True)
     try:
         vectorizer = load_vectorizer(args.weights)
         if is_text_input(source):

@@ -1,5 +1,5 @@
-"""Image files as `predict` inputs, read as the training source read them, and the per-file
-rows `nnrun predict` prints or writes (name, top classes by name, score).
+"""Image files (and CSV files) as `predict` inputs, read as the training source read them,
+and the per-file rows `nnrun predict` prints or writes (name, top classes by name, score).
 
 The settings come from the `train` section's `image_folder(...)` (size, colour mode,
 interpolation, crop) when the file has one; otherwise from the model's input `[B, H, W, C]`
@@ -21,6 +21,7 @@ from nndsl.backend import DataError
 from nndsl.backend.jax.impls.data import crop_to_aspect, read_image, resize
 from nndsl.ir import Graph, OpCall
 from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+from nndsl.ops.spec import Keyed
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -125,3 +126,56 @@ def rows_csv(names: Sequence[str], tops: list[list[tuple[str, float]]]) -> str:
     for name, top in zip(names, tops, strict=True):
         writer.writerow([name, *[v for c, s in top for v in (c, f"{s:.6g}")]])
     return out.getvalue()
+
+
+def read_csv_inputs(path: Path, data: OpCall) -> tuple[list[str], np.ndarray]:
+    """(row names, `[N, k]` float32 inputs) of a CSV file read as the training `csv(...)` read
+    its inputs: the same columns, by header name (or position without a header), the label
+    and sample-weight columns left out when the file has them."""
+    import csv as csv_module
+
+    attrs = data.attrs
+    if isinstance(attrs.get("x"), Keyed) or isinstance(attrs.get("y"), Keyed):
+        raise DataError(
+            f"{path}: the model was trained on CSV column groups (x = {{...}}); predict reads "
+            "plain column lists only: pass .npy inputs (--input NAME=FILE)"
+        )
+    header = bool(attrs.get("header", True))
+    delimiter = str(attrs.get("delimiter", ","))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv_module.reader(f, delimiter=delimiter) if row]
+    except (UnicodeDecodeError, csv_module.Error) as exc:
+        raise DataError(f"{path}: not readable as UTF-8 CSV ({exc})") from None
+    if header:
+        if not rows:
+            raise DataError(f"{path}: the file is empty; expected a header row")
+        names, rows = [c.strip() for c in rows[0]], rows[1:]
+    else:
+        names = [str(i) for i in range(len(rows[0]))] if rows else []
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    given = attrs.get("columns")
+    if isinstance(given, tuple):
+        wanted = [str(c) for c in given]
+        missing = [c for c in wanted if c not in names]
+        if missing:
+            raise DataError(
+                f"{path}: no column {missing[0]!r}; the model was trained on the columns "
+                f"{wanted} (found {names})"
+            )
+        columns = [names.index(c) for c in wanted]
+    else:
+        skip = {str(attrs.get("label")), str(attrs.get("sample_weight"))}
+        columns = [i for i, n in enumerate(names) if n not in skip]
+    x = np.empty((len(rows), len(columns)), np.float32)
+    for r, row in enumerate(rows):
+        for j, c in enumerate(columns):
+            try:
+                x[r, j] = float(row[c])
+            except (ValueError, IndexError):
+                value = row[c] if c < len(row) else "nothing"
+                raise DataError(
+                    f"{path}: row {r + 1 + header}, column {names[c]!r}: {value!r} is not a number"
+                ) from None
+    return [f"row {r + 1}" for r in range(len(rows))], x

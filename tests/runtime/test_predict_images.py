@@ -72,3 +72,29 @@ def test_a_folder_of_images_gives_one_row_per_file_with_top_k(
         == 0
     )
     assert np.load(npy).shape == (1, 3)
+
+
+def test_a_csv_is_read_with_the_training_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "iris.nn"
+    path.write_text(
+        "model Iris() {\n    input x: f32[B, 2]\n    return x |> Dense(3)\n}\n"
+        'data iris = csv("iris.csv", label = "species", columns = ["petal", "sepal"])\n'
+        "train Iris on iris {\n    loss = cross_entropy(from_logits = true)\n"
+        "    optimizer = adam\n}\n"
+    )
+    result = check_file(str(path))
+    assert result.program is not None and result.program.train is not None
+    params, state = steps_for(result.program.train).model.init(jax.random.key(0))
+    graph = result.program.train.graph
+    save_checkpoint(tmp_path / "w.safetensors", graph, params, state)
+    (tmp_path / "new.csv").write_text("sepal,extra,petal\n1.5,x,2\n0,y,1\n")  # no label
+    args = ["predict", str(path), "--weights", str(tmp_path / "w.safetensors"), "--no-cache"]
+    assert main([*args, "--input", str(tmp_path / "new.csv"), "--top-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["row 1", "row 2"]
+    assert all(len(line.split("(")) == 4 for line in lines)  # three classes with scores
+    (tmp_path / "bad.csv").write_text("sepal,petal\n1,a\n")
+    assert main([*args, "--input", str(tmp_path / "bad.csv")]) == 1
+    assert "row 2, column 'petal': 'a' is not a number" in capsys.readouterr().err
