@@ -402,3 +402,22 @@ def test_tiny_efficientnet_forward_matches_keras() -> None:
     x = np.random.default_rng(5).uniform(0, 255, size=(2, size, size, 3)).astype(np.float32)
     out = forward_parity(graph, kmodel, x, jit=True)
     np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-5)  # softmax classifier
+
+
+def test_efficientnet_imagenet_rescaling_is_keras_extra_layer() -> None:
+    # Keras adds Rescaling([1 / sqrt(s) for s in IMAGENET_STDDEV_RGB]) after the Normalization
+    # only for weights="imagenet"; it has no weights, so only the values tell
+    import math
+
+    from keras.src.applications.efficientnet import IMAGENET_STDDEV_RGB
+
+    graph = probe("efficientnet", "EfficientNetB0", IMAGE.format(size=32), size=32)
+    plain = [n.op.name for n in graph.nodes[:4]]
+    assert plain == ["Rescaling", "Normalization", "ZeroPadding2D", "Conv2D"]
+    graph = probe(
+        "efficientnet", "EfficientNetB0", IMAGE.format(size=32), size=32, imagenet_rescaling=True
+    )
+    extra = graph.nodes[2]
+    assert extra.op.name == "Rescaling"
+    expected = [1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB]
+    assert list(extra.attrs["scale"]) == pytest.approx(expected, rel=1e-12)  # type: ignore[arg-type]
