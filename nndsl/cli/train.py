@@ -216,6 +216,20 @@ def run_predict(graph: Graph, args: argparse.Namespace) -> int:
     except (CheckpointError, DataError) as err:
         print(f"nnrun: error: {err}", file=sys.stderr)
         return EXIT_ERRORS
+    if is_text_input(source) and y.ndim == 2 and not str(args.output or "").endswith(".npy"):
+        # raw text: one row per file (or line) with its best classes, as for images
+        from nndsl.runtime.predict_files import rows_csv, rows_text, text_names, top_classes
+
+        rows = (text_names(source), top_classes(y, int(getattr(args, "top_k", None) or 1), names))
+        if not args.output:
+            sys.stdout.write(rows_text(*rows))
+            return EXIT_OK
+        if not args.output.endswith(".csv"):
+            print(f"nnrun: error: --output {args.output}: write .csv or .npy", file=sys.stderr)
+            return EXIT_ERRORS
+        Path(args.output).write_text(rows_csv(*rows), encoding="utf-8")
+        print(f"wrote {len(rows[0])} rows to {args.output}")
+        return EXIT_OK
     if args.output:
         np.save(args.output, y)
         print(f"wrote predictions {list(y.shape)} to {args.output}")

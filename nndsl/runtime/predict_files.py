@@ -179,3 +179,13 @@ def read_csv_inputs(path: Path, data: OpCall) -> tuple[list[str], np.ndarray]:
                     f"{path}: row {r + 1 + header}, column {names[c]!r}: {value!r} is not a number"
                 ) from None
     return [f"row {r + 1}" for r in range(len(rows))], x
+
+
+def text_names(source: Path) -> list[str]:
+    """The names of a text input's examples, in `read_texts`'s order: each `.txt` file of a
+    folder (relative path), or `line N` for each non-blank line of a `.txt` file."""
+    if source.is_dir():
+        files = sorted(f for f in source.rglob("*") if f.suffix.lower() == ".txt" and f.is_file())
+        return [str(f.relative_to(source)) for f in files]
+    lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [f"line {i}" for i, line in enumerate(lines, start=1) if line.strip()]

@@ -187,7 +187,9 @@ def test_nnrun_predict_reads_raw_text_with_the_saved_vocabulary(tmp_path: Path) 
     )
     assert shown.returncode == 0, shown.stderr
     names = ["neg" if p[0] > p[1] else "pos" for p in outputs["ids.npy"]]
-    assert f"class name: {' '.join(names)}" in shown.stdout
+    rows = shown.stdout.splitlines()  # one row per non-blank line, its best class by name
+    assert [r.split("  ")[0] for r in rows] == ["line 1", "line 3", "line 4"]
+    assert [r.split()[2] for r in rows] == names
     for name in ("new.txt", "new", "strings.npy"):
         assert outputs[name].tobytes() == outputs["ids.npy"].tobytes(), name
 
