@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="K",
-        help="image inputs: the K best classes of each file, with their scores (default 1)",
+        help="image, CSV and text inputs: the K best classes of each file or row, with their "
+        "scores (default 1)",
     )
     p.add_argument(
         "--seed",
