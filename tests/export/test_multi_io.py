@@ -128,3 +128,39 @@ def test_stablehlo_takes_and_returns_every_tensor_in_a_fresh_process(
         for name, w in zip(OUTPUTS, predict(*xs), strict=True):
             got = np.load(tmp_path / f"{name}{batch}.npy")
             np.testing.assert_array_equal(got, np.asarray(w), err_msg=name)  # bit for bit
+
+
+def test_an_input_returned_as_an_output_exports_and_a_shadowing_one_is_a_diagnostic() -> None:
+    from nndsl.backend.onnx import check_exportable, export_onnx
+    from nndsl.frontend import check_source
+
+    source = """
+model Echo() {
+    input a: f32[B, 4]
+    input b: f32[B, 4]
+    d = (a + b) |> Dense(2)
+    return a, d
+}
+model Shadow() {
+    input a: f32[B, 4]
+    a = a |> Dense(4)
+    return a
+}
+"""
+    result = check_source(source, "e.nn")
+    assert not result.diagnostics and result.program is not None
+    echo, shadow = result.program.graphs["Echo"], result.program.graphs["Shadow"]
+    params, state = compile_graph(echo).init(jax.random.key(0))
+    model = export_onnx(echo, params, state)
+    onnx.checker.check_model(model, full_check=True)
+    assert [o.name for o in model.graph.output] == ["a", "d"]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    xs = sample_inputs(echo, 3)
+    got = session.run(None, {"a": xs[0], "b": xs[1]})
+    want = reference_outputs(echo, params, state, xs)
+    np.testing.assert_array_equal(got[0], xs[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-5)
+    [problem] = check_exportable(shadow)
+    assert problem.code == "E0701"
+    assert "output `a` has the name of an input but another value" in problem.message
+    assert source[problem.primary.span.start : problem.primary.span.end] == "Dense(4)"

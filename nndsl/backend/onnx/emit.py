@@ -73,7 +73,7 @@ def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
     for o in graph.outputs:
         if o.name not in {i.name for i in graph.inputs}:
             g.reserve(o.name)
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = _shadowed_inputs(graph)
     for node in graph.nodes:
         if any(v not in env for v in node.inputs):
             continue  # an input failed to lower: reported there already
@@ -102,7 +102,8 @@ def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
         return _Emitted(None, problems)
     outputs = []
     for o in graph.outputs:
-        g.nodes.append(helper.make_node("Identity", [env[o.value]], [o.name], name=o.name))
+        if env[o.value] != o.name:  # an input returned as it is is already named so
+            g.nodes.append(helper.make_node("Identity", [env[o.value]], [o.name], name=o.name))
         outputs.append(value_info(o.name, o.type))
     onnx_graph = helper.make_graph(
         g.nodes,
@@ -119,6 +120,28 @@ def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
         ir_version=IR_VERSION,
     )
     return _Emitted(model, [])
+
+
+def _shadowed_inputs(graph: Graph) -> list[Diagnostic]:
+    """An output named as an input but holding another value (`a = a |> Dense(4)`, then
+    `return a`): ONNX names every value once, so the two cannot both keep the `.nn` name."""
+    inputs = {i.name: i.value for i in graph.inputs}
+    producer = {vid: node for node in graph.nodes for vid in node.output_ids}
+    out = []
+    for o in graph.outputs:
+        if o.name in inputs and inputs[o.name] != o.value and o.value in producer:
+            node = producer[o.value]
+            out.append(
+                Diagnostic(
+                    code="E0701",
+                    message=f"output `{o.name}` has the name of an input but another value; "
+                    "ONNX gives each name one value",
+                    primary=Label(node.span, f"the returned `{o.name}` is computed here"),
+                    file=node.file,
+                    help=f"bind the result to a new name (`{o.name}_out = ...`) and return that",
+                )
+            )
+    return out
 
 
 def check_exportable(graph: Graph) -> list[Diagnostic]:
