@@ -264,3 +264,22 @@ def test_repeated_blocks_agree_with_eval_shape(src: str, mode: str) -> None:
                 _assert_body_agrees(node.repeat.body, node.path, params, state)
     finally:
         os.environ.pop(LOWERING_ENV, None)
+
+
+def test_the_editor_shows_a_repeated_block_once() -> None:
+    """Hover and inlay hints on a repeat of 10**6 copies: each binding's type once, as for 2."""
+    from nndsl.ide import Workspace
+
+    hints = []
+    for depth in (2, 10**6):
+        text = RES.format(depth=depth, remat="")
+        ws = Workspace(read=lambda p: "")
+        ws.open("/project/deep.nn", text)
+        assert [d.code for d in ws.diagnostics("/project/deep.nn")] == []
+        found = ws.inlay_hints("/project/deep.nn")
+        assert len({h.offset for h in found}) == len(found)
+        hints.append([(text.count("\n", 0, h.offset), h.label) for h in found])
+        hover = ws.hover("/project/deep.nn", text.index("h = h |> repeat"))
+        assert hover is not None and "f32[B, 4]" in hover.markdown
+    assert hints[0] == hints[1]
+    assert (3, ": f32[B, width]") in hints[0]  # `h` in the block, once
