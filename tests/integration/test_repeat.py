@@ -205,12 +205,14 @@ def _assert_body_agrees(body: Graph, prefix: str, params: dict, state: dict) -> 
 def repeat_models(draw: st.DrawFn) -> str:
     d = draw(st.integers(1, 6))
     body = [f"    input x: f32[B, {d}]", "    t = x"]
+    w = d  # the width of `t`
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["dense", "res", "norm", "drop", "act"]))
         if kind == "dense":
-            body.append(f"    t = t |> Dense({draw(st.integers(1, 6))})")
+            w = draw(st.integers(1, 6))
+            body.append(f"    t = t |> Dense({w})")
         elif kind == "res":
-            body.append("    t = relu(t + (t |> Dense(" + str(d) + ")))")
+            body.append(f"    t = relu(t + (t |> Dense({w})))")
         elif kind == "norm":
             body.append(
                 f"    t = t |> Dense({d}) |> {draw(st.sampled_from(['LayerNorm', 'BatchNorm']))}()"
