@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--expand",
         action="store_true",
-        help="list every copy of a repeated block (by default one row: `Res × 64`)",
+        help="list every copy of a repeated block (by default one row: `Res x 64`)",
     )
     p.add_argument(
         "--distribute",
