@@ -5,7 +5,8 @@ it is indexed with. The rest of the data path (`nndsl.runtime.data`) is unchange
 and each epoch's shuffle are permutations of row *indices* (`Rows.take` composes them, nothing
 is read), and a batch is `rows[index]`, so a streamed source yields exactly the batches the
 in-memory one does for the same seed, and a checkpoint's data position (epoch, step) resumes
-it bit-identically.
+it bit-identically. Over several processes a training batch stays unread (`Batch`) until the
+sharded `put` reads, in each process, only the rows its devices hold.
 
 - `.npy`: opened with `np.load(mmap_mode="r")` (header, dtype and size checked, nothing
   read); a batch's rows are read in file order with positioned reads (`_MappedNpy`). Pages of
