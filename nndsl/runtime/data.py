@@ -30,6 +30,7 @@ from nndsl.ops.attrs import declared
 from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
 from nndsl.runtime.streaming import (
+    Batch,
     Rows,
     open_image_folder,
     open_npy_source,
@@ -587,14 +588,19 @@ def train_calls(
     prefetch: int = 2,
     start: int = 0,
     put: Put | None = None,
+    lazy: bool = False,
 ) -> Generator[tuple[int, Arrays, Labels], None, None]:
     """The inputs of each call of an epoch from batch `start`, as `(steps, x, y)`: batches
     stacked `[per_call, batch, ...]` while at least `per_call` remain (when `per_call > 1`),
     then single batches `[batch, ...]`. The same batches, in the same order, as
     `train_batches`; each stack is one gather (no per-batch copies, no `np.stack`). With sample
     weights, `y` is `(labels, weights)` (`step_labels`). With `put`, each group is also moved
-    to the device on the prefetch thread, overlapping the transfer with the running step."""
-    groups = _train_calls(data, batch, seed, epoch, shuffle, start, per_call)
+    to the device on the prefetch thread, overlapping the transfer with the running step.
+
+    `lazy` (with a sharded `put` over several processes): streamed inputs (`Rows`) are not
+    gathered; each call's is a `streaming.Batch` of its row indices, which `put` reads only
+    the rows of its process's devices from. In-memory arrays are gathered as without it."""
+    groups = _train_calls(data, batch, seed, epoch, shuffle, start, per_call, lazy)
     if put is not None:
         groups = _put_groups(groups, put)
     return _flattened(_prefetched(groups, prefetch))
@@ -609,7 +615,14 @@ def _put_groups(
 
 
 def _train_calls(
-    data: Dataset, batch: int, seed: int, epoch: int, shuffle: bool, start: int, per_call: int
+    data: Dataset,
+    batch: int,
+    seed: int,
+    epoch: int,
+    shuffle: bool,
+    start: int,
+    per_call: int,
+    lazy: bool = False,
 ) -> Iterator[list[tuple[int, Arrays, Labels]]]:
     n = len(data)
     steps = steps_per_epoch(n, batch)
@@ -623,6 +636,8 @@ def _train_calls(
         index = order[at * batch : (at + k) * batch]
 
         def stack(a: np.ndarray, index: np.ndarray = index, k: int = k) -> np.ndarray:
+            if lazy and isinstance(a, Rows):
+                return Batch(a, index, (k, batch))
             return np.asarray(a[index]).reshape(k, batch, *a.shape[1:])
 
         x = tree_map(stack, data.x)

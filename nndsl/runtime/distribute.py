@@ -10,7 +10,8 @@ collectives). Without a `distribute` section there is no layout and nothing is p
 Arrays are built from host data with `make_array_from_single_device_arrays`, each process
 putting only the pieces its own devices hold: the same call serves one process with several
 devices and several processes (`jax.distributed`), where every process holds the same host
-batch and transfers only its share.
+batch and transfers only its share. Over several processes a streamed input's batch comes
+unread (`streaming.Batch`) and each process reads only its devices' rows of it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from nndsl.ir import Graph, TrainConfig
 from nndsl.ir.distribute import Distribution, Spec, optimizer_slots, per_device, specs
 from nndsl.ir.summary import readable_bytes
 from nndsl.runtime.budget import DEVICE_MEMORY_ENV, device_memory
+from nndsl.runtime.streaming import Batch
 
 Tree = Any
 
@@ -125,7 +127,8 @@ class Layout:
         of `per_call` batches on its second axis)."""
 
         def leaf(a: Any) -> Any:
-            a = np.asarray(a)
+            if not isinstance(a, Batch):  # a `Batch` is read by `put`, each process its rows
+                a = np.asarray(a)
             if per_call > 1 and a.ndim >= 2 and a.shape[:2] == (per_call, batch):
                 return put(a, self.stacked)
             if a.ndim >= 1 and a.shape[0] == batch:
@@ -140,15 +143,20 @@ class Layout:
 
 def put(value: Any, sharding: NamedSharding) -> jax.Array:
     """`value` (host or device) as a global array with `sharding`, each process putting only
-    the pieces its devices hold."""
+    the pieces its devices hold. A streamed `Batch` is read piece by piece: only the rows of
+    this process's devices, each distinct piece once (devices that replicate it share it)."""
     if isinstance(value, jax.Array) and jax.process_count() == 1:
         moved: jax.Array = jax.device_put(value, sharding)
         return moved
-    host = np.asarray(value)
-    pieces = [
-        jax.device_put(host[index], device)
-        for device, index in sharding.addressable_devices_indices_map(host.shape).items()
-    ]
+    host = value if isinstance(value, Batch) else np.asarray(value)
+    read: dict[tuple[Any, ...], np.ndarray] = {}
+    pieces = []
+    for device, index in sharding.addressable_devices_indices_map(host.shape).items():
+        index = (slice(None),) * len(host.shape) if index is None else index
+        key = tuple((s.start, s.stop, s.step) for s in index)
+        if key not in read:
+            read[key] = np.asarray(host[index])
+        pieces.append(jax.device_put(read[key], device))
     return jax.make_array_from_single_device_arrays(host.shape, sharding, pieces)
 
 

@@ -5,7 +5,8 @@ it is indexed with. The rest of the data path (`nndsl.runtime.data`) is unchange
 and each epoch's shuffle are permutations of row *indices* (`Rows.take` composes them, nothing
 is read), and a batch is `rows[index]`, so a streamed source yields exactly the batches the
 in-memory one does for the same seed, and a checkpoint's data position (epoch, step) resumes
-it bit-identically.
+it bit-identically. Over several processes a training batch stays unread (`Batch`) until the
+sharded `put` reads, in each process, only the rows its devices hold.
 
 - `.npy`: opened with `np.load(mmap_mode="r")` (header, dtype and size checked, nothing
   read); a batch's rows are read in file order with positioned reads (`_MappedNpy`). Pages of
@@ -121,6 +122,50 @@ class Rows:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out: np.ndarray = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+class Batch:
+    """Rows `index` of a streamed input, not read yet: a training call's batch as the prefetch
+    thread hands it to a sharded `put` (`nndsl.runtime.distribute.put`), which reads only the
+    rows of the devices its process holds, so each process of a multi-process run reads only
+    its share of every batch from disk.
+
+    `shape` is `(*lead, *row)`: `lead` is `[per_call, batch]` for a stack of batches or
+    `[batch]`. `batch[i]` (an int) is the stack's batch `i`, still unread; `batch[key]` (a
+    tuple of slices, as `Sharding.addressable_devices_indices_map` gives them) reads the rows
+    the leading slices select and returns them cut by the others, equal to the same part of
+    `np.asarray(batch)`, which reads every row."""
+
+    def __init__(self, rows: Rows, index: np.ndarray, lead: tuple[int, ...]) -> None:
+        self._rows = rows
+        self._index = np.asarray(index).reshape(lead)
+        self.dtype = rows.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*self._index.shape, *self._rows.shape[1:])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: int | slice | tuple[slice | int, ...]) -> Any:
+        if isinstance(key, (int, np.integer)) and self._index.ndim > 1:
+            return Batch(self._rows, self._index[int(key)], self._index.shape[1:])
+        key = key if isinstance(key, tuple) else (key,)
+        lead = self._index.ndim
+        index = self._index[key[:lead]]
+        rows = self._rows[np.asarray(index).reshape(-1)]
+        out = rows.reshape(*np.shape(index), *self.shape[lead:])
+        rest = key[lead:]
+        return out[(slice(None),) * np.ndim(index) + rest] if rest else out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out: np.ndarray = self[(slice(None),) * self._index.ndim]
         return out if dtype is None else out.astype(dtype)
 
 
@@ -401,6 +446,7 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
 
 __all__ = [
     "AUTO_STREAM_BYTES",
+    "Batch",
     "Rows",
     "open_image_folder",
     "open_npy",

@@ -295,6 +295,8 @@ def fit(
             start=run.position,
             # on the prefetch thread, ahead of the step; split over the mesh under a layout
             put=jax.device_put if layout is None else layout.put_calls(config.batch, per_call),
+            # over several processes each reads only its devices' rows of a streamed input
+            lazy=layout is not None and jax.process_count() > 1,
         )
         dispatched = run.position  # steps handed to the device this epoch
         for take, x, y in calls:

@@ -1,6 +1,8 @@
 """Two processes on 127.0.0.1 as one JAX program (`nnrun train --coordinator`), each with two
-simulated CPU devices: the weights process 0 writes equal a one-process run on four devices,
-and when one process dies the other stops with one clear line within a bounded time."""
+simulated CPU devices: the weights process 0 writes, training on the data streamed (each
+process reading only its devices' rows of each batch), equal a one-process run on four devices
+from the same data in memory, and when one process dies the other stops with one clear line
+within a bounded time (in memory)."""
 
 from __future__ import annotations
 
@@ -37,12 +39,22 @@ train Net on digits {
 NNRUN = [sys.executable, "-c", "import sys; from nndsl.cli.main import main; sys.exit(main())"]
 
 
+STREAMED = 'npy(x = "images.npy", y = "labels.npy", test_split = 0.0, stream = true)'
+
+
 def _project(tmp_path: Path, epochs: int) -> Path:
     with np.load(ROOT / "examples/data/digits.npz") as d:  # 8 steps an epoch
-        np.savez(tmp_path / "digits.npz", images=d["images"][:256], labels=d["labels"][:256])
+        images, labels = d["images"][:256], d["labels"][:256]
+    np.savez(tmp_path / "digits.npz", images=images, labels=labels)
+    np.save(tmp_path / "images.npy", images)  # the same data, streamed
+    np.save(tmp_path / "labels.npy", labels)
     (tmp_path / "pyproject.toml").write_text("")
+    text = SOURCE.replace("EPOCHS", str(epochs))
+    source = 'npz("digits.npz", x = "images", y = "labels", test_split = 0.0)'
+    assert source in text
+    (tmp_path / "streamed.nn").write_text(text.replace(source, STREAMED))
     path = tmp_path / "net.nn"
-    path.write_text(SOURCE.replace("EPOCHS", str(epochs)))
+    path.write_text(text)
     return path
 
 
@@ -81,7 +93,8 @@ def _start(
 def test_two_processes_train_as_one(tmp_path: Path, cache: str) -> None:
     path = _project(tmp_path, 1)
     port = _port()
-    procs = [_start(path, port, i, "runs/multi", cache) for i in (0, 1)]
+    streamed = path.with_name("streamed.nn")  # the same batches as `path`'s in-memory ones
+    procs = [_start(streamed, port, i, "runs/multi", cache) for i in (0, 1)]
     single = subprocess.run(
         [*NNRUN, str(path), "--out", "runs/single", "--cache-dir", cache, "--quiet"],
         cwd=tmp_path,

@@ -1,0 +1,156 @@
+"""Each process reads only its shard of a streamed batch: `streaming.Batch` (a training call's
+rows, unread) reads only the rows a piece selects, with the values of the eager gather, and
+`distribute.put` reads each distinct piece of it once (4 simulated devices, in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nndsl.runtime.data import Dataset, train_calls
+from nndsl.runtime.streaming import Batch, Rows, _Reader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Counting(_Reader):
+    """Rows `arange`-valued float64 `[n, 3, 4]`, recording every row read."""
+
+    def __init__(self, n: int) -> None:
+        self.where = "fake"
+        self.row_shape = (3, 4)
+        self.data = np.arange(n * 12, dtype=np.float64).reshape(n, 3, 4) / 7
+        self.reads: list[int] = []
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        self.reads += [int(i) for i in index]
+        out: np.ndarray = self.data[index]
+        return out
+
+
+def _rows(n: int = 50) -> tuple[_Counting, Rows]:
+    source = _Counting(n)
+    return source, Rows(source, np.arange(n), np.dtype(np.float32))  # cast when read
+
+
+def test_a_batch_reads_only_the_rows_of_its_pieces() -> None:
+    source, rows = _rows()
+    view = rows.take(np.random.default_rng(0).permutation(50)[:40])  # a split: nothing read
+    index = np.random.default_rng(1).permutation(40)[:24]
+    eager = np.asarray(view[index]).reshape(3, 8, 3, 4)
+    source.reads.clear()
+
+    stacked = Batch(view, index, (3, 8))
+    assert stacked.shape == (3, 8, 3, 4) and stacked.dtype == np.float32 and stacked.ndim == 4
+    assert source.reads == []
+    piece = stacked[(slice(None), slice(2, 4), slice(None), slice(1, 3))]  # a feature slice too
+    np.testing.assert_array_equal(piece, eager[:, 2:4, :, 1:3])
+    assert piece.dtype == np.float32
+    mapped = np.asarray(view._index)[index].reshape(3, 8)
+    assert sorted(source.reads) == sorted(mapped[:, 2:4].reshape(-1).tolist())
+
+    source.reads.clear()
+    single = stacked[1]  # one batch of the stack, still unread
+    assert isinstance(single, Batch) and single.shape == (8, 3, 4) and source.reads == []
+    np.testing.assert_array_equal(single[(slice(4, 8),)], eager[1, 4:8])
+    assert sorted(source.reads) == sorted(mapped[1, 4:8].tolist())
+    source.reads.clear()
+    np.testing.assert_array_equal(single[(slice(0, 8), slice(2, 3))], eager[1, :, 2:3])
+    assert sorted(source.reads) == sorted(mapped[1].tolist())
+
+    source.reads.clear()
+    np.testing.assert_array_equal(np.asarray(stacked), eager)  # everything, once
+    assert sorted(source.reads) == sorted(mapped.reshape(-1).tolist())
+
+
+@pytest.mark.parametrize("per_call", [1, 3])
+def test_lazy_calls_are_the_eager_batches(per_call: int) -> None:
+    """Same permutation and values (stacks, then single batches); in-memory labels gathered."""
+    source, rows = _rows(70)
+    data = Dataset(rows, np.arange(70) % 5)  # type: ignore[arg-type]
+    eager = list(train_calls(data, 8, seed=4, epoch=2, per_call=per_call, start=1, prefetch=0))
+    source.reads.clear()
+    lazy = list(
+        train_calls(data, 8, seed=4, epoch=2, per_call=per_call, start=1, prefetch=0, lazy=True)
+    )
+    assert source.reads == []  # nothing gathered until a `put` reads it
+    assert [k for k, _, _ in lazy] == [k for k, _, _ in eager]
+    for (_, xe, ye), (_, xl, yl) in zip(eager, lazy, strict=True):
+        assert isinstance(xl, Batch) and isinstance(yl, np.ndarray)
+        np.testing.assert_array_equal(np.asarray(xl), xe)
+        np.testing.assert_array_equal(yl, ye)
+
+    def half(calls: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        """A second process's `put`: the last half of each batch."""
+        out = []
+        for x, y in calls:
+            assert isinstance(x, Batch)
+            out.append((x[(*(slice(None),) * (x.ndim - 3), slice(4, 8))], y))
+        return out
+
+    source.reads.clear()
+    moved = list(
+        train_calls(data, 8, seed=4, epoch=2, per_call=per_call, start=1, put=half, lazy=True)
+    )
+    for (_, xe, _), (_, xm, _) in zip(eager, moved, strict=True):
+        np.testing.assert_array_equal(xm, np.asarray(xe)[..., 4:8, :, :])
+    assert len(source.reads) == sum(k for k, _, _ in eager) * 4  # half of every batch
+
+
+SCRIPT = """
+import json, sys
+import jax, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+sys.path.insert(0, sys.argv[1])
+from test_shard_reads import _rows
+from nndsl.runtime.distribute import put
+from nndsl.runtime.streaming import Batch
+
+mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ("data", "model"))
+out = {}
+for name, lead, spec in [("stacked", (3, 8), P(None, "data")), ("single", (8,), P("data"))]:
+    source, rows = _rows()
+    index = np.random.default_rng(2).permutation(50)[: int(np.prod(lead))]
+    sharding = NamedSharding(mesh, spec)
+    eager = put(np.asarray(rows[index]).reshape(*lead, 3, 4), sharding)
+    source.reads.clear()
+    lazy = put(Batch(rows, index, lead), sharding)
+    out[name] = {
+        "equal": all(
+            np.array_equal(a.data, b.data) and a.device == b.device
+            for a, b in zip(eager.addressable_shards, lazy.addressable_shards, strict=True)
+        ),
+        "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
+        "reads": sorted(source.reads) == sorted(index.tolist()),  # each row once
+    }
+print(json.dumps(out))
+"""
+
+
+def test_put_reads_each_piece_once_on_a_mesh() -> None:
+    """A 2x2 data x model mesh: the model axis's two replicas of a piece share one read."""
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SCRIPT), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("stacked", "single"):
+        assert out[name] == {"equal": True, "sharding": True, "reads": True}, name
