@@ -25,7 +25,10 @@ LOSS_TOL, PARAM_TOL = 1e-5, 1e-4
 def worker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every scenario in one subprocess: JAX starts once."""
     root = tmp_path_factory.mktemp("distribute")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    # LLVM's optimization off: XLA's CPU compilation of the steps is most of the time
+    # (Transformer step: 5.5 s -> 3.4 s); every run, the one-device references too, alike
+    flags = "--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0"
+    env = {**os.environ, "XLA_FLAGS": flags}
     done = subprocess.run(
         [sys.executable, str(WORKER), str(root)],
         capture_output=True,
@@ -60,8 +63,8 @@ def test_layouts_train_as_one_device_and_shard(worker: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_the_transformer_trains_as_one_device_and_shards(worker: dict[str, Any]) -> None:
-    """5 Adam steps of a 1-block Transformer with dropout (sharding does not change the
-    random bits); measured: losses within 1e-7, weights within 4e-5."""
+    """5 Adam steps of a 1-block Transformer; measured: losses within 1e-7, weights within
+    4e-5 (the weights' tolerance is the MLP's 1e-4)."""
     out = worker["transformer"]
     for name in ("dp", "dp_model", "fsdp"):
         run = out[name]
