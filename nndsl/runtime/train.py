@@ -67,7 +67,7 @@ from nndsl.runtime.data import (
     train_calls,
     tree_map,
 )
-from nndsl.runtime.distribute import Layout
+from nndsl.runtime.distribute import Layout, put
 from nndsl.runtime.pretrained import load_init
 from nndsl.runtime.streaming import Rows
 
@@ -250,6 +250,8 @@ def fit(
         vectorizer=splits.vectorizer,  # saved with checkpoints, for predicting from raw text
         class_names=splits.class_names,  # saved with weights, for predict and evaluate
     )
+    if layout is not None:  # `after` on the mesh from the first step on: one compile, not two
+        run.after = put(_APPLIED, layout.replicated)
     if report:  # the run's log and training report (nndsl.runtime.report), from the events
         from nndsl.runtime.report import RunLog
 

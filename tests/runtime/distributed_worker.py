@@ -3,8 +3,10 @@
 
 `python distributed_worker.py DIR`: trains a tiny digits MLP on one device and under
 data-parallel, 2x2 data x model and fsdp layouts; then 4 devices for one epoch, resumed on 2
-devices and on 1. Prints one JSON object: losses, weight differences against the reference
-runs and the partition spec each weight ended with.
+devices and on 1; then a tiny `std.transformer` text classifier (the 40 example reviews, 5
+steps) on one device and under the same three layouts, its attention, dense and embedding
+kernels split over `model` in the 2x2 one. Prints one JSON object: losses, weight differences
+against the reference runs and the partition spec each weight ended with.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from nndsl.frontend import check_source
 from nndsl.ir.distribute import FSDP, Distribution, ShardRule
 from nndsl.runtime.data import load_data
 from nndsl.runtime.train import enable_compile_cache, fit
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 SOURCE = """
 model Net() {
@@ -50,8 +54,46 @@ LAYOUTS = {
 }
 
 
-def _config(root: Path, epochs: int):  # type: ignore[no-untyped-def]
-    text = SOURCE.replace("EPOCHS", str(epochs))
+# The Transformer example's model at a tiny size: 8 tokens of a 64-word vocabulary, width 8, 2
+# heads (each split over `model`). One epoch of 5 steps of 8 reviews. Dropout is off: its
+# random bits double the step's compile time on CPU (sharding does not change them: with
+# `rate = 0.1` the layouts measured the same differences).
+TRANSFORMER = """
+import std.transformer
+data reviews = text_folder("reviews", max_tokens = 64, output_sequence_length = 8, test_split = 0.0)
+train TransformerClassifier(
+    vocab = 64, maxlen = 8, dim = 8, heads = 2, ff_dim = 8, hidden = 4, rate = 0.0,
+    classifier_activation = "linear"
+) on reviews {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(learning_rate = 1e-2)
+    epochs = 1
+    batch = 8
+    validation_split = 0.0
+}
+"""
+
+_HEADS = (None, "model", None)  # query/key/value kernels [dim, heads, key_dim]: heads split
+TRANSFORMER_LAYOUTS = {
+    "dp": LAYOUTS["dp"],
+    "dp_model": Distribution(
+        (("data", 2), ("model", 2)),
+        "data",
+        (
+            ShardRule("*/query.kernel", _HEADS),
+            ShardRule("*/key.kernel", _HEADS),
+            ShardRule("*/value.kernel", _HEADS),
+            ShardRule("*/attention_output.kernel", ("model", None, None)),  # [heads, key_dim, dim]
+            ShardRule("*dense*/kernel", (None, "model")),
+            ShardRule("*/embedding/embeddings", ("model", None)),  # the vocabulary's rows
+        ),
+    ),
+    "fsdp": LAYOUTS["fsdp"],
+}
+
+
+def _config(root: Path, epochs: int, source: str = SOURCE):  # type: ignore[no-untyped-def]
+    text = source.replace("EPOCHS", str(epochs))
     path = root / "net.nn"
     path.write_text(text)
     result = check_source(text, str(path))
@@ -79,23 +121,26 @@ def _diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
 _FINAL: dict[str, dict[str, np.ndarray]] = {}  # each layout's final weights
 
 
-def layouts(root: Path) -> dict[str, object]:
-    config = _config(root, 2)
+def layouts(
+    root: Path, source: str = SOURCE, runs: str = "runs", dists: dict[str, Distribution] = LAYOUTS
+) -> dict[str, object]:
+    config = _config(root, 2, source)
     splits = load_data(config, base_dir=root)
-    base = fit(config, data=splits, base_dir=root, run_dir=root / "runs/base")
+    base = fit(config, data=splits, base_dir=root, run_dir=root / f"{runs}/base")
     ref = _flat(base.params)
     out: dict[str, object] = {
         "devices": jax.device_count(),
         "base": [e.train["loss"] for e in base.history],
     }
-    for name, dist in LAYOUTS.items():
+    for name, dist in dists.items():
         r = fit(
             replace(config, distribute=dist),
             data=splits,
             base_dir=root,
-            run_dir=root / f"runs/{name}",
+            run_dir=root / f"{runs}/{name}",
         )
-        _FINAL[name] = _flat(r.params)
+        if source is SOURCE:
+            _FINAL[name] = _flat(r.params)
         opt_specs = [
             [None if a is None else str(a) for a in getattr(leaf.sharding, "spec", ())]
             for leaf in jax.tree.leaves(r.opt_state)
@@ -107,7 +152,14 @@ def layouts(root: Path) -> dict[str, object]:
             "specs": _specs(r.params),
             "opt_specs": opt_specs,
             "n_devices": len(next(iter(jax.tree.leaves(r.params))).sharding.device_set),
+            "compiles": r.steps.train_step._cache_size(),  # one program for every step
         }
+        query = r.params.get("transformer_encoder/multi_head_attention", {}).get("query.kernel")
+        if query is not None:  # the array itself: where its pieces are
+            out[name]["query_shard"] = [  # type: ignore[index]
+                list(query.sharding.shard_shape(query.shape)),
+                len(query.sharding.device_set),
+            ]
     return out
 
 
@@ -142,9 +194,14 @@ def resume(root: Path) -> dict[str, object]:
     return out
 
 
+def transformer(root: Path) -> dict[str, object]:
+    shutil.copytree(EXAMPLES / "data/reviews", root / "reviews")
+    return layouts(root, TRANSFORMER, "runs-transformer", TRANSFORMER_LAYOUTS)
+
+
 def _small_digits(root: Path) -> None:
     """The first 256 digits: 8 steps an epoch keep each run to its compilation."""
-    with np.load(Path(__file__).resolve().parents[2] / "examples/data/digits.npz") as d:
+    with np.load(EXAMPLES / "data/digits.npz") as d:
         np.savez(root / "digits.npz", images=d["images"][:256], labels=d["labels"][:256])
 
 
@@ -152,4 +209,5 @@ if __name__ == "__main__":
     root = Path(sys.argv[1])
     _small_digits(root)
     enable_compile_cache(root / "cache")  # runs with the same programs compile once
-    print(json.dumps({"layouts": layouts(root), "resume": resume(root)}))
+    out = {"layouts": layouts(root), "resume": resume(root), "transformer": transformer(root)}
+    print(json.dumps(out))
