@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from nndsl.ops.flops import SOFTMAX, activation_flops
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -24,7 +25,7 @@ from nndsl.ops.spec import (
     dim,
     normalize_axis,
 )
-from nndsl.shapes import DType, TensorType
+from nndsl.shapes import Dim, DType, TensorType
 
 
 class ActivationFn(OpSpec):
@@ -34,6 +35,7 @@ class ActivationFn(OpSpec):
     rule = "`[...]` -> `[...]`, same shape and dtype"
     # Usable as `activation = "name"` in kernel layers: keeps the shape, needs no argument.
     as_layer_activation: ClassVar[bool] = True
+    flops_per_element: ClassVar[int | None] = 1  # an exp or a tanh is one FLOP, as a max is
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return inputs[0]
@@ -41,6 +43,8 @@ class ActivationFn(OpSpec):
 
 class AxisActivation(ActivationFn):
     """An activation normalizing along `axis` (softmax and relatives)."""
+
+    flops_per_element: ClassVar[int | None] = SOFTMAX
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         axis = attrs["axis"]
@@ -60,6 +64,7 @@ def _define(
     aliases: tuple[str, ...] = (),
     example: str = "",
     base: type[ActivationFn] = ActivationFn,
+    flops: int | None = None,
 ) -> type[ActivationFn]:
     cls = type(
         name,
@@ -70,13 +75,16 @@ def _define(
             "aliases": aliases,
             "args": args,
             "example": example or f"y = x |> {name}",
+            **({} if flops is None else {"flops_per_element": flops}),
         },
     )
     _FUNCTIONS.append(register(cls))  # type: ignore[arg-type]
     return cls
 
 
-_define("linear", "The identity, `x` (Keras's default activation).", example="y = linear(x)")
+_define(
+    "linear", "The identity, `x` (Keras's default activation).", example="y = linear(x)", flops=0
+)
 _define(
     "relu",
     "Rectified linear unit `max(x, 0)`; with Keras's options: `negative_slope` below "
@@ -172,6 +180,7 @@ class Glu(ActivationFn):
 
     name = "glu"
     as_layer_activation = False  # halves an axis, which a kernel layer's shape rule ignores
+    flops_per_element = 2  # a sigmoid and a product per output element
     args = (_AXIS,)
     rule = "`[..., 2n]` -> `[..., n]` (halves `axis`)"
     example = "y = x |> glu"
@@ -237,6 +246,7 @@ def activation_defaults(name: str) -> tuple[str, dict[str, ArgValue]] | None:
 class ActivationLayer(OpSpec):
     kind = OpKind.LAYER
     rule = "`[...]` -> `[...]`, same shape"
+    flops_per_element: ClassVar[int | None] = 1
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return inputs[0]
@@ -249,6 +259,11 @@ class Activation(ActivationLayer):
     name = "Activation"
     args = (Arg("activation", "str", doc="the activation's name", choices=ACTIVATION_NAMES),)
     example = 'h = x |> Activation("gelu")'
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        return activation_flops(attrs["activation"], outputs[0])
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         if attrs["activation"] in ("softmax", "log_softmax", "sparsemax"):
@@ -302,6 +317,7 @@ class SoftmaxLayer(ActivationLayer):
 
     name = "Softmax"
     args = (_AXIS,)
+    flops_per_element = SOFTMAX
     optional_inputs = ("mask",)
     float_inputs = False  # the input is checked here: the mask is bool
     rule = "`[...]` -> `[...]`, same shape; `mask` broadcasts to the input"
@@ -349,6 +365,7 @@ class PReLU(ActivationLayer):
     """Leaky ReLU with a learned slope `alpha` per entry (or shared along `shared_axes`)."""
 
     name = "PReLU"
+    flops_per_element = 2  # a compare and a product
     args = (
         Arg("alpha_initializer", "initializer", "zeros", "how alpha starts", keyword_only=True),
         Arg(

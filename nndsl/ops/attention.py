@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nndsl.ops.core import Layer
+from nndsl.ops.flops import SOFTMAX, positions, prod
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -218,6 +219,41 @@ class _Heads(Layer):
     ) -> None:
         """Extra agreement between the inputs' feature sizes."""
 
+    def _head_dims(self, attrs: Attrs) -> tuple[Dim, Dim]:
+        """The size of each head for the query and key, and for the value."""
+        raise NotImplementedError
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """The projections (`2 *` kernel size per query, key or value position, plus their
+        biases), `Q K^T` (`2 * key_dim` per score), the softmax, `A V` (`2 * value_dim` per
+        score per head) and the gate's product. Scores are `heads * T * S` per example, all
+        of them (masks, causal or sliding, do not skip any: the kernels compute them)."""
+        query, value, key = _key_value(inputs, any_rank=True)
+        ws = self.weights(attrs, inputs)
+        rows = {
+            "query": positions(query),
+            "key": positions(key),
+            "value": positions(value),
+            "gate": positions(query),
+            "attention_output": positions(query),
+        }
+        total = Dim.const(0)
+        for name, n in rows.items():
+            for part in ("kernel", "bias"):
+                w = ws.get(f"{name}.{part}")
+                if w is not None:
+                    total = total + n * prod(w.shape) * (2 if part == "kernel" else 1)
+        axes = attention_axes(attrs.get("attention_axes"), query.rank)
+        heads = self._heads(attrs)
+        scores = positions(query) * heads * prod(key.shape[i] for i in axes)
+        k, v = self._head_dims(attrs)
+        total = total + scores * (k * 2 + SOFTMAX + v * 2)
+        if attrs["use_gate"]:
+            total = total + positions(query) * heads * v * 2  # its activation, the product
+        return total
+
     def _out_features(self, attrs: Attrs, query: TensorType) -> tuple[Dim, ...]:
         return (query.shape[-1],)
 
@@ -283,6 +319,9 @@ class MultiHeadAttention(_Heads):
 
     def _heads(self, attrs: Attrs) -> Dim:
         return dim(attrs["num_heads"])
+
+    def _head_dims(self, attrs: Attrs) -> tuple[Dim, Dim]:
+        return dim(attrs["key_dim"]), self._value_dim(attrs)
 
     def outputs(self, attrs: Attrs, inputs: Sequence[TensorType]) -> tuple[TensorType, ...]:
         query, _, key = _key_value(inputs, any_rank=True)
@@ -381,6 +420,9 @@ class GroupedQueryAttention(_Heads):
     def _heads(self, attrs: Attrs) -> Dim:
         return dim(attrs["num_query_heads"])
 
+    def _head_dims(self, attrs: Attrs) -> tuple[Dim, Dim]:
+        return dim(attrs["head_dim"]), dim(attrs["head_dim"])
+
     def _check_dims(
         self, attrs: Attrs, query: TensorType, value: TensorType, key: TensorType
     ) -> None:
@@ -434,6 +476,18 @@ class _Luong(Layer):
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return self.outputs(attrs, inputs)[0]
 
+    def _score_flops(self, attrs: Attrs, features: Dim) -> Dim:
+        """FLOPs of one score from `features`-long query and key vectors."""
+        raise NotImplementedError
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """Per score (`T * S` per example): its own cost, the softmax, and `2 * Dv` for `A V`."""
+        query, value, _ = _key_value(inputs)
+        scores = positions(query) * value.shape[1]
+        return scores * (self._score_flops(attrs, query.shape[-1]) + SOFTMAX + value.shape[-1] * 2)
+
 
 @register
 class Attention(_Luong):
@@ -463,6 +517,12 @@ class Attention(_Luong):
     )
     example = "input q: f32[B, 10, 16]\ninput v: f32[B, 12, 16]\nh = Attention()(q, v)"
 
+    def _score_flops(self, attrs: Attrs, features: Dim) -> Dim:
+        """`q . k`: 2 per feature; "concat": an add, a tanh and a sum per feature, and the
+        weight; `use_scale`: one product."""
+        per = features * 2 if attrs["score_mode"] == "dot" else features * 3 + 1
+        return per + (1 if attrs["use_scale"] else 0)
+
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         out: dict[str, WeightSpec] = {}
         if attrs["use_scale"]:
@@ -488,6 +548,10 @@ class AdditiveAttention(_Luong):
     )
     rule = Attention.rule
     example = "input q: f32[B, 10, 16]\ninput v: f32[B, 12, 16]\nh = AdditiveAttention()(q, v)"
+
+    def _score_flops(self, attrs: Attrs, features: Dim) -> Dim:
+        """An add, a tanh and a sum per feature (and the scale's product)."""
+        return features * (4 if attrs["use_scale"] else 3)
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         if not attrs["use_scale"]:

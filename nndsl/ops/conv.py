@@ -13,6 +13,7 @@ from typing import ClassVar
 from nndsl.ops import padding as padding_rules
 from nndsl.ops.activation import ACTIVATION_NAMES
 from nndsl.ops.core import ACTIVITY_REGULARIZER, KERNEL_ARGS, Layer, kernel_and_bias
+from nndsl.ops.flops import kernel_layer, numel, prod
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -112,6 +113,12 @@ def windows_out(
     )
 
 
+def _pixels(t: TensorType, n: int, data_format: ArgValue) -> Dim:
+    """Batch times the spatial sizes: the positions a convolution computes (or reads)."""
+    spatial, _ = split_channels(t, n, data_format)
+    return t.shape[0] * prod(spatial)
+
+
 def _static(value: ArgValue, arg: str) -> int:
     n = as_int(value)
     if n is None:
@@ -207,6 +214,15 @@ class Conv(Layer):
         filters = dim(attrs["filters"])
         kernel = (*_window_dims(attrs, self.n), channels.floordiv(dim(attrs["groups"])), filters)
         return kernel_and_bias(attrs, kernel, (filters,))
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 * window * in / groups` per output element (padding cells included, as the
+        usual convention counts them), plus the bias and the activation."""
+        _, channels = split_channels(inputs[0], self.n, attrs["data_format"])
+        per = prod(_window_dims(attrs, self.n)) * channels.floordiv(dim(attrs["groups"]))
+        return kernel_layer(attrs, outputs[0], numel(outputs[0]) * per)
 
 
 @register
@@ -321,6 +337,14 @@ class ConvTranspose(Layer):
         filters = dim(attrs["filters"])
         return kernel_and_bias(attrs, (*_window_dims(attrs, self.n), filters, channels), (filters,))
 
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """Each input element spreads over `window * filters` outputs: `2 * in elements *
+        window * filters` (the stride's zeros are not multiplied), plus bias and activation."""
+        per = prod(_window_dims(attrs, self.n)) * dim(attrs["filters"])
+        return kernel_layer(attrs, outputs[0], numel(inputs[0]) * per)
+
 
 @register
 class Conv1DTranspose(ConvTranspose):
@@ -401,6 +425,15 @@ class DepthwiseConv(Layer):
             out["bias"] = weight(attrs, "bias", (channels * multiplier,))
         return out
 
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 * window` per output element (each reads one input channel), plus the bias and
+        the activation."""
+        return kernel_layer(
+            attrs, outputs[0], numel(outputs[0]) * prod(_window_dims(attrs, self.n))
+        )
+
 
 @register
 class DepthwiseConv1D(DepthwiseConv):
@@ -475,6 +508,18 @@ class SeparableConv(Layer):
         if attrs["use_bias"]:
             out["bias"] = weight(attrs, "bias", (filters,))
         return out
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """The depthwise step (`2 * window` per intermediate element, `in * depth_multiplier`
+        channels) and the pointwise one (`2 * in * depth_multiplier` per output element), plus
+        the bias and the activation."""
+        _, channels = split_channels(inputs[0], self.n, attrs["data_format"])
+        middle = channels * dim(attrs["depth_multiplier"])
+        pixels = _pixels(outputs[0], self.n, attrs["data_format"])
+        depthwise = pixels * middle * prod(_window_dims(attrs, self.n))
+        return kernel_layer(attrs, outputs[0], depthwise + numel(outputs[0]) * middle)
 
 
 @register

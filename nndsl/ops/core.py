@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from nndsl.ops.activation import ACTIVATION_NAMES
+from nndsl.ops.flops import kernel_layer, numel, prod
 from nndsl.ops.registry import configured, register
 from nndsl.ops.spec import (
     Arg,
@@ -82,6 +83,12 @@ class Dense(Layer):
         units = dim(attrs["units"])
         return kernel_and_bias(attrs, (inputs[0].shape[-1], units), (units,))
 
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 * in * units` per row, plus the bias and the activation per output element."""
+        return kernel_layer(attrs, outputs[0], numel(inputs[0]) * dim(attrs["units"]))
+
 
 @register
 class Identity(Layer):
@@ -89,6 +96,7 @@ class Identity(Layer):
 
     name = "Identity"
     float_inputs = False
+    flops_per_element = 0
     rule = "`[...]` -> `[...]`, unchanged"
     example = "h = x |> Identity()"
 
@@ -106,6 +114,7 @@ class Embedding(Layer):
 
     name = "Embedding"
     float_inputs = False
+    flops_per_element = 0  # a lookup
     args = (
         Arg("input_dim", "int", doc="vocabulary size: ids lie in [0, input_dim)", min=1),
         Arg("output_dim", "int", doc="size of each embedding vector", min=1),
@@ -141,6 +150,7 @@ class PositionEmbedding(Layer):
     """
 
     name = "PositionEmbedding"
+    flops_per_element = 0  # the table's rows, broadcast; the add that uses them is counted there
     args = (
         Arg("sequence_length", "int", doc="the longest sequence the table covers", min=1),
         *weight_args("embeddings", "glorot_uniform"),
@@ -344,6 +354,17 @@ class EinsumDense(Layer):
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return inputs[0].with_shape(self._analyze(attrs, inputs[0])[0])
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 *` every output element `*` the sizes of the contracted labels (in the input and
+        the kernel, not in the output), plus the bias and the activation per output element."""
+        eq = Einsum.parse(str(attrs["equation"]))
+        _, kernel, bias = self._analyze(attrs, inputs[0])
+        sizes = dict(zip(eq.kernel, kernel, strict=True))
+        contracted = prod(sizes[c] for c in eq.kernel if c in eq.x and c not in eq.out)
+        return kernel_layer(attrs, outputs[0], numel(outputs[0]) * contracted, bias is not None)
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         _, kernel, bias = self._analyze(attrs, inputs[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nndsl.ops.core import Layer
+from nndsl.ops.flops import UNIT_NORM, numel
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, ArgError, Attrs, ShapeError, as_int, ints, normalize_axis
 from nndsl.shapes import Dim, TensorType, broadcast_shapes, format_shape
@@ -70,6 +71,13 @@ class _Merge(Layer):
                 )
             shape = result
         return TensorType(inputs[0].dtype, (batch, *shape))
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """One operation per output element for each input after the first (`Average`: and
+        the divide)."""
+        return numel(outputs[0]) * (len(inputs) - (0 if self.name == "Average" else 1))
 
 
 def _at(shape: tuple[Dim, ...], negative: int) -> str:
@@ -135,6 +143,7 @@ class Concatenate(Layer):
     inputs = ("a", "b")
     variadic = True
     float_inputs = False
+    flops_per_element = 0
     args = (Arg("axis", "int", -1, "the axis to join along"),)
     rule = "`[B, ..., n1]`, `[B, ..., n2]` -> `[B, ..., n1 + n2]` (axis -1)"
     example = "h = Concatenate()(a, b)"
@@ -219,3 +228,15 @@ class Dot(Layer):
         rest = [d for i, d in enumerate(a.shape) if i not in (0, ax)]
         rest += [d for i, d in enumerate(b.shape) if i not in (0, bx)]
         return a.with_shape((batch, *(rest or [Dim.const(1)])))
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 * n` per output element for the summed axis of size `n`; `normalize` adds an
+        L2 normalisation of both inputs."""
+        a, b = inputs
+        ax, _ = dot_axes(attrs, (a.rank, b.rank))
+        total = numel(outputs[0]) * a.shape[ax] * 2
+        if attrs["normalize"]:
+            total = total + (numel(a) + numel(b)) * UNIT_NORM
+        return total

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nndsl.ops.core import Layer
+from nndsl.ops.flops import BATCH_NORM, LAYER_NORM, RMS_NORM, UNIT_NORM
 from nndsl.ops.registry import register
 from nndsl.ops.spec import (
     Arg,
@@ -85,6 +86,7 @@ class BatchNormalization(Layer):
     """
 
     name = "BatchNormalization"
+    flops_per_element = BATCH_NORM  # see `nndsl.ops.flops`
     aliases = ("BatchNorm",)
     args = (
         Arg("axis", "int", -1, "the feature axis (kept; every other axis is reduced)"),
@@ -151,6 +153,7 @@ class LayerNormalization(Layer):
     """
 
     name = "LayerNormalization"
+    flops_per_element = LAYER_NORM  # see `nndsl.ops.flops`
     aliases = ("LayerNorm",)
     args = (
         Arg("axis", "ints", -1, "the normalized axis or axes"),
@@ -192,6 +195,7 @@ class GroupNormalization(Layer):
     """
 
     name = "GroupNormalization"
+    flops_per_element = LAYER_NORM  # see `nndsl.ops.flops`
     args = (
         Arg("groups", "int", 32, "number of channel groups (-1: one per channel)", min=-1),
         Arg("axis", "int", -1, "the channel axis"),
@@ -248,6 +252,7 @@ class UnitNormalization(Layer):
     """Scales each example to unit L2 norm over `axis` (`x * rsqrt(sum(x^2))`, capped at 1e12)."""
 
     name = "UnitNormalization"
+    flops_per_element = UNIT_NORM  # see `nndsl.ops.flops`
     args = (Arg("axis", "ints", -1, "the axis or axes the norm is taken over"),)
     rule = "`[B, ...]` -> `[B, ...]`"
     example = "h = x |> UnitNormalization()"
@@ -266,6 +271,7 @@ class RMSNormalization(Layer):
     """
 
     name = "RMSNormalization"
+    flops_per_element = RMS_NORM  # see `nndsl.ops.flops`
     args = (
         Arg("axis", "ints", -1, "the normalized axis or axes"),
         Arg("epsilon", "float", 1e-6, "added to the mean square", min=0.0, min_exclusive=True),

@@ -10,6 +10,7 @@ These are what losses and sampling written in the language are made of (a VAE's 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from nndsl.ops.operators import Elementwise
 from nndsl.ops.registry import register
@@ -64,6 +65,13 @@ def axes_for(value: ArgValue, rank: int, what: str = "the input") -> tuple[int, 
 
 class Reduction(MathFn):
     args = (_AXIS, _KEEPDIMS)
+    per_input: ClassVar[int] = 1  # FLOPs per input element: an add, a compare, a product
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        return inputs[0].numel() * self.per_input
+
     float_inputs = False
     rule = "`[...]` -> the input's shape without the reduced axes (size 1 with `keepdims`)"
 
@@ -81,7 +89,12 @@ class Reduction(MathFn):
 
 
 def _reduction(
-    name: str, doc: str, example: str, aliases: tuple[str, ...], floats: bool = False
+    name: str,
+    doc: str,
+    example: str,
+    aliases: tuple[str, ...],
+    floats: bool = False,
+    per_input: int = 1,
 ) -> None:
     cls = type(
         name.title(),
@@ -92,6 +105,7 @@ def _reduction(
             "example": example,
             "aliases": aliases,
             "float_inputs": floats,
+            "per_input": per_input,
         },
     )
     register(cls)
@@ -136,12 +150,14 @@ _reduction(
     "l = logsumexp(x, axis = -1)",
     ("reduce_logsumexp",),
     floats=True,
+    per_input=4,  # max, subtract, exp, sum
 )
 
 
 # -- element-wise ------------------------------------------------------------------------------
 class Unary(MathFn):
     rule = "keeps the input's shape and dtype"
+    flops_per_element = 1
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
@@ -151,7 +167,12 @@ class Unary(MathFn):
 
 
 def _unary(
-    name: str, doc: str, aliases: tuple[str, ...] = (), floats: bool = True, example: str = ""
+    name: str,
+    doc: str,
+    aliases: tuple[str, ...] = (),
+    floats: bool = True,
+    example: str = "",
+    flops: int = 1,
 ) -> None:
     cls = type(
         "".join(p.title() for p in name.split("_")),
@@ -162,6 +183,7 @@ def _unary(
             "aliases": aliases,
             "float_inputs": floats,
             "example": example or f"y = {name}(x)",
+            "flops_per_element": flops,
         },
     )
     register(cls)
@@ -176,6 +198,7 @@ _unary(
     "stop_gradient",
     "The input unchanged, but no gradient flows back through it (a target held fixed).",
     example="t = stop_gradient(x)",
+    flops=0,
 )
 
 
@@ -191,6 +214,7 @@ class Clip(MathFn):
     )
     rule = "keeps the input's shape and dtype"
     example = "p = clip(x, 1e-7, 1.0)"
+    flops_per_element = 2  # a max and a min
 
     def validate(self, attrs: Attrs) -> None:
         lo, hi = attrs["min"], attrs["max"]
@@ -238,6 +262,7 @@ class Where(MathFn):
     """`x` where `condition` holds, `y` elsewhere; the three broadcast as NumPy does."""
 
     name = "where"
+    flops_per_element = 1
     inputs = ("condition", "x", "y")
     float_inputs = False
     mixed_dtypes = True

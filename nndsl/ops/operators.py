@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from nndsl.ops.registry import register
 from nndsl.ops.spec import Arg, Attrs, OpKind, OpSpec, ShapeError
-from nndsl.shapes import DType, TensorType, broadcast_shapes, format_shape
+from nndsl.shapes import Dim, DType, TensorType, broadcast_shapes, format_shape
 
 
 class Operator(OpSpec):
@@ -16,6 +16,7 @@ class Operator(OpSpec):
 
 class Elementwise(Operator):
     inputs = ("a", "b")
+    flops_per_element = 1
     rule = "`a`, `b` -> their broadcast shape (NumPy rules)"
     symbol = "?"
 
@@ -79,6 +80,7 @@ class Neg(Operator):
     """Negation, `-x`."""
 
     name = "neg"
+    flops_per_element = 1
     rule = "keeps the input's shape"
     example = "y = -x"
 
@@ -121,12 +123,19 @@ class MatMul(Operator):
             )
         return TensorType(a.dtype, (*batch, a.shape[-2], b.shape[-1]))
 
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """`2 * k` per output element, `k` the contracted size."""
+        return outputs[0].numel() * inputs[0].shape[-1] * 2
+
 
 @register
 class Constant(Operator):
     """A scalar written in the source, such as the `2` in `x * 2`; takes its partner's dtype."""
 
     name = "constant"
+    flops_per_element = 0
     inputs = ()
     args = (Arg("value", "float"), Arg("dtype", "dtype", DType.F32))
     rule = "a scalar `[]`"
@@ -202,6 +211,7 @@ class LogicalNot(Operator):
     """Element-wise `not m` of a mask."""
 
     name = "logical_not"
+    flops_per_element = 1
     rule = "keeps the input's shape"
     example = "m = not (a > 0)"
 
@@ -216,6 +226,7 @@ class Cast(OpSpec):
     """Converts to another dtype: `mask |> cast(f32)`, `pixels |> cast(f32)`."""
 
     name = "cast"
+    flops_per_element = 0  # a conversion, not arithmetic
     kind = OpKind.FUNCTION
     float_inputs = False
     args = (Arg("dtype", "dtype", doc="the dtype of the result"),)

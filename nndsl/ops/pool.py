@@ -19,8 +19,9 @@ from nndsl.ops.conv import (
     windows_out,
 )
 from nndsl.ops.core import Layer
+from nndsl.ops.flops import numel, prod
 from nndsl.ops.registry import register
-from nndsl.ops.spec import Arg, Attrs, ShapeError
+from nndsl.ops.spec import Arg, Attrs, ShapeError, dim, ints
 from nndsl.shapes import Dim, DType, TensorType
 
 
@@ -57,6 +58,14 @@ class Pool(Layer):
         strides = attrs["strides"] if attrs["strides"] is not None else attrs["pool_size"]
         out = windows_out(spatial, {**attrs, "strides": strides}, "pool_size")
         return join_channels(inputs[0], out, channels, attrs["data_format"])
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """One compare (max) or add (average; its last one a divide) per window cell, per
+        output element."""
+        window = prod(dim(k) for k in ints(attrs["pool_size"], self.n))
+        return numel(outputs[0]) * window
 
 
 def _pool_rule(n: int) -> str:
@@ -159,6 +168,13 @@ class GlobalPool(Layer):
             return join_channels(inputs[0], ones, channels, attrs["data_format"])
         x = inputs[0]
         return x.with_shape((x.shape[0], channels))
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """One compare or add per input element (the divides of an average are negligible
+        and not counted)."""
+        return numel(inputs[0])
 
 
 def _global_rule(n: int) -> str:

@@ -117,6 +117,7 @@ class Normalization(Layer):
     """
 
     name = "Normalization"
+    flops_per_element = 2  # subtract the mean, divide by the deviation
     adapts: ClassVar[bool] = True  # `nndsl.backend.jax.adapt` fills its state from the data
     args = (
         Arg(
@@ -223,6 +224,7 @@ class Rescaling(Layer):
     """`x * scale + offset`, e.g. `Rescaling(1 / 255)` maps `u8` pixels to [0, 1]."""
 
     name = "Rescaling"
+    flops_per_element = 2  # a multiply and an add
     float_inputs = False
     args = (
         Arg("scale", "floats", doc="the factor (a number, or one per channel)"),
@@ -267,6 +269,7 @@ class CenterCrop(_Preprocessing):
     cropped to the target aspect ratio and resized, as Keras does."""
 
     name = "CenterCrop"
+    flops_per_element = 0
     args = (
         Arg("height", "int", doc="output height", min=1),
         Arg("width", "int", doc="output width", min=1),
@@ -330,6 +333,7 @@ class Resizing(_Preprocessing):
 # -- augmentation -----------------------------------------------------------------------------
 class _Augmentation(_Preprocessing):
     stochastic = True
+    flops_per_element = 0  # the identity in inference
 
 
 @register
@@ -596,6 +600,7 @@ class IntegerLookup(Layer):
     """
 
     name = "IntegerLookup"
+    flops_per_element = 0  # a lookup
     float_inputs = False
     args = (
         Arg("vocabulary", "ints", doc="the known tokens, in index order"),

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from nndsl.ops.activation import ACTIVATION_NAMES
 from nndsl.ops.core import ACTIVITY_REGULARIZER, Layer
+from nndsl.ops.flops import prod
 from nndsl.ops.registry import lookup, register
 from nndsl.ops.spec import (
     Arg,
@@ -117,6 +118,8 @@ class Recurrent(Layer):
     optional_inputs = ("mask",)
     keras_name: ClassVar[str]  # Keras's default layer name, prefix of the weights under
     gates: ClassVar[int]  # blocks of `units` columns in the kernels
+    # FLOPs per unit per step after the matrix products: activations and gating
+    cell_flops: ClassVar[int]
     n_states: ClassVar[int] = 1
 
     @property
@@ -158,6 +161,20 @@ class Recurrent(Layer):
     def bias(self, attrs: Attrs, shape: tuple[Dim, ...]) -> WeightSpec:
         return weight(attrs, "bias", shape)
 
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """Per step and example: `2 * (features + units) * gates * units` for the input and
+        recurrent products, their sum, the bias, and `cell_flops` per unit for the gates'
+        activations and products; times `B * T` (every step runs, `return_sequences` or not)."""
+        x = inputs[0]
+        units = dim(attrs["units"])
+        width = units * self.gates
+        step = (x.shape[-1] + units) * width * 2 + width + units * self.cell_flops
+        if attrs["use_bias"]:
+            step = step + prod(self.bias_shape(attrs, units))
+        return x.shape[0] * x.shape[1] * step
+
 
 @register
 class SimpleRNN(Recurrent):
@@ -167,6 +184,7 @@ class SimpleRNN(Recurrent):
     name = "SimpleRNN"
     keras_name = "simple_rnn"
     gates = 1
+    cell_flops = 1  # the activation
     args = (UNITS, ACTIVATION, USE_BIAS, *CELL_WEIGHT_ARGS, *SEQUENCE_ARGS)
     rule = "`[B, T, F]` -> `[B, units]` (`[B, T, units]` with return_sequences)"
     example = "input t: f32[B, 10, 8]\nh = t |> SimpleRNN(16)"
@@ -184,6 +202,7 @@ class LSTM(Recurrent):
     name = "LSTM"
     keras_name = "lstm"
     gates = 4
+    cell_flops = 9  # 4 gate activations, c = f*c + i*g (3), tanh(c), o * tanh(c)
     n_states = 2
     args = (
         UNITS,
@@ -214,6 +233,7 @@ class GRU(Recurrent):
     name = "GRU"
     keras_name = "gru"
     gates = 3
+    cell_flops = 8  # 3 gate activations, r * (h @ U_h), h = z*h + (1-z)*n (4)
     args = (
         UNITS,
         ACTIVATION,
@@ -300,6 +320,18 @@ class Bidirectional(Layer):
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         return self.outputs(attrs, inputs)[0]
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """Twice the inner layer's, plus the merge (one operation per merged element, two to
+        average)."""
+        spec, inner = inner_layer(attrs)
+        one = spec.flops(inner, inputs[:1], spec.outputs(inner, inputs[:1]))
+        if one is None:
+            return None
+        merge = {"sum": 1, "mul": 1, "ave": 2}.get(str(attrs["merge_mode"]), 0)
+        return one * 2 + outputs[0].numel() * merge
 
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         spec, inner = inner_layer(attrs)

@@ -35,6 +35,7 @@ class Dropout(Layer):
     """
 
     name = "Dropout"
+    flops_per_element = 0  # the identity in inference
     stochastic = True
     args = (
         _RATE,
@@ -81,6 +82,7 @@ class _SpatialDropout(Layer):
 
     stochastic = True
     spatial_rank = 1
+    flops_per_element = 0  # the identity in inference
     layout = ""
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
@@ -131,6 +133,7 @@ class GaussianNoise(Layer):
     for real-valued inputs); identity at inference."""
 
     name = "GaussianNoise"
+    flops_per_element = 0  # the identity in inference
     stochastic = True
     args = (Arg("stddev", "float", doc="standard deviation of the noise", min=0.0, max=1.0),)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -146,6 +149,7 @@ class GaussianDropout(Layer):
     training: dropout's variance without zeroes; identity at inference."""
 
     name = "GaussianDropout"
+    flops_per_element = 0  # the identity in inference
     stochastic = True
     args = (_RATE,)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -161,6 +165,7 @@ class AlphaDropout(Layer):
     result is rescaled so the mean and variance are kept; identity at inference."""
 
     name = "AlphaDropout"
+    flops_per_element = 0  # the identity in inference
     stochastic = True
     args = (_RATE,)
     rule = "`[B, ...]` -> `[B, ...]`"
@@ -176,6 +181,7 @@ class ActivityRegularization(Layer):
     training loss, as Keras 3 does (the batch size divides the penalty)."""
 
     name = "ActivityRegularization"
+    flops_per_element = 0  # the identity in inference
     args = (
         Arg("l1", "float", 0.0, "weight of the sum of absolute values", min=0.0),
         Arg("l2", "float", 0.0, "weight of the sum of squares", min=0.0),

@@ -6,6 +6,7 @@ None has weights; all keep the batch axis and move, repeat, pad or cut the other
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from nndsl.ops.attrs import declared
 from nndsl.ops.core import Layer
@@ -49,6 +50,7 @@ class Flatten(Layer):
     """Flattens every axis after the batch axis into one (channels last first, as in Keras)."""
 
     name = "Flatten"
+    flops_per_element = 0
     float_inputs = False
     args = (_data_format(),)
     rule = "`[B, d1, d2, ...]` -> `[B, d1*d2*...]`"
@@ -65,6 +67,7 @@ class Reshape(Layer):
     """Reshapes every axis after the batch axis to `target_shape`; one entry may be -1."""
 
     name = "Reshape"
+    flops_per_element = 0
     float_inputs = False
     args = (
         Arg(
@@ -135,6 +138,7 @@ class Permute(Layer):
     """Reorders the axes after the batch axis; `dims` numbers them from 1, as in Keras."""
 
     name = "Permute"
+    flops_per_element = 0
     float_inputs = False
     args = (
         Arg("dims", "ints", doc="a permutation of 1..rank-1: where each output axis comes from"),
@@ -166,6 +170,7 @@ class RepeatVector(Layer):
     """Repeats a `[B, F]` input `n` times along a new time axis (e.g. to feed a decoder RNN)."""
 
     name = "RepeatVector"
+    flops_per_element = 0
     float_inputs = False
     args = (Arg("n", "int", doc="number of repetitions", min=1),)
     rule = "`[B, F]` -> `[B, n, F]`"
@@ -182,6 +187,7 @@ class _UpSampling(Layer):
 
     float_inputs = False
     spatial: int = 1
+    flops_per_element = 0  # copies (UpSampling2D's interpolations compute)
 
     def output(self, attrs: Attrs, inputs: Sequence[TensorType]) -> TensorType:
         x = inputs[0]
@@ -223,6 +229,20 @@ class UpSampling2D(_UpSampling):
     )
     rule = "`[B, H, W, C]` -> `[B, H*size[0], W*size[1], C]`"
     example = 'h = image |> UpSampling2D(2, interpolation = "bilinear")'
+    # input pixels weighed into each output pixel; nearest copies one
+    TAPS: ClassVar[dict[str, int]] = {
+        "nearest": 0,
+        "bilinear": 4,
+        "bicubic": 16,
+        "lanczos3": 36,
+        "lanczos5": 100,
+    }
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """A multiply-add per tap per output element: 0 for "nearest", 8 for "bilinear"."""
+        return outputs[0].numel() * (2 * self.TAPS[str(attrs["interpolation"])])
 
 
 @register
@@ -279,6 +299,7 @@ class _PadOrCrop(Layer):
     """Shared by ZeroPadding and Cropping: a `(before, after)` amount per spatial axis."""
 
     float_inputs = False
+    flops_per_element = 0
     spatial: int = 1
     amount: str = "padding"
 

@@ -277,6 +277,10 @@ class OpSpec:
     float_inputs: ClassVar[bool] = True  # inputs must be floating point
     mixed_dtypes: ClassVar[bool] = False  # inputs may differ in dtype (`where`'s bool mask)
     rule: ClassVar[str] = ""  # the shape rule in one line of words, for notes and docs
+    # Forward FLOPs per element of the (first) output, for ops whose cost is that simple:
+    # element-wise arithmetic and activations 1, reshapes and lookups 0. None: `flops` decides
+    # (by default, no rule: the op counts 0 FLOPs and is reported as not counted).
+    flops_per_element: ClassVar[int | None] = None
     example: ClassVar[str] = ""  # a line of nndsl that uses the op, checked by the tests
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -312,6 +316,26 @@ class OpSpec:
     def weights(self, attrs: Attrs, inputs: Sequence[TensorType]) -> dict[str, WeightSpec]:
         """Parameters and state the op owns, from the input types (Keras's `build`)."""
         return {}
+
+    def flops(
+        self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
+    ) -> Dim | None:
+        """Forward FLOPs of one application to tensors of these types, in inference mode (a
+        dropout is free, a batch norm uses its moving statistics); a multiply-add counts 2.
+
+        A polynomial in the symbolic dims the types hold: `nndsl.ir.flops` passes types with
+        the batch axis 1 for a count per example. None: the op has no rule; it then counts 0
+        and is reported as not counted. The default multiplies `flops_per_element` by the
+        size of the first output. Rules only do arithmetic on the types (`nndsl.ops.flops`
+        holds the shared pieces): no JAX, and the same answer for any backend."""
+        if self.flops_per_element is None:
+            return None
+        return outputs[0].numel() * self.flops_per_element
+
+    @classmethod
+    def counts_flops(cls) -> bool:
+        """Whether the op has a FLOPs rule (a per-element cost or its own `flops`)."""
+        return cls.flops_per_element is not None or cls.flops is not OpSpec.flops
 
 
 # -- small helpers shared by the rules -------------------------------------------------------
