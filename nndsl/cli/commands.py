@@ -103,7 +103,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             f"`--expand` would list {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}; "
             "without it each repeat is one row"
         )
-    summary = summarize(graph, expand=expand)
+    summary = summarize(graph, expand=expand, sizes=_sizes(getattr(args, "size", None) or []))
     out.print(summary_table(summary))
     out.print(summary_totals(summary), end="")
     if getattr(args, "distribute", False):
@@ -118,6 +118,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
             raise UsageError(f"the train section trains `{train.graph.name}`, not `{graph.name}`")
         out.print(distribute_report(train, args.devices))
     return EXIT_OK
+
+
+def _sizes(given: list[str]) -> dict[str, int]:
+    """`--size T=128 --size S=64` as {"T": 128, "S": 64}."""
+    out: dict[str, int] = {}
+    for item in given:
+        name, _, value = item.partition("=")
+        name = name.strip()
+        try:
+            n = int(value)
+        except ValueError:
+            n = -1
+        if not name.isidentifier() or n < 0:
+            raise UsageError(f"`--size {item}`: write a symbolic dim and a size, e.g. `T=128`")
+        out[name] = n
+    return out
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="list every copy of a repeated block (by default one row: `Res x 64`)",
     )
     p.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="a value for a symbolic dim in the FLOPs (`--size T=128`); FLOPs are per example "
+        "(the batch is 1) unless this sets the batch symbol too",
+    )
+    p.add_argument(
         "--distribute",
         action="store_true",
         help="also what each device holds under the train section's `distribute` layout",

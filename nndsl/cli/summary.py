@@ -15,6 +15,7 @@ from nndsl.ir.distribute import (
     weight_path,
     weight_spec,
 )
+from nndsl.ir.flops import FlopCount, readable_flops
 from nndsl.ir.summary import Summary, readable_bytes
 
 
@@ -24,15 +25,30 @@ def summary_table(summary: Summary) -> Table:
     table.add_column("Layer (type)", overflow="fold", ratio=3)
     table.add_column("Output Shape", overflow="fold", ratio=2)
     table.add_column("Param #", justify="right", no_wrap=True, min_width=9)
+    table.add_column("FLOPs", justify="right", overflow="fold", min_width=9)
     chain = summary.is_chain
     if not chain:
         table.add_column("Connected to", style="dim", overflow="fold", ratio=2)
     for row in summary.rows:
-        cells = [f"{row.name} ({row.type})", row.output_shape, f"{row.params:,}"]
+        cells = [
+            f"{row.name} ({row.type})",
+            row.output_shape,
+            f"{row.params:,}",
+            _row_flops(row.flops),
+        ]
         if not chain:
             cells.append(row.connected_to)
         table.add_row(*cells)
     return table
+
+
+def _row_flops(count: FlopCount | None) -> str:
+    """A row's FLOPs: empty for an input, `-` for an op without a FLOPs rule."""
+    if count is None:
+        return ""
+    if count.not_counted and count.total == 0:
+        return "-"
+    return count.text()
 
 
 def summary_totals(summary: Summary) -> Text:
@@ -44,6 +60,25 @@ def summary_totals(summary: Summary) -> Text:
     ):
         text.append(f" {label}: ", style="bold")
         text.append(f"{count:,} ({readable_bytes(size)})\n")
+    text.append(" Forward FLOPs per example: ", style="bold")
+    text.append(flops_text(summary.flops) + "\n")
+    return text
+
+
+def flops_text(count: FlopCount) -> str:
+    """The total line's value: `7,785,396,080 (7.79 G)`, the polynomial in the symbolic dims
+    left, or `?`; with the ops it could not count."""
+    total = count.total
+    if total is not None:
+        text = f"{total:,} ({readable_flops(total)})" if total >= 1000 else f"{total:,}"
+    elif count.overflow:
+        text = "? (over 2^63 while symbolic)"
+    else:
+        names = ", ".join(count.symbols)
+        first = count.symbols[0]
+        text = f"{count.text()} (depends on {names}; fix with --size {first}=N)"
+    if count.not_counted:
+        text += f"; not counted: {', '.join(count.not_counted)}"
     return text
 
 

@@ -1,5 +1,6 @@
 """The checked IR: a flat graph of op applications with resolved arguments and types."""
 
+from nndsl.ir.flops import FlopCount, flops, graph_flops
 from nndsl.ir.graph import (
     Graph,
     GraphInput,
@@ -13,6 +14,9 @@ from nndsl.ir.graph import (
 from nndsl.ir.loss import LossExpr
 
 __all__ = [
+    "FlopCount",
+    "flops",
+    "graph_flops",
     "Graph",
     "GraphInput",
     "GraphOutput",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from nndsl.ir.flops import FlopCount, bindings, graph_flops, node_flops
 from nndsl.ir.graph import Graph
 from nndsl.records import record
 from nndsl.shapes import format_shape
@@ -14,6 +17,7 @@ class SummaryRow:
     output_shape: str
     params: int
     connected_to: str
+    flops: FlopCount | None = None  # forward, per example (None: a graph input)
 
 
 @record(frozen=True, slots=True)
@@ -24,6 +28,7 @@ class Summary:
     non_trainable: int
     trainable_bytes: int
     non_trainable_bytes: int
+    flops: FlopCount = FlopCount()  # forward, per example: `nndsl.ir.flops`
 
     @property
     def is_chain(self) -> bool:
@@ -44,11 +49,14 @@ class Summary:
         return self.trainable_bytes + self.non_trainable_bytes
 
 
-def summarize(graph: Graph, expand: bool = False) -> Summary:
-    """The rows of `graph`; a repeat is one row ("Res x 64", its instances' parameters
-    together) unless `expand`, which lists every copy's layers (the caller bounds the size:
-    `Graph.node_total`)."""
+def summarize(
+    graph: Graph, expand: bool = False, sizes: Mapping[str, int] | None = None
+) -> Summary:
+    """The rows of `graph`; a repeat is one row ("Res x 64", its instances' parameters and
+    FLOPs together) unless `expand`, which lists every copy's layers (the caller bounds the
+    size: `Graph.node_total`). FLOPs are per example, with the symbolic dims in `sizes` set."""
     totals = graph  # counted as declared: a repeat's parameters arithmetically
+    mapping = bindings(graph, sizes)
     if expand:
         graph = graph.unrolled()
     producer: dict[int, str] = {i.value: i.name for i in graph.inputs}
@@ -75,12 +83,13 @@ def summarize(graph: Graph, expand: bool = False) -> Summary:
                 shapes if len(node.output_types) == 1 else f"({shapes})",
                 params,
                 ", ".join(s for s in sources if s),
+                node_flops(graph, node, mapping),
             )
         )
     graph = totals
     trainable, frozen = graph.param_counts()
     tb, fb = graph.param_bytes()
-    return Summary(graph.name, tuple(rows), trainable, frozen, tb, fb)
+    return Summary(graph.name, tuple(rows), trainable, frozen, tb, fb, graph_flops(graph, sizes))
 
 
 def readable_bytes(n: int) -> str:
