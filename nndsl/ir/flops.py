@@ -80,12 +80,11 @@ def readable_flops(n: int) -> str:
     """1000-based units with two decimals (`1.82 G`), as FLOPs are quoted; below 1000 exact."""
     if n < 1000:
         return str(n)
-    value = float(n)
-    for unit in ("K", "M", "G", "T", "P"):
+    value, units = float(n) / 1000, ["K", "M", "G", "T", "P", "E"]
+    while value >= 999.995 and len(units) > 1:  # what would print as 1000.00
         value /= 1000
-        if value < 1000 or unit == "P":
-            return f"{value:.2f} {unit}"
-    return f"{value:.2f} P"  # pragma: no cover
+        units.pop(0)
+    return f"{value:.2f} {units[0]}"
 
 
 def batch_symbols(graph: Graph) -> frozenset[str]:
