@@ -18,7 +18,9 @@ from nndsl.ops.spec import ArgValue, Attrs
 from nndsl.shapes import Dim, TensorType
 
 SOFTMAX = 5  # max, subtract, exp, sum, divide
-BATCH_NORM = 4  # subtract the mean, divide by the deviation, scale, shift (inference)
+# In inference the moving statistics fold into one scale and one shift per channel (as XLA
+# computes it): a multiply and an add per element.
+BATCH_NORM = 2
 LAYER_NORM = 8  # mean (1), variance (subtract, square, add: 3), normalise (2), scale, shift
 RMS_NORM = 5  # square, add, divide (the root is per row), scale, and the epsilon add
 UNIT_NORM = 3  # square, add, divide

@@ -62,10 +62,9 @@ class Pool(Layer):
     def flops(
         self, attrs: Attrs, inputs: Sequence[TensorType], outputs: Sequence[TensorType]
     ) -> Dim | None:
-        """One compare (max) or add (average; its last one a divide) per window cell, per
-        output element."""
+        """Per output element, `window - 1` compares (max) or adds and a divide (average)."""
         window = prod(dim(k) for k in ints(attrs["pool_size"], self.n))
-        return numel(outputs[0]) * window
+        return numel(outputs[0]) * (window - (1 if self.name.startswith("Max") else 0))
 
 
 def _pool_rule(n: int) -> str:
