@@ -109,6 +109,34 @@ def test_summary_counts_non_trainable_state(tmp_path: Path) -> None:
     assert "Non-trainable params: 8" in proc.stdout
 
 
+def test_summary_shows_forward_flops_per_example() -> None:
+    proc = nnrun("summary", str(MLP))
+    assert proc.returncode == 0, proc.stderr
+    # 64 -> 128 -> 128 -> 10, each `2 * in * out` plus the bias (and the ReLUs)
+    assert "Forward FLOPs per example: 52,234 (52.23 K)" in proc.stdout
+    assert "FLOPs" in proc.stdout.splitlines()[2] and "16.64 K" in proc.stdout
+
+
+SEQ = (
+    "model M() {\n    input t: f32[B, T, 16]\n"
+    "    return t |> LSTM(32, return_sequences = true) |> sample_normal |> Dense(4)\n}\n"
+)
+
+
+def test_summary_flops_of_a_symbolic_length(tmp_path: Path) -> None:
+    f = tmp_path / "seq.nn"
+    f.write_text(SEQ)
+    proc = nnrun("summary", str(f))
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "Forward FLOPs" in x)
+    assert "13092*T (depends on T; fix with --size T=N)" in line
+    assert line.endswith("not counted: sample_normal")
+    proc = nnrun("summary", str(f), "--size", "T=10")
+    assert "Forward FLOPs per example: 130,920 (130.92 K)" in proc.stdout
+    proc = nnrun("summary", str(f), "--size", "T=ten")
+    assert proc.returncode == 2 and proc.stderr.startswith("nnrun: error: `--size T=ten`")
+
+
 def test_summary_unknown_model_is_one_line() -> None:
     proc = nnrun("summary", str(MLP), "--model", "Nope")
     assert proc.returncode == 2
