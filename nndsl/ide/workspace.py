@@ -50,7 +50,8 @@ from nndsl.ide.model import (
     WorkspaceSymbol,
 )
 from nndsl.ide.tokens import semantic_tokens
-from nndsl.ir import Graph
+from nndsl.ir import Graph, graph_flops
+from nndsl.ir.flops import readable_flops
 from nndsl.ops import OpKind, OpSpec, iter_specs, lookup
 from nndsl.ops.spec import format_value
 from nndsl.records import record
@@ -105,6 +106,7 @@ class _Snapshot:
     scope: ModuleScope | None
     types: dict[tuple[int, int], str]  # first recorded type per span of this file
     deps: frozenset[str] = frozenset()  # normalized paths of the files it imports
+    graphs: dict[str, Graph] | None = None  # models with default arguments, for hovers
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -207,7 +209,8 @@ class Workspace:
         for f, span, t in analysis.hover:
             if f.path == file.path and isinstance(span, Span):
                 types.setdefault((span.start, span.end), t)
-        return _Snapshot(file, analysis.diagnostics, analysis.scope, types, frozenset(deps))
+        graphs = analysis.program.graphs
+        return _Snapshot(file, analysis.diagnostics, analysis.scope, types, frozenset(deps), graphs)
 
     def _tree(self, path: str) -> tuple[SourceFile, ast.Module] | None:
         """The syntax tree of any file (open buffer or disk), cached per text."""
@@ -317,7 +320,8 @@ class Workspace:
         if snap.scope is not None:
             value = snap.scope.names.get(word)
             if isinstance(value, DefRef):
-                return Hover(_def_markdown(value), span)
+                graph = (snap.graphs or {}).get(word) if value.definition.kind == "model" else None
+                return Hover(_def_markdown(value) + _model_counts(graph), span)
             if isinstance(value, ScalarVal):
                 return Hover(f"```nn\nconst {word} = {_scalar(value)}\n```", span)
         spec = lookup(word)
@@ -981,6 +985,18 @@ def _def_markdown(ref: DefRef) -> str:
     doc = _clean_doc(ref.definition.doc)
     md = f"```nn\n{_def_signature(ref)}\n```"
     return md + (f"\n\n{doc}" if doc else "")
+
+
+def _model_counts(graph: Graph | None) -> str:
+    """A model's parameters and forward FLOPs per example (at its default arguments): both
+    arithmetic on the checked graph, a repeat counted once times its count."""
+    if graph is None:
+        return ""
+    trainable, frozen = graph.param_counts()
+    count = graph_flops(graph)
+    total = count.total
+    shown = readable_flops(total) if total is not None else count.text()
+    return f"\n\n{trainable + frozen:,} parameters, {shown} FLOPs per example (forward)"
 
 
 def _spec_markdown(spec: OpSpec) -> str:

@@ -90,6 +90,17 @@ def test_hover_on_block_shows_signature_and_doc() -> None:
     assert "Two dense layers." in hover.markdown
 
 
+def test_hover_on_model_shows_parameters_and_flops() -> None:
+    ws, off = at("M(classes")
+    hover = ws.hover(PATH, off)
+    assert hover is not None and "model M(classes: int = 10)" in hover.markdown
+    # 2*64*128 + 128 + 128 (bias, relu), 2*128*128 + 128, 2*128*10 + 10
+    assert "26,122 parameters, 52.11 K FLOPs per example (forward)" in hover.markdown
+    ws, off = at("Pair(128)")
+    hover = ws.hover(PATH, off)
+    assert hover is not None and "FLOPs" not in hover.markdown  # a block: no graph of its own
+
+
 def test_hover_on_const() -> None:
     ws, off = at("HIDDEN, activation")
     hover = ws.hover(PATH, off)
