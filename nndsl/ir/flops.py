@@ -110,9 +110,9 @@ def node_flops(graph: Graph, node: Node, mapping: Mapping[str, Dim]) -> FlopCoun
     """One node of `graph` (a repeat: its body's count times its count)."""
     if node.repeat is not None:
         return _count(node.repeat.body, mapping).times(node.repeat.count)
-    inputs = [graph.values[v].subst(mapping) for v in node.inputs]
-    outputs = [t.subst(mapping) for t in node.output_types]
     try:
+        inputs = [graph.values[v].subst(mapping) for v in node.inputs]
+        outputs = [t.subst(mapping) for t in node.output_types]
         n = node.op.flops(node.attrs, inputs, outputs)
     except DimRangeError:
         return FlopCount(overflow=True)
