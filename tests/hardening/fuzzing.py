@@ -8,7 +8,8 @@ consumer with an oracle:
 - check: `check_source` never raises, never reports E9999, keeps spans inside the text, renders;
 - fmt: `format_source` is None only when `check` reports a formatting blocker; otherwise its
   output re-checks to the same diagnostic codes and formats to itself;
-- summary: `summarize` of every clean graph never raises and counts no negative parameters;
+- summary: `summarize` of every clean graph never raises and counts no negative parameters
+  or FLOPs;
 - ide: the editor features (diagnostics, after an incremental update from the unmutated file
   too, hover, completion, ...) never fail (they log and answer empty) and agree with `check`.
 
@@ -435,6 +436,8 @@ def _oracle_summary(result: CheckResult, fail: Callable[[str, str], None]) -> No
         s = summarize(graph)
         if s.trainable < 0 or s.non_trainable < 0 or any(r.params < 0 for r in s.rows):
             fail("summary/negative", f"{graph.name}: {s.trainable} + {s.non_trainable} params")
+        if s.flops.known < 0 or any(r.flops is not None and r.flops.known < 0 for r in s.rows):
+            fail("summary/flops", f"{graph.name}: {s.flops.known} FLOPs")
 
 
 def _offsets(case: Case) -> list[int]:
