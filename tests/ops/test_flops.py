@@ -208,6 +208,31 @@ def test_resnet50_is_3_86_giga_multiply_adds() -> None:
     assert 3.85e9 < (by_op["Conv2D"] - _conv_bias_adds(graph)) / 2 < 3.87e9
 
 
+# Published multiply-adds (G) of the convolutions and matrix products at 224x224: the papers
+# and torchvision's tables (ResNet-50 v1 as Keras builds it, see above).
+PUBLISHED_GMACS = {
+    ("resnet", "ResNet18"): 1.82,
+    ("resnet", "ResNet34"): 3.67,
+    ("resnet", "ResNet50"): 3.86,
+    ("vgg", "VGG16"): 15.47,
+    ("mobilenet", "MobileNetV2"): 0.300,
+    ("efficientnet", "EfficientNetB0"): 0.39,
+    ("densenet", "DenseNet121"): 2.87,
+}
+PRODUCTS = ("Conv2D", "DepthwiseConv2D", "Dense")
+
+
+@pytest.mark.parametrize(("module", "model"), list(PUBLISHED_GMACS), ids=lambda v: str(v))
+def test_stdlib_models_match_published_multiply_adds(module: str, model: str) -> None:
+    result = check_source((ROOT / "stdlib" / f"{module}.nn").read_text(), str(ROOT / "z.nn"))
+    assert result.program is not None
+    graph = result.program.graphs[model]
+    products = sum(v for k, v in _by_op(graph).items() if k in PRODUCTS)
+    assert products / 2 / 1e9 == pytest.approx(PUBLISHED_GMACS[module, model], rel=0.02)
+    total = flops(graph)  # plus batch norm, activations, pooling: a few per cent
+    assert total is not None and products <= total < 1.05 * products
+
+
 def _by_op(graph: Graph) -> dict[str, int]:
     from nndsl.ir.flops import bindings, node_flops
 
