@@ -103,9 +103,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
             f"`--expand` would list {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}; "
             "without it each repeat is one row"
         )
-    summary = summarize(graph, expand=expand, sizes=_sizes(getattr(args, "size", None) or []))
+    sizes = _sizes(getattr(args, "size", None) or [])
+    notes = [f"{k} = {v:,}" for k, v in sizes.items()]
+    train = result.program.train if result.program is not None else None
+    if train is not None and train.graph.name == graph.name:  # the data may fix a length
+        from nndsl.ir.flops import data_sizes
+
+        for k, v in data_sizes(train).items():
+            if k not in sizes:
+                sizes[k] = v
+                notes.append(f"{k} = {v:,} (from data `{train.data_name}`)")
+    summary = summarize(graph, expand=expand, sizes=sizes)
     out.print(summary_table(summary))
     out.print(summary_totals(summary), end="")
+    if notes:
+        out.print(f" FLOPs with {', '.join(notes)}")
     if getattr(args, "distribute", False):
         from nndsl.cli.summary import distribute_report
 

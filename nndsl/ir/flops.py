@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nndsl.ir.graph import Graph, Node
+from nndsl.ir.graph import Graph, Node, TrainConfig
+from nndsl.ops.data import DataSource
 from nndsl.records import record
 from nndsl.shapes import Dim, DimRangeError
 
@@ -103,6 +104,28 @@ def bindings(graph: Graph, sizes: Mapping[str, int] | None = None) -> dict[str, 
     batch too: `{"B": 32}` counts a batch of 32)."""
     out = {name: Dim.const(1) for name in batch_symbols(graph)}
     out.update({name: Dim.const(n) for name, n in (sizes or {}).items()})
+    return out
+
+
+def data_sizes(train: TrainConfig) -> dict[str, int]:
+    """The symbolic dims of the trained model's inputs that its data source fixes by
+    declaration (`text_folder(..., output_sequence_length = 200)` feeding `i32[B, T]`: T is
+    200); the batch is not one of them (FLOPs stay per example)."""
+    data = train.data
+    if not isinstance(data.op, DataSource):
+        return {}
+    graph = train.graph
+    elements = data.op.elements(data.attrs)
+    single = data.op.element(data.attrs) if len(graph.inputs) == 1 else None
+    out: dict[str, int] = {}
+    for i in graph.inputs:
+        el = elements.get(i.name, single)
+        if el is None or el.dims is None or len(el.dims) != i.type.rank - 1:
+            continue
+        for d, n in zip(i.type.shape[1:], el.dims, strict=True):
+            name = d.as_symbol()
+            if name is not None and n is not None:
+                out.setdefault(name, n)
     return out
 
 

@@ -137,6 +137,22 @@ def test_summary_flops_of_a_symbolic_length(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.startswith("nnrun: error: `--size T=ten`")
 
 
+def test_summary_flops_take_a_length_from_the_data(tmp_path: Path) -> None:
+    f = tmp_path / "text.nn"
+    f.write_text(
+        "model M() {\n    input t: i32[B, T]\n"
+        "    return t |> Embedding(100, 8) |> LSTM(16) |> Dense(2)\n}\n"
+        'data d = text_folder("texts", max_tokens = 100, output_sequence_length = 12)\n'
+        "train M on d {\n    loss = cross_entropy(from_logits = true)\n    optimizer = sgd\n}\n"
+    )
+    proc = nnrun("summary", str(f))
+    assert "Forward FLOPs per example: 40,194 (40.19 K)" in proc.stdout, proc.stdout + proc.stderr
+    assert "FLOPs with T = 12 (from data `d`)" in proc.stdout
+    proc = nnrun("summary", str(f), "--size", "T=3")
+    assert "Forward FLOPs per example: 10,098 (10.10 K)" in proc.stdout
+    assert "FLOPs with T = 3\n" in proc.stdout
+
+
 def test_summary_unknown_model_is_one_line() -> None:
     proc = nnrun("summary", str(MLP), "--model", "Nope")
     assert proc.returncode == 2

@@ -13,7 +13,7 @@ import pytest
 
 from nndsl.frontend import check_source
 from nndsl.ir import Graph, flops, graph_flops
-from nndsl.ir.flops import FlopCount, readable_flops
+from nndsl.ir.flops import FlopCount, data_sizes, readable_flops
 from nndsl.ir.summary import summarize
 from nndsl.ops import OpKind, iter_specs
 from nndsl.shapes import Dim
@@ -148,6 +148,28 @@ def test_symbolic_dims_stay_a_polynomial_until_given() -> None:
     assert count.text() == "132*T"
     assert flops(graph, {"T": 50}) == 50 * 132
     assert flops(graph, {"T": 50, "B": 32}) == 32 * 50 * 132  # a whole batch, when asked
+
+
+TEXT = """
+model Seq() {
+    input t: i32[B, T]
+    return t |> Embedding(100, 8) |> LSTM(16) |> Dense(2)
+}
+data reviews = text_folder("reviews", max_tokens = 100, output_sequence_length = 12)
+train Seq on reviews {
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam
+}
+"""
+
+
+def test_the_data_declaration_fixes_a_length() -> None:
+    result = check_source(TEXT, str(ROOT / "m.nn"))
+    assert result.program is not None and result.program.train is not None
+    train = result.program.train
+    assert data_sizes(train) == {"T": 12}
+    step = (8 + 16) * 64 * 2 + 64 + 64 + 9 * 16
+    assert flops(train.graph, data_sizes(train)) == 12 * step + 2 * 16 * 2 + 2
 
 
 REPEAT = """
