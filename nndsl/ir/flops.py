@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nndsl.ir.graph import Graph, Node, TrainConfig
-from nndsl.ops.data import DataSource
 from nndsl.records import record
 from nndsl.shapes import Dim, DimRangeError
 
@@ -65,8 +64,8 @@ class FlopCount:
         return FlopCount(self.known * n, symbolic, self.not_counted, overflow)
 
     def text(self) -> str:
-        """`8.21 G`, or the polynomial (`2*T + 1.5 K`-like, in exact integers) with `?` when
-        it overflowed."""
+        """`7.76 G`; while symbolic dims remain, the polynomial in exact integers (`13092*T +
+        66`); `?` when a symbolic part overflowed."""
         if self.overflow:
             return "?"
         if self.symbolic == _ZERO:
@@ -111,6 +110,8 @@ def data_sizes(train: TrainConfig) -> dict[str, int]:
     """The symbolic dims of the trained model's inputs that its data source fixes by
     declaration (`text_folder(..., output_sequence_length = 200)` feeding `i32[B, T]`: T is
     200); the batch is not one of them (FLOPs stay per example)."""
+    from nndsl.ops.data import DataSource  # here: the op families load in the registry's order
+
     data = train.data
     if not isinstance(data.op, DataSource):
         return {}
