@@ -377,6 +377,7 @@ class Session:
             f"Total params: {s.total:,} (trainable {s.trainable:,}, "
             f"non-trainable {s.non_trainable:,})"
         )
+        lines.append(f"Forward FLOPs per example: {_flops_line(graph, self.sizes)}")
         return [Reply("info", "\n".join(lines))]
 
     def cmd_plot(self, arg: str) -> list[Reply]:
@@ -810,3 +811,21 @@ def _owner(diag: Diagnostic, pieces: Iterable[Piece]) -> Piece | None:
 def _error(diags: Iterable[Diagnostic], kind: str = "error") -> Reply:
     ds = tuple(diags)
     return Reply(kind, render_plain(ds), ds)
+
+
+def _flops_line(graph: Graph, sizes: dict[str, int]) -> str:
+    """The FLOPs per example, with the symbolic dims `:input` set (the batch stays 1)."""
+    from nndsl.ir.flops import batch_symbols, graph_flops, readable_flops
+
+    batch = batch_symbols(graph)
+    count = graph_flops(graph, {k: v for k, v in sizes.items() if k not in batch})
+    total = count.total
+    if total is not None:
+        text = f"{total:,} ({readable_flops(total)})" if total >= 1000 else f"{total:,}"
+    elif count.overflow:
+        text = "?"
+    else:
+        text = f"{count.text()} (set {count.symbols[0]} with `:input {count.symbols[0]} = N`)"
+    if count.not_counted:
+        text += f"; not counted: {', '.join(count.not_counted)}"
+    return text

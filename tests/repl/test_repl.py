@@ -120,7 +120,9 @@ def test_commands(tmp_path: Path) -> None:
     s = Session(autorun=False)
     assert "Dense(units: int" in _texts(s, ":doc Dense")[0]
     assert _texts(s, ":load " + str(ROOT / "examples" / "digits_mlp.nn"))[0].startswith("defined")
-    assert "Total params: 26,122" in _texts(s, ":summary DigitsMLP")[0]
+    summary = _texts(s, ":summary DigitsMLP")[0]
+    assert "Total params: 26,122" in summary
+    assert "Forward FLOPs per example: 52,234 (52.23 K)" in summary
     params = _texts(s, ":params DigitsMLP")[0]
     assert "dense/kernel" in params and "[64, 128]" in params and "untrained" in params
     out = tmp_path / "s.nn"
