@@ -8,14 +8,16 @@ after the other (same ops on the same values).
 
 The rule (`form`), overridden by `NNDSL_ONNX_REPEAT=scan|unroll`, from bench/onnx_repeat.py
 on ONNX Runtime 1.32, CPU (figures in bench/README.md, "onnx_repeat.py"): **unroll**. Against
-the unrolled copies, the `Scan` of a residual dense block (8 and 64 copies) ran 1.4-2x slower
-at batch 1 and up to 1.4x at batch 32, that of a residual conv block 2-3x slower: inside a
-`Scan` the weights are inputs, not constants, so ONNX Runtime neither prepacks the MatMul /
-Conv weights nor folds BatchNorm into the Conv nor fuses MatMul + Add. A `Loop` that `Gather`s
-copy `i`'s weights was slower still. What the `Scan` wins is load time: the session was
-created 2.5x (8 copies) to 17x (64 copies) faster, and the `.ort` file was up to half the size
-(the file's weights are the same bytes either way). Inference speed decides the default; the
-`Scan` is there for deep stacks whose load time matters more (`NNDSL_ONNX_REPEAT=scan`).
+the unrolled copies, in two to four runs on a loaded 2-core machine, the `Scan` of a residual dense
+block took 1.24-1.40x the time at batch 1 with 8 or 16 copies and 0.8-2.1x (median 1.3x)
+with 64, and that of a residual conv block 2-13x (batch 1) and 2.8-3x (batch 32): inside a
+`Scan` the weights are inputs, not constants, so ONNX Runtime neither prepacks them nor folds
+BatchNorm into the Conv before it. A `Loop` that `Gather`s copy `i`'s weights was slower still
+(1.6-3.2x at batch 1). What the `Scan` wins is load time: the session was created 2.5-7x
+faster with 8-16 copies and 11-43x with 64, and the `.ort` file was smaller (the weights are
+the same bytes either way; 312 KB against 659 KB for 64 conv blocks). Inference speed decides
+the default; the `Scan` is there for deep stacks whose load time matters more
+(`NNDSL_ONNX_REPEAT=scan`).
 Never scanned, whatever the setting: a single copy, a block without weights (nothing to stack;
 `Scan` needs a scan input to know its length) and a block with a recurrent layer (its lowering
 is a `Scan` of its own, whose per-copy tensors could not be stacked). The `.ort` converter
