@@ -10,10 +10,10 @@ The rule (`form`), overridden by `NNDSL_ONNX_REPEAT=scan|unroll`, from bench/onn
 on ONNX Runtime 1.32, CPU (figures in bench/README.md, "onnx_repeat.py"): **unroll**. Against
 the unrolled copies, in two to four runs on a loaded 2-core machine, the `Scan` of a residual dense
 block took 1.24-1.40x the time at batch 1 with 8 or 16 copies and 0.8-2.1x (median 1.3x)
-with 64, and that of a residual conv block 2-13x (batch 1) and 2.8-3x (batch 32): inside a
+with 64, and that of a residual conv block 1.9-13x (batch 1) and 2.7-3x (batch 32): inside a
 `Scan` the weights are inputs, not constants, so ONNX Runtime neither prepacks them nor folds
 BatchNorm into the Conv before it. A `Loop` that `Gather`s copy `i`'s weights was slower still
-(1.6-3.2x at batch 1). What the `Scan` wins is load time: the session was created 2.5-7x
+(1.6-3.2x at batch 1). What the `Scan` wins is load time: the session was created 2.5-6x
 faster with 8-16 copies and 11-43x with 64, and the `.ort` file was smaller (the weights are
 the same bytes either way; 312 KB against 659 KB for 64 conv blocks). Inference speed decides
 the default; the `Scan` is there for deep stacks whose load time matters more
