@@ -12,6 +12,16 @@ prints JSON). Workloads, all Adam(1e-3), batch 128, synthetic data:
 - epoch: one epoch over 60,000 samples end to end (nndsl `fit`, a hand-written loop with NumPy
   batching, Keras `fit`), the MLP, compile included.
 - startup: `nnrun` on the MLP for a few steps, first with an empty compilation cache, then again.
+
+    .venv/bin/python bench/train_speed.py --e2e --rounds 3   # whole processes; --only mlp,cnn
+
+`--e2e`: the whole process `nnrun FILE` (a `.nn` file with its `npy` data and train section)
+against a Keras 3 script (`fit`) and a hand-written JAX + optax script, the same training: the
+same `.npy` files (written once to a temp dir), epochs, batch, Adam(1e-3), cross-entropy from
+logits, shuffling, accuracy, weights saved at the end. Wall time and peak RSS of each process
+(`os.wait4` of a child forked from a small launcher), with no compilation cache ("cold"), an
+empty persistent cache ("fill") and the same cache again ("warm"); rounds interleave the three
+frameworks; medians, ratios, and each run's final epoch loss and accuracy.
 """
 
 from __future__ import annotations
@@ -282,6 +292,308 @@ def measure(framework: str, model: str, steps: int, per_call: int, epoch: bool) 
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+# -- end to end (--e2e): whole processes, `nnrun FILE` against a Keras and a JAX script --------
+# Each workload: (examples, epochs). The data is learnable, so the three trainings' final loss
+# and accuracy can be compared: the MLPs' labels come from a random linear teacher; the CNN's
+# images are a class template plus noise (a linear teacher on pixel noise is barely learnt by
+# a CNN in a few epochs).
+E2E = {"mlp": (8192, 3), "cnn": (1024, 2), "small": (8192, 3)}
+E2E_FRAMEWORKS = ("nndsl", "keras", "jax")
+E2E_PHASES = ("cold", "fill", "warm")
+
+# Wall time and peak RSS of one whole process. The launcher forks and the child execs the
+# command, so `wait4`'s `ru_maxrss` is the command's own peak: Linux folds the pre-exec address
+# space's high-water mark into `ru_maxrss` at `execve`, and a child forked from this small
+# launcher starts from a few MB (see tests/hardening/test_pathological.py). The clock runs in
+# the launcher, around fork ... wait4, so the launcher's own start-up is not counted.
+LAUNCH = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(report, "w") as f:
+    json.dump({"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
+               "cpu_s": usage.ru_utime + usage.ru_stime}, f)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def e2e_source(model: str) -> str:
+    kind, body = MODELS[model]
+    _, epochs = E2E[model]
+    return f"""model Bench() {{
+    input x: {kind}
+    return {body}
+}}
+data d = npy(x = "x_{model}.npy", y = "y_{model}.npy", test_split = 0)
+train Bench on d {{
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(learning_rate = 1e-3)
+    metrics = [accuracy]
+    epochs = {epochs}
+    batch = {BATCH}
+    validation_split = 0
+    shuffle = true
+    seed = 0
+}}
+"""
+
+
+def e2e_data(model: str, folder: Path) -> None:
+    """`x_<model>.npy`, `y_<model>.npy` and `<model>.nn` in `folder`, written once per run."""
+    import numpy as np
+
+    n, _ = E2E[model]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, *SHAPES[model])).astype(np.float32)
+    if model == "cnn":
+        y = rng.integers(0, 10, n).astype(np.int32)
+        x += 0.5 * rng.normal(size=(10, *SHAPES[model])).astype(np.float32)[y]
+    else:
+        teacher = rng.normal(size=(x[0].size, 10)).astype(np.float32)
+        y = (x.reshape(n, -1) @ teacher).argmax(axis=1).astype(np.int32)
+    np.save(folder / f"x_{model}.npy", x)
+    np.save(folder / f"y_{model}.npy", y)
+    (folder / f"{model}.nn").write_text(e2e_source(model))
+
+
+def e2e_keras(model: str, folder: Path, out: Path) -> None:
+    """What a user writes in Keras 3: load, build, `fit`, save the weights."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    import numpy as np
+
+    x = np.load(folder / f"x_{model}.npy")
+    y = np.load(folder / f"y_{model}.npy")
+    layers = keras.layers
+    if model == "cnn":
+        stack = [
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10),
+        ]
+    else:
+        hidden = [512, 512] if model == "mlp" else [128]
+        stack = [layers.Dense(h, activation="relu") for h in hidden] + [layers.Dense(10)]
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input(SHAPES[model]), *stack])
+    net.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    _, epochs = E2E[model]
+    hist = net.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
+    out.mkdir(parents=True, exist_ok=True)
+    net.save_weights(out / "model.weights.h5")
+    final = {"loss": hist.history["loss"][-1], "accuracy": hist.history["accuracy"][-1]}
+    (out / "final.json").write_text(json.dumps(final))
+
+
+def e2e_jax(model: str, folder: Path, out: Path) -> None:
+    """What a user writes in JAX + optax: load, init, a jitted step, an epoch loop with NumPy
+    shuffling and batching, per-epoch mean loss and accuracy, save the weights."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    x = np.load(folder / f"x_{model}.npy")
+    y = np.load(folder / f"y_{model}.npy")
+
+    def glorot(key: Any, shape: tuple[int, ...], fan_in: int, fan_out: int) -> Any:
+        lim = (6 / (fan_in + fan_out)) ** 0.5
+        return jax.random.uniform(key, shape, minval=-lim, maxval=lim)
+
+    keys = list(jax.random.split(jax.random.key(0), 4))
+    params: list[dict[str, Any]]
+    if model == "cnn":
+        params = [
+            {"w": glorot(keys[0], (3, 3, 1, 32), 9, 9 * 32), "b": jnp.zeros(32)},
+            {"w": glorot(keys[1], (3, 3, 32, 64), 9 * 32, 9 * 64), "b": jnp.zeros(64)},
+            {"w": glorot(keys[2], (1600, 128), 1600, 128), "b": jnp.zeros(128)},
+            {"w": glorot(keys[3], (128, 10), 128, 10), "b": jnp.zeros(10)},
+        ]
+
+        def forward(p: Any, h: Any) -> Any:
+            for layer in p[:2]:
+                h = jax.lax.conv_general_dilated(
+                    h, layer["w"], (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+                )
+                h = jax.nn.relu(h + layer["b"])
+                h = jax.lax.reduce_window(
+                    h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID"
+                )
+            h = jax.nn.relu(h.reshape(h.shape[0], -1) @ p[2]["w"] + p[2]["b"])
+            return h @ p[3]["w"] + p[3]["b"]
+    else:
+        sizes = [784, 512, 512, 10] if model == "mlp" else [64, 128, 10]
+        params = [
+            {"w": glorot(k, (i, o), i, o), "b": jnp.zeros(o)}
+            for k, i, o in zip(keys, sizes, sizes[1:], strict=False)
+        ]
+
+        def forward(p: Any, h: Any) -> Any:
+            for layer in p[:-1]:
+                h = jax.nn.relu(h @ layer["w"] + layer["b"])
+            return h @ p[-1]["w"] + p[-1]["b"]
+
+    tx = optax.adam(1e-3)
+
+    @jax.jit
+    def step(p: Any, o: Any, xb: Any, yb: Any) -> Any:
+        def loss(p: Any) -> Any:
+            logits = forward(p, xb)
+            value = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+            return value, (logits.argmax(-1) == yb).mean()
+
+        (value, acc), g = jax.value_and_grad(loss, has_aux=True)(p)
+        u, o = tx.update(g, o, p)
+        return optax.apply_updates(p, u), o, value, acc
+
+    opt = tx.init(params)
+    rng = np.random.default_rng(0)
+    _, epochs = E2E[model]
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        sums = []
+        for i in range(0, len(x), BATCH):  # the last batch may be short, as in the others
+            idx = order[i : i + BATCH]
+            params, opt, value, acc = step(params, opt, x[idx], y[idx])
+            sums.append((value, acc, len(idx)))
+        n = sum(k for _, _, k in sums)
+        final = {
+            "loss": sum(float(v) * k for v, _, k in sums) / n,
+            "accuracy": sum(float(a) * k for _, a, k in sums) / n,
+        }
+    out.mkdir(parents=True, exist_ok=True)
+    flat = {f"{i}/{k}": np.asarray(v) for i, layer in enumerate(params) for k, v in layer.items()}
+    np.savez(out / "weights.npz", **flat)
+    (out / "final.json").write_text(json.dumps(final))
+
+
+def e2e_command(fw: str, model: str, folder: Path, out: Path, cache: Path | None) -> list[str]:
+    if fw == "nndsl":
+        cmd = [sys.executable, "-m", "nndsl", str(folder / f"{model}.nn"), "--quiet"]
+        cmd += ["--out", str(out)]
+        return cmd + (["--cache-dir", str(cache)] if cache else ["--no-cache"])
+    return [sys.executable, __file__, "--e2e-worker", fw, model, str(folder), str(out)]
+
+
+def e2e_final(fw: str, out: Path) -> dict[str, float]:
+    if fw == "nndsl":
+        last = json.loads((out / "history.json").read_text())["epochs"][-1]["train"]
+        return {"loss": float(last["loss"]), "accuracy": float(last["accuracy"])}
+    return dict(json.loads((out / "final.json").read_text()))
+
+
+def e2e_run(fw: str, model: str, folder: Path, cache: Path | None, tag: str) -> dict[str, Any]:
+    """One whole process: wall time, peak RSS, CPU time, and the final epoch's loss/accuracy."""
+    out = folder / "runs" / f"{fw}-{model}-{tag}"
+    report = folder / "runs" / f"{fw}-{model}-{tag}.usage.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "jax"}
+    for key in ("NNDSL_CACHE_DIR", "JAX_COMPILATION_CACHE_DIR"):
+        env.pop(key, None)
+    if cache is not None and fw != "nndsl":  # the settings `nnrun` gives its cache
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+    cmd = [sys.executable, "-c", LAUNCH, str(report), *e2e_command(fw, model, folder, out, cache)]
+    proc = subprocess.run(cmd, env=env, cwd=folder, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {fw} {model} failed:\n{proc.stdout}\n{proc.stderr}")
+    return {**json.loads(report.read_text()), **e2e_final(fw, out)}
+
+
+def e2e(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    models = args.only.split(",") if args.only else list(E2E)
+    # runs[model][phase][fw] = one dict per round
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
+        m: {p: {fw: [] for fw in E2E_FRAMEWORKS} for p in E2E_PHASES} for m in models
+    }
+    with tempfile.TemporaryDirectory(prefix="nndsl-e2e-") as tmp:
+        folder = Path(tmp)
+        for model in models:
+            e2e_data(model, folder)
+        for r in range(args.rounds):
+            for model in models:
+                caches = {fw: folder / "cache" / f"{fw}-{model}-{r}" for fw in E2E_FRAMEWORKS}
+                for phase in E2E_PHASES:  # cold: no cache; fill: an empty one; warm: it again
+                    for fw in E2E_FRAMEWORKS:
+                        cache = None if phase == "cold" else caches[fw]
+                        got = e2e_run(fw, model, folder, cache, f"{phase}-{r}")
+                        runs[model][phase][fw].append(got)
+                        console.print(
+                            f"  round {r + 1} {model:5s} {phase:4s} {fw:5s} "
+                            f"{got['wall_s']:6.2f} s {got['rss_mb']:6.0f} MB "
+                            f"loss {got['loss']:.4f} acc {got['accuracy']:.3f}",
+                            style="dim",
+                            highlight=False,
+                        )
+    keys = ("wall_s", "rss_mb", "cpu_s", "loss", "accuracy")
+    medians = {
+        m: {
+            p: {fw: {k: statistics.median(x[k] for x in rs) for k in keys} for fw, rs in ph.items()}
+            for p, ph in mp.items()
+        }
+        for m, mp in runs.items()
+    }
+    table = Table(
+        title=f"whole process, median of {args.rounds} interleaved rounds "
+        "(cold: no compilation cache; fill: an empty one; warm: the same again)"
+    )
+    for col in ("model", "run", "nndsl", "Keras", "JAX+optax", "nndsl/Keras", "nndsl/JAX"):
+        table.add_column(col, justify="left" if col in ("model", "run") else "right")
+    for model, mp in medians.items():
+        for phase, ph in mp.items():
+            for key, unit in (("wall_s", "s"), ("rss_mb", "MB")):
+                a, k, j = (ph[fw][key] for fw in E2E_FRAMEWORKS)
+                fmt = "{:.2f}" if unit == "s" else "{:.0f}"
+                table.add_row(
+                    model,
+                    f"{phase} {unit}",
+                    fmt.format(a),
+                    fmt.format(k),
+                    fmt.format(j),
+                    f"{a / k:.2f}",
+                    f"{a / j:.2f}",
+                )
+        for key in ("loss", "accuracy"):  # the same training: compare the warm runs' results
+            a, k, j = (mp["warm"][fw][key] for fw in E2E_FRAMEWORKS)
+            table.add_row(model, f"final {key[:4]}", f"{a:.4f}", f"{k:.4f}", f"{j:.4f}", "", "")
+        table.add_section()
+    console.print(table)
+    import jax
+
+    results = {
+        "mode": "e2e",
+        "platform": jax.default_backend(),
+        "rounds": args.rounds,
+        "workloads": {m: {"examples": E2E[m][0], "epochs": E2E[m][1]} for m in models},
+        "load_average": os.getloadavg(),
+        "median": medians,
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"train_speed-e2e-{results['platform']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"))
@@ -290,7 +602,17 @@ def main() -> None:
     parser.add_argument("--epoch", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", help="comma-separated rows to run (mlp,cnn,small,small50,...)")
+    parser.add_argument("--e2e", action="store_true", help="whole processes (see the docstring)")
+    parser.add_argument("--rounds", type=int, default=3, help="--e2e: interleaved rounds")
+    parser.add_argument("--e2e-worker", nargs=4, metavar=("FRAMEWORK", "MODEL", "DIR", "OUT"))
     args = parser.parse_args()
+    if args.e2e_worker:
+        fw, model, folder, out = args.e2e_worker
+        (e2e_keras if fw == "keras" else e2e_jax)(model, Path(folder), Path(out))
+        return
+    if args.e2e:
+        e2e(args)
+        return
     if args.worker:
         args.framework, args.model = args.worker
         worker(args)

@@ -17,6 +17,7 @@ from onnx import helper
 import nndsl
 from nndsl.backend.onnx.builder import IR_VERSION, OPSET, OnnxGraph, value_info
 from nndsl.backend.onnx.registry import LowerCall, Unsupported, lowering_of
+from nndsl.backend.onnx.repeat import form, lower_scan
 from nndsl.diagnostics import Diagnostic, Label
 from nndsl.ir import Graph, Node
 from nndsl.limits import MAX_GRAPH_NODES
@@ -57,26 +58,31 @@ def _placeholders(graph: Graph) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
-    # A repeat is exported as its copies, one after the other (what ONNX Runtime runs
-    # fastest: bench/README.md, "repeat"); the checker's budgets bound their number.
-    if graph.node_total() > MAX_GRAPH_NODES:
-        node = next(n for n in graph.nodes if n.repeat is not None)
-        message = f"the model unrolls to {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}"
-        return _Emitted(None, [_problem(node, message)])
-    graph = graph.unrolled()
-    g = OnnxGraph(dry_run=dry_run)
-    env: dict[int, str] = {}
-    for i in graph.inputs:
-        g.reserve(i.name)
-        env[i.value] = i.name
-    for o in graph.outputs:
-        if o.name not in {i.name for i in graph.inputs}:
-            g.reserve(o.name)
-    problems: list[Diagnostic] = _shadowed_inputs(graph)
-    for node in graph.nodes:
+def _lower_nodes(
+    g: OnnxGraph,
+    graph: Graph,
+    nodes: list[Node],
+    env: dict[int, str],
+    weights: Weights,
+    prefix: str = "",
+) -> list[Diagnostic]:
+    """Lower `nodes` (of `graph`) into `g`, naming each result in `env`; the problems. Node
+    paths are relative to `prefix` (a repeat's copy, for its body's nodes)."""
+    problems: list[Diagnostic] = []
+    for node in nodes:
+        path = f"{prefix}/{node.path}" if prefix and node.path else prefix or node.path
         if any(v not in env for v in node.inputs):
             continue  # an input failed to lower: reported there already
+        if node.repeat is not None:  # kept collapsed by `repeat.form`: one `Scan`
+            try:
+                out, inner = lower_scan(g, node, env[node.inputs[0]], weights, _lower_nodes)
+            except Unsupported as why:
+                problems.append(_problem(node, f"`repeat` cannot be exported to ONNX: {why}"))
+                continue
+            problems += inner
+            if not inner:
+                env[node.output] = out
+            continue
         lower = lowering_of(node.op)
         if lower is None:
             problems.append(_problem(node, f"`{node.op.name}` has no ONNX lowering"))
@@ -87,8 +93,8 @@ def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
             inputs=[env[v] for v in node.inputs],
             types=[graph.values[v] for v in node.inputs],
             outputs=list(node.output_types),
-            weights=weights.get(node.path, {}),
-            path=node.path,
+            weights=weights.get(path, {}),
+            path=path,
         )
         try:
             result = lower(call)
@@ -98,6 +104,30 @@ def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
         names = (result,) if isinstance(result, str) else result
         for vid, name in zip(node.output_ids, names, strict=True):
             env[vid] = name
+    return problems
+
+
+def _emit(graph: Graph, weights: Weights, *, dry_run: bool = False) -> _Emitted:
+    # A repeat is exported as its copies, one after the other (what ONNX Runtime runs
+    # fastest), or as one `Scan` over their stacked weights (`NNDSL_ONNX_REPEAT=scan`: faster
+    # to load), as `repeat.form` says (figures in bench/README.md, "onnx_repeat.py"); the
+    # checker's budgets bound the number of copies.
+    if graph.node_total() > MAX_GRAPH_NODES:
+        node = next(n for n in graph.nodes if n.repeat is not None)
+        message = f"the model unrolls to {graph.node_total():,} layers, over {MAX_GRAPH_NODES:,}"
+        return _Emitted(None, [_problem(node, message)])
+    unroll = [n.id for n in graph.nodes if n.repeat is not None and form(n.repeat) == "unroll"]
+    graph = graph.unrolled(only=unroll)
+    g = OnnxGraph(dry_run=dry_run)
+    env: dict[int, str] = {}
+    for i in graph.inputs:
+        g.reserve(i.name)
+        env[i.value] = i.name
+    for o in graph.outputs:
+        if o.name not in {i.name for i in graph.inputs}:
+            g.reserve(o.name)
+    problems: list[Diagnostic] = _shadowed_inputs(graph)
+    problems += _lower_nodes(g, graph, graph.nodes, env, weights)
     if problems or dry_run:
         return _Emitted(None, problems)
     outputs = []
