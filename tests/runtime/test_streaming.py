@@ -334,3 +334,18 @@ def test_streamed_npz_with_arrays_by_input(tmp_path: Path) -> None:
         for name in ("a", "b"):
             np.testing.assert_array_equal(np.asarray(x1[name]), np.asarray(x2[name]))
         np.testing.assert_array_equal(y1, y2)
+
+
+def test_npz_streams_by_default_above_the_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stream = none` counts the stored input arrays; a compressed file stays in memory."""
+    from nndsl.runtime import streaming
+
+    _npz_data(tmp_path)
+    config = _npz_config(tmp_path, "")
+    assert not isinstance(load_data(config).train.x, Rows)  # 3.6 KB of inputs
+    monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)
+    assert isinstance(load_data(config).train.x, Rows)
+    _npz_data(tmp_path, save=np.savez_compressed)
+    assert not isinstance(load_data(config).train.x, Rows)
