@@ -174,8 +174,8 @@ class OptimizerState:
             f"{self.copies} {'copy' if self.copies == 1 else 'copies'} of each trainable weight"
         )
         if self.factored:
-            factored = "factored row and column moments of each trainable weight"
-            return f"{self.name}: {factored}" + (f", {copies}" if self.copies else "")
+            factored = "row and column moments of each trainable weight"
+            return f"{self.name}: {factored}" + (f", and {copies}" if self.copies else "")
         return f"{self.name}: {copies}"
 
     def bytes(self, shape: tuple[int, ...], itemsize: int) -> int:
