@@ -29,7 +29,7 @@ from nndsl.ir.distribute import (
     Distribution,
     ShardRule,
     Spec,
-    optimizer_slots,
+    optimizer_state,
     per_device,
     rule_for,
     weight_path,
@@ -363,9 +363,12 @@ def _check_memory(
     setting: ast.Setting,
 ) -> None:
     assert dist.device_memory is not None
-    name = optimizer.op.name if optimizer is not None else "adam"
-    momentum = bool(optimizer and optimizer.attrs.get("momentum"))
-    need = per_device(graph, dist, batch, optimizer_slots(name, momentum))
+    state = (
+        optimizer_state(optimizer.op.name, optimizer.attrs)
+        if optimizer is not None
+        else optimizer_state("adam")
+    )
+    need = per_device(graph, dist, batch, state)
     if need.total <= dist.device_memory:
         return
     largest = (

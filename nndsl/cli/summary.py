@@ -9,7 +9,7 @@ from rich.text import Text
 
 from nndsl.ir import TrainConfig
 from nndsl.ir.distribute import (
-    optimizer_slots,
+    optimizer_state,
     per_device,
     split_factor,
     weight_path,
@@ -111,13 +111,8 @@ def distribute_report(train: TrainConfig, devices: int | None) -> Group:
             readable_bytes(share),
         )
     opt = train.optimizer
-    need = per_device(
-        train.graph,
-        dist,
-        train.batch,
-        optimizer_slots(opt.op.name, bool(opt.attrs.get("momentum"))),
-        devices,
-    )
+    state = optimizer_state(opt.op.name, opt.attrs)
+    need = per_device(train.graph, dist, train.batch, state, devices)
     largest = (
         f"{readable_bytes(need.largest[2])} (`{need.largest[0]}`, {need.largest[1]} "
         f"at {max(1, train.batch // sizes[dist.batch_axis])} examples)"
@@ -127,7 +122,7 @@ def distribute_report(train: TrainConfig, devices: int | None) -> Group:
     lines = [
         f"Devices: {need.n_devices}",
         f"Parameters per device: {readable_bytes(need.params)}",
-        f"Optimizer state per device: {readable_bytes(need.optimizer)} ({opt.op.name})",
+        f"Optimizer state per device: {readable_bytes(need.optimizer)} ({state.describe()})",
         f"Largest activation per device: {largest}",
         f"At least per device: {readable_bytes(need.total)}"
         + (

@@ -8,7 +8,7 @@ spec gives one mesh axis name, or None (not split), per dimension of a weight, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import field
 from fnmatch import fnmatchcase
 
@@ -22,21 +22,24 @@ DATA_PARALLEL, FSDP = "data_parallel", "fsdp"
 PRESETS = (DATA_PARALLEL, FSDP)
 ALL = 0  # an axis size of `devices = "all"`: every device, known at run time
 
-# Optimizer state per trainable weight, in copies of the weight (Adam: two moments). Unknown
-# optimizers count two, the usual worst case among the built-ins.
-_SLOTS = {
-    "sgd": 0,
-    "adam": 2,
-    "adamw": 2,
-    "nadam": 2,
-    "adamax": 2,
-    "lamb": 2,
-    "rmsprop": 1,
-    "adagrad": 1,
-    "adadelta": 2,
-    "lion": 1,
-    "ftrl": 2,
+# Optimizer state per trainable weight, in arrays of the weight's shape and dtype, as the optax
+# transforms of `nndsl/backend/jax/impls/optimizers.py` keep it (tests/backend/
+# test_optimizer_state.py compares every optimizer with `jax.eval_shape` of its `init`):
+# `(name, attrs) -> copies`. Adafactor keeps factored moments instead (`OptimizerState`).
+_COPIES: dict[str, Callable[[Mapping[str, object]], int]] = {
+    "sgd": lambda a: 1 if a.get("momentum") else 0,  # optax.trace
+    "rmsprop": lambda a: (2 if a.get("centered") else 1) + (1 if a.get("momentum") else 0),
+    "adam": lambda a: 3 if a.get("amsgrad") else 2,  # mu, nu (and nu_max)
+    "adamw": lambda a: 3 if a.get("amsgrad") else 2,
+    "adamax": lambda a: 2,
+    "nadam": lambda a: 2,
+    "adagrad": lambda a: 1,  # the sum of squares
+    "adadelta": lambda a: 2,  # e_g, e_x
+    "adafactor": lambda a: 0,  # factored: `OptimizerState.factored`
+    "lion": lambda a: 1,
+    "lamb": lambda a: 2,
 }
+UNKNOWN_COPIES = 2  # an optimizer the table lacks: two copies, the usual case
 
 
 @record(frozen=True, slots=True)
@@ -139,15 +142,65 @@ class PerDevice:
         return self.params + self.optimizer + (self.largest[2] if self.largest else 0)
 
 
-def optimizer_slots(optimizer: str, momentum: bool = False) -> int:
-    return _SLOTS.get(optimizer, 2) + (1 if momentum and optimizer in ("sgd", "rmsprop") else 0)
+@record(frozen=True, slots=True)
+class OptimizerState:
+    """What an optimizer keeps per trainable weight (step counts and other scalars left out):
+    `copies` arrays of the weight's shape and dtype, which a layout splits as the weight;
+    with `factored` (Adafactor) a weight of rank >= 2 keeps its second moment as row and
+    column averages over its two largest dimensions (and one number), others a full copy.
+    `gradient_accumulation_steps` adds the accumulated gradients, `use_ema` the weights'
+    moving average: one copy each."""
+
+    name: str
+    copies: int
+    factored: bool = False
+
+    def elements(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(copies of the weight, other elements) kept for a weight of `shape`; the other
+        elements (Adafactor's factored moments) are whole on every device."""
+        if not self.factored:
+            return self.copies, 0
+        n = 1
+        for d in shape:
+            n *= d
+        dims = sorted(shape)
+        if len(dims) < 2 or dims[-2] < 1:  # not factored: v, and one number each of v_row, v_col
+            return self.copies + 1, 2
+        return self.copies, n // dims[-1] + n // dims[-2] + 1  # v_row, v_col, and v of one
+
+    def describe(self) -> str:
+        """`adam: 2 copies of each trainable weight`, for the summary."""
+        copies = (
+            f"{self.copies} {'copy' if self.copies == 1 else 'copies'} of each trainable weight"
+        )
+        if self.factored:
+            factored = "row and column moments of each trainable weight"
+            return f"{self.name}: {factored}" + (f", and {copies}" if self.copies else "")
+        return f"{self.name}: {copies}"
+
+    def bytes(self, shape: tuple[int, ...], itemsize: int) -> int:
+        copies, other = self.elements(shape)
+        n = 1
+        for d in shape:
+            n *= d
+        return (copies * n + other) * itemsize
+
+
+def optimizer_state(name: str, attrs: Mapping[str, object] | None = None) -> OptimizerState:
+    """The state of optimizer `name` with its (filled-in) `attrs`, as the runtime builds it."""
+    attrs = attrs or {}
+    rule = _COPIES.get(name)
+    copies = rule(attrs) if rule is not None else UNKNOWN_COPIES
+    copies += 1 if attrs.get("gradient_accumulation_steps") else 0  # optax.MultiSteps
+    copies += 1 if attrs.get("use_ema") else 0
+    return OptimizerState(name, copies, factored=name == "adafactor")
 
 
 def per_device(
     graph: Graph,
     dist: Distribution,
     batch: int,
-    slots: int,
+    state: OptimizerState,
     n_devices: int | None = None,
 ) -> PerDevice:
     sizes = dist.sizes(n_devices)
@@ -158,7 +211,8 @@ def per_device(
         share = -(-n // split_factor(weight_spec(dist, path, w.shape, sizes), sizes))
         params += share
         if w.trainable and not w.frozen:
-            optimizer += share * slots
+            copies, other = state.elements(tuple(w.shape))
+            optimizer += share * copies + other * w.dtype.itemsize
     local = max(1, batch // sizes.get(dist.batch_axis, 1))
     largest = largest_activation(graph, local)
     total = 1

@@ -269,7 +269,9 @@ class Npz(DataSource):
     """Arrays from a NumPy `.npz` file, split into train and test sets.
 
     Rows are shuffled with the training seed before the split; object arrays are refused
-    (reading them would unpickle).
+    (reading them would unpickle). With `stream`, the input arrays are read from the file batch
+    by batch (the labels are read into memory); they must be stored uncompressed
+    (`np.savez`, not `np.savez_compressed`).
     """
 
     name = "npz"
@@ -291,6 +293,7 @@ class Npz(DataSource):
         ),
         _test_split(),
         _sample_weight("key of a per-example weights array `[N]`"),
+        _stream(),
     )
     example = 'data digits = npz("data/digits.npz", x = "images", y = "labels")'
 

@@ -34,6 +34,7 @@ from nndsl.runtime.streaming import (
     Rows,
     open_image_folder,
     open_npy_source,
+    open_npz_source,
     open_text_folder,
     wants_stream,
 )
@@ -197,6 +198,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
 # Sources that can be read batch by batch from disk (`stream = true`).
 _STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
     "npy": open_npy_source,
+    "npz": open_npz_source,
     "image_folder": open_image_folder,
     "text_folder": open_text_folder,
 }
@@ -261,7 +263,7 @@ def _column_fit(graph: Graph, name: str, a: np.ndarray) -> np.ndarray:
     declared_input = next((i for i in graph.inputs if i.name == name), None)
     t = declared_input.type if declared_input is not None else None
     if a.ndim == 1 and t is not None and t.rank == 2 and t.shape[1].as_int() == 1:
-        return a[:, None]
+        return np.asarray(a)[:, None]  # a streamed column too: one number per example
     return a
 
 

@@ -25,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from nndsl.backend import DataError
 from nndsl.ir import Graph, TrainConfig
-from nndsl.ir.distribute import Distribution, Spec, optimizer_slots, per_device, specs
+from nndsl.ir.distribute import Distribution, Spec, optimizer_state, per_device, specs
 from nndsl.ir.summary import readable_bytes
 from nndsl.runtime.budget import DEVICE_MEMORY_ENV, device_memory
 from nndsl.runtime.streaming import Batch
@@ -77,8 +77,8 @@ class Layout:
             return
         limit, source = memory
         opt = config.optimizer
-        slots = optimizer_slots(opt.op.name, bool(opt.attrs.get("momentum")))
-        need = per_device(config.graph, self.dist, config.batch, slots, self.mesh.size)
+        state = optimizer_state(opt.op.name, opt.attrs)
+        need = per_device(config.graph, self.dist, config.batch, state, self.mesh.size)
         if need.total <= limit:
             return
         raise DataError(

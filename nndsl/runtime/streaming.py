@@ -13,6 +13,9 @@ sharded `put` reads, in each process, only the rows its devices hold.
   a map that were read would count towards the process's resident memory until the kernel
   needs them back; positioned reads into the batch keep only the batch resident (and the
   page cache, which is not the process's, still spares a second read from disk).
+- `.npz` (written by `np.savez`): each input array is an uncompressed `.npy` member of the
+  zip file; its data offset (after the member's local header and the `.npy` header) is found
+  once and its rows are read as an `.npy`'s (`_npz_member`). A compressed member cannot be.
 - text folders: each batch's files are read and vectorized as they are indexed; the vocabulary
   is adapted in one pass over the training split that keeps only the token counts.
 - image folders: each batch's files are decoded and resized by a pool of worker threads
@@ -27,8 +30,10 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
+import struct
 import threading
 import weakref
+import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -189,8 +194,8 @@ class _MappedNpy(_Reader):
     gathering from the map (bench/README.md). Other layouts gather from the map and drop its
     pages every `RELEASE_BYTES`."""
 
-    def __init__(self, path: Path, array: np.memmap[Any, Any]) -> None:
-        self.where = str(path)
+    def __init__(self, path: Path, array: np.memmap[Any, Any], where: str | None = None) -> None:
+        self.where = where or str(path)
         self.row_shape = tuple(array.shape[1:])
         self._array = array
         self._pages: mmap.mmap | None = getattr(array, "_mmap", None)
@@ -270,6 +275,101 @@ def open_npy_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable .npy file ({exc})") from None
     return out
+
+
+def _npz_member(path: Path, archive: zipfile.ZipFile, role: str, key: str) -> np.memmap[Any, Any]:
+    """Array `key` of an `.npz` mapped where its bytes lie: `np.savez` stores each array as an
+    uncompressed `.npy` member, whose data starts after the member's *local* header (30 bytes,
+    its name, its extra field) and the `.npy` header. A compressed member cannot be read by
+    row: one line naming the file and the array."""
+    try:
+        info = archive.getinfo(f"{key}.npy")
+    except KeyError:
+        present = ", ".join(n.removesuffix(".npy") for n in archive.namelist()) or "nothing"
+        what = f"input {key!r}" if "/" in role else role
+        raise DataError(f"{path}: no array {key!r} for {what} (the file has: {present})") from None
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        raise DataError(
+            f"{path}: array {key!r} is compressed (np.savez_compressed), so its rows cannot be "
+            "read one batch at a time; re-save it with np.savez, or drop `stream = true`"
+        )
+    with path.open("rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise DataError(f"{path}: not a readable .npz file (bad zip header of {key!r})")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        f.seek(start)
+        try:
+            version = np.lib.format.read_magic(f)
+            header_readers = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
+            if version not in header_readers:
+                raise ValueError(f".npy format version {version[0]}.{version[1]}")
+            shape, fortran, dtype = header_readers[version](f)
+        except ValueError as exc:
+            raise DataError(
+                f"{path}: array {key!r} is not a readable .npy member ({exc})"
+            ) from None
+        offset = f.tell()
+    if dtype.hasobject:
+        raise DataError(f"{path}: array {key!r} holds Python objects (refused: never unpickled)")
+    if not shape:
+        raise DataError(f"{path}: array {key!r} needs one row per example to stream")
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if offset - start + nbytes > info.file_size or offset + nbytes > path.stat().st_size:
+        raise DataError(f"{path}: array {key!r} is cut short (the file is truncated)")
+    return np.memmap(
+        path, dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+    )
+
+
+def open_npz_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
+    """`npz(...)` with its input arrays read by row from the file (positioned reads, as an
+    `.npy`); the labels (and sample weights) read into memory. Lists of keys give
+    `"x/<key>"` and `"y/<key>"`, as the in-memory reader."""
+    from nndsl.backend.jax.impls import data as readers
+
+    path = readers._source(base_dir, str(attrs["path"]))
+    readers._require_file(path, "data file")
+    inputs = _npz_keys(attrs, "x")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = {role: _npz_member(path, archive, role, key) for role, key in inputs.items()}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    out: dict[str, Any] = {
+        role: Rows(_MappedNpy(path, a, f"{path}[{key!r}]"), np.arange(len(a)), a.dtype)
+        for (role, key), a in zip(inputs.items(), arrays.values(), strict=True)
+    }
+    out.update(readers.npz({**attrs, "x": ()}, base_dir))  # labels and weights, in memory
+    return out
+
+
+def _npz_keys(attrs: Attrs, role: str) -> dict[str, str]:
+    given = attrs[role]
+    if isinstance(given, tuple):
+        return {f"{role}/{key}": str(key) for key in given}
+    return {role: str(given)}
+
+
+def npz_input_bytes(path: Path, attrs: Attrs) -> int:
+    """The input arrays' size in an `.npz`, as stored; 0 when one is compressed or missing (a
+    compressed array cannot stream, so it is never chosen by size)."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for key in _npz_keys(attrs, "x").values():
+            try:
+                info = archive.getinfo(f"{key}.npy")
+            except KeyError:
+                return 0
+            if info.compress_type != zipfile.ZIP_STORED:
+                return 0
+            total += info.file_size
+    return total
 
 
 class _DecodedImages(_Reader):
@@ -428,6 +528,8 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
     try:
         if source == "npy":
             return (base_dir / str(attrs["x"])).stat().st_size > AUTO_STREAM_BYTES
+        if source == "npz":
+            return npz_input_bytes(base_dir / str(attrs["path"]), attrs) > AUTO_STREAM_BYTES
         if source == "image_folder" and isinstance(attrs.get("image_size"), tuple):
             h, w = (int(v) for v in attrs["image_size"])  # type: ignore[arg-type,union-attr]
             pixels = h * w * COLOR_MODES[str(attrs["color_mode"])] * 4
@@ -439,8 +541,8 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
                 if Path(name).suffix.lower() in IMAGE_EXTENSIONS
             )
             return files * pixels > AUTO_STREAM_BYTES
-    except OSError:
-        return False  # the reader reports the missing file
+    except (OSError, zipfile.BadZipFile):
+        return False  # the reader reports the missing or unreadable file
     return False
 
 
@@ -451,6 +553,7 @@ __all__ = [
     "open_image_folder",
     "open_npy",
     "open_npy_source",
+    "open_npz_source",
     "open_text_folder",
     "wants_stream",
 ]

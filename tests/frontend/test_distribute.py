@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from nndsl.frontend import check_source
-from nndsl.ir.distribute import FSDP, Distribution, ShardRule, per_device, specs, weight_spec
+from nndsl.ir.distribute import (
+    FSDP,
+    Distribution,
+    ShardRule,
+    optimizer_state,
+    per_device,
+    specs,
+    weight_spec,
+)
 from nndsl.syntax.printer import format_source
 from tests.cli import nnrun
 
@@ -67,12 +75,40 @@ def test_bytes_per_device() -> None:
     result = check_source(SOURCE, "net.nn")
     train = result.program.train
     assert train is not None and train.distribute is not None
-    need = per_device(train.graph, train.distribute, 64, slots=2)
+    need = per_device(train.graph, train.distribute, 64, optimizer_state("adam"))
     # kernels 64x32 / 8 and 32x10 / 4 (fsdp only), biases 32 / 4 and 10 whole; float32
     params = (64 * 32 // 8 + 32 // 4 + 32 * 10 // 4 + 10) * 4
     assert need.params == params and need.optimizer == 2 * params
     assert need.largest is not None and need.largest[2] == 16 * 32 * 4  # [64 / 4, 32]
     assert need.n_devices == 8
+
+
+def test_optimizer_state_per_device_follows_the_optimizer() -> None:
+    """Counted from the optimizer declared (tests/backend/test_optimizer_state.py checks the
+    table against optax): none for plain SGD; Adafactor's factored moments whole."""
+    for optimizer, expected in [
+        ("sgd", 0),
+        ("sgd(momentum = 0.9)", 1),
+        ("adam(amsgrad = true, use_ema = true)", 4),
+        ("rmsprop(centered = true, momentum = 0.9)", 3),
+    ]:
+        result = check_source(
+            SOURCE.replace("optimizer = adam", f"optimizer = {optimizer}"), "n.nn"
+        )
+        train = result.program.train
+        assert train is not None and train.distribute is not None
+        opt = train.optimizer
+        need = per_device(
+            train.graph, train.distribute, 64, optimizer_state(opt.op.name, opt.attrs)
+        )
+        assert need.optimizer == expected * need.params, optimizer
+    result = check_source(SOURCE.replace("optimizer = adam", "optimizer = adafactor"), "n.nn")
+    train = result.program.train
+    assert train is not None and train.distribute is not None
+    need = per_device(train.graph, train.distribute, 64, optimizer_state("adafactor"))
+    # kernels 64x32 and 32x10: row and column moments and one number, whole on each device;
+    # biases (rank 1): a full moment split as the bias (32 / 4, 10 whole) and two numbers
+    assert need.optimizer == ((32 + 64 + 1) + (10 + 32 + 1) + (8 + 2) + (10 + 2)) * 4
 
 
 def test_summary_distribute(tmp_path: Path) -> None:
@@ -83,7 +119,9 @@ def test_summary_distribute(tmp_path: Path) -> None:
     assert "mesh [data: 4, model: 2]" in proc.stdout
     assert "[data, model]" in proc.stdout  # dense/kernel's split
     assert "Parameters per device: 1.38 KB" in proc.stdout
-    assert "Optimizer state per device: 2.77 KB (adam)" in proc.stdout
+    assert "Optimizer state per device: 2.77 KB (adam: 2 copies of each trainable weight)" in (
+        proc.stdout
+    )
     assert "Largest activation per device: 2.00 KB" in proc.stdout
 
 

@@ -1,8 +1,8 @@
 """Two processes on 127.0.0.1 as one JAX program (`nnrun train --coordinator`), each with two
 simulated CPU devices: the weights process 0 writes, training on the data streamed (each
-process reading only its devices' rows of each batch), equal a one-process run on four devices
-from the same data in memory, and when one process dies the other stops with one clear line
-within a bounded time (in memory)."""
+process reading only its devices' rows of each batch, from an `.npy` or an `np.savez` file),
+equal a one-process run on four devices from the same data in memory, and when one process
+dies the other stops with one clear line within a bounded time (in memory)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,13 @@ train Net on digits {
 NNRUN = [sys.executable, "-c", "import sys; from nndsl.cli.main import main; sys.exit(main())"]
 
 
-STREAMED = 'npy(x = "images.npy", y = "labels.npy", test_split = 0.0, stream = true)'
+STREAMED = {
+    "npy": 'npy(x = "images.npy", y = "labels.npy", test_split = 0.0, stream = true)',
+    "npz": 'npz("digits.npz", x = "images", y = "labels", test_split = 0.0, stream = true)',
+}
 
 
-def _project(tmp_path: Path, epochs: int) -> Path:
+def _project(tmp_path: Path, epochs: int, streamed: str = "npy") -> Path:
     with np.load(ROOT / "examples/data/digits.npz") as d:  # 8 steps an epoch
         images, labels = d["images"][:256], d["labels"][:256]
     np.savez(tmp_path / "digits.npz", images=images, labels=labels)
@@ -52,7 +55,7 @@ def _project(tmp_path: Path, epochs: int) -> Path:
     text = SOURCE.replace("EPOCHS", str(epochs))
     source = 'npz("digits.npz", x = "images", y = "labels", test_split = 0.0)'
     assert source in text
-    (tmp_path / "streamed.nn").write_text(text.replace(source, STREAMED))
+    (tmp_path / "streamed.nn").write_text(text.replace(source, STREAMED[streamed]))
     path = tmp_path / "net.nn"
     path.write_text(text)
     return path
@@ -90,8 +93,9 @@ def _start(
 
 
 @pytest.mark.slow
-def test_two_processes_train_as_one(tmp_path: Path, cache: str) -> None:
-    path = _project(tmp_path, 1)
+@pytest.mark.parametrize("streamed", ["npy", "npz"])
+def test_two_processes_train_as_one(tmp_path: Path, cache: str, streamed: str) -> None:
+    path = _project(tmp_path, 1, streamed)
     port = _port()
     streamed = path.with_name("streamed.nn")  # the same batches as `path`'s in-memory ones
     procs = [_start(streamed, port, i, "runs/multi", cache) for i in (0, 1)]

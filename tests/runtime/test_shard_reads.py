@@ -1,6 +1,7 @@
 """Each process reads only its shard of a streamed batch: `streaming.Batch` (a training call's
 rows, unread) reads only the rows a piece selects, with the values of the eager gather, and
-`distribute.put` reads each distinct piece of it once (4 simulated devices, in a subprocess)."""
+`distribute.put` reads each distinct piece of it once (4 simulated devices, in a subprocess);
+the same for an `np.savez` file's rows, counted as the positioned reads of their bytes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nndsl.runtime import streaming
 from nndsl.runtime.data import Dataset, train_calls
-from nndsl.runtime.streaming import Batch, Rows, _Reader
+from nndsl.runtime.streaming import Batch, Rows, _MappedNpy, _Reader, open_npz_source
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,6 +107,48 @@ def test_lazy_calls_are_the_eager_batches(per_call: int) -> None:
     assert len(source.reads) == sum(k for k, _, _ in eager) * 4  # half of every batch
 
 
+def _npz_rows(folder: Path, n: int = 50) -> tuple[np.ndarray, Rows]:
+    """An `np.savez` file's `[n, 3, 4]` float64 inputs, streamed (cast to float32 when read)."""
+    data = np.arange(n * 12, dtype=np.float64).reshape(n, 3, 4) / 7
+    np.savez(folder / "d.npz", y=np.arange(n), x=data)
+    found = open_npz_source({"path": "d.npz", "x": "x", "y": "y", "sample_weight": None}, folder)
+    rows = found["x"]
+    assert isinstance(rows, Rows)
+    return data, rows.cast(np.float32)
+
+
+def _recorded_rows(monkeypatch: pytest.MonkeyPatch, rows: Rows) -> list[int]:
+    """The file rows every positioned read of `rows` covers, as they are read."""
+    reader = rows._source
+    assert isinstance(reader, _MappedNpy)
+    base, size, real = reader._array.offset, reader._row_bytes, os.preadv
+    seen: list[int] = []
+
+    def preadv(fd: int, buffers: list[Any], offset: int) -> int:
+        first = (offset - base) // size
+        seen.extend(range(first, first + len(buffers)))
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(streaming.os, "preadv", preadv)
+    return seen
+
+
+def test_a_streamed_npz_batch_reads_only_its_pieces_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process's piece of a batch reads only those rows' bytes of the `.npz`."""
+    data, rows = _npz_rows(tmp_path)
+    seen = _recorded_rows(monkeypatch, rows)
+    view = rows.take(np.random.default_rng(0).permutation(50)[:40])
+    index = np.random.default_rng(1).permutation(40)[:24]
+    mapped = np.asarray(view._index)[index].reshape(3, 8)
+    stacked = Batch(view, index, (3, 8))
+    assert seen == []
+    piece = stacked[(slice(None), slice(4, 8))]  # the last half of each batch
+    np.testing.assert_array_equal(piece, data[mapped[:, 4:8]].astype(np.float32))
+    assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())
+
+
 SCRIPT = """
 import json, sys
 import jax, numpy as np
@@ -131,6 +175,26 @@ for name, lead, spec in [("stacked", (3, 8), P(None, "data")), ("single", (8,), 
         "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
         "reads": sorted(source.reads) == sorted(index.tolist()),  # each row once
     }
+
+import os, pathlib, tempfile  # an np.savez file: each row's bytes read once, by its piece
+from nndsl.runtime import streaming
+from test_shard_reads import _npz_rows
+data, rows = _npz_rows(pathlib.Path(tempfile.mkdtemp()))
+reader, real, seen = rows._source, os.preadv, []
+def preadv(fd, buffers, offset):
+    first = (offset - reader._array.offset) // reader._row_bytes
+    seen.extend(range(first, first + len(buffers)))
+    return real(fd, buffers, offset)
+streaming.os.preadv = preadv
+index = np.random.default_rng(3).permutation(50)[:24]
+sharding = NamedSharding(mesh, P(None, "data"))
+lazy = put(Batch(rows, index, (3, 8)), sharding)
+eager = data[index].astype(np.float32).reshape(3, 8, 3, 4)
+out["npz"] = {
+    "equal": all(np.array_equal(s.data, eager[s.index]) for s in lazy.addressable_shards),
+    "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
+    "reads": sorted(seen) == sorted(index.tolist()),
+}
 print(json.dumps(out))
 """
 
@@ -152,5 +216,5 @@ def test_put_reads_each_piece_once_on_a_mesh() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("stacked", "single"):
+    for name in ("stacked", "single", "npz"):
         assert out[name] == {"equal": True, "sharding": True, "reads": True}, name

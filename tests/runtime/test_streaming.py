@@ -5,6 +5,7 @@ augmentation, and one-line errors."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -215,3 +216,136 @@ def test_fortran_ordered_npy_and_unsized_images(tmp_path: Path) -> None:
     text = IMAGE_MODEL.format(stream=", stream = true").replace("image_size = [8, 8], ", "")
     with pytest.raises(DataError, match=r"image of size \[1\d, 12\] .* set `image_size"):
         load_data(_config(tmp_path, text))
+
+
+def _npz_data(folder: Path, n: int = 75, save: Any = np.savez) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 6)).astype(np.float64)  # cast when read
+    save(folder / "d.npz", labels=rng.integers(0, 3, n).astype(np.int64), inputs=x)
+
+
+def _npz_config(folder: Path, stream: str, epochs: int = 2) -> TrainConfig:
+    text = NPY_MODEL.format(stream="", epochs=epochs, spe=1).replace(
+        'npy(x = "x.npy", y = "y.npy", test_split = 0.25)',
+        f'npz("d.npz", x = "inputs", y = "labels", test_split = 0.25{stream})',
+    )
+    return _config(folder, text)
+
+
+def test_streamed_npz_gives_the_in_memory_batches(tmp_path: Path) -> None:
+    """`np.savez` members are read by row at their offset in the zip: the same batches."""
+    _npz_data(tmp_path)
+    memory = load_data(_npz_config(tmp_path, ""))  # the default: small, in memory
+    mapped = load_data(_npz_config(tmp_path, ", stream = true"))
+    assert isinstance(mapped.train.x, Rows) and not isinstance(memory.train.x, Rows)
+    assert mapped.train.x.where.endswith("d.npz['inputs']")
+    assert mapped.train.x.dtype == memory.train.x.dtype == np.float32
+    for per_call in (1, 3):
+        for a, b in zip(
+            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    for part in ("validation", "test"):
+        np.testing.assert_array_equal(np.asarray(getattr(mapped, part).x), getattr(memory, part).x)
+        np.testing.assert_array_equal(getattr(mapped, part).y, getattr(memory, part).y)
+
+
+def test_streamed_npz_training_and_resume_are_bit_identical(tmp_path: Path) -> None:
+    _npz_data(tmp_path)
+    memory = fit(_npz_config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
+    calls = iter(range(1000))
+    stopped = fit(
+        _npz_config(tmp_path, ", stream = true"),
+        run_dir=tmp_path / "b",
+        stop=lambda: next(calls) > 10,
+    )
+    assert stopped.stopped
+    resumed = fit(_npz_config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
+    assert resumed.resumed_from is not None
+    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert memory.history[-1].train == resumed.history[-1].train
+    assert memory.test == resumed.test
+
+
+def test_streamed_npz_errors_are_one_line(tmp_path: Path) -> None:
+    config = _npz_config(tmp_path, ", stream = true")
+    _npz_data(tmp_path, save=np.savez_compressed)
+    with pytest.raises(DataError) as info:
+        load_data(config)
+    message = str(info.value)
+    assert "\n" not in message and "d.npz: array 'inputs' is compressed" in message
+    assert "re-save it with np.savez, or drop `stream = true`" in message
+    assert isinstance(load_data(_npz_config(tmp_path, "")).train.x, np.ndarray)  # auto: memory
+
+    _npz_data(tmp_path)
+    whole = (tmp_path / "d.npz").read_bytes()
+    (tmp_path / "d.npz").write_bytes(whole[: len(whole) // 2])  # no central directory
+    with pytest.raises(DataError, match=r"d\.npz: not a readable \.npz file") as info:
+        load_data(config)
+    assert "\n" not in str(info.value)
+    corrupt = bytearray(whole)
+    at = corrupt.rfind(b"\x93NUMPY")  # the inputs' .npy header (written last)
+    corrupt[at + 1 : at + 6] = b"XXXXX"
+    (tmp_path / "d.npz").write_bytes(bytes(corrupt))
+    with pytest.raises(DataError, match=r"array 'inputs' is not a readable \.npy member") as info:
+        load_data(config)
+    assert "\n" not in str(info.value)
+
+    _npz_data(tmp_path)
+    splits = load_data(config)
+    with (tmp_path / "d.npz").open("r+b") as f:  # shorter than its members say, after opening
+        f.truncate(len(whole) - 400)
+    with pytest.raises(DataError, match=r"d\.npz\['inputs'\]: the file ends before row") as info:
+        for _ in train_calls(splits.train, 8, seed=3, epoch=1):
+            pass
+    assert "\n" not in str(info.value)
+    with pytest.raises(DataError, match=r"not a readable \.npz file|is cut short"):
+        load_data(config)
+
+
+NAMED_NPZ_MODEL = """
+model M() {{
+    input a: f32[B, 3]
+    input b: f32[B, 1]
+    return (a, b) |> Concatenate() |> Dense(2)
+}}
+data d = npz("m.npz", x = ["a", "b"], y = ["output"]{stream})
+train M on d {{
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam()
+    batch = 4
+}}
+"""
+
+
+def test_streamed_npz_with_arrays_by_input(tmp_path: Path) -> None:
+    """Keys by input: each input array streams; a column `[N]` fed to `[B, 1]` is read whole."""
+    rng = np.random.default_rng(0)
+    a, b, labels = rng.normal(size=(40, 3)), rng.normal(size=40), rng.integers(0, 2, 40)
+    np.savez(tmp_path / "m.npz", a=a, b=b, output=labels)
+    memory = load_data(_config(tmp_path, NAMED_NPZ_MODEL.format(stream="")))
+    mapped = load_data(_config(tmp_path, NAMED_NPZ_MODEL.format(stream=", stream = true")))
+    assert isinstance(mapped.train.x, dict) and isinstance(memory.train.x, dict)
+    assert isinstance(mapped.train.x["a"], Rows) and isinstance(mapped.train.x["b"], np.ndarray)
+    calls = [list(train_calls(s.train, 4, seed=1, epoch=1)) for s in (memory, mapped)]
+    for (_, x1, y1), (_, x2, y2) in zip(*calls, strict=True):
+        for name in ("a", "b"):
+            np.testing.assert_array_equal(np.asarray(x1[name]), np.asarray(x2[name]))
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_npz_streams_by_default_above_the_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stream = none` counts the stored input arrays; a compressed file stays in memory."""
+    from nndsl.runtime import streaming
+
+    _npz_data(tmp_path)
+    config = _npz_config(tmp_path, "")
+    assert not isinstance(load_data(config).train.x, Rows)  # 3.6 KB of inputs
+    monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)
+    assert isinstance(load_data(config).train.x, Rows)
+    _npz_data(tmp_path, save=np.savez_compressed)
+    assert not isinstance(load_data(config).train.x, Rows)
