@@ -462,7 +462,6 @@ class GraphBuilder:
         )
         return vid
 
-
     def collapse_flat(
         self,
         mark: Mark,

@@ -611,7 +611,7 @@ class Elaborator:
 
     def _unroll_ok(self, frame: Frame, expr: ast.Expr, n: int) -> bool:
         """A `repeat` that is unrolled copy by copy stays within MAX_REPEAT (E0813); one
-        collapsed into a single node (`_repeat_stage`) has no such limit."""
+        collapsed into a single node (`_repeat_copies`, `_repeat_round`) has no such limit."""
         if n <= MAX_REPEAT:
             return True
         self.rep.error(
@@ -622,8 +622,9 @@ class Elaborator:
             "too many copies",
             help="a model this deep does not train; use fewer copies",
             notes=[
-                "`x |> repeat N Block(...)` of a block that returns its input's type has no "
-                "such limit; other repeats are checked copy by copy"
+                "a repeat whose copies carry one tensor to the same type (of a block, a layer "
+                "or statements) is one node and has no such limit; other repeats are checked "
+                "copy by copy"
             ],
         )
         return False
