@@ -565,7 +565,7 @@ class Elaborator:
             return False
         name, old, new = carried
         vid = builder.collapse_flat(
-            mark, old.value, new.value, rounds, frame.prefix, frame.scope, "repeat"
+            mark, old.value, new.value, rounds, frame.prefix, frame.scope, _body_label(stmt)
         )
         if vid is None:
             return False
@@ -1925,6 +1925,28 @@ def _names_read_outside(body: Sequence[ast.Stmt], stmt: ast.Repeat) -> set[str]:
         else:
             _names_in(s, out)
     return out
+
+
+def _body_label(stmt: ast.Repeat) -> str:
+    """`repeat { Dense, relu }`: a `repeat` statement for summaries, by the layers and
+    functions its body calls (the first three)."""
+    called: list[str] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, ast.Call | ast.Pipe):
+            stage = node.func if isinstance(node, ast.Call) else node.stage
+            if isinstance(stage, ast.Name) and stage.ident.name not in called:
+                called.append(stage.ident.name)
+        if isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif isinstance(node, ast.Node):
+            for f in node.FIELDS:
+                visit(getattr(node, f))
+
+    visit(stmt.body)
+    shown = ", ".join(called[:3]) + (", …" if len(called) > 3 else "")
+    return f"repeat {{ {shown} }}" if shown else "repeat"
 
 
 def _stage_name(stage: ast.RepeatStage) -> str:
