@@ -172,8 +172,18 @@ class Repeat:
         its names numbered on by `offsets` (base -> numbers)."""
         if not offsets:
             return self
+        body = self.body
+        if self.per:  # the repeats beside this one's nodes are beside the outer one's too
+            nodes = [
+                replace(n, repeat=n.repeat.shifted(offsets))
+                if n.repeat is not None and "/" not in n.path
+                else n
+                for n in body.nodes
+            ]
+            body = replace(body, nodes=nodes)
         return replace(
             self,
+            body=body,
             start=self.start + offsets.get(self.base, 0),
             names=tuple((k, b, n + offsets.get(b, 0)) for k, b, n in self.names),
         )
@@ -192,7 +202,9 @@ class Repeat:
             scope = node.scope
             if scope and scope[0] == head:  # a block instance's own scope
                 scope = (name, *scope[1:])
-            rep = None if node.repeat is None else node.repeat.shifted(offsets)
+            rep = node.repeat
+            if rep is not None and not sep:  # a repeat beside this one: numbered on alike
+                rep = rep.shifted(offsets)
             nodes.append(replace(node, path=name + sep + rest, scope=scope, repeat=rep))
         return nodes
 
