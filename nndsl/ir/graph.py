@@ -136,11 +136,14 @@ REPEAT: OpSpec = _RepeatSpec()
 
 @record(frozen=True, slots=True)
 class Repeat:
-    """`repeat N Block(...)` whose block maps a type to itself, held once with its count.
+    """`repeat N Block(...)` whose block maps a type to itself, held once with its count; or a
+    flat repeat (`names`, `per`): of a layer or of a `repeat N { ... }` body carrying one
+    tensor to the same type.
 
     `body` is one instance: one input, one output of the same type, node paths and scopes
     relative to the instance. Instance `i` is named `base` numbered `start + i` (`base`,
-    `base_1`, ...), as the unrolled copies were, so weight paths are per instance."""
+    `base_1`, ...), as the unrolled copies were, so weight paths are per instance. A flat
+    repeat's instances are named node by node instead (`instance_nodes`)."""
 
     body: Graph
     count: int
