@@ -5,6 +5,7 @@ copies still named (and their weights saved) as when they were unrolled."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -232,7 +233,7 @@ def test_summary_collapses_and_expands() -> None:
     assert [r.name for r in expanded.rows][2:5] == ["dense_1", "dense_2", "dense_3"]
 
 
-def _run(graph: Graph, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
+def _run(graph: Graph, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any]:
     monkeypatch.setenv(LOWERING_ENV, mode)
     model = compile_graph(graph)
     params, state = model.init(jax.random.key(0))
@@ -240,7 +241,7 @@ def _run(graph: Graph, mode: str, monkeypatch: pytest.MonkeyPatch) -> tuple[obje
     assert width is not None
     x = jax.random.normal(jax.random.key(1), (5, width))
 
-    def loss(p: dict) -> tuple[jax.Array, dict]:
+    def loss(p: dict[str, Any]) -> tuple[jax.Array, Any]:
         outs, new_state = model.apply(p, state, [x], training=True, key=jax.random.key(2))
         return jnp.sum(outs[0] ** 2), new_state
 
@@ -311,3 +312,107 @@ def test_onnx_export_unrolls() -> None:
     [got] = session.run(None, {"x": x})
     want = np.asarray(model.apply(params, state, [x])[0][0])
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+# -- differential: collapsed against copied ----------------------------------------------------
+_STATEMENTS = [
+    "h = h |> Dense(4)",
+    "h = h |> Dense(4) |> relu",
+    "t = h |> Dense(4); h = h + t",
+    "h = h + (x |> Dense(4))",
+    "y = h |> Dense(4); h = y",
+    "h = h |> repeat {n} Dense(4)",
+    "h = h |> repeat {n} R()",
+    "h = h |> R()",
+    "k = 4; h = h |> Dense(k)",
+    "g = h; h = g |> tanh",
+    "h = h |> Dense(5)",
+    "h = h |> Dense(4, trainable = false)",
+    "h = h |> BatchNorm() |> Dropout(0.5)",
+    "if {n} > 1 {{ h = h |> Dense(4) }} else {{ h = h |> relu }}",
+    "u = h",
+    "h = h |> Inner()",
+    "h, z = h |> Two()",
+    "h = h |> repeat {n} add(x)",
+]
+_BLOCKS = """
+block R() {
+    input x: f32[B, 4]
+    return x + (x |> Dense(4))
+}
+block Two() {
+    input x: f32[B, 4]
+    return x |> Dense(4), x |> Dense(4)
+}
+block Inner() {
+    input x: f32[B, 4]
+    h = x
+    repeat 2 { h = h |> Dense(4) |> relu }
+    return h
+}
+"""
+
+
+def _random_program(seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+
+    def body(depth: int) -> str:
+        out = []
+        for _ in range(rng.randint(1, 3)):
+            if depth < 2 and rng.random() < 0.3:
+                out.append(f"repeat {rng.randint(0, 4)} {{ {body(depth + 1)} }}")
+            else:
+                out.append(rng.choice(_STATEMENTS).format(n=rng.randint(0, 3)))
+        return "; ".join(out)
+
+    lines = ["    h = x"]
+    for _ in range(rng.randint(1, 3)):
+        lines.append(f"    repeat {rng.choice([0, 1, 2, 3, 5])} {{ {body(0)} }}")
+    ret = rng.choice(["h", "h + y", "h + t", "h |> Dense(2)", "h + u", "h + z"])
+    return (
+        _BLOCKS
+        + "model M() {\n    input x: f32[B, 4]\n"
+        + "\n".join(lines)
+        + f"\n    return {ret}\n}}\n"
+    )
+
+
+def _structure(text: str) -> tuple[object, ...]:
+    """Diagnostics, weight paths and the unrolled graph's data flow (each input by the path of
+    the node that makes it): what copies and collapsed copies must agree on."""
+    result = check_source(text, "random.nn")
+    diags = sorted((d.code, d.message, d.primary.span.start) for d in result.diagnostics)
+    graph = result.program.graphs.get("M") if result.program and not result.has_errors else None
+    if graph is None:
+        return (diags,)
+    unrolled = graph.unrolled()
+    made = {i.value: i.name for i in unrolled.inputs}
+    for n in unrolled.nodes:
+        for k, v in enumerate(n.output_ids):
+            made[v] = f"{n.path}[{k}]"
+    flow = [
+        (n.path, n.op.name, [made[v] for v in n.inputs], str(n.type), [w.frozen for w in n.weights])
+        for n in unrolled.nodes
+    ]
+    weights = [f"{n.path}/{w.name}" for n, w in graph.weights()]
+    return diags, weights, flow, [made[o.value] for o in unrolled.outputs], graph.param_counts()
+
+
+def test_collapsed_repeats_are_their_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random models of both forms, nested, with blocks, names read after the body, tensors
+    read from outside: checked with flat repeats collapsed and with them copied (as d1418ae
+    did), the same diagnostics, weight paths and unrolled data flow."""
+    texts = [_random_program(seed) for seed in range(150)]
+    collapsed = [_structure(t) for t in texts]
+    assert sum(1 for t in texts if _check_repeats(t)) > 25
+    monkeypatch.setattr(GraphBuilder, "collapse_flat", lambda *a, **k: None)
+    for text, got in zip(texts, collapsed, strict=True):
+        assert got == _structure(text), text
+
+
+def _check_repeats(text: str) -> bool:
+    result = check_source(text, "random.nn")
+    graph = result.program.graphs.get("M") if result.program and not result.has_errors else None
+    return graph is not None and any(n.repeat is not None and n.repeat.flat for n in graph.nodes)
