@@ -1,7 +1,8 @@
 """Deep models: check, compile and whole-process time against the `repeat` count (issue 17).
 
 For a residual dense block and a residual conv block, at `repeat` 1, 8, 64 and 256:
-- check: `check_source` in this process (median of --runs), also for `repeat 10**9`;
+- check: `check_source` in this process (median of --runs), also for `repeat 10**9`; besides
+  the two blocks, a repeated layer (`layer`) and a `repeat N { ... }` statement (`stmt`);
 - compile: `jax.jit(train step).lower().compile()` of one loss-and-gradient step, per lowering
   (`scan`, `unroll`), and the run time of a compiled step (median) for the per-platform rule;
 - whole process: `nnrun FILE --no-cache` training one epoch of a tiny data set (cold cache);
@@ -58,6 +59,28 @@ model Deep(filters: int = 8) {{
 }}
 """
 
+# The flat forms (a repeated layer, `repeat N { ... }`): one node as well, since issue 17.
+LAYER = """
+model Deep(width: int = {width}) {{
+    input x: f32[B, 32]
+    h = x |> Dense(width)
+    h = h |> repeat {depth} Dense(width, activation = "relu")
+    return h |> Dense(10)
+}}
+"""
+
+STMT = """
+model Deep(width: int = {width}) {{
+    input x: f32[B, 32]
+    h = x |> Dense(width)
+    repeat {depth} {{
+        t = h |> LayerNorm() |> Dense(width, activation = "relu")
+        h = h + (t |> Dense(width))
+    }}
+    return h |> Dense(10)
+}}
+"""
+
 TRAIN = """
 data blobs = npz("data.npz", x = "x", y = "y", test_split = 0.0)
 train Deep on blobs {{
@@ -71,7 +94,7 @@ train Deep on blobs {{
 
 
 def source(kind: str, depth: int, remat: bool = False, width: int = 64) -> str:
-    text = DENSE if kind == "dense" else CONV
+    text = {"dense": DENSE, "conv": CONV, "layer": LAYER, "stmt": STMT}[kind]
     return text.format(
         depth=depth, remat=", remat = true" if remat else "", remat_param="", width=width
     )
@@ -171,6 +194,11 @@ def main() -> None:
     ap.add_argument("--kinds", default="dense,conv")
     ap.add_argument("--modes", default="scan,unroll")
     ap.add_argument("--only", default="check,compile,process,memory")
+    ap.add_argument(
+        "--check-kinds",
+        default="dense,conv,layer,stmt",
+        help="models of the check section: also `layer` (`repeat N Dense(...)`) and `stmt`",
+    )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32, help="batch of the compiled step")
     args = ap.parse_args()
@@ -184,7 +212,7 @@ def main() -> None:
 
     if "check" in only:
         print("| block | " + " | ".join(f"repeat {d}" for d in [*depths, 10**9]) + " |")
-        for kind in kinds:
+        for kind in args.check_kinds.split(","):
             os.environ["NNDSL_MAX_PARAMS"] = str(10**15)
             row = [time_check(source(kind, d), args.runs) for d in [*depths, 10**9]]
             out["check"][kind] = row

@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from nndsl.ir import Graph, GraphInput, GraphOutput, Node, Weight
-from nndsl.ir.graph import REPEAT, Repeat
+from nndsl.ir.graph import REPEAT, Repeat, numbered
 from nndsl.ops import ArgValue, OpSpec
 from nndsl.records import record
 from nndsl.shapes import TensorType
@@ -249,9 +249,11 @@ class GraphBuilder:
         inputs: Sequence[int] | None = None,
         prefix: str = "",
         scope: tuple[str, ...] = (),
+        below: bool = False,
     ) -> Delta | None:
         """What was added since `mark` (until `until`, or now), relative to it, to `prefix`
-        (paths) and to `scope`.
+        (paths) and to `scope`. `below`: paths may be made anywhere below `prefix`, the top
+        level included when it is "" (otherwise only `prefix` itself is allowed there).
 
         With `inputs`, the values it may use but not make are those (an id < 0 is an index
         into them, the first of equal ids); without, whichever it uses. None when it uses
@@ -275,12 +277,13 @@ class GraphBuilder:
             return r
 
         cut = len(prefix) + 1 if prefix else 0
+        under = prefix + "/" if prefix else ""
         depth = len(scope)
         try:
             nodes = []
             for p in self._pending[mark.nodes : end.nodes]:
                 path = p.path
-                if (prefix and not path.startswith(prefix + "/")) or p.scope[:depth] != scope:
+                if not path.startswith(under) or p.scope[:depth] != scope:
                     return None
                 nodes.append(
                     PendingNode(
@@ -307,7 +310,7 @@ class GraphBuilder:
             return None
         counts: dict[tuple[str, str], int] = {}
         for used, base, n in self._path_log[mark.paths : end.paths]:
-            if used != prefix and not used.startswith(prefix + "/"):
+            if used != prefix and not used.startswith(prefix + "/") and not (below and not prefix):
                 return None
             key = (used[len(prefix) :], base)
             counts[key] = counts.get(key, 0) + n
@@ -455,6 +458,83 @@ class GraphBuilder:
         self._pending.append(
             PendingNode(
                 REPEAT, {}, (inp,), vid, t, path, scope, first.file, first.span, (), (), repeat
+            )
+        )
+        return vid
+
+    def collapse_flat(
+        self,
+        mark: Mark,
+        inp: int,
+        out: int,
+        count: int,
+        prefix: str,
+        scope: tuple[str, ...],
+        block: str,
+    ) -> int | None:
+        """Replace the first copy of a flat repeat, what was added since `mark` at `prefix`
+        (a layer, or a `repeat { ... }` body, from `inp` to `out` of the same type), by a
+        repeat node of `count` copies (`Repeat.flat`), and number names as if the other
+        `count - 1` copies had been made after it: each base at `prefix` on by as many
+        numbers as the first copy took. None, changing nothing, when what was added is not
+        closed over `inp`, makes no node, or names something elsewhere."""
+        if count < 2 or out < mark.values or self.graph.values[out] != self.graph.values[inp]:
+            return None
+        under = prefix + "/" if prefix else ""
+        entries = self._path_log[mark.paths :]
+        per: dict[str, int] = {}
+        for used, base, n in entries:
+            if used == prefix:
+                per[base] = per.get(base, 0) + n
+            elif not used.startswith(under):
+                return None
+        if not per:
+            return None
+        numbers = {b: self._counters[(prefix, b)] - n for b, n in per.items()}
+        names: dict[str, tuple[str, int]] = {}
+        first: tuple[str, int] | None = None
+        for used, base, n in entries:
+            if used == prefix:
+                names.setdefault(numbered(base, numbers[base]), (base, numbers[base]))
+                first = first or (base, numbers[base])
+                numbers[base] += n
+        delta = self.since(mark, inputs=[inp], prefix=prefix, scope=scope, below=True)
+        if (
+            delta is None
+            or delta.inputs
+            or not delta.nodes
+            or any(n.path.partition("/")[0] not in names for n in delta.nodes)
+        ):
+            return None
+        assert first is not None
+        base, start = first
+        name = numbered(base, start)
+        t = self.graph.values[out]
+        body = _body_graph(name, delta, out - mark.values, t, t, delta.nodes[0])
+        for vid in range(mark.values, self._next_value):
+            self.graph.values.pop(vid, None)
+            self._tensor_names.pop(vid, None)
+        self._next_value = mark.values
+        del self._pending[mark.nodes :]
+        del self._named[mark.names :]
+        for b, n in per.items():
+            self._counters[(prefix, b)] += n * (count - 1)
+            self._path_log.append((prefix, b, n * (count - 1)))
+        repeat = Repeat(
+            body,
+            count,
+            base,
+            start,
+            block,
+            names=tuple((k, b, n) for k, (b, n) in names.items()),
+            per=tuple(per.items()),
+        )
+        vid = self.new_value(t)
+        path = f"{under}{name}"
+        span = delta.nodes[0].span
+        self._pending.append(
+            PendingNode(
+                REPEAT, {}, (inp,), vid, t, path, scope, delta.nodes[0].file, span, (), (), repeat
             )
         )
         return vid

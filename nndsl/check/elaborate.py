@@ -524,21 +524,94 @@ class Elaborator:
         return self._run(frame, branch) if branch is not None else True
 
     def _repeat(self, frame: Frame, stmt: ast.Repeat) -> bool:
+        """`repeat N { body }`: the body runs N times in the frame, each round seeing the
+        names the previous one bound. The first round is checked; when it carries one tensor
+        name to a value of the same type (`_carried`), the rounds become one flat repeat node
+        (`GraphBuilder.collapse_flat`) and checking is done, whatever N is. Otherwise the
+        second round is tried the same way (the first may change the type), then the rest
+        are run one by one (E0813, E0814)."""
         count = self._static_count(frame, stmt.count)
-        if count is None or not self._unroll_ok(frame, stmt.count, count):
+        if count is None:
             return False
-        ok = True
-        for _ in range(count):
+        for done in range(count):
             if not self._within_budget(frame, stmt.span, iteration=True):
                 return False
-            ok = self._run(frame, stmt.body) and ok
-            if not ok:
-                break
-        return ok
+            if done < 2 and count - done >= 2:
+                collapsed = self._repeat_round(frame, stmt, count - done)
+                if collapsed is None:
+                    return False
+                if collapsed:
+                    return True
+                continue
+            if done == min(count, 2) and not self._unroll_ok(frame, stmt.count, count):
+                return False
+            if not self._run(frame, stmt.body):
+                return False
+        return True
+
+    def _repeat_round(self, frame: Frame, stmt: ast.Repeat, rounds: int) -> bool | None:
+        """One round of `repeat`, made the first of `rounds` in one node when it can be:
+        True if so, False if it stays one round, None when it failed."""
+        builder = frame.builder
+        mark = builder.mark()
+        before = dict(frame.env)
+        outputs = frame.outputs
+        if not self._run(frame, stmt.body):
+            return None
+        if frame.outputs is not outputs:
+            return False
+        carried = self._carried(frame, stmt, before)
+        if carried is None:
+            return False
+        name, old, new = carried
+        vid = builder.collapse_flat(
+            mark, old.value, new.value, rounds, frame.prefix, frame.scope, _body_label(stmt)
+        )
+        if vid is None:
+            return False
+        recorder = self.composite
+        if recorder is not None and builder is recorder.builder:
+            recorder.ok = False  # the recorded block calls are gone into the node
+        builder.name_value(vid, name)
+        frame.env[name] = TensorVal(vid, new.type, new.origin)
+        return True
+
+    def _carried(
+        self, frame: Frame, stmt: ast.Repeat, before: dict[str, Value]
+    ) -> tuple[str, TensorVal, TensorVal] | None:
+        """The one name a round of `stmt` carries to the next (its name, value before and
+        after the round), when the next round would do just what this one did: it reads that
+        name before binding it, and no other name it may read so was rebound; its value kept
+        its type. None otherwise, or when a tensor the round made under another name is read
+        elsewhere in the definition (after the repeat, or in an enclosing round): collapsed,
+        the round's inner values are gone."""
+        env = frame.env
+        changed = [n for n, v in env.items() if n not in before or before[n] is not v]
+        changed = [n for n in changed if n not in before or before[n] != env[n]]
+        reads = _read_first(stmt.body, set())[0]
+        carried = [n for n in changed if n in reads]
+        if len(carried) != 1:
+            return None
+        name = carried[0]
+        old, new = before.get(name), env[name]
+        if not (isinstance(old, TensorVal) and isinstance(new, TensorVal)):
+            return None
+        if old.type != new.type:
+            return None
+        if _holds(before, reads - {name}, old.value):
+            return None  # another name read the same tensor: in round 2 it is not the carried one
+        made = {
+            n
+            for n in changed
+            if n != name and isinstance(env[n], TensorVal | TupleVal | ListVal | DictVal)
+        }
+        if made and made & _names_read_outside(frame.definition.body, stmt):
+            return None
+        return name, old, new
 
     def _unroll_ok(self, frame: Frame, expr: ast.Expr, n: int) -> bool:
         """A `repeat` that is unrolled copy by copy stays within MAX_REPEAT (E0813); one
-        collapsed into a single node (`_repeat_stage`) has no such limit."""
+        collapsed into a single node (`_repeat_copies`, `_repeat_round`) has no such limit."""
         if n <= MAX_REPEAT:
             return True
         self.rep.error(
@@ -549,8 +622,9 @@ class Elaborator:
             "too many copies",
             help="a model this deep does not train; use fewer copies",
             notes=[
-                "`x |> repeat N Block(...)` of a block that returns its input's type has no "
-                "such limit; other repeats are checked copy by copy"
+                "a repeat whose copies carry one tensor to the same type (of a block, a layer "
+                "or statements) is one node and has no such limit; other repeats are checked "
+                "copy by copy"
             ],
         )
         return False
@@ -561,12 +635,21 @@ class Elaborator:
         """`x |> repeat N Stage`. The first copy is checked; when it is one block instance
         whose output type equals its input type, it becomes the body of one repeat node
         (`GraphBuilder.collapse_repeat`) and checking is done, whatever N is (the parameter
-        budget, E0818, then bounds N). Otherwise the other copies are checked one by one."""
+        budget, E0818, then bounds N); a layer (or other stage) whose output type equals its
+        input type becomes a flat repeat node (`GraphBuilder.collapse_flat`) the same way.
+        When the first copy changes the type, the second is tried likewise for the rest.
+        Otherwise the other copies are checked one by one."""
         count = self._static_count(frame, stage.count)
         if count is None:
             return ERROR
         if count == 0:
             return value  # 0 copies: the stage is the identity, the body does not run
+        return self._repeat_copies(frame, value, stage, span, count, count)
+
+    def _repeat_copies(
+        self, frame: Frame, value: Value, stage: ast.RepeatStage, span: Span, count: int, total: int
+    ) -> Value:
+        """The last `count` (>= 1) of the `total` copies of `_repeat_stage`."""
         builder = frame.builder
         mark = builder.mark()
         outer = self.repeating
@@ -585,15 +668,34 @@ class Elaborator:
             vid = builder.collapse_repeat(
                 mark, value.value, current.value, count, frame.scope, _stage_name(stage), remat
             )
+            if (
+                vid is None
+                and not remat
+                and not _holds(frame.env, _names_in(stage.stage, set()), value.value)
+            ):
+                vid = builder.collapse_flat(
+                    mark,
+                    value.value,
+                    current.value,
+                    count,
+                    frame.prefix,
+                    frame.scope,
+                    _stage_name(stage),
+                )
             if vid is not None:
                 recorder = self.composite
                 if recorder is not None and builder is recorder.builder:
                     recorder.ok = False  # the recorded block call is gone into the node
                 return TensorVal(vid, current.type, current.origin)
+            if count > 2 and count == total and not remat and value.type != current.type:
+                # the first copy changed the type: the others may keep it
+                if not self._within_budget(frame, stage.span, iteration=True):
+                    return ERROR
+                return self._repeat_copies(frame, current, stage, span, count - 1, total)
         if remat:
             self._remat_unsupported(frame, stage.span)
             return ERROR
-        if not self._unroll_ok(frame, stage.count, count):
+        if not self._unroll_ok(frame, stage.count, total):
             return ERROR
         for _ in range(count - 1):
             if not self._within_budget(frame, stage.span, iteration=True):
@@ -1744,6 +1846,107 @@ def _compare(op: str, a: object, b: object) -> bool | None:
 
 
 __all__ = ["PARAM_TYPES", "Elaborator", "Frame", "article"]
+
+
+def _names_in(node: object, out: set[str]) -> set[str]:
+    """Every name read in `node` (a syntax node or a tuple of them), into `out`."""
+    if isinstance(node, ast.Name):
+        out.add(node.ident.name)
+    elif isinstance(node, tuple):
+        for item in node:
+            _names_in(item, out)
+    elif isinstance(node, ast.Node):
+        for f in node.FIELDS:
+            value = getattr(node, f)
+            if isinstance(value, ast.Node | tuple):
+                _names_in(value, out)
+    return out
+
+
+def _holds(env: Mapping[str, Value], names: set[str], vid: int) -> bool:
+    """Whether one of `names` is bound in `env` to the tensor `vid` (or to a tuple, list or
+    dict holding it)."""
+
+    def holds(v: Value) -> bool:
+        if isinstance(v, TensorVal):
+            return v.value == vid
+        if isinstance(v, TupleVal | ListVal):
+            return any(holds(item) for item in v.items)
+        if isinstance(v, DictVal):
+            return any(holds(item) for _, item in v.items)
+        return False
+
+    return any(holds(env[n]) for n in names if n in env)
+
+
+def _read_first(body: Sequence[ast.Stmt], written: set[str]) -> tuple[set[str], set[str]]:
+    """(names `body` may read before binding them, given `written` bound already; names it
+    surely binds). Conservative: a name read in a nested `repeat` counts unless bound
+    before it, a name is bound after an `if` only when both branches bind it."""
+    reads: set[str] = set()
+    w = set(written)
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            reads |= _names_in(stmt.value, set()) - w
+            for target in stmt.targets:
+                if target.annotation is not None:
+                    reads |= _names_in(target.annotation, set()) - w
+            w |= {t.name.name for t in stmt.targets}
+        elif isinstance(stmt, ast.InputStmt):
+            reads |= _names_in(stmt.type, set()) - w
+            w.add(stmt.name.name)
+        elif isinstance(stmt, ast.If):
+            reads |= _names_in(stmt.cond, set()) - w
+            r1, w1 = _read_first(stmt.then, w)
+            r2, w2 = _read_first(stmt.orelse or (), w)
+            reads |= r1 | r2
+            w = w1 & w2
+        elif isinstance(stmt, ast.Repeat):
+            reads |= _names_in(stmt.count, set()) - w
+            reads |= _names_in(stmt.body, set()) - w
+        else:
+            reads |= _names_in(stmt, set()) - w
+    return reads, w
+
+
+def _names_read_outside(body: Sequence[ast.Stmt], stmt: ast.Repeat) -> set[str]:
+    """Names read in `body` outside the statement `stmt` (by identity)."""
+    out: set[str] = set()
+    for s in body:
+        if s is stmt:
+            continue
+        if isinstance(s, ast.If):
+            _names_in(s.cond, out)
+            out |= _names_read_outside(s.then, stmt)
+            out |= _names_read_outside(s.orelse or (), stmt)
+        elif isinstance(s, ast.Repeat):
+            _names_in(s.count, out)
+            out |= _names_read_outside(s.body, stmt)
+        else:
+            _names_in(s, out)
+    return out
+
+
+def _body_label(stmt: ast.Repeat) -> str:
+    """`repeat { Dense, relu }`: a `repeat` statement for summaries, by the layers and
+    functions its body calls (the first three)."""
+    called: list[str] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, ast.Call | ast.Pipe):
+            stage = node.func if isinstance(node, ast.Call) else node.stage
+            if isinstance(stage, ast.Name) and stage.ident.name not in called:
+                called.append(stage.ident.name)
+        if isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif isinstance(node, ast.Node):
+            for f in node.FIELDS:
+                visit(getattr(node, f))
+
+    visit(stmt.body)
+    shown = ", ".join(called[:3]) + (", …" if len(called) > 3 else "")
+    return f"repeat {{ {shown} }}" if shown else "repeat"
 
 
 def _stage_name(stage: ast.RepeatStage) -> str:

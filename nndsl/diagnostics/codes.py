@@ -213,10 +213,12 @@ _TABLE: list[tuple[str, str, str]] = [
     (
         "E0813",
         "repeat count too large",
-        "A `repeat` count may be at most 10,000: the checker unrolls every copy, and a model\n"
-        "with more copies of a layer is far beyond what trains anyway.\n\n"
-        "    h = x |> repeat 1000000 Dense(4)   # error\n"
-        "    h = x |> repeat 100 Dense(4)       # fixed",
+        "A `repeat` count may be at most 10,000 where the checker unrolls every copy, and a\n"
+        "model with more copies of a layer is far beyond what trains anyway. A repeat whose\n"
+        "copies carry one tensor to the same type (`x |> repeat N Dense(4)` on `[B, 4]`) is\n"
+        "one node: only the parameter budget (E0818) bounds its count.\n\n"
+        "    repeat 1000000 { h = h + (x |> Dense(4)) }   # error: each copy also reads x\n"
+        "    repeat 100 { h = h + (x |> Dense(4)) }       # fixed",
     ),
     (
         "E0814",
@@ -224,8 +226,8 @@ _TABLE: list[tuple[str, str, str]] = [
         "One model may instantiate at most 20,000 layers and ops (repeats and block uses\n"
         "unrolled), so that checking it stays within seconds and memory stays small. Nested\n"
         "`repeat`s multiply their counts.\n\n"
-        "    repeat 1000 { repeat 1000 { x = x |> Dense(4) } }   # error: 10^6 layers\n"
-        "    repeat 10 { repeat 100 { x = x |> Dense(4) } }      # fixed: 1000 layers",
+        "    repeat 1000 { repeat 1000 { h = h + (x |> Dense(4)) } }   # error: 10^6 layers\n"
+        "    repeat 10 { repeat 100 { h = h + (x |> Dense(4)) } }      # fixed: 1000 layers",
     ),
     (
         "E0815",

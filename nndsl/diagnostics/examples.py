@@ -209,11 +209,17 @@ EXAMPLES: dict[str, Example] = {
         f"block B{_BLOCKS}() {{ input x: f32[B, 4]; return x |> B{_BLOCKS - 1}() }}\n"
         + _model(f"    return x |> B{_BLOCKS}()\n", "    input x: f32[B, 4]\n"),
     ),
-    "E0813": Example(_model("    return x |> repeat 20000 Dense(8)\n"), "20000", "20"),
+    # copied repeats: each copy reads `x` besides the tensor it carries (one that carries only
+    # its tensor, to the same type, is one node without these limits)
+    "E0813": Example(
+        _model("    h = x\n    repeat 20000 { h = h + (x |> Dense(8)) }\n    return h\n"),
+        "20000",
+        "20",
+    ),
     "E0814": Example(
         _model(
-            "    repeat 150 {\n        repeat 150 {\n            x = x |> Dense(8)\n"
-            "        }\n    }\n    return x\n"
+            "    h = x\n    repeat 150 {\n        repeat 150 {\n"
+            "            h = h + (x |> Dense(8))\n        }\n    }\n    return h\n"
         ),
         "repeat 150 {\n        repeat 150",
         "repeat 10 {\n        repeat 10",

@@ -78,6 +78,21 @@ class Node:
         name = self.repeat.name(i)
         return f"{head}/{name}" if head else name
 
+    def instance_weight_paths(self, i: int) -> dict[str, str]:
+        """For a repeat node's instance `i`: the path of each body node with weights (as
+        `body.weights()` names it, relative to the instance) -> its absolute path."""
+        rep = self.repeat
+        assert rep is not None
+        if not rep.flat:
+            where = self.instance_path(i)
+            return {n.path: f"{where}/{n.path}" for n, _ in rep.body.weights()}
+        head = self.path.rpartition("/")[0]
+        moved = Graph(rep.body.name, {}, nodes=rep.instance_nodes(i)).weights()
+        return {
+            n.path: _join(head, m.path)
+            for (n, _), (m, _) in zip(rep.body.weights(), moved, strict=True)
+        }
+
     def instances(self) -> Iterator[tuple[int, str]]:
         """(index, path) of each instance; for a plain node, (0, its path) once."""
         if self.repeat is None:
@@ -121,11 +136,14 @@ REPEAT: OpSpec = _RepeatSpec()
 
 @record(frozen=True, slots=True)
 class Repeat:
-    """`repeat N Block(...)` whose block maps a type to itself, held once with its count.
+    """`repeat N Block(...)` whose block maps a type to itself, held once with its count; or a
+    flat repeat (`names`, `per`): of a layer or of a `repeat N { ... }` body carrying one
+    tensor to the same type.
 
     `body` is one instance: one input, one output of the same type, node paths and scopes
     relative to the instance. Instance `i` is named `base` numbered `start + i` (`base`,
-    `base_1`, ...), as the unrolled copies were, so weight paths are per instance."""
+    `base_1`, ...), as the unrolled copies were, so weight paths are per instance. A flat
+    repeat's instances are named node by node instead (`instance_nodes`)."""
 
     body: Graph
     count: int
@@ -133,10 +151,70 @@ class Repeat:
     start: int
     block: str  # the block's name, for summaries: "Res x 64"
     remat: bool = False
+    # A flat repeat: of a layer (`repeat 4 Dense(64)`) or of statements (`repeat 4 { ... }`).
+    # Its instances have no path of their own: each names its nodes beside the repeat, as the
+    # unrolled copies did (`dense`, `dense_1`, ...). Body node paths are relative to the
+    # repeat's parent path, named as in instance 0; `names` gives, for the first component of
+    # each, its base and number in instance 0, and `per` how many numbers of each base one
+    # instance takes: instance `i` numbers on by `i * per`. Empty for a repeated block.
+    names: tuple[tuple[str, str, int], ...] = ()
+    per: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def flat(self) -> bool:
+        return bool(self.per)
 
     def name(self, i: int) -> str:
-        n = self.start + i
-        return self.base if n == 0 else f"{self.base}_{n}"
+        """Instance `i`'s name; for a flat repeat, that of its first node (`dense_3`)."""
+        if self.per:
+            i *= dict(self.per)[self.base]
+        return numbered(self.base, self.start + i)
+
+    def shifted(self, offsets: Mapping[str, int]) -> Repeat:
+        """This repeat (a node of a flat repeat's body) in a later instance of that one:
+        its names numbered on by `offsets` (base -> numbers)."""
+        if not offsets:
+            return self
+        body = self.body
+        if self.per:  # the repeats beside this one's nodes are beside the outer one's too
+            nodes = [
+                replace(n, repeat=n.repeat.shifted(offsets))
+                if n.repeat is not None and "/" not in n.path
+                else n
+                for n in body.nodes
+            ]
+            body = replace(body, nodes=nodes)
+        return replace(
+            self,
+            body=body,
+            start=self.start + offsets.get(self.base, 0),
+            names=tuple((k, b, n + offsets.get(b, 0)) for k, b, n in self.names),
+        )
+
+    def instance_nodes(self, i: int) -> list[Node]:
+        """A flat repeat's body nodes as instance `i` has them (paths relative to the
+        repeat's parent path): each first path component numbered on."""
+        assert self.per
+        offsets = {b: i * n for b, n in self.per}
+        table = {k: (b, n) for k, b, n in self.names}
+        nodes = []
+        for node in self.body.nodes:
+            head, sep, rest = node.path.partition("/")
+            b, n = table[head]
+            name = numbered(b, n + offsets.get(b, 0))
+            scope = node.scope
+            if scope and scope[0] == head:  # a block instance's own scope
+                scope = (name, *scope[1:])
+            rep = node.repeat
+            if rep is not None and not sep:  # a repeat beside this one: numbered on alike
+                rep = rep.shifted(offsets)
+            nodes.append(replace(node, path=name + sep + rest, scope=scope, repeat=rep))
+        return nodes
+
+
+def numbered(base: str, n: int) -> str:
+    """The `n`-th path made of `base` under one prefix: `dense`, `dense_1`, ..."""
+    return base if n == 0 else f"{base}_{n}"
 
 
 @record(frozen=True, slots=True)
@@ -175,6 +253,13 @@ class Graph:
                 continue
             body = node.repeat.body
             if not body.has_weights():
+                continue
+            if node.repeat.flat:
+                head = node.path.rpartition("/")[0]
+                for i in range(node.repeat.count):
+                    nodes = node.repeat.instance_nodes(i)
+                    for inner, w in Graph(body.name, {}, nodes=nodes).weights():
+                        yield instance_node(inner, head, node.scope), w
                 continue
             for i, path in node.instances():
                 for inner, w in body.weights():
@@ -256,15 +341,24 @@ class Graph:
                     head = path.rpartition("/")[0]
                     for i in range(rep.count):
                         inner = {rep.body.inputs[0].value: carry}
-                        run(
-                            rep.body.nodes,
-                            inner,
-                            _join(head, rep.name(i)),
-                            (*sc, rep.name(i)),
-                            False,
-                        )
+                        if rep.flat:  # named beside the repeat, in its scope
+                            run(rep.instance_nodes(i), inner, head, sc, False)
+                        else:
+                            run(
+                                rep.body.nodes,
+                                inner,
+                                _join(head, rep.name(i)),
+                                (*sc, rep.name(i)),
+                                False,
+                            )
                         carry = inner[rep.body.outputs[0].value]
                     env[node.output] = carry
+                    if node.tensor_name is not None:  # `h = h |> repeat 4 Dense(8)`: the last
+                        for k in range(len(nodes) - 1, -1, -1):
+                            if nodes[k].output == carry:
+                                if nodes[k].tensor_name is None:
+                                    nodes[k] = replace(nodes[k], tensor_name=node.tensor_name)
+                                break
                     continue
                 outs = list(node.output_ids)
                 if not top:

@@ -115,9 +115,10 @@ model M(depth: int = 3) {
 }
 """
     g = graph(src)
-    dense = [n for n in g.nodes if n.op.name == "Dense"]
-    assert len(dense) == 5
-    assert len({n.path for n in dense}) == 5
+    # both repeats keep the type: each is one node (issue 17), its copies named as unrolled
+    assert [n.repeat.count for n in g.nodes if n.repeat is not None] == [3, 2]
+    dense = [n for n in g.unrolled().nodes if n.op.name == "Dense"]
+    assert [n.path for n in dense] == ["dense", "dense_1", "dense_2", "dense_3", "dense_4"]
     assert g.param_counts() == (5 * (4 * 4 + 4), 0)
 
 

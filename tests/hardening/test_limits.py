@@ -47,11 +47,19 @@ def codes(text: str) -> set[str]:
         ("const A = 1.5 % 0.0\n", "E0205"),
         (MODEL.format(body="    return x |> Dense(1" + "0" * 400 + ")"), "E0815"),
         ("model M(r: float = 1" + "0" * 400 + ") {\n input x: f32[B, 4]\n return x }\n", "E0815"),
-        (
-            MODEL.format(body="    repeat 1000000000000 { x = x |> Dense(4) }\n    return x"),
+        (  # copied: the body reads another tensor (`x`)
+            MODEL.format(
+                body="    h = x\n    repeat 1000000000000 { h = h + (x |> Dense(4)) }\n    return h"
+            ),
             "E0813",
         ),
-        (MODEL.format(body="    return x |> repeat 10001 Dense(4)"), "E0813"),
+        (MODEL.format(body="    return x |> repeat 10001 add(x)"), "E0813"),
+        # collapsed into one node (issue 17): the parameter budget refuses the count
+        (
+            MODEL.format(body="    repeat 1000000000000 { x = x |> Dense(4) }\n    return x"),
+            "E0818",
+        ),
+        (MODEL.format(body="    return x |> repeat 1000000000000 Dense(4)"), "E0818"),
         ("model M() {\n    input x: f32[B, 0 - 5]\n    return x\n}\n", "E0816"),
         ("model M() {\n    input x: f32[B, 1" + "0" * 400 + "]\n    return x\n}\n", "E0815"),
         ("model M() {\n    input x: f32[B, 100000, 100000]\n    return x\n}\n", "E0817"),
@@ -96,13 +104,18 @@ def test_a_shape_symbol_compared_with_a_float() -> None:
 def test_the_graph_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """E0814, with the budget lowered: reaching the real one takes seconds (tests/ui has it)."""
     monkeypatch.setattr("nndsl.check.elaborate.MAX_GRAPH_NODES", 300)
-    text = MODEL.format(body="    repeat 100 { repeat 100 { x = relu(x) } }\n    return x")
-    diags = check_source(text).diagnostics
+    body = "    h = x\n    repeat 100 { repeat 100 { h = relu(h) + x } }\n    return h"
+    diags = check_source(MODEL.format(body=body)).diagnostics
     assert [d.code for d in diags] == ["E0814"]
     assert diags[0].message == "`M` has more than 300 layers and ops here"
+    # the same nest carrying one tensor is one node (issue 17), counted once
+    text = MODEL.format(body="    repeat 100 { repeat 100 { x = relu(x) } }\n    return x")
+    result = check_source(text)
+    assert result.diagnostics == [] and result.program is not None
+    assert result.program.graphs["M"].node_total() == 100 * 100
     block = "block R() {\n    input x: f32[B, 4]\n    return x |> repeat 100 relu\n}\n"
-    # Copies of an op are unrolled and counted ...
-    text = MODEL.format(body="    return x |> repeat 2 R() |> repeat 400 relu") + block
+    # Copies of an op that reads another tensor are unrolled and counted ...
+    text = MODEL.format(body="    return x |> repeat 2 R() |> repeat 400 add(x)") + block
     assert [d.code for d in check_source(text).diagnostics] == ["E0814"]
     # ... a block mapping a type to itself is one repeat node, its body counted once.
     text = MODEL.format(body="    return x |> repeat 100 R()") + block

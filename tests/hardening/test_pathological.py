@@ -67,15 +67,31 @@ HUGE_DIM = "model M() {\n    input x: f32[B, 1" + "0" * 400 + "]\n    return x\n
 WIDE = "model M() {\n    input x: f32[B, 40000]\n    return x |> Dense(40000) |> Dense(40000)\n}\n"
 FLOAT_CMP = "model M(D: int = 3) {\n    input x: f32[B, D]\n    if D > 0.5 { x = relu(x) }\n"
 G = "1000000000"
+COPIED = "    h = x\n    repeat {n} {{ {body} }}\n    return h"
+COLLAPSED = "    repeat {n} {{ x = x |> Dense(4) }}\n    return x"
 IFS = "    " + "if true { " * 500 + "x = x" + " }" * 500 + "\n    return x"
 CASES = [
-    Case("repeat 10^12", _body("    repeat 1000000000000 { x = relu(x) }\n    return x"), "E0813"),
-    Case("repeat 10^6 stage", _body("    return x |> repeat 1000000 Dense(4)"), "E0813"),
-    Case("repeat at the cap", _body("    return x |> repeat 10000 Dense(4)"), None),
+    # Copied repeats (a body reading another tensor cannot be one node) ...
+    Case("repeat 10^12", _body(COPIED.format(n=10**12, body="h = relu(h) + x")), "E0813"),
+    Case("repeat 10^6 stage", _body("    return x |> repeat 1000000 add(x)"), "E0813"),
+    Case("repeat at the cap", _body("    return x |> repeat 10000 add(x)"), None),
     Case(
         "nested repeats 10^6",
-        _body("    repeat 1000 { repeat 1000 { x = relu(x) } }\n    return x"),
+        _body(COPIED.format(n=1000, body="repeat 1000 { h = relu(h) + x }")),
         "E0814",
+    ),
+    # ... and collapsed ones (issue 17): one node, whatever the count; the parameter budget
+    Case("repeat 10^12 collapsed", _body(COLLAPSED.format(n=10**12)), "E0818"),
+    Case(
+        "repeat 10^12 stage collapsed",
+        _body("    return x |> repeat 1000000000000 Dense(4)"),
+        "E0818",
+    ),
+    Case("repeat 10^9 of relu", _body("    repeat 1000000000 { x = relu(x) }\n    return x"), None),
+    Case(
+        "nested repeats 10^6 collapsed",
+        _body("    repeat 1000 { repeat 1000 { x = x |> Dense(4) } }\n    return x"),
+        None,
     ),
     Case(  # found by bench/fuzz.py: a body that adds no node ran a million times (40 s)
         "nested repeats 10^6, empty body",

@@ -63,17 +63,18 @@ def _keys(body: Graph) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return params, state
 
 
-def _sub(tree: Tree, prefix: str, keys: list[tuple[str, str]]) -> Tree:
+def _sub(tree: Tree, where: dict[str, str], keys: list[tuple[str, str]]) -> Tree:
+    """`where`: an instance's path of each body path (`Node.instance_weight_paths`)."""
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = tree[f"{prefix}/{rel}"][name]
+        out.setdefault(rel, {})[name] = tree[where[rel]][name]
     return out
 
 
-def _stacked(tree: Tree, paths: list[str], keys: list[tuple[str, str]]) -> Tree:
+def _stacked(tree: Tree, paths: list[dict[str, str]], keys: list[tuple[str, str]]) -> Tree:
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = jnp.stack([tree[f"{p}/{rel}"][name] for p in paths])
+        out.setdefault(rel, {})[name] = jnp.stack([tree[p[rel]][name] for p in paths])
     return out
 
 
@@ -94,7 +95,7 @@ def run_repeat(
     body = rep.body
     x = env[node.inputs[0]]
     p_keys, s_keys = _keys(body)
-    paths = [node.instance_path(i) for i in range(rep.count)] if p_keys or s_keys else []
+    paths = [node.instance_weight_paths(i) for i in range(rep.count)] if p_keys or s_keys else []
     root = None if key is None else jax.random.fold_in(key, node.id)
     first = body.inputs[0].value
 
@@ -113,7 +114,7 @@ def run_repeat(
             s = _sub(state, paths[i], s_keys) if paths else {}
             x, ns, loss = one(x, p, s, jnp.uint32(i))
             for rel, ws in ns.items():
-                new_state.setdefault(f"{paths[i]}/{rel}", {}).update(ws)
+                new_state.setdefault(paths[i][rel], {}).update(ws)
             losses.append(loss)
         return x, losses
 
@@ -128,5 +129,5 @@ def run_repeat(
     for rel, ws in ns.items():
         for name, stacked in ws.items():
             for i, path in enumerate(paths):
-                new_state.setdefault(f"{path}/{rel}", {})[name] = stacked[i]
+                new_state.setdefault(path[rel], {})[name] = stacked[i]
     return x, [jnp.sum(scanned)]
