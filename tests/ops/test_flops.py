@@ -56,7 +56,9 @@ def test_every_graph_op_has_a_rule_or_is_listed_as_not_counted() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", [s for s in SPECS if s.kind in GRAPH_KINDS and s.name != "constant"], ids=str
+    "spec",
+    [s for s in SPECS if s.kind in GRAPH_KINDS and s.name != "constant"],
+    ids=lambda s: s.name,
 )
 def test_every_rule_runs_on_its_example(spec: object) -> None:
     """Each op's documented example, counted: a whole number, or a polynomial with no batch."""
