@@ -63,17 +63,37 @@ def _keys(body: Graph) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return params, state
 
 
-def _sub(tree: Tree, prefix: str, keys: list[tuple[str, str]]) -> Tree:
+def packed_key(node: Node, rel: str) -> str:
+    """The key of a repeat's body layer `rel` with its copies' weights stacked on a leading
+    axis (`backend.jax.stacking`): `res[64]/dense`. No node path holds `[`."""
+    assert node.repeat is not None
+    return f"{node.path}[{node.repeat.count}]/{rel}"
+
+
+def _packed(tree: Tree, node: Node, rel: str, name: str) -> jax.Array | None:
+    return tree.get(packed_key(node, rel), {}).get(name)
+
+
+def _stacked(tree: Tree, node: Node, paths: list[str], keys: list[tuple[str, str]]) -> Tree:
+    """The body's weights on a leading axis of copies: a packed entry as it is, else the
+    per-copy entries stacked (inside the traced step)."""
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = tree[f"{prefix}/{rel}"][name]
+        packed = _packed(tree, node, rel, name)
+        out.setdefault(rel, {})[name] = (
+            packed if packed is not None else jnp.stack([tree[f"{p}/{rel}"][name] for p in paths])
+        )
     return out
 
 
-def _stacked(tree: Tree, paths: list[str], keys: list[tuple[str, str]]) -> Tree:
+def _sub(tree: Tree, node: Node, i: int, prefix: str, keys: list[tuple[str, str]]) -> Tree:
+    """Copy `i`'s weights, relative to it: from a packed entry (its row `i`) or per copy."""
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = jnp.stack([tree[f"{p}/{rel}"][name] for p in paths])
+        packed = _packed(tree, node, rel, name)
+        out.setdefault(rel, {})[name] = (
+            packed[i] if packed is not None else tree[f"{prefix}/{rel}"][name]
+        )
     return out
 
 
@@ -108,13 +128,21 @@ def run_repeat(
 
     if lowering(rep) == "unroll":
         losses = []
+        updates: list[Tree] = []
         for i in range(rep.count):
-            p = _sub(params, paths[i], p_keys) if paths else {}
-            s = _sub(state, paths[i], s_keys) if paths else {}
+            p = _sub(params, node, i, paths[i], p_keys) if paths else {}
+            s = _sub(state, node, i, paths[i], s_keys) if paths else {}
             x, ns, loss = one(x, p, s, jnp.uint32(i))
-            for rel, ws in ns.items():
-                new_state.setdefault(f"{paths[i]}/{rel}", {}).update(ws)
+            updates.append(ns)
             losses.append(loss)
+        for rel, ws in updates[0].items() if updates else ():
+            for name in ws:
+                if _packed(state, node, rel, name) is not None:  # packed state stays packed
+                    stacked = jnp.stack([u[rel][name] for u in updates])
+                    new_state.setdefault(packed_key(node, rel), {})[name] = stacked
+                else:
+                    for i, u in enumerate(updates):
+                        new_state.setdefault(f"{paths[i]}/{rel}", {})[name] = u[rel][name]
         return x, losses
 
     def step(carry: tuple[jax.Array, jax.Array], xs: Any) -> tuple[Any, Any]:
@@ -123,10 +151,17 @@ def run_repeat(
         h, ns, loss = one(h, p, s, i)
         return (h, i + 1), (ns, loss)
 
-    xs = (_stacked(params, paths, p_keys), _stacked(state, paths, s_keys)) if paths else None
+    xs = (
+        (_stacked(params, node, paths, p_keys), _stacked(state, node, paths, s_keys))
+        if paths
+        else None
+    )
     (x, _), (ns, scanned) = jax.lax.scan(step, (x, jnp.uint32(0)), xs, length=rep.count)
     for rel, ws in ns.items():
         for name, stacked in ws.items():
+            if _packed(state, node, rel, name) is not None:  # packed state stays packed
+                new_state.setdefault(packed_key(node, rel), {})[name] = stacked
+                continue
             for i, path in enumerate(paths):
                 new_state.setdefault(f"{path}/{rel}", {})[name] = stacked[i]
     return x, [jnp.sum(scanned)]
