@@ -14,7 +14,8 @@ per-copy layout stacked N leaves and split N gradients back in every step).
 
 `pack` and `unpack` convert a weight tree (`dict[path] -> dict[name] -> leaf`); `pack_all`
 and `unpack_all` every weight tree inside any pytree (the optimizer state's moments and EMA,
-`(params, state)` pairs). Both are exact (stacking and indexing copy bits), so a checkpoint
+`(params, state)` pairs). Both are exact (stacking and indexing copy bits; on the host when every
+piece of the arrays is here, else on the device), so a checkpoint
 written from a packed run holds what an unpacked run would have written, and an old
 checkpoint restores into a packed run unchanged. `CompiledModel.apply` takes either form
 (`repeat.run_repeat` reads packed entries when present), so predict, evaluate and export keep
@@ -38,6 +39,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nndsl.backend.jax.repeat import lowering, packed_key
@@ -73,14 +75,34 @@ def plan(graph: Graph, exclude: Collection[int] = ()) -> list[Node]:
     ]
 
 
+def _on_host(leaf: Any) -> bool:
+    """Whether `leaf` can be read whole into host memory here (numpy, or a jax array every
+    piece of which this process holds): then stacking and splitting are numpy's, a copy or
+    a view, with no XLA program (an eager `jnp.stack` of 64 arrays compiles one)."""
+    if isinstance(leaf, np.ndarray):
+        return True
+    if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, jax.Array):
+        return False
+    return bool(leaf.is_fully_addressable)
+
+
 def _stack(leaves: list[Any]) -> Any:
     if all(isinstance(v, optax.MaskedNode) for v in leaves):
         return leaves[0]  # a frozen weight's empty optimizer state, the same for every copy
+    if all(_on_host(v) for v in leaves):
+        return jnp.asarray(np.stack([np.asarray(v) for v in leaves]))
     return jnp.stack(leaves)
 
 
-def _take(leaf: Any, i: int) -> Any:
-    return leaf if isinstance(leaf, optax.MaskedNode) else leaf[i]
+def _split(leaf: Any, n: int) -> list[Any]:
+    """The `n` copies of a stacked leaf: numpy views of it read once onto the host (a
+    boundary: checkpoints and saved weights go there anyway), else indexed on the device."""
+    if isinstance(leaf, optax.MaskedNode):
+        return [leaf] * n
+    if _on_host(leaf):
+        host = np.asarray(leaf)
+        return [host[i] for i in range(n)]
+    return [leaf[i] for i in range(n)]
 
 
 def pack(graph: Graph, tree: Tree, nodes: Collection[Node] | None = None) -> Tree:
@@ -130,8 +152,8 @@ def unpack(graph: Graph, tree: Tree) -> Tree:
             if stacked is None:
                 continue
             for name, leaf in stacked.items():
-                for i, p in enumerate(paths):
-                    out.setdefault(f"{p}/{rel}", {})[name] = _take(leaf, i)
+                for p, copy in zip(paths, _split(leaf, len(paths)), strict=True):
+                    out.setdefault(f"{p}/{rel}", {})[name] = copy
     return out
 
 
