@@ -35,6 +35,7 @@ import numpy as np
 from nndsl.backend.jax.adapt import adapt_state
 from nndsl.backend.jax.compile import Tree
 from nndsl.backend.jax.impls.callbacks import Callback
+from nndsl.backend.jax.impls.optimizers import PER_COPY_OPTIMIZERS
 from nndsl.backend.jax.registry import implementation
 from nndsl.backend.jax.stacking import pack, plan, unpack_all
 from nndsl.backend.jax.training import (
@@ -236,7 +237,10 @@ def fit(
         emit(Note(loaded.message(sum(1 for _ in config.graph.weights()))))
     # A scanned repeat's weights stacked [N, ...] from here to the end of the run
     # (`backend.jax.stacking`): checkpoints and the result get them per copy again.
+    # (Not under an optimizer whose state is shaped per weight, Adafactor's.)
     packed = plan(config.graph, layout.unstacked if layout is not None else ())
+    if config.optimizer.op.name in PER_COPY_OPTIMIZERS:
+        packed = []
     params, state = pack(config.graph, params, packed), pack(config.graph, state, packed)
     if layout is not None:  # weights on the mesh, before the optimizer state follows them
         params, state = layout.place(params), layout.place(state)

@@ -36,7 +36,7 @@ model Deep(width: int = 4) {{
 data d = npz("d.npz", test_split = 0.25)
 train Deep on d {{
     loss = cross_entropy(from_logits = true)
-    optimizer = adam(learning_rate = 0.01{ema})
+    optimizer = {opt}
     epochs = 2
     batch = 8
     seed = 3
@@ -45,9 +45,15 @@ train Deep on d {{
 
 
 def _config(
-    depth: int = 3, dense: str = "", ema: str = "", extra: str = "", where: Path | None = None
+    depth: int = 3,
+    dense: str = "",
+    ema: str = "",
+    extra: str = "",
+    where: Path | None = None,
+    opt: str | None = None,
 ) -> TrainConfig:
-    text = MODEL.format(depth=depth, dense=dense, ema=ema, extra=extra)
+    opt = opt or f"adam(learning_rate = 0.01{ema})"
+    text = MODEL.format(depth=depth, dense=dense, opt=opt, extra=extra)
     path = str((where or Path(".")) / "deep.nn")
     result = check_source(text, path)
     assert not result.has_errors, [d.message for d in result.diagnostics]
@@ -150,6 +156,48 @@ def test_packed_and_per_copy_weights_agree(mode: str, monkeypatch: pytest.Monkey
     b = _grad_step(graph, packed=False)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "opt", ["adam(learning_rate = 0.1, clipnorm = 0.01)", "lamb(learning_rate = 0.1)"]
+)
+def test_per_weight_norms_are_per_copy(opt: str) -> None:
+    """`clipnorm` and LAMB's trust ratio take a norm per weight: per copy of a stacked one,
+    so a packed update equals the per-copy update."""
+    config = _config(3, opt=opt)
+    graph = config.graph
+    tx = steps_for(config).optimizer
+    params, _ = compile_graph(graph).init(jax.random.key(0))
+    grads = jax.tree.map(lambda p: jnp.full_like(p, 0.5) + p, params)
+    per_copy, _ = tx.update(grads, tx.init(params), params)
+    packed_params = pack(graph, params)
+    packed, _ = tx.update(pack(graph, grads), tx.init(packed_params), packed_params)
+    packed = unpack(graph, packed)
+    assert jax.tree.structure(packed) == jax.tree.structure(per_copy)
+    for a, b in zip(jax.tree.leaves(packed), jax.tree.leaves(per_copy), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+def test_adafactor_keeps_the_weights_per_copy(tmp_path: Path) -> None:
+    """Adafactor's factored moments have a shape per weight: no stacking under it."""
+    _data(tmp_path)
+    config = _config(3, opt="adafactor(learning_rate = 0.01)", where=tmp_path)
+    seen: list[list[str]] = []
+    steps = steps_for(config)
+    original = steps.init_opt_state
+
+    def spy(params: dict) -> object:
+        seen.append(sorted(params))
+        return original(params)
+
+    object.__setattr__(steps, "init_opt_state", spy)
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr("nndsl.runtime.train.steps_for", lambda config, constrain=None: steps)
+    try:
+        fit(config, run_dir=tmp_path / "run")
+    finally:
+        monkey.undo()
+    assert seen and "res_2/dense" in seen[0] and not any("[" in k for k in seen[0])
 
 
 def test_training_checkpoints_are_per_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
