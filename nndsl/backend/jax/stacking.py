@@ -24,12 +24,17 @@ working on per-copy trees.
 What is packed (`plan`): a repeat node at the graph's top level, of more than one copy, whose
 body has weights and which `repeat.lowering` scans. Unrolled repeats (XLA:CPU, a body with a
 convolution) stay per copy: their program has a node per copy anyway, and slicing a stacked
-array per copy would only add work. A repeat whose copies a `freeze` pattern tells apart was
+array per copy would only add work. A repeat whose copies a `freeze` pattern matches was
 already unrolled by the checker (`check.finetune`), so the copies of a packed repeat are
-always frozen alike; a `distribute` layout that gives the copies different specs keeps that
-repeat per copy (`exclude`, see `nndsl.runtime.distribute.Layout.unstacked`). A repeat
-inside a repeated block is stacked per step inside the scan body, as before (the outer scan
-traces that body once).
+always frozen alike (`trainable = false` in the block: the stacked weight takes its body
+weight's label, `training.frozen_masked`). A `distribute` layout that gives the copies
+different specs keeps that repeat per copy (`exclude`, `runtime.distribute.Layout.unstacked`);
+otherwise a stacked weight's spec is a copy's behind `None`. Under Adafactor, whose moments
+are factored by each weight's shape, the runtime packs nothing (`PER_COPY_OPTIMIZERS`); the
+norms taken per weight elsewhere (`clipnorm`, LAMB's trust ratio: `impls.optimizers.per_copy`;
+regularizers and constraints: `CompiledModel.penalty`, `constrain`) are taken per copy of a
+stacked weight (`repeat.is_packed` tells its key path). A repeat inside a repeated block is
+stacked per step inside the scan body, as before (the outer scan traces that body once).
 """
 
 from __future__ import annotations
