@@ -120,6 +120,7 @@ def _step(text: str) -> tuple[Any, Any, Any]:
     import jax.numpy as jnp
 
     from nndsl.backend.jax.compile import compile_graph
+    from nndsl.backend.jax.stacking import pack
     from nndsl.frontend import check_source
 
     result = check_source(text, "deep.nn")
@@ -127,6 +128,8 @@ def _step(text: str) -> tuple[Any, Any, Any]:
     graph = result.program.graphs["Deep"]
     model = compile_graph(graph)
     params, state = model.init(jax.random.key(0))
+    # as training keeps them: a scanned repeat's weights stacked [N, ...] (stacking.py)
+    params, state = pack(graph, params), pack(graph, state)
     dims = graph.inputs[0].type.shape
     shape = tuple(BATCH if d.as_int() is None else d.as_int() for d in dims)
     x = jnp.ones(shape, jnp.float32)

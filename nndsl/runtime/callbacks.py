@@ -21,6 +21,7 @@ import numpy as np
 from nndsl.backend.jax import implementation
 from nndsl.backend.jax.compile import Tree
 from nndsl.backend.jax.impls.callbacks import Callback, Logs, OutsideRunDir, inside_run_dir
+from nndsl.backend.jax.stacking import pack_all, packed_like, unpack_all
 from nndsl.backend.jax.training import Aux, Metrics, Steps
 from nndsl.ir import TrainConfig
 from nndsl.runtime.checkpoint import (
@@ -103,8 +104,10 @@ class RunState:
         return save_checkpoint(
             path,
             self.config.graph,
-            self.steps.final_params(self.params, self.opt_state),
-            self.state,
+            *unpack_all(
+                self.config.graph,
+                (self.steps.final_params(self.params, self.opt_state), self.state),
+            ),
             seed=self.config.seed,
             epochs=self.epoch,
             metrics=metrics,
@@ -114,10 +117,14 @@ class RunState:
 
     # -- checkpoint contents -----------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
+        """Per copy, whatever the run keeps packed (`backend.jax.stacking`): a checkpoint
+        reads the same whether or not a repeat's weights were stacked when it was written."""
+        graph = self.config.graph
+        params, state, opt_state = unpack_all(graph, (self.params, self.state, self.opt_state))
         out = (
-            flatten_tree(self.params, "params")
-            | flatten_tree(self.state, "state")
-            | flatten_tree(self.opt_state, "opt")
+            flatten_tree(params, "params")
+            | flatten_tree(state, "state")
+            | flatten_tree(opt_state, "opt")
             | flatten_tree(self.aux, "aux")
         )
         out["rng/step_root"] = np.asarray(jax.random.key_data(self.step_root))
@@ -127,7 +134,7 @@ class RunState:
         for i, cb in enumerate(self.callbacks):
             tree = cb.tensors()
             if tree is not None:
-                out |= flatten_tree(tree, f"callback{i}")
+                out |= flatten_tree(unpack_all(graph, tree), f"callback{i}")
         return out
 
     def meta(self) -> dict[str, Any]:
@@ -175,9 +182,16 @@ class RunState:
                 f"{path}: written with another text vocabulary than the training texts give "
                 "now; the texts or the text source's settings changed since"
             )
-        self.params = restore_tree(self.params, arrays, "params", path)
-        self.state = restore_tree(self.state, arrays, "state", path)
-        self.opt_state = restore_tree(self.opt_state, arrays, "opt", path)
+        # read per copy into the run's per-copy layout, then packed as the run packs them
+        graph = self.config.graph
+        packed = packed_like(graph, (self.params, self.state))
+        params, state, opt_state = unpack_all(graph, (self.params, self.state, self.opt_state))
+        params = restore_tree(params, arrays, "params", path)
+        state = restore_tree(state, arrays, "state", path)
+        opt_state = restore_tree(opt_state, arrays, "opt", path)
+        self.params, self.state, self.opt_state = pack_all(
+            graph, (params, state, opt_state), packed
+        )
         self.aux = restore_tree(self.aux, arrays, "aux", path)
         self.step_root = jax.random.wrap_key_data(jnp.asarray(arrays["rng/step_root"]))
         self.epoch, self.global_step = int(meta["epoch"]), int(meta["step"])
@@ -198,6 +212,6 @@ class RunState:
         for i, (cb, saved) in enumerate(zip(self.callbacks, meta["callbacks"], strict=True)):
             cb.load_state(saved["state"])
             if saved["tensors"]:
-                cb.load_tensors(
-                    restore_tree((self.params, self.state), arrays, f"callback{i}", path)
-                )
+                template = unpack_all(graph, (self.params, self.state))
+                tree = restore_tree(template, arrays, f"callback{i}", path)
+                cb.load_tensors(pack_all(graph, tree, packed))

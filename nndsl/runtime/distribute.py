@@ -24,6 +24,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from nndsl.backend import DataError
+from nndsl.backend.jax.stacking import copy_paths, packed_key, repeats
 from nndsl.ir import Graph, TrainConfig
 from nndsl.ir.distribute import Distribution, Spec, optimizer_state, per_device, specs
 from nndsl.ir.summary import readable_bytes
@@ -55,9 +56,32 @@ class Layout:
         self.mesh = Mesh(grid, dist.axis_names)
         self.specs: dict[str, Spec] = specs(graph, dist, len(devices))
         self.shapes = {f"{n.path}/{w.name}": w.shape for n, w in graph.weights()}
+        self.unstacked = self._stacked_specs(graph)
         self.replicated = NamedSharding(self.mesh, _spec())
         self.batch = NamedSharding(self.mesh, _spec(dist.batch_axis))
         self.stacked = NamedSharding(self.mesh, _spec(None, dist.batch_axis))
+
+    def _stacked_specs(self, graph: Graph) -> frozenset[int]:
+        """Add the specs of packed repeats' weights (`backend.jax.stacking`): a copy's spec
+        behind `None` for the axis of copies. Returns the repeats (node ids) whose copies'
+        specs differ (a pattern naming one copy): those the run keeps per copy."""
+        differ: set[int] = set()
+        for node in repeats(graph):
+            assert node.repeat is not None
+            paths = copy_paths(node)
+            found: dict[str, tuple[Spec | None, tuple[int, ...]]] = {}
+            for inner, w in node.repeat.body.weights():
+                per_copy = {self.specs.get(f"{p[inner.path]}/{w.name}") for p in paths}
+                if len(per_copy) > 1:
+                    differ.add(node.id)
+                    break
+                found[f"{packed_key(node, inner.path)}/{w.name}"] = (per_copy.pop(), w.shape)
+            else:
+                for key, (spec, shape) in found.items():
+                    if spec is not None:
+                        self.specs[key] = (None, *spec)
+                    self.shapes[key] = (len(paths), *shape)
+        return frozenset(differ)
 
     def describe(self) -> str:
         mesh = ", ".join(

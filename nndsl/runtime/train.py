@@ -35,7 +35,9 @@ import numpy as np
 from nndsl.backend.jax.adapt import adapt_state
 from nndsl.backend.jax.compile import Tree
 from nndsl.backend.jax.impls.callbacks import Callback
+from nndsl.backend.jax.impls.optimizers import PER_COPY_OPTIMIZERS
 from nndsl.backend.jax.registry import implementation
+from nndsl.backend.jax.stacking import pack, plan, unpack_all
 from nndsl.backend.jax.training import (
     APPLIED,
     NONFINITE,
@@ -233,6 +235,13 @@ def fit(
         base = base_dir if base_dir is not None else base_dir_of(config)
         params, state, loaded = load_init(config.init, config.graph, params, state, base)
         emit(Note(loaded.message(sum(1 for _ in config.graph.weights()))))
+    # A scanned repeat's weights stacked [N, ...] from here to the end of the run
+    # (`backend.jax.stacking`): checkpoints and the result get them per copy again.
+    # (Not under an optimizer whose state is shaped per weight, Adafactor's.)
+    packed = plan(config.graph, layout.unstacked if layout is not None else ())
+    if config.optimizer.op.name in PER_COPY_OPTIMIZERS:
+        packed = []
+    params, state = pack(config.graph, params, packed), pack(config.graph, state, packed)
     if layout is not None:  # weights on the mesh, before the optimizer state follows them
         params, state = layout.place(params), layout.place(state)
         emit(Note(layout.describe()))
@@ -343,10 +352,13 @@ def fit(
         cb.on_train_end(run)
     result.global_steps, result.skipped_steps = run.global_step, run.skipped
     params = steps.final_params(run.params, run.opt_state)  # the EMA under `use_ema`
-    result.params, result.state, result.opt_state = params, run.state, run.opt_state
     if not result.stopped and len(splits.test):
         result.test = evaluate(steps, params, run.state, splits.test, config.batch)
         emit(TestEnd(result.test))
+    # per copy again, as checkpoints, `predict` and exports name them
+    result.params, result.state, result.opt_state = unpack_all(
+        config.graph, (params, run.state, run.opt_state)
+    )
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
 
@@ -593,7 +605,8 @@ def _nonfinite_message(run: RunState, epoch: int, loss: float, index: int) -> st
     key = jax.random.fold_in(run.step_root, step - 1)
     where = ""
     try:
-        layer = first_nonfinite(run.steps, run.params, run.state, jax.tree.map(jnp.asarray, x), key)
+        params, state = unpack_all(run.config.graph, (run.params, run.state))
+        layer = first_nonfinite(run.steps, params, state, jax.tree.map(jnp.asarray, x), key)
         if layer is not None:
             where = f"; the first non-finite output is of `{layer}`"
         elif bool(jnp.isfinite(loss)):

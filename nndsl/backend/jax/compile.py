@@ -8,7 +8,7 @@ profiles and HLO point back to the `.nn` source.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,9 @@ import jax.numpy as jnp
 from nndsl.backend.jax.initializers import initialize
 from nndsl.backend.jax.registry import ApplyCall, implementation
 from nndsl.backend.jax.repeat import run_repeat
-from nndsl.ir import Graph
+from nndsl.backend.jax.stacking import weight_index
+from nndsl.ir import Graph, Node
+from nndsl.ir.graph import Weight
 from nndsl.ops import ArgValue, OpKind, attrs as op_attrs, configured
 from nndsl.shapes import Dim
 
@@ -92,24 +94,63 @@ class CompiledModel:
         return outputs, new_state, total
 
     def penalty(self, params: Tree) -> jax.Array:
-        """The weight regularizers' penalties, summed (zero when there are none)."""
+        """The weight regularizers' penalties, summed (zero when there are none). `params`
+        per copy or packed (`backend.jax.stacking`): a stacked weight's penalty is its
+        copies' penalties summed."""
         terms: list[jax.Array] = []
-        for node, w in self.graph.weights():
+        for (path, name), (w, stacked) in self._regularized(params, "regularizer"):
             reg = configured(w.regularizer, OpKind.REGULARIZER)
-            if reg is not None and w.updated:  # as Keras: a frozen layer's weights add none
-                terms.append(implementation(reg.name)(reg, params[node.path][w.name]))
+            assert reg is not None
+            fn = implementation(reg.name)
+            value = params[path][name]
+            if stacked:
+                terms.append(jnp.sum(jax.vmap(lambda v, fn=fn, reg=reg: fn(reg, v))(value)))
+            else:
+                terms.append(fn(reg, value))
         return sum(terms, jnp.zeros((), jnp.float32))
 
     def constrain(self, params: Tree) -> Tree:
-        """Weights projected by their constraints; applied after every optimizer update."""
+        """Weights projected by their constraints; applied after every optimizer update (to
+        each copy of a stacked weight)."""
         out = params
-        for node, w in self.graph.weights():
+        for (path, name), (w, stacked) in self._regularized(params, "constraint"):
             con = configured(w.constraint, OpKind.CONSTRAINT)
-            if con is not None and w.updated:
-                if out is params:
-                    out = {path: dict(ws) for path, ws in params.items()}
-                out[node.path][w.name] = implementation(con.name)(con, params[node.path][w.name])
+            assert con is not None
+            fn = implementation(con.name)
+            if out is params:
+                out = {p: dict(ws) for p, ws in params.items()}
+            value = params[path][name]
+            out[path][name] = (
+                jax.vmap(lambda v, fn=fn, con=con: fn(con, v))(value) if stacked else fn(con, value)
+            )
         return out
+
+    def _regularized(
+        self, params: Tree, field: str
+    ) -> list[tuple[tuple[str, str], tuple[Weight, bool]]]:
+        """The entries of `params` whose weight training updates and has a `field`
+        (`regularizer`, `constraint`), in the graph's weight order (a packed repeat's where
+        its first copy's weights are). As Keras: a frozen layer's weights have none."""
+        if not any(getattr(w, field) is not None and w.updated for _, w in self._all_weights()):
+            return []
+        index = weight_index(self.graph)
+        return [
+            ((path, name), index[(path, name)])
+            for path, ws in params.items()
+            for name in ws
+            if (path, name) in index
+            and getattr(index[(path, name)][0], field) is not None
+            and index[(path, name)][0].updated
+        ]
+
+    def _all_weights(self) -> Iterator[tuple[Node, Weight]]:
+        """Each distinct weight once: a repeat's body weights once, not per copy."""
+        for node in self.graph.nodes:
+            if node.repeat is None:
+                for w in node.weights:
+                    yield node, w
+            else:
+                yield from node.repeat.body.weights()
 
     def _symbol_sizes(self, env: Mapping[int, jax.Array]) -> dict[str, Dim]:
         """Sizes of the symbolic dims (`B`, `T`) in this trace, read off the input arrays, so

@@ -1,10 +1,15 @@
 """Lowering a collapsed `repeat` node: `jax.lax.scan` over stacked weights, or unrolled.
 
-Weights stay stored per instance (`res_3/dense/kernel`), as the checker names them and as
-checkpoints, `init`, `freeze` and exports address them; a scan stacks them on a leading axis
-of length N inside the traced step (and the gradient splits back). A scan traces and compiles
-the body once, so compile time does not grow with N; unrolled, XLA optimises across copies,
-which on XLA:CPU runs convolutions much faster (figures in bench/README.md, "repeat").
+Weights are named per instance (`res_3/dense/kernel`), as the checker, checkpoints, `init`,
+`freeze` and exports address them. Training keeps a scanned repeat's weights *packed* instead,
+stacked `[N, ...]` under one key per body layer (`res[64]/dense`, `backend.jax.stacking`),
+params, state and optimizer state alike, and converts at its boundaries only; `run_repeat`
+takes either form: a packed entry is scanned over as it is (its gradient comes back stacked),
+per-instance entries are stacked inside the traced step (their gradients split back into N),
+as predict, evaluate and export still pass them. A scan traces and compiles the body once;
+with packed weights the whole train step is then flat in N (compile 5.6 s at `repeat 8`,
+5.2 s at 64, against 8.8 s and 16.2 s per instance; bench/README.md, "compile_depth.py").
+Unrolled, XLA optimises across copies, which on XLA:CPU runs convolutions much faster.
 
 The rule (`lowering`), overridden by `NNDSL_REPEAT_LOWERING=scan|unroll`:
 - unroll a single copy (`remat = true` on one block application);
@@ -18,6 +23,7 @@ Random draws are keyed per instance the same way in both lowerings, so they agre
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -63,18 +69,49 @@ def _keys(body: Graph) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return params, state
 
 
-def _sub(tree: Tree, where: dict[str, str], keys: list[tuple[str, str]]) -> Tree:
-    """`where`: an instance's path of each body path (`Node.instance_weight_paths`)."""
+def packed_key(node: Node, rel: str) -> str:
+    """The key of a repeat's body layer `rel` with its copies' weights stacked on a leading
+    axis (`backend.jax.stacking`): `res[64]/dense`. No node path holds `[`."""
+    assert node.repeat is not None
+    return f"{node.path}[{node.repeat.count}]/{rel}"
+
+
+_PACKED = re.compile(r"\[\d+\]/")
+
+
+def is_packed(path: Any) -> bool:
+    """Whether a pytree key path runs through a packed key (`res[64]/dense`): its leaf holds
+    a repeat's copies on axis 0, for transforms that treat each weight on its own."""
+    return any(isinstance(k, jax.tree_util.DictKey) and _PACKED.search(str(k.key)) for k in path)
+
+
+def _packed(tree: Tree, node: Node, rel: str, name: str) -> jax.Array | None:
+    return tree.get(packed_key(node, rel), {}).get(name)
+
+
+def _stacked(
+    tree: Tree, node: Node, paths: list[dict[str, str]], keys: list[tuple[str, str]]
+) -> Tree:
+    """The body's weights on a leading axis of copies: a packed entry as it is, else the
+    per-copy entries stacked (inside the traced step)."""
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = tree[where[rel]][name]
+        packed = _packed(tree, node, rel, name)
+        out.setdefault(rel, {})[name] = (
+            packed if packed is not None else jnp.stack([tree[p[rel]][name] for p in paths])
+        )
     return out
 
 
-def _stacked(tree: Tree, paths: list[dict[str, str]], keys: list[tuple[str, str]]) -> Tree:
+def _sub(
+    tree: Tree, node: Node, i: int, where: dict[str, str], keys: list[tuple[str, str]]
+) -> Tree:
+    """Copy `i`'s weights, relative to it: from a packed entry (its row `i`) or per copy.
+    `where`: copy `i`'s path of each body path (`Node.instance_weight_paths`)."""
     out: Tree = {}
     for rel, name in keys:
-        out.setdefault(rel, {})[name] = jnp.stack([tree[p[rel]][name] for p in paths])
+        packed = _packed(tree, node, rel, name)
+        out.setdefault(rel, {})[name] = packed[i] if packed is not None else tree[where[rel]][name]
     return out
 
 
@@ -109,13 +146,21 @@ def run_repeat(
 
     if lowering(rep) == "unroll":
         losses = []
+        updates: list[Tree] = []
         for i in range(rep.count):
-            p = _sub(params, paths[i], p_keys) if paths else {}
-            s = _sub(state, paths[i], s_keys) if paths else {}
+            p = _sub(params, node, i, paths[i], p_keys) if paths else {}
+            s = _sub(state, node, i, paths[i], s_keys) if paths else {}
             x, ns, loss = one(x, p, s, jnp.uint32(i))
-            for rel, ws in ns.items():
-                new_state.setdefault(paths[i][rel], {}).update(ws)
+            updates.append(ns)
             losses.append(loss)
+        for rel, ws in updates[0].items() if updates else ():
+            for name in ws:
+                if _packed(state, node, rel, name) is not None:  # packed state stays packed
+                    stacked = jnp.stack([u[rel][name] for u in updates])
+                    new_state.setdefault(packed_key(node, rel), {})[name] = stacked
+                else:
+                    for i, u in enumerate(updates):
+                        new_state.setdefault(paths[i][rel], {})[name] = u[rel][name]
         return x, losses
 
     def step(carry: tuple[jax.Array, jax.Array], xs: Any) -> tuple[Any, Any]:
@@ -124,10 +169,17 @@ def run_repeat(
         h, ns, loss = one(h, p, s, i)
         return (h, i + 1), (ns, loss)
 
-    xs = (_stacked(params, paths, p_keys), _stacked(state, paths, s_keys)) if paths else None
+    xs = (
+        (_stacked(params, node, paths, p_keys), _stacked(state, node, paths, s_keys))
+        if paths
+        else None
+    )
     (x, _), (ns, scanned) = jax.lax.scan(step, (x, jnp.uint32(0)), xs, length=rep.count)
     for rel, ws in ns.items():
         for name, stacked in ws.items():
+            if _packed(state, node, rel, name) is not None:  # packed state stays packed
+                new_state.setdefault(packed_key(node, rel), {})[name] = stacked
+                continue
             for i, path in enumerate(paths):
                 new_state.setdefault(path[rel], {})[name] = stacked[i]
     return x, [jnp.sum(scanned)]

@@ -22,6 +22,7 @@ from nndsl.backend.jax.impls.metrics import Stats, Streaming, loss_metric
 from nndsl.backend.jax.impls.optimizers import final_weights
 from nndsl.backend.jax.loss_expr import CompiledLoss
 from nndsl.backend.jax.registry import ApplyCall, LabelCall, implementation
+from nndsl.backend.jax.stacking import weight_index
 from nndsl.check.loss_expr import LABEL
 from nndsl.ir import Graph, LossExpr, OpCall, TrainConfig
 from nndsl.ops import OpKind, callbacks as callback_specs
@@ -512,14 +513,32 @@ def build_steps(
 
 def frozen_masked(graph: Graph, tx: optax.GradientTransformation) -> optax.GradientTransformation:
     """`tx` on the weights training updates; frozen ones (`trainable = false`, `freeze`) get
-    a zero update and no optimizer state (`optax.multi_transform`'s masking)."""
-    labels: dict[str, dict[str, str]] = {}
-    for node, w in graph.weights():
-        if w.trainable:  # a parameter (the params tree), frozen or not
-            labels.setdefault(node.path, {})[w.name] = "frozen" if w.frozen else "train"
-    if not any(v == "frozen" for ws in labels.values() for v in ws.values()):
+    a zero update and no optimizer state (`optax.multi_transform`'s masking). The labels are
+    read off the params tree given, per copy or packed (`backend.jax.stacking`): the copies
+    of a packed repeat are frozen alike (a `freeze` pattern that tells them apart has the
+    checker unroll the repeat), so a stacked weight takes its body weight's label."""
+    if not any(w.trainable and w.frozen for _, w in _distinct_weights(graph)):
         return tx
+    index = weight_index(graph)
+
+    def labels(params: Tree) -> dict[str, dict[str, str]]:
+        return {
+            path: {name: "frozen" if index[(path, name)][0].frozen else "train" for name in ws}
+            for path, ws in params.items()
+        }
+
     return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def _distinct_weights(graph: Graph) -> list[tuple[Any, Any]]:
+    """Each weight once: a repeat's body weights once, not per copy."""
+    out: list[tuple[Any, Any]] = []
+    for node in graph.nodes:
+        if node.repeat is None:
+            out.extend((node, w) for w in node.weights)
+        else:
+            out.extend(node.repeat.body.weights())
+    return out
 
 
 def first_nonfinite(steps: Steps, params: Tree, state: Tree, x: Any, key: jax.Array) -> str | None:

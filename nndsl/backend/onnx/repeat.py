@@ -58,6 +58,8 @@ def form(rep: Repeat) -> str:
     """ "scan" or "unroll" for this repeat in an ONNX export."""
     if rep.count == 1 or not rep.body.has_weights():
         return "unroll"
+    if rep.flat:  # copies numbered on (`dense_3`), not in folders: the scan's prefixes do not apply
+        return "unroll"
     if any(n.op.family in _SUBGRAPH_FAMILIES for n in rep.body.walk()):
         return "unroll"
     forced = os.environ.get(FORM_ENV, "").strip().lower()

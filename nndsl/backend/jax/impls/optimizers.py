@@ -34,6 +34,7 @@ import optax
 
 from nndsl.backend.jax.impls.schedules import learning_rate
 from nndsl.backend.jax.registry import Attrs, impl
+from nndsl.backend.jax.repeat import is_packed
 from nndsl.ops.attrs import to_float, to_int
 
 
@@ -85,7 +86,25 @@ def _clip_each(max_norm: float) -> optax.GradientTransformation:
         norm = jnp.sqrt(jnp.sum(jnp.square(g)))
         return g * (max_norm / jnp.maximum(norm, max_norm))
 
-    return optax.stateless_with_tree_map(lambda g, _p: clip(g))
+    return per_copy(optax.stateless_with_tree_map(lambda g, _p: clip(g)))
+
+
+def per_copy(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+    """A stateless `tx` that treats each weight on its own (a norm per tensor) applied to each
+    copy of a repeat's stacked weight (`backend.jax.stacking`) on its own, as to the
+    per-copy weights it stands for; other leaves as `tx` does."""
+
+    def one(u: Any, p: Any) -> Any:
+        return tx.update(u, optax.EmptyState(), p)[0]
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        def leaf(path: Any, u: Any, p: Any = None) -> Any:
+            return jax.vmap(one)(u, p) if is_packed(path) else one(u, p)
+
+        rest = () if params is None else (params,)
+        return jax.tree_util.tree_map_with_path(leaf, updates, *rest), state
+
+    return optax.GradientTransformation(lambda _params: optax.EmptyState(), update)
 
 
 def _clipping(attrs: Attrs) -> list[optax.GradientTransformation]:
@@ -182,6 +201,11 @@ def adadelta(attrs: Attrs) -> optax.GradientTransformation:
     return _optimizer(attrs, optax.scale_by_adadelta(_f(attrs, "rho"), _f(attrs, "epsilon")))
 
 
+# Optimizers whose state has a shape of its own per weight (Adafactor's factored moments): a
+# repeat's weights are not stacked in training under them (`backend.jax.stacking.plan`).
+PER_COPY_OPTIMIZERS = frozenset({"adafactor"})
+
+
 @impl("adafactor")
 def adafactor(attrs: Attrs) -> optax.GradientTransformation:
     direction = optax.chain(
@@ -206,5 +230,5 @@ def lion(attrs: Attrs) -> optax.GradientTransformation:
 def lamb(attrs: Attrs) -> optax.GradientTransformation:
     b1, b2, eps = _f(attrs, "beta_1"), _f(attrs, "beta_2"), _f(attrs, "epsilon")
     return _optimizer(
-        attrs, optax.chain(optax.scale_by_adam(b1, b2, eps), optax.scale_by_trust_ratio())
+        attrs, optax.chain(optax.scale_by_adam(b1, b2, eps), per_copy(optax.scale_by_trust_ratio()))
     )
