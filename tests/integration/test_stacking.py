@@ -272,3 +272,60 @@ def test_a_distributed_spec_gets_a_leading_axis_for_the_copies() -> None:
     layout = Layout(config.graph, config.distribute, jax.devices()[:1])
     assert layout.unstacked == {n.id for n in config.graph.nodes if n.repeat is not None}
     assert plan(config.graph, layout.unstacked) == []
+
+
+FLAT = """
+model Flat() {{
+    input x: f32[B, 3]
+    h = x |> Dense(4)
+    {body}
+    return h |> Dense(2)
+}}
+data d = npz("d.npz", test_split = 0.25)
+train Flat on d {{
+    loss = cross_entropy(from_logits = true)
+    optimizer = adam(learning_rate = 0.01)
+    epochs = 2
+    batch = 8
+    seed = 3
+    callbacks = [checkpoint(every = 1)]
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "copies"),
+    [
+        ("h = h |> repeat 3 Dense(4)", ["dense_1", "dense_2", "dense_3"]),
+        (
+            "repeat 3 { h = h |> Dense(4) |> LayerNorm() }",
+            ["dense_1", "dense_2", "dense_3", "layer_normalization_2"],
+        ),
+    ],
+    ids=["layer", "statements"],
+)
+def test_a_flat_repeat_packs_by_its_numbered_copies(
+    body: str, copies: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated layer or statement body (copies numbered on, `dense_3`, not in folders)
+    packs and unpacks exactly and trains to per-copy checkpoints as a run kept per copy."""
+    _data(tmp_path)
+    result = check_source(FLAT.format(body=body), str(tmp_path / "flat.nn"))
+    assert not result.has_errors, [d.message for d in result.diagnostics]
+    assert result.program is not None and result.program.train is not None
+    config = result.program.train
+    graph = config.graph
+    assert plan(graph) != []
+    params, _ = steps_for(config).model.init(jax.random.key(0))
+    packed = pack(graph, params)
+    assert any("[3]" in k for k in packed) and not set(copies) & set(packed)
+    _bits(unpack(graph, packed), params)
+    trained = fit(config, run_dir=tmp_path / "packed")
+    assert set(copies) <= set(trained.params) and not any("[" in k for k in trained.params)
+    monkeypatch.setattr("nndsl.runtime.train.plan", lambda graph, exclude=(): [])
+    plain = fit(config, run_dir=tmp_path / "plain")
+    for path in copies:
+        for name, leaf in plain.params[path].items():
+            np.testing.assert_allclose(
+                trained.params[path][name], leaf, rtol=2e-4, atol=2e-5, err_msg=path
+            )
