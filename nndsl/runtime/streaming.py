@@ -489,6 +489,12 @@ def open_csv_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
             except StopIteration:
                 break
             except csv.Error as exc:
+                if "new-line character" in str(exc):  # split on b"\n" only
+                    raise DataError(
+                        f"{path}: line {reader.line_num} ends in a bare \\r, which cannot be "
+                        "streamed (not readable as CSV line by line); end the lines with \\n or "
+                        "\\r\\n, or drop `stream = true`"
+                    ) from None
                 raise DataError(f"{path}: not readable as CSV ({exc})") from None
             line, next_line = next_line, reader.line_num + 1
             if not row:

@@ -465,3 +465,19 @@ def test_csv_streams_by_default_above_the_threshold(
     assert not isinstance(load_data(config).train.x, Rows)
     monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)
     assert isinstance(load_data(config).train.x, Rows)
+
+
+def test_csv_streaming_refuses_bare_cr_lines_and_column_groups(tmp_path: Path) -> None:
+    """Bare `\r` line ends: one line (the in-memory reader takes them); groups: a check error."""
+    (tmp_path / "t.csv").write_bytes(b"f0,f1,f2,f3,f4,f5,kind\r1,2,3,4,5,6,a\r1,2,3,4,5,6,b\r")
+    assert len(load_data(_csv_config(tmp_path, "")).train.x) == 2
+    with pytest.raises(
+        DataError, match=r"t\.csv: line 1 ends in a bare \\r, which cannot be streamed"
+    ) as info:
+        load_data(_csv_config(tmp_path, ", stream = true"))
+    assert "\n" not in str(info.value)
+    text = 'data d = csv("t.csv", x = {x: ["f0", "f1"]}, label = "kind", stream = true)'
+    result = check_source(text, str(tmp_path / "g.nn"))
+    assert any(
+        "column groups" in d.message and "cannot stream" in d.message for d in result.diagnostics
+    )
