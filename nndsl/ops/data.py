@@ -339,6 +339,10 @@ class Csv(DataSource):
     group feeds the model input (labels the output) of its name: a list of columns is stacked
     into one float vector per row `[B, k]`, one column gives one value per row (`[B]` or
     `[B, 1]`, as the input is declared), its words as class ids like a label column.
+
+    With `stream`, one pass checks every row and keeps each row's byte offset; each batch then
+    reads and parses only its rows (the labels and weights are read into memory). Column
+    groups cannot stream yet.
     """
 
     name = "csv"
@@ -378,6 +382,7 @@ class Csv(DataSource):
             nullable=True,
             keyword_only=True,
         ),
+        _stream(),
     )
     example = 'data iris = csv("data/iris.csv", label = "species")'
 
@@ -394,6 +399,12 @@ class Csv(DataSource):
         weight = attrs["sample_weight"]
         label = attrs["label"]
         xg, yg = attrs["x"], attrs["y"]
+        if attrs.get("stream") and (xg is not None or yg is not None):
+            raise ArgError(
+                "stream",
+                "column groups (`x = {...}`, `y = {...}`) cannot stream yet",
+                help="drop `stream = true`, or use `columns` and `label`",
+            )
         if label is None and yg is None:
             raise ArgError(
                 "label",

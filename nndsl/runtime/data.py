@@ -32,6 +32,7 @@ from nndsl.runtime.sources import TextVectorizer
 from nndsl.runtime.streaming import (
     Batch,
     Rows,
+    open_csv_source,
     open_image_folder,
     open_npy_source,
     open_npz_source,
@@ -199,6 +200,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
 _STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
     "npy": open_npy_source,
     "npz": open_npz_source,
+    "csv": open_csv_source,
     "image_folder": open_image_folder,
     "text_folder": open_text_folder,
 }

@@ -16,6 +16,11 @@ sharded `put` reads, in each process, only the rows its devices hold.
 - `.npz` (written by `np.savez`): each input array is an uncompressed `.npy` member of the
   zip file; its data offset (after the member's local header and the `.npy` header) is found
   once and its rows are read as an `.npy`'s (`_npz_member`). A compressed member cannot be.
+- `.csv`: one pass at load time checks every row as the in-memory reader does (cells, numbers,
+  labels) and keeps each data row's byte offset (8 bytes a row), the labels and the sample
+  weights; a batch reads the byte span of each run of consecutive rows (`os.pread`) and parses
+  it with the `csv` module (`_CsvRows`). Quoted cells may hold newlines: a row starts where the
+  `csv` module's record starts.
 - text folders: each batch's files are read and vectorized as they are indexed; the vocabulary
   is adapted in one pass over the training split that keeps only the token counts.
 - image folders: each batch's files are decoded and resized by a pool of worker threads
@@ -27,6 +32,8 @@ Labels stay in memory: one number (or a short vector) per example.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import mmap
 import os
@@ -34,6 +41,7 @@ import struct
 import threading
 import weakref
 import zipfile
+from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +52,7 @@ import numpy as np
 from nndsl.backend.errors import DataError
 from nndsl.backend.jax.registry import Attrs
 from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS
+from nndsl.ops.spec import Keyed
 from nndsl.runtime.sources.text import TextVectorizer
 
 # `stream = none` (the default) streams a source whose inputs would take more than this in
@@ -372,6 +381,198 @@ def npz_input_bytes(path: Path, attrs: Attrs) -> int:
     return total
 
 
+class _CsvRows(_Reader):
+    """The input columns of a CSV file's data rows, read by byte span: row `i` is the bytes
+    `offsets[i]:offsets[i + 1]` (blank lines after it included: the `csv` module skips them),
+    each run of consecutive rows one positioned read, parsed as the in-memory reader parses
+    them (float64, cast by `Rows`)."""
+
+    def __init__(
+        self, path: Path, offsets: np.ndarray, columns: list[int], width: int, delimiter: str
+    ) -> None:
+        self.where = str(path)
+        self.row_shape = (len(columns),)
+        self._offsets = offsets
+        self._columns = columns
+        self._width = width
+        self._delimiter = delimiter
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        order = np.argsort(index, kind="stable")  # in file order: sequential reads
+        rows = index[order]
+        out = np.empty((len(index), len(self._columns)), np.float64)
+        breaks = np.flatnonzero(np.diff(rows) > 1) + 1  # repeats share their row's span
+        bounds = [0, *breaks.tolist(), len(rows)] if len(rows) else [0]
+        for first, end in itertools.pairwise(bounds):
+            low, high = int(rows[first]), int(rows[end - 1]) + 1
+            values = self._parse(low, high)
+            out[order[first:end]] = values[rows[first:end] - low]
+        return out
+
+    def _parse(self, low: int, high: int) -> np.ndarray:
+        start, stop = int(self._offsets[low]), int(self._offsets[high])
+        data = os.pread(self._fd, stop - start, start)
+        if len(data) != stop - start:
+            raise DataError(f"{self.where}: the file ends before row {high - 1}")
+        try:
+            text = data.decode("utf-8")
+            found = [
+                r for r in csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter) if r
+            ]
+        except (UnicodeDecodeError, csv.Error):
+            found = []
+        out = np.empty((high - low, len(self._columns)), np.float64)
+        for i in range(high - low):
+            row = found[i] if len(found) == high - low else []
+            if len(row) != self._width:
+                raise DataError(f"{self.describe(low + i)} changed since the file was checked")
+            for c, col in enumerate(self._columns):
+                try:
+                    out[i, c] = float(row[col].strip())
+                except ValueError:
+                    raise DataError(
+                        f"{self.describe(low + i)}: {row[col].strip()!r} is not a number "
+                        "(the file changed since it was checked)"
+                    ) from None
+        return out
+
+
+def open_csv_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
+    """`csv(...)` with its input columns read batch by batch: one pass checks every row as the
+    in-memory reader does (same messages, with the line) and keeps each data row's byte offset,
+    the labels and the sample weights; nothing else of the file stays in memory."""
+    from nndsl.backend.jax.impls import data as readers
+
+    path = readers._source(base_dir, str(attrs["path"]))
+    readers._require_file(path, "CSV file")
+    if isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed):
+        raise DataError(
+            f"{path}: column groups (`x = {{...}}`, `y = {{...}}`) cannot stream yet; "
+            "drop `stream = true`"
+        )
+    header = bool(attrs["header"])
+    delimiter = str(attrs["delimiter"])
+    offsets, weights, numbers, ids = array("q"), array("d"), array("d"), array("q")
+    names_seen: dict[str, int] = {}
+    first_bad: tuple[int, str] | None = None  # the first empty or numeric label (names mode)
+    names: list[str] | None = None
+    columns: list[int] = []
+    label = 0
+    weight: int | None = None
+    at = 0
+
+    with path.open("rb") as f:
+        if f.read(3) == b"\xef\xbb\xbf":  # the in-memory reader's utf-8-sig
+            at = 3
+        f.seek(at)
+
+        def lines() -> Iterator[str]:
+            nonlocal at
+            for raw in f:
+                begin = at
+                at += len(raw)
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"{path}: not UTF-8 text (byte {begin + exc.start} of the file)"
+                    ) from None
+
+        reader = csv.reader(lines(), delimiter=delimiter)
+        next_line = 1
+        while True:
+            start = at  # the record starts after the lines read so far
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                if "new-line character" in str(exc):  # split on b"\n" only
+                    raise DataError(
+                        f"{path}: line {reader.line_num} ends in a bare \\r, which cannot be "
+                        "streamed (not readable as CSV line by line); end the lines with \\n or "
+                        "\\r\\n, or drop `stream = true`"
+                    ) from None
+                raise DataError(f"{path}: not readable as CSV ({exc})") from None
+            line, next_line = next_line, reader.line_num + 1
+            if not row:
+                continue
+            if names is None:
+                names = [c.strip() for c in row] if header else [str(i) for i in range(len(row))]
+                label = readers._column(path, names, str(attrs["label"]), header, "label column")
+                if attrs["sample_weight"] is not None:
+                    weight = readers._column(
+                        path, names, str(attrs["sample_weight"]), header, "sample weight column"
+                    )
+                given = attrs["columns"]
+                if isinstance(given, tuple):
+                    columns = [
+                        readers._column(path, names, str(c), header, "column") for c in given
+                    ]
+                else:
+                    columns = [i for i in range(len(names)) if i not in (label, weight)]
+                if not columns:
+                    raise DataError(
+                        f"{path}: no input columns besides the label column {names[label]!r}"
+                    )
+                if header:
+                    continue
+            if len(row) != len(names):
+                first = "the header" if header else "the first row"
+                raise DataError(
+                    f"{path}: line {line} has {len(row)} cells, but {first} has {len(names)} "
+                    f"(delimiter {delimiter!r})"
+                )
+            for col in columns:
+                readers._number(path, line, names[col], row[col])
+            if weight is not None:
+                weights.append(readers._number(path, line, names[weight], row[weight]))
+            text = row[label].strip()
+            offsets.append(start)
+            try:
+                numbers.append(float(text))
+                ids.append(-1)
+                if first_bad is None:
+                    first_bad = (line, text)
+            except ValueError:
+                numbers.append(0.0)
+                ids.append(names_seen.setdefault(text, len(names_seen)))
+                if not text and first_bad is None:
+                    first_bad = (line, text)
+        offsets.append(at)
+    if names is None and header:
+        raise DataError(f"{path}: the file is empty; expected a header row")
+    if names is None or len(offsets) == 1:
+        raise DataError(f"{path}: no data rows")
+    out: dict[str, Any] = {}
+    n = len(offsets) - 1
+    reader_rows = _CsvRows(path, np.frombuffer(offsets, np.int64), columns, len(names), delimiter)
+    out["x"] = Rows(reader_rows, np.arange(n), np.dtype(np.float64))
+    if not names_seen:
+        out["y"] = np.frombuffer(numbers, np.float64).copy()
+    else:
+        if first_bad is not None:
+            line, text = first_bad
+            column = names[label]
+            if not text:
+                raise DataError(f"{path}: line {line}, column {column!r}: empty label")
+            raise DataError(
+                f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
+                "other labels are names; use one or the other"
+            )
+        classes = sorted(names_seen)
+        place = np.empty(len(classes), np.int64)
+        for i, name in enumerate(classes):
+            place[names_seen[name]] = i
+        out["y"] = place[np.frombuffer(ids, np.int64)]
+        out["class_names"] = np.asarray(classes, dtype=object)
+    if weight is not None:
+        out["sample_weight"] = np.frombuffer(weights, np.float64).copy()
+    return out
+
+
 class _DecodedImages(_Reader):
     def __init__(
         self,
@@ -528,6 +729,10 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
     try:
         if source == "npy":
             return (base_dir / str(attrs["x"])).stat().st_size > AUTO_STREAM_BYTES
+        if source == "csv":
+            grouped = isinstance(attrs.get("x"), Keyed) or isinstance(attrs.get("y"), Keyed)
+            size = (base_dir / str(attrs["path"])).stat().st_size
+            return not grouped and size > AUTO_STREAM_BYTES
         if source == "npz":
             return npz_input_bytes(base_dir / str(attrs["path"]), attrs) > AUTO_STREAM_BYTES
         if source == "image_folder" and isinstance(attrs.get("image_size"), tuple):
@@ -550,6 +755,7 @@ __all__ = [
     "AUTO_STREAM_BYTES",
     "Batch",
     "Rows",
+    "open_csv_source",
     "open_image_folder",
     "open_npy",
     "open_npy_source",

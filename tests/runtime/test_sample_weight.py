@@ -163,18 +163,21 @@ def test_npy_and_csv_sources_take_sample_weights_as_npz_does(tmp_path: Path) -> 
         f"{float(r[0])!r},{float(r[1])!r},{float(wi)!r},{float(r[2])!r},{int(yi)}"
         for r, yi, wi in zip(x.astype(float), y, w, strict=True)
     ]
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")  # a BOM
     sources = {
         "npz": WEIGHTED,
         "npy": 'npy(x = "x.npy", y = "y.npy", test_split = 0.25, sample_weight = "w.npy")',
         "csv": 'csv("d.csv", label = "label", test_split = 0.25, sample_weight = "weight")',
+        "streamed csv": 'csv("d.csv", label = "label", test_split = 0.25, '
+        'sample_weight = "weight", stream = true)',
     }
     losses = {}
     for kind, data in sources.items():
-        result = fit(config(tmp_path, source(data)), run_dir=tmp_path / kind)
+        result = fit(config(tmp_path, source(data)), run_dir=tmp_path / kind.replace(" ", "-"))
         losses[kind] = [e.train["loss"] for e in result.history]
     np.testing.assert_allclose(losses["npy"], losses["npz"], rtol=1e-6)
     np.testing.assert_allclose(losses["csv"], losses["npz"], rtol=1e-6)
+    assert losses["streamed csv"] == losses["csv"]  # the same batches and weights
 
 
 @pytest.mark.parametrize(

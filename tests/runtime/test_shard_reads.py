@@ -1,7 +1,8 @@
 """Each process reads only its shard of a streamed batch: `streaming.Batch` (a training call's
 rows, unread) reads only the rows a piece selects, with the values of the eager gather, and
 `distribute.put` reads each distinct piece of it once (4 simulated devices, in a subprocess);
-the same for an `np.savez` file's rows, counted as the positioned reads of their bytes."""
+the same for an `np.savez` file's rows, counted as the positioned reads of their bytes, and a
+CSV file's rows, counted as the byte spans read."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ import pytest
 
 from nndsl.runtime import streaming
 from nndsl.runtime.data import Dataset, train_calls
-from nndsl.runtime.streaming import Batch, Rows, _MappedNpy, _Reader, open_npz_source
+from nndsl.runtime.streaming import (
+    Batch,
+    Rows,
+    _CsvRows,
+    _MappedNpy,
+    _Reader,
+    open_csv_source,
+    open_npz_source,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,6 +158,62 @@ def test_a_streamed_npz_batch_reads_only_its_pieces_rows(
     assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())
 
 
+def _csv_rows(folder: Path, n: int = 50) -> tuple[np.ndarray, Rows]:
+    """A CSV file's `[n, 3]` float64 inputs (a label column, a header), streamed (cast to
+    float32 when read)."""
+    data = np.arange(n * 3, dtype=np.float64).reshape(n, 3) / 7
+    lines = [
+        "a,b,c,y",
+        *(",".join([*map(repr, r.tolist()), str(i % 2)]) for i, r in enumerate(data)),
+    ]
+    (folder / "d.csv").write_text("\n".join(lines) + "\n")
+    attrs = {
+        "path": "d.csv",
+        "label": "y",
+        "header": True,
+        "columns": None,
+        "delimiter": ",",
+        "sample_weight": None,
+        "x": None,
+        "y": None,
+    }
+    rows = open_csv_source(attrs, folder)["x"]
+    assert isinstance(rows, Rows)
+    return data, rows.cast(np.float32)
+
+
+def _recorded_spans(monkeypatch: pytest.MonkeyPatch, rows: Rows) -> list[int]:
+    """The data rows every positioned read of a CSV's `rows` covers, as they are read."""
+    reader = rows._source
+    assert isinstance(reader, _CsvRows)
+    offsets, real = reader._offsets, os.pread
+    seen: list[int] = []
+
+    def pread(fd: int, size: int, offset: int) -> bytes:
+        first, end = np.searchsorted(offsets, [offset, offset + size])
+        seen.extend(range(int(first), int(end)))
+        return real(fd, size, offset)
+
+    monkeypatch.setattr(streaming.os, "pread", pread)
+    return seen
+
+
+def test_a_streamed_csv_batch_reads_only_its_pieces_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process's piece of a batch reads only those rows' bytes of the CSV file."""
+    data, rows = _csv_rows(tmp_path)
+    seen = _recorded_spans(monkeypatch, rows)
+    view = rows.take(np.random.default_rng(0).permutation(50)[:40])
+    index = np.random.default_rng(1).permutation(40)[:24]
+    mapped = np.asarray(view._index)[index].reshape(3, 8)
+    stacked = Batch(view, index, (3, 8))
+    assert seen == []
+    piece = stacked[(slice(None), slice(4, 8))]
+    np.testing.assert_array_equal(piece, data[mapped[:, 4:8]].astype(np.float32))
+    assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())  # each row once
+
+
 SCRIPT = """
 import json, sys
 import jax, numpy as np
@@ -195,6 +260,21 @@ out["npz"] = {
     "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
     "reads": sorted(seen) == sorted(index.tolist()),
 }
+from test_shard_reads import _csv_rows  # a CSV file: each row's bytes read once, by its piece
+data, rows = _csv_rows(pathlib.Path(tempfile.mkdtemp()))
+offsets, real_pread, seen = rows._source._offsets, os.pread, []
+def pread(fd, size, offset):
+    first, end = np.searchsorted(offsets, [offset, offset + size])
+    seen.extend(range(int(first), int(end)))
+    return real_pread(fd, size, offset)
+streaming.os.pread = pread
+lazy = put(Batch(rows, index, (3, 8)), sharding)
+eager = data[index].astype(np.float32).reshape(3, 8, 3)
+out["csv"] = {
+    "equal": all(np.array_equal(s.data, eager[s.index]) for s in lazy.addressable_shards),
+    "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
+    "reads": sorted(seen) == sorted(index.tolist()),
+}
 print(json.dumps(out))
 """
 
@@ -216,5 +296,5 @@ def test_put_reads_each_piece_once_on_a_mesh() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("stacked", "single", "npz"):
+    for name in ("stacked", "single", "npz", "csv"):
         assert out[name] == {"equal": True, "sharding": True, "reads": True}, name

@@ -349,3 +349,135 @@ def test_npz_streams_by_default_above_the_threshold(
     assert isinstance(load_data(config).train.x, Rows)
     _npz_data(tmp_path, save=np.savez_compressed)
     assert not isinstance(load_data(config).train.x, Rows)
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+def _csv_data(folder: Path, n: int = 75) -> None:
+    """`\\r\\n` lines, a header, blank lines (one trailing), a quoted cell and a label holding a
+    newline: the record boundaries the `csv` module finds, not the file's lines."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 6))
+    names = ["ant", "bee", '"cat\ndog"']
+    lines = ["f0,f1,f2,f3,f4,f5,kind"]
+    for i, (row, label) in enumerate(zip(x, rng.integers(0, 3, n), strict=True)):
+        cells = [repr(float(v)) for v in row]
+        cells[1] = f'"{cells[1]}"' if i % 4 == 0 else cells[1]
+        lines.append(",".join([*cells, names[label]]))
+        if i % 10 == 3:
+            lines.append("")
+    (folder / "t.csv").write_bytes(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+def _csv_config(folder: Path, stream: str, epochs: int = 2) -> TrainConfig:
+    text = NPY_MODEL.format(stream="", epochs=epochs, spe=1).replace(
+        'npy(x = "x.npy", y = "y.npy", test_split = 0.25)',
+        f'csv("t.csv", label = "kind", test_split = 0.25{stream})',
+    )
+    return _config(folder, text)
+
+
+def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
+    _csv_data(tmp_path)
+    memory = load_data(_csv_config(tmp_path, ""))  # the default: small, in memory
+    streamed = load_data(_csv_config(tmp_path, ", stream = true"))
+    assert isinstance(streamed.train.x, Rows) and not isinstance(memory.train.x, Rows)
+    assert streamed.train.x.dtype == memory.train.x.dtype == np.float32
+    assert streamed.class_names == memory.class_names == ("ant", "bee", "cat\ndog")
+    for per_call in (1, 3):
+        for a, b in zip(
+            _batches(memory.train, per_call), _batches(streamed.train, per_call), strict=True
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    for part in ("validation", "test"):
+        mine, theirs = getattr(streamed, part), getattr(memory, part)
+        np.testing.assert_array_equal(np.asarray(mine.x), theirs.x)
+        np.testing.assert_array_equal(mine.y, theirs.y)
+
+
+def test_streamed_csv_training_and_resume_are_bit_identical(tmp_path: Path) -> None:
+    _csv_data(tmp_path)
+    memory = fit(_csv_config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
+    calls = iter(range(1000))
+    stopped = fit(
+        _csv_config(tmp_path, ", stream = true"),
+        run_dir=tmp_path / "b",
+        stop=lambda: next(calls) > 10,
+    )
+    assert stopped.stopped
+    resumed = fit(_csv_config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
+    assert resumed.resumed_from is not None
+    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert memory.history[-1].train == resumed.history[-1].train
+    assert memory.test == resumed.test
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,3,4,5,6,a\n1,2,x,4,5,6,b\n", "line 3, column 'f2': 'x'"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,3,4,5,6,a\n\n1,2,3,4,5,b\n", "line 4 has 6 cells"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,3,4,5,6,a\n1,2,3,4,5,6,2\n", "label '2' is a number"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,3,4,5,6,a\n1,2,3,4,5,6,\n", "line 3, column 'kind': empty"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,,4,5,6,a\n", "line 2, column 'f2': empty cell"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n1,2,3,4,5,\xff,a\n", "not UTF-8 text"),
+        (b"f0,f1,f2,f3,f4,f5,kind\n", "no data rows"),
+        (b"", "the file is empty; expected a header row"),
+        (b"f0,f1,f2,f3,f4,f5,label\n1,2,3,4,5,6,a\n", "no label column 'kind'"),
+    ],
+)
+def test_streamed_csv_errors_are_the_in_memory_ones(
+    tmp_path: Path, text: bytes, expected: str
+) -> None:
+    (tmp_path / "t.csv").write_bytes(text)
+    messages = []
+    for stream in ("false", "true"):
+        with pytest.raises(DataError) as info:
+            load_data(_csv_config(tmp_path, f", stream = {stream}"))
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert expected in messages[1] and "t.csv" in messages[1] and "\n" not in messages[1]
+
+
+def test_a_csv_changed_after_its_check_names_the_row(tmp_path: Path) -> None:
+    _csv_data(tmp_path)
+    splits = load_data(_csv_config(tmp_path, ", stream = true"))
+    whole = (tmp_path / "t.csv").read_bytes()
+    (tmp_path / "t.csv").write_bytes(whole.replace(b"\r\n-", b"\r\nz"))  # same length
+    with pytest.raises(DataError, match=r"t\.csv: row \d+: 'z[\d.e-]+' is not a number") as info:
+        for _ in train_calls(splits.train, 8, seed=3, epoch=1):
+            pass
+    assert "\n" not in str(info.value)
+    (tmp_path / "t.csv").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"t\.csv: the file ends before row \d+"):
+        for _ in train_calls(splits.train, 8, seed=3, epoch=1):
+            pass
+
+
+def test_csv_streams_by_default_above_the_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nndsl.runtime import streaming
+
+    _csv_data(tmp_path)
+    config = _csv_config(tmp_path, "")
+    assert not isinstance(load_data(config).train.x, Rows)
+    monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)
+    assert isinstance(load_data(config).train.x, Rows)
+
+
+def test_csv_streaming_refuses_bare_cr_lines_and_column_groups(tmp_path: Path) -> None:
+    """Bare `\r` line ends: one line (the in-memory reader takes them); groups: a check error."""
+    (tmp_path / "t.csv").write_bytes(b"f0,f1,f2,f3,f4,f5,kind\r1,2,3,4,5,6,a\r1,2,3,4,5,6,b\r")
+    assert len(load_data(_csv_config(tmp_path, "")).train.x) == 2
+    with pytest.raises(
+        DataError, match=r"t\.csv: line 1 ends in a bare \\r, which cannot be streamed"
+    ) as info:
+        load_data(_csv_config(tmp_path, ", stream = true"))
+    assert "\n" not in str(info.value)
+    text = 'data d = csv("t.csv", x = {x: ["f0", "f1"]}, label = "kind", stream = true)'
+    result = check_source(text, str(tmp_path / "g.nn"))
+    assert any(
+        "column groups" in d.message and "cannot stream" in d.message for d in result.diagnostics
+    )
