@@ -79,6 +79,28 @@ class PendingNode:
         self.extra_outputs = extra_outputs
         self.repeat = repeat
 
+    def frozen(self) -> PendingNode:
+        """A copy with its weights frozen (a repeat's: every weight of its body)."""
+        weights, repeat = self.weights, self.repeat
+        if repeat is not None:
+            repeat = replace(repeat, body=_frozen(repeat.body))
+        else:
+            weights = tuple(replace(w, frozen=True) for w in weights)
+        return PendingNode(
+            self.op,
+            self.attrs,
+            self.inputs,
+            self.output,
+            self.type,
+            self.path,
+            self.scope,
+            self.file,
+            self.span,
+            weights,
+            self.extra_outputs,
+            repeat,
+        )
+
 
 @record(frozen=True, slots=True)
 class Mark:
@@ -176,36 +198,8 @@ class GraphBuilder:
         pending = self._pending
         for i in range(mark.nodes, len(pending)):
             p = pending[i]
-            if p.repeat is not None:
-                frozen = replace(p.repeat, body=_frozen(p.repeat.body))
-                pending[i] = PendingNode(
-                    p.op,
-                    p.attrs,
-                    p.inputs,
-                    p.output,
-                    p.type,
-                    p.path,
-                    p.scope,
-                    p.file,
-                    p.span,
-                    p.weights,
-                    p.extra_outputs,
-                    frozen,
-                )
-            elif p.weights and not all(w.frozen for w in p.weights):
-                pending[i] = PendingNode(
-                    p.op,
-                    p.attrs,
-                    p.inputs,
-                    p.output,
-                    p.type,
-                    p.path,
-                    p.scope,
-                    p.file,
-                    p.span,
-                    tuple(replace(w, frozen=True) for w in p.weights),
-                    p.extra_outputs,
-                )
+            if p.repeat is not None or (p.weights and not all(w.frozen for w in p.weights)):
+                pending[i] = p.frozen()
 
     @property
     def node_count(self) -> int:

@@ -251,24 +251,6 @@ def test_streamed_npz_gives_the_in_memory_batches(tmp_path: Path) -> None:
         np.testing.assert_array_equal(getattr(mapped, part).y, getattr(memory, part).y)
 
 
-def test_streamed_npz_training_and_resume_are_bit_identical(tmp_path: Path) -> None:
-    _npz_data(tmp_path)
-    memory = fit(_npz_config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
-    calls = iter(range(1000))
-    stopped = fit(
-        _npz_config(tmp_path, ", stream = true"),
-        run_dir=tmp_path / "b",
-        stop=lambda: next(calls) > 10,
-    )
-    assert stopped.stopped
-    resumed = fit(_npz_config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
-    assert resumed.resumed_from is not None
-    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
-        assert a.tobytes() == b.tobytes()
-    assert memory.history[-1].train == resumed.history[-1].train
-    assert memory.test == resumed.test
-
-
 def test_streamed_npz_errors_are_one_line(tmp_path: Path) -> None:
     config = _npz_config(tmp_path, ", stream = true")
     _npz_data(tmp_path, save=np.savez_compressed)
@@ -395,17 +377,19 @@ def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
         np.testing.assert_array_equal(mine.y, theirs.y)
 
 
-def test_streamed_csv_training_and_resume_are_bit_identical(tmp_path: Path) -> None:
-    _csv_data(tmp_path)
-    memory = fit(_csv_config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
+@pytest.mark.parametrize("fmt", ["npz", "csv"])
+def test_streamed_npz_or_csv_resume_is_bit_identical(fmt: str, tmp_path: Path) -> None:
+    write, config = {"npz": (_npz_data, _npz_config), "csv": (_csv_data, _csv_config)}[fmt]
+    write(tmp_path)
+    memory = fit(config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
     calls = iter(range(1000))
     stopped = fit(
-        _csv_config(tmp_path, ", stream = true"),
+        config(tmp_path, ", stream = true"),
         run_dir=tmp_path / "b",
         stop=lambda: next(calls) > 10,
     )
     assert stopped.stopped
-    resumed = fit(_csv_config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
+    resumed = fit(config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
     assert resumed.resumed_from is not None
     for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
         assert a.tobytes() == b.tobytes()
