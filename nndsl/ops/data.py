@@ -276,7 +276,12 @@ class Npz(DataSource):
 
     name = "npz"
     args = (
-        Arg("path", "str", doc="the .npz file, relative to this .nn file"),
+        Arg(
+            "path",
+            "str",
+            doc="the .npz file, relative to this .nn file; a glob pattern (`parts/train-*.npz`) "
+            "reads several shards with the same keys as one data set, rows in file-name order",
+        ),
         Arg(
             "x",
             "names",
@@ -318,8 +323,13 @@ class Npy(DataSource):
 
     name = "npy"
     args = (
-        Arg("x", "str", doc="the inputs' .npy file, relative to this .nn file"),
-        Arg("y", "str", doc="the labels' .npy file"),
+        Arg(
+            "x",
+            "str",
+            doc="the inputs' .npy file, relative to this .nn file; a glob pattern "
+            "(`parts/x-*.npy`) reads several shards as one array, rows in file-name order",
+        ),
+        Arg("y", "str", doc="the labels' .npy file (or a glob pattern of shards)"),
         _test_split(),
         _sample_weight("a `.npy` file of per-example weights `[N]`"),
         _stream(),

@@ -206,6 +206,8 @@ class _MappedNpy(_Reader):
     def __init__(self, path: Path, array: np.memmap[Any, Any], where: str | None = None) -> None:
         self.where = where or str(path)
         self.row_shape = tuple(array.shape[1:])
+        self.rows = len(array)
+        self.dtype = array.dtype
         self._array = array
         self._pages: mmap.mmap | None = getattr(array, "_mmap", None)
         self._row_bytes = int(np.prod(self.row_shape)) * array.dtype.itemsize
@@ -258,32 +260,68 @@ class _MappedNpy(_Reader):
 def open_npy(path: Path) -> Rows:
     """A memory-mapped `.npy` file as `Rows`; refused in one line like the in-memory reader
     (pickled object arrays included: they cannot be mapped and are never unpickled)."""
+    return _rows_of([_mapped_npy(path)])
+
+
+def _mapped_npy(path: Path) -> _MappedNpy:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npy file ({exc})") from None
     if not isinstance(array, np.memmap) or array.ndim == 0:
         raise DataError(f"{path}: a .npy array with one row per example is needed to stream")
-    return Rows(_MappedNpy(path, array), np.arange(len(array)), array.dtype)
+    return _MappedNpy(path, array)
 
 
 def open_npy_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
-    """`npy(...)` with its inputs mapped; the labels (and sample weights) read into memory."""
+    """`npy(...)` with its inputs mapped (each shard of a glob pattern); the labels (and
+    sample weights) read into memory."""
     from nndsl.backend.jax.impls import data as readers
 
-    out: dict[str, Any] = {}
-    roles = ("x", "y", "sample_weight") if attrs.get("sample_weight") is not None else ("x", "y")
-    for role in roles:
-        path = readers._source(base_dir, str(attrs[role]))
-        readers._require_file(path, "data file")
-        if role == "x":
-            out[role] = open_npy(path)
-            continue
-        try:
-            out[role] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    roles = ("y", "sample_weight") if attrs.get("sample_weight") is not None else ("y",)
+    files = readers.source_files(base_dir, attrs["x"], "data file")
+    out: dict[str, Any] = {"x": _rows_of([_mapped_npy(path) for path in files])}
+    out.update((role, readers.load_npy(base_dir, attrs[role])) for role in roles)
     return out
+
+
+class _Shards(_Reader):
+    """Several files' rows read as one source, one after another: row `i` is the row
+    `i - starts[k]` of the shard `k` it falls in; each batch reads from each shard it touches
+    only its own rows."""
+
+    def __init__(self, shards: list[_MappedNpy]) -> None:
+        self.where = shards[0].where
+        self.row_shape = shards[0].row_shape
+        self.dtype = shards[0].dtype
+        self._shards = shards
+        self._starts = np.cumsum([0, *(s.rows for s in shards)])
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        out = np.empty((len(index), *self.row_shape), self.dtype)
+        which = np.searchsorted(self._starts, index, side="right") - 1
+        for k in np.unique(which).tolist():
+            place = np.flatnonzero(which == k)
+            out[place] = self._shards[k].read(index[place] - self._starts[k])
+        return out
+
+    def describe(self, row: int) -> str:
+        k = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return self._shards[k].describe(row - int(self._starts[k]))
+
+
+def _rows_of(shards: list[_MappedNpy]) -> Rows:
+    """One mapped array, or shards that agree on dtype and row shape, as `Rows`."""
+    first = shards[0]
+    for shard in shards[1:]:
+        if shard.row_shape != first.row_shape or shard.dtype != first.dtype:
+            raise DataError(
+                f"{shard.where}: a shard of {shard.dtype}{[shard.rows, *shard.row_shape]}, but "
+                f"{first.where} holds {first.dtype}{[first.rows, *first.row_shape]}; shards "
+                "must agree on dtype and on every dimension but the first"
+            )
+    reader: _Reader = first if len(shards) == 1 else _Shards(shards)
+    return Rows(reader, np.arange(sum(s.rows for s in shards)), first.dtype)
 
 
 def _npz_member(path: Path, archive: zipfile.ZipFile, role: str, key: str) -> np.memmap[Any, Any]:
@@ -342,18 +380,17 @@ def open_npz_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
     `"x/<key>"` and `"y/<key>"`, as the in-memory reader."""
     from nndsl.backend.jax.impls import data as readers
 
-    path = readers._source(base_dir, str(attrs["path"]))
-    readers._require_file(path, "data file")
     inputs = _npz_keys(attrs, "x")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            arrays = {role: _npz_member(path, archive, role, key) for role, key in inputs.items()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    out: dict[str, Any] = {
-        role: Rows(_MappedNpy(path, a, f"{path}[{key!r}]"), np.arange(len(a)), a.dtype)
-        for (role, key), a in zip(inputs.items(), arrays.values(), strict=True)
-    }
+    shards: dict[str, list[_MappedNpy]] = {role: [] for role in inputs}
+    for path in readers.source_files(base_dir, attrs["path"], "data file"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for role, key in inputs.items():
+                    member = _npz_member(path, archive, role, key)
+                    shards[role].append(_MappedNpy(path, member, f"{path}[{key!r}]"))
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    out: dict[str, Any] = {role: _rows_of(found) for role, found in shards.items()}
     out.update(readers.npz({**attrs, "x": ()}, base_dir))  # labels and weights, in memory
     return out
 
@@ -723,18 +760,22 @@ def _image_size(file: str) -> tuple[int, int]:
 
 def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
     """`stream = true / false` as written; `none`: stream inputs above `AUTO_STREAM_BYTES`."""
+    from nndsl.backend.jax.impls import data as readers
+
     given = attrs.get("stream")
     if given is not None:
         return bool(given)
     try:
         if source == "npy":
-            return (base_dir / str(attrs["x"])).stat().st_size > AUTO_STREAM_BYTES
+            shards = readers.source_files(base_dir, attrs["x"], "data file")
+            return sum(path.stat().st_size for path in shards) > AUTO_STREAM_BYTES
         if source == "csv":
             grouped = isinstance(attrs.get("x"), Keyed) or isinstance(attrs.get("y"), Keyed)
             size = (base_dir / str(attrs["path"])).stat().st_size
             return not grouped and size > AUTO_STREAM_BYTES
         if source == "npz":
-            return npz_input_bytes(base_dir / str(attrs["path"]), attrs) > AUTO_STREAM_BYTES
+            shards = readers.source_files(base_dir, attrs["path"], "data file")
+            return sum(npz_input_bytes(path, attrs) for path in shards) > AUTO_STREAM_BYTES
         if source == "image_folder" and isinstance(attrs.get("image_size"), tuple):
             h, w = (int(v) for v in attrs["image_size"])  # type: ignore[arg-type,union-attr]
             pixels = h * w * COLOR_MODES[str(attrs["color_mode"])] * 4
@@ -746,7 +787,7 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
                 if Path(name).suffix.lower() in IMAGE_EXTENSIONS
             )
             return files * pixels > AUTO_STREAM_BYTES
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile, DataError):
         return False  # the reader reports the missing or unreadable file
     return False
 

@@ -10,6 +10,7 @@ Reading needs no JAX; Pillow is imported only when an image folder is read.
 from __future__ import annotations
 
 import csv
+import glob
 import os
 import stat
 import zipfile
@@ -39,9 +40,8 @@ Arrays = dict[str, np.ndarray]
 @impl("npz")
 def npz(attrs: Attrs, base_dir: Path) -> Arrays:
     """Returns `{"x": ..., "y": ...}` (and `"sample_weight"` when named); never unpickles
-    (object arrays are refused). Lists of keys give `"x/<key>"` and `"y/<key>"` instead."""
-    path = _source(base_dir, str(attrs["path"]))
-    _require_file(path, "data file")
+    (object arrays are refused). Lists of keys give `"x/<key>"` and `"y/<key>"` instead. A
+    glob pattern reads several shards holding the same keys, rows in name order."""
     keys: dict[str, str] = {}
     for role in ("x", "y"):  # a list of keys: one array per model input or output, by name
         given = attrs[role]
@@ -50,6 +50,13 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
             keys[f"{role}/{key}" if isinstance(given, tuple) else role] = str(key)
     if attrs["sample_weight"] is not None:
         keys["sample_weight"] = str(attrs["sample_weight"])
+    shards = [
+        _npz_arrays(path, keys) for path in source_files(base_dir, attrs["path"], "data file")
+    ]
+    return {role: concat_shards([(p, s[role]) for p, s in shards]) for role in keys}
+
+
+def _npz_arrays(path: Path, keys: dict[str, str]) -> tuple[Path, Arrays]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             present = list(archive.files)
@@ -66,22 +73,67 @@ def npz(attrs: Attrs, base_dir: Path) -> Arrays:
                 out[role] = np.asarray(archive[key])
     except (zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    return out
+    return path, out
 
 
 @impl("npy")
 def npy(attrs: Attrs, base_dir: Path) -> Arrays:
-    """Two `.npy` files (three with `sample_weight`); never unpickles."""
-    out: Arrays = {}
+    """Two `.npy` files (three with `sample_weight`), or glob patterns of shards; never
+    unpickles."""
     roles = ("x", "y", "sample_weight") if attrs["sample_weight"] is not None else ("x", "y")
-    for role in roles:
-        path = _source(base_dir, str(attrs[role]))
-        _require_file(path, "data file")
+    return {role: load_npy(base_dir, attrs[role]) for role in roles}
+
+
+def load_npy(base_dir: Path, pattern: object) -> np.ndarray:
+    """The `.npy` file `pattern` names, or its shards' rows one after another."""
+    parts = []
+    for path in source_files(base_dir, pattern, "data file"):
         try:
-            out[role] = np.load(path, allow_pickle=False)
+            parts.append((path, np.load(path, allow_pickle=False)))
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-    return out
+    return concat_shards(parts)
+
+
+# -- shards: one data set written as several files -----------------------------------------------
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def source_files(base_dir: Path, pattern: object, noun: str) -> list[Path]:
+    """The file a source names, or, for a glob pattern (`*`, `?`, `[...]`, `**`), every file
+    it matches in name order: a data set too large for one file is read as one, its rows in
+    that order (number the shards with zero-padded digits). Each must lie in the project and
+    be a regular file, as one file must."""
+    text = str(pattern)
+    if not GLOB_CHARACTERS.intersection(text):
+        path = _source(base_dir, text)
+        _require_file(path, noun)
+        return [path]
+    if "\0" in text:
+        raise DataError(f"{base_dir / text}: not a file name")
+    found = sorted(Path(p) for p in glob.glob(str(base_dir / text), recursive=True))
+    files = [p for p in found if not p.is_dir()]
+    if not files:
+        raise DataError(f"{base_dir / text}: no {noun} matches this pattern")
+    for path in files:
+        _require_file(_source(base_dir, str(path)), noun)  # `path` is absolute: base_dir / path
+    return files
+
+
+def concat_shards(parts: Sequence[tuple[Path, np.ndarray]]) -> np.ndarray:
+    """The shards' rows one after another; they must agree on dtype and row shape (one line
+    naming the shard that does not)."""
+    first_path, first = parts[0]
+    if len(parts) == 1:
+        return first
+    for path, a in parts:
+        if a.ndim == 0 or a.shape[1:] != first.shape[1:] or a.dtype != first.dtype:
+            raise DataError(
+                f"{path}: a shard of {a.dtype}{list(a.shape)}, but {first_path} holds "
+                f"{first.dtype}{list(first.shape)}; shards must agree on dtype and on every "
+                "dimension but the first"
+            )
+    return np.concatenate([a for _, a in parts])
 
 
 # -- CSV ---------------------------------------------------------------------------------------
