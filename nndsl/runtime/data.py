@@ -6,6 +6,7 @@ Batching policy:
   filled up with the first examples of the same epoch's order (wrap-around), so every example
   is seen at least once per epoch and BatchNorm never sees padding rows.
 - Evaluation batches are zero-padded to the batch size with a 0/1 mask, so averages are exact.
+  Under a `distribute` layout they are split over the batch axis as training batches are.
 - Both are gathered on a background thread a couple of batches ahead (`_prefetched`).
 - A streamed source's inputs are `nndsl.runtime.streaming.Rows`, read as they are indexed:
   everything here indexes rows, so the same code serves both, with the same batches.
@@ -30,6 +31,7 @@ from nndsl.ops.attrs import declared
 from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
 from nndsl.runtime.streaming import (
+    PAD,
     Batch,
     Rows,
     open_csv_source,
@@ -569,9 +571,9 @@ SINGLE_GROUP = 16
 # streamed folder) are not gathered 16 batches ahead.
 GROUP_BYTES = 16 << 20
 
-# What moves a call's `(x, y)` to the device ahead of the step, on the prefetch thread (e.g.
-# `jax.device_put`, or a sharded put).
-Put = Callable[[list[tuple[Arrays, Labels]]], list[tuple[Arrays, Labels]]]
+# What moves calls' arrays (each an `(x, y)`, or an evaluation batch's `(x, y, mask)`) to the
+# devices ahead of the step, on the prefetch thread (e.g. `jax.device_put`, or a sharded put).
+Put = Callable[[list[Any]], list[Any]]
 
 
 def group_size(data: Dataset, batch: int) -> int:
@@ -668,32 +670,40 @@ def _flattened(groups: Iterator[list[_T]]) -> Generator[_T, None, None]:
 
 
 def eval_batches(
-    data: Dataset, batch: int, *, prefetch: int = 2
+    data: Dataset, batch: int, *, prefetch: int = 2, put: Put | None = None, lazy: bool = False
 ) -> Iterator[tuple[Arrays, Labels, np.ndarray]]:
-    """Batches in order, the last zero-padded to `batch`, with a 0/1 mask of real rows; `y`
-    as `step_labels` gives it."""
-    return _prefetched(_eval_batches(data, batch), prefetch)
+    """Batches in order, the last padded to `batch` with zero rows, with a 0/1 mask of real
+    rows; `y` as `step_labels` gives it. `put` and `lazy` as for `train_calls`: each batch is
+    moved to the devices on the prefetch thread, and a lazy streamed input is a
+    `streaming.Batch` whose padding rows (`streaming.PAD`) read as zeros, so each process
+    reads only the real rows its devices hold."""
+    batches = _eval_batches(data, batch, lazy)
+    if put is not None:
+        batches = (moved for b in batches for moved in put([b]))
+    return _prefetched(batches, prefetch)
 
 
-def _eval_batches(data: Dataset, batch: int) -> Iterator[tuple[Arrays, Labels, np.ndarray]]:
-    for start in range(0, len(data), batch):
+def _eval_batches(
+    data: Dataset, batch: int, lazy: bool = False
+) -> Iterator[tuple[Arrays, Labels, np.ndarray]]:
+    n = len(data)
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        mask = np.zeros(batch, np.float32)
+        mask[: stop - start] = 1.0
+        index = np.full(batch, PAD)
+        index[: stop - start] = np.arange(start, stop)
 
-        def part(a: np.ndarray, start: int = start) -> np.ndarray:
-            return a[start : start + batch]
+        def part(
+            a: np.ndarray, start: int = start, stop: int = stop, index: np.ndarray = index
+        ) -> np.ndarray:
+            if lazy and isinstance(a, Rows):
+                return Batch(a, index, (batch,))
+            rows = a[start:stop]
+            return rows if len(rows) == batch else _pad(rows, batch)
 
         x, y = tree_map(part, data.x), tree_map(part, data.y)
-        w = None if data.w is None else data.w[start : start + batch]
-        real = len(first_array(x))
-        mask = np.ones(batch, np.float32)
-        if real < batch:
-            mask[real:] = 0.0
-
-            def pad(a: np.ndarray) -> np.ndarray:
-                return _pad(a, batch)
-
-            x = tree_map(pad, x)
-            y = tree_map(pad, y)
-            w = None if w is None else _pad(w, batch)
+        w = None if data.w is None else part(data.w)
         yield x, step_labels(y, w), mask
 
 

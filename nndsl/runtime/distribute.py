@@ -11,7 +11,9 @@ Arrays are built from host data with `make_array_from_single_device_arrays`, eac
 putting only the pieces its own devices hold: the same call serves one process with several
 devices and several processes (`jax.distributed`), where every process holds the same host
 batch and transfers only its share. Over several processes a streamed input's batch comes
-unread (`streaming.Batch`) and each process reads only its devices' rows of it.
+unread (`streaming.Batch`) and each process reads only its devices' rows of it. Evaluation
+batches (the validation and test splits) are placed the same way (`runtime.train.evaluate`),
+so the eval step is data parallel too and its masked sums reduce over the global batch.
 """
 
 from __future__ import annotations

@@ -139,17 +139,25 @@ class Rows:
         return out if dtype is None else out.astype(dtype)
 
 
+# A padding row of a `Batch`: zeros, read from nowhere.
+PAD = -1
+
+
 class Batch:
-    """Rows `index` of a streamed input, not read yet: a training call's batch as the prefetch
-    thread hands it to a sharded `put` (`nndsl.runtime.distribute.put`), which reads only the
-    rows of the devices its process holds, so each process of a multi-process run reads only
-    its share of every batch from disk.
+    """Rows `index` of a streamed input, not read yet: a training call's or an evaluation
+    batch as the prefetch thread hands it to a sharded `put` (`nndsl.runtime.distribute.put`),
+    which reads only the rows of the devices its process holds, so each process of a
+    multi-process run reads only its share of every batch from disk.
 
     `shape` is `(*lead, *row)`: `lead` is `[per_call, batch]` for a stack of batches or
     `[batch]`. `batch[i]` (an int) is the stack's batch `i`, still unread; `batch[key]` (a
     tuple of slices, as `Sharding.addressable_devices_indices_map` gives them) reads the rows
     the leading slices select and returns them cut by the others, equal to the same part of
-    `np.asarray(batch)`, which reads every row."""
+    `np.asarray(batch)`, which reads every row.
+
+    A negative index is a padding row (`PAD`): zeros, read from nowhere. An evaluation batch's
+    padded end (`nndsl.runtime.data.eval_batches`) is one, so a device holding only padding
+    reads nothing, and the rows equal the eager batch's zero padding."""
 
     def __init__(self, rows: Rows, index: np.ndarray, lead: tuple[int, ...]) -> None:
         self._rows = rows
@@ -173,10 +181,20 @@ class Batch:
         key = key if isinstance(key, tuple) else (key,)
         lead = self._index.ndim
         index = self._index[key[:lead]]
-        rows = self._rows[np.asarray(index).reshape(-1)]
+        rows = self._read(np.asarray(index).reshape(-1))
         out = rows.reshape(*np.shape(index), *self.shape[lead:])
         rest = key[lead:]
         return out[(slice(None),) * np.ndim(index) + rest] if rest else out
+
+    def _read(self, index: np.ndarray) -> np.ndarray:
+        """Rows `index`, padding (negative) rows zero."""
+        real = index >= 0
+        if real.all():
+            return self._rows[index]
+        out = np.zeros((len(index), *self._rows.shape[1:]), self.dtype)
+        if real.any():
+            out[real] = self._rows[index[real]]
+        return out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out: np.ndarray = self[(slice(None),) * self._index.ndim]
@@ -795,6 +813,7 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
 __all__ = [
     "AUTO_STREAM_BYTES",
     "Batch",
+    "PAD",
     "Rows",
     "open_csv_source",
     "open_image_folder",

@@ -59,6 +59,7 @@ from nndsl.runtime.data import (
     Arrays,
     Dataset,
     Labels,
+    Put,
     Splits,
     base_dir_of,
     eval_batches,
@@ -156,11 +157,16 @@ class FitResult:
     skipped_steps: int = 0
 
 
-def evaluate(steps: Steps, params: Tree, state: Tree, data: Dataset, batch: int) -> Logs:
-    """The mean loss and the metrics over all of `data`, in inference mode."""
+def evaluate(
+    steps: Steps, params: Tree, state: Tree, data: Dataset, batch: int, layout: Layout | None = None
+) -> Logs:
+    """The mean loss and the metrics over all of `data`, in inference mode. Under `layout`
+    the batches are split over the batch axis as training's are (`_placement`): each device
+    computes its rows, and the step's masked sums reduce over the global batch."""
     loss_sum, count = 0.0, 0.0
     totals: Metrics | None = None
-    for x, y, mask in eval_batches(data, batch):
+    move, lazy = _placement(layout, batch)
+    for x, y, mask in eval_batches(data, batch, put=move, lazy=lazy):
         loss, metrics, n = steps.eval_step(params, state, x, y, mask)
         loss_sum += float(loss)
         totals = add_metric_stats(totals, metrics)
@@ -290,6 +296,7 @@ def fit(
     for cb in run.callbacks:
         cb.on_train_begin(run, result.resumed_from is not None)
     feed = _Feed(run, on_event, emit, n_steps)
+    move, lazy = _placement(layout, config.batch, per_call)
     while run.epoch < config.epochs and not run.stop_training and not result.stopped:
         epoch = run.epoch + 1
         epoch_started = time.perf_counter()
@@ -304,10 +311,8 @@ def fit(
             per_call=per_call,
             shuffle=config.shuffle,
             start=run.position,
-            # on the prefetch thread, ahead of the step; split over the mesh under a layout
-            put=jax.device_put if layout is None else layout.put_calls(config.batch, per_call),
-            # over several processes each reads only its devices' rows of a streamed input
-            lazy=layout is not None and jax.process_count() > 1,
+            put=move,
+            lazy=lazy,
         )
         dispatched = run.position  # steps handed to the device this epoch
         for take, x, y in calls:
@@ -325,7 +330,7 @@ def fit(
         if not interrupted:
             run.epoch, run.position = epoch, 0
         validation = (
-            evaluate(steps, run.params, run.state, splits.validation, config.batch)
+            evaluate(steps, run.params, run.state, splits.validation, config.batch, layout)
             if len(splits.validation)
             else None
         )
@@ -353,7 +358,7 @@ def fit(
     result.global_steps, result.skipped_steps = run.global_step, run.skipped
     params = steps.final_params(run.params, run.opt_state)  # the EMA under `use_ema`
     if not result.stopped and len(splits.test):
-        result.test = evaluate(steps, params, run.state, splits.test, config.batch)
+        result.test = evaluate(steps, params, run.state, splits.test, config.batch, layout)
         emit(TestEnd(result.test))
     # per copy again, as checkpoints, `predict` and exports name them
     result.params, result.state, result.opt_state = unpack_all(
@@ -361,6 +366,16 @@ def fit(
     )
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
+
+
+def _placement(layout: Layout | None, batch: int, per_call: int = 1) -> tuple[Put, bool]:
+    """How training and evaluation hand their batches to the step, alike: the put that moves
+    them on the prefetch thread, ahead of the step (split over the mesh's batch axis under a
+    layout), and whether a streamed input is handed over unread (lazy), so that over several
+    processes each reads only its devices' rows."""
+    if layout is None:
+        return jax.device_put, False
+    return layout.put_calls(batch, per_call), jax.process_count() > 1
 
 
 def _resume(run: RunState, result: FitResult, n_steps: int, emit: Callable[[Event], None]) -> None:

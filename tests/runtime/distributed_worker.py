@@ -2,7 +2,9 @@
 (`XLA_FLAGS=--xla_force_host_platform_device_count=4` must be set before JAX is imported).
 
 `python distributed_worker.py DIR`: trains a tiny digits MLP on one device and under
-data-parallel, 2x2 data x model and fsdp layouts; then 4 devices for one epoch, resumed on 2
+data-parallel, 2x2 data x model and fsdp layouts, evaluating its validation split (44 rows:
+batches of 32 and 12, the second padded) each epoch and its test split (38 rows) at the end,
+recording where each evaluation batch's arrays were; then 4 devices for one epoch, resumed on 2
 devices and on 1; then a tiny `std.transformer` text classifier (the 40 example reviews, 5
 steps) on one device and under the same three layouts, its attention, dense and embedding
 kernels split over `model` in the 2x2 one. Prints one JSON object: losses, weight differences
@@ -16,10 +18,13 @@ import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
 
+import nndsl.runtime.train as train_module
+from nndsl.backend.jax.training import Steps, steps_for
 from nndsl.frontend import check_source
 from nndsl.ir.distribute import FSDP, Distribution, ShardRule
 from nndsl.runtime.data import load_data
@@ -32,13 +37,14 @@ model Net() {
     input x: f32[B, 64]
     return x |> Dense(8) |> relu |> Dense(10)
 }
-data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.0)
+data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.15)
 train Net on digits {
     loss = cross_entropy(from_logits = true)
     optimizer = adam(0.01)
+    metrics = [accuracy]
     batch = 32
     epochs = EPOCHS
-    validation_split = 0.0
+    validation_split = 0.2
     callbacks = [checkpoint(every = 1, keep = 2)]
 }
 """
@@ -121,6 +127,46 @@ def _diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
 _FINAL: dict[str, dict[str, np.ndarray]] = {}  # each layout's final weights
 
 
+def _spec(a: Any) -> list[str | None]:
+    return [None if x is None else str(x) for x in getattr(a.sharding, "spec", ())]
+
+
+def _recording_steps_for(*args: Any, **kwargs: Any) -> Steps:
+    """`steps_for` whose `eval_step` records the partition spec and per-device shape of each
+    call's inputs (`seen`), keeping the jitted step (`jitted`) to count its programs."""
+    steps = steps_for(*args, **kwargs)
+    jitted = steps.eval_step
+
+    def eval_step(params: Any, state: Any, x: Any, y: Any, mask: Any) -> Any:
+        eval_step.seen.append(  # type: ignore[attr-defined]
+            {
+                "x": _spec(x),
+                "y": _spec(y),
+                "mask": _spec(mask),
+                "x_shard": list(x.sharding.shard_shape(x.shape)),
+                "devices": len(x.sharding.device_set),
+            }
+        )
+        return jitted(params, state, x, y, mask)
+
+    eval_step.seen = []  # type: ignore[attr-defined]
+    eval_step.jitted = jitted  # type: ignore[attr-defined]
+    return replace(steps, eval_step=eval_step)
+
+
+train_module.steps_for = _recording_steps_for  # what `fit` builds its steps with
+
+
+def _evaluations(r: Any) -> dict[str, object]:
+    """Each epoch's validation logs, the test split's, and where the evaluation inputs were."""
+    return {
+        "validation": [e.validation for e in r.history],
+        "test": r.test,
+        "eval_inputs": r.steps.eval_step.seen,
+        "eval_compiles": r.steps.eval_step.jitted._cache_size(),  # full and padded: one
+    }
+
+
 def layouts(
     root: Path, source: str = SOURCE, runs: str = "runs", dists: dict[str, Distribution] = LAYOUTS
 ) -> dict[str, object]:
@@ -131,6 +177,7 @@ def layouts(
     out: dict[str, object] = {
         "devices": jax.device_count(),
         "base": [e.train["loss"] for e in base.history],
+        "base_eval": _evaluations(base),
     }
     for name, dist in dists.items():
         r = fit(
@@ -153,6 +200,7 @@ def layouts(
             "opt_specs": opt_specs,
             "n_devices": len(next(iter(jax.tree.leaves(r.params))).sharding.device_set),
             "compiles": r.steps.train_step._cache_size(),  # one program for every step
+            **_evaluations(r),
         }
         query = r.params.get("transformer_encoder/multi_head_attention", {}).get("query.kernel")
         if query is not None:  # the array itself: where its pieces are
@@ -200,7 +248,7 @@ def transformer(root: Path) -> dict[str, object]:
 
 
 def _small_digits(root: Path) -> None:
-    """The first 256 digits: 8 steps an epoch keep each run to its compilation."""
+    """The first 256 digits: 6 steps an epoch (174 rows train) keep each run to its compilation."""
     with np.load(EXAMPLES / "data/digits.npz") as d:
         np.savez(root / "digits.npz", images=d["images"][:256], labels=d["labels"][:256])
 

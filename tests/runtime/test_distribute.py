@@ -1,8 +1,9 @@
 """`distribute { ... }` at run time on 4 simulated CPU devices, each scenario in a subprocess
 (the device count is fixed before JAX is imported): data parallel, 2x2 data x model and fsdp
-train to the losses of one device, and the arrays are really sharded; a 4-device run resumes
-on 2 devices and on 1; the same three layouts train a tiny `std.transformer` classifier as one
-device, its attention kernels split over `model`."""
+train to the losses of one device, and the arrays are really sharded; their evaluation of the
+validation and test splits is split over the batch axis too and gives one device's figures; a
+4-device run resumes on 2 devices and on 1; the same three layouts train a tiny
+`std.transformer` classifier as one device, its attention kernels split over `model`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 # Summing over devices reorders float additions: losses agree to float32 rounding, weights
-# after 16 Adam steps to a few ulps of their size.
+# after 12 Adam steps to a few ulps of their size.
 LOSS_TOL, PARAM_TOL = 1e-5, 1e-4
 
 
@@ -59,6 +60,33 @@ def test_layouts_train_as_one_device_and_shard(worker: dict[str, Any]) -> None:
     assert fsdp["dense_1/bias"] == []  # 10 does not split over 4: replicated
     assert all(s == ["data"] for s in out["fsdp"]["opt_specs"])  # Adam's moments sharded
     assert all(out[name]["compiles"] == 1 for name in ("dp", "dp_model", "fsdp"))
+
+
+@pytest.mark.slow
+def test_evaluation_splits_over_the_batch_axis_as_one_device(worker: dict[str, Any]) -> None:
+    """Validation after each epoch and the test split at the end, the last batch of each
+    padded, give one device's loss and accuracy (measured: losses within 4e-7); each batch's
+    inputs, labels and mask are split over `data`, and full and padded batches are one
+    program."""
+    out = worker["layouts"]
+    base = out["base_eval"]
+    assert len(base["validation"]) == 2 and base["test"] is not None
+    assert all(s["devices"] == 1 for s in base["eval_inputs"])
+    for name, per_device in (("dp", 8), ("dp_model", 16), ("fsdp", 8)):
+        run = out[name]
+        for mine, ref in zip(run["validation"], base["validation"], strict=True):
+            assert mine == pytest.approx(ref, abs=LOSS_TOL), name
+        assert run["test"] == pytest.approx(base["test"], abs=LOSS_TOL), name
+        assert run["eval_compiles"] == 1, name
+        assert len(run["eval_inputs"]) == 2 * 2 + 2, name  # 2 epochs x 2 batches, 2 test ones
+        for seen in run["eval_inputs"]:
+            assert seen == {
+                "x": ["data"],
+                "y": ["data"],
+                "mask": ["data"],
+                "x_shard": [per_device, 64],
+                "devices": 4,
+            }, name
 
 
 @pytest.mark.slow

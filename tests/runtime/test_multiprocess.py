@@ -1,11 +1,15 @@
 """Two processes on 127.0.0.1 as one JAX program (`nnrun train --coordinator`), each with two
 simulated CPU devices: the weights process 0 writes, training on the data streamed (each
 process reading only its devices' rows of each batch, from an `.npy` or an `np.savez` file),
-equal a one-process run on four devices from the same data in memory, and when one process
+equal a one-process run on four devices from the same data in memory, and so do the
+validation and test figures it logs (history.json; the last batch of each split padded: the
+test split's last has its 6 rows on process 0's first device, process 1 holds only padding),
+and when one process
 dies the other stops with one clear line within a bounded time (in memory)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,13 +28,14 @@ model Net() {
     input x: f32[B, 64]
     return x |> Dense(8) |> relu |> Dense(10)
 }
-data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.0)
+data digits = npz("digits.npz", x = "images", y = "labels", test_split = 0.15)
 train Net on digits {
     loss = cross_entropy(from_logits = true)
     optimizer = adam(0.01)
+    metrics = [accuracy]
     batch = 32
     epochs = EPOCHS
-    validation_split = 0.0
+    validation_split = 0.2
     distribute {
         devices = "all"
     }
@@ -40,20 +45,20 @@ NNRUN = [sys.executable, "-c", "import sys; from nndsl.cli.main import main; sys
 
 
 STREAMED = {
-    "npy": 'npy(x = "images.npy", y = "labels.npy", test_split = 0.0, stream = true)',
-    "npz": 'npz("digits.npz", x = "images", y = "labels", test_split = 0.0, stream = true)',
+    "npy": 'npy(x = "images.npy", y = "labels.npy", test_split = 0.15, stream = true)',
+    "npz": 'npz("digits.npz", x = "images", y = "labels", test_split = 0.15, stream = true)',
 }
 
 
 def _project(tmp_path: Path, epochs: int, streamed: str = "npy") -> Path:
-    with np.load(ROOT / "examples/data/digits.npz") as d:  # 8 steps an epoch
+    with np.load(ROOT / "examples/data/digits.npz") as d:  # 6 steps an epoch, 44 + 38 evaluate
         images, labels = d["images"][:256], d["labels"][:256]
     np.savez(tmp_path / "digits.npz", images=images, labels=labels)
     np.save(tmp_path / "images.npy", images)  # the same data, streamed
     np.save(tmp_path / "labels.npy", labels)
     (tmp_path / "pyproject.toml").write_text("")
     text = SOURCE.replace("EPOCHS", str(epochs))
-    source = 'npz("digits.npz", x = "images", y = "labels", test_split = 0.0)'
+    source = 'npz("digits.npz", x = "images", y = "labels", test_split = 0.15)'
     assert source in text
     (tmp_path / "streamed.nn").write_text(text.replace(source, STREAMED[streamed]))
     path = tmp_path / "net.nn"
@@ -118,6 +123,14 @@ def test_two_processes_train_as_one(tmp_path: Path, cache: str, streamed: str) -
     for k in one:
         np.testing.assert_allclose(multi[k], one[k], atol=1e-5, err_msg=k)
     assert "Weights saved" in outs[0][0] and "Weights saved" not in outs[1][0]  # process 0 writes
+    logged = json.loads((tmp_path / "runs/multi/history.json").read_text())
+    ref = json.loads((tmp_path / "runs/single/history.json").read_text())
+    assert logged["sizes"] == ref["sizes"] == {"train": 174, "validation": 44, "test": 38}
+    for mine, theirs in zip(logged["epochs"], ref["epochs"], strict=True):
+        assert mine["validation"] == pytest.approx(theirs["validation"], abs=1e-5)
+    assert logged["test"] == pytest.approx(ref["test"], abs=1e-5)
+    assert set(ref["test"]) == {"loss", "accuracy"}
+    assert ref["confusion"] is not None  # one process: the report predicts the test split too
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Each process reads only its shard of a streamed batch: `streaming.Batch` (a training call's
-rows, unread) reads only the rows a piece selects, with the values of the eager gather, and
-`distribute.put` reads each distinct piece of it once (4 simulated devices, in a subprocess);
+or an evaluation batch's rows, unread; an evaluation batch's padding reads nothing) reads only
+the rows a piece selects, with the values of the eager gather, and `distribute.put` reads
+each distinct piece of it once (4 simulated devices, in a subprocess);
 the same for an `np.savez` file's rows, counted as the positioned reads of their bytes, and a
 CSV file's rows, counted as the byte spans read."""
 
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from nndsl.runtime import streaming
-from nndsl.runtime.data import Dataset, train_calls
+from nndsl.runtime.data import Dataset, eval_batches, train_calls
 from nndsl.runtime.streaming import (
     Batch,
     Rows,
@@ -114,6 +115,38 @@ def test_lazy_calls_are_the_eager_batches(per_call: int) -> None:
     for (_, xe, _), (_, xm, _) in zip(eager, moved, strict=True):
         np.testing.assert_array_equal(xm, np.asarray(xe)[..., 4:8, :, :])
     assert len(source.reads) == sum(k for k, _, _ in eager) * 4  # half of every batch
+
+
+def test_lazy_eval_batches_read_only_the_real_rows_of_their_pieces() -> None:
+    """18 rows in batches of 8: the last has 2 rows and 6 padding ones, zeros read from
+    nowhere, so its second half, all padding, reads nothing. In-memory labels, sample weights
+    and the mask are gathered as without `lazy`."""
+    source, rows = _rows()
+    view = rows.take(np.random.default_rng(0).permutation(50)[:18])
+    data = Dataset(view, np.arange(18) % 5, np.linspace(0.5, 2, 18, dtype=np.float32))  # type: ignore[arg-type]
+    eager = list(eval_batches(data, 8, prefetch=0))
+    source.reads.clear()
+    lazy = list(eval_batches(data, 8, prefetch=0, lazy=True))
+    assert source.reads == []  # nothing read until a `put` reads it
+    assert len(lazy) == len(eager) == 3
+    for (xe, ye, me), (xl, yl, ml) in zip(eager, lazy, strict=True):
+        assert isinstance(xl, Batch) and xl.shape == xe.shape == (8, 3, 4)
+        np.testing.assert_array_equal(np.asarray(xl), xe)  # the padding too: zeros
+        for a, b in zip(ye, yl, strict=True):  # (labels, weights)
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ml, me)
+    assert eager[-1][2].tolist() == [1.0] * 2 + [0.0] * 6 and not eager[-1][0][2:].any()
+
+    def half(batches: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any]]:
+        """A second process's `put`: the last half of each batch."""
+        return [(x[(slice(4, 8),)], y, mask) for x, y, mask in batches]
+
+    source.reads.clear()
+    moved = list(eval_batches(data, 8, prefetch=0, put=half, lazy=True))
+    for (xe, _, _), (xm, _, _) in zip(eager, moved, strict=True):
+        np.testing.assert_array_equal(xm, xe[4:8])
+    mapped = np.asarray(view._index)
+    assert sorted(source.reads) == sorted([*mapped[4:8], *mapped[12:16]])  # none of batch 3
 
 
 def _npz_rows(folder: Path, n: int = 50) -> tuple[np.ndarray, Rows]:
@@ -221,7 +254,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 sys.path.insert(0, sys.argv[1])
 from test_shard_reads import _rows
 from nndsl.runtime.distribute import put
-from nndsl.runtime.streaming import Batch
+from nndsl.runtime.streaming import PAD, Batch
 
 mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ("data", "model"))
 out = {}
@@ -240,6 +273,20 @@ for name, lead, spec in [("stacked", (3, 8), P(None, "data")), ("single", (8,), 
         "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
         "reads": sorted(source.reads) == sorted(index.tolist()),  # each row once
     }
+
+source, rows = _rows()  # an evaluation batch's padded end: zeros, read from nowhere
+index = np.full(8, PAD)
+index[:3] = np.random.default_rng(4).permutation(50)[:3]
+sharding = NamedSharding(mesh, P("data"))  # rows 4-7, all padding, on two devices
+eager = np.zeros((8, 3, 4), np.float32)
+eager[:3] = rows[index[:3]]
+source.reads.clear()
+lazy = put(Batch(rows, index, (8,)), sharding)
+out["padded"] = {
+    "equal": all(np.array_equal(s.data, eager[s.index]) for s in lazy.addressable_shards),
+    "sharding": lazy.sharding == sharding and lazy.shape == eager.shape,
+    "reads": sorted(source.reads) == sorted(index[:3].tolist()),  # the real rows, once
+}
 
 import os, pathlib, tempfile  # an np.savez file: each row's bytes read once, by its piece
 from nndsl.runtime import streaming
@@ -280,7 +327,8 @@ print(json.dumps(out))
 
 
 def test_put_reads_each_piece_once_on_a_mesh() -> None:
-    """A 2x2 data x model mesh: the model axis's two replicas of a piece share one read."""
+    """A 2x2 data x model mesh: the model axis's two replicas of a piece share one read; the
+    devices holding only an evaluation batch's padding read nothing."""
     env = {
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
@@ -296,5 +344,5 @@ def test_put_reads_each_piece_once_on_a_mesh() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("stacked", "single", "npz", "csv"):
+    for name in ("stacked", "single", "padded", "npz", "csv"):
         assert out[name] == {"equal": True, "sharding": True, "reads": True}, name
