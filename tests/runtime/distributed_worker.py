@@ -98,6 +98,40 @@ TRANSFORMER_LAYOUTS = {
 }
 
 
+# The digits CNN example with a BatchNormalization after its second convolution: its moving
+# statistics are state, which every layout must reduce over the global batch. SGD, not Adam:
+# the bias before the BatchNormalization has a gradient of float noise (the normalization
+# cancels it), which Adam scales up to a full step whose sign the summation order decides.
+CNN = """
+data digits = npz("digits.npz", x = "images_2d", y = "labels", test_split = 0.15)
+train DigitsCNN on digits {
+    loss = cross_entropy(from_logits = true)
+    optimizer = sgd(0.05, momentum = 0.9)
+    metrics = [accuracy]
+    batch = 32
+    epochs = EPOCHS
+    validation_split = 0.2
+}
+"""
+CNN_LAYOUTS = {
+    "dp": LAYOUTS["dp"],
+    "dp_model": Distribution(  # output channels split over `model`
+        (("data", 2), ("model", 2)),
+        "data",
+        (ShardRule("conv2d*/kernel", (None, None, None, "model")),),
+    ),
+    "fsdp": LAYOUTS["fsdp"],
+}
+
+
+def _cnn_source() -> str:
+    text = (EXAMPLES / "digits_cnn.nn").read_text()
+    model = text[: text.index("data digits")]
+    conv = 'h = h |> Conv2D(32, 3, padding = "same", activation = "relu")'
+    assert conv in model
+    return model.replace(conv, f"{conv} |> BatchNormalization()") + CNN
+
+
 def _config(root: Path, epochs: int, source: str = SOURCE):  # type: ignore[no-untyped-def]
     text = source.replace("EPOCHS", str(epochs))
     path = root / "net.nn"
@@ -178,6 +212,7 @@ def layouts(
         "devices": jax.device_count(),
         "base": [e.train["loss"] for e in base.history],
         "base_eval": _evaluations(base),
+        "state": sorted(_flat(base.state)),
     }
     for name, dist in dists.items():
         r = fit(
@@ -196,6 +231,7 @@ def layouts(
         out[name] = {
             "losses": [e.train["loss"] for e in r.history],
             "max_param_diff": _diff(_flat(r.params), ref),
+            "max_state_diff": _diff(_flat(r.state), _flat(base.state)) if base.state else 0.0,
             "specs": _specs(r.params),
             "opt_specs": opt_specs,
             "n_devices": len(next(iter(jax.tree.leaves(r.params))).sharding.device_set),
@@ -250,12 +286,24 @@ def transformer(root: Path) -> dict[str, object]:
 def _small_digits(root: Path) -> None:
     """The first 256 digits: 6 steps an epoch (174 rows train) keep each run to its compilation."""
     with np.load(EXAMPLES / "data/digits.npz") as d:
-        np.savez(root / "digits.npz", images=d["images"][:256], labels=d["labels"][:256])
+        images, labels = d["images"][:256], d["labels"][:256]
+    np.savez(
+        root / "digits.npz", images=images, images_2d=images.reshape(-1, 8, 8, 1), labels=labels
+    )
+
+
+def cnn(root: Path) -> dict[str, object]:
+    return layouts(root, _cnn_source(), "runs-cnn", CNN_LAYOUTS)
 
 
 if __name__ == "__main__":
     root = Path(sys.argv[1])
     _small_digits(root)
     enable_compile_cache(root / "cache")  # runs with the same programs compile once
-    out = {"layouts": layouts(root), "resume": resume(root), "transformer": transformer(root)}
+    out = {
+        "layouts": layouts(root),
+        "resume": resume(root),
+        "cnn": cnn(root),
+        "transformer": transformer(root),
+    }
     print(json.dumps(out))
