@@ -139,7 +139,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     attrs = config.data.attrs
     if config.loss_expr is not None and config.data.op.name == "npz":
         attrs = without_unread_labels(config, attrs)
-    arrays = read_source(config.data.op.name, attrs, base)
+    arrays = _read_source(config.data.op.name, attrs, base)
     names = _names_of(config.data.op.name, attrs, base)
     if any(k.startswith(("x/", "y/")) for k in arrays):  # arrays named by input and output
         return _split_named(config, arrays, names)
@@ -204,14 +204,14 @@ _STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
 }
 
 
-def read_source(source: str, attrs: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def _read_source(source: str, attrs: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """A source's arrays, its inputs streamed (`Rows`) where `wants_stream` says so, else read
     into memory. A `zip` reads each of its sources through here, so a zipped source streams
     exactly when it would alone (`stream` written on it, or the default's rule)."""
     if source == ZIP:
 
         def member(called: Configured, folder: Path) -> dict[str, Any]:
-            return read_source(called.name, called.options, folder)
+            return _read_source(called.name, called.options, folder)
 
         arrays: dict[str, Any] = implementation(ZIP)(attrs, base, read=member)
         return arrays

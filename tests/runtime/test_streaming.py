@@ -479,7 +479,8 @@ def test_a_zipped_source_streams_as_it_would_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`stream = true` on a source of a `zip`, or its size: that source's inputs are `Rows`,
-    with the in-memory zip's splits and batches; the other source stays in memory."""
+    with the in-memory zip's splits and batches; the other source stays in memory. One that
+    cannot stream (compressed) gives the error it gives alone."""
     from nndsl.runtime import streaming
 
     _zip_data(tmp_path)
@@ -507,6 +508,17 @@ def test_a_zipped_source_streams_as_it_would_alone(
     assert not streams(_zip_config(tmp_path, ""))  # the default: small, in memory
     monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)  # `z.npz`'s inputs: 3.6 KB
     assert streams(_zip_config(tmp_path, ""))
+
+    with np.load(tmp_path / "z.npz") as found:  # cannot stream: the error it gives alone
+        np.savez_compressed(tmp_path / "z.npz", **dict(found))
+    assert not streams(_zip_config(tmp_path, ""))
+    with pytest.raises(DataError) as info:
+        load_data(_zip_config(tmp_path, ", stream = true"))
+    assert str(info.value) == (
+        f"{tmp_path.resolve() / 'z.npz'}: array 'x' is compressed (np.savez_compressed), so "
+        "its rows cannot be read one batch at a time; re-save it with np.savez, or drop "
+        "`stream = true`"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["npz", "csv", "zip"])
