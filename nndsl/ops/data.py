@@ -685,7 +685,8 @@ class Zip(DataSource):
     Each source feeds the inputs and labels it names (an `npz` with key lists, a `csv` with
     column groups); together they must feed every input and every output that has a loss,
     each once. Their row counts must agree. The rows are shuffled and split once, with the same
-    permutation for every source (the sources' own `test_split` is not used).
+    permutation for every source (the sources' own `test_split` is not used). Each source
+    streams as it would alone (its own `stream`).
     """
 
     name = ZIP

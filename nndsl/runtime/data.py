@@ -28,6 +28,8 @@ from nndsl.backend import DataError
 from nndsl.backend.jax import implementation
 from nndsl.ir import Graph, OpCall, TrainConfig
 from nndsl.ops.attrs import declared
+from nndsl.ops.data import ZIP
+from nndsl.ops.spec import Configured
 from nndsl.runtime.loss_labels import expression_labels, without_unread_labels
 from nndsl.runtime.sources import TextVectorizer
 from nndsl.runtime.streaming import (
@@ -139,11 +141,7 @@ def load_data(config: TrainConfig, *, base_dir: Path | None = None) -> Splits:
     attrs = config.data.attrs
     if config.loss_expr is not None and config.data.op.name == "npz":
         attrs = without_unread_labels(config, attrs)
-    streamed = _STREAMED.get(config.data.op.name)
-    if streamed is not None and wants_stream(config.data.op.name, attrs, base):
-        arrays = streamed(attrs, base)
-    else:
-        arrays = implementation(config.data.op)(attrs, base)
+    arrays = _read_source(config.data.op.name, attrs, base)
     names = _names_of(config.data.op.name, attrs, base)
     if any(k.startswith(("x/", "y/")) for k in arrays):  # arrays named by input and output
         return _split_named(config, arrays, names)
@@ -206,6 +204,24 @@ _STREAMED: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
     "image_folder": open_image_folder,
     "text_folder": open_text_folder,
 }
+
+
+def _read_source(source: str, attrs: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """A source's arrays, its inputs streamed (`Rows`) where `wants_stream` says so, else read
+    into memory. A `zip` reads each of its sources through here, so a zipped source streams
+    exactly when it would alone (`stream` written on it, or the default's rule)."""
+    if source == ZIP:
+
+        def member(called: Configured, folder: Path) -> dict[str, Any]:
+            return _read_source(called.name, called.options, folder)
+
+        arrays: dict[str, Any] = implementation(ZIP)(attrs, base, read=member)
+        return arrays
+    streamed = _STREAMED.get(source)
+    if streamed is not None and wants_stream(source, attrs, base):
+        return streamed(attrs, base)
+    arrays = implementation(source)(attrs, base)
+    return arrays
 
 
 def _split_named(config: TrainConfig, arrays: Mapping[str, np.ndarray], names: _Names) -> Splits:
@@ -275,7 +291,7 @@ def _names_of(source: str, attrs: Mapping[str, object], base: Path) -> _Names:
     path = str(base / str(declared(attrs, "path", "")))
     if source == "npy":
         return _Names(str(base / str(attrs["x"])), "array", str(base / str(attrs["y"])), "array")
-    if source == "zip":
+    if source == ZIP:
         names = ", ".join(f"`{n}`" for n in attrs["names"])  # type: ignore[attr-defined]
         return _Names(f"zip({names})", "the inputs", f"zip({names})", "the labels")
     if source == "csv":

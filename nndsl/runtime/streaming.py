@@ -777,7 +777,9 @@ def _image_size(file: str) -> tuple[int, int]:
 
 
 def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
-    """`stream = true / false` as written; `none`: stream inputs above `AUTO_STREAM_BYTES`."""
+    """`stream = true / false` as written; `none`: stream inputs above `AUTO_STREAM_BYTES`,
+    however many processes the run has (a streamed batch costs several times the host CPU of
+    a gather from memory: bench/README.md, `stream_cost.py`)."""
     from nndsl.backend.jax.impls import data as readers
 
     given = attrs.get("stream")

@@ -2,8 +2,8 @@
 or an evaluation batch's rows, unread; an evaluation batch's padding reads nothing) reads only
 the rows a piece selects, with the values of the eager gather, and `distribute.put` reads
 each distinct piece of it once (4 simulated devices, in a subprocess);
-the same for an `np.savez` file's rows, counted as the positioned reads of their bytes, and a
-CSV file's rows, counted as the byte spans read."""
+the same for an `np.savez` file's rows, counted as the positioned reads of their bytes (also
+as a streamed source of a `zip`), and a CSV file's rows, counted as the byte spans read."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from nndsl.runtime import streaming
-from nndsl.runtime.data import Dataset, eval_batches, train_calls
+from nndsl.runtime.data import Dataset, eval_batches, load_data, train_calls
 from nndsl.runtime.streaming import (
     Batch,
     Rows,
@@ -29,6 +29,7 @@ from nndsl.runtime.streaming import (
     open_csv_source,
     open_npz_source,
 )
+from tests.runtime.test_streaming import _zip_config, _zip_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,6 +190,35 @@ def test_a_streamed_npz_batch_reads_only_its_pieces_rows(
     piece = stacked[(slice(None), slice(4, 8))]  # the last half of each batch
     np.testing.assert_array_equal(piece, data[mapped[:, 4:8]].astype(np.float32))
     assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())
+
+
+@pytest.mark.parametrize("per_call", [1, 3])
+def test_a_zipped_streamed_source_reads_only_its_pieces_rows(
+    per_call: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `zip` with one source streamed: lazy calls leave that source's input unread (the
+    other's is gathered), and a second process's half of each batch reads only those rows of
+    the `.npz`, with the in-memory zip's values."""
+    _zip_data(tmp_path)
+    memory = load_data(_zip_config(tmp_path, ", stream = false")).train
+    train = load_data(_zip_config(tmp_path, ", stream = true")).train
+    assert isinstance(train.x, dict) and isinstance(memory.x, dict)
+    rows = train.x["x"]
+    assert isinstance(rows, Rows)
+    seen = _recorded_rows(monkeypatch, rows)
+    eager = train_calls(memory, 8, seed=3, epoch=2, per_call=per_call, prefetch=0)
+    lazy = train_calls(train, 8, seed=3, epoch=2, per_call=per_call, prefetch=0, lazy=True)
+    for (_, xe, ye), (_, xl, yl) in zip(eager, lazy, strict=True):
+        assert isinstance(xe, dict) and isinstance(xl, dict)
+        batch = xl["x"]
+        assert isinstance(batch, Batch) and seen == []
+        np.testing.assert_array_equal(xl["w"], xe["w"])
+        np.testing.assert_array_equal(yl, ye)
+        half = (*(slice(None),) * (batch.ndim - 2), slice(4, 8))  # a second process's rows
+        np.testing.assert_array_equal(batch[half], np.asarray(xe["x"])[half])
+        file_rows = np.asarray(rows._index)[batch._index[half]]
+        assert sorted(seen) == sorted(file_rows.reshape(-1).tolist())
+        seen.clear()
 
 
 def _csv_rows(folder: Path, n: int = 50) -> tuple[np.ndarray, Rows]:

@@ -1,6 +1,6 @@
 """Streamed sources (`stream = true`): the same batches as in memory for the same seed, the
 same trained weights, a resumed run bit-identical, image folders decoded on the fly with
-augmentation, and one-line errors."""
+augmentation, one-line errors, and a `zip`'s sources streamed as they would be alone."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def _batches(data: Dataset, per_call: int) -> list[np.ndarray]:
     out = []
     for epoch in (1, 2):
         for _, x, y in train_calls(data, 8, seed=3, epoch=epoch, per_call=per_call, start=1):
-            out += [np.asarray(x), np.asarray(y)]
+            out += [np.asarray(a) for a in (x.values() if isinstance(x, dict) else [x])]
+            out.append(np.asarray(y))
     return out
 
 
@@ -377,26 +378,6 @@ def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
         np.testing.assert_array_equal(mine.y, theirs.y)
 
 
-@pytest.mark.parametrize("fmt", ["npz", "csv"])
-def test_streamed_npz_or_csv_resume_is_bit_identical(fmt: str, tmp_path: Path) -> None:
-    write, config = {"npz": (_npz_data, _npz_config), "csv": (_csv_data, _csv_config)}[fmt]
-    write(tmp_path)
-    memory = fit(config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
-    calls = iter(range(1000))
-    stopped = fit(
-        config(tmp_path, ", stream = true"),
-        run_dir=tmp_path / "b",
-        stop=lambda: next(calls) > 10,
-    )
-    assert stopped.stopped
-    resumed = fit(config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
-    assert resumed.resumed_from is not None
-    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
-        assert a.tobytes() == b.tobytes()
-    assert memory.history[-1].train == resumed.history[-1].train
-    assert memory.test == resumed.test
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -465,3 +446,100 @@ def test_csv_streaming_refuses_bare_cr_lines_and_column_groups(tmp_path: Path) -
     assert any(
         "column groups" in d.message and "cannot stream" in d.message for d in result.diagnostics
     )
+
+
+# -- zip: each source streams as it would alone --------------------------------------------
+def _zip_data(folder: Path, n: int = 75) -> None:
+    """`_npz_data`'s inputs and labels, beside a second source's one-column input."""
+    _npz_data(folder, n)
+    with np.load(folder / "d.npz") as found:
+        np.savez(folder / "z.npz", x=found["inputs"], output=found["labels"])
+    np.savez(folder / "w.npz", w=np.random.default_rng(1).normal(size=(n, 1)))
+
+
+def _zip_config(folder: Path, stream: str, epochs: int = 2) -> TrainConfig:
+    """`zip(a, b)`: `stream` written on `a` (the wide input and the labels); `b` in memory."""
+    text = (
+        NPY_MODEL.format(stream="", epochs=epochs, spe=1)
+        .replace(
+            "input x: f32[B, 6]\n    return x |>",
+            "input x: f32[B, 6]\n    input w: f32[B, 1]\n    return (x, w) |> Concatenate() |>",
+        )
+        .replace(
+            'data d = npy(x = "x.npy", y = "y.npy", test_split = 0.25)',
+            f'data a = npz("z.npz", x = ["x"], y = ["output"]{stream})\n'
+            'data b = npz("w.npz", x = ["w"], y = [])\n'
+            "data d = zip(a, b, test_split = 0.25)",
+        )
+    )
+    return _config(folder, text)
+
+
+def test_a_zipped_source_streams_as_it_would_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stream = true` on a source of a `zip`, or its size: that source's inputs are `Rows`,
+    with the in-memory zip's splits and batches; the other source stays in memory. One that
+    cannot stream (compressed) gives the error it gives alone."""
+    from nndsl.runtime import streaming
+
+    _zip_data(tmp_path)
+    memory = load_data(_zip_config(tmp_path, ", stream = false"))
+    mapped = load_data(_zip_config(tmp_path, ", stream = true"))
+    assert isinstance(mapped.train.x, dict) and isinstance(memory.train.x, dict)
+    assert isinstance(mapped.train.x["x"], Rows) and isinstance(mapped.train.x["w"], np.ndarray)
+    assert not isinstance(memory.train.x["x"], Rows)
+    for per_call in (1, 3):
+        for a, b in zip(
+            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    for part in ("validation", "test"):
+        mine, theirs = getattr(mapped, part), getattr(memory, part)
+        for name in ("x", "w"):
+            np.testing.assert_array_equal(np.asarray(mine.x[name]), theirs.x[name])
+        np.testing.assert_array_equal(mine.y, theirs.y)
+
+    def streams(config: TrainConfig) -> bool:
+        x = load_data(config).train.x
+        return isinstance(x, dict) and isinstance(x["x"], Rows)
+
+    assert not streams(_zip_config(tmp_path, ""))  # the default: small, in memory
+    monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)  # `z.npz`'s inputs: 3.6 KB
+    assert streams(_zip_config(tmp_path, ""))
+
+    with np.load(tmp_path / "z.npz") as found:  # cannot stream: the error it gives alone
+        np.savez_compressed(tmp_path / "z.npz", **dict(found))
+    assert not streams(_zip_config(tmp_path, ""))
+    with pytest.raises(DataError) as info:
+        load_data(_zip_config(tmp_path, ", stream = true"))
+    assert str(info.value) == (
+        f"{tmp_path.resolve() / 'z.npz'}: array 'x' is compressed (np.savez_compressed), so "
+        "its rows cannot be read one batch at a time; re-save it with np.savez, or drop "
+        "`stream = true`"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["npz", "csv", "zip"])
+def test_streamed_resume_is_bit_identical(fmt: str, tmp_path: Path) -> None:
+    write, config = {
+        "npz": (_npz_data, _npz_config),
+        "csv": (_csv_data, _csv_config),
+        "zip": (_zip_data, _zip_config),
+    }[fmt]
+    write(tmp_path)
+    memory = fit(config(tmp_path, ", stream = false"), run_dir=tmp_path / "a")
+    calls = iter(range(1000))
+    stopped = fit(
+        config(tmp_path, ", stream = true"),
+        run_dir=tmp_path / "b",
+        stop=lambda: next(calls) > 10,
+    )
+    assert stopped.stopped
+    resumed = fit(config(tmp_path, ", stream = true"), run_dir=tmp_path / "b", resume=True)
+    assert resumed.resumed_from is not None
+    for a, b in zip(_weights(memory.params), _weights(resumed.params), strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert memory.history[-1].train == resumed.history[-1].train
+    assert memory.test == resumed.test

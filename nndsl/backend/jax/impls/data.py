@@ -14,7 +14,7 @@ import glob
 import os
 import stat
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from nndsl.check.paths import (
     read_source as _read_file,
 )
 from nndsl.ops.data import COLOR_MODES, IMAGE_EXTENSIONS, zip_members
-from nndsl.ops.spec import Keyed
+from nndsl.ops.spec import Configured, Keyed
 
 Arrays = dict[str, np.ndarray]
 
@@ -329,16 +329,29 @@ def _is_number(text: str) -> bool:
 
 
 # -- several sources side by side ---------------------------------------------------------
+# Reads one source of a `zip` (its spec's name and arguments) relative to a folder.
+MemberReader = Callable[[Configured, Path], Arrays]
+
+
+def read_member(member: Configured, base_dir: Path) -> Arrays:
+    """A zipped source read in memory by its own reader."""
+    arrays: Arrays = implementation(member.name)(member.options, base_dir)
+    return arrays
+
+
 @impl("zip")
-def zipped(attrs: Attrs, base_dir: Path) -> Arrays:
+def zipped(attrs: Attrs, base_dir: Path, read: MemberReader = read_member) -> Arrays:
     """Each source's named arrays (`x/<name>`, `y/<name>`) in one dict, row i of each making
     example i: the runtime then splits and shuffles them with one permutation. Row counts must
-    agree; a source's sample weights (one source at most) weigh the examples."""
+    agree; a source's sample weights (one source at most) weigh the examples.
+
+    `read` reads each source: the runtime passes one that streams the sources that would
+    stream alone (their arrays then only need `ndim` and `len` here)."""
     out: Arrays = {}
     counts: list[tuple[str, int]] = []
     names = [str(n) for n in attrs["names"] or ()]  # type: ignore[union-attr]
     for name, member in zip(names, zip_members(attrs), strict=True):
-        arrays = implementation(member.name)(member.options, base_dir)
+        arrays = read(member, base_dir)
         arrays.pop("class_names", None)
         rows = {len(a) for k, a in arrays.items() if "/" in k or k == "sample_weight"}
         n = min(rows) if rows else 0
