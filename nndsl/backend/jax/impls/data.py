@@ -256,16 +256,21 @@ def _csv_labels(
     else:
         return np.asarray(numbers), None
     for (line, _), text in zip(rows, labels, strict=True):
-        if not text:
-            raise DataError(f"{path}: line {line}, column {column!r}: empty label")
-        if _is_number(text):
-            raise DataError(
-                f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
-                "other labels are names; use one or the other"
-            )
+        if not text or _is_number(text):
+            raise _bad_name(path, line, column, text)
     classes = sorted(set(labels))
     index = {name: i for i, name in enumerate(classes)}
     return np.asarray([index[t] for t in labels], np.int64), np.asarray(classes, dtype=object)
+
+
+def _bad_name(path: Path, line: int, column: str, text: str) -> DataError:
+    """An empty label, or a number among names (shared with the streamed reader)."""
+    if not text:
+        return DataError(f"{path}: line {line}, column {column!r}: empty label")
+    return DataError(
+        f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
+        "other labels are names; use one or the other"
+    )
 
 
 def _is_number(text: str) -> bool:
