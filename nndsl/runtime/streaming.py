@@ -455,14 +455,23 @@ class _CsvRows(_Reader):
             ]
         except (UnicodeDecodeError, csv.Error):
             found = []
-        out = np.empty((high - low, len(self._columns)), self.dtype)
-        for i in range(high - low):
-            row = found[i] if len(found) == high - low else []
+        if len(found) != high - low:
+            raise DataError(f"{self.describe(low)} changed since the file was checked")
+        for i, row in enumerate(found):
             if len(row) != self._width:
                 raise DataError(f"{self.describe(low + i)} changed since the file was checked")
-            for c, col in enumerate(self._columns):
-                out[i, c] = self._value(low + i, row[col].strip())
-        return out.reshape(high - low, *self.row_shape)
+        classes, columns = self._classes, self._columns
+        try:  # one list of lists, converted once: `float` strips as `str.strip` does
+            if classes is None:
+                values = [[float(row[c]) for c in columns] for row in found]
+            else:
+                values = [[classes[row[c].strip()] for c in columns] for row in found]
+        except (ValueError, KeyError):  # name the first bad cell
+            values = [
+                [self._value(low + i, row[c].strip()) for c in columns]
+                for i, row in enumerate(found)
+            ]
+        return np.asarray(values, self.dtype).reshape(high - low, *self.row_shape)
 
     def _value(self, row: int, text: str) -> float:
         try:
@@ -501,6 +510,9 @@ class _Numbers(_Check):
     columns' values are kept (sample weights, label vectors); the others are only checked."""
 
     def __init__(self, path: Path, names: list[str], columns: list[int], kept: int) -> None:
+        from nndsl.backend.jax.impls.data import _numbers
+
+        self._numbers = _numbers
         self._path = path
         self._names = names
         self._columns = columns
@@ -510,18 +522,11 @@ class _Numbers(_Check):
     def add(self, line: int, row: list[str]) -> None:
         if self.error is not None:
             return
-        try:  # `float` strips the same whitespace `_number` does: the same numbers, faster
-            values = [float(row[c]) for c in self._columns]
-        except ValueError:
-            from nndsl.backend.jax.impls import data as readers
-
-            try:
-                values = [
-                    readers._number(self._path, line, self._names[c], row[c]) for c in self._columns
-                ]
-            except DataError as exc:
-                self.error = exc
-                return
+        try:
+            values = self._numbers(self._path, line, self._names, row, self._columns)
+        except DataError as exc:
+            self.error = exc
+            return
         if self._kept:
             self._values.extend(values[-self._kept :])
 

@@ -132,8 +132,7 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
                 f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
                 f"(delimiter {delimiter!r})"
             )
-        for c, col in enumerate(columns):
-            x[r, c] = _number(path, line, names[col], row[col])
+        x[r] = _numbers(path, line, names, row, columns)
         if w is not None and weight is not None:
             w[r] = _number(path, line, names[weight], row[weight])
         labels.append(row[label].strip())
@@ -189,8 +188,7 @@ def _csv_groups(
                 index = [_column(path, names, str(c), header, what) for c in cols]
                 used.update(index)
                 out[f"{role}/{group}"] = np.asarray(
-                    [[_number(path, ln, names[i], r[i]) for i in index] for ln, r in rows],
-                    np.float64,
+                    [_numbers(path, ln, names, r, index) for ln, r in rows], np.float64
                 ).reshape(len(rows), len(index))
             else:
                 i = _column(path, names, str(cols), header, what)
@@ -202,7 +200,7 @@ def _csv_groups(
         if not rest:
             raise DataError(f"{path}: no input columns besides the label columns")
         out["x"] = np.asarray(
-            [[_number(path, ln, names[i], r[i]) for i in rest] for ln, r in rows], np.float64
+            [_numbers(path, ln, names, r, rest) for ln, r in rows], np.float64
         ).reshape(len(rows), len(rest))
     return out
 
@@ -241,6 +239,18 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
         raise DataError(
             f"{path}: line {line}, column {column!r}: {text!r} is not a number"
         ) from None
+
+
+def _numbers(
+    path: Path, line: int, names: list[str], row: list[str], columns: list[int]
+) -> list[float]:
+    """Cells `columns` of `row` as `_number` reads them, the first bad one its error. `float`
+    alone strips the same whitespace: 4 times faster per cell than `_number` (bench/README.md),
+    which runs only to name a bad cell."""
+    try:
+        return [float(row[c]) for c in columns]
+    except ValueError:
+        return [_number(path, line, names[c], row[c]) for c in columns]
 
 
 def _csv_labels(
