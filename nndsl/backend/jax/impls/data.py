@@ -245,8 +245,8 @@ def _numbers(
     path: Path, line: int, names: list[str], row: list[str], columns: list[int]
 ) -> list[float]:
     """Cells `columns` of `row` as `_number` reads them, the first bad one its error. `float`
-    alone strips the same whitespace: 4 times faster per cell than `_number` (bench/README.md),
-    which runs only to name a bad cell."""
+    alone strips the same whitespace, 1.5 times faster (32 cells); `_number` runs only to name
+    a bad cell."""
     try:
         return [float(row[c]) for c in columns]
     except ValueError:
