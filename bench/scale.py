@@ -3,8 +3,9 @@ steps/s on simulated CPU devices.
 
     .venv/bin/python bench/scale.py           # the table; JSON in bench/results/scale.json
     .venv/bin/python bench/scale.py --quick   # fewer images and steps, noisier
+    .venv/bin/python bench/scale.py --only csv  # one part (here the CSV reader, ~30 s)
 
-Three parts, each in fresh processes:
+Four parts, each in fresh processes:
 - pipeline: a synthetic image folder (PNG, 128 x 128 RGB, resized to 64 x 64) read with
   `stream = true`: images/s the pipeline produces alone (decode + resize in worker threads,
   batches gathered on the prefetch thread), against images/s the train step of a small CNN
@@ -18,6 +19,10 @@ Three parts, each in fresh processes:
   devices from `XLA_FLAGS=--xla_force_host_platform_device_count=N`. Simulated devices share the
   machine's cores: this shows the shape of the scaling and that the sharded step runs, not
   speed-ups (on 2 cores, 4 devices cannot be faster than 1).
+- csv: a generated CSV (200,000 rows x 32 number columns and a label; 50,000 with --quick)
+  read by the in-memory reader, and by the load pass of `stream = true` (every row checked,
+  byte offsets kept), plain and as two column groups of 16: rows/s and MB/s of each; then the
+  streamed source's batches (256 shuffled rows, as training reads them): read + parse rows/s.
 
 No timing assertions; figures belong in bench/README.md.
 """
@@ -194,9 +199,80 @@ def _scaling(folder: Path, model: str) -> dict[str, Any]:
     }
 
 
+def _csv(folder: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from nndsl.backend.jax.impls.data import csv_file
+    from nndsl.ops.spec import Keyed
+    from nndsl.runtime.streaming import open_csv_source
+
+    path = folder / "table.csv"
+    rows = sum(1 for _ in path.open("rb")) - 1
+    mb = path.stat().st_size / 1e6
+    attrs: dict[str, Any] = {
+        "path": path.name,
+        "label": "label",
+        "header": True,
+        "columns": None,
+        "delimiter": ",",
+        "sample_weight": None,
+        "x": None,
+        "y": None,
+    }
+    halves = Keyed(
+        (("a", tuple(f"c{i}" for i in range(16))), ("b", tuple(f"c{i}" for i in range(16, 32))))
+    )
+    out: dict[str, Any] = {"rows": rows, "columns": 32, "file_mb": mb}
+    for name, read, given in [
+        ("in_memory", csv_file, attrs),
+        ("stream_pass", open_csv_source, attrs),
+        ("stream_pass_groups", open_csv_source, {**attrs, "x": halves}),
+    ]:
+        started = time.perf_counter()
+        read(given, folder)
+        seconds = time.perf_counter() - started
+        out[name] = {"s": seconds, "rows_s": rows / seconds, "mb_s": mb / seconds}
+    streamed = open_csv_source(attrs, folder)["x"]
+    order = np.random.default_rng(0).permutation(rows)
+    batches = [order[i : i + 256] for i in range(0, min(rows, 256 * 200), 256)]
+    started = time.perf_counter()
+    for index in batches:
+        streamed[index]
+    seconds = time.perf_counter() - started
+    read_rows = sum(len(b) for b in batches)
+    out["stream_batches"] = {
+        "batch": 256,
+        "batches": len(batches),
+        "rows_s": read_rows / seconds,
+        "ms_per_batch": 1000 * seconds / len(batches),
+    }
+    return out
+
+
+def _csv_data(folder: Path, rows: int) -> None:
+    """`rows` rows of 32 numbers (6 significant digits) and a label 0-9: a block of 10,000
+    distinct rows repeated (parse cost is per cell, not per distinct value)."""
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    block = np.column_stack([rng.normal(size=(10_000, 32)), rng.integers(0, 10, 10_000)])
+    text = io.StringIO()
+    np.savetxt(text, block, fmt=["%.6g"] * 32 + ["%d"], delimiter=",")
+    header = ",".join([*(f"c{i}" for i in range(32)), "label"]) + "\n"
+    lines = text.getvalue().splitlines(keepends=True)
+    with (folder / "table.csv").open("w") as f:
+        f.write(header)
+        for start in range(0, rows, len(lines)):
+            f.writelines(lines[: rows - start])
+
+
 def _run_worker(kind: str, folder: Path) -> None:
     if kind == "pipeline":
         out = _pipeline(folder)
+    elif kind == "csv":
+        out = _csv(folder)
     else:
         out = _scaling(folder, kind)
     print(json.dumps(out))
@@ -267,13 +343,15 @@ def _memory(folder: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images")
+    parser.add_argument(
+        "--only", choices=["pipeline", "memory", "scaling", "csv"], help="run one part"
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _run_worker(args.worker[0], Path(args.worker[1]))
         return
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     results: dict[str, Any] = {
@@ -281,15 +359,18 @@ def main() -> None:
         f"{platform.python_version()}",
         "load_average": os.getloadavg()[0],
     }
+    parts = [args.only] if args.only else ["pipeline", "memory", "scaling", "csv"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        console.print("pipeline: writing the image folder, then measuring ...")
-        _image_folder(folder, 64 if args.quick else 256)
-        results["pipeline"] = _worker("pipeline", folder)
-        console.print("memory: 1 GiB .npy, streamed and in memory ...")
-        results["memory"] = _memory(folder)
-        results["scaling"] = {}
-        for model in ("mlp", "transformer"):
+        if "pipeline" in parts:
+            console.print("pipeline: writing the image folder, then measuring ...")
+            _image_folder(folder, 64 if args.quick else 256)
+            results["pipeline"] = _worker("pipeline", folder)
+        if "memory" in parts:
+            console.print("memory: 1 GiB .npy, streamed and in memory ...")
+            results["memory"] = _memory(folder)
+        for model in ("mlp", "transformer") if "scaling" in parts else ():
+            results.setdefault("scaling", {})
             _scaling_data(folder, model)
             for devices in (1, 2, 4):
                 console.print(f"scaling: {model} on {devices} simulated device(s) ...")
@@ -297,10 +378,56 @@ def main() -> None:
                 results["scaling"][f"{model}/{devices}"] = got
                 if "error" in got:
                     console.print(f"  skipped: {got['error']}")
+        if "csv" in parts:
+            console.print("csv: the in-memory reader, the streamed load pass and batches ...")
+            _csv_data(folder, 50_000 if args.quick else 200_000)
+            results["csv"] = _worker("csv", folder)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
-    p = results["pipeline"]
+    _tables(console, results)
+    console.print(f"JSON: {RESULTS.relative_to(ROOT)}")
+
+
+def _tables(console: Any, results: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    if "pipeline" in results:
+        _pipeline_table(console, results["pipeline"])
+    if "memory" in results:
+        _memory_table(console, results["memory"])
+    if "scaling" in results:
+        _scaling_table(console, results["scaling"])
+    c = results.get("csv")
+    if c is None:
+        return
+    if "error" in c:
+        console.print(f"csv: failed: {c['error']}")
+        return
+    title = f"CSV reading ({c['rows']:,} rows x {c['columns']} columns, {c['file_mb']:.0f} MB)"
+    table = Table(title=title)
+    for col in ("what", "seconds", "rows/s", "MB/s"):
+        table.add_column(col, justify="left" if col == "what" else "right")
+    for key, what in [
+        ("in_memory", "in-memory reader (stream = false)"),
+        ("stream_pass", "stream = true: load pass"),
+        ("stream_pass_groups", "stream = true: load pass, two column groups"),
+    ]:
+        r = c[key]
+        table.add_row(what, f"{r['s']:.1f}", f"{r['rows_s']:,.0f}", f"{r['mb_s']:.1f}")
+    b = c["stream_batches"]
+    table.add_row(
+        f"stream = true: {b['batches']} shuffled batches of {b['batch']} (read + parse)",
+        f"{b['ms_per_batch']:.1f} ms/batch",
+        f"{b['rows_s']:,.0f}",
+        "",
+    )
+    console.print(table)
+
+
+def _pipeline_table(console: Any, p: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title="Image-folder pipeline (stream = true, 64 x 64 x 3, batch 32)")
     table.add_column("what")
     table.add_column("images/s", justify="right")
@@ -314,7 +441,11 @@ def main() -> None:
         table.add_row("train step consumes (data in memory)", f"{p['step_images_s']:.0f}")
         table.add_row("training while streaming", f"{p['streamed_training_images_s']:.0f}")
     console.print(table)
-    m = results["memory"]
+
+
+def _memory_table(console: Any, m: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Peak RSS, one epoch over a {m['file_mb']:.0f} MB .npy")
     for col in ("stream", "peak RSS MB", "CPU s", "wall s"):
         table.add_column(col, justify="right" if col != "stream" else "left")
@@ -327,6 +458,11 @@ def main() -> None:
                 stream, f"{r['peak_rss_mb']:.0f}", f"{r['cpu_s']:.1f}", f"{r['wall_s']:.1f}"
             )
     console.print(table)
+
+
+def _scaling_table(console: Any, scaling: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title="Data parallel on simulated CPU devices (steps/s, epoch 2)")
     table.add_column("model")
     for devices in (1, 2, 4):
@@ -334,11 +470,10 @@ def main() -> None:
     for model in ("mlp", "transformer"):
         cells = []
         for devices in (1, 2, 4):
-            r = results["scaling"][f"{model}/{devices}"]
+            r = scaling[f"{model}/{devices}"]
             cells.append("skipped" if "error" in r else f"{r['steps_s']:.1f}")
         table.add_row(model, *cells)
     console.print(table)
-    console.print(f"JSON: {RESULTS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

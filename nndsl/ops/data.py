@@ -351,8 +351,8 @@ class Csv(DataSource):
     `[B, 1]`, as the input is declared), its words as class ids like a label column.
 
     With `stream`, one pass checks every row and keeps each row's byte offset; each batch then
-    reads and parses only its rows (the labels and weights are read into memory). Column
-    groups cannot stream yet.
+    reads and parses only its rows (the labels and weights are read into memory; each input
+    group reads its own columns).
     """
 
     name = "csv"
@@ -409,12 +409,6 @@ class Csv(DataSource):
         weight = attrs["sample_weight"]
         label = attrs["label"]
         xg, yg = attrs["x"], attrs["y"]
-        if attrs.get("stream") and (xg is not None or yg is not None):
-            raise ArgError(
-                "stream",
-                "column groups (`x = {...}`, `y = {...}`) cannot stream yet",
-                help="drop `stream = true`, or use `columns` and `label`",
-            )
         if label is None and yg is None:
             raise ArgError(
                 "label",

@@ -283,7 +283,7 @@ def _column_fit(graph: Graph, name: str, a: np.ndarray) -> np.ndarray:
     declared_input = next((i for i in graph.inputs if i.name == name), None)
     t = declared_input.type if declared_input is not None else None
     if a.ndim == 1 and t is not None and t.rank == 2 and t.shape[1].as_int() == 1:
-        return np.asarray(a)[:, None]  # a streamed column too: one number per example
+        return a.as_column() if isinstance(a, Rows) else np.asarray(a)[:, None]
     return a
 
 

@@ -20,7 +20,8 @@ sharded `put` reads, in each process, only the rows its devices hold.
   labels) and keeps each data row's byte offset (8 bytes a row), the labels and the sample
   weights; a batch reads the byte span of each run of consecutive rows (`os.pread`) and parses
   it with the `csv` module (`_CsvRows`). Quoted cells may hold newlines: a row starts where the
-  `csv` module's record starts.
+  `csv` module's record starts. Column groups (`x = {...}`) are one `_CsvRows` per input
+  group over the same offsets, each parsing its own columns.
 - text folders: each batch's files are read and vectorized as they are indexed; the vocabulary
   is adapted in one pass over the training split that keeps only the token counts.
 - image folders: each batch's files are decoded and resized by a pool of worker threads
@@ -123,6 +124,10 @@ class Rows:
     def cast(self, dtype: str | np.dtype[Any]) -> Rows:
         return Rows(self._source, self._index, np.dtype(dtype))
 
+    def as_column(self) -> Rows:
+        """One value a row `[N]` as `[N, 1]` (fed to an input declared `[B, 1]`), still unread."""
+        return Rows(_Column(self._source), self._index, self.dtype)
+
     def vectorized(self, vectorizer: TextVectorizer) -> Rows:
         """These rows of texts as the numbers `vectorizer` turns them into, batch by batch."""
         reader = _Vectorized(self._source, vectorizer)
@@ -212,6 +217,21 @@ class _Reader:
 
     def describe(self, row: int) -> str:
         return f"{self.where}: row {row}"
+
+
+class _Column(_Reader):
+    """A reader's rows with a trailing axis of 1."""
+
+    def __init__(self, source: _Reader) -> None:
+        self.where = source.where
+        self.row_shape = (*source.row_shape, 1)
+        self._source = source
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        return self._source.read(index)[..., None]
+
+    def describe(self, row: int) -> str:
+        return self._source.describe(row)
 
 
 class _MappedNpy(_Reader):
@@ -437,27 +457,39 @@ def npz_input_bytes(path: Path, attrs: Attrs) -> int:
 
 
 class _CsvRows(_Reader):
-    """The input columns of a CSV file's data rows, read by byte span: row `i` is the bytes
+    """One input's columns of a CSV file's data rows, read by byte span: row `i` is the bytes
     `offsets[i]:offsets[i + 1]` (blank lines after it included: the `csv` module skips them),
     each run of consecutive rows one positioned read, parsed as the in-memory reader parses
-    them (float64, cast by `Rows`)."""
+    them: float64 `[k]` for a list of columns; `single`, one column `[]`, its numbers or,
+    given `classes`, its words as class ids (int64). The inputs of column groups share the one
+    pass's `offsets`, each reading its own columns."""
 
     def __init__(
-        self, path: Path, offsets: np.ndarray, columns: list[int], width: int, delimiter: str
+        self,
+        path: Path,
+        offsets: np.ndarray,
+        columns: list[int],
+        width: int,
+        delimiter: str,
+        *,
+        single: bool = False,
+        classes: dict[str, int] | None = None,
     ) -> None:
         self.where = str(path)
-        self.row_shape = (len(columns),)
+        self.row_shape = () if single else (len(columns),)
+        self.dtype = np.dtype(np.float64 if classes is None else np.int64)
         self._offsets = offsets
         self._columns = columns
         self._width = width
         self._delimiter = delimiter
+        self._classes = classes
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
 
     def read(self, index: np.ndarray) -> np.ndarray:
         order = np.argsort(index, kind="stable")  # in file order: sequential reads
         rows = index[order]
-        out = np.empty((len(index), len(self._columns)), np.float64)
+        out = np.empty((len(index), *self.row_shape), self.dtype)
         breaks = np.flatnonzero(np.diff(rows) > 1) + 1  # repeats share their row's span
         bounds = [0, *breaks.tolist(), len(rows)] if len(rows) else [0]
         for first, end in itertools.pairwise(bounds):
@@ -478,44 +510,268 @@ class _CsvRows(_Reader):
             ]
         except (UnicodeDecodeError, csv.Error):
             found = []
-        out = np.empty((high - low, len(self._columns)), np.float64)
-        for i in range(high - low):
-            row = found[i] if len(found) == high - low else []
+        if len(found) != high - low:
+            raise DataError(f"{self.describe(low)} changed since the file was checked")
+        for i, row in enumerate(found):
             if len(row) != self._width:
                 raise DataError(f"{self.describe(low + i)} changed since the file was checked")
-            for c, col in enumerate(self._columns):
-                try:
-                    out[i, c] = float(row[col].strip())
-                except ValueError:
-                    raise DataError(
-                        f"{self.describe(low + i)}: {row[col].strip()!r} is not a number "
-                        "(the file changed since it was checked)"
-                    ) from None
-        return out
+        classes, columns = self._classes, self._columns
+        try:  # one list of lists, converted once: `float` strips as `str.strip` does
+            if classes is None:
+                values = [[float(row[c]) for c in columns] for row in found]
+            else:
+                values = [[classes[row[c].strip()] for c in columns] for row in found]
+        except (ValueError, KeyError):  # name the first bad cell
+            values = [
+                [self._value(low + i, row[c].strip()) for c in columns]
+                for i, row in enumerate(found)
+            ]
+        return np.asarray(values, self.dtype).reshape(high - low, *self.row_shape)
+
+    def _value(self, row: int, text: str) -> float:
+        try:
+            return float(text) if self._classes is None else self._classes[text]
+        except (ValueError, KeyError):
+            what = "a number" if self._classes is None else "one of the names checked"
+            raise DataError(
+                f"{self.describe(row)}: {text!r} is not {what} (the file changed since it was "
+                "checked)"
+            ) from None
+
+
+class _Check:
+    """What the load pass checks in each data row; `error`: the problem the in-memory reader
+    would report for this check (its first row), if any."""
+
+    error: DataError | None = None
+
+    def add(self, line: int, row: list[str]) -> None:
+        """Check (and keep what is needed of) data row `row`, on file line `line`."""
+
+    def finish(self) -> None:
+        """Settle `error` once every row was added."""
+
+
+class _Failed(_Check):
+    """A column that is not in the file: reported in its place among the other checks."""
+
+    def __init__(self, error: DataError) -> None:
+        self.error = error
+
+
+class _Numbers(_Check):
+    """Cells that must be numbers, as `readers._number` reads them: the first bad one (rows in
+    file order, then columns in order) is the in-memory reader's error. The last `kept`
+    columns' values are kept (sample weights, label vectors); the others are only checked."""
+
+    def __init__(self, path: Path, names: list[str], columns: list[int], kept: int) -> None:
+        from nndsl.backend.jax.impls.data import _numbers
+
+        self._numbers = _numbers
+        self._path = path
+        self._names = names
+        self._columns = columns
+        self._kept = kept
+        self._values = array("d")
+
+    def add(self, line: int, row: list[str]) -> None:
+        if self.error is not None:
+            return
+        try:
+            values = self._numbers(self._path, line, self._names, row, self._columns)
+        except DataError as exc:
+            self.error = exc
+            return
+        if self._kept:
+            self._values.extend(values[-self._kept :])
+
+    def kept(self) -> np.ndarray:
+        """The kept values, `[rows, kept]` float64."""
+        return np.frombuffer(self._values, np.float64).reshape(-1, self._kept).copy()
+
+
+class _Labels(_Check):
+    """One column read as `readers._csv_labels` reads a label column: numbers as they are, or
+    else every cell a name and the sorted names class ids. With `keep`, each row's number and
+    name id (of first sight) are kept, 16 bytes a row; without, only the names (an input
+    column streamed as class ids)."""
+
+    def __init__(self, path: Path, column: str, index: int, keep: bool) -> None:
+        self._path = path
+        self._column = column
+        self._index = index
+        self._keep = keep
+        self._numbers = array("d")
+        self._ids = array("q")
+        self._seen: dict[str, int] = {}
+        self._first_bad: tuple[int, str] | None = None  # the first empty or numeric cell
+
+    def add(self, line: int, row: list[str]) -> None:
+        text = row[self._index].strip()
+        try:
+            number, name = float(text), -1
+            if self._first_bad is None:
+                self._first_bad = (line, text)
+        except ValueError:
+            number, name = 0.0, self._seen.setdefault(text, len(self._seen))
+            if not text and self._first_bad is None:
+                self._first_bad = (line, text)
+        if self._keep:
+            self._numbers.append(number)
+            self._ids.append(name)
+
+    def finish(self) -> None:
+        from nndsl.backend.jax.impls import data as readers
+
+        if self._seen and self._first_bad is not None:
+            line, text = self._first_bad
+            self.error = readers._bad_name(self._path, line, self._column, text)
+
+    def classes(self) -> dict[str, int] | None:
+        """Each name's class id (the names sorted); None for a column of numbers."""
+        return {name: i for i, name in enumerate(sorted(self._seen))} if self._seen else None
+
+    def values(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The in-memory reader's `(labels, class names)` (kept rows only)."""
+        classes = self.classes()
+        if classes is None:
+            return np.frombuffer(self._numbers, np.float64).copy(), None
+        place = np.empty(len(classes), np.int64)
+        for name, i in classes.items():
+            place[self._seen[name]] = i
+        names = np.asarray(list(classes), dtype=object)
+        return place[np.frombuffer(self._ids, np.int64)], names
+
+
+_Output = Callable[[np.ndarray], dict[str, Any]]  # the row offsets -> arrays by key
+
+
+def _csv_plan(
+    path: Path,
+    attrs: Attrs,
+    names: list[str],
+    header: bool,
+    delimiter: str,
+    checks: list[_Check],
+    outputs: list[_Output],
+) -> None:
+    """Fill `checks` in the order the in-memory reader (`csv_file`, `_csv_groups`) reports
+    problems, and `outputs` with what it returns: streamed `Rows` for the inputs, arrays for
+    the labels and weights. A column not in the file raises, after the checks before it."""
+    from nndsl.backend.jax.impls import data as readers
+
+    def column(name: object, what: str) -> int:
+        return readers._column(path, names, str(name), header, what)
+
+    def numbers(columns: list[int], kept: int) -> _Numbers:
+        checks.append(check := _Numbers(path, names, columns, kept))
+        return check
+
+    def labels(index: int, keep: bool) -> _Labels:
+        checks.append(check := _Labels(path, names[index], index, keep))
+        return check
+
+    def streamed(key: str, columns: list[int], classes: _Labels | None = None) -> None:
+        def build(offsets: np.ndarray) -> dict[str, Any]:
+            reader = _CsvRows(
+                path,
+                offsets,
+                columns,
+                len(names),
+                delimiter,
+                single=classes is not None,
+                classes=classes.classes() if classes is not None else None,
+            )
+            return {key: Rows(reader, np.arange(len(offsets) - 1), reader.dtype)}
+
+        outputs.append(build)
+
+    def label_arrays(key: str, check: _Labels, named: bool) -> None:
+        def build(_: np.ndarray) -> dict[str, Any]:
+            values, classes = check.values()
+            return {
+                key: values,
+                **({"class_names": classes} if named and classes is not None else {}),
+            }
+
+        outputs.append(build)
+
+    def kept(key: str, check: _Numbers, vector: bool) -> None:
+        outputs.append(lambda _: {key: check.kept() if vector else check.kept()[:, 0]})
+
+    weight_name = attrs["sample_weight"]
+    if not (isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed)):
+        label = column(attrs["label"], "label column")
+        weight = None if weight_name is None else column(weight_name, "sample weight column")
+        given = attrs["columns"]
+        if isinstance(given, tuple):
+            inputs = [column(c, "column") for c in given]
+        else:
+            inputs = [i for i in range(len(names)) if i not in (label, weight)]
+        if not inputs:
+            raise DataError(f"{path}: no input columns besides the label column {names[label]!r}")
+        cells = numbers([*inputs, *([] if weight is None else [weight])], int(weight is not None))
+        streamed("x", inputs)
+        label_arrays("y", labels(label, keep=True), named=True)
+        if weight is not None:
+            kept("sample_weight", cells, vector=False)
+        return
+    used: set[int] = set()
+    if weight_name is not None:
+        used.add(weight := column(weight_name, "sample weight column"))
+        kept("sample_weight", numbers([weight], 1), vector=False)
+    if attrs["label"] is not None:  # `label` with `x` groups: one unnamed labels array
+        used.add(label := column(attrs["label"], "label column"))
+        label_arrays("y", labels(label, keep=True), named=True)
+    for role in ("y", "x"):
+        groups = attrs[role]
+        if not isinstance(groups, Keyed):
+            continue
+        what = "column" if role == "x" else "label column"
+        for group, cols in groups.items:
+            key = f"{role}/{group}"
+            if isinstance(cols, tuple):
+                index = [column(c, what) for c in cols]
+                used.update(index)
+                if role == "y":
+                    kept(key, numbers(index, len(index)), vector=True)
+                else:
+                    numbers(index, 0)
+                    streamed(key, index)
+            else:
+                used.add(i := column(cols, what))
+                if role == "y":
+                    label_arrays(key, labels(i, keep=True), named=False)
+                else:
+                    streamed(key, [i], labels(i, keep=False))
+    if not isinstance(attrs["x"], Keyed):
+        rest = [i for i in range(len(names)) if i not in used]
+        if not rest:
+            raise DataError(f"{path}: no input columns besides the label columns")
+        numbers(rest, 0)
+        streamed("x", rest)
 
 
 def open_csv_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
     """`csv(...)` with its input columns read batch by batch: one pass checks every row as the
-    in-memory reader does (same messages, with the line) and keeps each data row's byte offset,
-    the labels and the sample weights; nothing else of the file stays in memory."""
+    in-memory reader does (same messages, with the line; with column groups, the same first
+    problem although the in-memory reader checks one group at a time) and keeps each data
+    row's byte offset, the labels and the sample weights; nothing else of the file stays in
+    memory. Column groups give the in-memory reader's keys: one `Rows` per input group
+    (`x/<name>`), the labels (`y/<name>`) in memory."""
     from nndsl.backend.jax.impls import data as readers
 
     path = readers._source(base_dir, str(attrs["path"]))
     readers._require_file(path, "CSV file")
-    if isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed):
-        raise DataError(
-            f"{path}: column groups (`x = {{...}}`, `y = {{...}}`) cannot stream yet; "
-            "drop `stream = true`"
-        )
     header = bool(attrs["header"])
     delimiter = str(attrs["delimiter"])
-    offsets, weights, numbers, ids = array("q"), array("d"), array("d"), array("q")
-    names_seen: dict[str, int] = {}
-    first_bad: tuple[int, str] | None = None  # the first empty or numeric label (names mode)
+    # Without groups the in-memory reader stops at a row's first problem; with groups it checks
+    # every row's width first, then each group's cells: its first problem is known at the end.
+    grouped = isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed)
+    offsets = array("q")
+    checks: list[_Check] = []
+    outputs: list[_Output] = []
     names: list[str] | None = None
-    columns: list[int] = []
-    label = 0
-    weight: int | None = None
     at = 0
 
     with path.open("rb") as f:
@@ -556,76 +812,42 @@ def open_csv_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
                 continue
             if names is None:
                 names = [c.strip() for c in row] if header else [str(i) for i in range(len(row))]
-                label = readers._column(path, names, str(attrs["label"]), header, "label column")
-                if attrs["sample_weight"] is not None:
-                    weight = readers._column(
-                        path, names, str(attrs["sample_weight"]), header, "sample weight column"
-                    )
-                given = attrs["columns"]
-                if isinstance(given, tuple):
-                    columns = [
-                        readers._column(path, names, str(c), header, "column") for c in given
-                    ]
-                else:
-                    columns = [i for i in range(len(names)) if i not in (label, weight)]
-                if not columns:
-                    raise DataError(
-                        f"{path}: no input columns besides the label column {names[label]!r}"
-                    )
+                try:
+                    _csv_plan(path, attrs, names, header, delimiter, checks, outputs)
+                except DataError as exc:
+                    checks.append(_Failed(exc))
                 if header:
                     continue
+            if not grouped:
+                _raise_first(checks)
             if len(row) != len(names):
                 first = "the header" if header else "the first row"
                 raise DataError(
                     f"{path}: line {line} has {len(row)} cells, but {first} has {len(names)} "
                     f"(delimiter {delimiter!r})"
                 )
-            for col in columns:
-                readers._number(path, line, names[col], row[col])
-            if weight is not None:
-                weights.append(readers._number(path, line, names[weight], row[weight]))
-            text = row[label].strip()
+            for check in checks:
+                check.add(line, row)
             offsets.append(start)
-            try:
-                numbers.append(float(text))
-                ids.append(-1)
-                if first_bad is None:
-                    first_bad = (line, text)
-            except ValueError:
-                numbers.append(0.0)
-                ids.append(names_seen.setdefault(text, len(names_seen)))
-                if not text and first_bad is None:
-                    first_bad = (line, text)
         offsets.append(at)
     if names is None and header:
         raise DataError(f"{path}: the file is empty; expected a header row")
     if names is None or len(offsets) == 1:
         raise DataError(f"{path}: no data rows")
+    for check in checks:
+        check.finish()
+    _raise_first(checks)
+    bounds = np.frombuffer(offsets, np.int64)
     out: dict[str, Any] = {}
-    n = len(offsets) - 1
-    reader_rows = _CsvRows(path, np.frombuffer(offsets, np.int64), columns, len(names), delimiter)
-    out["x"] = Rows(reader_rows, np.arange(n), np.dtype(np.float64))
-    if not names_seen:
-        out["y"] = np.frombuffer(numbers, np.float64).copy()
-    else:
-        if first_bad is not None:
-            line, text = first_bad
-            column = names[label]
-            if not text:
-                raise DataError(f"{path}: line {line}, column {column!r}: empty label")
-            raise DataError(
-                f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
-                "other labels are names; use one or the other"
-            )
-        classes = sorted(names_seen)
-        place = np.empty(len(classes), np.int64)
-        for i, name in enumerate(classes):
-            place[names_seen[name]] = i
-        out["y"] = place[np.frombuffer(ids, np.int64)]
-        out["class_names"] = np.asarray(classes, dtype=object)
-    if weight is not None:
-        out["sample_weight"] = np.frombuffer(weights, np.float64).copy()
+    for build in outputs:
+        out.update(build(bounds))
     return out
+
+
+def _raise_first(checks: list[_Check]) -> None:
+    for check in checks:
+        if check.error is not None:
+            raise check.error
 
 
 class _DecodedImages(_Reader):
@@ -790,9 +1012,7 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
             shards = readers.source_files(base_dir, attrs["x"], "data file")
             return sum(path.stat().st_size for path in shards) > AUTO_STREAM_BYTES
         if source == "csv":
-            grouped = isinstance(attrs.get("x"), Keyed) or isinstance(attrs.get("y"), Keyed)
-            size = (base_dir / str(attrs["path"])).stat().st_size
-            return not grouped and size > AUTO_STREAM_BYTES
+            return (base_dir / str(attrs["path"])).stat().st_size > AUTO_STREAM_BYTES
         if source == "npz":
             shards = readers.source_files(base_dir, attrs["path"], "data file")
             return sum(npz_input_bytes(path, attrs) for path in shards) > AUTO_STREAM_BYTES

@@ -1,7 +1,7 @@
 """Two processes on 127.0.0.1 as one JAX program (`nnrun train --coordinator`), each with two
 simulated CPU devices: the weights process 0 writes, training on the data streamed (each
-process reading only its devices' rows of each batch, from an `.npy` or an `np.savez` file),
-equal a one-process run on four devices from the same data in memory, and so do the
+process reading only its devices' rows of each batch, from an `.npy`, an `np.savez` or a CSV
+file), equal a one-process run on four devices from the same data in memory, and so do the
 validation and test figures it logs (history.json; the last batch of each split padded: the
 test split's last has its 6 rows on process 0's first device, process 1 holds only padding),
 and when one process
@@ -47,6 +47,7 @@ NNRUN = [sys.executable, "-c", "import sys; from nndsl.cli.main import main; sys
 STREAMED = {
     "npy": 'npy(x = "images.npy", y = "labels.npy", test_split = 0.15, stream = true)',
     "npz": 'npz("digits.npz", x = "images", y = "labels", test_split = 0.15, stream = true)',
+    "csv": 'csv("digits.csv", label = "label", test_split = 0.15, stream = true)',
 }
 
 
@@ -56,6 +57,9 @@ def _project(tmp_path: Path, epochs: int, streamed: str = "npy") -> Path:
     np.savez(tmp_path / "digits.npz", images=images, labels=labels)
     np.save(tmp_path / "images.npy", images)  # the same data, streamed
     np.save(tmp_path / "labels.npy", labels)
+    header = ",".join([*(f"p{i}" for i in range(images.shape[1])), "label"])
+    rows = (",".join([*map(repr, r.tolist()), str(k)]) for r, k in zip(images, labels, strict=True))
+    (tmp_path / "digits.csv").write_text("\n".join([header, *rows]) + "\n")  # exact floats
     (tmp_path / "pyproject.toml").write_text("")
     text = SOURCE.replace("EPOCHS", str(epochs))
     source = 'npz("digits.npz", x = "images", y = "labels", test_split = 0.15)'
@@ -98,7 +102,7 @@ def _start(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("streamed", ["npy", "npz"])
+@pytest.mark.parametrize("streamed", ["npy", "npz", "csv"])
 def test_two_processes_train_as_one(tmp_path: Path, cache: str, streamed: str) -> None:
     path = _project(tmp_path, 1, streamed)
     port = _port()

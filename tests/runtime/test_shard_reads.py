@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nndsl.ops.spec import Keyed
 from nndsl.runtime import streaming
 from nndsl.runtime.data import Dataset, eval_batches, load_data, train_calls
 from nndsl.runtime.streaming import (
@@ -261,20 +262,56 @@ def _recorded_spans(monkeypatch: pytest.MonkeyPatch, rows: Rows) -> list[int]:
     return seen
 
 
+def _csv_groups_rows(folder: Path, n: int = 50) -> dict[str, tuple[np.ndarray, Rows]]:
+    """A CSV file's column groups, streamed: two columns `[n, 2]` and one `[n]` (float32 when
+    read), a column of words as class ids `[n]`; each group's values."""
+    data = np.arange(n * 3, dtype=np.float64).reshape(n, 3) / 7
+    words = ["red", "blue", "green"]
+    lines = [
+        "a,b,c,t,y",
+        *(",".join([*map(repr, r.tolist()), words[i % 3], str(i % 2)]) for i, r in enumerate(data)),
+    ]
+    (folder / "g.csv").write_text("\n".join(lines) + "\n")
+    groups = Keyed((("ab", ("a", "b")), ("c", "c"), ("t", "t")))
+    attrs = {
+        "path": "g.csv",
+        "label": None,
+        "header": True,
+        "columns": None,
+        "delimiter": ",",
+        "sample_weight": None,
+        "x": groups,
+        "y": Keyed((("out", "y"),)),
+    }
+    found = open_csv_source(attrs, folder)
+    assert found.keys() == {"y/out", "x/ab", "x/c", "x/t"}
+    np.testing.assert_array_equal(found["y/out"], np.arange(n) % 2)
+    ids = np.asarray([sorted(words).index(words[i % 3]) for i in range(n)])
+    return {
+        "ab": (data[:, :2], found["x/ab"].cast(np.float32)),
+        "c": (data[:, 2], found["x/c"].cast(np.float32)),
+        "t": (ids, found["x/t"]),
+    }
+
+
+@pytest.mark.parametrize("groups", [False, True])
 def test_a_streamed_csv_batch_reads_only_its_pieces_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    groups: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A second process's piece of a batch reads only those rows' bytes of the CSV file."""
-    data, rows = _csv_rows(tmp_path)
-    seen = _recorded_spans(monkeypatch, rows)
-    view = rows.take(np.random.default_rng(0).permutation(50)[:40])
-    index = np.random.default_rng(1).permutation(40)[:24]
-    mapped = np.asarray(view._index)[index].reshape(3, 8)
-    stacked = Batch(view, index, (3, 8))
-    assert seen == []
-    piece = stacked[(slice(None), slice(4, 8))]
-    np.testing.assert_array_equal(piece, data[mapped[:, 4:8]].astype(np.float32))
-    assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())  # each row once
+    """A second process's piece of a batch reads only those rows' bytes of the CSV file (each
+    input group of column groups reading its own)."""
+    found = _csv_groups_rows(tmp_path) if groups else {"x": _csv_rows(tmp_path)}
+    for data, rows in found.values():
+        seen = _recorded_spans(monkeypatch, rows)
+        view = rows.take(np.random.default_rng(0).permutation(50)[:40])
+        index = np.random.default_rng(1).permutation(40)[:24]
+        mapped = np.asarray(view._index)[index].reshape(3, 8)
+        stacked = Batch(view, index, (3, 8))
+        assert seen == []
+        piece = stacked[(slice(None), slice(4, 8))]
+        assert piece.dtype == rows.dtype and piece.shape == (3, 4, *data.shape[1:])
+        np.testing.assert_array_equal(piece, data[mapped[:, 4:8]].astype(rows.dtype))
+        assert sorted(seen) == sorted(mapped[:, 4:8].reshape(-1).tolist())  # each row once
 
 
 SCRIPT = """
@@ -319,6 +356,7 @@ out["padded"] = {
 }
 
 import os, pathlib, tempfile  # an np.savez file: each row's bytes read once, by its piece
+from nndsl.ops.spec import Keyed
 from nndsl.runtime import streaming
 from test_shard_reads import _npz_rows
 data, rows = _npz_rows(pathlib.Path(tempfile.mkdtemp()))

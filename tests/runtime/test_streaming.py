@@ -58,12 +58,16 @@ def _npy_config(folder: Path, stream: bool, epochs: int = 2, spe: int = 1) -> Tr
     return _config(folder, NPY_MODEL.format(stream=flag, epochs=epochs, spe=spe))
 
 
+def _arrays(a: Any) -> list[np.ndarray]:
+    """An array, or arrays by input (output) name in name order, read."""
+    return [np.asarray(v) for _, v in sorted(a.items())] if isinstance(a, dict) else [np.asarray(a)]
+
+
 def _batches(data: Dataset, per_call: int) -> list[np.ndarray]:
     out = []
     for epoch in (1, 2):
         for _, x, y in train_calls(data, 8, seed=3, epoch=epoch, per_call=per_call, start=1):
-            out += [np.asarray(a) for a in (x.values() if isinstance(x, dict) else [x])]
-            out.append(np.asarray(y))
+            out += [*_arrays(x), *_arrays(y)]
     return out
 
 
@@ -304,14 +308,15 @@ train M on d {{
 
 
 def test_streamed_npz_with_arrays_by_input(tmp_path: Path) -> None:
-    """Keys by input: each input array streams; a column `[N]` fed to `[B, 1]` is read whole."""
+    """Keys by input: each input array streams, a column `[N]` fed to `[B, 1]` too."""
     rng = np.random.default_rng(0)
     a, b, labels = rng.normal(size=(40, 3)), rng.normal(size=40), rng.integers(0, 2, 40)
     np.savez(tmp_path / "m.npz", a=a, b=b, output=labels)
     memory = load_data(_config(tmp_path, NAMED_NPZ_MODEL.format(stream="")))
     mapped = load_data(_config(tmp_path, NAMED_NPZ_MODEL.format(stream=", stream = true")))
     assert isinstance(mapped.train.x, dict) and isinstance(memory.train.x, dict)
-    assert isinstance(mapped.train.x["a"], Rows) and isinstance(mapped.train.x["b"], np.ndarray)
+    assert isinstance(mapped.train.x["a"], Rows) and isinstance(mapped.train.x["b"], Rows)
+    assert mapped.train.x["b"].shape == memory.train.x["b"].shape == (29, 1)  # unread
     calls = [list(train_calls(s.train, 4, seed=1, epoch=1)) for s in (memory, mapped)]
     for (_, x1, y1), (_, x2, y2) in zip(*calls, strict=True):
         for name in ("a", "b"):
@@ -335,17 +340,19 @@ def test_npz_streams_by_default_above_the_threshold(
 
 
 # -- CSV ---------------------------------------------------------------------------------------
-def _csv_data(folder: Path, n: int = 75) -> None:
+def _csv_data(folder: Path, n: int = 75, tags: bool = False) -> None:
     """`\\r\\n` lines, a header, blank lines (one trailing), a quoted cell and a label holding a
-    newline: the record boundaries the `csv` module finds, not the file's lines."""
+    newline: the record boundaries the `csv` module finds, not the file's lines. `tags`: a
+    last column of words, one of them quoted with the delimiter in it."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 6))
     names = ["ant", "bee", '"cat\ndog"']
-    lines = ["f0,f1,f2,f3,f4,f5,kind"]
+    words = ["red", '"b,lue"', "green"]
+    lines = ["f0,f1,f2,f3,f4,f5,kind" + (",tag" if tags else "")]
     for i, (row, label) in enumerate(zip(x, rng.integers(0, 3, n), strict=True)):
         cells = [repr(float(v)) for v in row]
         cells[1] = f'"{cells[1]}"' if i % 4 == 0 else cells[1]
-        lines.append(",".join([*cells, names[label]]))
+        lines.append(",".join([*cells, names[label], *([words[i % 3]] if tags else [])]))
         if i % 10 == 3:
             lines.append("")
     (folder / "t.csv").write_bytes(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -359,13 +366,67 @@ def _csv_config(folder: Path, stream: str, epochs: int = 2) -> TrainConfig:
     return _config(folder, text)
 
 
-def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
-    _csv_data(tmp_path)
-    memory = load_data(_csv_config(tmp_path, ""))  # the default: small, in memory
-    streamed = load_data(_csv_config(tmp_path, ", stream = true"))
-    assert isinstance(streamed.train.x, Rows) and not isinstance(memory.train.x, Rows)
-    assert streamed.train.x.dtype == memory.train.x.dtype == np.float32
-    assert streamed.class_names == memory.class_names == ("ant", "bee", "cat\ndog")
+GROUPS_MODEL = """
+model Groups() {{
+    input a: f32[B, 3]
+    input b: f32[B, 1]
+    input tag: i32[B]
+    h = (a, b, tag |> Embedding(3, 2)) |> Concatenate() |> Dense(8, activation = "relu")
+    h = h |> Dropout(0.1)
+    kind = h |> Dense(3)
+    score = h |> Dense(1)
+    return kind, score
+}}
+data d = csv("t.csv", x = {{a: ["f0", "f1", "f2"], b: "f3", tag: "tag"}},
+             y = {{kind: "kind", score: "f4"}}, test_split = 0.25{stream})
+train Groups on d {{
+    loss = {{kind: cross_entropy(from_logits = true), score: mse}}
+    optimizer = adam(learning_rate = 0.01)
+    epochs = {epochs}
+    batch = 8
+    seed = 3
+    validation_split = 0.2
+    callbacks = [checkpoint(every = 1, every_steps = 5, keep = 10)]
+}}
+"""
+
+
+def _csv_groups_data(folder: Path) -> None:
+    _csv_data(folder, tags=True)
+
+
+def _csv_groups_config(folder: Path, stream: str, epochs: int = 2) -> TrainConfig:
+    """Column groups: a list of columns, a number column fed to `[B, 1]`, a word column as
+    class ids, labels of two outputs (names, numbers)."""
+    return _config(folder, GROUPS_MODEL.format(stream=stream, epochs=epochs))
+
+
+CSV_KINDS = {"csv": (_csv_data, _csv_config), "csv groups": (_csv_groups_data, _csv_groups_config)}
+
+
+@pytest.mark.parametrize("kind", ["csv", "csv groups"])
+def test_streamed_csv_gives_the_in_memory_batches(kind: str, tmp_path: Path) -> None:
+    write, config = CSV_KINDS[kind]
+    write(tmp_path)
+    memory = load_data(config(tmp_path, ""))  # the default: small, in memory
+    streamed = load_data(config(tmp_path, ", stream = true"))
+    if kind == "csv":
+        assert isinstance(streamed.train.x, Rows) and not isinstance(memory.train.x, Rows)
+        assert streamed.train.x.dtype == memory.train.x.dtype == np.float32
+        assert streamed.class_names == memory.class_names == ("ant", "bee", "cat\ndog")
+    else:  # one streamed input per group, the in-memory shapes and dtypes; labels in memory
+        assert isinstance(streamed.train.x, dict) and isinstance(memory.train.x, dict)
+        assert streamed.train.x.keys() == memory.train.x.keys() == {"a", "b", "tag"}
+        for name, rows in streamed.train.x.items():
+            assert isinstance(rows, Rows) and not isinstance(memory.train.x[name], Rows)
+            assert (rows.shape, rows.dtype) == (
+                memory.train.x[name].shape,
+                memory.train.x[name].dtype,
+            )
+        assert streamed.train.x["tag"].dtype == np.int32
+        assert isinstance(streamed.train.y, dict) and isinstance(
+            streamed.train.y["kind"], np.ndarray
+        )
     for per_call in (1, 3):
         for a, b in zip(
             _batches(memory.train, per_call), _batches(streamed.train, per_call), strict=True
@@ -374,8 +435,16 @@ def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
             np.testing.assert_array_equal(a, b)
     for part in ("validation", "test"):
         mine, theirs = getattr(streamed, part), getattr(memory, part)
-        np.testing.assert_array_equal(np.asarray(mine.x), theirs.x)
-        np.testing.assert_array_equal(mine.y, theirs.y)
+        for a, b in zip(
+            [*_arrays(mine.x), *_arrays(mine.y)],
+            [*_arrays(theirs.x), *_arrays(theirs.y)],
+            strict=True,
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
+G = b"f0,f1,f2,f3,f4,f5,kind,tag\n"  # the header of the column groups' file
 
 
 @pytest.mark.parametrize(
@@ -390,16 +459,30 @@ def test_streamed_csv_gives_the_in_memory_batches(tmp_path: Path) -> None:
         (b"f0,f1,f2,f3,f4,f5,kind\n", "no data rows"),
         (b"", "the file is empty; expected a header row"),
         (b"f0,f1,f2,f3,f4,f5,label\n1,2,3,4,5,6,a\n", "no label column 'kind'"),
+        (b"f0,f1,f2,f3,f4,f5,label\n", "no data rows"),
+        # column groups: every row's width first, then group by group (labels first)
+        (G + b"x,2,3,4,5,6,a,r\n1,2,3,4,5,6,a\n", "line 3 has 7 cells"),
+        (G + b"x,2,3,4,5,6,a,r\n1,2,3,4,q,6,a,r\n", "line 2, column 'f4': label '5' is a"),
+        (G + b"1,2,3,4,5,6,a,3\n1,2,3,4,5,6,,r\nx,2,3,4,5,6,a,r\n", "column 'kind': empty"),
+        (G + b"1,2,3,4,5,6,a,3\nx,2,3,4,5,6,a,r\n", "line 3, column 'f0': 'x' is not"),
+        (G + b"1,2,3,4,5,6,a,3\n1,2,3,4,5,6,a,r\n", "line 2, column 'tag': label '3'"),
+        (G + b"1,2,3,,5,6,a,r\n", "line 2, column 'f3': empty label"),
+        (G.replace(b"tag", b"t") + b"1,2,x,4,5,6,a,r\n", "line 2, column 'f2': 'x' is not"),
+        (G.replace(b"tag", b"t") + b"1,2,3,4,5,6,a,r\n", "no column 'tag'"),
+        (G.replace(b"f4", b"g") + b"x,2,3,4,5,6,a,r\n", "no label column 'f4'"),
+        (G, "no data rows"),
     ],
 )
 def test_streamed_csv_errors_are_the_in_memory_ones(
     tmp_path: Path, text: bytes, expected: str
 ) -> None:
     (tmp_path / "t.csv").write_bytes(text)
+    grouped = text.split(b"\n")[0].count(b",") == 7  # the header of 8 columns
+    config = _csv_groups_config if grouped else _csv_config
     messages = []
     for stream in ("false", "true"):
         with pytest.raises(DataError) as info:
-            load_data(_csv_config(tmp_path, f", stream = {stream}"))
+            load_data(config(tmp_path, f", stream = {stream}"))
         messages.append(str(info.value))
     assert messages[0] == messages[1]
     assert expected in messages[1] and "t.csv" in messages[1] and "\n" not in messages[1]
@@ -420,20 +503,26 @@ def test_a_csv_changed_after_its_check_names_the_row(tmp_path: Path) -> None:
             pass
 
 
+@pytest.mark.parametrize("kind", ["csv", "csv groups"])
 def test_csv_streams_by_default_above_the_threshold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from nndsl.runtime import streaming
 
-    _csv_data(tmp_path)
-    config = _csv_config(tmp_path, "")
-    assert not isinstance(load_data(config).train.x, Rows)
+    write, config = CSV_KINDS[kind]
+    write(tmp_path)
+
+    def inputs() -> list[Any]:
+        x = load_data(config(tmp_path, "")).train.x
+        return list(x.values()) if isinstance(x, dict) else [x]
+
+    assert not any(isinstance(x, Rows) for x in inputs())
     monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", 1000)
-    assert isinstance(load_data(config).train.x, Rows)
+    assert all(isinstance(x, Rows) for x in inputs())
 
 
-def test_csv_streaming_refuses_bare_cr_lines_and_column_groups(tmp_path: Path) -> None:
-    """Bare `\r` line ends: one line (the in-memory reader takes them); groups: a check error."""
+def test_csv_streaming_refuses_bare_cr_lines(tmp_path: Path) -> None:
+    """Bare `\r` line ends: one line (the in-memory reader takes them)."""
     (tmp_path / "t.csv").write_bytes(b"f0,f1,f2,f3,f4,f5,kind\r1,2,3,4,5,6,a\r1,2,3,4,5,6,b\r")
     assert len(load_data(_csv_config(tmp_path, "")).train.x) == 2
     with pytest.raises(
@@ -441,11 +530,6 @@ def test_csv_streaming_refuses_bare_cr_lines_and_column_groups(tmp_path: Path) -
     ) as info:
         load_data(_csv_config(tmp_path, ", stream = true"))
     assert "\n" not in str(info.value)
-    text = 'data d = csv("t.csv", x = {x: ["f0", "f1"]}, label = "kind", stream = true)'
-    result = check_source(text, str(tmp_path / "g.nn"))
-    assert any(
-        "column groups" in d.message and "cannot stream" in d.message for d in result.diagnostics
-    )
 
 
 # -- zip: each source streams as it would alone --------------------------------------------
@@ -521,11 +605,11 @@ def test_a_zipped_source_streams_as_it_would_alone(
     )
 
 
-@pytest.mark.parametrize("fmt", ["npz", "csv", "zip"])
+@pytest.mark.parametrize("fmt", ["npz", "csv", "csv groups", "zip"])
 def test_streamed_resume_is_bit_identical(fmt: str, tmp_path: Path) -> None:
     write, config = {
         "npz": (_npz_data, _npz_config),
-        "csv": (_csv_data, _csv_config),
+        **CSV_KINDS,
         "zip": (_zip_data, _zip_config),
     }[fmt]
     write(tmp_path)

