@@ -1,19 +1,19 @@
 """Data sets written as several files (`npy(x = "x-*.npy", ...)`, `npz("part-*.npz", ...)`):
 the shards read as one array, rows in file-name order, streamed or in memory, giving the
-batches, splits and trained weights of the same rows in one file; a batch reads from each
-shard only its rows; mismatched shards and patterns that match nothing are one line."""
+training and evaluation batches (so the trained weights) of the same rows in one file; a batch
+reads from each shard only its rows; mismatched shards and patterns that match nothing are one
+line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
 from nndsl.backend import DataError
 from nndsl.ir import TrainConfig
-from nndsl.runtime import fit, load_data, streaming
+from nndsl.runtime import load_data, streaming
 from nndsl.runtime.data import Splits, eval_batches, train_calls
 from nndsl.runtime.streaming import Rows, wants_stream
 from tests.runtime.test_streaming import NPY_MODEL, _config
@@ -74,16 +74,6 @@ def test_shards_give_the_batches_of_one_file(tmp_path: Path, fmt: str, stream: s
     for a, b in zip(_all_batches(one), _all_batches(sharded), strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
-
-
-def test_streamed_shards_train_as_one_file_in_memory(tmp_path: Path) -> None:
-    _data(tmp_path)
-    memory = fit(_source_config(tmp_path, "npy", False, epochs=1), run_dir=tmp_path / "a")
-    config = _source_config(tmp_path, "npz", True, ", stream = true", epochs=1)
-    streamed = fit(config, run_dir=tmp_path / "b")
-    for a, b in zip(jax.tree.leaves(memory.params), jax.tree.leaves(streamed.params), strict=True):
-        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
-    assert memory.test == streamed.test
 
 
 def test_a_batch_reads_from_each_shard_only_its_rows(
