@@ -31,6 +31,7 @@ from nndsl.ir import Graph, TrainConfig
 from nndsl.ir.distribute import Distribution, Spec, optimizer_state, per_device, specs
 from nndsl.ir.summary import readable_bytes
 from nndsl.runtime.budget import DEVICE_MEMORY_ENV, device_memory
+from nndsl.runtime.data import Put
 from nndsl.runtime.streaming import Batch
 
 Tree = Any
@@ -165,6 +166,16 @@ class Layout:
             return [jax.tree.map(leaf, c) for c in calls]
 
         return put_all
+
+
+def placement(layout: Layout | None, batch: int, per_call: int = 1) -> tuple[Put, bool]:
+    """How training and evaluation hand their batches to the step, alike: the put that moves
+    them on the prefetch thread, ahead of the step (split over the mesh's batch axis under a
+    layout), and whether a streamed input is handed over unread (lazy), so that over several
+    processes each reads only its devices' rows."""
+    if layout is None:
+        return jax.device_put, False
+    return layout.put_calls(batch, per_call), jax.process_count() > 1
 
 
 def put(value: Any, sharding: NamedSharding) -> jax.Array:

@@ -26,6 +26,7 @@ from nndsl.backend.jax.impls.schedules import learning_rate
 from nndsl.backend.jax.training import lr_factor
 from nndsl.ir.summary import summarize
 from nndsl.runtime.data import Dataset, eval_batches, first_array
+from nndsl.runtime.distribute import Layout, placement, to_host
 
 if TYPE_CHECKING:
     from nndsl.runtime.callbacks import RunState
@@ -55,9 +56,10 @@ LR_POINTS = 16  # learning-rate samples per epoch when it follows a schedule
 class RunLog:
     """Collects the run's history from `fit`'s events; see the module doc."""
 
-    def __init__(self, run: RunState, splits: Splits) -> None:
+    def __init__(self, run: RunState, splits: Splits, layout: Layout | None = None) -> None:
         self.run = run
         self.splits = splits
+        self.layout = layout  # the test split is predicted as it was evaluated
         self.dir = Path(run.run_dir)
         config = run.config
         s = summarize(config.graph)
@@ -127,8 +129,7 @@ class RunLog:
         elif isinstance(event, FitEnd):
             self.doc["stopped"] = event.stopped
             self.doc["seconds"] = round(event.seconds, 3)
-            if self.doc["test"] is not None and jax.process_count() == 1:
-                # (several processes: predicting here alone could wait on the others forever)
+            if self.doc["test"] is not None:  # every process predicts: collectives
                 self.doc["confusion"] = self._confusion()
             self.finish()
 
@@ -184,7 +185,7 @@ class RunLog:
         truth = _labels(np.asarray(test.y), classes)
         if truth is None:
             return None
-        predicted = _predicted(self.run, test, config.batch, classes, logits)
+        predicted = _predicted(self.run, test, config.batch, classes, logits, self.layout)
         matrix = np.zeros((classes, classes), np.int64)
         np.add.at(matrix, (truth, predicted), 1)
         names = list(self.splits.class_names)
@@ -242,12 +243,18 @@ def _labels(y: np.ndarray, classes: int) -> np.ndarray | None:
     return result
 
 
-def _predicted(run: RunState, data: Dataset, batch: int, classes: int, logits: bool) -> np.ndarray:
+def _predicted(
+    run: RunState, data: Dataset, batch: int, classes: int, logits: bool, layout: Layout | None
+) -> np.ndarray:
+    """The predicted class of each row of `data`, its batches placed as `evaluate` places
+    them (split over the mesh under `layout`, each process reading its rows) and the
+    predictions gathered whole in every process."""
     params = run.steps.final_params(run.params, run.opt_state)
+    move, lazy = placement(layout, batch)
     parts = []
-    for x, _y, mask in eval_batches(data, batch):
-        out = np.asarray(jax.device_get(run.steps.predict(params, run.state, x)))
-        parts.append(out[mask > 0])
+    for x, _y, mask in eval_batches(data, batch, put=move, lazy=lazy):
+        out = np.asarray(to_host(run.steps.predict(params, run.state, x)))
+        parts.append(out[np.asarray(to_host(mask)) > 0])
     pred = np.concatenate(parts).reshape(len(first_array(data.x)), -1)
     chosen: np.ndarray
     if pred.shape[1] == 1:

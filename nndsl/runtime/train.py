@@ -59,7 +59,6 @@ from nndsl.runtime.data import (
     Arrays,
     Dataset,
     Labels,
-    Put,
     Splits,
     base_dir_of,
     eval_batches,
@@ -70,7 +69,7 @@ from nndsl.runtime.data import (
     train_calls,
     tree_map,
 )
-from nndsl.runtime.distribute import Layout, put
+from nndsl.runtime.distribute import Layout, placement, put
 from nndsl.runtime.pretrained import load_init
 from nndsl.runtime.streaming import Rows
 
@@ -161,11 +160,11 @@ def evaluate(
     steps: Steps, params: Tree, state: Tree, data: Dataset, batch: int, layout: Layout | None = None
 ) -> Logs:
     """The mean loss and the metrics over all of `data`, in inference mode. Under `layout`
-    the batches are split over the batch axis as training's are (`_placement`): each device
-    computes its rows, and the step's masked sums reduce over the global batch."""
+    the batches are split over the batch axis as training's are (`distribute.placement`):
+    each device computes its rows, and the step's masked sums reduce over the global batch."""
     loss_sum, count = 0.0, 0.0
     totals: Metrics | None = None
-    move, lazy = _placement(layout, batch)
+    move, lazy = placement(layout, batch)
     for x, y, mask in eval_batches(data, batch, put=move, lazy=lazy):
         loss, metrics, n = steps.eval_step(params, state, x, y, mask)
         loss_sum += float(loss)
@@ -270,7 +269,7 @@ def fit(
     if report:  # the run's log and training report (nndsl.runtime.report), from the events
         from nndsl.runtime.report import RunLog
 
-        emit = RunLog(run, splits).listen(emit)
+        emit = RunLog(run, splits, layout).listen(emit)
     result = FitResult(params, state, steps)
     n_steps = steps_per_epoch(len(splits.train), config.batch)
     if resume:
@@ -296,7 +295,7 @@ def fit(
     for cb in run.callbacks:
         cb.on_train_begin(run, result.resumed_from is not None)
     feed = _Feed(run, on_event, emit, n_steps)
-    move, lazy = _placement(layout, config.batch, per_call)
+    move, lazy = placement(layout, config.batch, per_call)
     while run.epoch < config.epochs and not run.stop_training and not result.stopped:
         epoch = run.epoch + 1
         epoch_started = time.perf_counter()
@@ -366,16 +365,6 @@ def fit(
     )
     emit(FitEnd(result.stopped, time.perf_counter() - started))
     return result
-
-
-def _placement(layout: Layout | None, batch: int, per_call: int = 1) -> tuple[Put, bool]:
-    """How training and evaluation hand their batches to the step, alike: the put that moves
-    them on the prefetch thread, ahead of the step (split over the mesh's batch axis under a
-    layout), and whether a streamed input is handed over unread (lazy), so that over several
-    processes each reads only its devices' rows."""
-    if layout is None:
-        return jax.device_put, False
-    return layout.put_calls(batch, per_call), jax.process_count() > 1
 
 
 def _resume(run: RunState, result: FitResult, n_steps: int, emit: Callable[[Event], None]) -> None:

@@ -4,7 +4,7 @@ process reading only its devices' rows of each batch, from an `.npy`, an `np.sav
 file), equal a one-process run on four devices from the same data in memory, and so do the
 validation and test figures it logs (history.json; the last batch of each split padded: the
 test split's last has its 6 rows on process 0's first device, process 1 holds only padding),
-and when one process
+and so does the report's confusion matrix of the test split, and when one process
 dies the other stops with one clear line within a bounded time (in memory)."""
 
 from __future__ import annotations
@@ -134,7 +134,8 @@ def test_two_processes_train_as_one(tmp_path: Path, cache: str, streamed: str) -
         assert mine["validation"] == pytest.approx(theirs["validation"], abs=1e-5)
     assert logged["test"] == pytest.approx(ref["test"], abs=1e-5)
     assert set(ref["test"]) == {"loss", "accuracy"}
-    assert ref["confusion"] is not None  # one process: the report predicts the test split too
+    # the report's confusion matrix: the test split predicted split over both processes
+    assert ref["confusion"] is not None and logged["confusion"] == ref["confusion"]
 
 
 @pytest.mark.slow
