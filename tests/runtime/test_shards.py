@@ -14,9 +14,8 @@ import pytest
 from nndsl.backend import DataError
 from nndsl.ir import TrainConfig
 from nndsl.runtime import load_data, streaming
-from nndsl.runtime.data import Splits, eval_batches, train_calls
 from nndsl.runtime.streaming import Rows, wants_stream
-from tests.runtime.test_streaming import NPY_MODEL, _config
+from tests.runtime.test_streaming import NPY_MODEL, _assert_same_data, _config
 
 BOUNDS = [(0, 30), (30, 31), (31, 58), (58, 75)]  # uneven, one of a single row
 SOURCES = {
@@ -53,17 +52,6 @@ def _source_config(
     return _config(folder, text)
 
 
-def _all_batches(splits: Splits) -> list[np.ndarray]:
-    out = []
-    for epoch in (1, 2):
-        for _, x, y in train_calls(splits.train, 8, seed=3, epoch=epoch, per_call=3):
-            out += [np.asarray(x), np.asarray(y)]
-    for part in (splits.validation, splits.test):
-        for x, y, mask in eval_batches(part, 8):
-            out += [np.asarray(x), np.asarray(y), mask]
-    return out
-
-
 @pytest.mark.parametrize("fmt", ["npy", "npz"])
 @pytest.mark.parametrize("stream", ["true", "false"])
 def test_shards_give_the_batches_of_one_file(tmp_path: Path, fmt: str, stream: str) -> None:
@@ -71,9 +59,7 @@ def test_shards_give_the_batches_of_one_file(tmp_path: Path, fmt: str, stream: s
     one = load_data(_source_config(tmp_path, fmt, False))
     sharded = load_data(_source_config(tmp_path, fmt, True, f", stream = {stream}"))
     assert isinstance(sharded.train.x, Rows) == (stream == "true")
-    for a, b in zip(_all_batches(one), _all_batches(sharded), strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+    _assert_same_data(one, sharded)
 
 
 def test_a_batch_reads_from_each_shard_only_its_rows(

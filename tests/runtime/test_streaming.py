@@ -16,7 +16,7 @@ from nndsl.backend import DataError
 from nndsl.frontend import check_source
 from nndsl.ir import TrainConfig
 from nndsl.runtime import fit, load_data
-from nndsl.runtime.data import Dataset, eval_batches, train_calls
+from nndsl.runtime.data import Dataset, Splits, eval_batches, train_calls
 from nndsl.runtime.streaming import Rows
 
 NPY_MODEL = """
@@ -71,6 +71,28 @@ def _batches(data: Dataset, per_call: int) -> list[np.ndarray]:
     return out
 
 
+def _assert_same_data(memory: Splits, streamed: Splits) -> None:
+    """The same training batches (one and three a call, two epochs) and the same evaluation
+    batches and masks of the validation and test splits, dtypes included."""
+    pairs = []
+    for per_call in (1, 3):
+        pairs += zip(
+            _batches(memory.train, per_call), _batches(streamed.train, per_call), strict=True
+        )
+    for part in ("validation", "test"):
+        mine, theirs = getattr(memory, part), getattr(streamed, part)
+        for (x1, y1, m1), (x2, y2, m2) in zip(
+            eval_batches(mine, 8), eval_batches(theirs, 8), strict=True
+        ):
+            pairs += zip(
+                [*_arrays(x1), *_arrays(y1), m1], [*_arrays(x2), *_arrays(y2), m2], strict=True
+            )
+    assert pairs
+    for a, b in pairs:
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 def test_streamed_npy_gives_the_in_memory_batches(tmp_path: Path) -> None:
     _npy_data(tmp_path)
     memory = load_data(_npy_config(tmp_path, False))
@@ -78,20 +100,7 @@ def test_streamed_npy_gives_the_in_memory_batches(tmp_path: Path) -> None:
     assert isinstance(mapped.train.x, Rows) and not isinstance(memory.train.x, Rows)
     assert mapped.train.x.shape == memory.train.x.shape
     assert mapped.train.x.dtype == memory.train.x.dtype == np.float32
-    for per_call in (1, 3):
-        for a, b in zip(
-            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
-        ):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
-    for part in ("validation", "test"):
-        mine, theirs = getattr(mapped, part), getattr(memory, part)
-        for (x1, _, m1), (x2, _, m2) in zip(
-            eval_batches(mine, 8), eval_batches(theirs, 8), strict=True
-        ):
-            np.testing.assert_array_equal(x1, x2)
-            np.testing.assert_array_equal(m1, m2)
-        np.testing.assert_array_equal(np.asarray(mine.x), theirs.x)
+    _assert_same_data(memory, mapped)
 
 
 def _weights(params: object) -> list[np.ndarray]:
@@ -245,15 +254,7 @@ def test_streamed_npz_gives_the_in_memory_batches(tmp_path: Path) -> None:
     assert isinstance(mapped.train.x, Rows) and not isinstance(memory.train.x, Rows)
     assert mapped.train.x.where.endswith("d.npz['inputs']")
     assert mapped.train.x.dtype == memory.train.x.dtype == np.float32
-    for per_call in (1, 3):
-        for a, b in zip(
-            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
-        ):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
-    for part in ("validation", "test"):
-        np.testing.assert_array_equal(np.asarray(getattr(mapped, part).x), getattr(memory, part).x)
-        np.testing.assert_array_equal(getattr(mapped, part).y, getattr(memory, part).y)
+    _assert_same_data(memory, mapped)
 
 
 def test_streamed_npz_errors_are_one_line(tmp_path: Path) -> None:
@@ -427,21 +428,7 @@ def test_streamed_csv_gives_the_in_memory_batches(kind: str, tmp_path: Path) -> 
         assert isinstance(streamed.train.y, dict) and isinstance(
             streamed.train.y["kind"], np.ndarray
         )
-    for per_call in (1, 3):
-        for a, b in zip(
-            _batches(memory.train, per_call), _batches(streamed.train, per_call), strict=True
-        ):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
-    for part in ("validation", "test"):
-        mine, theirs = getattr(streamed, part), getattr(memory, part)
-        for a, b in zip(
-            [*_arrays(mine.x), *_arrays(mine.y)],
-            [*_arrays(theirs.x), *_arrays(theirs.y)],
-            strict=True,
-        ):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
+    _assert_same_data(memory, streamed)
 
 
 G = b"f0,f1,f2,f3,f4,f5,kind,tag\n"  # the header of the column groups' file
@@ -573,17 +560,7 @@ def test_a_zipped_source_streams_as_it_would_alone(
     assert isinstance(mapped.train.x, dict) and isinstance(memory.train.x, dict)
     assert isinstance(mapped.train.x["x"], Rows) and isinstance(mapped.train.x["w"], np.ndarray)
     assert not isinstance(memory.train.x["x"], Rows)
-    for per_call in (1, 3):
-        for a, b in zip(
-            _batches(memory.train, per_call), _batches(mapped.train, per_call), strict=True
-        ):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
-    for part in ("validation", "test"):
-        mine, theirs = getattr(mapped, part), getattr(memory, part)
-        for name in ("x", "w"):
-            np.testing.assert_array_equal(np.asarray(mine.x[name]), theirs.x[name])
-        np.testing.assert_array_equal(mine.y, theirs.y)
+    _assert_same_data(memory, mapped)
 
     def streams(config: TrainConfig) -> bool:
         x = load_data(config).train.x
