@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from nndsl.backend import DataError
+from nndsl.backend.jax.impls.data import csv_file
 from nndsl.ir import TrainConfig
 from nndsl.runtime import load_data, streaming
 from nndsl.runtime.data import Splits, eval_batches, train_calls
@@ -255,3 +256,24 @@ def test_auto_streaming_counts_every_shard(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(streaming, "AUTO_STREAM_BYTES", shard)
     assert wants_stream("csv", {"path": "shards/part-*.csv"}, tmp_path)
     assert not wants_stream("csv", {"path": "shards/part-00000.csv"}, tmp_path)
+
+
+@pytest.mark.parametrize("read", [csv_file, streaming.open_csv_source])
+def test_headerless_csv_shards_need_the_same_cell_count(
+    tmp_path: Path, read: Callable[[dict[str, Any], Path], dict[str, Any]]
+) -> None:
+    """Without a header, the first shard's first row sets the width; class ids span shards."""
+    (tmp_path / "p-0.csv").write_text("1,2,b\n3,4,c\n")
+    (tmp_path / "p-1.csv").write_text("5,6,a\n")
+    attrs = {"path": "p-*.csv", "label": "2", "header": False, "columns": None}
+    attrs |= {"delimiter": ",", "sample_weight": None, "x": None, "y": None}
+    found = read(attrs, tmp_path)
+    np.testing.assert_array_equal(np.asarray(found["x"]), [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(found["y"], [1, 2, 0])
+    assert list(found["class_names"]) == ["a", "b", "c"]
+    (tmp_path / "p-1.csv").write_text("5,6,a\n7,8,a,9\n")
+    with pytest.raises(DataError) as info:
+        read(attrs, tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path / 'p-1.csv'}: line 2 has 4 cells, but the first row has 3 (delimiter ',')"
+    )
