@@ -357,7 +357,13 @@ class Csv(DataSource):
 
     name = "csv"
     args = (
-        Arg("path", "str", doc="the .csv file, relative to this .nn file"),
+        Arg(
+            "path",
+            "str",
+            doc="the .csv file, relative to this .nn file; a glob pattern (`logs/part-*.csv`) "
+            "reads several shards as one table, rows in file-name order, each with the same "
+            "header",
+        ),
         Arg(
             "label",
             "str",

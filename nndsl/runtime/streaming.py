@@ -21,7 +21,8 @@ sharded `put` reads, in each process, only the rows its devices hold.
   weights; a batch reads the byte span of each run of consecutive rows (`os.pread`) and parses
   it with the `csv` module (`_CsvRows`). Quoted cells may hold newlines: a row starts where the
   `csv` module's record starts. Column groups (`x = {...}`) are one `_CsvRows` per input
-  group over the same offsets, each parsing its own columns.
+  group over the same offsets, each parsing its own columns. Shards (a glob pattern) are
+  checked in one pass as one table, each keeping its own offsets (`_Shards` of `_CsvRows`).
 - text folders: each batch's files are read and vectorized as they are indexed; the vocabulary
   is adapted in one pass over the training split that keeps only the token counts.
 - image folders: each batch's files are decoded and resized by a pool of worker threads
@@ -46,7 +47,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -234,7 +235,14 @@ class _Column(_Reader):
         return self._source.describe(row)
 
 
-class _MappedNpy(_Reader):
+class _Counted(_Reader):
+    """A reader of a known number of rows of one dtype: one shard of a `_Shards`."""
+
+    rows: int
+    dtype: np.dtype[Any]
+
+
+class _MappedNpy(_Counted):
     """Rows of a mapped `.npy` array. A C-ordered array's rows are read with positioned reads
     (`os.preadv`, one per run of consecutive rows, in file order) into the batch: nothing is
     mapped, so resident memory stays at the batch, and it measured 3.6 times faster than
@@ -324,11 +332,11 @@ def open_npy_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
 
 
 class _Shards(_Reader):
-    """Several files' rows read as one source, one after another: row `i` is the row
-    `i - starts[k]` of the shard `k` it falls in; each batch reads from each shard it touches
-    only its own rows."""
+    """Several files' rows read as one source, one after another (`.npy` arrays, `.npz`
+    members, CSV files): row `i` is the row `i - starts[k]` of the shard `k` it falls in; each
+    batch reads from each shard it touches only its own rows."""
 
-    def __init__(self, shards: list[_MappedNpy]) -> None:
+    def __init__(self, shards: list[_Counted]) -> None:
         self.where = shards[0].where
         self.row_shape = shards[0].row_shape
         self.dtype = shards[0].dtype
@@ -348,8 +356,8 @@ class _Shards(_Reader):
         return self._shards[k].describe(row - int(self._starts[k]))
 
 
-def _rows_of(shards: list[_MappedNpy]) -> Rows:
-    """One mapped array, or shards that agree on dtype and row shape, as `Rows`."""
+def _rows_of(shards: list[_Counted]) -> Rows:
+    """One reader, or shards that agree on dtype and row shape, as `Rows`."""
     first = shards[0]
     for shard in shards[1:]:
         if shard.row_shape != first.row_shape or shard.dtype != first.dtype:
@@ -419,7 +427,7 @@ def open_npz_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
     from nndsl.backend.jax.impls import data as readers
 
     inputs = _npz_keys(attrs, "x")
-    shards: dict[str, list[_MappedNpy]] = {role: [] for role in inputs}
+    shards: dict[str, list[_Counted]] = {role: [] for role in inputs}
     for path in readers.source_files(base_dir, attrs["path"], "data file"):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -456,7 +464,7 @@ def npz_input_bytes(path: Path, attrs: Attrs) -> int:
     return total
 
 
-class _CsvRows(_Reader):
+class _CsvRows(_Counted):
     """One input's columns of a CSV file's data rows, read by byte span: row `i` is the bytes
     `offsets[i]:offsets[i + 1]` (blank lines after it included: the `csv` module skips them),
     each run of consecutive rows one positioned read, parsed as the in-memory reader parses
@@ -477,6 +485,7 @@ class _CsvRows(_Reader):
     ) -> None:
         self.where = str(path)
         self.row_shape = () if single else (len(columns),)
+        self.rows = len(offsets) - 1
         self.dtype = np.dtype(np.float64 if classes is None else np.int64)
         self._offsets = offsets
         self._columns = columns
@@ -545,8 +554,8 @@ class _Check:
 
     error: DataError | None = None
 
-    def add(self, line: int, row: list[str]) -> None:
-        """Check (and keep what is needed of) data row `row`, on file line `line`."""
+    def add(self, path: Path, line: int, row: list[str]) -> None:
+        """Check (and keep what is needed of) data row `row`, on line `line` of shard `path`."""
 
     def finish(self) -> None:
         """Settle `error` once every row was added."""
@@ -564,21 +573,20 @@ class _Numbers(_Check):
     file order, then columns in order) is the in-memory reader's error. The last `kept`
     columns' values are kept (sample weights, label vectors); the others are only checked."""
 
-    def __init__(self, path: Path, names: list[str], columns: list[int], kept: int) -> None:
+    def __init__(self, names: list[str], columns: list[int], kept: int) -> None:
         from nndsl.backend.jax.impls.data import _numbers
 
         self._numbers = _numbers
-        self._path = path
         self._names = names
         self._columns = columns
         self._kept = kept
         self._values = array("d")
 
-    def add(self, line: int, row: list[str]) -> None:
+    def add(self, path: Path, line: int, row: list[str]) -> None:
         if self.error is not None:
             return
         try:
-            values = self._numbers(self._path, line, self._names, row, self._columns)
+            values = self._numbers(path, line, self._names, row, self._columns)
         except DataError as exc:
             self.error = exc
             return
@@ -596,26 +604,25 @@ class _Labels(_Check):
     name id (of first sight) are kept, 16 bytes a row; without, only the names (an input
     column streamed as class ids)."""
 
-    def __init__(self, path: Path, column: str, index: int, keep: bool) -> None:
-        self._path = path
+    def __init__(self, column: str, index: int, keep: bool) -> None:
         self._column = column
         self._index = index
         self._keep = keep
         self._numbers = array("d")
         self._ids = array("q")
         self._seen: dict[str, int] = {}
-        self._first_bad: tuple[int, str] | None = None  # the first empty or numeric cell
+        self._first_bad: tuple[Path, int, str] | None = None  # the first empty or numeric cell
 
-    def add(self, line: int, row: list[str]) -> None:
+    def add(self, path: Path, line: int, row: list[str]) -> None:
         text = row[self._index].strip()
         try:
             number, name = float(text), -1
             if self._first_bad is None:
-                self._first_bad = (line, text)
+                self._first_bad = (path, line, text)
         except ValueError:
             number, name = 0.0, self._seen.setdefault(text, len(self._seen))
             if not text and self._first_bad is None:
-                self._first_bad = (line, text)
+                self._first_bad = (path, line, text)
         if self._keep:
             self._numbers.append(number)
             self._ids.append(name)
@@ -624,8 +631,8 @@ class _Labels(_Check):
         from nndsl.backend.jax.impls import data as readers
 
         if self._seen and self._first_bad is not None:
-            line, text = self._first_bad
-            self.error = readers._bad_name(self._path, line, self._column, text)
+            path, line, text = self._first_bad
+            self.error = readers._bad_name(path, line, self._column, text)
 
     def classes(self) -> dict[str, int] | None:
         """Each name's class id (the names sorted); None for a column of numbers."""
@@ -643,11 +650,12 @@ class _Labels(_Check):
         return place[np.frombuffer(self._ids, np.int64)], names
 
 
-_Output = Callable[[np.ndarray], dict[str, Any]]  # the row offsets -> arrays by key
+# Each shard's path and data rows' byte offsets (and its end) -> arrays by key.
+_Output = Callable[[list[tuple[Path, np.ndarray]]], dict[str, Any]]
 
 
 def _csv_plan(
-    path: Path,
+    where: Path,
     attrs: Attrs,
     names: list[str],
     header: bool,
@@ -657,37 +665,35 @@ def _csv_plan(
 ) -> None:
     """Fill `checks` in the order the in-memory reader (`csv_file`, `_csv_groups`) reports
     problems, and `outputs` with what it returns: streamed `Rows` for the inputs, arrays for
-    the labels and weights. A column not in the file raises, after the checks before it."""
+    the labels and weights. A column not in the file raises, after the checks before it;
+    `where` (the file or the shards' pattern) names it."""
     from nndsl.backend.jax.impls import data as readers
 
     def column(name: object, what: str) -> int:
-        return readers._column(path, names, str(name), header, what)
+        return readers._column(where, names, str(name), header, what)
 
     def numbers(columns: list[int], kept: int) -> _Numbers:
-        checks.append(check := _Numbers(path, names, columns, kept))
+        checks.append(check := _Numbers(names, columns, kept))
         return check
 
     def labels(index: int, keep: bool) -> _Labels:
-        checks.append(check := _Labels(path, names[index], index, keep))
+        checks.append(check := _Labels(names[index], index, keep))
         return check
 
     def streamed(key: str, columns: list[int], classes: _Labels | None = None) -> None:
-        def build(offsets: np.ndarray) -> dict[str, Any]:
-            reader = _CsvRows(
-                path,
-                offsets,
-                columns,
-                len(names),
-                delimiter,
-                single=classes is not None,
-                classes=classes.classes() if classes is not None else None,
-            )
-            return {key: Rows(reader, np.arange(len(offsets) - 1), reader.dtype)}
+        def build(shards: list[tuple[Path, np.ndarray]]) -> dict[str, Any]:
+            ids = classes.classes() if classes is not None else None  # of the whole table
+            single = classes is not None
+            found: list[_Counted] = [
+                _CsvRows(path, offsets, columns, len(names), delimiter, single=single, classes=ids)
+                for path, offsets in shards
+            ]
+            return {key: _rows_of(found)}
 
         outputs.append(build)
 
     def label_arrays(key: str, check: _Labels, named: bool) -> None:
-        def build(_: np.ndarray) -> dict[str, Any]:
+        def build(_: list[tuple[Path, np.ndarray]]) -> dict[str, Any]:
             values, classes = check.values()
             return {
                 key: values,
@@ -709,7 +715,7 @@ def _csv_plan(
         else:
             inputs = [i for i in range(len(names)) if i not in (label, weight)]
         if not inputs:
-            raise DataError(f"{path}: no input columns besides the label column {names[label]!r}")
+            raise DataError(f"{where}: no input columns besides the label column {names[label]!r}")
         cells = numbers([*inputs, *([] if weight is None else [weight])], int(weight is not None))
         streamed("x", inputs)
         label_arrays("y", labels(label, keep=True), named=True)
@@ -747,7 +753,7 @@ def _csv_plan(
     if not isinstance(attrs["x"], Keyed):
         rest = [i for i in range(len(names)) if i not in used]
         if not rest:
-            raise DataError(f"{path}: no input columns besides the label columns")
+            raise DataError(f"{where}: no input columns besides the label columns")
         numbers(rest, 0)
         streamed("x", rest)
 
@@ -758,89 +764,94 @@ def open_csv_source(attrs: Attrs, base_dir: Path) -> dict[str, Any]:
     problem although the in-memory reader checks one group at a time) and keeps each data
     row's byte offset, the labels and the sample weights; nothing else of the file stays in
     memory. Column groups give the in-memory reader's keys: one `Rows` per input group
-    (`x/<name>`), the labels (`y/<name>`) in memory."""
+    (`x/<name>`), the labels (`y/<name>`) in memory. The shards of a glob pattern are one
+    table: the checks (class names included) span them all, each keeps its own offsets."""
     from nndsl.backend.jax.impls import data as readers
 
-    path = readers._source(base_dir, str(attrs["path"]))
-    readers._require_file(path, "CSV file")
+    where = readers._source(base_dir, str(attrs["path"]))
+    files = readers.source_files(base_dir, attrs["path"], "CSV file")
     header = bool(attrs["header"])
     delimiter = str(attrs["delimiter"])
     # Without groups the in-memory reader stops at a row's first problem; with groups it checks
     # every row's width first, then each group's cells: its first problem is known at the end.
     grouped = isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed)
-    offsets = array("q")
     checks: list[_Check] = []
     outputs: list[_Output] = []
     names: list[str] | None = None
-    at = 0
+    shards: list[tuple[Path, np.ndarray]] = []
 
-    with path.open("rb") as f:
-        if f.read(3) == b"\xef\xbb\xbf":  # the in-memory reader's utf-8-sig
-            at = 3
-        f.seek(at)
+    for path in files:
+        offsets = array("q")
+        own: list[str] | None = None  # this shard's header
+        at = 0
+        with path.open("rb") as f:
+            if f.read(3) == b"\xef\xbb\xbf":  # the in-memory reader's utf-8-sig
+                at = 3
+            f.seek(at)
 
-        def lines() -> Iterator[str]:
-            nonlocal at
-            for raw in f:
-                begin = at
-                at += len(raw)
+            def lines(f: BinaryIO = f, path: Path = path) -> Iterator[str]:
+                nonlocal at
+                for raw in f:
+                    begin = at
+                    at += len(raw)
+                    try:
+                        yield raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise DataError(
+                            f"{path}: not UTF-8 text (byte {begin + exc.start} of the file)"
+                        ) from None
+
+            reader = csv.reader(lines(), delimiter=delimiter)
+            next_line = 1
+            while True:
+                start = at  # the record starts after the lines read so far
                 try:
-                    yield raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise DataError(
-                        f"{path}: not UTF-8 text (byte {begin + exc.start} of the file)"
-                    ) from None
-
-        reader = csv.reader(lines(), delimiter=delimiter)
-        next_line = 1
-        while True:
-            start = at  # the record starts after the lines read so far
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                if "new-line character" in str(exc):  # split on b"\n" only
-                    raise DataError(
-                        f"{path}: line {reader.line_num} ends in a bare \\r, which cannot be "
-                        "streamed (not readable as CSV line by line); end the lines with \\n or "
-                        "\\r\\n, or drop `stream = true`"
-                    ) from None
-                raise DataError(f"{path}: not readable as CSV ({exc})") from None
-            line, next_line = next_line, reader.line_num + 1
-            if not row:
-                continue
-            if names is None:
-                names = [c.strip() for c in row] if header else [str(i) for i in range(len(row))]
-                try:
-                    _csv_plan(path, attrs, names, header, delimiter, checks, outputs)
-                except DataError as exc:
-                    checks.append(_Failed(exc))
-                if header:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    if "new-line character" in str(exc):  # split on b"\n" only
+                        raise DataError(
+                            f"{path}: line {reader.line_num} ends in a bare \\r, which cannot "
+                            "be streamed (not readable as CSV line by line); end the lines with "
+                            "\\n or \\r\\n, or drop `stream = true`"
+                        ) from None
+                    raise DataError(f"{path}: not readable as CSV ({exc})") from None
+                line, next_line = next_line, reader.line_num + 1
+                if not row:
                     continue
-            if not grouped:
-                _raise_first(checks)
-            if len(row) != len(names):
-                first = "the header" if header else "the first row"
-                raise DataError(
-                    f"{path}: line {line} has {len(row)} cells, but {first} has {len(names)} "
-                    f"(delimiter {delimiter!r})"
-                )
-            for check in checks:
-                check.add(line, row)
-            offsets.append(start)
-        offsets.append(at)
-    if names is None and header:
-        raise DataError(f"{path}: the file is empty; expected a header row")
-    if names is None or len(offsets) == 1:
-        raise DataError(f"{path}: no data rows")
+                if header and own is None:
+                    own = [c.strip() for c in row]
+                    if names is not None:
+                        readers.same_header(files[0], names, path, own)
+                        continue
+                if names is None:
+                    names = own if own is not None else [str(i) for i in range(len(row))]
+                    try:
+                        _csv_plan(where, attrs, names, header, delimiter, checks, outputs)
+                    except DataError as exc:
+                        checks.append(_Failed(exc))
+                    if header:
+                        continue
+                if not grouped:
+                    _raise_first(checks)
+                if len(row) != len(names):
+                    raise readers._bad_width(path, line, len(row), len(names), header, delimiter)
+                for check in checks:
+                    check.add(path, line, row)
+                offsets.append(start)
+            offsets.append(at)
+        if header and own is None:
+            raise DataError(f"{path}: the file is empty; expected a header row")
+        shards.append((path, np.frombuffer(offsets, np.int64)))
+    if names is None or all(len(offsets) == 1 for _, offsets in shards):
+        raise DataError(f"{where}: no data rows")
     for check in checks:
         check.finish()
     _raise_first(checks)
-    bounds = np.frombuffer(offsets, np.int64)
     out: dict[str, Any] = {}
     for build in outputs:
-        out.update(build(bounds))
+        out.update(build(shards))
     return out
 
 
@@ -1012,7 +1023,8 @@ def wants_stream(source: str, attrs: Attrs, base_dir: Path) -> bool:
             shards = readers.source_files(base_dir, attrs["x"], "data file")
             return sum(path.stat().st_size for path in shards) > AUTO_STREAM_BYTES
         if source == "csv":
-            return (base_dir / str(attrs["path"])).stat().st_size > AUTO_STREAM_BYTES
+            shards = readers.source_files(base_dir, attrs["path"], "CSV file")
+            return sum(path.stat().st_size for path in shards) > AUTO_STREAM_BYTES
         if source == "npz":
             shards = readers.source_files(base_dir, attrs["path"], "data file")
             return sum(npz_input_bytes(path, attrs) for path in shards) > AUTO_STREAM_BYTES

@@ -137,58 +137,59 @@ def concat_shards(parts: Sequence[tuple[Path, np.ndarray]]) -> np.ndarray:
 
 
 # -- CSV ---------------------------------------------------------------------------------------
+# A data row: its shard, the file line it starts on, its cells.
+CsvRow = tuple[Path, int, list[str]]
+
+
 @impl("csv")
 def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
-    """Numeric input columns and a label column (numbers, or class names)."""
-    path = _source(base_dir, str(attrs["path"]))
-    _require_file(path, "CSV file")
+    """Numeric input columns and a label column (numbers, or class names). A glob pattern
+    reads its shards as one table, rows in file-name order: each repeats the header, and every
+    error names the shard and its own line."""
+    where = _source(base_dir, str(attrs["path"]))
     header = bool(attrs["header"])
     delimiter = str(attrs["delimiter"])
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = [(n, row) for n, row in _numbered(csv.reader(f, delimiter=delimiter)) if row]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not readable as CSV ({exc})") from None
-    if header:
-        if not rows:
-            raise DataError(f"{path}: the file is empty; expected a header row")
-        names = [c.strip() for c in rows[0][1]]
-        rows = rows[1:]
-    else:
-        names = [str(i) for i in range(len(rows[0][1]))] if rows else []
-    if not rows:
-        raise DataError(f"{path}: no data rows")
+    names: list[str] | None = None
+    rows: list[CsvRow] = []
+    files = source_files(base_dir, attrs["path"], "CSV file")
+    for path in files:
+        found = _csv_rows(path, delimiter)
+        if header:
+            if not found:
+                raise DataError(f"{path}: the file is empty; expected a header row")
+            own = [c.strip() for c in found[0][2]]
+            found = found[1:]
+            names = same_header(files[0], names, path, own)
+        elif names is None and found:
+            names = [str(i) for i in range(len(found[0][2]))]
+        rows += found
+    if names is None or not rows:
+        raise DataError(f"{where}: no data rows")
     width = len(names)
     if isinstance(attrs["x"], Keyed) or isinstance(attrs["y"], Keyed):
-        return _csv_groups(attrs, path, names, rows, header, delimiter)
-    label = _column(path, names, str(attrs["label"]), header, "label column")
+        return _csv_groups(attrs, where, names, rows, header, delimiter)
+    label = _column(where, names, str(attrs["label"]), header, "label column")
     given = attrs["columns"]
     weight = None
     if attrs["sample_weight"] is not None:
-        weight = _column(path, names, str(attrs["sample_weight"]), header, "sample weight column")
+        weight = _column(where, names, str(attrs["sample_weight"]), header, "sample weight column")
     if isinstance(given, tuple):
-        columns = [_column(path, names, str(c), header, "column") for c in given]
+        columns = [_column(where, names, str(c), header, "column") for c in given]
     else:
         columns = [i for i in range(width) if i not in (label, weight)]
     if not columns:
-        raise DataError(f"{path}: no input columns besides the label column {names[label]!r}")
+        raise DataError(f"{where}: no input columns besides the label column {names[label]!r}")
     x = np.empty((len(rows), len(columns)), np.float64)
     w = np.empty(len(rows), np.float64) if weight is not None else None
     labels: list[str] = []
-    for r, (line, row) in enumerate(rows):
+    for r, (path, line, row) in enumerate(rows):
         if len(row) != width:
-            first = "the header" if header else "the first row"
-            raise DataError(
-                f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
-                f"(delimiter {delimiter!r})"
-            )
+            raise _bad_width(path, line, len(row), width, header, delimiter)
         x[r] = _numbers(path, line, names, row, columns)
         if w is not None and weight is not None:
             w[r] = _number(path, line, names[weight], row[weight])
         labels.append(row[label].strip())
-    y, class_names = _csv_labels(path, rows, names[label], labels)
+    y, class_names = _csv_labels(rows, names[label], labels)
     out = {"x": x, "y": y}
     if w is not None:
         out["sample_weight"] = w
@@ -197,11 +198,51 @@ def csv_file(attrs: Attrs, base_dir: Path) -> Arrays:
     return out
 
 
+def _csv_rows(path: Path, delimiter: str) -> list[CsvRow]:
+    """The file's non-blank rows (the header included)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            return [(path, n, row) for n, row in _numbered(reader) if row]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of the file)") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not readable as CSV ({exc})") from None
+
+
+def same_header(first: Path, names: list[str] | None, path: Path, own: list[str]) -> list[str]:
+    """The table's header: `own`, the header of shard `path`, which must be the first shard's
+    `names` (None: `path` is the first) column for column; shards of one table that disagree
+    would silently mix columns (shared with the streamed reader)."""
+    if names is None or own == names:
+        return own
+    i = next(
+        (i for i, (a, b) in enumerate(zip(names, own, strict=False)) if a != b),
+        min(len(names), len(own)),
+    )
+    mine = f"{own[i]!r} as column {i + 1}" if i < len(own) else f"no column {i + 1}"
+    theirs = f"{names[i]!r}" if i < len(names) else "none"
+    raise DataError(
+        f"{path}: the header has {mine}, but {first} has {theirs}; the shards of a CSV data set "
+        "must have the same header (the same columns in the same order)"
+    )
+
+
+def _bad_width(
+    path: Path, line: int, cells: int, width: int, header: bool, delimiter: str
+) -> DataError:
+    """A row whose cell count is not the header's (shared with the streamed reader)."""
+    first = "the header" if header else "the first row"
+    return DataError(
+        f"{path}: line {line} has {cells} cells, but {first} has {width} (delimiter {delimiter!r})"
+    )
+
+
 def _csv_groups(
     attrs: Attrs,
-    path: Path,
+    where: Path,
     names: list[str],
-    rows: list[tuple[int, list[str]]],
+    rows: list[CsvRow],
     header: bool,
     delimiter: str,
 ) -> Arrays:
@@ -209,25 +250,21 @@ def _csv_groups(
     is stacked into `[N, k]` numbers; one column is `[N]`, numbers as they are or words as
     class ids (sorted), as a label column. `x` not given: every other column, as `x`."""
     width = len(names)
-    for line, row in rows:
+    for path, line, row in rows:
         if len(row) != width:
-            first = "the header" if header else "the first row"
-            raise DataError(
-                f"{path}: line {line} has {len(row)} cells, but {first} has {width} "
-                f"(delimiter {delimiter!r})"
-            )
+            raise _bad_width(path, line, len(row), width, header, delimiter)
     out: Arrays = {}
     used: set[int] = set()
     weight = attrs["sample_weight"]
     if weight is not None:
-        w = _column(path, names, str(weight), header, "sample weight column")
+        w = _column(where, names, str(weight), header, "sample weight column")
         used.add(w)
-        out["sample_weight"] = np.asarray([_number(path, ln, names[w], r[w]) for ln, r in rows])
+        out["sample_weight"] = np.asarray([_number(p, ln, names[w], r[w]) for p, ln, r in rows])
     label = attrs["label"]
     if label is not None:  # `label` with `x` groups: one unnamed labels array
-        c = _column(path, names, str(label), header, "label column")
+        c = _column(where, names, str(label), header, "label column")
         used.add(c)
-        out["y"], classes = _csv_labels(path, rows, names[c], [r[c].strip() for _, r in rows])
+        out["y"], classes = _csv_labels(rows, names[c], [r[c].strip() for _, _, r in rows])
         if classes is not None:
             out["class_names"] = classes
     for role in ("y", "x"):
@@ -237,22 +274,22 @@ def _csv_groups(
         for group, cols in groups.items:
             what = "column" if role == "x" else "label column"
             if isinstance(cols, tuple):
-                index = [_column(path, names, str(c), header, what) for c in cols]
+                index = [_column(where, names, str(c), header, what) for c in cols]
                 used.update(index)
                 out[f"{role}/{group}"] = np.asarray(
-                    [_numbers(path, ln, names, r, index) for ln, r in rows], np.float64
+                    [_numbers(p, ln, names, r, index) for p, ln, r in rows], np.float64
                 ).reshape(len(rows), len(index))
             else:
-                i = _column(path, names, str(cols), header, what)
+                i = _column(where, names, str(cols), header, what)
                 used.add(i)
-                values, _ = _csv_labels(path, rows, names[i], [r[i].strip() for _, r in rows])
+                values, _ = _csv_labels(rows, names[i], [r[i].strip() for _, _, r in rows])
                 out[f"{role}/{group}"] = values
     if not isinstance(attrs["x"], Keyed):
         rest = [i for i in range(width) if i not in used]
         if not rest:
-            raise DataError(f"{path}: no input columns besides the label columns")
+            raise DataError(f"{where}: no input columns besides the label columns")
         out["x"] = np.asarray(
-            [_numbers(path, ln, names, r, rest) for ln, r in rows], np.float64
+            [_numbers(p, ln, names, r, rest) for p, ln, r in rows], np.float64
         ).reshape(len(rows), len(rest))
     return out
 
@@ -306,7 +343,7 @@ def _numbers(
 
 
 def _csv_labels(
-    path: Path, rows: list[tuple[int, list[str]]], column: str, labels: list[str]
+    rows: list[CsvRow], column: str, labels: list[str]
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Numbers as they are; otherwise every label must be a name and the names become ids."""
     numbers: list[float] = []
@@ -317,7 +354,7 @@ def _csv_labels(
             break
     else:
         return np.asarray(numbers), None
-    for (line, _), text in zip(rows, labels, strict=True):
+    for (path, line, _), text in zip(rows, labels, strict=True):
         if not text or _is_number(text):
             raise _bad_name(path, line, column, text)
     classes = sorted(set(labels))
