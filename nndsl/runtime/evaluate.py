@@ -22,6 +22,7 @@ from nndsl.backend.jax.training import steps_for
 from nndsl.ir import OpCall, TrainConfig
 from nndsl.runtime.checkpoint import load_weights, read_metadata
 from nndsl.runtime.data import Dataset, base_dir_of, eval_batches, first_array, load_data
+from nndsl.runtime.predict import packed_weights
 from nndsl.runtime.report import CLASSIFIER_LOSSES
 from nndsl.runtime.train import Logs, evaluate
 
@@ -42,7 +43,8 @@ def evaluate_weights(
 ) -> Evaluation:
     """Evaluate `weights` (checked against the model) on the test split, or on all of
     `data_path`; `DataError` (one line) when there is nothing to evaluate."""
-    params, state = load_weights(weights, config.graph)
+    # saved per copy; a scanned repeat's copies stacked once here, as `predict` does
+    params, state = packed_weights(config.graph, *load_weights(weights, config.graph))
     if data_path is not None:
         config = _with_path(config, data_path)
         splits = load_data(config)

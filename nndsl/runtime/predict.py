@@ -13,6 +13,7 @@ import numpy as np
 from nndsl.backend import DataError
 from nndsl.backend.jax.compile import CompiledModel, Tree, compile_graph
 from nndsl.backend.jax.impls.data import read_text
+from nndsl.backend.jax.stacking import pack, plan
 from nndsl.ir import Graph
 from nndsl.runtime.budget import check_fits
 from nndsl.runtime.sources import TextVectorizer
@@ -34,6 +35,24 @@ def _inference(model: CompiledModel) -> Callable[..., jax.Array]:
 _ALL_OUTPUTS: weakref.WeakKeyDictionary[CompiledModel, Callable[..., list[jax.Array]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _all_outputs(model: CompiledModel) -> Callable[..., list[jax.Array]]:
+    """One jitted function per compiled model giving every output, as `_inference` the first."""
+    if model not in _ALL_OUTPUTS:
+        _ALL_OUTPUTS[model] = jax.jit(
+            lambda p, s, xb, key: model.apply(p, s, xb, training=False, key=key)[0]
+        )
+    return _ALL_OUTPUTS[model]
+
+
+def packed_weights(graph: Graph, params: Tree, state: Tree) -> tuple[Tree, Tree]:
+    """`params` and `state` with each scanned repeat's copies stacked `[N, ...]` once, on the
+    host (`backend.jax.stacking`), as training keeps them: the jitted inference then takes one
+    leaf per body weight instead of N leaves it would stack on every call, so its inputs and
+    its compile time do not grow with N. Exact; a tree already packed is returned as it is."""
+    nodes = plan(graph)
+    return pack(graph, params, nodes), pack(graph, state, nodes)
 
 
 def batch_key(seed: int | None, index: int) -> jax.Array | None:
@@ -62,11 +81,8 @@ def predict_outputs(
     graph = compiled.graph
     xs = [np.asarray(inputs[i.name]).astype(i.type.dtype.numpy_name) for i in graph.inputs]
     check_fits(graph, [a.shape for a in xs], batch, "inference")
-    if compiled not in _ALL_OUTPUTS:
-        _ALL_OUTPUTS[compiled] = jax.jit(
-            lambda p, s, xb, key: compiled.apply(p, s, xb, training=False, key=key)[0]
-        )
-    run = _ALL_OUTPUTS[compiled]
+    params, state = packed_weights(graph, params, state)
+    run = _all_outputs(compiled)
     n = len(xs[0]) if xs else 0
     parts: list[list[np.ndarray]] = []
     for start in range(0, n, batch):
@@ -100,6 +116,7 @@ def predict(
     dtype = compiled.graph.inputs[0].type.dtype.numpy_name
     x = np.asarray(x).astype(dtype, copy=False)
     check_fits(compiled.graph, [x.shape], batch, "inference")
+    params, state = packed_weights(compiled.graph, params, state)
     run = _inference(compiled)
     parts = []
     for start in range(0, len(x), batch):

@@ -4,6 +4,7 @@ checkpoints, frozen and regularized repeated weights, distribute specs of stacke
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import jax
@@ -329,3 +330,93 @@ def test_a_flat_repeat_packs_by_its_numbered_copies(
             np.testing.assert_allclose(
                 trained.params[path][name], leaf, rtol=2e-4, atol=2e-5, err_msg=path
             )
+
+
+# the module: `nndsl.runtime.predict` as an attribute is the function `predict`
+PREDICT = importlib.import_module("nndsl.runtime.predict")
+
+
+def _given_leaves(monkeypatch: pytest.MonkeyPatch, factory: str) -> list[int]:
+    """The number of weight leaves each call of the jitted function `factory`
+    (`runtime.predict._inference`, `_all_outputs`) is given."""
+    seen: list[int] = []
+    original = getattr(PREDICT, factory)
+
+    def spy(model: object) -> object:
+        run = original(model)
+
+        def call(p: object, s: object, *rest: object) -> object:
+            seen.append(len(jax.tree.leaves((p, s))))
+            return run(p, s, *rest)
+
+        return call
+
+    monkeypatch.setattr(PREDICT, factory, spy)
+    return seen
+
+
+def _predictions(depth: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    graph = _config(depth).graph
+    params, state = compile_graph(graph).init(jax.random.key(0))
+    x = np.random.default_rng(1).normal(size=(10, 3)).astype("float32")
+    return PREDICT.predict(graph, params, state, x, batch=4), PREDICT.predict_outputs(
+        graph, params, state, {"x": x}, batch=4
+    )
+
+
+def test_predict_packs_the_weights_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`predict` and `predict_outputs` stack a scanned repeat's saved per-copy weights on the
+    host: the jitted inference gets as many weight leaves at 8 copies as at 64, and the
+    outputs are the per-copy path's, bit for bit."""
+    first = _given_leaves(monkeypatch, "_inference")
+    every = _given_leaves(monkeypatch, "_all_outputs")
+    leaves: dict[int, set[int]] = {}
+    for depth in (8, 64):
+        first.clear()
+        every.clear()
+        _predictions(depth)
+        assert len(first) == len(every) == 3  # batches of 4 of 10 rows
+        leaves[depth] = set(first) | set(every)
+    assert leaves[8] == leaves[64] and len(leaves[8]) == 1
+    one, all_ = _predictions(8)
+    monkeypatch.setattr(PREDICT, "packed_weights", lambda g, p, s: (p, s))
+    first.clear()
+    plain_one, plain_all = _predictions(8)
+    assert min(first) > max(leaves[8])  # the per-copy path: a leaf per copy
+    _bits(one, plain_one)
+    _bits(all_, plain_all)
+
+
+def test_evaluate_packs_the_weights_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nnrun evaluate` on saved per-copy weights: evaluated packed, with the per-copy path's
+    loss, metrics and confusion matrix."""
+    from nndsl.runtime import save_checkpoint
+    from nndsl.runtime.evaluate import evaluate_weights
+
+    _data(tmp_path)
+    config = _config(8, extra="    metrics = [accuracy]\n", where=tmp_path)
+    params, state = compile_graph(config.graph).init(jax.random.key(0))
+    weights = save_checkpoint(tmp_path / "w.safetensors", config.graph, params, state)
+    seen: list[list[str]] = []
+    original = steps_for
+
+    def spy(config: TrainConfig) -> object:
+        steps = original(config)
+        evaluate = steps.eval_step
+
+        def eval_step(p: dict, *rest: object) -> object:
+            seen.append(sorted(p))
+            return evaluate(p, *rest)
+
+        object.__setattr__(steps, "eval_step", eval_step)
+        return steps
+
+    monkeypatch.setattr("nndsl.runtime.evaluate.steps_for", spy)
+    packed = evaluate_weights(config, weights)
+    assert seen and "res[8]/dense" in seen[0] and "res_7/dense" not in seen[0]
+    monkeypatch.setattr("nndsl.runtime.evaluate.packed_weights", lambda g, p, s: (p, s))
+    plain = evaluate_weights(config, weights)
+    assert "res_7/dense" in seen[-1]
+    assert packed.logs == plain.logs and "accuracy" in str(packed.logs)
+    assert packed.confusion is not None and plain.confusion is not None
+    assert np.array_equal(packed.confusion, plain.confusion)

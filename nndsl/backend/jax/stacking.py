@@ -18,8 +18,9 @@ and `unpack_all` every weight tree inside any pytree (the optimizer state's mome
 piece of the arrays is here, else on the device), so a checkpoint
 written from a packed run holds what an unpacked run would have written, and an old
 checkpoint restores into a packed run unchanged. `CompiledModel.apply` takes either form
-(`repeat.run_repeat` reads packed entries when present), so predict, evaluate and export keep
-working on per-copy trees.
+(`repeat.run_repeat` reads packed entries when present), so exports keep working on per-copy
+trees; `predict` and `evaluate` pack the saved per-copy weights once on the host
+(`runtime.predict.packed_weights`), so their jitted inference is flat in N as well.
 
 What is packed (`plan`): a repeat node at the graph's top level, of more than one copy, whose
 body has weights and which `repeat.lowering` scans. Unrolled repeats (XLA:CPU, a body with a
