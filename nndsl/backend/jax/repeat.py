@@ -6,9 +6,10 @@ stacked `[N, ...]` under one key per body layer (`res[64]/dense`, `backend.jax.s
 params, state and optimizer state alike, and converts at its boundaries only; `run_repeat`
 takes either form: a packed entry is scanned over as it is (its gradient comes back stacked),
 per-instance entries are stacked inside the traced step (their gradients split back into N),
-as predict, evaluate and export still pass them. A scan traces and compiles the body once;
-with packed weights the whole train step is then flat in N (compile 5.6 s at `repeat 8`,
-5.2 s at 64, against 8.8 s and 16.2 s per instance; bench/README.md, "compile_depth.py").
+as exports still pass them (predict and evaluate pack saved weights first). A scan traces
+and compiles the body once; with packed weights the whole train step is then flat in N
+(compile 5.6 s at `repeat 8`, 5.2 s at 64, against 8.8 s and 16.2 s per instance;
+bench/README.md, "compile_depth.py").
 Unrolled, XLA optimises across copies, which on XLA:CPU runs convolutions much faster.
 
 The rule (`lowering`), overridden by `NNDSL_REPEAT_LOWERING=scan|unroll`:
