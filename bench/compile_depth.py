@@ -6,10 +6,13 @@ For a residual dense block and a residual conv block, at `repeat` 1, 8, 64 and 2
 - compile: `jax.jit(train step).lower().compile()` of one loss-and-gradient step, per lowering
   (`scan`, `unroll`), and the run time of a compiled step (median) for the per-platform rule;
 - whole process: `nnrun FILE --no-cache` training one epoch of a tiny data set (cold cache);
-- peak memory: XLA's temporary buffers of the compiled step, with and without `remat = true`.
+- peak memory: XLA's temporary buffers of the compiled step, with and without `remat = true`;
+- predict: compile and first call of `nnrun predict`'s inference (`runtime.predict.predict`)
+  on per-copy weights as saved, packed once on the host (now) or passed per copy (before).
 
     python bench/compile_depth.py                      # everything (several minutes)
     python bench/compile_depth.py --only check,compile --depths 1,8,64
+    python bench/compile_depth.py --only predict --depths 8,64
 
 Prints Markdown tables (bench/README.md, "compile_depth.py") and writes
 bench/results/compile_depth.json.
@@ -169,6 +172,39 @@ def compile_and_run(text: str, mode: str, runs: int) -> dict[str, float]:
     }
 
 
+def time_predict(text: str, packed: bool) -> dict[str, float]:
+    """Compile and first call of `predict` on one batch, from per-copy numpy weights (what
+    `load_weights` gives): `packed` as `predict` now does, else with its host packing
+    (`packed_weights`) skipped, as before: each scanned repeat stacked its copies in the jit."""
+    import importlib
+
+    import jax
+    import numpy as np
+
+    from nndsl.backend.jax.compile import compile_graph
+    from nndsl.frontend import check_source
+
+    os.environ["NNDSL_REPEAT_LOWERING"] = "scan"
+    module: Any = importlib.import_module("nndsl.runtime.predict")  # not the function `predict`
+    result = check_source(text, "deep.nn")
+    assert result.program is not None
+    graph = result.program.graphs["Deep"]
+    model = compile_graph(graph)
+    params, state = jax.device_get(model.init(jax.random.key(0)))
+    x = np.ones((BATCH, 32), np.float32)
+    given = module.packed_weights(graph, params, state) if packed else (params, state)
+    original = module.packed_weights
+    if not packed:
+        module.packed_weights = lambda graph, params, state: (params, state)
+    try:
+        t = time.perf_counter()
+        module.predict(model, params, state, x, batch=BATCH)
+        first = time.perf_counter() - t
+    finally:
+        module.packed_weights = original
+    return {"first_call_s": first, "leaves": len(jax.tree.leaves(given))}
+
+
 def whole_process(text: str, mode: str, tmp: Path) -> float:
     import numpy as np
 
@@ -196,7 +232,7 @@ def main() -> None:
     ap.add_argument("--depths", default="1,8,64,256")
     ap.add_argument("--kinds", default="dense,conv")
     ap.add_argument("--modes", default="scan,unroll")
-    ap.add_argument("--only", default="check,compile,process,memory")
+    ap.add_argument("--only", default="check,compile,process,memory,predict")
     ap.add_argument(
         "--check-kinds",
         default="dense,conv,layer,stmt",
@@ -211,7 +247,7 @@ def main() -> None:
     kinds = args.kinds.split(",")
     modes = args.modes.split(",")
     only = set(args.only.split(","))
-    out: dict[str, Any] = {"check": {}, "compile": {}, "process": {}, "memory": {}}
+    out: dict[str, Any] = {"check": {}, "compile": {}, "process": {}, "memory": {}, "predict": {}}
 
     if "check" in only:
         print("| block | " + " | ".join(f"repeat {d}" for d in [*depths, 10**9]) + " |")
@@ -259,6 +295,19 @@ def main() -> None:
                 print(
                     f"| dense 512 x 32, batch {BATCH} | {mode} | {remat} | {r['temp_mb']:.1f} MB"
                     f" | {r['step_ms']:.1f} ms |",
+                    flush=True,
+                )
+
+    if "predict" in only:
+        time_predict(source("dense", 1), True)  # warm up: JAX's first jit in the process
+        print("\n| block | weights | repeat | compile + first call | weight leaves |")
+        for d in depths:
+            for packed in (False, True):
+                r = time_predict(source("dense", d), packed)
+                out["predict"][f"dense/{'packed' if packed else 'per copy'}/{d}"] = r
+                weights = "packed on the host (after)" if packed else "per copy (before)"
+                print(
+                    f"| dense | {weights} | {d} | {r['first_call_s']:.2f} s | {r['leaves']} |",
                     flush=True,
                 )
 
