@@ -1,6 +1,7 @@
 """A scanned repeat's weights kept stacked `[N, ...]` in training (`backend.jax.stacking`,
 issue 17): exact round trips, a train state whose leaf count does not grow with N, per-copy
-checkpoints, frozen and regularized repeated weights, distribute specs of stacked weights."""
+checkpoints, frozen and regularized repeated weights, distribute specs of stacked weights;
+`predict` and `evaluate` stacking saved per-copy weights once, with the per-copy outputs."""
 
 from __future__ import annotations
 
