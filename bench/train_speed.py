@@ -210,10 +210,9 @@ def jax_run(model: str, steps: int, per_call: int, epoch: bool) -> dict[str, flo
     return {"steps_per_s": calls * per_call / (time.perf_counter() - start), "compile_s": compile_s}
 
 
-def keras_run(model: str, steps: int, per_call: int, epoch: bool) -> dict[str, float]:
-    os.environ["KERAS_BACKEND"] = "jax"
-    import keras
-
+def _keras_model(keras: Any, model: str) -> Any:
+    """The Keras 3 counterpart of each benchmarked model, built the same way by both the
+    step-timing and the end-to-end runs."""
     layers = keras.layers
     if model == "cnn":
         stack = [
@@ -225,12 +224,17 @@ def keras_run(model: str, steps: int, per_call: int, epoch: bool) -> dict[str, f
             layers.Dense(128, activation="relu"),
             layers.Dense(10),
         ]
-    elif model == "mlp":
-        stack = [layers.Dense(512, activation="relu"), layers.Dense(512, activation="relu")]
-        stack.append(layers.Dense(10))
     else:
-        stack = [layers.Dense(128, activation="relu"), layers.Dense(10)]
-    net = keras.Sequential([keras.Input(SHAPES[model]), *stack])
+        hidden = [512, 512] if model == "mlp" else [128]
+        stack = [layers.Dense(h, activation="relu") for h in hidden] + [layers.Dense(10)]
+    return keras.Sequential([keras.Input(SHAPES[model]), *stack])
+
+
+def keras_run(model: str, steps: int, per_call: int, epoch: bool) -> dict[str, float]:
+    os.environ["KERAS_BACKEND"] = "jax"
+    import keras
+
+    net = _keras_model(keras, model)
     net.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -369,22 +373,8 @@ def e2e_keras(model: str, folder: Path, out: Path) -> None:
 
     x = np.load(folder / f"x_{model}.npy")
     y = np.load(folder / f"y_{model}.npy")
-    layers = keras.layers
-    if model == "cnn":
-        stack = [
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(10),
-        ]
-    else:
-        hidden = [512, 512] if model == "mlp" else [128]
-        stack = [layers.Dense(h, activation="relu") for h in hidden] + [layers.Dense(10)]
     keras.utils.set_random_seed(0)
-    net = keras.Sequential([keras.Input(SHAPES[model]), *stack])
+    net = _keras_model(keras, model)
     net.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

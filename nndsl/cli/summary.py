@@ -15,7 +15,7 @@ from nndsl.ir.distribute import (
     weight_path,
     weight_spec,
 )
-from nndsl.ir.flops import FlopCount, readable_flops
+from nndsl.ir.flops import FlopCount
 from nndsl.ir.summary import Summary, readable_bytes
 
 
@@ -66,20 +66,9 @@ def summary_totals(summary: Summary) -> Text:
 
 
 def flops_text(count: FlopCount) -> str:
-    """The total line's value: `7,785,396,080 (7.79 G)`, the polynomial in the symbolic dims
-    left, or `?`; with the ops it could not count."""
-    total = count.total
-    if total is not None:
-        text = f"{total:,} ({readable_flops(total)})" if total >= 1000 else f"{total:,}"
-    elif count.overflow:
-        text = "? (over 2^63 while symbolic)"
-    else:
-        names = ", ".join(count.symbols)
-        first = count.symbols[0]
-        text = f"{count.text()} (depends on {names}; fix with --size {first}=N)"
-    if count.not_counted:
-        text += f"; not counted: {', '.join(count.not_counted)}"
-    return text
+    """The total line's value (`FlopCount.line`), a symbolic count naming `--size`."""
+    names = ", ".join(count.symbols)
+    return count.line(lambda first: f"depends on {names}; fix with --size {first}=N")
 
 
 def distribute_report(train: TrainConfig, devices: int | None) -> Group:

@@ -12,7 +12,7 @@ costs no more to count than `repeat 2`. Ops without a rule count 0 and are liste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from nndsl.ir.graph import Graph, Node, TrainConfig
 from nndsl.records import record
@@ -74,6 +74,21 @@ class FlopCount:
             return str(self.symbolic + self.known)
         except DimRangeError:
             return "?"
+
+    def line(self, how_to_set: Callable[[str], str]) -> str:
+        """The count as a summary's total line gives it: `7,785,396,080 (7.79 G)`; while
+        symbolic dims remain, the polynomial and how to set the first (`how_to_set(symbol)`,
+        worded for the CLI or the REPL); with the ops it could not count."""
+        total = self.total
+        if total is not None:
+            text = f"{total:,} ({readable_flops(total)})" if total >= 1000 else f"{total:,}"
+        elif self.overflow:
+            text = "? (over 2^63 while symbolic)"
+        else:
+            text = f"{self.text()} ({how_to_set(self.symbols[0])})"
+        if self.not_counted:
+            text += f"; not counted: {', '.join(self.not_counted)}"
+        return text
 
 
 def readable_flops(n: int) -> str:

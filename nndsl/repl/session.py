@@ -815,17 +815,8 @@ def _error(diags: Iterable[Diagnostic], kind: str = "error") -> Reply:
 
 def _flops_line(graph: Graph, sizes: dict[str, int]) -> str:
     """The FLOPs per example, with the symbolic dims `:input` set (the batch stays 1)."""
-    from nndsl.ir.flops import batch_symbols, graph_flops, readable_flops
+    from nndsl.ir.flops import batch_symbols, graph_flops
 
     batch = batch_symbols(graph)
     count = graph_flops(graph, {k: v for k, v in sizes.items() if k not in batch})
-    total = count.total
-    if total is not None:
-        text = f"{total:,} ({readable_flops(total)})" if total >= 1000 else f"{total:,}"
-    elif count.overflow:
-        text = "?"
-    else:
-        text = f"{count.text()} (set {count.symbols[0]} with `:input {count.symbols[0]} = N`)"
-    if count.not_counted:
-        text += f"; not counted: {', '.join(count.not_counted)}"
-    return text
+    return count.line(lambda first: f"set {first} with `:input {first} = N`")

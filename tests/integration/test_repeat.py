@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nndsl.backend.jax.compile import compile_graph
 from nndsl.backend.jax.repeat import LOWERING_ENV, lowering
-from nndsl.check.builder import GraphBuilder
 from nndsl.frontend import check_file, check_source
 from nndsl.ir import Graph, GraphOutput
 from nndsl.ir.summary import summarize
 from nndsl.runtime.checkpoint import load_weights
+from tests.integration.node_count import counting_nodes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "old_repeat"
 BATCH = 3
@@ -78,14 +78,7 @@ def test_summary_collapses_and_expands() -> None:
 def test_checking_does_not_grow_with_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """Counted in nodes the checker builds, not in seconds: a count of 10**9 builds as many
     as a count of 8 (and 10**12 is then refused by the parameter budget, E0818)."""
-    calls = [0]
-    add = GraphBuilder.add_node
-
-    def counting(self: GraphBuilder, *args: object, **kwargs: object) -> int:
-        calls[0] += 1
-        return add(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(GraphBuilder, "add_node", counting)
+    calls = counting_nodes(monkeypatch)
     monkeypatch.setenv("NNDSL_MAX_PARAMS", str(10**12))
     built = []
     for depth in (8, 64, 10**9):

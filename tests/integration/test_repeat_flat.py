@@ -19,6 +19,7 @@ from nndsl.frontend import check_file, check_source
 from nndsl.ir import Graph
 from nndsl.ir.summary import summarize
 from nndsl.runtime.checkpoint import load_weights
+from tests.integration.node_count import counting_nodes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "old_flat_repeat"
 RTOL, ATOL = 1e-5, 1e-6
@@ -84,14 +85,7 @@ def test_both_forms_are_one_node_with_the_copies_paths() -> None:
 
 def test_checking_does_not_grow_with_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nodes the checker builds, for both forms: as many for 10**9 copies as for 8."""
-    calls = [0]
-    add = GraphBuilder.add_node
-
-    def counting(self: GraphBuilder, *args: object, **kwargs: object) -> int:
-        calls[0] += 1
-        return add(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(GraphBuilder, "add_node", counting)
+    calls = counting_nodes(monkeypatch)
     monkeypatch.setenv("NNDSL_MAX_PARAMS", str(10**12))
     built = []
     for depth in (8, 64, 10**6, 10**9):

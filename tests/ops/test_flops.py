@@ -298,3 +298,16 @@ def test_readable_flops() -> None:
         "1.82 G",
         "1.00 E",
     ]
+
+
+def test_the_total_line_of_every_kind_of_count() -> None:
+    """`FlopCount.line`, which `nnrun summary` and the REPL's `:summary` both print."""
+
+    def hint(symbol: str) -> str:
+        return f"set {symbol}"
+
+    assert FlopCount(known=999).line(hint) == "999"
+    assert FlopCount(known=7_785_396_080).line(hint) == "7,785,396,080 (7.79 G)"
+    symbolic = FlopCount(known=66, symbolic=Dim.sym("T") * 13092, not_counted=("sample_normal",))
+    assert symbolic.line(hint) == "13092*T + 66 (set T); not counted: sample_normal"
+    assert FlopCount(overflow=True).line(hint) == "? (over 2^63 while symbolic)"
